@@ -1,0 +1,4 @@
+"""``python -m GenerateMeterData``."""
+from .cli import run
+
+run()

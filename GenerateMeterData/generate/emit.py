@@ -1,0 +1,115 @@
+"""The one path every generated record takes into a RowSet: header, overrides, derived values,
+Valid gating, child rows."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Callable, Dict, Iterable, Optional, Tuple
+
+from ..schema.layout import FAMILIES, MEASURE_TABLE
+from .overrides import Overrides, derive
+from .rows import IdAllocator, NameIndex, RowSet, family_rows, tags_to_values, values_to_tags
+
+Recorder = Callable[[str, Dict[str, object]], None]
+
+
+class Emitter:
+    """Turns generated values into rows with final ids, applying the run's overrides."""
+
+    def __init__(self, rows: RowSet, ids: IdAllocator, names: NameIndex, overrides: Overrides,
+                 tz: dt.tzinfo, recorder: Optional[Recorder] = None) -> None:
+        self.rows = rows
+        self.ids = ids
+        self.names = names
+        self.overrides = overrides
+        self.tz = tz
+        self.recorder = recorder
+        self.headers = rows["MeterData"]
+        self._type_ids: Dict[str, int] = {}
+
+    def record_type_id(self, measure: str) -> int:
+        rtid = self._type_ids.get(measure)
+        if rtid is None:
+            rtid = self._type_ids[measure] = self.names.record_type(measure)
+        return rtid
+
+    def record(self, measure: str, device_idx: int, meter_id: Optional[int], timestamp: int,
+               valid: int, values) -> object:
+        """Emit one record; returns the values as written (after overrides), or None if the
+        record carries no values (Valid = 0)."""
+        table = MEASURE_TABLE[measure]
+        rtid = self.record_type_id(measure)
+        if self.overrides.by_measure.get(measure):
+            tags = self.overrides.tags_for(measure, timestamp, meter_id, self.tz)
+            if tags:
+                return self._record_overridden(measure, table, rtid, device_idx, timestamp,
+                                               valid, values, tags)
+        record_id = self.ids.next_header_id
+        self.ids.next_header_id = record_id + 1
+        self.headers.append((record_id, device_idx, rtid, timestamp, valid))
+        if valid and values is not None:
+            self.rows[table].extend(family_rows(table, record_id, values))
+        if self.recorder is not None:
+            self._record_tags(measure, table, record_id, device_idx, rtid, timestamp, valid, values)
+        return values if valid else None
+
+    def records(self, measure: str, device_idx: int, meter_id: Optional[int],
+                items: Iterable[Tuple[int, int, object]]) -> None:
+        """Emit many records of one measure: ``items`` yields (timestamp, valid, values).
+
+        Without overrides or a recorder this is the hot path of a load: rows are appended
+        directly, with no per-record tag dicts."""
+        if self.recorder is not None or self.overrides.by_measure.get(measure):
+            for timestamp, valid, values in items:
+                self.record(measure, device_idx, meter_id, timestamp, valid, values)
+            return
+        table = MEASURE_TABLE[measure]
+        rtid = self.record_type_id(measure)
+        header_append = self.headers.append
+        child_append = self.rows[table].append
+        record_id = self.ids.next_header_id
+        if FAMILIES[table].key_column is None:
+            for timestamp, valid, values in items:
+                header_append((record_id, device_idx, rtid, timestamp, valid))
+                if valid:
+                    child_append((record_id, *values))
+                record_id += 1
+        else:
+            for timestamp, valid, values in items:
+                header_append((record_id, device_idx, rtid, timestamp, valid))
+                if valid:
+                    for key, row in values.items():
+                        if row is not None:
+                            child_append((record_id, key, *row))
+                record_id += 1
+        self.ids.next_header_id = record_id
+
+    def _record_overridden(self, measure, table, rtid, device_idx, timestamp, valid, values, tags):
+        header = {"DeviceIdx": device_idx, "Timestamp": timestamp, "RecordTypeId": rtid, "Valid": valid}
+        for key in header:
+            if key in tags:
+                header[key] = tags[key]
+        value_tags = values_to_tags(table, values) if values is not None else {}
+        overridden = [tag for tag in tags if tag not in header]
+        for tag in overridden:
+            value_tags[tag] = tags[tag]
+        derive(table, value_tags, overridden)
+        present = tuple(values) if isinstance(values, dict) else ()
+        new_values = tags_to_values(table, value_tags, present)
+        record_id = self.ids.next_header_id
+        self.ids.next_header_id = record_id + 1
+        self.headers.append((record_id, header["DeviceIdx"], header["RecordTypeId"],
+                             header["Timestamp"], header["Valid"]))
+        if header["Valid"]:
+            self.rows[table].extend(family_rows(table, record_id, new_values))
+        if self.recorder is not None:
+            self._record_tags(measure, table, record_id, header["DeviceIdx"], header["RecordTypeId"],
+                              header["Timestamp"], header["Valid"], new_values)
+        return new_values if header["Valid"] else None
+
+    def _record_tags(self, measure, table, record_id, device_idx, rtid, timestamp, valid, values):
+        tags: Dict[str, object] = {"Id": record_id, "DeviceIdx": device_idx, "Timestamp": timestamp,
+                                   "RecordTypeId": rtid, "Valid": valid}
+        if valid and values is not None:
+            tags.update(values_to_tags(table, values))
+        self.recorder(measure, tags)  # type: ignore[misc]
+

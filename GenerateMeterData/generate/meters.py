@@ -1,0 +1,132 @@
+"""Meter registry and config rows: who a meter is (MeterTable) and what it can measure
+(ElectricConfig / PulseConfig / DigitalConfig)."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Dict, Optional
+
+from ..errors import InputError
+from ..schema.layout import CONFIG_TAGS, METER_TABLE_COLUMNS, TABLE_COLUMNS
+from ..schema.reference import METER_KINDS, SERIAL_IFACES, MeterKind
+from .overrides import METER_TABLE_ALIASES, check_tags
+from .rows import NameIndex
+
+FAMILY_CONFIG = {"electric": ("ElConfig", "ElectricConfig"), "pulse": ("PlsConfig", "PulseConfig"),
+                 "digital": ("DigConfig", "DigitalConfig")}
+ALLOWED_PERIODS = (1, 2, 3, 5, 10, 15, 20, 30, 60)
+
+
+@dataclass
+class MeterSpec:
+    """One meter of a scenario: its registry row, its config row, and its place in the seed tree."""
+
+    ordinal: int
+    type_name: str
+    kind: MeterKind
+    table: Dict[str, object]            # MeterTable columns; TypeId/InterfaceId hold *names*
+    config: Dict[str, object] = field(default_factory=dict)  # config columns of its family
+    device_idx: int = 0
+
+    @property
+    def meter_id(self) -> int:
+        return int(self.table["MeterId"])  # type: ignore[arg-type]
+
+    @property
+    def config_measure(self) -> Optional[str]:
+        return FAMILY_CONFIG.get(self.kind.family, (None, None))[0]
+
+    @property
+    def config_table(self) -> Optional[str]:
+        return FAMILY_CONFIG.get(self.kind.family, (None, None))[1]
+
+    @property
+    def period_minutes(self) -> int:
+        value = self.config.get("IntervalPowerArrays") or 30
+        return int(value) if int(value) in ALLOWED_PERIODS else 30  # type: ignore[arg-type]
+
+    def flag(self, column: str) -> bool:
+        return bool(self.config.get(column))
+
+    def meter_table_row(self, names: NameIndex) -> tuple:
+        row = dict(self.table, DeviceIdx=self.device_idx)
+        if isinstance(row["TypeId"], str):
+            row["TypeId"] = names.meter_type(row["TypeId"])  # type: ignore[arg-type]
+        if isinstance(row["InterfaceId"], str):
+            row["InterfaceId"] = names.interface(row["InterfaceId"])  # type: ignore[arg-type]
+        return tuple(row[column] for column in METER_TABLE_COLUMNS)
+
+    def config_row(self) -> Optional[tuple]:
+        if self.config_table is None:
+            return None
+        row = dict(self.config, DeviceIdx=self.device_idx)
+        return tuple(row.get(column) for column in TABLE_COLUMNS[self.config_table])
+
+
+def kind_of(type_name: str) -> MeterKind:
+    try:
+        return METER_KINDS[type_name]
+    except KeyError:
+        raise InputError(f"unknown meter type {type_name!r}; known types: "
+                         + ", ".join(sorted(METER_KINDS))) from None
+
+
+def make_meter(rng: random.Random, ordinal: int, meter_id: int, type_name: str, *,
+               timestamp: int, interface: Optional[str] = None, parent_meter_id: int = 0,
+               period_minutes: int = 30, table_overrides: Optional[Dict[str, object]] = None,
+               config_overrides: Optional[Dict[str, object]] = None) -> MeterSpec:
+    """A plausible meter of ``type_name`` with every field overridable."""
+    kind = kind_of(type_name)
+    if period_minutes not in ALLOWED_PERIODS:
+        raise InputError(f"profile period {period_minutes} min: use one of "
+                         + ", ".join(map(str, ALLOWED_PERIODS)))
+    serial = str(rng.randrange(10 ** 8, 10 ** 9)) if kind.family == "electric" else str(rng.randrange(10 ** 7, 10 ** 8))
+    if interface is None:
+        interface = ("Ethernet" if kind.family == "hub" else
+                     "Hub" if parent_meter_id else rng.choice(SERIAL_IFACES))
+    if interface == "Ethernet":
+        address = f"192.168.{rng.randrange(0, 255)}.{rng.randrange(2, 254)}:{rng.choice((4001, 5000, 8899))}"
+        iface_config = ""
+    else:
+        address = serial[-8:] if kind.family == "electric" else str(rng.randrange(1, 248))
+        iface_config = rng.choice(("9600,8n1", "9600,8e1", "19200,8n1", "2400,8n1"))
+    table: Dict[str, object] = {
+        "MeterId": meter_id, "ParentId": parent_meter_id, "TypeId": type_name, "Address": address,
+        "ReadPassword": "111111", "WritePassword": "222222", "InterfaceId": interface,
+        "InterfaceConfig": iface_config, "RTUObjType": 1, "RTUFeederNum": 1 + ordinal // 64 % 64,
+        "RTUObjNum": ordinal % 1000 + 1,
+    }
+    spec = MeterSpec(ordinal, type_name, kind, table)
+    if table_overrides:
+        tags = check_tags("MeterTable", table_overrides)
+        for tag, value in tags.items():
+            if tag == "typeName":
+                spec.table["TypeId"] = value
+            elif tag == "ifaceName":
+                spec.table["InterfaceId"] = value
+            else:
+                spec.table[METER_TABLE_ALIASES.get(tag, tag)] = value
+    if kind.family == "electric":
+        ct = rng.random() < 0.2 and kind.phases == 3
+        spec.config = {
+            "Timestamp": timestamp, "Serial": serial, "Model": kind.model,
+            "IntervalPowerArrays": period_minutes, "DST": 0, "Clock": 1,
+            "Tariff": 1 if kind.tariffs else 0, "Reactive": 1,
+            "ActiveReverse": 1 if kind.export else 0, "ReactiveReverse": 1 if kind.export else 0,
+            "CurrentCoeff": float(rng.choice((20, 30, 40, 60))) if ct else 1.0,
+            "VoltageCoeff": 1.0, "MeterConst": 1.0,
+        }
+    elif kind.family == "pulse":
+        spec.config = {"Timestamp": timestamp, "Serial": serial, "Model": kind.model,
+                       "Channels": 32, "DST": 0}
+    elif kind.family == "digital":
+        spec.config = {"Timestamp": timestamp, "Serial": serial, "Model": kind.model,
+                       "ChannelsIn": 32, "ChannelsOut": 32, "DST": 0}
+    if config_overrides:
+        if spec.config_measure is None:
+            raise InputError(f"meter type {type_name} ({kind.family}) has no config table to override")
+        tags = check_tags(spec.config_measure, config_overrides)
+        names = CONFIG_TAGS[spec.config_table]  # type: ignore[index]
+        for tag, value in tags.items():
+            spec.config[names[tag]] = value
+    return spec

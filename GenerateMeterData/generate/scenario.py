@@ -1,0 +1,211 @@
+"""A scenario: "these meters over this period, all measures", generated in one pass.
+
+``build()`` returns rows in memory (no I/O, ids as a fresh ``init`` database would number
+them); ``create(target)`` streams meter after meter into a target inside one transaction."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Union
+
+from ..errors import InputError
+from ..model import timegrid
+from ..model.rng import DEFAULT_SEED, stream
+from ..schema.reference import JOURNAL_NAMES
+from .electric import ELECTRIC_MEASURES, STORY_JOURNALS, ElectricStory, StoryOptions
+from .emit import Emitter, Recorder
+from .meters import MeterSpec, make_meter
+from .modules import DIGITAL_MEASURES, PULSE_MEASURES, DigitalStory, PulseStory
+from .overrides import Overrides
+from .rows import IdAllocator, NameIndex, RowSet
+
+# The mix of a default scenario: mostly three-phase, some single-phase, a two-tariff meter.
+DEFAULT_MIX = ("SE303", "Mercury23x", "Mercury200", "SETxTM", "NEVA1xx", "SEB2a", "PSCHxTM",
+               "SE102M", "MILUR30x")
+ALL_ELECTRIC = ELECTRIC_MEASURES + STORY_JOURNALS
+ALL_MEASURES = ELECTRIC_MEASURES + PULSE_MEASURES + DIGITAL_MEASURES + tuple(JOURNAL_NAMES)
+
+
+@dataclass
+class MeterPlan:
+    """Meters of one type to generate; ``children`` hang behind this one (a hub)."""
+
+    type: str = "SE303"
+    count: int = 1
+    interface: Optional[str] = None
+    table: Dict[str, object] = field(default_factory=dict)     # MeterTable overrides
+    config: Dict[str, object] = field(default_factory=dict)    # config overrides (tags)
+    children: Sequence["MeterPlan"] = ()
+    period_minutes: int = 30
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.count, int) or self.count < 0:
+            raise InputError(f"meter plan {self.type}: count must be a whole number >= 0, got {self.count!r}")
+
+
+@dataclass
+class LoadSummary:
+    """What one load wrote."""
+
+    rows: Dict[str, int]
+    meters: int
+    first_timestamp: Optional[int]
+    last_timestamp: Optional[int]
+    seconds: float = 0.0
+    target: str = ""
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+
+class Scenario:
+    """N meters over a period with every measure, each meter one consistent story."""
+
+    def __init__(self, meters: Union[int, Sequence[MeterPlan]] = 1, days: int = 30,
+                 end: Optional[dt.date] = None, seed: int = DEFAULT_SEED,
+                 measures: Optional[Iterable[str]] = None,
+                 overrides: Union[None, Overrides, Mapping, Iterable] = None,
+                 options: Optional[StoryOptions] = None, period_minutes: int = 30) -> None:
+        if isinstance(meters, bool) or not isinstance(meters, (int, list, tuple)):
+            raise InputError(f"meters must be a count or a list of MeterPlan, got {meters!r}")
+        if isinstance(meters, int) and meters < 0:
+            raise InputError(f"meters must be >= 0, got {meters}")
+        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+            raise InputError(f"days must be a whole number >= 1, got {days!r}")
+        if not isinstance(seed, int):
+            raise InputError(f"seed must be an integer, got {seed!r}")
+        self.options = options or StoryOptions()
+        self.tz = self.options.tz
+        self.seed = seed
+        self.days = days
+        self.end = end or dt.datetime.now(self.tz).date()
+        if isinstance(meters, int):
+            rng = stream(seed, "mix")
+            self.plans = [MeterPlan(DEFAULT_MIX[i % len(DEFAULT_MIX)] if i < len(DEFAULT_MIX)
+                                    else rng.choice(DEFAULT_MIX), period_minutes=period_minutes)
+                          for i in range(meters)]
+        else:
+            self.plans = list(meters)
+        if measures is None:
+            self.measures: Set[str] = set(ALL_ELECTRIC) | set(self.options.journals)
+            if any(self._family(plan) == "pulse" for plan in self._all_plans()):
+                self.measures |= set(PULSE_MEASURES)
+            if any(self._family(plan) == "digital" for plan in self._all_plans()):
+                self.measures |= set(DIGITAL_MEASURES)
+        else:
+            self.measures = set(measures)
+            unknown = self.measures - set(ALL_MEASURES) - {"ElJrnlRvr"}
+            if unknown:
+                raise InputError(f"unknown measure(s) {', '.join(sorted(unknown))}; valid: {', '.join(ALL_MEASURES)}")
+        self.overrides = Overrides.coerce(overrides)
+        self.start_ts = timegrid.local_midnight(self.end - dt.timedelta(days=days), self.tz)
+        self.end_ts = timegrid.local_midnight(self.end, self.tz)
+
+    def _all_plans(self) -> Iterator[MeterPlan]:
+        stack = list(self.plans)
+        while stack:
+            plan = stack.pop()
+            yield plan
+            stack.extend(plan.children)
+
+    @staticmethod
+    def _family(plan: MeterPlan) -> str:
+        from .meters import kind_of
+        return kind_of(plan.type).family
+
+    @property
+    def origin_day(self) -> dt.date:
+        return self.end - dt.timedelta(days=self.days)
+
+    def meter_specs(self, ids: IdAllocator) -> List[MeterSpec]:
+        """Every meter of the scenario, parents before their children."""
+        specs: List[MeterSpec] = []
+        ordinal = 0
+
+        def add(plan: MeterPlan, parent: Optional[MeterSpec]) -> None:
+            nonlocal ordinal
+            for _ in range(plan.count):
+                meter_id = plan.table.get("MeterId", plan.table.get("id"))
+                if meter_id is None:
+                    meter_id = ids.meter_id()
+                elif isinstance(meter_id, int):
+                    ids.claim_meter_id(meter_id)
+                spec = make_meter(stream(self.seed, "meter", ordinal, "registry"), ordinal, meter_id,
+                                  plan.type, timestamp=self.start_ts, interface=plan.interface,
+                                  parent_meter_id=parent.meter_id if parent else 0,
+                                  period_minutes=plan.period_minutes,
+                                  table_overrides=plan.table, config_overrides=plan.config)
+                spec.device_idx = ids.device_idx()
+                specs.append(spec)
+                ordinal += 1
+                for child in plan.children:
+                    add(child, spec)
+
+        for plan in self.plans:
+            add(plan, None)
+        return specs
+
+    def generate(self, ids: IdAllocator, names: NameIndex,
+                 recorder: Optional[Recorder] = None) -> Iterator[RowSet]:
+        """Rows meter after meter (one RowSet per meter), ids taken from ``ids``."""
+        for spec in self.meter_specs(ids):
+            rows = RowSet()
+            emitter = Emitter(rows, ids, names, self.overrides, self.tz, recorder)
+            emit_meter(emitter, spec, self.seed, self.options, self.origin_day, self.start_ts,
+                       self.end_ts, self.measures, names)
+            yield rows
+
+    def build(self, recorder: Optional[Recorder] = None) -> RowSet:
+        """All rows in memory, numbered as a fresh database would number them (no I/O)."""
+        out = RowSet()
+        for rows in self.generate(IdAllocator(), NameIndex.reference(), recorder):
+            out.extend(rows)
+        return out
+
+    def create(self, target=None, progress=None) -> LoadSummary:
+        """Write the scenario to ``target`` (default: the configured target) in one transaction."""
+        from ..targets import default_target
+
+        target = target or default_target()
+        return target.load(self.generate, progress=progress, expected_meters=self.meter_count())
+
+    def meter_count(self) -> int:
+        return sum(plan.count for plan in self._all_plans())
+
+
+def emit_meter(emitter: Emitter, spec: MeterSpec, seed: int, options: StoryOptions,
+               origin_day: dt.date, window_start: int, end_ts: int, measures: Set[str],
+               names: NameIndex, *, write_registry: bool = True, write_config: bool = True,
+               journal_last: Optional[Dict[str, int]] = None,
+               moment_step_minutes: Optional[int] = None) -> None:
+    """Registry row, config row and every requested measure of one meter."""
+    rows = emitter.rows
+    if write_registry:
+        rows["MeterTable"].append(spec.meter_table_row(names))
+    family = spec.kind.family
+    if write_config and spec.config_table:
+        config = emitter.overrides.tags_for(spec.config_measure, spec.config.get("Timestamp", 0),  # type: ignore[arg-type]
+                                            spec.meter_id, emitter.tz)
+        if config:
+            from ..schema.layout import CONFIG_TAGS
+            for tag, value in config.items():
+                spec.config[CONFIG_TAGS[spec.config_table][tag]] = value
+        rows[spec.config_table].append(spec.config_row())
+    story_class = {"electric": ElectricStory, "pulse": PulseStory, "digital": DigitalStory}.get(family)
+    if story_class is None:
+        return
+    wanted = {m for m in measures if _belongs(m, family)}
+    if not wanted:
+        return
+    story = story_class(spec, seed, options, origin_day, end_ts)
+    story.emit(emitter, window_start, wanted, journal_last=journal_last,
+               moment_step_minutes=moment_step_minutes)
+
+
+def _belongs(measure: str, family: str) -> bool:
+    if family == "electric":
+        return measure.startswith("El") and measure not in ("ElConfig",)
+    if family == "pulse":
+        return measure.startswith("Pls") and measure != "PlsConfig"
+    return measure.startswith("Dig") and measure != "DigConfig"

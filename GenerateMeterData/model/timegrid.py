@@ -1,0 +1,75 @@
+"""Local-time calendar of the device: midnights, month starts and period boundaries as Unix
+epoch seconds, computed in the device's time zone (Europe/Moscow unless configured)."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Iterator, List
+
+try:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+except ImportError:  # pragma: no cover - Python < 3.9 is not supported
+    raise
+
+from ..errors import InputError
+
+DEFAULT_TIMEZONE = "Europe/Moscow"
+
+
+def zone(name: str) -> dt.tzinfo:
+    """The tzinfo of an IANA zone name, or one clear error."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InputError(f"unknown time zone {name!r}: give an IANA name such as Europe/Moscow") from exc
+
+
+def local_midnight(day: dt.date, tz: dt.tzinfo) -> int:
+    """Epoch seconds of local 00:00 of ``day``."""
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=tz).timestamp())
+
+
+def local_datetime(ts: int, tz: dt.tzinfo) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, tz)
+
+
+def days(start: dt.date, end: dt.date) -> Iterator[dt.date]:
+    """Every date from start to end inclusive."""
+    for n in range((end - start).days + 1):
+        yield start + dt.timedelta(days=n)
+
+
+def month_starts(start: dt.date, end: dt.date) -> List[dt.date]:
+    """Every 1st of a month in [start, end]."""
+    first = dt.date(start.year, start.month, 1)
+    if first < start:
+        first = _next_month(first)
+    out = []
+    while first <= end:
+        out.append(first)
+        first = _next_month(first)
+    return out
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return dt.date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def is_dst(ts: int, tz: dt.tzinfo) -> int:
+    offset = local_datetime(ts, tz).dst()
+    return 1 if offset else 0
+
+
+def minute_of_day(ts: int, tz: dt.tzinfo) -> int:
+    local = local_datetime(ts, tz)
+    return local.hour * 60 + local.minute
+
+
+def floor_to_step(ts: int, step_seconds: int, tz: dt.tzinfo) -> int:
+    """The latest local step boundary (counted from local midnight) at or before ts."""
+    midnight = local_midnight(local_datetime(ts, tz).date(), tz)
+    return midnight + (ts - midnight) // step_seconds * step_seconds

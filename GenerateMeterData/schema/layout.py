@@ -1,0 +1,126 @@
+"""Tables, columns and JSON tag names of meter.db, as data.
+
+This module and ``meterdb.sql`` beside it are the one place that knows how meter.db is laid
+out.  Everything else asks here: which value table a measure uses, the column order of every
+INSERT, and which tag (``A+1``, ``UA``, ``P+`` ...) lands in which row and column.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, NamedTuple, Optional, Tuple
+
+from .reference import ARCH_TYPES
+
+# Insert column order of every table the tool writes (Id / DeviceIdx first where present).
+METER_TABLE_COLUMNS = ("DeviceIdx", "MeterId", "ParentId", "TypeId", "Address", "ReadPassword",
+                       "WritePassword", "InterfaceId", "InterfaceConfig", "RTUObjType",
+                       "RTUFeederNum", "RTUObjNum")
+HEADER_COLUMNS = ("Id", "DeviceIdx", "RecordTypeId", "Timestamp", "Valid")
+CHANNELS = 32
+CHANNEL_COLUMNS = tuple(f"Chnl{i}" for i in range(1, CHANNELS + 1))
+
+TABLE_COLUMNS: Dict[str, Tuple[str, ...]] = {
+    "MeterTable": METER_TABLE_COLUMNS,
+    "ElectricConfig": ("DeviceIdx", "Timestamp", "Serial", "Model", "IntervalPowerArrays", "DST",
+                       "Clock", "Tariff", "Reactive", "ActiveReverse", "ReactiveReverse",
+                       "CurrentCoeff", "VoltageCoeff", "MeterConst"),
+    "PulseConfig": ("DeviceIdx", "Timestamp", "Serial", "Model", "Channels", "DST"),
+    "DigitalConfig": ("DeviceIdx", "Timestamp", "Serial", "Model", "ChannelsIn", "ChannelsOut", "DST"),
+    "MeterData": HEADER_COLUMNS,
+    "ElectricEnergyValues": ("Id", "Tariff", "Ap", "Am", "Rp", "Rm"),
+    "ElectricQualityValues": ("Id", "Phase", "U", "I", "P", "Q", "S", "KP", "Angle", "F"),
+    "ElectricPowerValues": ("Id", "Period", "Pp", "Pm", "Qp", "Qm", "Partial", "Overflow", "Season"),
+    "PulseValues": ("Id", "Channels") + CHANNEL_COLUMNS,
+    "DigitalValues": ("Id", "Channels") + CHANNEL_COLUMNS,
+    "JournalValues": ("Id", "Event", "EventId"),
+}
+
+# Parents before children: the order rows are inserted in.
+WRITE_ORDER = ("MeterTable", "ElectricConfig", "PulseConfig", "DigitalConfig", "MeterData",
+               "ElectricEnergyValues", "ElectricQualityValues", "ElectricPowerValues",
+               "PulseValues", "DigitalValues", "JournalValues")
+VALUE_TABLES = WRITE_ORDER[5:]
+CONFIG_TABLES = ("ElectricConfig", "PulseConfig", "DigitalConfig")
+REFERENCE_TABLES = ("MeterTypes", "MeterIfaces", "ArchTypes", "ArchInfo")
+
+TEXT_COLUMNS = frozenset({"Address", "ReadPassword", "WritePassword", "InterfaceConfig", "Serial",
+                          "Model", "Phase"})
+
+
+class Family(NamedTuple):
+    """How one value table stores a record: its rows' key column and the tags of each cell."""
+
+    table: str
+    key_column: Optional[str]          # "Tariff", "Phase" or None (one row per record)
+    keys: Tuple                        # row keys in write order ((None,) for one-row families)
+    value_columns: Tuple[str, ...]     # columns after Id and the key column
+    tags: Dict[str, Tuple[object, int]]  # tag -> (row key, index into value_columns)
+
+    def tag_names(self) -> List[str]:
+        return list(self.tags)
+
+
+ENERGY_QUANTITIES = (("A+", "Ap"), ("A-", "Am"), ("R+", "Rp"), ("R-", "Rm"))
+TARIFFS = (0, 1, 2, 3, 4)
+ENERGY = Family("ElectricEnergyValues", "Tariff", TARIFFS, ("Ap", "Am", "Rp", "Rm"),
+                {f"{q}{t}": (t, i) for t in TARIFFS for i, (q, _) in enumerate(ENERGY_QUANTITIES)})
+
+PHASES = ("A", "B", "C", "Summ")
+_QUALITY_COLUMNS = ("U", "I", "P", "Q", "S", "KP", "Angle", "F")
+_QUALITY_TAGS: Dict[str, Tuple[object, int]] = {}
+for _phase, _angle in (("A", "AngAB"), ("B", "AngBC"), ("C", "AngAC")):
+    for _prefix, _col in (("U", 0), ("I", 1), ("P", 2), ("Q", 3), ("S", 4), ("kP", 5)):
+        _QUALITY_TAGS[_prefix + _phase] = (_phase, _col)
+    _QUALITY_TAGS[_angle] = (_phase, 6)
+_QUALITY_TAGS.update({"PS": ("Summ", 2), "QS": ("Summ", 3), "SS": ("Summ", 4), "kPS": ("Summ", 5),
+                      "Freq": ("Summ", 7)})
+QUALITY = Family("ElectricQualityValues", "Phase", PHASES, _QUALITY_COLUMNS, _QUALITY_TAGS)
+
+POWER = Family("ElectricPowerValues", None, (None,), TABLE_COLUMNS["ElectricPowerValues"][1:],
+               {tag: (None, i) for i, tag in enumerate(
+                   ("cTime", "P+", "P-", "Q+", "Q-", "isPart", "isOvfl", "isSummer"))})
+PULSE = Family("PulseValues", None, (None,), TABLE_COLUMNS["PulseValues"][1:],
+               dict([("Channels", (None, 0))] +
+                    [(f"Pls{i}", (None, i)) for i in range(1, CHANNELS + 1)]))
+DIGITAL = Family("DigitalValues", None, (None,), TABLE_COLUMNS["DigitalValues"][1:],
+                 dict([("Channels", (None, 0))] +
+                      [(f"Chnl{i}", (None, i)) for i in range(1, CHANNELS + 1)]))
+JOURNAL = Family("JournalValues", None, (None,), ("Event", "EventId"),
+                 {"event": (None, 0), "eventId": (None, 1)})
+
+FAMILIES: Dict[str, Family] = {f.table: f for f in (ENERGY, QUALITY, POWER, PULSE, DIGITAL, JOURNAL)}
+
+# Measure name -> value table, for every ArchTypes name.
+MEASURE_TABLE: Dict[str, str] = {name: table for name, table, _ in ARCH_TYPES}
+
+HEADER_TAGS = ("DeviceIdx", "Timestamp", "RecordTypeId", "Valid")
+
+# Config tags (the JSON API's names) -> columns.  Reference Q4 leaves open which of isAm/isRm/isRp
+# belongs to Reactive/ActiveReverse/ReactiveReverse; this follows the physical meaning of the
+# column names (Reactive = R+, ActiveReverse = A-, ReactiveReverse = R-), the same rule the
+# generator's value gating uses.  Column names are accepted as tags too.
+CONFIG_TAGS: Dict[str, Dict[str, str]] = {
+    "ElectricConfig": {"serial": "Serial", "model": "Model", "cArrays": "IntervalPowerArrays",
+                       "isDst": "DST", "isClock": "Clock", "isTrf": "Tariff", "isRp": "Reactive",
+                       "isAm": "ActiveReverse", "isRm": "ReactiveReverse", "kI": "CurrentCoeff",
+                       "kU": "VoltageCoeff", "const": "MeterConst", "Timestamp": "Timestamp",
+                       "DeviceIdx": "DeviceIdx"},
+    "PulseConfig": {"serial": "Serial", "model": "Model", "chnl": "Channels", "isDst": "DST",
+                    "Timestamp": "Timestamp", "DeviceIdx": "DeviceIdx"},
+    "DigitalConfig": {"serial": "Serial", "model": "Model", "chnlIn": "ChannelsIn",
+                      "chnlOut": "ChannelsOut", "isDst": "DST", "Timestamp": "Timestamp",
+                      "DeviceIdx": "DeviceIdx"},
+}
+for _table, _tags in CONFIG_TAGS.items():
+    for _column in TABLE_COLUMNS[_table]:
+        _tags.setdefault(_column, _column)
+CONFIG_MEASURE_TABLE = {"ElConfig": "ElectricConfig", "PlsConfig": "PulseConfig",
+                        "DigConfig": "DigitalConfig"}
+
+METER_TABLE_TAGS = {column: column for column in METER_TABLE_COLUMNS}
+
+
+def insert_sql(table: str) -> str:
+    """The parameterised INSERT of one table, with explicit columns."""
+    columns = TABLE_COLUMNS[table]
+    return (f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))})")

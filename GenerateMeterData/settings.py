@@ -1,0 +1,190 @@
+"""settings.ini -> frozen settings objects.
+
+Compatible with existing projects: a ``[Test]`` section with ``IP_address``, ``IP_port``,
+``user_login`` and ``user_password`` names a device.  A section with ``db_path`` and no
+``IP_address`` names a local meter.db.  Read as UTF-8 with no interpolation, so a ``%`` in a
+password is just a character."""
+from __future__ import annotations
+
+import configparser
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple, Union
+
+from .errors import ConfigError
+from .model.timegrid import DEFAULT_TIMEZONE
+
+DEFAULT_SETTINGS_FILE = "settings.ini"
+DEFAULT_SECTION = "Test"
+DEFAULT_REMOTE_DB = "/var/opt/uspd/meterdb/meter.db"
+DEFAULT_LOCAL_DB = "Meter.db"
+PASSWORD_ENV = "GENERATEMETERDATA_PASSWORD"
+HOST_KEY_POLICIES = ("reject", "accept-new")
+KNOWN_KEYS = {
+    "ip_address", "ip_port", "user_login", "user_password", "password_env", "db_path", "sqlite3",
+    "sudo", "key_filename", "known_hosts", "host_key_policy", "connect_timeout", "command_timeout",
+    "busy_timeout", "keepalive", "disabled_algorithms", "timezone", "before_load", "after_load",
+    "compress", "upload",
+}
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    """A local meter.db file (the embedded default)."""
+
+    db_path: str = DEFAULT_LOCAL_DB
+    timezone: str = DEFAULT_TIMEZONE
+    busy_timeout: float = 5.0
+    name: str = "local"
+
+
+@dataclass(frozen=True)
+class DeviceSettings:
+    """A USPD reached over SSH.  The password never appears in repr() or str()."""
+
+    name: str
+    host: str
+    port: int = 22
+    user: str = "root"
+    password: Optional[str] = field(default=None, repr=False)
+    key_filename: Optional[str] = None
+    known_hosts: Optional[str] = None
+    host_key_policy: str = "reject"
+    db_path: str = DEFAULT_REMOTE_DB
+    sqlite3: str = "sqlite3"
+    sudo: bool = False
+    connect_timeout: float = 10.0
+    command_timeout: float = 600.0
+    busy_timeout: float = 10.0
+    keepalive: int = 15
+    disabled_algorithms: Tuple[str, ...] = ()
+    timezone: str = DEFAULT_TIMEZONE
+    before_load: Optional[str] = None
+    after_load: Optional[str] = None
+    compress: str = "auto"
+    upload: str = "staged"   # "staged" (send a .db and merge) or "sql" (stream SQL text)
+
+    @property
+    def where(self) -> str:
+        return f"{self.user}@{self.host}:{self.port}"
+
+
+Settings = Union[LocalSettings, DeviceSettings]
+
+
+def _parser(path: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str  # keep the seed's key spelling (IP_address) as written
+    try:
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"settings file {path} not found (copy settings.ini.example)") from None
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0]
+        raise ConfigError(f"settings file {path} cannot be read: {first}") from None
+    return parser
+
+
+def sections(path: Union[str, Path] = DEFAULT_SETTINGS_FILE) -> List[str]:
+    """Names of the sections of a settings file that name a target."""
+    parser = _parser(Path(path))
+    return [name for name in parser.sections()
+            if {"ip_address", "db_path"} & {key.lower() for key in parser[name]}]
+
+
+def load(path: Union[str, Path] = DEFAULT_SETTINGS_FILE, section: Optional[str] = None) -> Settings:
+    """The settings of one section (default ``[Test]``, or the only section there is)."""
+    path = Path(path)
+    parser = _parser(path)
+    if section is None:
+        names = parser.sections()
+        section = DEFAULT_SECTION if DEFAULT_SECTION in names else (names[0] if len(names) == 1 else None)
+        if section is None:
+            raise ConfigError(f"settings file {path}: no [{DEFAULT_SECTION}] section; choose one of "
+                              f"{', '.join(names) or '(none)'} with --section")
+    if not parser.has_section(section):
+        raise ConfigError(f"settings file {path}: section [{section}] not found "
+                          f"(sections: {', '.join(parser.sections()) or 'none'})")
+    raw = {key.lower(): value.strip() for key, value in parser[section].items()}
+    where = f"settings file {path}, section [{section}]"
+    unknown = sorted(set(raw) - KNOWN_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; known keys: {', '.join(sorted(KNOWN_KEYS))}")
+
+    def number(key: str, default: float, kind=float):
+        if key not in raw or raw[key] == "":
+            return default
+        try:
+            value = kind(raw[key])
+        except ValueError:
+            raise ConfigError(f"{where}: key {key} must be a number, got {raw[key]!r}") from None
+        if value < 0:
+            raise ConfigError(f"{where}: key {key} must be >= 0, got {raw[key]!r}")
+        return value
+
+    timezone = raw.get("timezone") or DEFAULT_TIMEZONE
+    if not raw.get("ip_address"):
+        if "db_path" not in raw:
+            raise ConfigError(f"{where}: key IP_address (a device) or db_path (a local file) is missing")
+        return LocalSettings(db_path=raw["db_path"], timezone=timezone,
+                             busy_timeout=number("busy_timeout", 5.0), name=section)
+    if "user_login" not in raw:
+        raise ConfigError(f"{where}: key user_login is missing")
+    password = raw.get("user_password") or None
+    if raw.get("password_env"):
+        password = os.environ.get(raw["password_env"]) or password
+        if password is None:
+            raise ConfigError(f"{where}: key password_env names {raw['password_env']}, which is not set")
+    elif password is None:
+        password = os.environ.get(PASSWORD_ENV) or None
+    policy = raw.get("host_key_policy", "reject").lower()
+    if policy not in HOST_KEY_POLICIES:
+        raise ConfigError(f"{where}: key host_key_policy must be one of {', '.join(HOST_KEY_POLICIES)}, got {policy!r}")
+    sudo = raw.get("sudo", "no").lower()
+    if sudo not in ("yes", "no", "true", "false", "1", "0", "on", "off"):
+        raise ConfigError(f"{where}: key sudo must be yes or no, got {raw['sudo']!r}")
+    compress = raw.get("compress", "auto").lower()
+    if compress not in ("auto", "yes", "no"):
+        raise ConfigError(f"{where}: key compress must be auto, yes or no, got {raw['compress']!r}")
+    upload = raw.get("upload", "staged").lower()
+    if upload not in ("staged", "sql"):
+        raise ConfigError(f"{where}: key upload must be staged or sql, got {raw['upload']!r}")
+    if password is None and not raw.get("key_filename"):
+        raise ConfigError(f"{where}: key user_password (or password_env, or key_filename) is missing")
+    return DeviceSettings(
+        name=section, host=raw["ip_address"], port=int(number("ip_port", 22, int)),
+        user=raw["user_login"], password=password,
+        key_filename=os.path.expanduser(raw["key_filename"]) if raw.get("key_filename") else None,
+        known_hosts=os.path.expanduser(raw["known_hosts"]) if raw.get("known_hosts") else None,
+        host_key_policy=policy, db_path=raw.get("db_path") or DEFAULT_REMOTE_DB,
+        sqlite3=raw.get("sqlite3") or "sqlite3", sudo=sudo in ("yes", "true", "1", "on"),
+        connect_timeout=number("connect_timeout", 10.0), command_timeout=number("command_timeout", 600.0),
+        busy_timeout=number("busy_timeout", 10.0), keepalive=int(number("keepalive", 15, int)),
+        disabled_algorithms=tuple(a.strip() for a in raw.get("disabled_algorithms", "").split(",") if a.strip()),
+        timezone=timezone, before_load=raw.get("before_load") or None,
+        after_load=raw.get("after_load") or None, compress=compress, upload=upload)
+
+
+def resolve(path: Union[str, Path, None] = None, section: Optional[str] = None,
+            db: Optional[str] = None) -> Settings:
+    """What a command targets: ``--db`` wins; else the settings file if it exists (or was named);
+    else a local ``Meter.db`` in the current folder."""
+    if db:
+        return LocalSettings(db_path=db)
+    if path is None:
+        if not Path(DEFAULT_SETTINGS_FILE).exists():
+            if section:
+                raise ConfigError(f"settings file {DEFAULT_SETTINGS_FILE} not found, so section [{section}] cannot be read")
+            return LocalSettings()
+        path = DEFAULT_SETTINGS_FILE
+    return load(path, section)
+
+
+def describe(settings: Settings) -> Dict[str, object]:
+    """Settings as a dict with the password masked (for --verbose output and logs)."""
+    out = dict(settings.__dict__)
+    if out.get("password"):
+        out["password"] = "***"
+    return out

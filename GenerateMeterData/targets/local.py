@@ -1,0 +1,245 @@
+"""A local meter.db file: the embedded default target."""
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import sqlite3
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Tuple
+
+from ..errors import DatabaseLockedError, DuplicateRecordError, SchemaError, TargetError
+from ..generate.rows import IdAllocator, NameIndex, RowSet
+from ..generate.scenario import LoadSummary
+from ..schema import create_schema
+from ..schema.layout import CONFIG_TABLES, WRITE_ORDER, insert_sql
+from . import ledger
+from .base import Produce, Progress, Target
+
+
+def connect(path: str, timeout: float) -> sqlite3.Connection:
+    """A connection in autocommit mode: transactions are begun and ended explicitly."""
+    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+    return conn
+
+
+def translate(exc: sqlite3.Error, where: str, timeout: float) -> TargetError:
+    """One clear error for what SQLite said."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return DatabaseLockedError(f"{where} stayed locked by another process for {timeout:g} s; "
+                                   "nothing was written (stop the other writer or raise busy_timeout)")
+    if "UNIQUE constraint failed: MeterData" in text:
+        return DuplicateRecordError(f"{where}: a record with the same meter, archive type and timestamp "
+                                    "already exists; nothing was written")
+    if "UNIQUE constraint failed: MeterTable" in text:
+        return DuplicateRecordError(f"{where}: a meter with that MeterId already exists; nothing was written")
+    if "file is not a database" in text or "no such table" in text:
+        return SchemaError(f"{where} is not a meter.db ({text}); create one with 'init'")
+    return TargetError(f"{where}: {text}; nothing was written")
+
+
+def insert_rows(conn: sqlite3.Connection, rows: RowSet, statements: Dict[str, str]) -> None:
+    tables = rows.tables
+    for table in WRITE_ORDER:
+        batch = tables[table]
+        if batch:
+            conn.executemany(statements[table], batch)
+
+
+class LocalTarget(Target):
+    """meter.db on this machine."""
+
+    def __init__(self, path: str = "Meter.db", busy_timeout: float = 5.0,
+                 timezone: str = "Europe/Moscow") -> None:
+        self.path = str(path)
+        self.busy_timeout = busy_timeout
+        self.timezone = timezone
+        self.name = self.path
+
+    def __repr__(self) -> str:
+        return f"LocalTarget({self.path!r})"
+
+    def _is_empty(self) -> bool:
+        return not os.path.exists(self.path) or os.path.getsize(self.path) == 0
+
+    def init(self, force: bool = False) -> None:
+        if not self._is_empty():
+            if not force:
+                raise TargetError(f"{self.path} already exists; use --force to replace it")
+            os.remove(self.path)
+        created = not os.path.exists(self.path)
+        try:
+            conn = connect(self.path, self.busy_timeout)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                create_schema(conn)
+                conn.execute(ledger.CREATE_LEDGER)
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            if created and os.path.exists(self.path):
+                os.remove(self.path)
+            raise translate(exc, self.path, self.busy_timeout) from None
+        except OSError as exc:
+            raise TargetError(f"cannot create {self.path}: {exc.strerror}") from None
+
+    def open(self) -> sqlite3.Connection:
+        if self._is_empty():
+            raise SchemaError(f"{self.path} does not exist or is empty; create it with 'init --db {self.path}'")
+        try:
+            return connect(self.path, self.busy_timeout)
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path, self.busy_timeout) from None
+
+    def names(self) -> NameIndex:
+        conn = self.open()
+        try:
+            return NameIndex.from_connection(conn, self.path)
+        finally:
+            conn.close()
+
+    def load(self, produce: Produce, progress: Progress = None,
+             expected_meters: Optional[int] = None) -> LoadSummary:
+        created = self._is_empty()
+        if created:
+            self.init(force=True)
+        started = time.perf_counter()
+        try:
+            conn = connect(self.path, self.busy_timeout)
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path, self.busy_timeout) from None
+        try:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                names = NameIndex.from_connection(conn, self.path)
+                ids = IdAllocator.from_connection(conn)
+                summary = write_load(conn, produce, ids, names, progress, expected_meters)
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise translate(exc, self.path, self.busy_timeout) from None
+                raise
+        finally:
+            conn.close()
+        summary.seconds = time.perf_counter() - started
+        summary.target = self.path
+        return summary
+
+    def fetch(self, sql: str, params: tuple = ()) -> List[tuple]:
+        conn = self.open()
+        try:
+            return list(conn.execute(sql, params))
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path, self.busy_timeout) from None
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
+    def readable_copy(self) -> Iterator[str]:
+        self.open().close()
+        yield self.path
+
+    def clear(self) -> int:
+        conn = self.open()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                entries = list(conn.execute(f"SELECT {ledger.LEDGER_COLUMNS} FROM {ledger.LEDGER_TABLE}"))
+            except sqlite3.OperationalError:
+                entries = []
+            for statement in ledger.clear_sql(entries):
+                conn.execute(statement)
+            conn.execute("COMMIT")
+            return len(entries)
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise translate(exc, self.path, self.busy_timeout) from None
+        finally:
+            conn.close()
+
+    def backup(self, destination: str) -> None:
+        source = self.open()
+        try:
+            target = sqlite3.connect(destination)
+            with target:
+                source.backup(target)
+            target.close()
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path, self.busy_timeout) from None
+        finally:
+            source.close()
+
+    def restore(self, source: str) -> None:
+        if not os.path.exists(source):
+            raise TargetError(f"backup {source} not found")
+        conn = connect(source, self.busy_timeout)
+        try:
+            NameIndex.from_connection(conn, source)
+            target = connect(self.path, self.busy_timeout)
+            try:
+                conn.backup(target)
+            finally:
+                target.close()
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path, self.busy_timeout) from None
+        finally:
+            conn.close()
+
+
+def write_load(conn: sqlite3.Connection, produce: Produce, ids: IdAllocator, names: NameIndex,
+               progress: Progress = None, expected_meters: Optional[int] = None,
+               ledger_entry: bool = True) -> LoadSummary:
+    """Insert every RowSet ``produce`` yields, raise ArchInfo, add the ledger entry.  The caller
+    owns the transaction."""
+    statements = {table: insert_sql(table) for table in WRITE_ORDER}
+    device_first, header_first = ids.next_device_idx, ids.next_header_id
+    config_first = {table: conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]
+                    for table in CONFIG_TABLES}
+    counts: Counter = Counter()
+    meters = 0
+    first_ts: Optional[int] = None
+    last_ts: Optional[int] = None
+    collecting = gc.isenabled()
+    gc.disable()  # millions of short-lived tuples: the cyclic GC would only rescan them
+    try:
+        for rows in produce(ids, names):
+            insert_rows(conn, rows, statements)
+            for table, batch in rows.tables.items():
+                if batch:
+                    counts[table] += len(batch)
+            headers = rows["MeterData"]
+            if headers:
+                low = min(h[3] for h in headers)
+                high = max(h[3] for h in headers)
+                first_ts = low if first_ts is None else min(first_ts, low)
+                last_ts = high if last_ts is None else max(last_ts, high)
+            meters += len(rows["MeterTable"])
+            if progress:
+                progress("write", meters, expected_meters)
+    finally:
+        if collecting:
+            gc.enable()
+    if ledger_entry:
+        config_ranges: Dict[str, Tuple[str, str]] = {}
+        for table in CONFIG_TABLES:
+            if counts.get(table):
+                config_ranges[table] = (str(config_first[table] + 1),
+                                        str(conn.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0]))
+        created = ids.next_device_idx > device_first
+        wrote_headers = ids.next_header_id > header_first
+        for statement in ledger.finish_load_sql(
+                str(device_first) if created else "NULL",
+                str(ids.next_device_idx - 1) if created else "NULL",
+                str(header_first) if wrote_headers else "NULL",
+                str(ids.next_header_id - 1) if wrote_headers else "NULL",
+                config_ranges, str(int(time.time()))):
+            conn.execute(statement)
+    return LoadSummary(dict(counts), meters, first_ts, last_ts)
+

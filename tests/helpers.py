@@ -1,0 +1,49 @@
+"""Shared test helpers: database checksums and small queries on a real meter.db."""
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from typing import Dict, List
+
+
+def table_checksums(path: str) -> Dict[str, str]:
+    """sha256 of every table's rows in rowid order, plus its row count."""
+    conn = sqlite3.connect(path)
+    try:
+        out = {}
+        tables = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        for table in tables:
+            digest = hashlib.sha256()
+            count = 0
+            for row in conn.execute(f"SELECT * FROM {table} ORDER BY rowid"):
+                digest.update(repr(row).encode())
+                count += 1
+            out[table] = f"{count}:{digest.hexdigest()}"
+        return out
+    finally:
+        conn.close()
+
+
+def rows(path: str, sql: str, params=()) -> List[tuple]:
+    conn = sqlite3.connect(path)
+    try:
+        return list(conn.execute(sql, params))
+    finally:
+        conn.close()
+
+
+def record_type(path: str, name: str) -> int:
+    return rows(path, "SELECT Id FROM ArchTypes WHERE Name = ?", (name,))[0][0]
+
+
+def energy_by_ts(path: str, device_idx: int, measure: str) -> Dict[int, Dict[int, tuple]]:
+    """ts -> tariff -> (Ap, Am, Rp, Rm) of the valid records of one energy measure."""
+    out: Dict[int, Dict[int, tuple]] = {}
+    for ts, tariff, *values in rows(
+            path, "SELECT m.Timestamp, e.Tariff, e.Ap, e.Am, e.Rp, e.Rm FROM MeterData m "
+                  "JOIN ElectricEnergyValues e ON e.Id = m.Id JOIN ArchTypes a ON a.Id = m.RecordTypeId "
+                  "WHERE m.DeviceIdx = ? AND a.Name = ? AND m.Valid = 1 ORDER BY m.Timestamp",
+            (device_idx, measure)):
+        out.setdefault(ts, {})[tariff] = tuple(values)
+    return out

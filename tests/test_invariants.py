@@ -1,0 +1,271 @@
+"""Every invariant of a meter's story, checked with plain SQL on a real meter.db."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from GenerateMeterData import LocalTarget, MeterPlan, Scenario, verify
+from GenerateMeterData.generate.electric import schedule_for
+from GenerateMeterData.schema.reference import METER_KINDS
+from helpers import energy_by_ts, record_type, rows
+
+MSK = ZoneInfo("Europe/Moscow")
+
+
+def devices(path):
+    return [r[0] for r in rows(path, "SELECT DeviceIdx FROM MeterTable ORDER BY DeviceIdx")]
+
+
+def profile(path, device_idx):
+    return rows(path, "SELECT m.Timestamp, p.Period, p.Pp, p.Pm, p.Qp, p.Qm, p.Partial FROM MeterData m "
+                      "JOIN ElectricPowerValues p ON p.Id = m.Id WHERE m.DeviceIdx = ? "
+                      "ORDER BY m.Timestamp", (device_idx,))
+
+
+def test_generated_database_passes_verify(year_db):
+    assert verify(year_db) == []
+
+
+def test_tariff_zero_is_sum_of_tariffs(year_db):
+    for measure in ("ElMomentEnergy", "ElDayEnergy", "ElMonthEnergy", "ElDayConsEnergy", "ElMonthConsEnergy"):
+        checked = 0
+        for device in devices(year_db):
+            for ts, tariffs in energy_by_ts(year_db, device, measure).items():
+                assert sorted(tariffs) == [0, 1, 2, 3, 4]
+                for c in range(4):
+                    if tariffs[0][c] is None:
+                        continue
+                    assert tariffs[0][c] == pytest.approx(sum(tariffs[t][c] for t in (1, 2, 3, 4)), abs=1e-6)
+                    checked += 1
+        assert checked > 0, measure
+
+
+def test_cumulative_registers_never_decrease(year_db):
+    for measure in ("ElMomentEnergy", "ElDayEnergy", "ElMonthEnergy"):
+        for device in devices(year_db):
+            series = energy_by_ts(year_db, device, measure)
+            stamps = sorted(series)
+            assert len(stamps) > 1
+            for a, b in zip(stamps, stamps[1:]):
+                for tariff in range(5):
+                    for c in range(4):
+                        x, y = series[a][tariff][c], series[b][tariff][c]
+                        if x is not None:
+                            assert y >= x, (measure, device, b, tariff, c)
+
+
+def test_day_and_month_stamps_are_local_midnights(year_db):
+    device = devices(year_db)[0]
+    days = sorted(energy_by_ts(year_db, device, "ElDayEnergy"))
+    assert len(days) == 91  # 90 days -> 91 midnights, both ends included
+    for ts in days:
+        local = dt.datetime.fromtimestamp(ts, MSK)
+        assert (local.hour, local.minute, local.second) == (0, 0, 0)
+    for a, b in zip(days, days[1:]):
+        assert (dt.datetime.fromtimestamp(b, MSK).date() - dt.datetime.fromtimestamp(a, MSK).date()).days == 1
+    months = sorted(energy_by_ts(year_db, device, "ElMonthEnergy"))
+    assert [dt.datetime.fromtimestamp(ts, MSK).date() for ts in months] == [
+        dt.date(2025, 12, 1), dt.date(2026, 1, 1), dt.date(2026, 2, 1), dt.date(2026, 3, 1)]
+
+
+@pytest.mark.parametrize("register,consumption", [("ElDayEnergy", "ElDayConsEnergy"),
+                                                  ("ElMonthEnergy", "ElMonthConsEnergy")])
+def test_consumption_is_difference_of_registers(year_db, register, consumption):
+    for device in devices(year_db):
+        registers = energy_by_ts(year_db, device, register)
+        cons = energy_by_ts(year_db, device, consumption)
+        stamps = sorted(registers)
+        assert sorted(cons) == stamps[:-1]
+        for a, b in zip(stamps, stamps[1:]):
+            for tariff in range(5):
+                for c in range(4):
+                    if registers[a][tariff][c] is None:
+                        assert cons[a][tariff][c] is None
+                        continue
+                    assert cons[a][tariff][c] == pytest.approx(registers[b][tariff][c] - registers[a][tariff][c], abs=1e-6)
+
+
+def test_profile_energy_equals_day_consumption_and_follows_tariff_zones(year_db):
+    for device, type_name in rows(year_db, "SELECT m.DeviceIdx, t.Type FROM MeterTable m JOIN MeterTypes t ON t.Id = m.TypeId"):
+        schedule = schedule_for(METER_KINDS[type_name].tariffs)
+        slots = profile(year_db, device)
+        cons = energy_by_ts(year_db, device, "ElDayConsEnergy")
+        for day_ts, tariffs in cons.items():
+            day = dt.datetime.fromtimestamp(day_ts, MSK).date()
+            inside = [s for s in slots if day_ts < s[0] <= day_ts + 86400]
+            assert len(inside) == 48
+            for ts, period, *_ in inside:
+                assert period == 30
+                assert (ts - day_ts) % 1800 == 0
+            for c, column in enumerate(("Pp", "Pm", "Qp", "Qm")):
+                energy = [s[2 + c] * s[1] / 60 if s[2 + c] is not None else None for s in inside]
+                if tariffs[0][c] is None:
+                    assert all(e is None for e in energy)
+                    continue
+                assert sum(energy) == pytest.approx(tariffs[0][c], abs=1e-6)
+                for tariff in (1, 2, 3, 4):
+                    in_zone = sum(e for s, e in zip(inside, energy)
+                                  if schedule.tariff(day, (s[0] - 1800 - day_ts) // 60) == tariff)
+                    assert in_zone == pytest.approx(tariffs[tariff][c], abs=1e-6), (device, day, tariff, column)
+
+
+def test_moment_energy_is_register_implied_by_profile(year_db):
+    for device in devices(year_db)[:2]:
+        slots = profile(year_db, device)
+        days = energy_by_ts(year_db, device, "ElDayEnergy")
+        moments = energy_by_ts(year_db, device, "ElMomentEnergy")
+        checked = 0
+        for ts, tariffs in moments.items():
+            midnight = int(dt.datetime.combine(dt.datetime.fromtimestamp(ts, MSK).date(), dt.time(), MSK).timestamp())
+            base = days[midnight][0][0]
+            expected = base + sum(s[2] * s[1] / 60 for s in slots if midnight < s[0] <= ts)
+            assert tariffs[0][0] == pytest.approx(expected, abs=1e-6)
+            checked += 1
+        assert checked > 1000
+
+
+def test_quality_relations(year_db):
+    records = rows(year_db, "SELECT q.Id, q.Phase, q.U, q.I, q.P, q.Q, q.S, q.KP, q.Angle, q.F "
+                            "FROM ElectricQualityValues q ORDER BY q.Id")
+    by_id = {}
+    for row in records:
+        by_id.setdefault(row[0], {})[row[1]] = row[2:]
+    assert len(by_id) > 1000
+    for phases in by_id.values():
+        assert sorted(phases) == ["A", "B", "C", "Summ"]
+        summ = phases["Summ"]
+        present = [phases[p] for p in "ABC" if phases[p][2] is not None]
+        assert summ[2] == pytest.approx(sum(p[2] for p in present), abs=2e-3)
+        assert summ[3] == pytest.approx(sum(p[3] for p in present), abs=2e-3)
+        assert 49.0 <= summ[7] <= 51.0
+        assert summ[0] is None and summ[1] is None and summ[6] is None
+        for u, i, p, q, s, kp, angle, f in present:
+            assert s == pytest.approx(math.hypot(p, q), abs=2e-3)
+            if s:
+                assert kp == pytest.approx(p / s, abs=1e-3)
+            assert u * i * kp == pytest.approx(p, abs=0.01 * s + 0.0006 * u + 2e-3)
+            assert 207 <= u <= 253
+            assert f is None
+            if angle is not None:
+                assert 115 <= angle <= 125
+
+
+def test_single_phase_meter_has_no_phase_b_or_c(seeded):
+    path = seeded(meters=[MeterPlan("Mercury200")], days=3)
+    quality = rows(path, "SELECT Phase, U, I, P, Q, S, KP, Angle, F FROM ElectricQualityValues WHERE Phase IN ('B', 'C')")
+    assert quality and all(all(v is None for v in row[1:]) for row in quality)
+    assert rows(path, "SELECT count(*) FROM ElectricQualityValues WHERE Phase = 'A' AND U IS NOT NULL")[0][0] > 0
+    assert verify(path) == []
+
+
+@pytest.mark.parametrize("flag,columns,profile_column", [
+    ("Reactive", ("Rp",), "Qp"), ("ActiveReverse", ("Am",), "Pm"), ("ReactiveReverse", ("Rm",), "Qm")])
+def test_config_flags_gate_values(seeded, flag, columns, profile_column):
+    path = seeded(meters=[MeterPlan("SE303", config={flag: 0})], days=3)
+    for column in columns:
+        assert rows(path, f"SELECT count(*) FROM ElectricEnergyValues WHERE {column} IS NOT NULL")[0][0] == 0
+        assert rows(path, "SELECT count(*) FROM ElectricEnergyValues WHERE Ap IS NOT NULL")[0][0] > 0
+    assert rows(path, f"SELECT count(*) FROM ElectricPowerValues WHERE {profile_column} IS NOT NULL")[0][0] == 0
+    assert verify(path) == []
+
+
+def test_config_without_tariff_unit_writes_only_tariff_zero(seeded):
+    path = seeded(meters=[MeterPlan("SE303", config={"isTrf": 0})], days=3)
+    assert rows(path, "SELECT DISTINCT Tariff FROM ElectricEnergyValues") == [(0,)]
+    assert verify(path) == []
+
+
+def test_power_journal_alternates_and_outage_shows_in_profile_and_registers(seeded):
+    from GenerateMeterData import StoryOptions
+    path = seeded(meters=[MeterPlan("SE303")], days=60, options=StoryOptions(outages_per_30_days=4))
+    events = rows(path, "SELECT m.Timestamp, j.Event, j.EventId FROM MeterData m JOIN JournalValues j ON j.Id = m.Id "
+                        "WHERE m.RecordTypeId = ? ORDER BY m.Timestamp", (record_type(path, "ElJrnlPwr"),))
+    assert len(events) >= 4
+    assert [e[1] for e in events] == [i % 2 for i in range(len(events))]
+    assert [e[2] for e in events] == sorted(e[2] for e in events)
+    slots = profile(path, 1)
+    moments = energy_by_ts(path, 1, "ElMomentEnergy")
+    for (off, _, _), (on, _, _) in zip(events[::2], events[1::2]):
+        for ts, period, pp, pm, qp, qm, partial in slots:
+            start = ts - period * 60
+            if start >= off and ts <= on:
+                assert (pp, qp) == (0, 0)
+            elif start < on and ts > off:
+                assert partial == 1
+        inside = [ts for ts in moments if off < ts < on]
+        headers = rows(path, "SELECT Valid FROM MeterData WHERE RecordTypeId = ? AND Timestamp > ? AND Timestamp < ?",
+                       (record_type(path, "ElMomentEnergy"), off, on))
+        assert all(v == (0,) for v in headers) and not inside
+    for phase in ("ElJrnlPwrA", "ElJrnlPwrB", "ElJrnlPwrC"):
+        assert rows(path, "SELECT count(*) FROM MeterData WHERE RecordTypeId = ?",
+                    (record_type(path, phase),))[0][0] == len(events)
+    assert verify(path) == []
+
+
+def test_valid_flag_and_uniqueness(year_db):
+    assert rows(year_db, "SELECT count(*) FROM MeterData m WHERE Valid = 0 AND EXISTS "
+                         "(SELECT 1 FROM ElectricEnergyValues e WHERE e.Id = m.Id)")[0][0] == 0
+    assert rows(year_db, "SELECT count(*) FROM (SELECT 1 FROM MeterData GROUP BY DeviceIdx, RecordTypeId, Timestamp "
+                         "HAVING count(*) > 1)")[0][0] == 0
+    energy_ids = {r[0] for r in rows(year_db, "SELECT m.Id FROM MeterData m JOIN ArchTypes a ON a.Id = m.RecordTypeId "
+                                              "WHERE a.Name = 'ElDayEnergy' AND m.Valid = 1")}
+    counts = dict(rows(year_db, "SELECT Id, count(*) FROM ElectricEnergyValues GROUP BY Id"))
+    assert energy_ids and all(counts[i] == 5 for i in energy_ids)
+
+
+def test_archinfo_raised_to_hold_what_was_written(year_db):
+    for name, needed, records in rows(year_db, """
+            SELECT a.Name, max(n), i.Records FROM (SELECT DeviceIdx, RecordTypeId, count(*) AS n FROM MeterData
+            GROUP BY DeviceIdx, RecordTypeId) c JOIN ArchTypes a ON a.Id = c.RecordTypeId
+            JOIN ArchInfo i ON i.RecordTypeId = c.RecordTypeId GROUP BY a.Name"""):
+        assert records >= needed, name
+    # untouched types keep their factory default
+    assert rows(year_db, "SELECT Records FROM ArchInfo i JOIN ArchTypes a ON a.Id = i.RecordTypeId "
+                         "WHERE a.Name = 'PlsDayPulse'") == [(35,)]
+
+
+def test_same_seed_gives_identical_rows_and_meters_do_not_depend_on_each_other():
+    a = Scenario(meters=3, days=5, end=dt.date(2026, 1, 10), seed=3).build()
+    b = Scenario(meters=3, days=5, end=dt.date(2026, 1, 10), seed=3).build()
+    assert a.tables == b.tables
+    c = Scenario(meters=3, days=5, end=dt.date(2026, 1, 10), seed=4).build()
+    assert a["ElectricPowerValues"] != c["ElectricPowerValues"]
+    more = Scenario(meters=4, days=5, end=dt.date(2026, 1, 10), seed=3).build()
+    first_three = [r for r in more["MeterData"] if r[1] <= 3]
+    assert first_three == a["MeterData"]
+
+
+def test_same_seed_gives_byte_identical_files(tmp_path):
+    digests = []
+    for name in ("one.db", "two.db"):
+        path = str(tmp_path / name)
+        Scenario(meters=2, days=3, end=dt.date(2026, 1, 10), seed=3).create(LocalTarget(path))
+        dump = "\n".join(rows(path, "SELECT group_concat(quote(Id) || quote(Tariff) || quote(Ap) || quote(Am) || "
+                                    "quote(Rp) || quote(Rm)) FROM ElectricEnergyValues")[0])
+        digests.append(dump)
+    assert digests[0] == digests[1]
+
+
+def test_pulse_and_digital_modules(seeded):
+    path = seeded(meters=[MeterPlan("Pulsar"), MeterPlan("UMTV10")], days=3)
+    counters = rows(path, "SELECT m.Timestamp, v.Chnl1, v.Chnl2, v.Channels FROM MeterData m JOIN PulseValues v ON v.Id = m.Id "
+                          "WHERE m.RecordTypeId = ? ORDER BY m.Timestamp", (record_type(path, "PlsHourPulse"),))
+    assert len(counters) == 3 * 24 + 1
+    assert all(b[1] >= a[1] for a, b in zip(counters, counters[1:]))
+    assert counters[-1][1] > counters[0][1] and counters[0][3] == 32
+    states = rows(path, "SELECT v.Chnl1 FROM DigitalValues v")
+    assert states and {s[0] for s in states} <= {0, 1}
+    assert rows(path, "SELECT count(*) FROM PulseConfig")[0][0] == 1
+    assert rows(path, "SELECT count(*) FROM DigitalConfig")[0][0] == 1
+    assert verify(path) == []
+
+
+def test_hub_with_meters_behind_it(seeded):
+    path = seeded(meters=[MeterPlan("MILUR IC", children=[MeterPlan("SE303", count=2)])], days=2)
+    hub, *meters = rows(path, "SELECT m.MeterId, m.ParentId, i.Name, t.Class FROM MeterTable m "
+                              "JOIN MeterIfaces i ON i.Id = m.InterfaceId JOIN MeterTypes t ON t.Id = m.TypeId ORDER BY m.DeviceIdx")
+    assert hub[1:] == (0, "Ethernet", "Hub")
+    assert [(m[1], m[2]) for m in meters] == [(hub[0], "Hub"), (hub[0], "Hub")]
