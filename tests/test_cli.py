@@ -1,0 +1,106 @@
+"""The command line: exit codes, one-line errors, the resulting database."""
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from helpers import rows, table_checksums
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def cli(*args, cwd=None, env=None):
+    full_env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "GenerateMeterData", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def assert_one_line_error(result, code, *fragments):
+    assert result.returncode == code, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 or "usage:" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr
+
+
+def test_init_seed_verify(tmp_path):
+    path = str(tmp_path / "m.db")
+    assert cli("init", "--db", path).returncode == 0
+    result = cli("seed", "--db", path, "--meters", "3", "--days", "5", "--end", "2026-01-10", "--seed", "2")
+    assert result.returncode == 0, result.stderr
+    assert "meters : 3" in result.stdout and "ElectricPowerValues" in result.stdout
+    assert rows(path, "SELECT count(*) FROM MeterTable")[0][0] == 3
+    result = cli("verify", "--db", path)
+    assert result.returncode == 0 and "all invariants hold" in result.stdout
+
+
+def test_verify_reports_violations_and_exits_1(tmp_path):
+    path = str(tmp_path / "m.db")
+    assert cli("seed", "--db", path, "--meters", "1", "--days", "3", "--end", "2026-01-10").returncode == 0
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE ElectricEnergyValues SET Ap = Ap + 1000 WHERE Tariff = 2 AND Id = "
+                 "(SELECT min(Id) FROM MeterData WHERE RecordTypeId = 5)")
+    conn.commit()
+    conn.close()
+    result = cli("verify", "--db", path)
+    assert result.returncode == 1
+    assert "meter 1001 (DeviceIdx 1) ElDayEnergy 2026-01-07 00:00:00 +0300: A+0 is not the sum of tariffs 1-4" in result.stdout
+    assert "expected" in result.stdout and "found" in result.stdout
+
+
+def test_no_settings_means_meter_db_in_current_folder(tmp_path):
+    result = cli("seed", "--meters", "1", "--days", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert rows(str(tmp_path / "Meter.db"), "SELECT count(*) FROM MeterTable")[0][0] == 1
+
+
+def test_settings_section_with_db_path_is_a_local_file(tmp_path):
+    (tmp_path / "settings.ini").write_text("[Bench]\ndb_path = bench.db\ntimezone = Europe/Moscow\n", encoding="utf-8")
+    result = cli("seed", "--section", "Bench", "--meters", "1", "--days", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "bench.db").exists() and not (tmp_path / "Meter.db").exists()
+
+
+def test_dry_run_writes_nothing(tmp_path):
+    path = str(tmp_path / "m.db")
+    cli("init", "--db", path)
+    before = table_checksums(path)
+    result = cli("seed", "--db", path, "--meters", "2", "--days", "2", "--dry-run")
+    assert result.returncode == 0 and "nothing was written" in result.stdout
+    assert table_checksums(path) == before
+
+
+@pytest.mark.parametrize("args,code,fragment", [
+    (("seed", "--meters", "-2"), 2, "--meters: '-2' must be >= 0"),
+    (("seed", "--end", "2026-13-01"), 2, "is not a date"),
+    (("seed", "--timezone", "Mars/Olympus"), 2, "unknown time zone 'Mars/Olympus'"),
+    (("seed", "--period", "7"), 2, "profile period 7 min"),
+    (("verify", "--db", "missing.db"), 2, "missing.db does not exist"),
+    (("seed", "--section", "Nope"), 2, "section [Nope] not found"),
+])
+def test_bad_input_is_one_line(tmp_path, args, code, fragment):
+    (tmp_path / "settings.ini").write_text("[Test]\ndb_path = t.db\n", encoding="utf-8")
+    assert_one_line_error(cli(*args, cwd=tmp_path), code, fragment)
+
+
+def test_not_a_meter_db_and_locked_database(tmp_path):
+    other = tmp_path / "other.db"
+    other.write_bytes(b"x" * 4096)
+    assert_one_line_error(cli("seed", "--db", str(other)), 2, "is not a meter.db")
+    path = str(tmp_path / "m.db")
+    cli("init", "--db", path)
+    (tmp_path / "settings.ini").write_text(f"[Test]\ndb_path = {path}\nbusy_timeout = 0.2\n", encoding="utf-8")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        assert_one_line_error(cli("seed", "--meters", "1", "--days", "1", cwd=tmp_path), 3, "stayed locked")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert rows(path, "SELECT count(*) FROM MeterTable")[0][0] == 0
