@@ -46,3 +46,46 @@ def year_db(tmp_path_factory):
 def _no_default_target_leak():
     yield
     set_default_target(None)
+
+
+@pytest.fixture(scope="session")
+def ssh_server(tmp_path_factory):
+    """A real OpenSSH server on a loopback port (skipped with the reason when it cannot run)."""
+    import sshd
+
+    reason = sshd.available()
+    if reason:
+        pytest.skip(reason)
+    server = sshd.SSHServer(str(tmp_path_factory.mktemp("sshd"))).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def device(ssh_server, tmp_path):
+    """A device stand-in: a fresh meter.db behind the SSH server, and settings that point at it."""
+    from GenerateMeterData.settings import DeviceSettings
+
+    db = tmp_path / "device" / "meter.db"
+    db.parent.mkdir()
+    LocalTarget(str(db)).init()
+
+    class Device:
+        path = str(db)
+        server = ssh_server
+
+        @staticmethod
+        def settings(**overrides):
+            values = dict(name="Test", host="127.0.0.1", port=ssh_server.port, user="root",
+                          key_filename=ssh_server.client_key, known_hosts=ssh_server.known_hosts,
+                          db_path=str(db), connect_timeout=10.0, command_timeout=120.0, busy_timeout=5.0)
+            values.update(overrides)
+            return DeviceSettings(**values)
+
+        @staticmethod
+        def ini(extra="", section="Test"):
+            return (f"[{section}]\nIP_address = 127.0.0.1\nIP_port = {ssh_server.port}\nuser_login = root\n"
+                    f"key_filename = {ssh_server.client_key}\nknown_hosts = {ssh_server.known_hosts}\n"
+                    f"db_path = {db}\n{extra}")
+
+    return Device

@@ -15,11 +15,12 @@ LEDGER_TABLE = "GenerateMeterDataLedger"
 CREATE_LEDGER = (f"CREATE TABLE IF NOT EXISTS {LEDGER_TABLE} ("
                  "LoadId INTEGER PRIMARY KEY, CreatedAt INTEGER NOT NULL, "
                  "DeviceFirst INTEGER, DeviceLast INTEGER, HeaderFirst INTEGER, HeaderLast INTEGER, "
-                 "ConfigRowids TEXT, ArchInfoBefore TEXT)")
+                 "ConfigRowids TEXT, ArchInfoBefore TEXT, Token TEXT)")
 
 
 def finish_load_sql(device_first: str, device_last: str, header_first: str, header_last: str,
-                    config_ranges: Dict[str, Tuple[str, str]], created_at: str) -> List[str]:
+                    config_ranges: Dict[str, Tuple[str, str]], created_at: str,
+                    token: str = "NULL") -> List[str]:
     """Statements that raise ArchInfo.Records to hold what the touched meters now have, and
     append a ledger entry (with the ArchInfo values before the raise).  Run inside the load's
     transaction, after the rows were inserted."""
@@ -41,10 +42,11 @@ def finish_load_sql(device_first: str, device_last: str, header_first: str, head
         "DROP TABLE IF EXISTS temp.gmd_need",
         f"CREATE TEMP TABLE gmd_need AS SELECT R, max(N) AS N FROM ({need}) GROUP BY R",
         f"INSERT INTO {LEDGER_TABLE} (CreatedAt, DeviceFirst, DeviceLast, HeaderFirst, HeaderLast, "
-        "ConfigRowids, ArchInfoBefore) SELECT "
+        "ConfigRowids, ArchInfoBefore, Token) SELECT "
         f"{created_at}, {device_first}, {device_last}, {header_first}, {header_last}, {config_text}, "
         "(SELECT group_concat(RecordTypeId || ':' || Records, ',') FROM ArchInfo "
-        " WHERE RecordTypeId IN (SELECT R FROM temp.gmd_need WHERE N > ArchInfo.Records))",
+        " WHERE RecordTypeId IN (SELECT R FROM temp.gmd_need WHERE N > ArchInfo.Records)), "
+        f"{token}",
         "UPDATE ArchInfo SET Records = (SELECT N FROM temp.gmd_need WHERE R = ArchInfo.RecordTypeId) "
         "WHERE Records < (SELECT N FROM temp.gmd_need WHERE R = ArchInfo.RecordTypeId)",
         "DROP TABLE temp.gmd_need",

@@ -1,0 +1,243 @@
+"""Run commands on a device over SSH (paramiko): host keys verified by default, every wait with a
+deadline, stdout and stderr drained on their own threads while stdin is written, remote paths
+shell-quoted by the caller with ``shlex.quote``.  Passwords never reach a log or an error."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Iterable, Optional, Union
+
+from ..errors import ConnectError, RemoteError
+from ..settings import DeviceSettings
+
+log = logging.getLogger("GenerateMeterData.ssh")
+_warned_accept_new = set()
+
+
+@dataclass
+class Result:
+    """Exit status and output of one remote command."""
+
+    status: int
+    stdout: bytes
+    stderr: bytes
+
+    def text(self) -> str:
+        return self.stdout.decode("utf-8", "replace")
+
+    def error_text(self) -> str:
+        return self.stderr.decode("utf-8", "replace").strip()
+
+
+class RemoteProcess:
+    """One remote command: write to its stdin while its output is drained in the background."""
+
+    def __init__(self, channel, command: str, host: str, timeout: float) -> None:
+        self.channel = channel
+        self.command = command
+        self.host = host
+        self.deadline = time.monotonic() + timeout
+        self.timeout = timeout
+        self._stdout = bytearray()
+        self._stderr = bytearray()
+        self._changed = threading.Condition()
+        self._eof = {"out": False, "err": False}
+        self._readers = [threading.Thread(target=self._drain, args=("out",), daemon=True),
+                         threading.Thread(target=self._drain, args=("err",), daemon=True)]
+        for reader in self._readers:
+            reader.start()
+
+    def _drain(self, which: str) -> None:
+        receive = self.channel.recv if which == "out" else self.channel.recv_stderr
+        buffer = self._stdout if which == "out" else self._stderr
+        while True:
+            try:
+                data = receive(65536)
+            except socket.timeout:
+                if time.monotonic() > self.deadline or self.channel.closed:
+                    break
+                continue
+            except Exception:  # the transport died: what we have is all there is
+                break
+            if not data:
+                break
+            with self._changed:
+                buffer.extend(data)
+                self._changed.notify_all()
+        with self._changed:
+            self._eof[which] = True
+            self._changed.notify_all()
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            if time.monotonic() > self.deadline:
+                raise RemoteError(f"{self.host}: command timed out after {self.timeout:g} s while sending data",
+                                  host=self.host)
+            try:
+                sent = self.channel.send(view[:32768])
+            except socket.timeout:
+                continue
+            except Exception as exc:
+                raise ConnectError(f"{self.host}: connection lost while sending data ({exc.__class__.__name__})") from None
+            if sent == 0:
+                raise ConnectError(f"{self.host}: connection lost while sending data")
+            view = view[sent:]
+
+    def close_stdin(self) -> None:
+        try:
+            self.channel.shutdown_write()
+        except Exception:
+            pass
+
+    def wait_for(self, marker: bytes, timeout: Optional[float] = None) -> bool:
+        """True once ``marker`` appeared on stdout; False if the command ended or the wait expired."""
+        limit = min(self.deadline, time.monotonic() + timeout) if timeout else self.deadline
+        with self._changed:
+            while marker not in self._stdout:
+                if self._eof["out"] or time.monotonic() >= limit:
+                    return marker in self._stdout
+                self._changed.wait(min(0.2, max(0.0, limit - time.monotonic())))
+        return True
+
+    def finish(self) -> Result:
+        """Wait (with the command's deadline) for the exit status and all output."""
+        while not self.channel.exit_status_ready():
+            if time.monotonic() > self.deadline:
+                self.channel.close()
+                raise RemoteError(f"{self.host}: command did not finish within {self.timeout:g} s",
+                                  host=self.host)
+            if self.channel.closed and not self.channel.exit_status_ready():
+                break
+            time.sleep(0.01)
+        for reader in self._readers:
+            reader.join(max(0.1, self.deadline - time.monotonic()))
+        status = self.channel.recv_exit_status() if self.channel.exit_status_ready() else -1
+        self.channel.close()
+        return Result(status, bytes(self._stdout), bytes(self._stderr))
+
+
+class Executor:
+    """An SSH connection to one device."""
+
+    def __init__(self, settings: DeviceSettings) -> None:
+        self.settings = settings
+        self.client = None
+
+    @property
+    def where(self) -> str:
+        return self.settings.where
+
+    def connect(self) -> "Executor":
+        import paramiko
+
+        s = self.settings
+        client = paramiko.SSHClient()
+        known_hosts = s.known_hosts or os.path.expanduser("~/.ssh/known_hosts")
+        if os.path.exists(known_hosts):
+            try:
+                client.load_host_keys(known_hosts)
+            except Exception as exc:
+                raise ConnectError(f"known_hosts file {known_hosts} cannot be read: {exc}") from None
+        if s.host_key_policy == "accept-new":
+            client.set_missing_host_key_policy(_AcceptNewPolicy(known_hosts if s.known_hosts else None))
+        else:
+            client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        kwargs = dict(hostname=s.host, port=s.port, username=s.user, timeout=s.connect_timeout,
+                      banner_timeout=s.connect_timeout, auth_timeout=s.connect_timeout,
+                      channel_timeout=s.connect_timeout)
+        if s.password is not None:
+            kwargs["password"] = s.password
+        if s.key_filename:
+            kwargs["key_filename"] = s.key_filename
+        kwargs["allow_agent"] = not (s.key_filename or s.password)
+        kwargs["look_for_keys"] = not (s.key_filename or s.password)
+        if s.disabled_algorithms:
+            kwargs["disabled_algorithms"] = {"pubkeys": list(s.disabled_algorithms)}
+        try:
+            client.connect(**kwargs)
+        except paramiko.BadHostKeyException:
+            raise ConnectError(f"{s.where}: the host key CHANGED since it was recorded in {known_hosts}; "
+                               "refusing to connect (remove the old key only if the device was really replaced)") from None
+        except paramiko.AuthenticationException:
+            how = "key" if s.key_filename and s.password is None else "password"
+            raise ConnectError(f"{s.where}: authentication failed for user {s.user!r} (wrong {how}?)") from None
+        except paramiko.SSHException as exc:
+            text = str(exc)
+            if "not found in known_hosts" in text:
+                raise ConnectError(f"{s.where}: unknown host key (not in {known_hosts}); add it with ssh-keyscan, "
+                                   "or set host_key_policy = accept-new to trust it on first use") from None
+            raise ConnectError(f"{s.where}: SSH failed: {text.splitlines()[0] if text else exc.__class__.__name__}") from None
+        except (socket.timeout, TimeoutError):
+            raise ConnectError(f"{s.where}: no answer within {s.connect_timeout:g} s (host down or filtered?)") from None
+        except OSError as exc:
+            raise ConnectError(f"{s.where}: cannot reach the device ({exc.strerror or exc})") from None
+        transport = client.get_transport()
+        if transport is not None and s.keepalive:
+            transport.set_keepalive(s.keepalive)
+        self.client = client
+        return self
+
+    def close(self) -> None:
+        if self.client is not None:
+            try:
+                self.client.close()
+            finally:
+                self.client = None
+
+    def start(self, command: str, timeout: Optional[float] = None) -> RemoteProcess:
+        """Start a command (no pty: data must pass unaltered)."""
+        if self.client is None:
+            self.connect()
+        transport = self.client.get_transport()
+        if transport is None or not transport.is_active():
+            raise ConnectError(f"{self.where}: the SSH connection is closed")
+        try:
+            channel = transport.open_session(timeout=self.settings.connect_timeout)
+            channel.settimeout(1.0)
+            channel.exec_command(command)
+        except Exception as exc:
+            raise ConnectError(f"{self.where}: cannot start a command ({exc.__class__.__name__}: {exc})") from None
+        return RemoteProcess(channel, command, self.where, timeout or self.settings.command_timeout)
+
+    def run(self, command: str, stdin: Union[None, bytes, Iterable[bytes]] = None,
+            timeout: Optional[float] = None) -> Result:
+        """Run a command to its end, feeding ``stdin`` (bytes or chunks) while draining output."""
+        process = self.start(command, timeout)
+        try:
+            if stdin is not None:
+                for chunk in ([stdin] if isinstance(stdin, (bytes, bytearray)) else stdin):
+                    process.write(chunk)
+            process.close_stdin()
+            return process.finish()
+        except BaseException:
+            process.channel.close()
+            raise
+
+    def alive(self) -> bool:
+        transport = self.client.get_transport() if self.client else None
+        return bool(transport and transport.is_active())
+
+
+class _AcceptNewPolicy:
+    """Trust an unknown host key on first use (explicit opt-in), say so once, remember it."""
+
+    def __init__(self, save_to: Optional[str]) -> None:
+        self.save_to = save_to
+
+    def missing_host_key(self, client, hostname, key) -> None:
+        fingerprint = key.get_fingerprint().hex()
+        if hostname not in _warned_accept_new:
+            _warned_accept_new.add(hostname)
+            log.warning("accepting new host key %s %s for %s (host_key_policy = accept-new)",
+                        key.get_name(), fingerprint, hostname)
+        client.get_host_keys().add(hostname, key.get_name(), key)
+        if self.save_to:
+            try:
+                client.save_host_keys(self.save_to)
+            except OSError as exc:
+                log.warning("could not save the host key to %s: %s", self.save_to, exc.strerror)

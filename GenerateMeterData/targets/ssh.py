@@ -1,0 +1,469 @@
+"""A USPD over SSH: rows staged in a local SQLite file, sent with ``cat >`` (no SFTP needed),
+and merged on the device by its own ``sqlite3`` in one ``BEGIN IMMEDIATE`` transaction.
+
+The merge commits only when this side says so: the script stops after the inserts and prints a
+READY line with the row counts it merged; only when those match does ``COMMIT`` follow on stdin.
+A connection cut before that leaves the device's sqlite3 with end-of-input and no COMMIT, which
+rolls back.  A cut after COMMIT was sent is settled by looking for the load's token in the
+ledger table.  Exit status 0 alone is never taken as proof of a commit."""
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import shlex
+import sqlite3
+import tempfile
+import time
+import uuid
+import zlib
+from typing import Dict, Iterator, List, Optional, Tuple
+
+from ..errors import (ConnectError, DatabaseLockedError, DuplicateRecordError, RemoteError,
+                      SchemaError, TargetError)
+from ..generate.rows import IdAllocator, NameIndex
+from ..generate.scenario import LoadSummary
+from ..schema import create_schema
+from ..schema.layout import CONFIG_TABLES, TABLE_COLUMNS, WRITE_ORDER
+from ..settings import DeviceSettings
+from . import ledger
+from .base import Produce, Progress, Target
+from .executor import Executor, Result
+from .local import connect as local_connect
+from .local import write_load
+from .sqltext import bind, insert_values, literal, parse_quoted
+
+CHUNK = 256 * 1024
+READY, COMMITTED, DUPLICATE = "GMD-READY", "GMD-COMMITTED", "GMD-DUPLICATE"
+REMOTE_TMP = "/tmp"
+
+
+class DeviceTarget(Target):
+    """meter.db on a device reached over SSH."""
+
+    def __init__(self, settings: DeviceSettings) -> None:
+        self.settings = settings
+        self.name = f"{settings.where}:{settings.db_path}"
+        self.timezone = settings.timezone
+        self.executor: Optional[Executor] = None
+        self.gzip_on_device: Optional[bool] = None
+
+    def __repr__(self) -> str:
+        return f"DeviceTarget({self.settings.where!r}, db={self.settings.db_path!r})"
+
+    # ---- plumbing ------------------------------------------------------------------------
+    def _ex(self) -> Executor:
+        if self.executor is None or not self.executor.alive():
+            if self.executor is not None:
+                self.executor.close()
+            self.executor = Executor(self.settings).connect()
+        return self.executor
+
+    def close(self) -> None:
+        if self.executor is not None:
+            self.executor.close()
+            self.executor = None
+
+    @property
+    def _db(self) -> str:
+        return shlex.quote(self.settings.db_path)
+
+    def _sqlite_command(self, *args: str) -> str:
+        binary = shlex.quote(self.settings.sqlite3)
+        prefix = "sudo -n " if self.settings.sudo else ""
+        return f"{prefix}{binary} -batch -bail {self._db} " + " ".join(shlex.quote(a) for a in args)
+
+    def _preflight(self) -> None:
+        """sqlite3 present, db_path a file: one clear line each otherwise."""
+        s = self.settings
+        check = (f"command -v {shlex.quote(s.sqlite3)} >/dev/null 2>&1 || exit 127; "
+                 f"test -f {self._db} || exit 66; command -v gzip >/dev/null 2>&1 && echo gzip; exit 0")
+        result = self._ex().run(check, timeout=s.connect_timeout + 30)
+        if result.status == 127:
+            raise RemoteError(f"{s.where}: sqlite3 not found on the device (looked for {s.sqlite3!r}; "
+                              "set the sqlite3 key in settings.ini)", host=s.host, exit_status=127)
+        if result.status == 66:
+            raise RemoteError(f"{s.where}: db_path {s.db_path} does not exist on the device",
+                              host=s.host, exit_status=66)
+        if result.status != 0:
+            raise RemoteError(f"{s.where}: checking the device failed: {result.error_text() or result.status}",
+                              host=s.host, exit_status=result.status, stderr=result.error_text())
+        self.gzip_on_device = b"gzip" in result.stdout
+
+    def _query(self, sql: str) -> List[tuple]:
+        """Rows of statements whose every column is wrapped in quote()."""
+        script = f".separator ,\n.timeout {int(self.settings.busy_timeout * 1000)}\n{sql}\n"
+        result = self._ex().run(self._sqlite_command(), stdin=script.encode())
+        self._raise_for(result, "query")
+        return parse_quoted(result.text())
+
+    def _raise_for(self, result: Result, what: str) -> None:
+        if result.status == 0 and not result.stderr.strip():
+            return
+        text = result.error_text()
+        s = self.settings
+        if "database is locked" in text or "database is busy" in text:
+            raise DatabaseLockedError(f"{s.where}: {s.db_path} stayed locked by another process for "
+                                      f"{s.busy_timeout:g} s; nothing was written (stop the poller with "
+                                      "before_load, or raise busy_timeout)")
+        if "UNIQUE constraint failed: MeterData" in text or DUPLICATE in result.text():
+            raise DuplicateRecordError(f"{s.where}: a record with the same meter, archive type and timestamp "
+                                       "already exists; nothing was written")
+        if "UNIQUE constraint failed: MeterTable" in text:
+            raise DuplicateRecordError(f"{s.where}: a meter with that MeterId already exists; nothing was written")
+        if "no such table" in text or "not a database" in text or "no such column" in text:
+            raise SchemaError(f"{s.where}: {s.db_path} is not a meter.db as expected ({_first(text)})")
+        if result.status == 127 or "not found" in text:
+            raise RemoteError(f"{s.where}: {_first(text)}", host=s.host, exit_status=result.status, stderr=text)
+        raise RemoteError(f"{s.where}: {what} failed (exit {result.status}): {_first(text) or 'no message'}",
+                          host=s.host, exit_status=result.status, stderr=text)
+
+    def _hook(self, command: Optional[str], label: str) -> None:
+        if not command:
+            return
+        result = self._ex().run(command)
+        if result.status != 0:
+            raise RemoteError(f"{self.settings.where}: {label} command failed (exit {result.status}): "
+                              f"{_first(result.error_text())}", host=self.settings.host, exit_status=result.status)
+
+    def _upload(self, local_path: str, remote_path: str, progress: Progress) -> None:
+        """Send a file with ``cat >`` (gzip when it pays), then check its size on the device."""
+        size = os.path.getsize(local_path)
+        compress = self.settings.compress == "yes" or (
+            self.settings.compress == "auto" and self.gzip_on_device and size > 64 * 1024)
+        writer = "gzip -dc" if compress else "cat"
+        quoted = shlex.quote(remote_path)
+        command = f"umask 077; {writer} > {quoted} && wc -c < {quoted}"
+        process = self._ex().start(command)
+        try:
+            sent = 0
+            deflate = zlib.compressobj(1, zlib.DEFLATED, 31)  # gzip framing, fastest level
+            with open(local_path, "rb") as handle:
+                while True:
+                    chunk = handle.read(CHUNK)
+                    if not chunk:
+                        break
+                    process.write(deflate.compress(chunk) if compress else chunk)
+                    sent += len(chunk)
+                    if progress:
+                        progress("upload", sent, size)
+                if compress:
+                    process.write(deflate.flush())
+            process.close_stdin()
+            result = process.finish()
+        except BaseException:
+            process.channel.close()
+            raise
+        if result.status != 0:
+            raise RemoteError(f"{self.settings.where}: upload to {remote_path} failed: {_first(result.error_text())}",
+                              host=self.settings.host, exit_status=result.status)
+        received = result.text().strip()
+        if received != str(size):
+            raise RemoteError(f"{self.settings.where}: upload to {remote_path} arrived incomplete "
+                              f"({received or '?'} of {size} bytes)", host=self.settings.host)
+
+    def _remove_remote(self, path: str) -> None:
+        """Best effort, also after a failure: reconnect once if the connection died."""
+        for _ in range(2):
+            try:
+                self._ex().run(f"rm -f {shlex.quote(path)}", timeout=self.settings.connect_timeout + 10)
+                return
+            except (ConnectError, RemoteError):
+                self.close()
+
+    # ---- device state --------------------------------------------------------------------
+    def _device_state(self) -> Tuple[NameIndex, IdAllocator, int]:
+        rows = self._query(
+            "SELECT quote('R'), quote(Name), quote(Id) FROM ArchTypes;\n"
+            "SELECT quote('T'), quote(Type), quote(Id), quote(Class) FROM MeterTypes;\n"
+            "SELECT quote('I'), quote(Name), quote(Id) FROM MeterIfaces;\n"
+            "SELECT quote('D'), quote(coalesce(max(DeviceIdx), 0)), quote(coalesce(max(MeterId), 1000)) FROM MeterTable;\n"
+            "SELECT quote('M'), quote(MeterId) FROM MeterTable;")
+        record_types, meter_types, classes, interfaces, taken = {}, {}, {}, {}, []
+        premax, max_meter = 0, 1000
+        for row in rows:
+            kind = row[0]
+            if kind == "R":
+                record_types[row[1]] = row[2]
+            elif kind == "T":
+                meter_types[row[1]] = row[2]
+                classes[row[1]] = row[3]
+            elif kind == "I":
+                interfaces[row[1]] = row[2]
+            elif kind == "D":
+                premax, max_meter = int(row[1]), int(row[2])
+            elif kind == "M":
+                taken.append(row[1])
+        if not record_types:
+            raise SchemaError(f"{self.settings.where}: {self.settings.db_path} has no ArchTypes rows; is it a meter.db?")
+        names = NameIndex(record_types, meter_types, classes, interfaces)
+        return names, IdAllocator(premax + 1, 1, max(max_meter, 1000) + 1, taken), premax
+
+    # ---- load ----------------------------------------------------------------------------
+    def load(self, produce: Produce, progress: Progress = None,
+             expected_meters: Optional[int] = None) -> LoadSummary:
+        started = time.perf_counter()
+        token = uuid.uuid4().hex
+        remote_stage = f"{REMOTE_TMP}/gmd-stage-{token}.db"
+        uploaded = False
+        with tempfile.TemporaryDirectory(prefix="gmd-") as workdir:
+            stage_path = os.path.join(workdir, "stage.db")
+            self._preflight()
+            self._hook(self.settings.before_load, "before_load")
+            try:
+                names, ids, premax = self._device_state()
+                summary, header_count, created = self._stage(stage_path, produce, ids, names, progress,
+                                                             expected_meters)
+                if summary.total_rows == 0:
+                    summary.seconds = time.perf_counter() - started
+                    summary.target = self.name
+                    return summary
+                if self.settings.upload == "staged":
+                    uploaded = True
+                    self._upload(stage_path, remote_stage, progress)
+                    source = f"ATTACH {literal(remote_stage)} AS stage;\n"
+                else:
+                    source = self._sql_source(stage_path)
+                script = self._merge_script(source, premax, header_count, created, summary, token)
+                self._merge(script, summary, token, progress)
+            finally:
+                try:
+                    if uploaded:
+                        self._remove_remote(remote_stage)
+                finally:
+                    self._hook(self.settings.after_load, "after_load")
+        summary.seconds = time.perf_counter() - started
+        summary.target = self.name
+        return summary
+
+    def _stage(self, path: str, produce: Produce, ids: IdAllocator, names: NameIndex,
+               progress: Progress, expected_meters: Optional[int]):
+        conn = local_connect(path, 5.0)
+        try:
+            conn.execute("BEGIN")
+            create_schema(conn)
+            device_first = ids.next_device_idx
+            summary = write_load(conn, produce, ids, names, progress, expected_meters, ledger_entry=False)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        return summary, ids.next_header_id - 1, ids.next_device_idx - device_first
+
+    def _sql_source(self, stage_path: str) -> str:
+        """The fallback: the staged rows as SQL text into an in-memory ``stage`` schema."""
+        parts = ["ATTACH ':memory:' AS stage;\n"]
+        conn = sqlite3.connect(stage_path)
+        try:
+            for table in WRITE_ORDER:
+                columns = TABLE_COLUMNS[table]
+                parts.append(f"CREATE TABLE stage.{table} AS SELECT {', '.join(columns)} FROM main.{table} WHERE 0;\n")
+                order = "rowid" if table in CONFIG_TABLES else columns[0]
+                parts.extend(insert_values(f"stage.{table}", columns,
+                                           conn.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}")))
+        finally:
+            conn.close()
+        return "".join(parts)
+
+    def _merge_script(self, source: str, premax: int, header_count: int, created: int,
+                      summary: LoadSummary, token: str) -> str:
+        off = "(SELECT {} FROM temp.gmd_offsets)".format
+        device = f"CASE WHEN DeviceIdx > {premax} THEN DeviceIdx + {off('dev')} ELSE DeviceIdx END"
+        lines = [
+            ".bail on",
+            ".separator ,",
+            f".timeout {int(self.settings.busy_timeout * 1000)}",
+            source.rstrip("\n"),
+            "BEGIN IMMEDIATE;",
+            "DROP TABLE IF EXISTS temp.gmd_offsets;",
+            "CREATE TEMP TABLE gmd_offsets AS SELECT "
+            f"(SELECT coalesce(max(DeviceIdx), 0) FROM main.MeterTable) - {premax} AS dev, "
+            "(SELECT coalesce(max(Id), 0) FROM main.MeterData) AS hid, "
+            + ", ".join(f"(SELECT coalesce(max(rowid), 0) FROM main.{t}) AS {t}" for t in CONFIG_TABLES) + ";",
+            # a record on an existing meter that is there already: say so, then fail the script
+            "SELECT quote('GMD-DUPLICATE') WHERE EXISTS (SELECT 1 FROM stage.MeterData s JOIN main.MeterData m "
+            f"ON m.DeviceIdx = s.DeviceIdx AND m.RecordTypeId = s.RecordTypeId AND m.Timestamp = s.Timestamp "
+            f"WHERE s.DeviceIdx <= {premax});",
+            "SELECT abs(-9223372036854775807 - 1) WHERE EXISTS (SELECT 1 FROM stage.MeterData s JOIN main.MeterData m "
+            f"ON m.DeviceIdx = s.DeviceIdx AND m.RecordTypeId = s.RecordTypeId AND m.Timestamp = s.Timestamp "
+            f"WHERE s.DeviceIdx <= {premax});",
+        ]
+        for table in WRITE_ORDER:
+            if not summary.rows.get(table):
+                continue
+            columns = TABLE_COLUMNS[table]
+            select = []
+            for column in columns:
+                if table == "MeterTable" and column == "DeviceIdx":
+                    select.append(f"DeviceIdx + {off('dev')}")
+                elif column == "DeviceIdx":
+                    select.append(device)
+                elif column == "Id" and table != "MeterTable":
+                    select.append(f"Id + {off('hid')}")
+                else:
+                    select.append(column)
+            order = "rowid" if table in CONFIG_TABLES else columns[0]
+            lines.append(f"INSERT INTO main.{table} ({', '.join(columns)}) SELECT {', '.join(select)} "
+                         f"FROM stage.{table} ORDER BY {order};")
+        config_ranges = {t: (f"(SELECT {t} + 1 FROM temp.gmd_offsets)", f"(SELECT max(rowid) FROM main.{t})")
+                         for t in CONFIG_TABLES if summary.rows.get(t)}
+        lines.extend(s + ";" for s in ledger.finish_load_sql(
+            f"(SELECT {premax + 1} + dev FROM temp.gmd_offsets)" if created else "NULL",
+            f"(SELECT {premax + created} + dev FROM temp.gmd_offsets)" if created else "NULL",
+            "(SELECT hid + 1 FROM temp.gmd_offsets)" if header_count else "NULL",
+            f"(SELECT hid + {header_count} FROM temp.gmd_offsets)" if header_count else "NULL",
+            config_ranges, str(int(time.time())), literal(token)))
+        counts = ", ".join(f"quote((SELECT count(*) FROM stage.{t}))" for t in WRITE_ORDER)
+        lines.append(f"SELECT quote('{READY}'), {counts};")
+        return "\n".join(lines) + "\n"
+
+    def _merge(self, script: str, summary: LoadSummary, token: str, progress: Progress) -> None:
+        if progress:
+            progress("merge", 0, 1)
+        process = self._ex().start(self._sqlite_command())
+        commit_sent = False
+        try:
+            process.write(script.encode("utf-8"))
+            ready = process.wait_for(READY.encode())
+            if ready:
+                line = next(l for l in process._stdout.decode("utf-8", "replace").splitlines() if READY in l)
+                merged = [int(v) for v in parse_quoted(line)[0][1:]]
+                expected = [summary.rows.get(t, 0) for t in WRITE_ORDER]
+                if merged != expected:
+                    process.write(b"ROLLBACK;\n")
+                    process.close_stdin()
+                    process.finish()
+                    raise RemoteError(f"{self.settings.where}: the device merged {merged} rows where "
+                                      f"{expected} were staged; rolled back", host=self.settings.host)
+                process.write(f"COMMIT;\nSELECT quote('{COMMITTED}');\n".encode())
+                commit_sent = True
+            process.close_stdin()
+            result = process.finish()
+        except (ConnectError, RemoteError) as exc:
+            process.channel.close()
+            if commit_sent and self._committed(token):
+                return
+            if isinstance(exc, ConnectError):
+                raise ConnectError(f"{exc}; the load was not committed, the device's meter.db is unchanged") from None
+            raise
+        if COMMITTED in result.text():
+            if progress:
+                progress("merge", 1, 1)
+            return
+        if commit_sent and self._committed(token):
+            return
+        self._raise_for(Result(result.status or 1, result.stdout, result.stderr or b"merge ended before COMMIT"),
+                        "merge")
+        raise RemoteError(f"{self.settings.where}: the merge ended without a commit; nothing was written",
+                          host=self.settings.host)
+
+    def _committed(self, token: str) -> bool:
+        """After a cut between COMMIT and its confirmation: did the load land?"""
+        self.close()
+        try:
+            rows = self._query(f"SELECT quote(count(*)) FROM {ledger.LEDGER_TABLE} WHERE Token = {literal(token)};")
+        except TargetError:
+            return False
+        return bool(rows) and rows[0][0] == 1
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    def fetch(self, sql: str, params: tuple = ()) -> List[tuple]:
+        script = f".mode quote\n.timeout {int(self.settings.busy_timeout * 1000)}\n{bind(sql, params).rstrip(';')};\n"
+        result = self._ex().run(self._sqlite_command(), stdin=script.encode())
+        self._raise_for(result, "query")
+        return parse_quoted(result.text())
+
+    @contextlib.contextmanager
+    def readable_copy(self) -> Iterator[str]:
+        with tempfile.TemporaryDirectory(prefix="gmd-") as workdir:
+            path = os.path.join(workdir, "meter.db")
+            self.backup(path)
+            yield path
+
+    def backup(self, destination: str) -> None:
+        self._preflight()
+        remote = f"{REMOTE_TMP}/gmd-backup-{uuid.uuid4().hex}.db"
+        try:
+            result = self._ex().run(self._sqlite_command(f".timeout {int(self.settings.busy_timeout * 1000)}",
+                                                         f".backup {remote}"))
+            self._raise_for(result, "backup")
+            reader = f"gzip -c {shlex.quote(remote)}" if self.gzip_on_device else f"cat {shlex.quote(remote)}"
+            result = self._ex().run(reader)
+            if result.status != 0:
+                raise RemoteError(f"{self.settings.where}: reading the backup failed: {_first(result.error_text())}",
+                                  host=self.settings.host)
+            data = gzip.decompress(result.stdout) if self.gzip_on_device else result.stdout
+        finally:
+            self._remove_remote(remote)
+        partial = destination + ".part"
+        with open(partial, "wb") as handle:
+            handle.write(data)
+        try:
+            conn = sqlite3.connect(partial)
+            try:
+                ok = conn.execute("PRAGMA quick_check").fetchone()[0]
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            ok = str(exc)
+        if ok != "ok":
+            os.remove(partial)
+            raise RemoteError(f"{self.settings.where}: the fetched backup is damaged ({ok})", host=self.settings.host)
+        os.replace(partial, destination)
+
+    def restore(self, source: str) -> None:
+        if not os.path.exists(source):
+            raise TargetError(f"backup {source} not found")
+        self._preflight()
+        remote = f"{REMOTE_TMP}/gmd-restore-{uuid.uuid4().hex}.db"
+        try:
+            self._upload(source, remote, None)
+            result = self._ex().run(self._sqlite_command(f".timeout {int(self.settings.busy_timeout * 1000)}",
+                                                         f".restore {remote}"))
+            self._raise_for(result, "restore")
+        finally:
+            self._remove_remote(remote)
+
+    def clear(self) -> int:
+        self._preflight()
+        exists = self._query(f"SELECT quote(count(*)) FROM sqlite_master WHERE name = '{ledger.LEDGER_TABLE}';")
+        if not exists or exists[0][0] == 0:
+            return 0
+        entries = self._query("SELECT " + ", ".join(f"quote({c.strip()})" for c in ledger.LEDGER_COLUMNS.split(","))
+                              + f" FROM {ledger.LEDGER_TABLE};")
+        if not entries:
+            return 0
+        script = (f".bail on\n.separator ,\n.timeout {int(self.settings.busy_timeout * 1000)}\nBEGIN IMMEDIATE;\n"
+                  + "".join(s + ";\n" for s in ledger.clear_sql(entries))
+                  + f"COMMIT;\nSELECT quote('{COMMITTED}');\n")
+        result = self._ex().run(self._sqlite_command(), stdin=script.encode())
+        self._raise_for(result, "clear")
+        if COMMITTED not in result.text():
+            raise RemoteError(f"{self.settings.where}: clear ended without a commit; nothing was removed",
+                              host=self.settings.host)
+        return len(entries)
+
+    def init(self, force: bool = False) -> None:
+        s = self.settings
+        result = self._ex().run(f"test -e {self._db}")
+        if result.status == 0 and not force:
+            raise TargetError(f"{s.where}: {s.db_path} already exists; use --force to replace it")
+        with tempfile.TemporaryDirectory(prefix="gmd-") as workdir:
+            path = os.path.join(workdir, "meter.db")
+            from .local import LocalTarget
+
+            LocalTarget(path).init()
+            self.gzip_on_device = False
+            temporary = f"{s.db_path}.gmd-{uuid.uuid4().hex}"
+            self._upload(path, temporary, None)
+            moved = self._ex().run(f"mv {shlex.quote(temporary)} {self._db}")
+            if moved.status != 0:
+                self._remove_remote(temporary)
+                raise RemoteError(f"{s.where}: cannot create {s.db_path}: {_first(moved.error_text())}",
+                                  host=s.host)
+
+
+def _first(text: str) -> str:
+    for line in (text or "").splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
