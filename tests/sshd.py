@@ -86,6 +86,14 @@ LogLevel ERROR
             handle.write(f"[127.0.0.1]:{self.port} {public[0]} {public[1]}\n")
         return self
 
+    def known_hosts_for(self, port: int) -> str:
+        """A known_hosts file that also names this server's key at another port (a proxy)."""
+        path = os.path.join(self.workdir, f"known_hosts_{port}")
+        public = open(self.host_key + ".pub").read().split()
+        with open(path, "w") as handle:
+            handle.write(f"[127.0.0.1]:{port} {public[0]} {public[1]}\n")
+        return path
+
     def stop(self) -> None:
         if self.process:
             self.process.terminate()

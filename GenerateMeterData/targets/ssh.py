@@ -351,10 +351,16 @@ class DeviceTarget(Target):
             return
         if commit_sent and self._committed(token):
             return
+        if result.status == -1 or not self._ex_alive():
+            raise ConnectError(f"{self.settings.where}: connection lost during the merge; the load was not "
+                               "committed, the device's meter.db is unchanged")
         self._raise_for(Result(result.status or 1, result.stdout, result.stderr or b"merge ended before COMMIT"),
                         "merge")
         raise RemoteError(f"{self.settings.where}: the merge ended without a commit; nothing was written",
                           host=self.settings.host)
+
+    def _ex_alive(self) -> bool:
+        return self.executor is not None and self.executor.alive()
 
     def _committed(self, token: str) -> bool:
         """After a cut between COMMIT and its confirmation: did the load land?"""
