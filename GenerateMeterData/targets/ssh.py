@@ -23,7 +23,6 @@ from ..errors import (ConnectError, DatabaseLockedError, DuplicateRecordError, R
                       SchemaError, TargetError)
 from ..generate.rows import IdAllocator, NameIndex
 from ..generate.scenario import LoadSummary
-from ..schema import create_schema
 from ..schema.layout import CONFIG_TABLES, TABLE_COLUMNS, WRITE_ORDER
 from ..settings import DeviceSettings
 from . import ledger
@@ -73,29 +72,44 @@ class DeviceTarget(Target):
         prefix = "sudo -n " if self.settings.sudo else ""
         return f"{prefix}{binary} -batch -bail {self._db} " + " ".join(shlex.quote(a) for a in args)
 
-    def _preflight(self) -> None:
-        """sqlite3 present, db_path a file: one clear line each otherwise."""
+    def _checks(self) -> str:
+        """Shell that exits 127 without sqlite3, 66 without the database, and says if gzip exists."""
+        return (f"command -v {shlex.quote(self.settings.sqlite3)} >/dev/null 2>&1 || exit 127; "
+                f"test -f {self._db} || exit 66; "
+                "if command -v gzip >/dev/null 2>&1; then echo \"'gzip'\"; fi; ")
+
+    def _check_status(self, result: Result) -> None:
         s = self.settings
-        check = (f"command -v {shlex.quote(s.sqlite3)} >/dev/null 2>&1 || exit 127; "
-                 f"test -f {self._db} || exit 66; command -v gzip >/dev/null 2>&1 && echo gzip; exit 0")
-        result = self._ex().run(check, timeout=s.connect_timeout + 30)
         if result.status == 127:
             raise RemoteError(f"{s.where}: sqlite3 not found on the device (looked for {s.sqlite3!r}; "
                               "set the sqlite3 key in settings.ini)", host=s.host, exit_status=127)
         if result.status == 66:
             raise RemoteError(f"{s.where}: db_path {s.db_path} does not exist on the device",
                               host=s.host, exit_status=66)
+
+    def _preflight(self) -> None:
+        """sqlite3 present, db_path a file: one clear line each otherwise."""
+        result = self._ex().run(self._checks() + "exit 0", timeout=self.settings.connect_timeout + 30)
+        self._check_status(result)
         if result.status != 0:
-            raise RemoteError(f"{s.where}: checking the device failed: {result.error_text() or result.status}",
-                              host=s.host, exit_status=result.status, stderr=result.error_text())
+            raise RemoteError(f"{self.settings.where}: checking the device failed: "
+                              f"{result.error_text() or result.status}", host=self.settings.host,
+                              exit_status=result.status, stderr=result.error_text())
         self.gzip_on_device = b"gzip" in result.stdout
 
-    def _query(self, sql: str) -> List[tuple]:
-        """Rows of statements whose every column is wrapped in quote()."""
+    def _query(self, sql: str, checked: bool = False) -> List[tuple]:
+        """Rows of statements whose every column is wrapped in quote(); with ``checked`` the
+        device checks (sqlite3 present, database present, gzip) run in the same round trip."""
         script = f".separator ,\n.timeout {int(self.settings.busy_timeout * 1000)}\n{sql}\n"
-        result = self._ex().run(self._sqlite_command(), stdin=script.encode())
+        command = (self._checks() + "exec " if checked else "") + self._sqlite_command()
+        result = self._ex().run(command, stdin=script.encode())
+        self._check_status(result)
         self._raise_for(result, "query")
-        return parse_quoted(result.text())
+        rows = parse_quoted(result.text())
+        if checked:
+            self.gzip_on_device = ("gzip",) in rows
+            rows = [row for row in rows if row != ("gzip",)]
+        return rows
 
     def _raise_for(self, result: Result, what: str) -> None:
         if result.status == 0 and not result.stderr.strip():
@@ -126,15 +140,19 @@ class DeviceTarget(Target):
             raise RemoteError(f"{self.settings.where}: {label} command failed (exit {result.status}): "
                               f"{_first(result.error_text())}", host=self.settings.host, exit_status=result.status)
 
-    def _upload(self, local_path: str, remote_path: str, progress: Progress) -> None:
-        """Send a file with ``cat >`` (gzip when it pays), then check its size on the device."""
-        size = os.path.getsize(local_path)
+    def _start_upload(self, remote_path: str, size_hint: Optional[int] = None):
+        """Start ``cat > file`` (``gzip -dc`` when compressing) on the device; data comes later."""
         compress = self.settings.compress == "yes" or (
-            self.settings.compress == "auto" and self.gzip_on_device and size > 64 * 1024)
+            self.settings.compress == "auto" and bool(self.gzip_on_device)
+            and (size_hint is None or size_hint > 64 * 1024))
         writer = "gzip -dc" if compress else "cat"
         quoted = shlex.quote(remote_path)
-        command = f"umask 077; {writer} > {quoted} && wc -c < {quoted}"
-        process = self._ex().start(command)
+        return self._ex().start(f"umask 077; {writer} > {quoted} && wc -c < {quoted}"), compress
+
+    def _upload(self, local_path: str, remote_path: str, progress: Progress, started=None) -> None:
+        """Send a file over the command's stdin, then check its size on the device."""
+        size = os.path.getsize(local_path)
+        process, compress = started or self._start_upload(remote_path, size)
         try:
             sent = 0
             deflate = zlib.compressobj(1, zlib.DEFLATED, 31)  # gzip framing, fastest level
@@ -178,7 +196,7 @@ class DeviceTarget(Target):
             "SELECT quote('T'), quote(Type), quote(Id), quote(Class) FROM MeterTypes;\n"
             "SELECT quote('I'), quote(Name), quote(Id) FROM MeterIfaces;\n"
             "SELECT quote('D'), quote(coalesce(max(DeviceIdx), 0)), quote(coalesce(max(MeterId), 1000)) FROM MeterTable;\n"
-            "SELECT quote('M'), quote(MeterId) FROM MeterTable;")
+            "SELECT quote('M'), quote(MeterId) FROM MeterTable;", checked=True)
         record_types, meter_types, classes, interfaces, taken = {}, {}, {}, {}, []
         premax, max_meter = 0, 1000
         for row in rows:
@@ -205,30 +223,36 @@ class DeviceTarget(Target):
         started = time.perf_counter()
         token = uuid.uuid4().hex
         remote_stage = f"{REMOTE_TMP}/gmd-stage-{token}.db"
-        uploaded = False
         with tempfile.TemporaryDirectory(prefix="gmd-") as workdir:
             stage_path = os.path.join(workdir, "stage.db")
-            self._preflight()
+            names, ids, premax = self._device_state()
             self._hook(self.settings.before_load, "before_load")
+            staged = self.settings.upload == "staged"
+            # Both remote commands start now, so the device's shell start-up overlaps the local
+            # staging; they wait on stdin until their data comes.
+            upload = self._start_upload(remote_stage) if staged else None
+            merge = self._ex().start(self._merge_command(remote_stage if staged else None))
+            merged = False
             try:
-                names, ids, premax = self._device_state()
                 summary, header_count, created = self._stage(stage_path, produce, ids, names, progress,
                                                              expected_meters)
                 if summary.total_rows == 0:
                     summary.seconds = time.perf_counter() - started
                     summary.target = self.name
                     return summary
-                if self.settings.upload == "staged":
-                    uploaded = True
-                    self._upload(stage_path, remote_stage, progress)
+                if staged:
+                    self._upload(stage_path, remote_stage, progress, upload)
                     source = f"ATTACH {literal(remote_stage)} AS stage;\n"
                 else:
                     source = self._sql_source(stage_path)
                 script = self._merge_script(source, premax, header_count, created, summary, token)
-                self._merge(script, summary, token, progress)
+                self._merge(merge, script, summary, token, progress)
+                merged = True
             finally:
                 try:
-                    if uploaded:
+                    for process in ((upload[0],) if upload else ()) + (merge,):
+                        process.channel.close()
+                    if staged and not merged:  # after a merge, its own command removed the file
                         self._remove_remote(remote_stage)
                 finally:
                     self._hook(self.settings.after_load, "after_load")
@@ -238,10 +262,15 @@ class DeviceTarget(Target):
 
     def _stage(self, path: str, produce: Produce, ids: IdAllocator, names: NameIndex,
                progress: Progress, expected_meters: Optional[int]):
+        """Rows into a throw-away local file: plain tables (no keys, no indexes, no journal), as
+        the device's own tables check the keys when the rows are merged."""
         conn = local_connect(path, 5.0)
         try:
+            conn.execute("PRAGMA journal_mode = OFF")
+            conn.execute("PRAGMA synchronous = OFF")
             conn.execute("BEGIN")
-            create_schema(conn)
+            for table in WRITE_ORDER:
+                conn.execute(f"CREATE TABLE {table} ({', '.join(TABLE_COLUMNS[table])})")
             device_first = ids.next_device_idx
             summary = write_load(conn, produce, ids, names, progress, expected_meters, ledger_entry=False)
             conn.execute("COMMIT")
@@ -257,9 +286,8 @@ class DeviceTarget(Target):
             for table in WRITE_ORDER:
                 columns = TABLE_COLUMNS[table]
                 parts.append(f"CREATE TABLE stage.{table} AS SELECT {', '.join(columns)} FROM main.{table} WHERE 0;\n")
-                order = "rowid" if table in CONFIG_TABLES else columns[0]
                 parts.extend(insert_values(f"stage.{table}", columns,
-                                           conn.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}")))
+                                           conn.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY rowid")))
         finally:
             conn.close()
         return "".join(parts)
@@ -301,9 +329,8 @@ class DeviceTarget(Target):
                     select.append(f"Id + {off('hid')}")
                 else:
                     select.append(column)
-            order = "rowid" if table in CONFIG_TABLES else columns[0]
             lines.append(f"INSERT INTO main.{table} ({', '.join(columns)}) SELECT {', '.join(select)} "
-                         f"FROM stage.{table} ORDER BY {order};")
+                         f"FROM stage.{table} ORDER BY rowid;")
         config_ranges = {t: (f"(SELECT {t} + 1 FROM temp.gmd_offsets)", f"(SELECT max(rowid) FROM main.{t})")
                          for t in CONFIG_TABLES if summary.rows.get(t)}
         lines.extend(s + ";" for s in ledger.finish_load_sql(
@@ -316,10 +343,15 @@ class DeviceTarget(Target):
         lines.append(f"SELECT quote('{READY}'), {counts};")
         return "\n".join(lines) + "\n"
 
-    def _merge(self, script: str, summary: LoadSummary, token: str, progress: Progress) -> None:
+    def _merge_command(self, remove: Optional[str]) -> str:
+        command = self._sqlite_command()
+        if remove:  # merge, then remove the staged file whatever happened
+            command = f"{command}; status=$?; rm -f {shlex.quote(remove)}; exit $status"
+        return command
+
+    def _merge(self, process, script: str, summary: LoadSummary, token: str, progress: Progress) -> None:
         if progress:
             progress("merge", 0, 1)
-        process = self._ex().start(self._sqlite_command())
         commit_sent = False
         try:
             process.write(script.encode("utf-8"))

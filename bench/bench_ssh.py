@@ -1,0 +1,98 @@
+"""Seeding over SSH on the loopback sshd stand-in, side by side in one run with:
+  - a raw local ``sqlite3.executemany`` of the same rows into the same schema (bar: >= 0.3 of it);
+  - the one-command-per-row approach of older tools, ``sqlite3 db "INSERT ..."`` per row over the
+    same SSH connection, measured on a small sample (bar: GenerateMeterData >= 1,000x faster).
+
+    python bench/bench_ssh.py     (needs root, openssh-server and sqlite3, like the SSH tests)
+
+Both ratios are printed last."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shlex
+import sqlite3
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+
+import sshd  # noqa: E402  (the tests' device stand-in)
+from GenerateMeterData import LocalTarget, Scenario  # noqa: E402
+from GenerateMeterData.settings import DeviceSettings  # noqa: E402
+from GenerateMeterData.targets.executor import Executor  # noqa: E402
+from GenerateMeterData.targets.sqltext import literal  # noqa: E402
+from GenerateMeterData.targets.ssh import DeviceTarget  # noqa: E402
+from bench_local import fresh, raw_executemany  # noqa: E402
+
+END = dt.date(2026, 6, 1)
+SAMPLE_ROWS = 200
+
+
+def per_row_baseline(settings: DeviceSettings, db: str, rowset) -> float:
+    """Rows/s of one remote sqlite3 command per row (what the older tools do)."""
+    sample = []
+    for table in ("MeterData", "ElectricEnergyValues"):
+        columns = {"MeterData": "Id, DeviceIdx, RecordTypeId, Timestamp, Valid",
+                   "ElectricEnergyValues": "Id, Tariff, Ap, Am, Rp, Rm"}[table]
+        for row in rowset[table][:SAMPLE_ROWS // 2]:
+            sample.append(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(literal(v) for v in row)});")
+    executor = Executor(settings).connect()
+    started = time.perf_counter()
+    for statement in sample:
+        result = executor.run(f"sqlite3 {shlex.quote(db)} {shlex.quote(statement)}")
+        assert result.status == 0, result.stderr
+    elapsed = time.perf_counter() - started
+    executor.close()
+    return len(sample) / elapsed
+
+
+def main() -> None:
+    reason = sshd.available()
+    if reason:
+        sys.exit(f"cannot run: {reason}")
+    with tempfile.TemporaryDirectory() as tmp:
+        server = sshd.SSHServer(tmp).start()
+        try:
+            scenario = Scenario(meters=10, days=60, end=END, seed=1)
+            rowset = scenario.build()
+            total = rowset.total()
+            settings = DeviceSettings(name="bench", host="127.0.0.1", port=server.port, user="root",
+                                      key_filename=server.client_key, known_hosts=server.known_hosts,
+                                      db_path=os.path.join(tmp, "device.db"))
+            raw_times, ssh_times = [], []
+            for attempt in range(3):  # interleaved, best of three each: the machine is shared
+                raw_path = os.path.join(tmp, f"raw{attempt}.db")
+                fresh(raw_path)
+                raw_times.append(raw_executemany(raw_path, rowset))
+                device_db = os.path.join(tmp, f"device{attempt}.db")
+                LocalTarget(device_db).init()
+                attempt_settings = DeviceSettings(**dict(settings.__dict__, db_path=device_db))
+                with DeviceTarget(attempt_settings) as target:
+                    started = time.perf_counter()
+                    summary = scenario.create(target)
+                    ssh_times.append(time.perf_counter() - started)
+                assert summary.total_rows == total
+            print("seconds per round: raw", [round(t, 3) for t in raw_times], "over SSH", [round(t, 3) for t in ssh_times])
+            raw_rate = total / min(raw_times)
+            best = min(ssh_times)
+            ssh_rate = total / best
+
+            baseline_db = os.path.join(tmp, "baseline.db")
+            fresh(baseline_db)
+            per_row_rate = per_row_baseline(settings, baseline_db, rowset)
+        finally:
+            server.stop()
+    print(f"rows: {total:,} (10 meters x 60 days, every electric measure)")
+    print(f"raw local executemany: {raw_rate:,.0f} rows/s")
+    print(f"GenerateMeterData over SSH (stage, upload, merge): {ssh_rate:,.0f} rows/s ({best:.2f} s)")
+    print(f"one sqlite3 command per row over SSH ({SAMPLE_ROWS} rows sampled): {per_row_rate:,.1f} rows/s")
+    print(f"ratio vs raw local executemany (bar >= 0.3): {ssh_rate / raw_rate:.2f}")
+    print(f"ratio vs one-command-per-row (bar >= 1000): {ssh_rate / per_row_rate:,.0f}")
+
+
+if __name__ == "__main__":
+    main()
