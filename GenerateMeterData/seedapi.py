@@ -24,6 +24,7 @@ from .generate.meters import FAMILY_CONFIG, MeterSpec, kind_of, make_meter
 from .generate.overrides import Override, Overrides, check_tags
 from .generate.rows import RowSet
 from .generate.scenario import emit_meter
+from .generate.windows import last_records
 from .model import timegrid
 from .model.rng import DEFAULT_SEED, stream
 from .schema.layout import CONFIG_TAGS, METER_TABLE_COLUMNS, TABLE_COLUMNS
@@ -255,7 +256,9 @@ class _Measure(_Written):
         now = _now()
         today = timegrid.local_datetime(now, tz).date()
         origin = timegrid.add_months(today.replace(day=1), -HISTORY_MONTHS)
-        window_start, journal_last = self._window(measure, count, now, today, spec, tz)
+        history_start = timegrid.local_midnight(origin, tz)
+        window_start, journal_last = last_records(measure, count, now, tz, spec.period_minutes,
+                                                  SEED_MOMENT_STEP, history_start)
         recorded: List[Dict[str, Any]] = []
         overrides = Overrides.coerce([Override(measure, tags)] if tags else None)
 
@@ -277,28 +280,6 @@ class _Measure(_Written):
 
     def _measure_name(self, record_type: Any, target: Target) -> str:
         return self.measure
-
-    def _window(self, measure: str, count: int, now: int, today: dt.date, spec: MeterSpec, tz):
-        """Where the last ``count`` records of ``measure`` start."""
-        if count == 0:
-            return now, None
-        if "Jrnl" in measure or measure == "DigJournalState":
-            return timegrid.local_midnight(timegrid.add_months(today.replace(day=1), -HISTORY_MONTHS), tz), {measure: count}
-        if measure in ("ElDayEnergy", "PlsDayPulse"):
-            return timegrid.local_midnight(today - dt.timedelta(days=count - 1), tz), None
-        if measure == "ElDayConsEnergy":
-            return timegrid.local_midnight(today - dt.timedelta(days=count), tz), None
-        if measure in ("ElMonthEnergy", "PlsMonthPulse"):
-            return timegrid.local_midnight(timegrid.add_months(today.replace(day=1), -(count - 1)), tz), None
-        if measure == "ElMonthConsEnergy":
-            return timegrid.local_midnight(timegrid.add_months(today.replace(day=1), -count), tz), None
-        if measure == "ElArr1ConsPower":
-            step = spec.period_minutes * 60
-        elif measure == "PlsHourPulse":
-            return timegrid.floor_to_step(now, 3600, tz) - (count - 1) * 3600, None
-        else:
-            step = SEED_MOMENT_STEP * 60
-        return timegrid.floor_to_step(now, step, tz) - count * step, None
 
 
 def _measure_class(name: str, config_class, doc: str):

@@ -9,6 +9,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+pytest_plugins = ["pytester"]
+
 from GenerateMeterData import LocalTarget, Scenario, set_default_target  # noqa: E402
 
 END = dt.date(2026, 3, 1)

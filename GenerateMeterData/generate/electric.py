@@ -95,9 +95,11 @@ class ElectricStory:
         self.reactive_reverse = spec.flag("ReactiveReverse")
         seed_path = ("meter", spec.ordinal)
         self.model = LoadModel.random(stream(root_seed, *seed_path, "load"), spec.kind.phases or 1,
-                                      spec.kind.export and self.active_reverse)
+                                      spec.kind.export and self.active_reverse, pv=spec.pv)
         self.quality_rng = stream(root_seed, *seed_path, "quality")
         self.root_seed = root_seed
+        if outages is None and spec.outages:
+            outages = spec.outages
         if outages is None:
             outages = random_outages(stream(root_seed, *seed_path, "outages"), self.origin_ts,
                                      end_ts, options.outages_per_30_days)

@@ -27,6 +27,8 @@ class MeterSpec:
     table: Dict[str, object]            # MeterTable columns; TypeId/InterfaceId hold *names*
     config: Dict[str, object] = field(default_factory=dict)  # config columns of its family
     device_idx: int = 0
+    pv: Optional[bool] = None                # rooftop PV: None = the seed decides
+    outages: Optional[list] = None           # fixed (off, on) epoch pairs; None = random
 
     @property
     def meter_id(self) -> int:

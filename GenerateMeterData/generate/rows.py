@@ -121,6 +121,14 @@ class IdAllocator:
         self.next_meter_id += 1
         return value
 
+    def confine(self, floor: int, span: Optional[int]) -> "IdAllocator":
+        """Hand out MeterIds above the highest one already in [floor, floor + span) -- so
+        pytest-xdist workers with disjoint ranges never pick the same id."""
+        inside = [m for m in self.taken_meter_ids
+                  if isinstance(m, int) and m >= floor and (span is None or m < floor + span)]
+        self.next_meter_id = max(inside, default=floor - 1) + 1
+        return self
+
     def claim_meter_id(self, meter_id: int) -> None:
         self.taken_meter_ids.add(meter_id)
 

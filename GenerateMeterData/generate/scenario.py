@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Union
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from ..errors import InputError
 from ..model import timegrid
@@ -37,6 +37,8 @@ class MeterPlan:
     config: Dict[str, object] = field(default_factory=dict)    # config overrides (tags)
     children: Sequence["MeterPlan"] = ()
     period_minutes: int = 30
+    pv: Optional[bool] = None          # rooftop PV (export, A-): None = the seed decides
+    outages: Sequence[Tuple[object, object]] = ()  # (off, on) as datetimes or epoch seconds
 
     def __post_init__(self) -> None:
         if not isinstance(self.count, int) or self.count < 0:
@@ -53,6 +55,7 @@ class LoadSummary:
     last_timestamp: Optional[int]
     seconds: float = 0.0
     target: str = ""
+    token: Optional[str] = None  # the load's id in the target's ledger (clear(tokens=[...]))
 
     @property
     def total_rows(self) -> int:
@@ -66,7 +69,8 @@ class Scenario:
                  end: Optional[dt.date] = None, seed: int = DEFAULT_SEED,
                  measures: Optional[Iterable[str]] = None,
                  overrides: Union[None, Overrides, Mapping, Iterable] = None,
-                 options: Optional[StoryOptions] = None, period_minutes: int = 30) -> None:
+                 options: Optional[StoryOptions] = None, period_minutes: int = 30,
+                 depth: Union[None, str, Mapping[str, int]] = None) -> None:
         if isinstance(meters, bool) or not isinstance(meters, (int, list, tuple)):
             raise InputError(f"meters must be a count or a list of MeterPlan, got {meters!r}")
         if isinstance(meters, int) and meters < 0:
@@ -99,6 +103,13 @@ class Scenario:
             if unknown:
                 raise InputError(f"unknown measure(s) {', '.join(sorted(unknown))}; valid: {', '.join(ALL_MEASURES)}")
         self.overrides = Overrides.coerce(overrides)
+        if depth == "retention":
+            from ..schema.reference import default_retention
+            self.depth: Optional[Dict[str, int]] = {m: default_retention(m) for m in ALL_MEASURES}
+        elif depth is None or isinstance(depth, Mapping):
+            self.depth = dict(depth) if depth else None
+        else:
+            raise InputError(f"depth must be 'retention' or a dict of measure -> record count, got {depth!r}")
         self.start_ts = timegrid.local_midnight(self.end - dt.timedelta(days=days), self.tz)
         self.end_ts = timegrid.local_midnight(self.end, self.tz)
 
@@ -137,6 +148,8 @@ class Scenario:
                                   period_minutes=plan.period_minutes,
                                   table_overrides=plan.table, config_overrides=plan.config)
                 spec.device_idx = ids.device_idx()
+                spec.pv = plan.pv
+                spec.outages = [tuple(_epoch(t) for t in pair) for pair in plan.outages]
                 specs.append(spec)
                 ordinal += 1
                 for child in plan.children:
@@ -153,7 +166,7 @@ class Scenario:
             rows = RowSet()
             emitter = Emitter(rows, ids, names, self.overrides, self.tz, recorder)
             emit_meter(emitter, spec, self.seed, self.options, self.origin_day, self.start_ts,
-                       self.end_ts, self.measures, names)
+                       self.end_ts, self.measures, names, depth=self.depth)
             yield rows
 
     def build(self, recorder: Optional[Recorder] = None) -> RowSet:
@@ -178,8 +191,10 @@ def emit_meter(emitter: Emitter, spec: MeterSpec, seed: int, options: StoryOptio
                origin_day: dt.date, window_start: int, end_ts: int, measures: Set[str],
                names: NameIndex, *, write_registry: bool = True, write_config: bool = True,
                journal_last: Optional[Dict[str, int]] = None,
-               moment_step_minutes: Optional[int] = None) -> None:
-    """Registry row, config row and every requested measure of one meter."""
+               moment_step_minutes: Optional[int] = None,
+               depth: Optional[Dict[str, int]] = None) -> None:
+    """Registry row, config row and every requested measure of one meter; with ``depth``
+    (measure -> count) only the last ``count`` records of each measure."""
     rows = emitter.rows
     if write_registry:
         rows["MeterTable"].append(spec.meter_table_row(names))
@@ -199,8 +214,34 @@ def emit_meter(emitter: Emitter, spec: MeterSpec, seed: int, options: StoryOptio
     if not wanted:
         return
     story = story_class(spec, seed, options, origin_day, end_ts)
-    story.emit(emitter, window_start, wanted, journal_last=journal_last,
-               moment_step_minutes=moment_step_minutes)
+    if not depth:
+        story.emit(emitter, window_start, wanted, journal_last=journal_last,
+                   moment_step_minutes=moment_step_minutes)
+        return
+    from .windows import last_records
+    groups: Dict[Tuple[int, Tuple], Set[str]] = {}
+    step = moment_step_minutes or options.moment_step_minutes
+    for measure in sorted(wanted):
+        if measure not in depth:
+            start, last = window_start, None
+        else:
+            start, last = last_records(measure, depth[measure], end_ts, options.tz, spec.period_minutes,
+                                       step, window_start)
+            start = max(start, window_start)
+        key = (start, tuple(sorted((last or {}).items())))
+        groups.setdefault(key, set()).add(measure)
+    for (start, last), group in groups.items():
+        story.emit(emitter, start, group, journal_last=dict(last) or None, moment_step_minutes=moment_step_minutes)
+
+
+def _epoch(value: object) -> int:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise InputError(f"outage time {value} needs a time zone (tzinfo)")
+        return int(value.timestamp())
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(value)
+    raise InputError(f"outage times are datetimes or epoch seconds, got {value!r}")
 
 
 def _belongs(measure: str, family: str) -> bool:

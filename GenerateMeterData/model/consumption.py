@@ -9,7 +9,7 @@ import datetime as dt
 import math
 import random
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from . import timegrid
 from .tariffs import TariffSchedule
@@ -38,7 +38,9 @@ class LoadModel:
     phase_weights: Tuple[float, float, float]
 
     @classmethod
-    def random(cls, rng: random.Random, phases: int, can_export: bool) -> "LoadModel":
+    def random(cls, rng: random.Random, phases: int, can_export: bool,
+               pv: Optional[bool] = None) -> "LoadModel":
+        """A meter's parameters drawn from ``rng``; ``pv`` forces a PV (True) or none (False)."""
         commercial = rng.random() < 0.3
         mean = rng.uniform(1500.0, 12000.0) if phases == 3 else rng.uniform(250.0, 1400.0)
         weights = [rng.uniform(0.8, 1.2) for _ in range(3)]
@@ -51,7 +53,7 @@ class LoadModel:
             weekend_factor=rng.uniform(0.3, 0.5) if commercial else rng.uniform(1.05, 1.2),
             noise_sigma=rng.uniform(0.08, 0.2),
             power_factor=rng.uniform(0.86, 0.98),
-            pv_peak_w=mean * rng.uniform(0.8, 2.0) if can_export and rng.random() < 0.5 else 0.0,
+            pv_peak_w=_pv_peak(rng, mean, pv if pv is not None else (can_export and rng.random() < 0.5)),
             export_tan_phi=rng.uniform(0.02, 0.15),
             phase_weights=(3 * weights[0] / total, 3 * weights[1] / total, 3 * weights[2] / total),
         )
@@ -88,6 +90,11 @@ class LoadModel:
             x = (hour - (12.5 - half_day)) / (2 * half_day)
             out.append(strength * math.sin(math.pi * x) ** 1.5 if 0 < x < 1 else 0.0)
         return out
+
+
+def _pv_peak(rng: random.Random, mean: float, present: bool) -> float:
+    peak = mean * rng.uniform(0.8, 2.0)  # drawn either way, so forcing PV moves no other parameter
+    return peak if present else 0.0
 
 
 @dataclass

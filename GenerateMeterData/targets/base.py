@@ -37,9 +37,14 @@ class Target(abc.ABC):
     def init(self, force: bool = False) -> None:
         """Create a fresh meter.db from the shipped schema."""
 
+    #: MeterIds handed out are at least this (pytest-xdist workers get disjoint ranges).
+    meter_id_floor: int = 1001
+    meter_id_span: Optional[int] = None
+
     @abc.abstractmethod
-    def clear(self) -> int:
-        """Remove exactly what this tool wrote; returns the number of loads undone."""
+    def clear(self, tokens: Optional[Iterable[str]] = None) -> int:
+        """Remove exactly what this tool wrote (only the loads in ``tokens`` when given);
+        returns the number of loads undone."""
 
     @abc.abstractmethod
     def backup(self, destination: str) -> None:

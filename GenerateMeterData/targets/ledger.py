@@ -74,7 +74,7 @@ def clear_sql(entries: List[Tuple]) -> List[str]:
     values it raised.  ``entries`` are ledger rows (LoadId, DeviceFirst, DeviceLast, HeaderFirst,
     HeaderLast, ConfigRowids, ArchInfoBefore); every value is an integer or parsed to one."""
     statements: List[str] = []
-    for load_id, device_first, device_last, header_first, header_last, configs, archinfo in \
+    for load_id, device_first, device_last, header_first, header_last, configs, archinfo, *_ in \
             sorted(entries, key=lambda e: -int(e[0])):
         headers = []
         if header_first is not None and header_last is not None:
@@ -103,4 +103,12 @@ def clear_sql(entries: List[Tuple]) -> List[str]:
     return statements
 
 
-LEDGER_COLUMNS = "LoadId, DeviceFirst, DeviceLast, HeaderFirst, HeaderLast, ConfigRowids, ArchInfoBefore"
+LEDGER_COLUMNS = "LoadId, DeviceFirst, DeviceLast, HeaderFirst, HeaderLast, ConfigRowids, ArchInfoBefore, Token"
+
+
+def select_entries(entries: List[Tuple], tokens) -> List[Tuple]:
+    """The ledger rows of the given load tokens (all rows when tokens is None)."""
+    if tokens is None:
+        return list(entries)
+    wanted = set(tokens)
+    return [entry for entry in entries if entry[7] in wanted]

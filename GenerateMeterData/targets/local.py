@@ -6,6 +6,7 @@ import gc
 import os
 import sqlite3
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
@@ -116,8 +117,9 @@ class LocalTarget(Target):
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 names = NameIndex.from_connection(conn, self.path)
-                ids = IdAllocator.from_connection(conn)
-                summary = write_load(conn, produce, ids, names, progress, expected_meters)
+                ids = IdAllocator.from_connection(conn).confine(self.meter_id_floor, self.meter_id_span)
+                token = uuid.uuid4().hex
+                summary = write_load(conn, produce, ids, names, progress, expected_meters, token=token)
                 conn.execute("COMMIT")
             except BaseException as exc:
                 if conn.in_transaction:
@@ -129,6 +131,7 @@ class LocalTarget(Target):
             conn.close()
         summary.seconds = time.perf_counter() - started
         summary.target = self.path
+        summary.token = token
         return summary
 
     def fetch(self, sql: str, params: tuple = ()) -> List[tuple]:
@@ -145,7 +148,7 @@ class LocalTarget(Target):
         self.open().close()
         yield self.path
 
-    def clear(self) -> int:
+    def clear(self, tokens=None) -> int:
         conn = self.open()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -153,6 +156,7 @@ class LocalTarget(Target):
                 entries = list(conn.execute(f"SELECT {ledger.LEDGER_COLUMNS} FROM {ledger.LEDGER_TABLE}"))
             except sqlite3.OperationalError:
                 entries = []
+            entries = ledger.select_entries(entries, tokens)
             for statement in ledger.clear_sql(entries):
                 conn.execute(statement)
             conn.execute("COMMIT")
@@ -195,7 +199,7 @@ class LocalTarget(Target):
 
 def write_load(conn: sqlite3.Connection, produce: Produce, ids: IdAllocator, names: NameIndex,
                progress: Progress = None, expected_meters: Optional[int] = None,
-               ledger_entry: bool = True) -> LoadSummary:
+               ledger_entry: bool = True, token: Optional[str] = None) -> LoadSummary:
     """Insert every RowSet ``produce`` yields, raise ArchInfo, add the ledger entry.  The caller
     owns the transaction."""
     statements = {table: insert_sql(table) for table in WRITE_ORDER}
@@ -239,7 +243,7 @@ def write_load(conn: sqlite3.Connection, produce: Produce, ids: IdAllocator, nam
                 str(ids.next_device_idx - 1) if created else "NULL",
                 str(header_first) if wrote_headers else "NULL",
                 str(ids.next_header_id - 1) if wrote_headers else "NULL",
-                config_ranges, str(int(time.time()))):
+                config_ranges, str(int(time.time())), "NULL" if token is None else f"'{token}'"):
             conn.execute(statement)
     return LoadSummary(dict(counts), meters, first_ts, last_ts)
 

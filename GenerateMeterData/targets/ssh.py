@@ -215,7 +215,8 @@ class DeviceTarget(Target):
         if not record_types:
             raise SchemaError(f"{self.settings.where}: {self.settings.db_path} has no ArchTypes rows; is it a meter.db?")
         names = NameIndex(record_types, meter_types, classes, interfaces)
-        return names, IdAllocator(premax + 1, 1, max(max_meter, 1000) + 1, taken), premax
+        ids = IdAllocator(premax + 1, 1, max(max_meter, 1000) + 1, taken)
+        return names, ids.confine(self.meter_id_floor, self.meter_id_span), premax
 
     # ---- load ----------------------------------------------------------------------------
     def load(self, produce: Produce, progress: Progress = None,
@@ -258,6 +259,7 @@ class DeviceTarget(Target):
                     self._hook(self.settings.after_load, "after_load")
         summary.seconds = time.perf_counter() - started
         summary.target = self.name
+        summary.token = token
         return summary
 
     def _stage(self, path: str, produce: Produce, ids: IdAllocator, names: NameIndex,
@@ -461,13 +463,14 @@ class DeviceTarget(Target):
         finally:
             self._remove_remote(remote)
 
-    def clear(self) -> int:
+    def clear(self, tokens=None) -> int:
         self._preflight()
         exists = self._query(f"SELECT quote(count(*)) FROM sqlite_master WHERE name = '{ledger.LEDGER_TABLE}';")
         if not exists or exists[0][0] == 0:
             return 0
         entries = self._query("SELECT " + ", ".join(f"quote({c.strip()})" for c in ledger.LEDGER_COLUMNS.split(","))
                               + f" FROM {ledger.LEDGER_TABLE};")
+        entries = ledger.select_entries(entries, tokens)
         if not entries:
             return 0
         script = (f".bail on\n.separator ,\n.timeout {int(self.settings.busy_timeout * 1000)}\nBEGIN IMMEDIATE;\n"
