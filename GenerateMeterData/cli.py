@@ -124,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output", help="local file to write")
     p = sub.add_parser("restore", parents=[common], help="put a backup back, in one transaction")
     p.add_argument("input", help="local backup file")
+    p = sub.add_parser("plot", parents=[common], help="draw a meter's profile, registers and consumption to a PNG")
+    p.add_argument("--meter", type=int, help="MeterId (default: the first meter with data)")
+    p.add_argument("--out", default="meter.png", help="PNG file to write (default meter.png)")
+    p.add_argument("--timezone", help="device time zone (default from settings, else Europe/Moscow)")
     _add_protocol_commands(sub, common)
     return parser
 
@@ -266,8 +270,19 @@ def cmd_restore(args, out: Output) -> int:
     return EXIT_OK
 
 
+def cmd_plot(args, out: Output) -> int:
+    from .plot import plot_meter
+
+    settings = _settings(args)
+    with target_for(settings) as target:
+        with target.readable_copy() as path:
+            out.print(plot_meter(path, args.out, args.meter, _timezone(args, settings)))
+    return EXIT_OK
+
+
 COMMANDS: Dict[str, Callable] = {"init": cmd_init, "seed": cmd_seed, "verify": cmd_verify,
-                                 "clear": cmd_clear, "backup": cmd_backup, "restore": cmd_restore}
+                                 "clear": cmd_clear, "backup": cmd_backup, "restore": cmd_restore,
+                                 "plot": cmd_plot}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -53,7 +53,8 @@ class LoadModel:
             weekend_factor=rng.uniform(0.3, 0.5) if commercial else rng.uniform(1.05, 1.2),
             noise_sigma=rng.uniform(0.08, 0.2),
             power_factor=rng.uniform(0.86, 0.98),
-            pv_peak_w=_pv_peak(rng, mean, pv if pv is not None else (can_export and rng.random() < 0.5)),
+            pv_peak_w=_pv_peak(rng, mean, pv if pv is not None else (can_export and rng.random() < 0.5),
+                               oversized=bool(pv)),
             export_tan_phi=rng.uniform(0.02, 0.15),
             phase_weights=(3 * weights[0] / total, 3 * weights[1] / total, 3 * weights[2] / total),
         )
@@ -92,8 +93,10 @@ class LoadModel:
         return out
 
 
-def _pv_peak(rng: random.Random, mean: float, present: bool) -> float:
+def _pv_peak(rng: random.Random, mean: float, present: bool, oversized: bool = False) -> float:
     peak = mean * rng.uniform(0.8, 2.0)  # drawn either way, so forcing PV moves no other parameter
+    if oversized:  # a PV asked for explicitly exports on sunny days even in winter
+        peak *= 3.0
     return peak if present else 0.0
 
 
