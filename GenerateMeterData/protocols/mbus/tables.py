@@ -88,6 +88,8 @@ EXTENSION_FB.update({0x00: ("Wh", "Energy", 1e5), 0x01: ("Wh", "Energy", 1e6),
                      0x26: ("American gallon/h", "Volume flow", 1.0),
                      0x28: ("W", "Power", 1e5), 0x29: ("W", "Power", 1e6),
                      0x30: ("J/h", "Power", 1e8), 0x31: ("J/h", "Power", 1e9)})
+# EN 13757-3:2013 additions that libmbus f09d613 still lists as reserved
+EXTENSION_FB.update({0x1A: ("%", "Relative humidity", 1e-1), 0x1B: ("%", "Relative humidity", 1.0)})
 EXTENSION_FB.update(_series(0x58, 4, "°F", "Flow temperature", -3))
 EXTENSION_FB.update(_series(0x5C, 4, "°F", "Return temperature", -3))
 EXTENSION_FB.update(_series(0x60, 4, "°F", "Temperature difference", -3))
