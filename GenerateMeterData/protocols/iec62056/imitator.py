@@ -1,0 +1,381 @@
+"""An IEC 62056-21 meter imitator: listens on TCP (or a pty / serial port) and answers sign-on,
+data readout (mode C) and programming mode (P1/R1/W1/B0) with correct BCC; NAKs a message with
+a bad BCC; answers an unknown register with an error message instead of dying.
+
+By default it serves a generated meter of the core (serial, model, live registers, quality, the
+Neva register set with live date and time and the half-hour archive); fixed values come from
+``-o ADDRESS:value`` overrides or a Neva register fixture."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import socket
+import threading
+import time
+from typing import Callable, Dict, List, Optional, Tuple
+
+from ..meters import GeneratedMeter
+from .messages import (ACK, NAK, SOH, STX, IECError, command, data_message, frame_length, parse_message,
+                       strip_parity)
+
+ERR_UNKNOWN_REGISTER = "ERR02"
+ERR_PASSWORD = "ERR05"
+ERR_NOT_AUTHORISED = "ERR03"
+
+Lookup = Callable[[str, str], Optional[str]]  # (address as written, argument) -> value text
+
+
+def _key(address: str) -> str:
+    return address.replace(".", "").replace("*", "").replace(":", "").replace("-", "").upper()
+
+
+class RegisterTable:
+    """Fixed register values by address, with F-index ranges (``63.01.00*[0..7F]``) and live
+    date/time for value-less ``00.09.02*FF`` / ``00.09.01*FF`` (as the Neva tool's imitator)."""
+
+    def __init__(self, clock=time.time) -> None:
+        self.values: Dict[str, Optional[str]] = {}
+        self.ranges: List[Tuple[str, int, int, Optional[str]]] = []
+        self.clock = clock
+
+    def set(self, address: str, value: Optional[str]) -> None:
+        match = re.match(r"^(.*)\*\[([0-9A-Fa-f]+)\.\.([0-9A-Fa-f]+)\]$", address)
+        if match:
+            self.ranges.append((_key(match.group(1)), int(match.group(2), 16), int(match.group(3), 16), value))
+        else:
+            self.values[_key(address)] = value
+
+    def __call__(self, address: str, argument: str = "") -> Optional[str]:
+        key = _key(address)
+        if key in self.values:
+            value = self.values[key]
+            if value is None:
+                now = time.localtime(self.clock())
+                if key == "000902FF":
+                    return time.strftime("%y%m%d", now)
+                if key == "000901FF":
+                    return time.strftime("%H%M%S", now)
+                return ""
+            return value
+        for prefix, low, high, value in self.ranges:
+            if key.startswith(prefix) and len(key) == len(prefix) + 2:
+                index = int(key[-2:], 16)
+                if low <= index <= high:
+                    return value
+        return None
+
+    @classmethod
+    def from_neva_fixture(cls, path: str) -> "RegisterTable":
+        table = cls()
+        for item in json.load(open(path, encoding="utf-8"))["items"]:
+            table.set(item["request_code"], item["value"])
+        return table
+
+
+def generated_lookup(meter: GeneratedMeter) -> Lookup:
+    """The Neva register set and standard OBIS registers of a generated meter, live."""
+    energy_codes = {"0F": 0, "01": 0, "02": 1, "03": 2, "04": 3}   # Neva C groups: 0F/01 A+, 02 A-, 03 R+, 04 R-
+    quality_codes = {  # OBIS C.D.E -> (phase, column index of layout.QUALITY) ; Neva writes them in hex
+        (32, 7, 0): ("A", 0), (52, 7, 0): ("B", 0), (72, 7, 0): ("C", 0),
+        (31, 7, 0): ("A", 1), (51, 7, 0): ("B", 1), (71, 7, 0): ("C", 1),
+        (21, 7, 0): ("A", 2), (41, 7, 0): ("B", 2), (61, 7, 0): ("C", 2), (1, 7, 0): ("Summ", 2),
+        (23, 7, 0): ("A", 3), (43, 7, 0): ("B", 3), (63, 7, 0): ("C", 3), (3, 7, 0): ("Summ", 3),
+        (29, 7, 0): ("A", 4), (49, 7, 0): ("B", 4), (69, 7, 0): ("C", 4), (9, 7, 0): ("Summ", 4),
+        (33, 7, 0): ("A", 5), (53, 7, 0): ("B", 5), (73, 7, 0): ("C", 5), (13, 7, 0): ("Summ", 5),
+        (81, 7, 10): ("A", 6), (81, 7, 21): ("B", 6), (81, 7, 20): ("C", 6), (14, 7, 0): ("Summ", 7),
+    }
+
+    def kwh(values: List[int]) -> str:
+        return ",".join(f"{v / 1000:.3f}" for v in values)
+
+    def lookup(address: str, argument: str = "") -> Optional[str]:
+        key = _key(address)
+        now = meter.local_now()
+        if key == "000902FF":
+            return now.strftime("%y%m%d")
+        if key == "000901FF":
+            return now.strftime("%H%M%S")
+        if key == "600100FF":
+            return meter.serial.rjust(12, "0")[-12:]
+        if key == "600101FF":
+            return meter.serial[-8:]
+        if key == "600104FF":
+            return meter.model
+        if key == "0A0164FF":
+            return meter.switch_table()
+        if key == "0B0000FF":
+            return ",".join(["000000"] * 32)
+        if len(key) == 8:
+            group, rest, index = key[0:2], key[2:6], int(key[6:8], 16)
+            if rest == "0880" and group in energy_codes and index == 0xFF:
+                return kwh(meter.registers()[energy_codes[group]])
+            if key.startswith("0F8080"):
+                return kwh(meter.day_start(index)[0])
+            if key.startswith("630100") and index <= 0x7F:
+                return ",".join(str(v) for v in meter.profile(index))
+            try:
+                code = (int(key[0:2], 16), int(key[2:4], 16), int(key[4:6], 16))
+            except ValueError:
+                code = None
+            if code in quality_codes and index == 0xFF:
+                phase, column = quality_codes[code]
+                value = (meter.quality().get(phase) or [None] * 8)[column]
+                return "" if value is None else f"{value}"
+        return None
+
+    return lookup
+
+
+def readout_lines(meter: GeneratedMeter) -> List[str]:
+    """The data block of a mode C readout of a generated meter (standard OBIS, decimal)."""
+    now = meter.local_now()
+    lines = [f"0.0.0({meter.serial})", f"C.1.0({meter.serial})", f"0.9.1({now:%H:%M:%S})", f"0.9.2({now:%y-%m-%d})"]
+    registers = meter.registers()
+    gates = (True, meter.story.active_reverse, meter.story.reactive, meter.story.reactive_reverse)
+    units = ("kWh", "kWh", "kvarh", "kvarh")
+    for quantity in range(4):
+        if not gates[quantity]:
+            continue
+        for tariff in range(5 if meter.story.tariffed else 1):
+            lines.append(f"{quantity + 1}.8.{tariff}({registers[quantity][tariff] / 1000:.3f}*{units[quantity]})")
+    quality = meter.quality()
+    table = [("32.7.0", "A", 0, "V"), ("52.7.0", "B", 0, "V"), ("72.7.0", "C", 0, "V"),
+             ("31.7.0", "A", 1, "A"), ("51.7.0", "B", 1, "A"), ("71.7.0", "C", 1, "A"),
+             ("21.7.0", "A", 2, "W"), ("41.7.0", "B", 2, "W"), ("61.7.0", "C", 2, "W"), ("1.7.0", "Summ", 2, "W"),
+             ("23.7.0", "A", 3, "var"), ("43.7.0", "B", 3, "var"), ("63.7.0", "C", 3, "var"), ("3.7.0", "Summ", 3, "var"),
+             ("29.7.0", "A", 4, "VA"), ("49.7.0", "B", 4, "VA"), ("69.7.0", "C", 4, "VA"), ("9.7.0", "Summ", 4, "VA"),
+             ("33.7.0", "A", 5, None), ("53.7.0", "B", 5, None), ("73.7.0", "C", 5, None), ("13.7.0", "Summ", 5, None),
+             ("81.7.10", "A", 6, "deg"), ("81.7.21", "B", 6, "deg"), ("81.7.20", "C", 6, "deg"),
+             ("14.7.0", "Summ", 7, "Hz")]
+    for address, phase, column, unit in table:
+        value = (quality.get(phase) or [None] * 8)[column]
+        if value is not None:
+            lines.append(f"{address}({value}{'*' + unit if unit else ''})")
+    return lines
+
+
+class IECImitator:
+    """One imitated meter; serve it on TCP with ``start_tcp()`` or on a pty with ``start_pty()``."""
+
+    def __init__(self, lookup: Optional[Lookup] = None, *, meter: Optional[GeneratedMeter] = None,
+                 manufacturer: str = "GMD", identification: Optional[str] = None, baud_char: str = "5",
+                 password: Optional[str] = "00000000", address: Optional[str] = None, operand: str = "00000000",
+                 readout: Optional[Callable[[], List[str]]] = None,
+                 overrides: Optional[Dict[str, str]] = None) -> None:
+        if lookup is None:
+            meter = meter or GeneratedMeter()
+            lookup = generated_lookup(meter)
+            readout = readout or (lambda: readout_lines(meter))  # type: ignore[union-attr]
+            identification = identification or (meter.model.replace(" ", "")[:16])
+        self.meter = meter
+        self.table = RegisterTable()
+        for key, value in (overrides or {}).items():
+            self.table.set(key, value)
+        self.base_lookup = lookup
+        self.readout = readout or (lambda: [])
+        self.manufacturer = manufacturer
+        self.identification = identification or "IMITATOR"
+        self.baud_char = baud_char
+        self.password = password
+        self.address = address
+        self.operand = operand
+        self._server: Optional[socket.socket] = None
+        self._threads: List[threading.Thread] = []
+        self._stop = threading.Event()
+        self.sessions = 0
+
+    def lookup(self, address: str, argument: str = "") -> Optional[str]:
+        value = self.table(address, argument)
+        return value if value is not None else self.base_lookup(address, argument)
+
+    # ---- transports -----------------------------------------------------------------------
+    def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> Tuple[str, int]:
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind((host, port))
+        server.listen(8)
+        server.settimeout(0.2)
+        self._server = server
+        thread = threading.Thread(target=self._accept_loop, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return server.getsockname()[:2]
+
+    def _accept_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._server.accept()  # type: ignore[union-attr]
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            connection.settimeout(0.2)
+            thread = threading.Thread(target=self._serve_socket, args=(connection,), daemon=True)
+            thread.start()
+
+    def _serve_socket(self, connection: socket.socket) -> None:
+        def receive() -> bytes:
+            try:
+                data = connection.recv(4096)
+                return data if data else b""
+            except socket.timeout:
+                return b"\x00TIMEOUT"[:0] or None  # type: ignore[return-value]
+
+        try:
+            self.serve(receive, connection.sendall)
+        except (OSError, ConnectionError):
+            pass
+        finally:
+            connection.close()
+
+    def start_pty(self) -> str:
+        """Serve on a new pseudo-terminal; returns the path a client opens (e.g. /dev/pts/5)."""
+        master, slave = os.openpty()
+        path = os.ttyname(slave)
+        import tty
+        tty.setraw(slave)
+
+        def receive() -> Optional[bytes]:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if not ready:
+                return None
+            try:
+                return os.read(master, 4096)
+            except OSError:
+                return b""
+
+        thread = threading.Thread(target=lambda: self._serve_forever(receive, lambda d: os.write(master, d)), daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        self._pty = (master, slave)
+        return path
+
+    def _serve_forever(self, receive, send) -> None:
+        while not self._stop.is_set():
+            try:
+                self.serve(receive, send, keep_open=True)
+            except OSError:
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._server is not None:
+            self._server.close()
+
+    # ---- the dialogue -----------------------------------------------------------------------
+    def serve(self, receive, send, keep_open: bool = False) -> None:
+        """Run dialogues on one byte stream until it closes (``receive`` returns b"")."""
+        buffer = b""
+        state = "idle"
+        last_sent = b""
+        authorised = False
+
+        def reply(data: bytes) -> None:
+            nonlocal last_sent
+            last_sent = data
+            send(data)
+
+        while not self._stop.is_set():
+            chunk = receive()
+            if chunk == b"":
+                if keep_open:
+                    time.sleep(0.05)
+                    continue
+                return
+            if chunk:
+                buffer += strip_parity(chunk)
+            progressed = True
+            while progressed:
+                progressed = False
+                if state == "idle":
+                    match = re.search(rb"/\?([^!\r\n]*)!\r\n", buffer)
+                    if match:
+                        buffer = buffer[match.end():]
+                        requested = match.group(1).decode("ascii", "replace")
+                        if self.address and requested not in ("", self.address):
+                            continue  # another meter on the bus is addressed
+                        self.sessions += 1
+                        reply(f"/{self.manufacturer}{self.baud_char}{self.identification}\r\n".encode("ascii"))
+                        state, authorised, progressed = "ident", False, True
+                elif state == "ident":
+                    start = buffer.find(bytes([ACK]))
+                    if start >= 0 and len(buffer) >= start + 6 and buffer[start + 4:start + 6] == b"\r\n":
+                        option = buffer[start + 1:start + 4].decode("ascii", "replace")
+                        buffer = buffer[start + 6:]
+                        if option[2] == "1":
+                            reply(command("P0", f"({self.operand})"))
+                            state = "prog"
+                        else:
+                            reply(data_message("".join(line + "\r\n" for line in self.readout()) + "!\r\n"))
+                            state = "readout"
+                        progressed = True
+                    elif re.search(rb"/\?[^!]*!\r\n", buffer):
+                        state, progressed = "idle", True
+                elif state == "readout":
+                    if buffer[:1] == bytes([NAK]):
+                        buffer = buffer[1:]
+                        send(last_sent)
+                        progressed = True
+                    elif b"/?" in buffer:
+                        state, progressed = "idle", True
+                    elif buffer:
+                        buffer = buffer[1:]
+                        progressed = True
+                elif state == "prog":
+                    start = 0
+                    while start < len(buffer) and buffer[start] not in (SOH, STX, ACK, NAK):
+                        if buffer[start:start + 2] == b"/?":
+                            break
+                        start += 1
+                    buffer = buffer[start:]
+                    if buffer[:2] == b"/?":
+                        state, progressed = "idle", True
+                        continue
+                    length = frame_length(buffer)
+                    if length is None:
+                        continue
+                    raw, buffer = buffer[:length], buffer[length:]
+                    progressed = True
+                    if raw[0] == NAK:
+                        send(last_sent)
+                        continue
+                    if raw[0] == ACK:
+                        continue
+                    try:
+                        message = parse_message(raw)
+                    except IECError:
+                        reply(bytes([NAK]))
+                        continue
+                    if not message.bcc_ok:
+                        send(bytes([NAK]))
+                        continue
+                    name, data = message.command or "", message.data or ""
+                    if name == "B0":
+                        state = "idle"
+                    elif name in ("P1", "P2"):
+                        if self.password is None or data == f"({self.password})":
+                            authorised = True
+                            reply(bytes([ACK]))
+                        else:
+                            reply(data_message(f"({ERR_PASSWORD})"))
+                    elif name in ("R1", "R2", "R5", "R6"):
+                        address, _, argument = data.partition("(")
+                        if self.password is not None and not authorised:
+                            reply(data_message(f"({ERR_NOT_AUTHORISED})"))
+                            continue
+                        value = self.lookup(address, argument.rstrip(")"))
+                        if value is None:
+                            reply(data_message(f"{address}({ERR_UNKNOWN_REGISTER})"))
+                        else:
+                            reply(data_message(f"{address}({value})"))
+                    elif name in ("W1", "W2", "W5"):
+                        if self.password is not None and not authorised:
+                            reply(data_message(f"({ERR_NOT_AUTHORISED})"))
+                            continue
+                        address, _, value = data.partition("(")
+                        self.table.set(address, value.rstrip(")"))
+                        reply(bytes([ACK]))
+                    else:
+                        reply(data_message(f"({ERR_UNKNOWN_REGISTER})"))

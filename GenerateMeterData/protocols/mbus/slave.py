@@ -1,0 +1,176 @@
+"""An M-Bus slave imitator on TCP: answers SND_NKE with E5 and REQ_UD2 with RSP_UD (FCB-aware:
+a repeated FCB gets the last telegram again, a toggled one the next telegram of a multi-telegram
+readout), and takes part in selection by secondary address (with wildcards) at address 253.
+
+By default it serves a generated meter of the core: serial as identification, registers per
+tariff, export, and quality values; recorded frames can be served instead."""
+from __future__ import annotations
+
+import socket
+import threading
+import datetime as dt
+from typing import List, Optional, Tuple
+
+from ..meters import GeneratedMeter
+from .frames import ACK, FCB, FCV, Frame, REQ_UD2, SND_NKE, SND_UD, encode_frame, split_frames
+from .records import Record, build_rsp_ud, variable_header
+
+SELECT_ADDRESS = 0xFD
+BROADCAST_NO_REPLY, BROADCAST_REPLY = 0xFF, 0xFE
+
+
+def _function(control: int) -> int:
+    """The C field without FCB/FCV: the function code and the direction bit."""
+    return control & 0xCF
+
+
+def secondary_matches(pattern: str, address: str) -> bool:
+    """A 16-hex-digit selection mask (F = any digit) against a secondary address."""
+    return len(pattern) == len(address) == 16 and all(p in ("F", a) for p, a in zip(pattern.upper(), address.upper()))
+
+
+def generated_telegrams(meter: GeneratedMeter, address: int, access: int) -> List[bytes]:
+    """Two telegrams (the second after DIF 1F): energy registers, then quality and the clock."""
+    registers = meter.registers()
+    identification = int(meter.serial[-8:])
+    header = variable_header(identification, "GMD", 1, 0x02, access_number=access)
+    energy: List[Record] = []
+    for tariff in range(5 if meter.story.tariffed else 1):
+        energy.append(Record.build(0x03, registers[0][tariff], tariff=tariff))           # A+ Wh
+        if meter.story.active_reverse:
+            energy.append(Record.build(0x03, registers[1][tariff], tariff=tariff, subunit=1))  # A- Wh
+    quality = meter.quality()
+    now = meter.local_now()
+    second: List[Record] = [Record.build(0x6D, now.replace(tzinfo=None), data_type="datetime"),
+                            Record.build(0x78, identification, data_type="bcd8")]
+    for subunit, phase in enumerate(("A", "B", "C")):
+        row = quality.get(phase)
+        if not row or row[0] is None:
+            continue
+        second.append(Record.build(0xFD, round(row[0] * 10), extension=0x48, data_type="int16", subunit=subunit))
+        second.append(Record.build(0xFD, round(row[1] * 1000), extension=0x59, data_type="int32", subunit=subunit))
+        second.append(Record.build(0x28, round(row[2] * 1000), data_type="int32", subunit=subunit))  # P mW
+    return [build_rsp_ud(address, header, energy, more_follow=True),
+            build_rsp_ud(address, bytearray(header), second)]
+
+
+class MBusSlave:
+    """One imitated slave on one TCP port (many masters may connect, one at a time)."""
+
+    def __init__(self, meter: Optional[GeneratedMeter] = None, primary_address: int = 1,
+                 telegrams: Optional[List[bytes]] = None) -> None:
+        self.meter = meter if telegrams is None else None
+        if telegrams is None and self.meter is None:
+            self.meter = GeneratedMeter()
+        self.primary_address = primary_address
+        self.recorded = telegrams
+        self.selected = False
+        self.access = 0
+        self._index = 0
+        self._last_fcb: Optional[bool] = None
+        self._last_reply = b""
+        self._server: Optional[socket.socket] = None
+        self._stop = threading.Event()
+        self.requests = 0
+
+    @property
+    def secondary_address(self) -> str:
+        if self.recorded:
+            from .records import decode_telegram
+            return decode_telegram(self.recorded[0]).secondary_address or ""
+        identification = int(self.meter.serial[-8:])  # type: ignore[union-attr]
+        code = 0
+        for letter in "GMD":
+            code = code * 32 + (ord(letter) - 64)
+        return f"{identification:08d}{code & 0xFF:02X}{code >> 8:02X}0102"
+
+    def _telegrams(self) -> List[bytes]:
+        if self.recorded is not None:
+            return self.recorded
+        return generated_telegrams(self.meter, self.primary_address, self.access)  # type: ignore[arg-type]
+
+    def _addressed(self, address: int) -> bool:
+        return address == self.primary_address or address in (BROADCAST_NO_REPLY, BROADCAST_REPLY) or \
+            (address == SELECT_ADDRESS and self.selected)
+
+    def handle(self, frame: Frame) -> Optional[bytes]:
+        """The slave's answer to one frame from the master (None: stay silent)."""
+        self.requests += 1
+        if frame.kind == "short" and _function(frame.control) == _function(SND_NKE):
+            if self._addressed(frame.address):
+                self._index, self._last_fcb = 0, None
+                if frame.address == SELECT_ADDRESS:
+                    self.selected = False
+                return bytes([ACK]) if frame.address != BROADCAST_NO_REPLY else None
+            return None
+        if frame.kind == "short" and _function(frame.control) == _function(REQ_UD2):
+            if not self._addressed(frame.address) or frame.address == BROADCAST_NO_REPLY:
+                return None
+            fcb = bool(frame.control & FCB) if frame.control & FCV else None
+            telegrams = self._telegrams()
+            if fcb is not None and self._last_fcb is not None and fcb == self._last_fcb and self._last_reply:
+                return self._last_reply        # the master did not get it: repeat
+            if fcb is not None and self._last_fcb is not None and fcb != self._last_fcb:
+                self._index = (self._index + 1) % len(telegrams)
+            elif fcb is None:
+                self._index = 0
+            self._last_fcb = fcb
+            self.access = (self.access + 1) & 0xFF
+            reply = self._telegrams()[self._index]
+            self._last_reply = reply
+            return reply
+        if frame.kind == "long" and _function(frame.control) == _function(SND_UD) and frame.address == SELECT_ADDRESS \
+                and frame.ci == 0x52 and len(frame.data) >= 8:
+            raw = frame.data
+            pattern = f"{int.from_bytes(raw[0:4], 'little'):08X}{raw[4]:02X}{raw[5]:02X}{raw[6]:02X}{raw[7]:02X}"
+            self.selected = secondary_matches(pattern, self.secondary_address)
+            return bytes([ACK]) if self.selected else None
+        if frame.kind in ("long", "control") and self._addressed(frame.address):
+            return bytes([ACK])  # other SND_UD (application reset, baud switch ...): acknowledged
+        return None
+
+    def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> Tuple[str, int]:
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind((host, port))
+        server.listen(4)
+        server.settimeout(0.2)
+        self._server = server
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+        return server.getsockname()[:2]
+
+    def _accept_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._server.accept()  # type: ignore[union-attr]
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        connection.settimeout(0.2)
+        buffer = b""
+        try:
+            while not self._stop.is_set():
+                try:
+                    chunk = connection.recv(4096)
+                except socket.timeout:
+                    continue
+                if not chunk:
+                    return
+                frames, buffer, _ = split_frames(buffer + chunk)
+                for frame in frames:
+                    answer = self.handle(frame)
+                    if answer:
+                        connection.sendall(answer)
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._server is not None:
+            self._server.close()

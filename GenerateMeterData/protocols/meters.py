@@ -1,0 +1,88 @@
+"""What an imitated meter reads: the live values of a generated meter of the core, so an
+imitated meter reports exactly what the generator would write for it."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Dict, List, Optional
+
+from ..generate.electric import ElectricStory, StoryOptions
+from ..generate.meters import make_meter
+from ..model import timegrid
+from ..model.rng import DEFAULT_SEED, stream
+
+ARCHIVE_DAYS = 130  # the Neva archive reaches 127 days back
+
+
+class GeneratedMeter:
+    """A meter of the core's model, read at wall-clock time: registers rounded to whole Wh per
+    tariff with the total their sum (as a meter keeps them), quality as the story has it."""
+
+    def __init__(self, type_name: str = "NEVA3xx", seed: int = DEFAULT_SEED, meter_id: int = 1001,
+                 timezone: str = timegrid.DEFAULT_TIMEZONE, clock=time.time) -> None:
+        self.clock = clock
+        self.options = StoryOptions(timezone=timezone, outages_per_30_days=0.0)
+        self.tz = self.options.tz
+        today = timegrid.local_datetime(int(clock()), self.tz).date()
+        self.spec = make_meter(stream(seed, "imitator", meter_id), meter_id, meter_id, type_name,
+                               timestamp=int(clock()))
+        self.spec.device_idx = 0
+        end = timegrid.local_midnight(today + dt.timedelta(days=2), self.tz)
+        self.story = ElectricStory(self.spec, seed, self.options, today - dt.timedelta(days=ARCHIVE_DAYS), end)
+        self._quality = None
+
+    @property
+    def serial(self) -> str:
+        return str(self.spec.config.get("Serial"))
+
+    @property
+    def model(self) -> str:
+        return str(self.spec.config.get("Model") or "")
+
+    def now(self) -> int:
+        return int(self.clock())
+
+    def local_now(self) -> dt.datetime:
+        return timegrid.local_datetime(self.now(), self.tz)
+
+    def registers(self, ts: Optional[int] = None) -> List[List[int]]:
+        """[quantity A+, A-, R+, R-][tariff 0..4] in whole Wh; total = sum of tariffs."""
+        ts = self.now() if ts is None else ts
+        raw = self.story.registers_at([ts])[ts]
+        out = []
+        for row in raw:
+            tariffs = [int(v / 1000 + 0.5) for v in row[1:]]
+            out.append([sum(tariffs) if self.story.tariffed else int(row[0] / 1000 + 0.5)] + tariffs)
+        return out
+
+    def day_start(self, days_ago: int) -> List[List[int]]:
+        day = self.local_now().date() - dt.timedelta(days=days_ago)
+        return self.registers(timegrid.local_midnight(day, self.tz))
+
+    def profile(self, days_ago: int) -> List[int]:
+        """48 half-hour average powers (W, whole) of a day; slots not yet complete read 0."""
+        day = self.local_now().date() - dt.timedelta(days=days_ago)
+        midnight = timegrid.local_midnight(day, self.tz)
+        series, now = self.story.series, self.now()
+        index = {end: i for i, end in enumerate(series.ends)}
+        out = []
+        for slot in range(1, 49):
+            end = midnight + slot * 1800
+            i = index.get(end)
+            out.append(0 if i is None or end > now else int(series.ap[i] * 2 / 1000 + 0.5))
+        return out
+
+    def quality(self) -> Dict[str, Optional[list]]:
+        """Instantaneous values, one snapshot per minute: registers read one by one within a
+        minute agree with each other (S^2 = P^2 + Q^2, sums of the phases ...)."""
+        minute = self.now() // 60 * 60
+        if self._quality is None or self._quality[0] != minute:
+            self._quality = (minute, self.story.quality_values(minute))
+        return self._quality[1]
+
+    def switch_table(self) -> str:
+        schedule = self.story.options.schedule
+        from ..generate.electric import schedule_for
+        schedule = schedule or schedule_for(self.spec.kind.tariffs)
+        entries = [f"{minute // 60:02d}{minute % 60:02d}{tariff:02d}" for minute, tariff in schedule.weekday]
+        return ",".join((entries + ["000000"] * 8)[:8])
