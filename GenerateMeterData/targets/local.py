@@ -135,6 +135,8 @@ class LocalTarget(Target):
         return summary
 
     def fetch(self, sql: str, params: tuple = ()) -> List[tuple]:
+        if self._is_empty():
+            return []  # nothing written yet: the first load creates the database
         conn = self.open()
         try:
             return list(conn.execute(sql, params))

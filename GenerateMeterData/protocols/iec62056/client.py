@@ -118,6 +118,8 @@ class IECClient:
             return
         if self.max_baud:
             baud = min(baud, self.max_baud)
+        if getattr(self.port, "baudrate", None) == baud:
+            return  # already there (a Neva session runs at 9600 from the start; ptys cannot switch)
         self.sleep(self.baud_switch_delay)
         try:
             self.port.baudrate = baud

@@ -210,6 +210,8 @@ def parse_readout(data: bytes, require_bcc: bool = False) -> Readout:
     data = strip_parity(data)
     identification = None
     slash = data.find(b"/")
+    while slash >= 0 and data[slash + 1:slash + 2] == b"?":  # the echo of our own request
+        slash = data.find(b"/", slash + 1)
     stx = data.find(bytes([STX]))
     if slash >= 0 and (stx < 0 or slash < stx):
         end = data.find(b"\n", slash)

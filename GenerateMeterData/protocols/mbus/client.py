@@ -108,7 +108,7 @@ class MBusClient:
 
         def probe(known: str) -> None:
             mask = known + "F" * (16 - len(known))
-            self.ping(SELECT)  # deselect
+            # no deselect needed: a slave that does not match a new selection deselects itself
             frame = self._exchange(select_frame(mask))
             if frame is None:
                 return

@@ -1,0 +1,192 @@
+"""Command-line part of capture mode: ``decode``, ``imitate`` and ``capture``."""
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from typing import Dict, List, Optional, Tuple
+
+from ..errors import InputError, ProtocolError
+
+PHASES = ("A", "B", "C")
+
+
+def add_commands(sub, common) -> None:
+    p = sub.add_parser("decode", parents=[common], help="decode an M-Bus frame or an IEC 62056-21 readout to JSON")
+    p.add_argument("protocol", choices=("mbus", "iec"))
+    p.add_argument("file", help="raw bytes or hex text (spaces and newlines allowed); - for stdin")
+    p.set_defaults(handler=cmd_decode)
+
+    p = sub.add_parser("imitate", parents=[common], help="run a meter imitator (Ctrl-C stops it)")
+    p.add_argument("protocol", choices=("iec", "mbus"))
+    p.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT to listen on (default 127.0.0.1, any port)")
+    p.add_argument("--pty", action="store_true", help="IEC: serve on a new pseudo-terminal instead of TCP")
+    p.add_argument("-o", "--obis", action="append", default=[], metavar="ADDRESS:VALUE",
+                   help="IEC: fixed register value, e.g. 60.01.04*FF:000V0201 or 63.01.00*[0..7F]:1,2,3")
+    p.add_argument("--neva-fixture", help="IEC: serve a Neva register fixture (JSON) instead of a generated meter")
+    p.add_argument("--manufacturer", default=None, help="IEC: 3-letter manufacturer (default GMD; TPC with --neva-fixture)")
+    p.add_argument("--identification", default=None, help="IEC: identification after the baud character")
+    p.add_argument("--password", default="00000000", help="IEC: programming-mode password (default 00000000)")
+    p.add_argument("--meter-type", default="NEVA3xx", help="generated meter's MeterTypes.Type (default NEVA3xx)")
+    p.add_argument("--meter-seed", type=int, default=None, help="generated meter's seed")
+    p.add_argument("--address", type=int, default=1, help="M-Bus: primary address (default 1)")
+    p.add_argument("--frames", nargs="*", help="M-Bus: serve these recorded frames (hex files) instead")
+    p.add_argument("--seconds", type=float, default=None, help="stop after this many seconds (default: run until Ctrl-C)")
+    p.set_defaults(handler=cmd_imitate)
+
+    p = sub.add_parser("capture", parents=[common], help="read a meter and write what it says into meter.db")
+    p.add_argument("protocol", choices=("iec", "mbus"))
+    p.add_argument("--port", required=True, help="pyserial URL: /dev/ttyUSB0, COM3, socket://host:port, rfc2217://...")
+    p.add_argument("--neva", action="store_true", help="IEC: Neva MT 3xx in programming mode (with its profile)")
+    p.add_argument("--days", type=int, default=0, help="Neva: past days of the half-hour archive to capture")
+    p.add_argument("--password", default="00000000", help="IEC programming-mode password")
+    p.add_argument("--device-address", default="", help="IEC device address in the sign-on")
+    p.add_argument("--initial-baud", type=int, default=300, help="IEC: baud rate of the sign-on (Neva: 9600)")
+    p.add_argument("--baud-switch-delay", type=float, default=0.3, help="IEC: seconds before switching baud")
+    p.add_argument("--mbus-address", type=int, default=1, help="M-Bus primary address")
+    p.add_argument("--every", type=float, default=0.0, help="repeat every N seconds")
+    p.add_argument("--count", type=int, default=1, help="captures to make (with --every)")
+    p.add_argument("--timezone", help="meter time zone (default from settings, else Europe/Moscow)")
+    p.set_defaults(handler=cmd_capture)
+
+
+def _read_input(path: str) -> bytes:
+    from .mbus.frames import parse_hex
+
+    data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
+    text = data.decode("ascii", "ignore") if data else ""
+    stripped = "".join(text.split())
+    if data and len(text) == len(data) and stripped and all(c in "0123456789abcdefABCDEF" for c in stripped):
+        return parse_hex(text)
+    return data
+
+
+def cmd_decode(args, out) -> int:
+    try:
+        raw = _read_input(args.file)
+    except OSError as exc:
+        raise InputError(f"cannot read {args.file}: {exc.strerror}") from None
+    try:
+        if args.protocol == "mbus":
+            from .mbus.records import decode_telegram
+            result = decode_telegram(raw).as_dict()
+        else:
+            from .iec62056.messages import parse_readout
+            result = parse_readout(raw).as_dict()
+    except ProtocolError as exc:
+        print(f"error: {getattr(exc, 'category', 'protocol')}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, ensure_ascii=False, indent=1))
+    return 0
+
+
+def _listen(text: str) -> Tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    try:
+        return host or "127.0.0.1", int(port)
+    except ValueError:
+        raise InputError(f"--listen {text!r}: give HOST:PORT") from None
+
+
+def cmd_imitate(args, out) -> int:
+    from .meters import GeneratedMeter
+
+    overrides: Dict[str, str] = {}
+    for item in args.obis:
+        match = re.match(r"^(\d+-\d+:[^:]+|[^:]+):(.*)$", item)  # an A-B: prefix belongs to the address
+        if not match:
+            raise InputError(f"-o {item!r}: give ADDRESS:VALUE, e.g. 60.01.04*FF:000V0201")
+        overrides[match.group(1)] = match.group(2)
+    meter = None
+    if not args.neva_fixture and not args.frames:
+        kwargs = {"type_name": args.meter_type}
+        if args.meter_seed is not None:
+            kwargs["seed"] = args.meter_seed
+        meter = GeneratedMeter(**kwargs)
+    if args.protocol == "iec":
+        from .iec62056.imitator import IECImitator, RegisterTable
+        if args.neva_fixture:
+            imitator = IECImitator(RegisterTable.from_neva_fixture(args.neva_fixture), manufacturer=args.manufacturer or "TPC",
+                                   identification=args.identification or "NEVAMT324.2303", password=args.password,
+                                   overrides=overrides)
+        else:
+            imitator = IECImitator(meter=meter, manufacturer=args.manufacturer or "GMD",
+                                   identification=args.identification, password=args.password, overrides=overrides)
+        if args.pty:
+            where = imitator.start_pty()
+        else:
+            host, port = imitator.start_tcp(*_listen(args.listen))
+            where = f"socket://{host}:{port}"
+    else:
+        from .mbus.frames import parse_hex
+        from .mbus.slave import MBusSlave
+        frames = [parse_hex(open(path).read()) for path in args.frames] if args.frames else None
+        imitator = MBusSlave(meter=meter, primary_address=args.address, telegrams=frames)
+        host, port = imitator.start_tcp(*_listen(args.listen))
+        where = f"socket://{host}:{port}"
+    print(f"imitating an {args.protocol.upper()} meter on {where}" + (f" (serial {meter.serial})" if meter else ""),
+          flush=True)
+    try:
+        deadline = time.monotonic() + args.seconds if args.seconds else None
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        imitator.stop()
+    return 0
+
+
+def _mbus_reading(telegrams, timezone) -> "Reading":
+    from .capture import Reading
+    first = telegrams[0]
+    reading = Reading(str(first.header.get("id", "")), f"{first.header.get('manufacturer', '')} v{first.header.get('version', '')}",
+                      str(first.header.get("manufacturer", "")), int(time.time()))
+    for telegram in telegrams:
+        for record in telegram.records:
+            if record.manufacturer_specific or record.storage_number or not isinstance(record.value, float):
+                continue
+            if record.function != "Instantaneous value":
+                continue
+            if record.quantity == "Energy" and record.unit == "Wh" and record.subunit in (0, 1) and record.tariff <= 4:
+                reading.energy[f"{'A+' if record.subunit == 0 else 'A-'}{record.tariff}"] = record.value
+            elif record.quantity in ("Voltage", "Current", "Power") and record.subunit < 3:
+                prefix = {"Voltage": "U", "Current": "I", "Power": "P"}[record.quantity]
+                reading.quality[f"{prefix}{PHASES[record.subunit]}"] = record.value
+    return reading
+
+
+def cmd_capture(args, out) -> int:
+    from ..cli import _settings, _timezone
+    from ..model import timegrid
+    from ..targets import target_for
+    from .capture import capture_rows, neva_reading, reading_from_data_sets
+
+    settings = _settings(args)
+    timezone = _timezone(args, settings)
+    tz = timegrid.zone(timezone)
+    if args.count < 1 or args.every < 0 or args.days < 0:
+        raise InputError("--count must be >= 1, --every and --days >= 0")
+    with target_for(settings) as target:
+        for n in range(args.count):
+            if n:
+                time.sleep(args.every)
+            if args.protocol == "iec":
+                from .iec62056.client import IECClient
+                initial = 9600 if args.neva and args.initial_baud == 300 else args.initial_baud
+                with IECClient(args.port, address=args.device_address, initial_baud=initial,
+                               baud_switch_delay=args.baud_switch_delay) as client:
+                    if args.neva:
+                        with client.programming(args.password) as session:
+                            reading = neva_reading(session, tz, args.days)
+                    else:
+                        readout = client.readout()
+                        ident = readout.identification
+                        reading = reading_from_data_sets(readout.data_sets, ident.manufacturer, ident.identification or "")
+            else:
+                from .mbus.client import MBusClient
+                with MBusClient(args.port) as client:
+                    reading = _mbus_reading(client.read_all(args.mbus_address), tz)
+            summary = capture_rows(reading, target, timezone)
+            out.print(f"captured meter {reading.serial} ({reading.model}): "
+                      + ", ".join(f"{t} {c}" for t, c in sorted(summary.rows.items())))
+    return 0
