@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence
 
 from . import settings as settings_module
 from .errors import GenerateMeterDataError, InputError
@@ -20,7 +20,6 @@ from .generate.scenario import LoadSummary, Scenario
 from .model import timegrid
 from .model.rng import DEFAULT_SEED
 from .targets import target_for
-from .targets.base import Target
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_INPUT, EXIT_TARGET, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 

@@ -14,7 +14,7 @@ from .model import timegrid
 def _series(conn: sqlite3.Connection, device_idx: int, measure: str, sql: str):
     return list(conn.execute(
         "SELECT m.Timestamp, " + sql + " FROM MeterData m JOIN ArchTypes a ON a.Id = m.RecordTypeId "
-        f"WHERE m.DeviceIdx = ? AND a.Name = ? AND m.Valid = 1 ORDER BY m.Timestamp", (device_idx, measure)))
+        "WHERE m.DeviceIdx = ? AND a.Name = ? AND m.Valid = 1 ORDER BY m.Timestamp", (device_idx, measure)))
 
 
 def plot_meter(db_path: str, output: str, meter_id: Optional[int] = None,

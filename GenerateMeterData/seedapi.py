@@ -12,10 +12,9 @@ names.  Records of one meter come from that meter's story, so separate calls agr
 other (the day consumption is the difference of the day registers, and so on)."""
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import time
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional
 
 from .errors import InputError
 from .generate.electric import StoryOptions, check_journal_name

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shlex
-import sqlite3
 import sys
 import tempfile
 import time

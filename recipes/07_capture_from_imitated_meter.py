@@ -10,7 +10,7 @@ from _common import arguments, target
 
 from GenerateMeterData import verify
 from GenerateMeterData.model import timegrid
-from GenerateMeterData.protocols.capture import capture_rows, neva_reading, reading_from_data_sets
+from GenerateMeterData.protocols.capture import capture_rows, neva_reading
 from GenerateMeterData.protocols.iec62056.client import IECClient
 from GenerateMeterData.protocols.iec62056.imitator import IECImitator
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
+import time
 from typing import Dict, List
 
 
@@ -47,3 +49,13 @@ def energy_by_ts(path: str, device_idx: int, measure: str) -> Dict[int, Dict[int
             (device_idx, measure)):
         out.setdefault(ts, {})[tariff] = tuple(values)
     return out
+
+
+def hold_lock(path: str, seconds: float, ready: threading.Event) -> None:
+    """Hold an exclusive lock on a database for ``seconds`` (a busy device daemon)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN EXCLUSIVE")
+    ready.set()
+    time.sleep(seconds)
+    conn.execute("ROLLBACK")
+    conn.close()

@@ -4,16 +4,15 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import threading
-import time
 
 import pytest
 
-from GenerateMeterData import (DatabaseLockedError, LocalTarget, MeterPlan, Scenario, SchemaError,
+from GenerateMeterData import (DatabaseLockedError, LocalTarget, Scenario, SchemaError,
                                TargetError, verify)
 from GenerateMeterData.generate.rows import RowSet
 from GenerateMeterData.schema import create_schema
 from GenerateMeterData.schema.layout import TABLE_COLUMNS
-from helpers import rows, table_checksums
+from helpers import hold_lock, rows, table_checksums
 
 END = dt.date(2026, 3, 1)
 
@@ -84,15 +83,6 @@ def test_bad_row_rolls_back_everything(db_path):
     with pytest.raises(TargetError):
         LocalTarget(db_path).load(produce)
     assert table_checksums(db_path) == before
-
-
-def hold_lock(path, seconds, ready):
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN EXCLUSIVE")
-    ready.set()
-    time.sleep(seconds)
-    conn.execute("ROLLBACK")
-    conn.close()
 
 
 def test_lock_released_within_timeout_waits_and_succeeds(db_path):

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from GenerateMeterData.errors import ProtocolError
-from GenerateMeterData.protocols.mbus.frames import (Frame, FrameError, encode_frame, parse_frame, parse_hex,
+from GenerateMeterData.protocols.mbus.frames import (FrameError, encode_frame, parse_frame, parse_hex,
                                                      req_ud2, snd_nke, split_frames)
 from GenerateMeterData.protocols.mbus.records import (DecodeError, Record, build_rsp_ud, decode_telegram,
                                                       encode_telegram, variable_header)

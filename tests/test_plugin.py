@@ -1,10 +1,6 @@
 """The pytest plugin, exercised with pytest's own pytester in subprocesses (entry-point loading)."""
 from __future__ import annotations
 
-import sqlite3
-
-import pytest
-
 from helpers import rows
 
 SEEDING_TESTS = '''
@@ -77,7 +73,6 @@ def test_device_marker_skips_with_a_reason_without_a_device(pytester):
 
 def test_device_from_settings_ini_and_xdist_workers_do_not_collide(pytester, device):
     (pytester.path / "settings.ini").write_text(device.ini(), encoding="utf-8")
-    tests = ["import pytest", "", "@pytest.mark.meterdata_device"]
     body = '''
 @pytest.mark.meterdata_device
 @pytest.mark.parametrize("n", range(4))

@@ -12,9 +12,9 @@ import time
 import pytest
 
 import GenerateMeterData
-from GenerateMeterData import (ConnectError, DatabaseLockedError, RemoteError, Scenario, verify)
+from GenerateMeterData import ConnectError, DatabaseLockedError, Scenario, verify
 from GenerateMeterData.targets.ssh import DeviceTarget
-from helpers import rows, table_checksums
+from helpers import hold_lock, rows, table_checksums
 
 END = dt.date(2026, 3, 1)
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -135,18 +135,9 @@ def test_connection_cut_during_merge_then_retry(device):
     proxy.close()
 
 
-def hold(path, seconds, ready):
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN EXCLUSIVE")
-    ready.set()
-    time.sleep(seconds)
-    conn.execute("ROLLBACK")
-    conn.close()
-
-
 def test_locked_for_three_seconds_waits_and_succeeds(device):
     ready = threading.Event()
-    thread = threading.Thread(target=hold, args=(device.path, 3.0, ready))
+    thread = threading.Thread(target=hold_lock, args=(device.path, 3.0, ready))
     thread.start()
     ready.wait()
     with DeviceTarget(device.settings(busy_timeout=10)) as target:
@@ -158,7 +149,7 @@ def test_locked_for_three_seconds_waits_and_succeeds(device):
 def test_locked_past_timeout_is_a_clear_error_and_nothing_written(device):
     before = table_checksums(device.path)
     ready = threading.Event()
-    thread = threading.Thread(target=hold, args=(device.path, 4.0, ready))
+    thread = threading.Thread(target=hold_lock, args=(device.path, 4.0, ready))
     thread.start()
     ready.wait()
     with pytest.raises(DatabaseLockedError, match="stayed locked by another process for 1 s"):

@@ -19,7 +19,7 @@ from ..model import timegrid
 from ..model.rng import stream
 from ..schema.layout import ENERGY_QUANTITIES
 from ..targets.base import Target
-from .iec62056.messages import DataSet, parse_obis
+from .iec62056.messages import DataSet
 
 UNIT_FACTORS = {"wh": 1.0, "kwh": 1e3, "mwh": 1e6, "varh": 1.0, "kvarh": 1e3, "mvarh": 1e6, "w": 1.0,
                 "kw": 1e3, "mw": 1e6, "var": 1.0, "kvar": 1e3, "va": 1.0, "kva": 1e3, "v": 1.0, "kv": 1e3,

@@ -5,7 +5,7 @@ import json
 import re
 import sys
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Tuple
 
 from ..errors import InputError, ProtocolError
 
@@ -136,7 +136,7 @@ def cmd_imitate(args, out) -> int:
     return 0
 
 
-def _mbus_reading(telegrams, timezone) -> "Reading":
+def _mbus_reading(telegrams, timezone):
     from .capture import Reading
     first = telegrams[0]
     reading = Reading(str(first.header.get("id", "")), f"{first.header.get('manufacturer', '')} v{first.header.get('version', '')}",

@@ -8,7 +8,6 @@ import sqlite3
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from ..errors import DatabaseLockedError, DuplicateRecordError, SchemaError, TargetError

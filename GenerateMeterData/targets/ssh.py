@@ -17,7 +17,7 @@ import tempfile
 import time
 import uuid
 import zlib
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 from ..errors import (ConnectError, DatabaseLockedError, DuplicateRecordError, RemoteError,
                       SchemaError, TargetError)

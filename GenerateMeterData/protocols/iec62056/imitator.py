@@ -17,6 +17,7 @@ import time
 from typing import Callable, Dict, List, Optional, Tuple
 
 from ..meters import GeneratedMeter
+from ..tcpservice import TCPService
 from .messages import (ACK, NAK, SOH, STX, IECError, command, data_message, frame_length, parse_message,
                        strip_parity)
 
@@ -156,7 +157,7 @@ def readout_lines(meter: GeneratedMeter) -> List[str]:
     return lines
 
 
-class IECImitator:
+class IECImitator(TCPService):
     """One imitated meter; serve it on TCP with ``start_tcp()`` or on a pty with ``start_pty()``."""
 
     def __init__(self, lookup: Optional[Lookup] = None, *, meter: Optional[GeneratedMeter] = None,
@@ -181,9 +182,8 @@ class IECImitator:
         self.password = password
         self.address = address
         self.operand = operand
-        self._server: Optional[socket.socket] = None
+        super().__init__()
         self._threads: List[threading.Thread] = []
-        self._stop = threading.Event()
         self.sessions = 0
 
     def lookup(self, address: str, argument: str = "") -> Optional[str]:
@@ -191,44 +191,14 @@ class IECImitator:
         return value if value is not None else self.base_lookup(address, argument)
 
     # ---- transports -----------------------------------------------------------------------
-    def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> Tuple[str, int]:
-        server = socket.socket()
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind((host, port))
-        server.listen(8)
-        server.settimeout(0.2)
-        self._server = server
-        thread = threading.Thread(target=self._accept_loop, daemon=True)
-        thread.start()
-        self._threads.append(thread)
-        return server.getsockname()[:2]
-
-    def _accept_loop(self) -> None:
-        while not self._stop.is_set():
+    def serve_connection(self, connection: socket.socket) -> None:
+        def receive() -> Optional[bytes]:
             try:
-                connection, _ = self._server.accept()  # type: ignore[union-attr]
+                return connection.recv(4096)  # b"" when the peer closed
             except socket.timeout:
-                continue
-            except OSError:
-                return
-            connection.settimeout(0.2)
-            thread = threading.Thread(target=self._serve_socket, args=(connection,), daemon=True)
-            thread.start()
+                return None
 
-    def _serve_socket(self, connection: socket.socket) -> None:
-        def receive() -> bytes:
-            try:
-                data = connection.recv(4096)
-                return data if data else b""
-            except socket.timeout:
-                return b"\x00TIMEOUT"[:0] or None  # type: ignore[return-value]
-
-        try:
-            self.serve(receive, connection.sendall)
-        except (OSError, ConnectionError):
-            pass
-        finally:
-            connection.close()
+        self.serve(receive, connection.sendall)
 
     def start_pty(self) -> str:
         """Serve on a new pseudo-terminal; returns the path a client opens (e.g. /dev/pts/5)."""
@@ -259,10 +229,6 @@ class IECImitator:
             except OSError:
                 return
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._server is not None:
-            self._server.close()
 
     # ---- the dialogue -----------------------------------------------------------------------
     def serve(self, receive, send, keep_open: bool = False) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from typing import List, Optional
 
-from .frames import ACK, Frame, FrameError, SND_UD, encode_frame, req_ud2, snd_nke, split_frames
-from .records import DecodeError, Telegram, decode_user_data
+from .frames import Frame, FrameError, SND_UD, encode_frame, req_ud2, snd_nke, split_frames
+from .records import Telegram, decode_user_data
 
 SELECT = 0xFD
 

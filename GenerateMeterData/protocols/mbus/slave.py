@@ -7,12 +7,11 @@ tariff, export, and quality values; recorded frames can be served instead."""
 from __future__ import annotations
 
 import socket
-import threading
-import datetime as dt
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
 from ..meters import GeneratedMeter
-from .frames import ACK, FCB, FCV, Frame, REQ_UD2, SND_NKE, SND_UD, encode_frame, split_frames
+from ..tcpservice import TCPService
+from .frames import ACK, FCB, FCV, Frame, REQ_UD2, SND_NKE, SND_UD, split_frames
 from .records import Record, build_rsp_ud, variable_header
 
 SELECT_ADDRESS = 0xFD
@@ -54,11 +53,12 @@ def generated_telegrams(meter: GeneratedMeter, address: int, access: int) -> Lis
             build_rsp_ud(address, bytearray(header), second)]
 
 
-class MBusSlave:
+class MBusSlave(TCPService):
     """One imitated slave on one TCP port (many masters may connect, one at a time)."""
 
     def __init__(self, meter: Optional[GeneratedMeter] = None, primary_address: int = 1,
                  telegrams: Optional[List[bytes]] = None) -> None:
+        super().__init__()
         self.meter = meter if telegrams is None else None
         if telegrams is None and self.meter is None:
             self.meter = GeneratedMeter()
@@ -69,8 +69,6 @@ class MBusSlave:
         self._index = 0
         self._last_fcb: Optional[bool] = None
         self._last_reply = b""
-        self._server: Optional[socket.socket] = None
-        self._stop = threading.Event()
         self.requests = 0
 
     @property
@@ -129,48 +127,17 @@ class MBusSlave:
             return bytes([ACK])  # other SND_UD (application reset, baud switch ...): acknowledged
         return None
 
-    def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> Tuple[str, int]:
-        server = socket.socket()
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind((host, port))
-        server.listen(4)
-        server.settimeout(0.2)
-        self._server = server
-        threading.Thread(target=self._accept_loop, daemon=True).start()
-        return server.getsockname()[:2]
-
-    def _accept_loop(self) -> None:
+    def serve_connection(self, connection: socket.socket) -> None:
+        buffer = b""
         while not self._stop.is_set():
             try:
-                connection, _ = self._server.accept()  # type: ignore[union-attr]
+                chunk = connection.recv(4096)
             except socket.timeout:
                 continue
-            except OSError:
+            if not chunk:
                 return
-            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
-
-    def _serve(self, connection: socket.socket) -> None:
-        connection.settimeout(0.2)
-        buffer = b""
-        try:
-            while not self._stop.is_set():
-                try:
-                    chunk = connection.recv(4096)
-                except socket.timeout:
-                    continue
-                if not chunk:
-                    return
-                frames, buffer, _ = split_frames(buffer + chunk)
-                for frame in frames:
-                    answer = self.handle(frame)
-                    if answer:
-                        connection.sendall(answer)
-        except OSError:
-            pass
-        finally:
-            connection.close()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._server is not None:
-            self._server.close()
+            frames, buffer, _ = split_frames(buffer + chunk)
+            for frame in frames:
+                answer = self.handle(frame)
+                if answer:
+                    connection.sendall(answer)
