@@ -159,3 +159,23 @@ class CuttableProxy:
         self.closed = True
         self.cut()
         self.listener.close()
+
+
+PASSWORD_USER = "gmdtest"
+
+
+def password_user() -> Optional[str]:
+    """A throw-away login with a password for the password-authentication test (root only).
+
+    Returns the password, or None where no such user can be made (not root, no useradd)."""
+    import secrets
+    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("chpasswd"):
+        return None
+    home = "/tmp/gmdtest-home"
+    if subprocess.run(["id", PASSWORD_USER], capture_output=True).returncode != 0:
+        if subprocess.run(["useradd", "-M", "-d", home, "-s", "/bin/sh", PASSWORD_USER],
+                          capture_output=True).returncode != 0:
+            return None
+    password = "pw%" + secrets.token_hex(8)
+    done = subprocess.run(["chpasswd"], input=f"{PASSWORD_USER}:{password}\n", text=True, capture_output=True)
+    return password if done.returncode == 0 else None

@@ -201,6 +201,28 @@ def test_wrong_password_is_one_line_and_never_printed(device, tmp_path):
     assert secret not in result.stdout + result.stderr
 
 
+def test_password_authentication(device, tmp_path):
+    import shutil
+    import sshd
+    password = sshd.password_user()
+    if password is None:
+        pytest.skip("cannot create a login with a password here (needs root and useradd)")
+    import tempfile
+    workdir = tempfile.mkdtemp(prefix="gmd-pw-")  # outside pytest's root-only folders
+    db = os.path.join(workdir, "meter.db")
+    shutil.copy(device.path, db)
+    shutil.chown(workdir, sshd.PASSWORD_USER)
+    shutil.chown(db, sshd.PASSWORD_USER)
+    ini = (f"[Test]\nIP_address = 127.0.0.1\nIP_port = {device.server.port}\nuser_login = {sshd.PASSWORD_USER}\n"
+           f"user_password = {password}\nknown_hosts = {device.server.known_hosts}\ndb_path = {db}\n")
+    (tmp_path / "settings.ini").write_text(ini, encoding="utf-8")
+    result = cli("seed", "--meters", "1", "--days", "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert password not in result.stdout + result.stderr
+    assert rows(db, "SELECT count(*) FROM MeterTable")[0][0] == 1
+    shutil.rmtree(workdir)
+
+
 def test_unknown_and_changed_host_keys_are_refused(device, tmp_path):
     empty = tmp_path / "known_hosts_empty"
     empty.write_text("")

@@ -112,7 +112,10 @@ class DeviceTarget(Target):
         return rows
 
     def _raise_for(self, result: Result, what: str) -> None:
-        if result.status == 0 and not result.stderr.strip():
+        # A zero exit is success: with -bail sqlite3 exits non-zero on any SQL error, and what a
+        # device prints on stderr besides (login banners, "could not chdir to home") is noise.
+        # (Commits are never judged by the exit status: see the markers in _merge.)
+        if result.status == 0 and DUPLICATE not in result.text():
             return
         text = result.error_text()
         s = self.settings
