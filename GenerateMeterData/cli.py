@@ -33,10 +33,12 @@ class Output:
         self.tty = sys.stderr.isatty()
 
     def print(self, text: str = "") -> None:
+        """A result line on stdout (nothing with --quiet)."""
         if not self.quiet:
             print(text, flush=True)
 
     def detail(self, text: str) -> None:
+        """A --verbose line on stderr."""
         if self.verbose:
             print(text, file=sys.stderr, flush=True)
 
@@ -85,6 +87,7 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of every command."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--settings", metavar="FILE", help="settings.ini to read (default ./settings.ini if present)")
     common.add_argument("--section", metavar="NAME", help="section of settings.ini naming the target (default [Test])")
@@ -149,6 +152,7 @@ def _timezone(args, settings: settings_module.Settings) -> str:
 
 
 def summarize(out: Output, summary: LoadSummary, tz: dt.tzinfo) -> None:
+    """The one-screen summary of a load: target, meters, period, rows per table, speed."""
     def when(ts: Optional[int]) -> str:
         return dt.datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M") if ts is not None else "-"
 
@@ -162,6 +166,7 @@ def summarize(out: Output, summary: LoadSummary, tz: dt.tzinfo) -> None:
 
 
 def cmd_init(args, out: Output) -> int:
+    """``init``: create a fresh meter.db from the shipped schema."""
     settings = _settings(args)
     target = target_for(settings)
     with target:
@@ -177,12 +182,22 @@ def _scenario(args, timezone: str) -> Scenario:
 
 
 def _seed_one(args, settings: settings_module.Settings, out: Output) -> LoadSummary:
+    out.detail("target: " + ", ".join(f"{k}={v}" for k, v in settings_module.describe(settings).items()))
     scenario = _scenario(args, _timezone(args, settings))
+    out.detail(f"scenario: {scenario.meter_count()} meters, {args.days} days up to {scenario.end}, seed {args.seed}, "
+               f"measures {', '.join(sorted(scenario.measures))}")
+
+    def progress(stage: str, done: int, total: Optional[int]) -> None:
+        out.progress(stage, done, total)
+        if out.verbose and (total is None or done in (0, total)):
+            out.detail(f"{stage}: {done}/{total if total is not None else '?'}")
+
     with target_for(settings) as target:
-        return target.load(scenario.generate, progress=out.progress, expected_meters=scenario.meter_count())
+        return target.load(scenario.generate, progress=progress, expected_meters=scenario.meter_count())
 
 
 def cmd_seed(args, out: Output) -> int:
+    """``seed``: a scenario of N meters over D days into the target (or every section)."""
     if args.all_sections:
         return _seed_all(args, out)
     settings = _settings(args)
@@ -228,6 +243,7 @@ def _seed_all(args, out: Output) -> int:
 
 
 def cmd_verify(args, out: Output) -> int:
+    """``verify``: print every violation; exit 1 when there is any."""
     from .verify import verify
 
     settings = _settings(args)
@@ -249,6 +265,7 @@ def cmd_verify(args, out: Output) -> int:
 
 
 def cmd_clear(args, out: Output) -> int:
+    """``clear``: undo what this tool wrote."""
     with target_for(_settings(args)) as target:
         loads = target.clear()
     out.print(f"cleared {loads} load(s) written by this tool")
@@ -256,6 +273,7 @@ def cmd_clear(args, out: Output) -> int:
 
 
 def cmd_backup(args, out: Output) -> int:
+    """``backup``: a consistent copy of meter.db to a local file."""
     with target_for(_settings(args)) as target:
         target.backup(args.output)
     out.print(f"backup written to {args.output}")
@@ -263,6 +281,7 @@ def cmd_backup(args, out: Output) -> int:
 
 
 def cmd_restore(args, out: Output) -> int:
+    """``restore``: put a backup back in one transaction."""
     with target_for(_settings(args)) as target:
         target.restore(args.input)
     out.print(f"restored from {args.input}")
@@ -270,6 +289,7 @@ def cmd_restore(args, out: Output) -> int:
 
 
 def cmd_plot(args, out: Output) -> int:
+    """``plot``: a PNG of one meter."""
     from .plot import plot_meter
 
     settings = _settings(args)
@@ -285,6 +305,7 @@ COMMANDS: Dict[str, Callable] = {"init": cmd_init, "seed": cmd_seed, "verify": c
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line; returns the exit code (errors are one line on stderr)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     out = Output(quiet=args.quiet, verbose=args.verbose)

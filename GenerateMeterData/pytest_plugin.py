@@ -45,6 +45,7 @@ SEED_CLASSES = ["MeterTable", "ElConfig", "PlsConfig", "DigConfig", "ElMomentEne
 
 
 def pytest_addoption(parser) -> None:
+    """Register the --meterdata-* options and the meterdata_* ini keys."""
     group = parser.getgroup("meterdata", "GenerateMeterData: seed meter.db for USPD tests")
     group.addoption("--meterdata-settings", metavar="FILE", default=None,
                     help="settings.ini naming the device (default: ini meterdata_settings, else a local meter.db)")
@@ -58,6 +59,7 @@ def pytest_addoption(parser) -> None:
 
 
 def pytest_configure(config) -> None:
+    """Register the meterdata_device marker."""
     config.addinivalue_line("markers", "meterdata_device: the test needs a real device (settings.ini); "
                                        "skipped when none is configured")
 
@@ -99,6 +101,7 @@ def _is_device(target: Target) -> bool:
 
 
 def pytest_runtest_setup(item) -> None:
+    """Skip meterdata_device tests, with the reason, when no device is configured."""
     if item.get_closest_marker("meterdata_device") is None:
         return
     if not _option(item.config, "settings"):
@@ -119,6 +122,7 @@ class _TrackingTarget(Target):
         self.timezone = inner.timezone
 
     def load(self, produce, progress=None, expected_meters=None) -> LoadSummary:
+        """Load through the session target and remember the load's token."""
         self.inner.meter_id_floor, self.inner.meter_id_span = self.meter_id_floor, self.meter_id_span
         summary = self.inner.load(produce, progress, expected_meters)
         if summary.token:
@@ -126,21 +130,27 @@ class _TrackingTarget(Target):
         return summary
 
     def fetch(self, sql, params=()):
+        """Query the session target."""
         return self.inner.fetch(sql, params)
 
     def readable_copy(self):
+        """A local copy of the session target's database."""
         return self.inner.readable_copy()
 
     def init(self, force=False):
+        """Create the session target's database."""
         return self.inner.init(force)
 
     def clear(self, tokens=None) -> int:
+        """Undo this test's loads (or the given ones)."""
         return self.inner.clear(self.tokens if tokens is None else tokens)
 
     def backup(self, destination):
+        """Back up the session target."""
         return self.inner.backup(destination)
 
     def restore(self, source):
+        """Restore the session target."""
         return self.inner.restore(source)
 
 
@@ -162,6 +172,7 @@ class Seeder:
 
     @property
     def loads(self) -> List[str]:
+        """Tokens of the loads this test made."""
         return list(self.target.tokens)
 
 

@@ -67,6 +67,7 @@ class DeviceSettings:
 
     @property
     def where(self) -> str:
+        """user@host:port, for messages (never the password)."""
         return f"{self.user}@{self.host}:{self.port}"
 
 

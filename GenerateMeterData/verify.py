@@ -37,6 +37,7 @@ class Violation:
     found: object = None
 
     def format(self, tz: dt.tzinfo) -> str:
+        """The violation as one line, with the timestamp in the device's local time."""
         who = f"meter {self.meter_id} (DeviceIdx {self.device_idx})" if self.device_idx is not None else "database"
         when = ""
         if self.timestamp is not None:
@@ -76,9 +77,11 @@ class Verifier:
         self.violations: List[Violation] = []
 
     def close(self) -> None:
+        """Close the read-only connection."""
         self.conn.close()
 
     def run(self) -> List[Violation]:
+        """Run every check; returns the violations found."""
         self._database_checks()
         meters = list(self.conn.execute(
             "SELECT m.DeviceIdx, m.MeterId, t.Type FROM MeterTable m LEFT JOIN MeterTypes t ON t.Id = m.TypeId "
@@ -88,6 +91,7 @@ class Verifier:
         return self.violations
 
     def add(self, *args, **kwargs) -> None:
+        """Record one violation."""
         self.violations.append(Violation(*args, **kwargs))
 
     # ---- whole-database checks ----------------------------------------------------------
@@ -169,9 +173,11 @@ class MeterContext:
         self.children = children
 
     def add(self, table: str, ts: Optional[int], rule: str, expected=None, found=None) -> None:
+        """Record a violation of this meter."""
         self.v.add(self.meter_id, self.device_idx, table, ts, rule, expected, found)
 
     def records(self, measure: str) -> Iterator[Tuple[int, int, int, list]]:
+        """(Id, timestamp, valid, child rows) of one measure, oldest first."""
         table = MEASURE_TABLE.get(measure)
         rows = self.children.get(table, {}) if table else {}
         for record_id, ts, valid in self.headers.get(measure, ()):
@@ -183,6 +189,7 @@ class MeterContext:
                 for _, ts, valid, rows in self.records(measure) if valid}
 
     def check_children(self) -> None:
+        """Valid = 1 records have their full child rows, Valid = 0 records none."""
         for measure in self.headers:
             table = MEASURE_TABLE.get(measure)
             if table is None:
@@ -204,6 +211,7 @@ class MeterContext:
 
     # ---- energy -------------------------------------------------------------------------
     def check_energy(self) -> None:
+        """Totals, monotonic registers, config gating, calendar stamps and consumption."""
         gates = {"Am": self.active_reverse, "Rp": self.reactive, "Rm": self.reactive_reverse}
         columns = ("Ap", "Am", "Rp", "Rm")
         self.cache = {m: self.energy(m) for m in ("ElMomentEnergy", "ElDayEnergy", "ElMonthEnergy",
@@ -291,6 +299,7 @@ class MeterContext:
 
     # ---- load profile -------------------------------------------------------------------
     def check_profile(self) -> None:
+        """Profile period, boundaries, daily energy and moment registers against the profile."""
         profile: List[Tuple[int, tuple]] = []
         for _, ts, valid, rows in self.records("ElArr1ConsPower"):
             if not valid or not rows:
@@ -355,6 +364,7 @@ class MeterContext:
 
     # ---- quality ------------------------------------------------------------------------
     def check_quality(self) -> None:
+        """S, kP and I per phase, sums of the phases, realistic ranges, single-phase rules."""
         single = self.kind is not None and self.kind.phases == 1
         tol = max(self.tol, 0.002)
         for _, ts, valid, rows in self.records("ElMomentQuality"):
@@ -395,6 +405,7 @@ class MeterContext:
 
     # ---- journals -----------------------------------------------------------------------
     def check_journals(self) -> None:
+        """Increasing EventId, alternating power journal, outages visible in the profile."""
         for measure in self.headers:
             if MEASURE_TABLE.get(measure) != "JournalValues":
                 continue

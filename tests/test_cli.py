@@ -104,3 +104,12 @@ def test_not_a_meter_db_and_locked_database(tmp_path):
         holder.execute("ROLLBACK")
         holder.close()
     assert rows(path, "SELECT count(*) FROM MeterTable")[0][0] == 0
+
+
+def test_quiet_and_verbose(tmp_path):
+    path = str(tmp_path / "m.db")
+    quiet = cli("seed", "--db", path, "--meters", "1", "--days", "1", "-q")
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
+    verbose = cli("seed", "--db", str(tmp_path / "v.db"), "--meters", "1", "--days", "1", "-v")
+    assert verbose.returncode == 0 and "target: db_path=" in verbose.stderr and "scenario: 1 meters" in verbose.stderr
+    assert "meters : 1" in verbose.stdout

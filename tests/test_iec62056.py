@@ -305,3 +305,65 @@ def test_neva_tariff_map_from_switch_table():
     tariffs = neva_tariff_map("070001,230002,000000,000000,000000,000000,000000,000000")
     assert tariffs[:14] == [2] * 14 and tariffs[14] == 1 and tariffs[45] == 1 and tariffs[46:] == [2, 2]
     assert neva_tariff_map("") == [1] * 48
+
+
+@pytest.mark.parametrize("mode", ["A", "B"])
+def test_readout_modes_a_and_b(mode):
+    imitator = IECImitator(mode=mode)
+    host, port = imitator.start_tcp()
+    try:
+        with IECClient(f"socket://{host}:{port}", baud_switch_delay=0) as client:
+            readout = client.readout()
+        assert readout.identification.mode == mode and readout.bcc_ok
+        assert readout.get("1.8.0") is not None
+    finally:
+        imitator.stop()
+
+
+def test_mode_d_listening():
+    imitator = IECImitator(mode="D")
+    host, port = imitator.start_tcp()
+    try:
+        with IECClient(f"socket://{host}:{port}") as client:
+            readout = client.listen()
+        assert readout.identification.manufacturer == "GMD" and readout.get("1.8.0").unit == "kWh"
+    finally:
+        imitator.stop()
+
+
+class FdPort:
+    """The master side of a pty as a minimal serial port for the client."""
+
+    def __init__(self, fd):
+        self.fd, self.name, self.baudrate = fd, "pty-master", 9600
+
+    @property
+    def in_waiting(self):
+        import select
+        return 1 if select.select([self.fd], [], [], 0.05)[0] else 0
+
+    def read(self, n):
+        return os.read(self.fd, 4096) if self.in_waiting else b""
+
+    def write(self, data):
+        os.write(self.fd, data)
+
+    def flush(self):
+        pass
+
+    def close(self):
+        os.close(self.fd)
+
+
+def test_imitator_on_a_serial_port():
+    import tty
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    imitator = IECImitator()
+    imitator.start_serial(os.ttyname(slave))
+    try:
+        with IECClient(port=FdPort(master), baud_switch_delay=0) as client:
+            readout = client.readout()
+        assert readout.bcc_ok and readout.get("1.8.0") is not None
+    finally:
+        imitator.stop()

@@ -196,9 +196,10 @@ def test_wrong_password_is_one_line_and_never_printed(device, tmp_path):
     ini = (f"[Test]\nIP_address = 127.0.0.1\nIP_port = {device.server.port}\nuser_login = nobody-here\n"
            f"user_password = {secret}\nknown_hosts = {device.server.known_hosts}\ndb_path = {device.path}\n")
     (tmp_path / "settings.ini").write_text(ini, encoding="utf-8")
-    result = cli("seed", "--meters", "1", "--days", "1", "-v", cwd=tmp_path)
-    one_line(result, "authentication failed for user 'nobody-here'")
-    assert secret not in result.stdout + result.stderr
+    one_line(cli("seed", "--meters", "1", "--days", "1", cwd=tmp_path), "authentication failed for user 'nobody-here'")
+    verbose = cli("seed", "--meters", "1", "--days", "1", "-v", cwd=tmp_path)  # prints the settings it uses
+    assert verbose.returncode == 3 and "password=***" in verbose.stderr
+    assert secret not in verbose.stdout + verbose.stderr
 
 
 def test_password_authentication(device, tmp_path):

@@ -58,6 +58,7 @@ def schedule_for(tariffs: int) -> TariffSchedule:
 
 
 def check_journal_name(name: str) -> str:
+    """The name if it is a journal of meter.db; InputError listing them otherwise."""
     if name not in JOURNAL_NAMES and name != "ElJrnlRvr":
         raise InputError(f"unknown journal {name!r}; valid journals: {', '.join(JOURNAL_NAMES)}")
     return name
@@ -160,6 +161,7 @@ class ElectricStory:
         return out
 
     def energy_values(self, registers: List[List[int]]) -> Dict[int, Optional[list]]:
+        """Registers (mWh) -> ElectricEnergyValues values (Wh), gated by the config flags."""
         ap, am, rp, rm = registers
         am_on, rp_on, rm_on = self.active_reverse, self.reactive, self.reactive_reverse
         return {t: [ap[t] / 1000, am[t] / 1000 if am_on else None, rp[t] / 1000 if rp_on else None,

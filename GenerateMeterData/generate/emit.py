@@ -27,6 +27,7 @@ class Emitter:
         self._type_ids: Dict[str, int] = {}
 
     def record_type_id(self, measure: str) -> int:
+        """ArchTypes.Id of a measure in the target (cached)."""
         rtid = self._type_ids.get(measure)
         if rtid is None:
             rtid = self._type_ids[measure] = self.names.record_type(measure)

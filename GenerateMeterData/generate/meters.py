@@ -32,25 +32,31 @@ class MeterSpec:
 
     @property
     def meter_id(self) -> int:
+        """The meter's MeterId."""
         return int(self.table["MeterId"])  # type: ignore[arg-type]
 
     @property
     def config_measure(self) -> Optional[str]:
+        """ElConfig, PlsConfig or DigConfig (None for a hub)."""
         return FAMILY_CONFIG.get(self.kind.family, (None, None))[0]
 
     @property
     def config_table(self) -> Optional[str]:
+        """ElectricConfig, PulseConfig or DigitalConfig (None for a hub)."""
         return FAMILY_CONFIG.get(self.kind.family, (None, None))[1]
 
     @property
     def period_minutes(self) -> int:
+        """The profile period from ElConfig.IntervalPowerArrays (30 when unusable)."""
         value = self.config.get("IntervalPowerArrays") or 30
         return int(value) if int(value) in ALLOWED_PERIODS else 30  # type: ignore[arg-type]
 
     def flag(self, column: str) -> bool:
+        """A config flag as a bool."""
         return bool(self.config.get(column))
 
     def meter_table_row(self, names: NameIndex) -> tuple:
+        """The MeterTable row, type and interface resolved by name."""
         row = dict(self.table, DeviceIdx=self.device_idx)
         if isinstance(row["TypeId"], str):
             row["TypeId"] = names.meter_type(row["TypeId"])  # type: ignore[arg-type]
@@ -59,6 +65,7 @@ class MeterSpec:
         return tuple(row[column] for column in METER_TABLE_COLUMNS)
 
     def config_row(self) -> Optional[tuple]:
+        """The config row in column order (None for a hub)."""
         if self.config_table is None:
             return None
         row = dict(self.config, DeviceIdx=self.device_idx)
@@ -66,6 +73,7 @@ class MeterSpec:
 
 
 def kind_of(type_name: str) -> MeterKind:
+    """What is known about a MeterTypes.Type (InputError naming the known types otherwise)."""
     try:
         return METER_KINDS[type_name]
     except KeyError:

@@ -53,6 +53,7 @@ class PulseStory:
             t += 3600
 
     def counters_at(self, ts: int) -> List[Optional[int]]:
+        """Counter values of every channel at ts (None beyond the channel count)."""
         i = bisect.bisect_right(self.hours, ts) - 1
         values = self.cumulative[i]
         if self.hours[i] != ts and i + 1 < len(self.cumulative):
@@ -64,6 +65,7 @@ class PulseStory:
     def emit(self, em: Emitter, window_start: int, measures: Set[str],
              journal_last: Optional[Dict[str, int]] = None,
              moment_step_minutes: Optional[int] = None) -> None:
+        """Emit the pulse measures of the window."""
         tz, end = self.tz, self.end_ts
         device, meter_id = self.spec.device_idx, self.spec.meter_id
         days = _window_days(window_start, end, tz)
@@ -120,6 +122,7 @@ class DigitalStory:
             self.states.append(state)
 
     def state_at(self, ts: int) -> List[Optional[int]]:
+        """Input states at ts (None beyond the channel count)."""
         i = bisect.bisect_right(self.change_times, ts) - 1
         state = self.states[i] if i >= 0 else self.initial
         return list(state) + [None] * (CHANNELS - self.channels)
@@ -127,6 +130,7 @@ class DigitalStory:
     def emit(self, em: Emitter, window_start: int, measures: Set[str],
              journal_last: Optional[Dict[str, int]] = None,
              moment_step_minutes: Optional[int] = None) -> None:
+        """Emit the digital measures of the window."""
         tz, end = self.tz, self.end_ts
         device, meter_id = self.spec.device_idx, self.spec.meter_id
         step = (moment_step_minutes or self.options.moment_step_minutes) * 60

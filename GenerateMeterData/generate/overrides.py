@@ -88,6 +88,7 @@ class Override:
         self.tags = check_tags(self.measure, self.tags)
 
     def matches(self, timestamp: int, meter_id: Optional[int], tz: dt.tzinfo) -> bool:
+        """Does this override apply to a record of this meter at this time?"""
         if self.meters is not None and meter_id not in self.meters:
             return False
         at = self.at
@@ -110,6 +111,7 @@ class Overrides:
 
     @classmethod
     def coerce(cls, value: Union[None, "Overrides", Mapping, Iterable[Override]]) -> "Overrides":
+        """Overrides from None, a dict {measure: tags}, or a list of Override."""
         if value is None:
             return cls()
         if isinstance(value, Overrides):
@@ -128,10 +130,12 @@ class Overrides:
         return cls(grouped)
 
     def get(self, measure: str) -> List[Override]:
+        """The overrides of one measure."""
         return self.by_measure.get(measure, [])
 
     def tags_for(self, measure: str, timestamp: int, meter_id: Optional[int],
                  tz: dt.tzinfo) -> Dict[str, object]:
+        """The merged tags that apply to one record."""
         merged: Dict[str, object] = {}
         for item in self.by_measure.get(measure, ()):
             if item.matches(timestamp, meter_id, tz):

@@ -22,12 +22,15 @@ class RowSet:
         return self.tables[table]
 
     def counts(self) -> Dict[str, int]:
+        """Rows per non-empty table."""
         return {table: len(rows) for table, rows in self.tables.items() if rows}
 
     def total(self) -> int:
+        """Rows in all tables."""
         return sum(len(rows) for rows in self.tables.values())
 
     def extend(self, other: "RowSet") -> None:
+        """Append another RowSet's rows."""
         for table, rows in other.tables.items():
             self.tables[table].extend(rows)
 
@@ -59,6 +62,7 @@ class NameIndex:
 
     @classmethod
     def from_connection(cls, conn: sqlite3.Connection, where: str = "the database") -> "NameIndex":
+        """The numbering of an open meter.db (SchemaError when it is not one)."""
         try:
             record_types = dict(conn.execute("SELECT Name, Id FROM ArchTypes"))
             meter_rows = list(conn.execute("SELECT Type, Id, Class FROM MeterTypes"))
@@ -70,12 +74,14 @@ class NameIndex:
                    {t: c for t, _, c in meter_rows}, interfaces)
 
     def record_type(self, name: str) -> int:
+        """ArchTypes.Id of a name."""
         try:
             return self.record_types[name]
         except KeyError:
             raise SchemaError(f"archive type {name!r} is not in the target's ArchTypes table") from None
 
     def meter_type(self, name: str) -> int:
+        """MeterTypes.Id of a type name."""
         try:
             return self.meter_types[name]
         except KeyError:
@@ -83,6 +89,7 @@ class NameIndex:
                               f"(it has: {', '.join(sorted(self.meter_types))})") from None
 
     def interface(self, name: str) -> int:
+        """MeterIfaces.Id of an interface name."""
         try:
             return self.interfaces[name]
         except KeyError:
@@ -102,6 +109,7 @@ class IdAllocator:
 
     @classmethod
     def from_connection(cls, conn: sqlite3.Connection) -> "IdAllocator":
+        """Start above what an open meter.db has."""
         device, meter = conn.execute(
             "SELECT coalesce(max(DeviceIdx), 0), coalesce(max(MeterId), 1000) FROM MeterTable").fetchone()
         header = conn.execute("SELECT coalesce(max(Id), 0) FROM MeterData").fetchone()[0]
@@ -109,11 +117,13 @@ class IdAllocator:
         return cls(device + 1, header + 1, max(meter, 1000) + 1, taken)
 
     def device_idx(self) -> int:
+        """The next DeviceIdx."""
         value = self.next_device_idx
         self.next_device_idx += 1
         return value
 
     def meter_id(self) -> int:
+        """The next free MeterId."""
         while self.next_meter_id in self.taken_meter_ids:
             self.next_meter_id += 1
         value = self.next_meter_id
@@ -130,6 +140,7 @@ class IdAllocator:
         return self
 
     def claim_meter_id(self, meter_id: int) -> None:
+        """Mark a MeterId as taken (given by an override)."""
         self.taken_meter_ids.add(meter_id)
 
 
@@ -144,6 +155,7 @@ def family_rows(table: str, record_id: int, values) -> List[tuple]:
 
 
 def values_to_tags(table: str, values) -> Dict[str, object]:
+    """Family values -> {tag: value}."""
     family = FAMILIES[table]
     tags = {}
     for tag, (key, index) in family.tags.items():

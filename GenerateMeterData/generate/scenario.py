@@ -59,6 +59,7 @@ class LoadSummary:
 
     @property
     def total_rows(self) -> int:
+        """Rows written in all tables."""
         return sum(self.rows.values())
 
 
@@ -127,6 +128,7 @@ class Scenario:
 
     @property
     def origin_day(self) -> dt.date:
+        """The first day of the period."""
         return self.end - dt.timedelta(days=self.days)
 
     def meter_specs(self, ids: IdAllocator) -> List[MeterSpec]:
@@ -184,6 +186,7 @@ class Scenario:
         return target.load(self.generate, progress=progress, expected_meters=self.meter_count())
 
     def meter_count(self) -> int:
+        """How many meters the scenario has (children included)."""
         return sum(plan.count for plan in self._all_plans())
 
 

@@ -61,6 +61,7 @@ class LoadModel:
 
     @property
     def tan_phi(self) -> float:
+        """tan(phi) of the meter's power factor (Q = P * tan phi)."""
         return math.tan(math.acos(self.power_factor))
 
     def shape(self, period_minutes: int) -> List[float]:
@@ -78,6 +79,7 @@ class LoadModel:
         return [v / mean for v in values]
 
     def season_factor(self, day: dt.date) -> float:
+        """Seasonal load factor of a day (winter above 1)."""
         return 1.0 + self.season_amplitude * math.cos(2 * math.pi * (day.timetuple().tm_yday - 15) / 365.25)
 
     def sun(self, day: dt.date, period_minutes: int) -> List[float]:

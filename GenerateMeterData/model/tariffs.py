@@ -38,6 +38,7 @@ class TariffSchedule:
         return sorted(parsed)
 
     def tariff(self, day: dt.date, minute_of_day: int) -> int:
+        """The tariff (1-4) at a local minute of a day."""
         zones = self.weekend if day.weekday() >= 5 or day in self.holidays else self.weekday
         current = zones[-1][1]
         for start, tariff in zones:
@@ -52,6 +53,7 @@ class TariffSchedule:
         return [self.tariff(day, minute) for minute in range(0, 1440, period_minutes)]
 
     def tariffs_used(self) -> List[int]:
+        """The tariffs the schedule uses."""
         return sorted({t for _, t in self.weekday} | {t for _, t in self.weekend})
 
 

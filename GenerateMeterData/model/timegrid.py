@@ -29,6 +29,7 @@ def local_midnight(day: dt.date, tz: dt.tzinfo) -> int:
 
 
 def local_datetime(ts: int, tz: dt.tzinfo) -> dt.datetime:
+    """Epoch seconds -> aware local datetime."""
     return dt.datetime.fromtimestamp(ts, tz)
 
 
@@ -55,16 +56,19 @@ def _next_month(day: dt.date) -> dt.date:
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
+    """The 1st of the month ``months`` after ``day``'s month."""
     index = day.year * 12 + day.month - 1 + months
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
 def is_dst(ts: int, tz: dt.tzinfo) -> int:
+    """1 when ts falls in summer (DST) time, else 0."""
     offset = local_datetime(ts, tz).dst()
     return 1 if offset else 0
 
 
 def minute_of_day(ts: int, tz: dt.tzinfo) -> int:
+    """Local minutes since midnight at ts."""
     local = local_datetime(ts, tz)
     return local.hour * 60 + local.minute
 

@@ -13,6 +13,7 @@ PHASES = ("A", "B", "C")
 
 
 def add_commands(sub, common) -> None:
+    """Register decode, imitate and capture on the CLI's subparsers."""
     p = sub.add_parser("decode", parents=[common], help="decode an M-Bus frame or an IEC 62056-21 readout to JSON")
     p.add_argument("protocol", choices=("mbus", "iec"))
     p.add_argument("file", help="raw bytes or hex text (spaces and newlines allowed); - for stdin")
@@ -63,6 +64,7 @@ def _read_input(path: str) -> bytes:
 
 
 def cmd_decode(args, out) -> int:
+    """``decode``: a frame or readout as JSON; exit 1 with the error category otherwise."""
     try:
         raw = _read_input(args.file)
     except OSError as exc:
@@ -90,6 +92,7 @@ def _listen(text: str) -> Tuple[str, int]:
 
 
 def cmd_imitate(args, out) -> int:
+    """``imitate``: run an IEC or M-Bus imitator until interrupted (or --seconds)."""
     from .meters import GeneratedMeter
 
     overrides: Dict[str, str] = {}
@@ -156,6 +159,7 @@ def _mbus_reading(telegrams, timezone):
 
 
 def cmd_capture(args, out) -> int:
+    """``capture``: read a meter (repeatedly with --every) and write the rows."""
     from ..cli import _settings, _timezone
     from ..model import timegrid
     from ..targets import target_for

@@ -33,16 +33,20 @@ class GeneratedMeter:
 
     @property
     def serial(self) -> str:
+        """The meter's serial number."""
         return str(self.spec.config.get("Serial"))
 
     @property
     def model(self) -> str:
+        """The meter's model string."""
         return str(self.spec.config.get("Model") or "")
 
     def now(self) -> int:
+        """Epoch seconds now (the clock can be replaced in tests)."""
         return int(self.clock())
 
     def local_now(self) -> dt.datetime:
+        """Now in the meter's time zone."""
         return timegrid.local_datetime(self.now(), self.tz)
 
     def registers(self, ts: Optional[int] = None) -> List[List[int]]:
@@ -56,6 +60,7 @@ class GeneratedMeter:
         return out
 
     def day_start(self, days_ago: int) -> List[List[int]]:
+        """Registers at local midnight ``days_ago`` days back."""
         day = self.local_now().date() - dt.timedelta(days=days_ago)
         return self.registers(timegrid.local_midnight(day, self.tz))
 
@@ -81,6 +86,7 @@ class GeneratedMeter:
         return self._quality[1]
 
     def switch_table(self) -> str:
+        """The working-day tariff switch table as Neva ``HHMMTT`` entries."""
         schedule = self.story.options.schedule
         from ..generate.electric import schedule_for
         schedule = schedule or schedule_for(self.spec.kind.tariffs)

@@ -44,9 +44,11 @@ class TCPService:
             connection.close()
 
     def serve_connection(self, connection: socket.socket) -> None:
+        """Serve one accepted connection (implemented by the imitators)."""
         raise NotImplementedError
 
     def stop(self) -> None:
+        """Stop accepting and end the serving threads."""
         self._stop.set()
         if self._server is not None:
             self._server.close()

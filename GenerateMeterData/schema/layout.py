@@ -56,6 +56,7 @@ class Family(NamedTuple):
     tags: Dict[str, Tuple[object, int]]  # tag -> (row key, index into value_columns)
 
     def tag_names(self) -> List[str]:
+        """Every tag of this value table."""
         return list(self.tags)
 
 

@@ -66,4 +66,5 @@ class Target(abc.ABC):
 
 @contextlib.contextmanager
 def nothing_to_do() -> Iterator[None]:
+    """A context manager that does nothing."""
     yield

@@ -27,9 +27,11 @@ class Result:
     stderr: bytes
 
     def text(self) -> str:
+        """stdout as text."""
         return self.stdout.decode("utf-8", "replace")
 
     def error_text(self) -> str:
+        """stderr as text, stripped."""
         return self.stderr.decode("utf-8", "replace").strip()
 
 
@@ -73,6 +75,7 @@ class RemoteProcess:
             self._changed.notify_all()
 
     def write(self, data: bytes) -> None:
+        """Send bytes to the command's stdin (with the command's deadline)."""
         view = memoryview(data)
         while view:
             if time.monotonic() > self.deadline:
@@ -89,6 +92,7 @@ class RemoteProcess:
             view = view[sent:]
 
     def close_stdin(self) -> None:
+        """Send EOF to the command."""
         try:
             self.channel.shutdown_write()
         except Exception:
@@ -130,9 +134,11 @@ class Executor:
 
     @property
     def where(self) -> str:
+        """user@host:port."""
         return self.settings.where
 
     def connect(self) -> "Executor":
+        """Connect and authenticate; one clear ConnectError on any failure."""
         import paramiko
 
         s = self.settings
@@ -183,6 +189,7 @@ class Executor:
         return self
 
     def close(self) -> None:
+        """Close the connection."""
         if self.client is not None:
             try:
                 self.client.close()
@@ -219,6 +226,7 @@ class Executor:
             raise
 
     def alive(self) -> bool:
+        """True while the transport is up."""
         transport = self.client.get_transport() if self.client else None
         return bool(transport and transport.is_active())
 
@@ -230,6 +238,7 @@ class _AcceptNewPolicy:
         self.save_to = save_to
 
     def missing_host_key(self, client, hostname, key) -> None:
+        """Accept and remember an unknown key (opt-in), saying so once per host."""
         fingerprint = key.get_fingerprint().hex()
         if hostname not in _warned_accept_new:
             _warned_accept_new.add(hostname)

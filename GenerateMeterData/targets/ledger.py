@@ -58,6 +58,7 @@ def _config_measure(table: str) -> str:
 
 
 def parse_ranges(text: str) -> Dict[str, Tuple[int, int]]:
+    """Parse the ledger's config rowid ranges (``Table:first-last;...``)."""
     out = {}
     for part in (text or "").split(";"):
         if ":" in part:

@@ -42,6 +42,7 @@ def translate(exc: sqlite3.Error, where: str, timeout: float) -> TargetError:
 
 
 def insert_rows(conn: sqlite3.Connection, rows: RowSet, statements: Dict[str, str]) -> None:
+    """executemany per table, parents first."""
     tables = rows.tables
     for table in WRITE_ORDER:
         batch = tables[table]
@@ -66,6 +67,7 @@ class LocalTarget(Target):
         return not os.path.exists(self.path) or os.path.getsize(self.path) == 0
 
     def init(self, force: bool = False) -> None:
+        """Create the file with the schema and reference rows; refuses an existing file without force."""
         if not self._is_empty():
             if not force:
                 raise TargetError(f"{self.path} already exists; use --force to replace it")
@@ -88,6 +90,7 @@ class LocalTarget(Target):
             raise TargetError(f"cannot create {self.path}: {exc.strerror}") from None
 
     def open(self) -> sqlite3.Connection:
+        """A connection to the existing file (SchemaError when it does not exist)."""
         if self._is_empty():
             raise SchemaError(f"{self.path} does not exist or is empty; create it with 'init --db {self.path}'")
         try:
@@ -96,6 +99,7 @@ class LocalTarget(Target):
             raise translate(exc, self.path, self.busy_timeout) from None
 
     def names(self) -> NameIndex:
+        """The file's ArchTypes/MeterTypes/MeterIfaces ids by name."""
         conn = self.open()
         try:
             return NameIndex.from_connection(conn, self.path)
@@ -104,6 +108,7 @@ class LocalTarget(Target):
 
     def load(self, produce: Produce, progress: Progress = None,
              expected_meters: Optional[int] = None) -> LoadSummary:
+        """Everything ``produce`` yields in one BEGIN IMMEDIATE transaction (the file is created when missing)."""
         created = self._is_empty()
         if created:
             self.init(force=True)
@@ -134,6 +139,7 @@ class LocalTarget(Target):
         return summary
 
     def fetch(self, sql: str, params: tuple = ()) -> List[tuple]:
+        """Rows of a read query (empty when the file does not exist yet)."""
         if self._is_empty():
             return []  # nothing written yet: the first load creates the database
         conn = self.open()
@@ -146,10 +152,12 @@ class LocalTarget(Target):
 
     @contextlib.contextmanager
     def readable_copy(self) -> Iterator[str]:
+        """The file itself."""
         self.open().close()
         yield self.path
 
     def clear(self, tokens=None) -> int:
+        """Undo the ledger's loads (all, or those in ``tokens``) in one transaction."""
         conn = self.open()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -170,6 +178,7 @@ class LocalTarget(Target):
             conn.close()
 
     def backup(self, destination: str) -> None:
+        """SQLite's online backup to a local file."""
         source = self.open()
         try:
             target = sqlite3.connect(destination)
@@ -182,6 +191,7 @@ class LocalTarget(Target):
             source.close()
 
     def restore(self, source: str) -> None:
+        """SQLite's online backup from a local file into this one."""
         if not os.path.exists(source):
             raise TargetError(f"backup {source} not found")
         conn = connect(source, self.busy_timeout)

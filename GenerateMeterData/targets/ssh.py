@@ -59,6 +59,7 @@ class DeviceTarget(Target):
         return self.executor
 
     def close(self) -> None:
+        """Close the SSH connection."""
         if self.executor is not None:
             self.executor.close()
             self.executor = None
@@ -224,6 +225,7 @@ class DeviceTarget(Target):
     # ---- load ----------------------------------------------------------------------------
     def load(self, produce: Produce, progress: Progress = None,
              expected_meters: Optional[int] = None) -> LoadSummary:
+        """Stage, upload and merge in one device-side transaction; see the module docstring."""
         started = time.perf_counter()
         token = uuid.uuid4().hex
         remote_stage = f"{REMOTE_TMP}/gmd-stage-{token}.db"
@@ -410,6 +412,7 @@ class DeviceTarget(Target):
 
     # ---- lifecycle -----------------------------------------------------------------------
     def fetch(self, sql: str, params: tuple = ()) -> List[tuple]:
+        """Rows of a query run by the device's sqlite3 (values quoted, ``.mode quote`` output)."""
         script = f".mode quote\n.timeout {int(self.settings.busy_timeout * 1000)}\n{bind(sql, params).rstrip(';')};\n"
         result = self._ex().run(self._sqlite_command(), stdin=script.encode())
         self._raise_for(result, "query")
@@ -417,12 +420,14 @@ class DeviceTarget(Target):
 
     @contextlib.contextmanager
     def readable_copy(self) -> Iterator[str]:
+        """A consistent local copy of the device's meter.db (via ``.backup``)."""
         with tempfile.TemporaryDirectory(prefix="gmd-") as workdir:
             path = os.path.join(workdir, "meter.db")
             self.backup(path)
             yield path
 
     def backup(self, destination: str) -> None:
+        """``.backup`` on the device, fetched over the exec channel and checked locally."""
         self._preflight()
         remote = f"{REMOTE_TMP}/gmd-backup-{uuid.uuid4().hex}.db"
         try:
@@ -454,6 +459,7 @@ class DeviceTarget(Target):
         os.replace(partial, destination)
 
     def restore(self, source: str) -> None:
+        """Upload a backup and ``.restore`` it into the device's meter.db."""
         if not os.path.exists(source):
             raise TargetError(f"backup {source} not found")
         self._preflight()
@@ -467,6 +473,7 @@ class DeviceTarget(Target):
             self._remove_remote(remote)
 
     def clear(self, tokens=None) -> int:
+        """Undo the ledger's loads (all, or those in ``tokens``) in one transaction."""
         self._preflight()
         exists = self._query(f"SELECT quote(count(*)) FROM sqlite_master WHERE name = '{ledger.LEDGER_TABLE}';")
         if not exists or exists[0][0] == 0:
@@ -487,6 +494,7 @@ class DeviceTarget(Target):
         return len(entries)
 
     def init(self, force: bool = False) -> None:
+        """Create meter.db on the device from the shipped schema (never over an existing one without force)."""
         s = self.settings
         result = self._ex().run(f"test -e {self._db}")
         if result.status == 0 and not force:

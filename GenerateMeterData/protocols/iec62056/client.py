@@ -48,6 +48,7 @@ class IECClient:
         self.identification: Optional[Identification] = None
 
     def close(self) -> None:
+        """Close the port."""
         try:
             self.port.close()
         except Exception:
@@ -216,6 +217,7 @@ class ProgrammingSession:
         self.open = True
 
     def exchange(self, request: bytes, what: str):
+        """Send a command and read the answer, NAK-ing and retrying on bad BCCs."""
         client = self.client
         for attempt in range(client.retries + 1):
             client._write(request)
@@ -247,6 +249,7 @@ class ProgrammingSession:
         return answer
 
     def write(self, address: str, value: str) -> None:
+        """W1 ``address(value)``; raises when the meter does not ACK."""
         wire = neva_address(address) if "*" in address and "." in address and ":" not in address else address
         message = self.exchange(command("W1", f"{wire}({value})"), f"answer to W1 {address}")
         if message.kind != "ack":
@@ -254,6 +257,7 @@ class ProgrammingSession:
             raise IECError(f"{self.client.url}: W1 {address} refused ({detail})", "meter-error")
 
     def close(self) -> None:
+        """End the session (B0)."""
         if self.open:
             self.client._write(command("B0"))
             self.open = False

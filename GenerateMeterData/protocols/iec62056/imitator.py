@@ -42,6 +42,7 @@ class RegisterTable:
         self.clock = clock
 
     def set(self, address: str, value: Optional[str]) -> None:
+        """A fixed value for an address (or an F-index range ``*[lo..hi]``)."""
         match = re.match(r"^(.*)\*\[([0-9A-Fa-f]+)\.\.([0-9A-Fa-f]+)\]$", address)
         if match:
             self.ranges.append((_key(match.group(1)), int(match.group(2), 16), int(match.group(3), 16), value))
@@ -69,6 +70,7 @@ class RegisterTable:
 
     @classmethod
     def from_neva_fixture(cls, path: str) -> "RegisterTable":
+        """The registers of a Neva imitator fixture (JSON)."""
         table = cls()
         for item in json.load(open(path, encoding="utf-8"))["items"]:
             table.set(item["request_code"], item["value"])
@@ -164,7 +166,10 @@ class IECImitator(TCPService):
                  manufacturer: str = "GMD", identification: Optional[str] = None, baud_char: str = "5",
                  password: Optional[str] = "00000000", address: Optional[str] = None, operand: str = "00000000",
                  readout: Optional[Callable[[], List[str]]] = None,
-                 overrides: Optional[Dict[str, str]] = None) -> None:
+                 overrides: Optional[Dict[str, str]] = None, mode: str = "C") -> None:
+        """``mode`` C answers sign-on, then readout or programming on request; A and B send the
+        readout right after the identification (B announces a baud letter); D pushes a readout
+        to every connection without being asked."""
         if lookup is None:
             meter = meter or GeneratedMeter()
             lookup = generated_lookup(meter)
@@ -182,16 +187,50 @@ class IECImitator(TCPService):
         self.password = password
         self.address = address
         self.operand = operand
+        if mode not in ("A", "B", "C", "D"):
+            raise IECError(f"imitator mode {mode!r}: A, B, C or D", "mode")
+        self.mode = mode
+        if mode == "A" and baud_char == "5":
+            self.baud_char = " "
+        elif mode == "B" and baud_char == "5":
+            self.baud_char = "E"
         super().__init__()
         self._threads: List[threading.Thread] = []
         self.sessions = 0
 
     def lookup(self, address: str, argument: str = "") -> Optional[str]:
+        """A register's value: overrides first, then the meter."""
         value = self.table(address, argument)
         return value if value is not None else self.base_lookup(address, argument)
 
     # ---- transports -----------------------------------------------------------------------
+    def readout_message(self) -> bytes:
+        """STX data block ! CR LF ETX BCC."""
+        return data_message("".join(line + "\r\n" for line in self.readout()) + "!\r\n")
+
+    def start_serial(self, url: str) -> None:
+        """Serve on a serial port (any pyserial URL: /dev/ttyS0, a pty's path, rfc2217://...)."""
+        from .client import open_port
+
+        port = open_port(url, 9600, timeout=0.2)
+
+        def receive() -> Optional[bytes]:
+            try:
+                return port.read(port.in_waiting or 1) or None
+            except Exception:
+                return b""
+
+        thread = threading.Thread(target=lambda: self._serve_forever(receive, port.write), daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
     def serve_connection(self, connection: socket.socket) -> None:
+        """Run the dialogue on one TCP connection (mode D: push a readout first)."""
+        if self.mode == "D":
+            ident = f"/{self.manufacturer}{self.baud_char}{self.identification}\r\n\r\n"
+            connection.sendall(ident.encode("ascii") + "".join(line + "\r\n" for line in self.readout()).encode("latin-1")
+                               + b"!\r\n")
+
         def receive() -> Optional[bytes]:
             try:
                 return connection.recv(4096)  # b"" when the peer closed
@@ -265,6 +304,9 @@ class IECImitator(TCPService):
                         self.sessions += 1
                         reply(f"/{self.manufacturer}{self.baud_char}{self.identification}\r\n".encode("ascii"))
                         state, authorised, progressed = "ident", False, True
+                        if self.mode in ("A", "B"):  # no option select: the data follows at once
+                            reply(self.readout_message())
+                            state = "readout"
                 elif state == "ident":
                     start = buffer.find(bytes([ACK]))
                     if start >= 0 and len(buffer) >= start + 6 and buffer[start + 4:start + 6] == b"\r\n":
@@ -274,7 +316,7 @@ class IECImitator(TCPService):
                             reply(command("P0", f"({self.operand})"))
                             state = "prog"
                         else:
-                            reply(data_message("".join(line + "\r\n" for line in self.readout()) + "!\r\n"))
+                            reply(self.readout_message())
                             state = "readout"
                         progressed = True
                     elif re.search(rb"/\?[^!]*!\r\n", buffer):

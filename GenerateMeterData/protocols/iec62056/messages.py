@@ -47,6 +47,7 @@ class Identification:
 
     @property
     def mode(self) -> str:
+        """A, B or C, from the baud character."""
         if self.baud_char in BAUD_C:
             return "C"
         if self.baud_char in BAUD_B:
@@ -55,6 +56,7 @@ class Identification:
 
     @property
     def switchover_baud(self) -> Optional[int]:
+        """The baud rate the meter announces (None when not a standard code)."""
         return BAUD_C.get(self.baud_char) or BAUD_B.get(self.baud_char)
 
     @property
@@ -63,6 +65,7 @@ class Identification:
         return 20 if self.manufacturer[2:3].islower() else 200
 
     def encode(self) -> bytes:
+        """The identification line as the meter sends it."""
         enhanced = f"\\{self.enhanced_id_char}" if self.enhanced_id_char else ""
         return f"/{self.manufacturer}{self.baud_char}{enhanced}{self.identification or ''}".encode("ascii") + CRLF
 
@@ -94,13 +97,16 @@ class DataSet:
 
     @property
     def value(self) -> Optional[str]:
+        """The first value."""
         return self.values[0][0] if self.values else None
 
     @property
     def unit(self) -> Optional[str]:
+        """The first value's unit."""
         return self.values[0][1] if self.values else None
 
     def number(self, index: int = 0) -> Optional[float]:
+        """A value as a float (None when it is not a number)."""
         try:
             return float(self.values[index][0])
         except (IndexError, ValueError):
@@ -117,6 +123,7 @@ class DataSet:
         return parse_obis(self.address)
 
     def as_dict(self) -> Dict[str, object]:
+        """The data set as JSON-ready data."""
         return {"address": self.address, "obis": _obis_text(self.obis()),
                 "values": [{"value": v, "unit": u} for v, u in self.values]}
 
@@ -126,6 +133,7 @@ _LETTER_GROUPS = {"C": 96, "F": 97, "L": 98, "P": 99}
 
 
 def parse_obis(address: str) -> Optional[Tuple[int, int, int, int, int, int]]:
+    """An OBIS address (``1-0:1.8.0*255``, ``1.8.0``, ``C.1.0``) as six groups; None otherwise."""
     match = _OBIS.match(address.strip())
     if not match:
         return None
@@ -189,6 +197,7 @@ class Readout:
     bcc_ok: Optional[bool] = None   # None: the block carried no BCC (mode D push, some P1 meters)
 
     def get(self, address: str) -> Optional[DataSet]:
+        """A data set by address or OBIS code."""
         wanted = parse_obis(address)
         for data_set in self.data_sets:
             if data_set.address == address or (wanted is not None and data_set.obis() == wanted):
@@ -196,6 +205,7 @@ class Readout:
         return None
 
     def as_dict(self) -> Dict[str, object]:
+        """The readout as JSON-ready data."""
         ident = self.identification
         return {"identification": None if ident is None else {
                     "manufacturer": ident.manufacturer, "baud_char": ident.baud_char,
@@ -260,6 +270,7 @@ def ack_option(protocol: str = "0", baud_char: str = "5", mode: str = "0") -> by
 
 
 def sign_on(address: str = "") -> bytes:
+    """The sign-on request ``/?address!`` CR LF."""
     return f"/?{address}!".encode("ascii") + CRLF
 
 
@@ -274,6 +285,7 @@ class Message:
 
 
 def parse_message(raw: bytes) -> Message:
+    """One framed message (command, data, ACK or NAK), with whether its BCC held."""
     raw = strip_parity(raw)
     if raw[:1] == bytes([ACK]):
         return Message("ack")
@@ -320,4 +332,5 @@ def neva_to_obis(code: str) -> Tuple[int, int, int, int]:
 
 
 def obis_to_neva(c: int, d: int, e: int, f: int = 0xFF) -> str:
+    """(C, D, E, F) -> Neva's ``CC.DD.EE*FF``."""
     return f"{c:02X}.{d:02X}.{e:02X}*{f:02X}"

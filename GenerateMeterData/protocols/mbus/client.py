@@ -41,6 +41,7 @@ class MBusClient:
         self.requests = 0
 
     def close(self) -> None:
+        """Close the port."""
         self.port.close()
 
     def __enter__(self) -> "MBusClient":
@@ -99,6 +100,7 @@ class MBusClient:
         return frame is not None and frame.kind == "ack"
 
     def scan_primary(self, addresses=range(0, 251)) -> List[int]:
+        """Addresses that answer SND_NKE."""
         return [address for address in addresses if self.ping(address)]
 
     def scan_secondary(self, prefix: str = "") -> List[str]:

@@ -42,14 +42,17 @@ class Frame:
 
     @property
     def from_master(self) -> bool:
+        """True for frames sent by the master (PRM bit)."""
         return self.kind != "ack" and bool(self.control & DIRECTION_MASTER_TO_SLAVE)
 
     @property
     def fcb(self) -> bool:
+        """The frame count bit."""
         return bool(self.control & FCB)
 
 
 def checksum(*parts: bytes) -> int:
+    """The M-Bus checksum: the sum of the bytes, modulo 256."""
     return sum(b for part in parts for b in part) & 0xFF
 
 
@@ -153,14 +156,17 @@ def split_frames(buffer: bytes) -> Tuple[List[Frame], bytes, int]:
 
 
 def short_frame(control: int, address: int) -> bytes:
+    """A short frame with this C and A field."""
     return encode_frame(Frame("short", control, address))
 
 
 def snd_nke(address: int) -> bytes:
+    """SND_NKE (link reset) to a primary address."""
     return short_frame(SND_NKE, address)
 
 
 def req_ud2(address: int, fcb: bool = False) -> bytes:
+    """REQ_UD2 to a primary address, with FCV and the given FCB."""
     return short_frame(REQ_UD2 | (FCB | FCV if fcb else 0), address)
 
 

@@ -74,13 +74,16 @@ class Record:
 
     @property
     def manufacturer_specific(self) -> bool:
+        """DIF 0F or 1F: the rest of the telegram is manufacturer data."""
         return self.dif in (MANUFACTURER, MORE_FOLLOW)
 
     @property
     def has_dife(self) -> bool:
+        """True when the record has DIF extensions."""
         return bool(self.dife)
 
     def as_dict(self) -> Dict[str, Any]:
+        """The record as JSON-ready data (value, unit, quantity, storage, tariff, subunit, ...)."""
         out: Dict[str, Any] = {"function": self.function, "storage_number": self.storage_number,
                                "tariff": self.tariff, "subunit": self.subunit, "unit": self.unit,
                                "quantity": self.quantity, "value": self.value, "raw": self.data.hex(" ").upper()}
@@ -152,6 +155,7 @@ class Telegram:
 
     @property
     def more_records_follow(self) -> bool:
+        """True when the slave has another telegram (DIF 1F)."""
         return any(r.dif == MORE_FOLLOW for r in self.records)
 
     @property
@@ -163,6 +167,7 @@ class Telegram:
         return f"{int(self.header['id'], 16):08X}{raw[4]:02X}{raw[5]:02X}{raw[6]:02X}{raw[7]:02X}"
 
     def as_dict(self) -> Dict[str, Any]:
+        """The telegram as JSON-ready data."""
         out: Dict[str, Any] = {"c": self.control, "a": self.address, "ci": f"0x{self.ci:02X}", "type": self.kind}
         if self.kind == "error":
             out["error"] = self.error
@@ -487,6 +492,7 @@ def decode_telegram(frame_bytes: bytes) -> Telegram:
 
 
 def encode_user_data(telegram: Telegram) -> bytes:
+    """The user data bytes of a Telegram (header, records and fillers as they were)."""
     if telegram.kind in ("error", "fixed"):
         return telegram.fixed_raw
     out = bytearray(telegram.header_raw)

@@ -73,6 +73,7 @@ class MBusSlave(TCPService):
 
     @property
     def secondary_address(self) -> str:
+        """The slave's 16-hex-digit secondary address."""
         if self.recorded:
             from .records import decode_telegram
             return decode_telegram(self.recorded[0]).secondary_address or ""
@@ -128,6 +129,7 @@ class MBusSlave(TCPService):
         return None
 
     def serve_connection(self, connection: socket.socket) -> None:
+        """Answer the frames arriving on one connection."""
         buffer = b""
         while not self._stop.is_set():
             try:
