@@ -147,7 +147,7 @@ class DeviceTarget(Target):
     def _start_upload(self, remote_path: str, size_hint: Optional[int] = None):
         """Start ``cat > file`` (``gzip -dc`` when compressing) on the device; data comes later."""
         compress = self.settings.compress == "yes" or (
-            self.settings.compress == "auto" and bool(self.gzip_on_device)
+            self.settings.compress == "auto" and bool(self.gzip_on_device) and not _loopback(self.settings.host)
             and (size_hint is None or size_hint > 64 * 1024))
         writer = "gzip -dc" if compress else "cat"
         quoted = shlex.quote(remote_path)
@@ -512,6 +512,15 @@ class DeviceTarget(Target):
                 self._remove_remote(temporary)
                 raise RemoteError(f"{s.where}: cannot create {s.db_path}: {_first(moved.error_text())}",
                                   host=s.host)
+
+
+def _loopback(host: str) -> bool:
+    """A device on this machine (a stand-in): compressing only costs CPU there."""
+    import ipaddress
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _first(text: str) -> str:
