@@ -121,11 +121,14 @@ def test_mbus_capture_and_recorded_frames(tmp_path):
     host, port = slave.start_tcp()
     db = str(tmp_path / "m.db")
     try:
-        result = cli("capture", "mbus", "--port", f"socket://{host}:{port}", "--mbus-address", "3", "--db", db)
+        result = cli("capture", "mbus", "--port", f"socket://{host}:{port}", "--mbus-address", "3", "--db", db,
+                     "--every", "1.1", "--count", "2")
         assert result.returncode == 0, result.stderr
+        assert result.stdout.count("captured meter") == 2
     finally:
         slave.stop()
-    assert rows(db, "SELECT count(*) FROM ElectricEnergyValues")[0][0] == 5
+    assert rows(db, "SELECT count(*) FROM MeterTable")[0][0] == 1  # found again by its serial
+    assert rows(db, "SELECT count(*) FROM ElectricEnergyValues")[0][0] == 10
     assert verify(db) == []
 
 
