@@ -226,56 +226,53 @@ def test_client_readout_and_programming_against_generated_meter():
         imitator.stop()
 
 
-def test_client_handles_echo_garbage_and_lf_only_lines():
-    """A half-duplex head echoes our request; noise precedes '/'; the meter ends lines with LF."""
+def scripted_meter(script):
+    """A fake meter on a loopback socket that runs ``script(connection)``; returns its URL."""
+    import threading
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
-    port = server.getsockname()[1]
 
-    def meter():
+    def run():
         conn, _ = server.accept()
+        script(conn)
+        time.sleep(0.3)
+        conn.close()
+        server.close()
+
+    threading.Thread(target=run, daemon=True).start()
+    return f"socket://127.0.0.1:{server.getsockname()[1]}"
+
+
+def test_client_handles_echo_garbage_and_lf_only_lines():
+    """A half-duplex head echoes our request; noise precedes '/'; the meter ends lines with LF."""
+    def meter(conn):
         request = conn.recv(64)
         conn.sendall(request + b"\x00\xff#garbage/ABC5TEST\n")  # echo, noise, LF only
         ack = conn.recv(64)
         block = b"1.8.0(000123.456*kWh)\n0.0.0(42)\n!\n\x03"
         conn.sendall(ack + b"\x02" + block + bytes([bcc(block)]))
-        time.sleep(0.3)
-        conn.close()
 
-    import threading
-    threading.Thread(target=meter, daemon=True).start()
-    with IECClient(f"socket://127.0.0.1:{port}", baud_switch_delay=0) as client:
+    with IECClient(scripted_meter(meter), baud_switch_delay=0) as client:
         readout = client.readout()
-    server.close()
     assert readout.identification.identification == "TEST"
     assert readout.get("1.8.0").number() == 123.456 and readout.bcc_ok
 
 
 def test_client_naks_a_bad_readout_bcc_and_gets_it_again():
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    port = server.getsockname()[1]
     block = b"1.8.0(5*kWh)\r\n!\r\n\x03"
     naks = []
 
-    def meter():
-        conn, _ = server.accept()
+    def meter(conn):
         conn.recv(64)
         conn.sendall(b"/ABC5X\r\n")
         conn.recv(64)
         conn.sendall(b"\x02" + block + bytes([bcc(block) ^ 0x01]))  # corrupted
         naks.append(conn.recv(1))
         conn.sendall(b"\x02" + block + bytes([bcc(block)]))
-        time.sleep(0.3)
-        conn.close()
 
-    import threading
-    threading.Thread(target=meter, daemon=True).start()
-    with IECClient(f"socket://127.0.0.1:{port}", baud_switch_delay=0) as client:
+    with IECClient(scripted_meter(meter), baud_switch_delay=0) as client:
         readout = client.readout()
-    server.close()
     assert naks == [b"\x15"] and readout.get("1.8.0").number() == 5.0
 
 

@@ -350,6 +350,21 @@ def _lvar_length(lvar: int) -> int:
     raise DecodeError(f"reserved LVAR 0x{lvar:02X}", "record")
 
 
+def _extensions(data: bytes, i: int, first: int, limit: int, field: str, name: str) -> Tuple[List[int], int]:
+    """The extension bytes (DIFE or VIFE) that follow a byte with the extension bit set."""
+    extensions: List[int] = []
+    last = first
+    while last & 0x80:
+        if i >= len(data):
+            raise DecodeError(f"Premature end of record at {field}.", "record")
+        if len(extensions) >= limit:
+            raise DecodeError(f"Too many {name}.", "record")
+        last = data[i]
+        extensions.append(last)
+        i += 1
+    return extensions, i
+
+
 def parse_records(data: bytes, msb_first: bool = False) -> Tuple[List[Record], List[Any]]:
     """Records of a variable data structure, and the wire layout (records and filler bytes)."""
     records: List[Record] = []
@@ -367,17 +382,7 @@ def parse_records(data: bytes, msb_first: bool = False) -> Tuple[List[Record], L
             records.append(record)
             layout.append(record)
             break
-        i += 1
-        difes: List[int] = []
-        last = dif
-        while last & 0x80:
-            if i >= n:
-                raise DecodeError("Premature end of record at DIF.", "record")
-            if len(difes) >= MAX_DIFE:
-                raise DecodeError("Too many DIFE.", "record")
-            last = data[i]
-            difes.append(last)
-            i += 1
+        difes, i = _extensions(data, i + 1, dif, MAX_DIFE, "DIF", "DIFE")
         if i >= n:
             raise DecodeError("Premature end of record at VIF.", "record")
         vif = data[i]
@@ -394,16 +399,7 @@ def parse_records(data: bytes, msb_first: bool = False) -> Tuple[List[Record], L
                 raise DecodeError("Premature end of record at variable length VIF.", "record")
             plain = bytes(data[i:i + length])
             i += length
-        vifes: List[int] = []
-        last = vif
-        while last & 0x80:
-            if i >= n:
-                raise DecodeError("Premature end of record at VIF.", "record")
-            if len(vifes) >= MAX_VIFE:
-                raise DecodeError("Too many VIFE.", "record")
-            last = data[i]
-            vifes.append(last)
-            i += 1
+        vifes, i = _extensions(data, i, vif, MAX_VIFE, "VIF", "VIFE")
         coding = dif & 0x0F
         lvar = None
         length = tables.DATA_LENGTH[coding]
