@@ -51,6 +51,7 @@ class SSHServer:
         for key in (self.host_key, self.client_key):
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
         shutil.copy(self.client_key + ".pub", self.authorized_keys)
+        os.chmod(self.workdir, 0o755)  # authorized_keys is read as the logging-in user
         os.makedirs("/run/sshd", exist_ok=True)
         config = os.path.join(self.workdir, "sshd_config")
         with open(config, "w") as handle:
@@ -161,21 +162,33 @@ class CuttableProxy:
         self.listener.close()
 
 
-PASSWORD_USER = "gmdtest"
+PASSWORD_USER = DEVICE_USER = "gmdtest"
+
+
+def device_user() -> Optional[str]:
+    """A throw-away login whose shell is plain /bin/sh, like a device's busybox (root here runs
+    bash with a .bashrc that costs ~0.2 s per command).  None where it cannot be made."""
+    if os.geteuid() != 0 or not shutil.which("useradd"):
+        return None
+    if subprocess.run(["id", DEVICE_USER], capture_output=True).returncode != 0:
+        if subprocess.run(["useradd", "-M", "-d", "/tmp", "-s", "/bin/sh", DEVICE_USER],
+                          capture_output=True).returncode != 0:
+            return None
+    # useradd leaves the account locked ("!"), and sshd refuses even key logins then; "*" means
+    # "no password login" without the lock (password_user() sets a real one when it needs it)
+    status = subprocess.run(["passwd", "-S", DEVICE_USER], capture_output=True, text=True).stdout.split()
+    if len(status) > 1 and status[1] == "L":
+        subprocess.run(["usermod", "-p", "*", DEVICE_USER], capture_output=True)
+    return DEVICE_USER
 
 
 def password_user() -> Optional[str]:
-    """A throw-away login with a password for the password-authentication test (root only).
+    """The device user with a fresh random password (for the password-authentication test).
 
     Returns the password, or None where no such user can be made (not root, no useradd)."""
     import secrets
-    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("chpasswd"):
+    if device_user() is None or not shutil.which("chpasswd"):
         return None
-    home = "/tmp/gmdtest-home"
-    if subprocess.run(["id", PASSWORD_USER], capture_output=True).returncode != 0:
-        if subprocess.run(["useradd", "-M", "-d", home, "-s", "/bin/sh", PASSWORD_USER],
-                          capture_output=True).returncode != 0:
-            return None
     password = "pw%" + secrets.token_hex(8)
     done = subprocess.run(["chpasswd"], input=f"{PASSWORD_USER}:{password}\n", text=True, capture_output=True)
     return password if done.returncode == 0 else None

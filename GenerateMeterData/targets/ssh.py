@@ -524,7 +524,10 @@ def _loopback(host: str) -> bool:
 
 
 def _first(text: str) -> str:
-    for line in (text or "").splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
+    """The line of stderr that says what went wrong: sqlite3's error line when there is one
+    (a device may print login noise before it), else the first line."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    for line in lines:
+        if "error" in line.lower() and not line.startswith("Could not chdir"):
+            return line
+    return lines[0] if lines else ""
