@@ -24,8 +24,16 @@ def scenario(meters=3, days=10, seed=1, **kwargs):
     return Scenario(meters=meters, days=days, end=END, seed=seed, **kwargs)
 
 
+def _temp_files():
+    return {name for name in os.listdir("/tmp") if name.startswith(("gmd-stage-", "gmd-backup-"))}
+
+
+_STALE = _temp_files()  # what earlier runs may have left is not this run's
+
+
 def remote_temp_files():
-    return [name for name in os.listdir("/tmp") if name.startswith("gmd-stage-") or name.startswith("gmd-backup-")]
+    """Staged or backup files this test run left in the stand-in's /tmp."""
+    return sorted(_temp_files() - _STALE)
 
 
 def test_seed_verify_clear_over_ssh(device):

@@ -91,6 +91,13 @@ class RemoteProcess:
                 raise ConnectError(f"{self.host}: connection lost while sending data")
             view = view[sent:]
 
+    def abort(self) -> None:
+        """Close the channel, quietly: on a dead connection closing raises (EOFError) too."""
+        try:
+            self.channel.close()
+        except Exception:
+            pass
+
     def close_stdin(self) -> None:
         """Send EOF to the command."""
         try:
@@ -112,7 +119,7 @@ class RemoteProcess:
         """Wait (with the command's deadline) for the exit status and all output."""
         while not self.channel.exit_status_ready():
             if time.monotonic() > self.deadline:
-                self.channel.close()
+                self.abort()
                 raise RemoteError(f"{self.host}: command did not finish within {self.timeout:g} s",
                                   host=self.host)
             if self.channel.closed and not self.channel.exit_status_ready():
@@ -121,7 +128,7 @@ class RemoteProcess:
         for reader in self._readers:
             reader.join(max(0.1, self.deadline - time.monotonic()))
         status = self.channel.recv_exit_status() if self.channel.exit_status_ready() else -1
-        self.channel.close()
+        self.abort()
         return Result(status, bytes(self._stdout), bytes(self._stderr))
 
 
@@ -222,7 +229,7 @@ class Executor:
             process.close_stdin()
             return process.finish()
         except BaseException:
-            process.channel.close()
+            process.abort()
             raise
 
     def alive(self) -> bool:

@@ -174,7 +174,7 @@ class DeviceTarget(Target):
             process.close_stdin()
             result = process.finish()
         except BaseException:
-            process.channel.close()
+            process.abort()
             raise
         if result.status != 0:
             raise RemoteError(f"{self.settings.where}: upload to {remote_path} failed: {_first(result.error_text())}",
@@ -190,7 +190,7 @@ class DeviceTarget(Target):
             try:
                 self._ex().run(f"rm -f {shlex.quote(path)}", timeout=self.settings.connect_timeout + 10)
                 return
-            except (ConnectError, RemoteError):
+            except Exception:  # best effort: a dead connection may fail in many ways
                 self.close()
 
     # ---- device state --------------------------------------------------------------------
@@ -257,7 +257,7 @@ class DeviceTarget(Target):
             finally:
                 try:
                     for process in ((upload[0],) if upload else ()) + (merge,):
-                        process.channel.close()
+                        process.abort()
                     if staged and not merged:  # after a merge, its own command removed the file
                         self._remove_remote(remote_stage)
                 finally:
@@ -378,7 +378,7 @@ class DeviceTarget(Target):
             process.close_stdin()
             result = process.finish()
         except (ConnectError, RemoteError) as exc:
-            process.channel.close()
+            process.abort()
             if commit_sent and self._committed(token):
                 return
             if isinstance(exc, ConnectError):
