@@ -47,6 +47,13 @@ def test_seed_verify_clear_over_ssh(device):
     before = table_checksums(device.path)
     summary = scenario(meters=4).create(target)
     assert summary.meters == 4 and summary.total_rows > 10_000
+    # staged by two processes, merged in one transaction: the same story as a local load
+    local = os.path.join(os.path.dirname(device.path), "local.db")
+    scenario(meters=4).create(GenerateMeterData.LocalTarget(local))
+    story = ("SELECT t.MeterId - {first}, m.RecordTypeId, m.Timestamp, e.Tariff, e.Ap, e.Am, e.Rp, e.Rm "
+             "FROM MeterData m JOIN MeterTable t ON t.DeviceIdx = m.DeviceIdx JOIN ElectricEnergyValues e ON e.Id = m.Id "
+             "WHERE t.MeterId > {first}")
+    assert sorted(rows(device.path, story.format(first=1002))) == sorted(rows(local, story.format(first=1000)))
     assert rows(device.path, "SELECT count(*) FROM MeterTable")[0][0] == 6
     assert verify(device.path) == []
     with target.readable_copy() as copy:
@@ -70,7 +77,8 @@ def test_ids_do_not_collide_with_rows_already_there(device):
 
 def test_sql_text_fallback_lands_the_same_rows(device, tmp_path):
     tricky = "O'Brien \"x\"; DROP TABLE MeterTable; -- комментарий\nline2\n.quit"
-    plan = [GenerateMeterData.MeterPlan("SE303", table={"Address": tricky}, config={"serial": tricky, "model": "Нева'"})]
+    plan = [GenerateMeterData.MeterPlan("SE303", table={"Address": tricky}, config={"serial": tricky, "model": "Нева'"}),
+            GenerateMeterData.MeterPlan("Mercury200")]  # two meters: staged by two processes
     with DeviceTarget(device.settings(upload="sql")) as target:
         Scenario(meters=plan, days=3, end=END, seed=2).create(target)
     local = str(tmp_path / "local.db")
@@ -78,8 +86,8 @@ def test_sql_text_fallback_lands_the_same_rows(device, tmp_path):
     for table in ("MeterTable", "ElectricConfig", "MeterData", "ElectricEnergyValues", "ElectricPowerValues",
                   "ElectricQualityValues"):
         assert rows(device.path, f"SELECT * FROM {table} ORDER BY rowid") == rows(local, f"SELECT * FROM {table} ORDER BY rowid"), table
-    assert rows(device.path, "SELECT Address FROM MeterTable") == [(tricky,)]
-    assert rows(device.path, "SELECT Serial, Model FROM ElectricConfig") == [(tricky, "Нева'")]
+    assert rows(device.path, "SELECT Address FROM MeterTable")[0] == (tricky,)
+    assert rows(device.path, "SELECT Serial, Model FROM ElectricConfig")[0] == (tricky, "Нева'")
 
 
 def test_staged_path_keeps_tricky_text_byte_for_byte(device):

@@ -161,10 +161,14 @@ class Scenario:
             add(plan, None)
         return specs
 
-    def generate(self, ids: IdAllocator, names: NameIndex,
-                 recorder: Optional[Recorder] = None) -> Iterator[RowSet]:
-        """Rows meter after meter (one RowSet per meter), ids taken from ``ids``."""
+    def generate(self, ids: IdAllocator, names: NameIndex, recorder: Optional[Recorder] = None,
+                 part: int = 0, parts: int = 1) -> Iterator[RowSet]:
+        """Rows meter after meter (one RowSet per meter), ids taken from ``ids``.  With ``parts``
+        > 1 only every parts-th meter (from ``part``) is generated -- each part in its own process
+        numbers the meters the same way, so the parts together are the whole scenario."""
         for spec in self.meter_specs(ids):
+            if spec.ordinal % parts != part:
+                continue
             rows = RowSet()
             emitter = Emitter(rows, ids, names, self.overrides, self.tz, recorder)
             emit_meter(emitter, spec, self.seed, self.options, self.origin_day, self.start_ts,
