@@ -52,10 +52,6 @@ class TariffSchedule:
         """Tariff of each period slot of a 24-hour day, by the slot's start time."""
         return [self.tariff(day, minute) for minute in range(0, 1440, period_minutes)]
 
-    def tariffs_used(self) -> List[int]:
-        """The tariffs the schedule uses."""
-        return sorted({t for _, t in self.weekday} | {t for _, t in self.weekend})
-
 
 # A realistic Russian three-zone tariff on working days (T1 peak, T2 night, T3 semi-peak) with a
 # weekend day tariff T4, so all four registers move.

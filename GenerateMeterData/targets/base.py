@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from typing import Callable, Iterable, Iterator, List, Optional
+from typing import Callable, Iterable, List, Optional
 
 from ..generate.rows import IdAllocator, NameIndex, RowSet
 from ..generate.scenario import LoadSummary
@@ -63,8 +63,3 @@ class Target(abc.ABC):
     def __exit__(self, *exc) -> None:
         self.close()
 
-
-@contextlib.contextmanager
-def nothing_to_do() -> Iterator[None]:
-    """A context manager that does nothing."""
-    yield

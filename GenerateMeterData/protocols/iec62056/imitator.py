@@ -18,7 +18,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from ..meters import GeneratedMeter
 from ..tcpservice import TCPService
-from .messages import (ACK, NAK, SOH, STX, IECError, command, data_message, frame_length, parse_message,
+from .messages import (ACK, NAK, SOH, STX, Identification, IECError, command, data_message, frame_length, parse_message,
                        strip_parity)
 
 ERR_UNKNOWN_REGISTER = "ERR02"
@@ -204,6 +204,10 @@ class IECImitator(TCPService):
         return value if value is not None else self.base_lookup(address, argument)
 
     # ---- transports -----------------------------------------------------------------------
+    def identification_line(self) -> bytes:
+        """``/XXXZidentification`` CR LF."""
+        return Identification(self.manufacturer, self.baud_char, self.identification).encode()
+
     def readout_message(self) -> bytes:
         """STX data block ! CR LF ETX BCC."""
         return data_message("".join(line + "\r\n" for line in self.readout()) + "!\r\n")
@@ -227,9 +231,8 @@ class IECImitator(TCPService):
     def serve_connection(self, connection: socket.socket) -> None:
         """Run the dialogue on one TCP connection (mode D: push a readout first)."""
         if self.mode == "D":
-            ident = f"/{self.manufacturer}{self.baud_char}{self.identification}\r\n\r\n"
-            connection.sendall(ident.encode("ascii") + "".join(line + "\r\n" for line in self.readout()).encode("latin-1")
-                               + b"!\r\n")
+            connection.sendall(self.identification_line() + b"\r\n"
+                               + "".join(line + "\r\n" for line in self.readout()).encode("latin-1") + b"!\r\n")
 
         def receive() -> Optional[bytes]:
             try:
@@ -302,7 +305,7 @@ class IECImitator(TCPService):
                         if self.address and requested not in ("", self.address):
                             continue  # another meter on the bus is addressed
                         self.sessions += 1
-                        reply(f"/{self.manufacturer}{self.baud_char}{self.identification}\r\n".encode("ascii"))
+                        reply(self.identification_line())
                         state, authorised, progressed = "ident", False, True
                         if self.mode in ("A", "B"):  # no option select: the data follows at once
                             reply(self.readout_message())

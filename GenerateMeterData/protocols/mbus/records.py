@@ -77,11 +77,6 @@ class Record:
         """DIF 0F or 1F: the rest of the telegram is manufacturer data."""
         return self.dif in (MANUFACTURER, MORE_FOLLOW)
 
-    @property
-    def has_dife(self) -> bool:
-        """True when the record has DIF extensions."""
-        return bool(self.dife)
-
     def as_dict(self) -> Dict[str, Any]:
         """The record as JSON-ready data (value, unit, quantity, storage, tariff, subunit, ...)."""
         out: Dict[str, Any] = {"function": self.function, "storage_number": self.storage_number,
