@@ -178,14 +178,7 @@ class ElectricStory:
         device, meter_id = spec.device_idx, spec.meter_id
         if window_start < self.origin_ts:
             raise InputError("the requested history starts before the meter's story: ask for fewer records")
-        first_day = timegrid.local_datetime(window_start, tz).date()
-        if timegrid.local_midnight(first_day, tz) < window_start:
-            first_day += dt.timedelta(days=1)
-        last_day = timegrid.local_datetime(end_ts, tz).date()
-        midnights = [timegrid.local_midnight(d, tz) for d in timegrid.days(first_day, last_day)]
-        midnights = [m for m in midnights if window_start <= m <= end_ts]
-        months = [timegrid.local_midnight(d, tz) for d in timegrid.month_starts(first_day, last_day)]
-        months = [m for m in months if window_start <= m <= end_ts]
+        midnights, months = timegrid.window_stamps(window_start, end_ts, tz)
         step = (moment_step_minutes or self.options.moment_step_minutes) * 60
         moments = self._grid(window_start, end_ts, step) if measures & {"ElMomentEnergy", "ElMomentQuality"} else []
         requests = set()

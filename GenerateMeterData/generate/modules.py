@@ -18,11 +18,6 @@ PULSE_MEASURES = ("PlsMomentPulse", "PlsHourPulse", "PlsDayPulse", "PlsMonthPuls
 DIGITAL_MEASURES = ("DigMomentState", "DigJournalState")
 
 
-def _window_days(window_start: int, end_ts: int, tz) -> List[dt.date]:
-    first = timegrid.local_datetime(window_start, tz).date()
-    return list(timegrid.days(first, timegrid.local_datetime(end_ts, tz).date()))
-
-
 class PulseStory:
     """Counters of water/gas/heat meters wired to a pulse concentrator, hour by hour."""
 
@@ -68,10 +63,7 @@ class PulseStory:
         """Emit the pulse measures of the window."""
         tz, end = self.tz, self.end_ts
         device, meter_id = self.spec.device_idx, self.spec.meter_id
-        days = _window_days(window_start, end, tz)
-        midnights = [m for m in (timegrid.local_midnight(d, tz) for d in days) if window_start <= m <= end]
-        months = [m for m in (timegrid.local_midnight(d, tz) for d in timegrid.month_starts(days[0], days[-1]))
-                  if window_start <= m <= end]
+        midnights, months = timegrid.window_stamps(window_start, end, tz)
         step = (moment_step_minutes or self.options.moment_step_minutes) * 60
         stamps = {
             "PlsDayPulse": midnights,

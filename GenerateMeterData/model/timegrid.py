@@ -3,7 +3,7 @@ epoch seconds, computed in the device's time zone (Europe/Moscow unless configur
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterator, List
+from typing import Iterator, List, Tuple
 
 try:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -59,6 +59,15 @@ def add_months(day: dt.date, months: int) -> dt.date:
     """The 1st of the month ``months`` after ``day``'s month."""
     index = day.year * 12 + day.month - 1 + months
     return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def window_stamps(window_start: int, end_ts: int, tz: dt.tzinfo) -> Tuple[List[int], List[int]]:
+    """Local midnights and local midnights of the 1st of a month within [window_start, end_ts]."""
+    first = local_datetime(window_start, tz).date()
+    last = local_datetime(end_ts, tz).date()
+    midnights = [m for m in (local_midnight(d, tz) for d in days(first, last)) if window_start <= m <= end_ts]
+    months = [m for m in (local_midnight(d, tz) for d in month_starts(first, last)) if window_start <= m <= end_ts]
+    return midnights, months
 
 
 def is_dst(ts: int, tz: dt.tzinfo) -> int:

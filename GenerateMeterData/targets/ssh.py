@@ -69,6 +69,11 @@ class DeviceTarget(Target):
     def _db(self) -> str:
         return shlex.quote(self.settings.db_path)
 
+    @property
+    def _timeout(self) -> str:
+        """The sqlite3 shell's busy timeout, from settings (busy_timeout)."""
+        return f".timeout {int(self.settings.busy_timeout * 1000)}"
+
     def _sqlite_command(self, *args: str) -> str:
         binary = shlex.quote(self.settings.sqlite3)
         prefix = "sudo -n " if self.settings.sudo else ""
@@ -102,7 +107,7 @@ class DeviceTarget(Target):
     def _query(self, sql: str, checked: bool = False) -> List[tuple]:
         """Rows of statements whose every column is wrapped in quote(); with ``checked`` the
         device checks (sqlite3 present, database present, gzip) run in the same round trip."""
-        script = f".separator ,\n.timeout {int(self.settings.busy_timeout * 1000)}\n{sql}\n"
+        script = f".separator ,\n{self._timeout}\n{sql}\n"
         command = (self._checks() + "exec " if checked else "") + self._sqlite_command()
         result = self._ex().run(command, stdin=script.encode())
         self._check_status(result)
@@ -343,7 +348,7 @@ class DeviceTarget(Target):
         lines = [
             ".bail on",
             ".separator ,",
-            f".timeout {int(self.settings.busy_timeout * 1000)}",
+            self._timeout,
             source.rstrip("\n"),
             "BEGIN IMMEDIATE;",
             "DROP TABLE IF EXISTS temp.gmd_offsets;",
@@ -455,7 +460,7 @@ class DeviceTarget(Target):
     # ---- lifecycle -----------------------------------------------------------------------
     def fetch(self, sql: str, params: tuple = ()) -> List[tuple]:
         """Rows of a query run by the device's sqlite3 (values quoted, ``.mode quote`` output)."""
-        script = f".mode quote\n.timeout {int(self.settings.busy_timeout * 1000)}\n{bind(sql, params).rstrip(';')};\n"
+        script = f".mode quote\n{self._timeout}\n{bind(sql, params).rstrip(';')};\n"
         result = self._ex().run(self._sqlite_command(), stdin=script.encode())
         self._raise_for(result, "query")
         return parse_quoted(result.text())
@@ -473,7 +478,7 @@ class DeviceTarget(Target):
         self._preflight()
         remote = f"{REMOTE_TMP}/gmd-backup-{uuid.uuid4().hex}.db"
         try:
-            result = self._ex().run(self._sqlite_command(f".timeout {int(self.settings.busy_timeout * 1000)}",
+            result = self._ex().run(self._sqlite_command(self._timeout,
                                                          f".backup {remote}"))
             self._raise_for(result, "backup")
             reader = f"gzip -c {shlex.quote(remote)}" if self.gzip_on_device else f"cat {shlex.quote(remote)}"
@@ -508,7 +513,7 @@ class DeviceTarget(Target):
         remote = f"{REMOTE_TMP}/gmd-restore-{uuid.uuid4().hex}.db"
         try:
             self._upload(source, remote, None)
-            result = self._ex().run(self._sqlite_command(f".timeout {int(self.settings.busy_timeout * 1000)}",
+            result = self._ex().run(self._sqlite_command(self._timeout,
                                                          f".restore {remote}"))
             self._raise_for(result, "restore")
         finally:
@@ -516,8 +521,8 @@ class DeviceTarget(Target):
 
     def clear(self, tokens=None) -> int:
         """Undo the ledger's loads (all, or those in ``tokens``) in one transaction."""
-        self._preflight()
-        exists = self._query(f"SELECT quote(count(*)) FROM sqlite_master WHERE name = '{ledger.LEDGER_TABLE}';")
+        exists = self._query(f"SELECT quote(count(*)) FROM sqlite_master WHERE name = '{ledger.LEDGER_TABLE}';",
+                             checked=True)
         if not exists or exists[0][0] == 0:
             return 0
         entries = self._query("SELECT " + ", ".join(f"quote({c.strip()})" for c in ledger.LEDGER_COLUMNS.split(","))
@@ -525,7 +530,7 @@ class DeviceTarget(Target):
         entries = ledger.select_entries(entries, tokens)
         if not entries:
             return 0
-        script = (f".bail on\n.separator ,\n.timeout {int(self.settings.busy_timeout * 1000)}\nBEGIN IMMEDIATE;\n"
+        script = (f".bail on\n.separator ,\n{self._timeout}\nBEGIN IMMEDIATE;\n"
                   + "".join(s + ";\n" for s in ledger.clear_sql(entries))
                   + f"COMMIT;\nSELECT quote('{COMMITTED}');\n")
         result = self._ex().run(self._sqlite_command(), stdin=script.encode())
