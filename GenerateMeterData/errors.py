@@ -69,3 +69,10 @@ class VerificationFailed(GenerateMeterDataError):
     """``verify`` found violations of the invariants."""
 
     exit_code = 1
+
+
+class InterruptedLoad(GenerateMeterDataError):
+    """Ctrl-C (or a signal) stopped a load; the message says, from the target's ledger, whether
+    the load is on the target or nothing was written."""
+
+    exit_code = 130

@@ -13,6 +13,7 @@ other (the day consumption is the difference of the day registers, and so on).""
 from __future__ import annotations
 
 import enum
+import os
 import time
 from typing import Any, Dict, List, Optional
 
@@ -121,7 +122,10 @@ class MeterTable(_Written):
             meter_id = tags.get("MeterId", tags.get("id"))
             if meter_id is None:
                 meter_id = ids.meter_id()
-            spec = make_meter(stream(_state["seed"], "seedapi", meter_id, "registry"), int(meter_id)
+            # a target may number the meter only inside its transaction (a negative provisional
+            # id here): the registry's randomness must still differ from meter to meter
+            key = meter_id if isinstance(meter_id, int) and meter_id > 0 else _next_provisional()
+            spec = make_meter(stream(_state["seed"], "seedapi", key, "registry"), int(meter_id)
                               if isinstance(meter_id, int) else 0, meter_id, type_name,
                               timestamp=_now(), table_overrides=tags)
             spec.device_idx = ids.device_idx()
@@ -130,8 +134,20 @@ class MeterTable(_Written):
             holder["row"] = _meter_dict(spec, names)
             yield rows
 
-        target.load(produce)
+        summary = target.load(produce)
+        if summary.created:  # the ids the target assigned inside its transaction
+            holder["row"]["MeterId"] = summary.created[0].meter_id
+            holder["row"]["DeviceIdx"] = summary.created[0].device_idx
         self._written["MeterTable"] = holder["row"]
+
+
+_provisional = {"count": 0}
+
+
+def _next_provisional() -> str:
+    """A key no other meter of any process shares (the pid, the time, a counter)."""
+    _provisional["count"] += 1
+    return f"{os.getpid()}-{time.time_ns()}-{_provisional['count']}"
 
 
 def _meter_from(value: Any, target: Target, default_type: str) -> Dict[str, Any]:
@@ -261,7 +277,10 @@ class _Measure(_Written):
         recorded: List[Dict[str, Any]] = []
         overrides = Overrides.coerce([Override(measure, tags)] if tags else None)
 
+        first_id: Dict[str, int] = {}
+
         def produce(ids, names):
+            first_id["Id"] = ids.next_header_id
             rows = RowSet()
             emitter = Emitter(rows, ids, names, overrides, tz,
                               lambda _measure, record: recorded.append(record))
@@ -271,7 +290,11 @@ class _Measure(_Written):
                            moment_step_minutes=SEED_MOMENT_STEP)
             yield rows
 
-        target.load(produce)
+        summary = target.load(produce)
+        if summary.first_record_id is not None and recorded:  # ids as the target numbered them
+            shift = summary.first_record_id - first_id["Id"]
+            for record in recorded:
+                record["Id"] += shift
         self._written["MeterTable"] = meter
         self._written[self.config_class.measure] = config
         self._written[measure] = recorded

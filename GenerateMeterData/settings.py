@@ -63,7 +63,7 @@ class DeviceSettings:
     before_load: Optional[str] = None
     after_load: Optional[str] = None
     compress: str = "auto"
-    upload: str = "staged"   # "staged" (send a .db and merge) or "sql" (stream SQL text)
+    upload: str = "auto"   # "auto" (SQL text when small, files when large), "staged" (files) or "sql" (text)
 
     @property
     def where(self) -> str:
@@ -149,9 +149,9 @@ def load(path: Union[str, Path] = DEFAULT_SETTINGS_FILE, section: Optional[str] 
     compress = raw.get("compress", "auto").lower()
     if compress not in ("auto", "yes", "no"):
         raise ConfigError(f"{where}: key compress must be auto, yes or no, got {raw['compress']!r}")
-    upload = raw.get("upload", "staged").lower()
-    if upload not in ("staged", "sql"):
-        raise ConfigError(f"{where}: key upload must be staged or sql, got {raw['upload']!r}")
+    upload = raw.get("upload", "auto").lower()
+    if upload not in ("auto", "staged", "sql"):
+        raise ConfigError(f"{where}: key upload must be auto, staged or sql, got {raw['upload']!r}")
     if password is None and not raw.get("key_filename"):
         raise ConfigError(f"{where}: key user_password (or password_env, or key_filename) is missing")
     return DeviceSettings(

@@ -92,7 +92,7 @@ def test_sql_text_fallback_lands_the_same_rows(device, tmp_path):
 
 def test_staged_path_keeps_tricky_text_byte_for_byte(device):
     tricky = "a'b\"c;d -- e\nf\r\nж\\%"
-    with DeviceTarget(device.settings(compress="yes")) as target:  # the gzip upload path
+    with DeviceTarget(device.settings(compress="yes", upload="staged")) as target:  # the gzip upload path
         Scenario(meters=[GenerateMeterData.MeterPlan("SE303", table={"Address": tricky, "ReadPassword": "%(x)s"})],
                  days=1, end=END).create(target)
     assert rows(device.path, "SELECT Address, ReadPassword FROM MeterTable") == [(tricky, "%(x)s")]

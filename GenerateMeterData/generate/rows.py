@@ -144,6 +144,29 @@ class IdAllocator:
         self.taken_meter_ids.add(meter_id)
 
 
+class ProvisionalIds(IdAllocator):
+    """Ids for rows staged away from their target, mapped by the target inside its transaction:
+    new meters get DeviceIdx -1, -2, ... and (unless an override fixes it) MeterId -1, -2, ...;
+    records are numbered 1, 2, ...  So ids never depend on a state read before the load."""
+
+    def __init__(self) -> None:
+        super().__init__(1, 1, 1)
+
+    def device_idx(self) -> int:
+        """The next provisional DeviceIdx (negative)."""
+        return -super().device_idx()
+
+    def meter_id(self) -> int:
+        """The next provisional MeterId (negative)."""
+        value = self.next_meter_id
+        self.next_meter_id += 1
+        return -value
+
+    def confine(self, floor: int, span: Optional[int]) -> "ProvisionalIds":
+        """The MeterId range is applied by the target when it maps the ids."""
+        return self
+
+
 def family_rows(table: str, record_id: int, values) -> List[tuple]:
     """Child rows of one record: ``values`` is a column list for one-row families, or a dict
     row key -> column list (None = no row) for energy (by tariff) and quality (by phase)."""

@@ -18,6 +18,7 @@ from .meters import MeterSpec, make_meter
 from .modules import DIGITAL_MEASURES, PULSE_MEASURES, DigitalStory, PulseStory
 from .overrides import Overrides
 from .rows import IdAllocator, NameIndex, RowSet
+from .summary import LoadSummary
 
 # The mix of a default scenario: mostly three-phase, some single-phase, a two-tariff meter.
 DEFAULT_MIX = ("SE303", "Mercury23x", "Mercury200", "SETxTM", "NEVA1xx", "SEB2a", "PSCHxTM",
@@ -43,24 +44,6 @@ class MeterPlan:
     def __post_init__(self) -> None:
         if not isinstance(self.count, int) or self.count < 0:
             raise InputError(f"meter plan {self.type}: count must be a whole number >= 0, got {self.count!r}")
-
-
-@dataclass
-class LoadSummary:
-    """What one load wrote."""
-
-    rows: Dict[str, int]
-    meters: int
-    first_timestamp: Optional[int]
-    last_timestamp: Optional[int]
-    seconds: float = 0.0
-    target: str = ""
-    token: Optional[str] = None  # the load's id in the target's ledger (clear(tokens=[...]))
-
-    @property
-    def total_rows(self) -> int:
-        """Rows written in all tables."""
-        return sum(self.rows.values())
 
 
 class Scenario:
@@ -175,6 +158,14 @@ class Scenario:
                        self.end_ts, self.measures, names, depth=self.depth)
             yield rows
 
+    def __call__(self, ids: IdAllocator, names: NameIndex) -> Iterator[RowSet]:
+        """A scenario is a producer: targets call it with their ids and names."""
+        return self.generate(ids, names)
+
+    def split(self, part: int, parts: int) -> "ScenarioPart":
+        """The producer of every parts-th meter from ``part`` (picklable, for another process)."""
+        return ScenarioPart(self, part, parts)
+
     def build(self, recorder: Optional[Recorder] = None) -> RowSet:
         """All rows in memory, numbered as a fresh database would number them (no I/O)."""
         out = RowSet()
@@ -187,11 +178,21 @@ class Scenario:
         from ..targets import default_target
 
         target = target or default_target()
-        return target.load(self.generate, progress=progress, expected_meters=self.meter_count())
+        return target.load(self, progress=progress, expected_meters=self.meter_count())
 
     def meter_count(self) -> int:
         """How many meters the scenario has (children included)."""
         return sum(plan.count for plan in self._all_plans())
+
+
+class ScenarioPart:
+    """One share of a scenario's meters; together the parts are the whole scenario."""
+
+    def __init__(self, scenario: Scenario, part: int, parts: int) -> None:
+        self.scenario, self.part, self.parts = scenario, part, parts
+
+    def __call__(self, ids: IdAllocator, names: NameIndex) -> Iterator[RowSet]:
+        return self.scenario.generate(ids, names, part=self.part, parts=self.parts)
 
 
 def emit_meter(emitter: Emitter, spec: MeterSpec, seed: int, options: StoryOptions,

@@ -8,7 +8,7 @@ import contextlib
 from typing import Callable, Iterable, List, Optional
 
 from ..generate.rows import IdAllocator, NameIndex, RowSet
-from ..generate.scenario import LoadSummary
+from ..generate.summary import LoadSummary
 
 Produce = Callable[[IdAllocator, NameIndex], Iterable[RowSet]]
 Progress = Optional[Callable[[str, int, Optional[int]], None]]  # (stage, done, total)
@@ -28,6 +28,11 @@ class Target(abc.ABC):
     @abc.abstractmethod
     def fetch(self, sql: str, params: tuple = ()) -> List[tuple]:
         """Rows of a read-only query (values bound, never pasted)."""
+
+    def query(self, sql: str, params: tuple = ()) -> List[tuple]:
+        """Rows of a read-only query against the target's meter.db, without copying the
+        database (``?`` placeholders, values bound or quoted, never pasted)."""
+        return self.fetch(sql, params)
 
     @abc.abstractmethod
     def readable_copy(self) -> contextlib.AbstractContextManager:

@@ -3,6 +3,7 @@ deadline, stdout and stderr drained on their own threads while stdin is written,
 shell-quoted by the caller with ``shlex.quote``.  Passwords never reach a log or an error."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -60,7 +61,9 @@ class RemoteProcess:
             try:
                 data = receive(65536)
             except socket.timeout:
-                if time.monotonic() > self.deadline or self.channel.closed:
+                # a closed channel still returns what it buffered, then b"": read on to that
+                # end; only a command past its deadline is given up on
+                if time.monotonic() > self.deadline:
                     break
                 continue
             except Exception:  # the transport died: what we have is all there is
@@ -73,6 +76,11 @@ class RemoteProcess:
         with self._changed:
             self._eof[which] = True
             self._changed.notify_all()
+
+    def text(self) -> str:
+        """stdout so far, as text."""
+        with self._changed:
+            return self._stdout.decode("utf-8", "replace")
 
     def write(self, data: bytes) -> None:
         """Send bytes to the command's stdin (with the command's deadline)."""
@@ -117,15 +125,13 @@ class RemoteProcess:
 
     def finish(self) -> Result:
         """Wait (with the command's deadline) for the exit status and all output."""
-        while not self.channel.exit_status_ready():
-            if time.monotonic() > self.deadline:
-                self.abort()
-                raise RemoteError(f"{self.host}: command did not finish within {self.timeout:g} s",
-                                  host=self.host)
-            if self.channel.closed and not self.channel.exit_status_ready():
-                break
-            time.sleep(0.01)
-        for reader in self._readers:
+        # paramiko sets status_event when the exit status arrives or the channel closes: wait on
+        # it, no polling
+        if not self.channel.status_event.wait(max(0.0, self.deadline - time.monotonic())):
+            self.abort()
+            raise RemoteError(f"{self.host}: command did not finish within {self.timeout:g} s",
+                              host=self.host)
+        for reader in self._readers:  # all output: the readers end at the channel's EOF
             reader.join(max(0.1, self.deadline - time.monotonic()))
         status = self.channel.recv_exit_status() if self.channel.exit_status_ready() else -1
         self.abort()
@@ -190,8 +196,11 @@ class Executor:
         except OSError as exc:
             raise ConnectError(f"{s.where}: cannot reach the device ({exc.strerror or exc})") from None
         transport = client.get_transport()
-        if transport is not None and s.keepalive:
-            transport.set_keepalive(s.keepalive)
+        if transport is not None:
+            if s.keepalive:
+                transport.set_keepalive(s.keepalive)
+            with contextlib.suppress(OSError, AttributeError):  # small requests leave at once
+                transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.client = client
         return self
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Tuple
 
-from ..schema.layout import CONFIG_TABLES, VALUE_TABLES
+from ..schema.layout import CONFIG_MEASURE_TABLE, CONFIG_TABLES, VALUE_TABLES
 
 LEDGER_TABLE = "GenerateMeterDataLedger"
 
@@ -44,7 +44,8 @@ def finish_load_sql(device_first: str, device_last: str, header_first: str, head
         f"INSERT INTO {LEDGER_TABLE} (CreatedAt, DeviceFirst, DeviceLast, HeaderFirst, HeaderLast, "
         "ConfigRowids, ArchInfoBefore, Token) SELECT "
         f"{created_at}, {device_first}, {device_last}, {header_first}, {header_last}, {config_text}, "
-        "(SELECT group_concat(RecordTypeId || ':' || Records, ',') FROM ArchInfo "
+        "(SELECT group_concat(RecordTypeId || ':' || Records || ':' || "
+        "(SELECT N FROM temp.gmd_need WHERE R = ArchInfo.RecordTypeId), ',') FROM ArchInfo "
         " WHERE RecordTypeId IN (SELECT R FROM temp.gmd_need WHERE N > ArchInfo.Records)), "
         f"{token}",
         "UPDATE ArchInfo SET Records = (SELECT N FROM temp.gmd_need WHERE R = ArchInfo.RecordTypeId) "
@@ -54,7 +55,7 @@ def finish_load_sql(device_first: str, device_last: str, header_first: str, head
 
 
 def _config_measure(table: str) -> str:
-    return {"ElectricConfig": "ElConfig", "PulseConfig": "PlsConfig", "DigitalConfig": "DigConfig"}[table]
+    return {t: m for m, t in CONFIG_MEASURE_TABLE.items()}[table]
 
 
 def parse_ranges(text: str) -> Dict[str, Tuple[int, int]]:
@@ -72,7 +73,7 @@ def parse_ranges(text: str) -> Dict[str, Tuple[int, int]]:
 def clear_sql(entries: List[Tuple]) -> List[str]:
     """Statements that undo ledger entries, newest first: every row of the meters a load created
     (whoever wrote it), the records and config rows it added to other meters, and the ArchInfo
-    values it raised.  ``entries`` are ledger rows (LoadId, DeviceFirst, DeviceLast, HeaderFirst,
+    values it raised (where they still hold what the load set).  ``entries`` are ledger rows (LoadId, DeviceFirst, DeviceLast, HeaderFirst,
     HeaderLast, ConfigRowids, ArchInfoBefore); every value is an integer or parsed to one."""
     statements: List[str] = []
     for load_id, device_first, device_last, header_first, header_last, configs, archinfo, *_ in \
@@ -97,9 +98,13 @@ def clear_sql(entries: List[Tuple]) -> List[str]:
                 statements.append(f"DELETE FROM {table} WHERE {devices}")
             statements.append(f"DELETE FROM MeterTable WHERE {devices}")
         for item in (archinfo or "").split(","):
-            if ":" in item:
-                rtid, records = item.split(":", 1)
-                statements.append(f"UPDATE ArchInfo SET Records = {int(records)} WHERE RecordTypeId = {int(rtid)}")
+            parts = item.split(":")
+            if len(parts) >= 2:
+                # put back the value from before the load -- only where ArchInfo still holds what
+                # the load set (an operator's later change stays); old entries lack that value
+                guard = f" AND Records = {int(parts[2])}" if len(parts) >= 3 and parts[2] else ""
+                statements.append(f"UPDATE ArchInfo SET Records = {int(parts[1])} "
+                                  f"WHERE RecordTypeId = {int(parts[0])}{guard}")
         statements.append(f"DELETE FROM {LEDGER_TABLE} WHERE LoadId = {int(load_id)}")
     return statements
 

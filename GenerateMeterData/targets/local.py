@@ -7,15 +7,15 @@ import os
 import sqlite3
 import time
 import uuid
-from collections import Counter
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from ..errors import DatabaseLockedError, DuplicateRecordError, SchemaError, TargetError
 from ..generate.rows import IdAllocator, NameIndex, RowSet
-from ..generate.scenario import LoadSummary
+from ..generate.summary import CreatedMeter, LoadSummary
 from ..schema import create_schema
-from ..schema.layout import CONFIG_TABLES, WRITE_ORDER, insert_sql
+from ..schema.layout import CONFIG_TABLES, METER_TABLE_COLUMNS, WRITE_ORDER, insert_sql
 from . import ledger
+from .staging import LoadTally
 from .base import Produce, Progress, Target
 
 
@@ -217,30 +217,23 @@ def write_load(conn: sqlite3.Connection, produce: Produce, ids: IdAllocator, nam
     device_first, header_first = ids.next_device_idx, ids.next_header_id
     config_first = {table: conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]
                     for table in CONFIG_TABLES}
-    counts: Counter = Counter()
-    meters = 0
-    first_ts: Optional[int] = None
-    last_ts: Optional[int] = None
+    tally = LoadTally()
+    new_meters: List[CreatedMeter] = []
     collecting = gc.isenabled()
     gc.disable()  # millions of short-lived tuples: the cyclic GC would only rescan them
     try:
         for rows in produce(ids, names):
             insert_rows(conn, rows, statements)
-            for table, batch in rows.tables.items():
-                if batch:
-                    counts[table] += len(batch)
-            headers = rows["MeterData"]
-            if headers:
-                low = min(h[3] for h in headers)
-                high = max(h[3] for h in headers)
-                first_ts = low if first_ts is None else min(first_ts, low)
-                last_ts = high if last_ts is None else max(last_ts, high)
-            meters += len(rows["MeterTable"])
+            tally.add(rows)
+            for row in rows["MeterTable"]:
+                new_meters.append(CreatedMeter(row[_METER_ID], row[_DEVICE_IDX],
+                                            names.meter_type_names.get(row[_TYPE_ID], str(row[_TYPE_ID]))))
             if progress:
-                progress("write", meters, expected_meters)
+                progress("write", tally.meters, expected_meters)
     finally:
         if collecting:
             gc.enable()
+    counts = tally.counts
     if ledger_entry:
         config_ranges: Dict[str, Tuple[str, str]] = {}
         for table in CONFIG_TABLES:
@@ -256,5 +249,11 @@ def write_load(conn: sqlite3.Connection, produce: Produce, ids: IdAllocator, nam
                 str(ids.next_header_id - 1) if wrote_headers else "NULL",
                 config_ranges, str(int(time.time())), "NULL" if token is None else f"'{token}'"):
             conn.execute(statement)
-    return LoadSummary(dict(counts), meters, first_ts, last_ts)
+    summary = tally.summary()
+    summary.created = new_meters
+    summary.first_record_id = header_first if ids.next_header_id > header_first else None
+    return summary
+
+
+_METER_ID, _DEVICE_IDX, _TYPE_ID = (METER_TABLE_COLUMNS.index(c) for c in ("MeterId", "DeviceIdx", "TypeId"))
 

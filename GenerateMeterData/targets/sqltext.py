@@ -25,6 +25,8 @@ def literal(value: object) -> str:
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError("a text value with a NUL character cannot pass through the sqlite3 shell")
+        if "\r" in value:  # the shell folds CR LF in its input: pass such text as its UTF-8 bytes
+            return "CAST(X'" + value.encode("utf-8").hex() + "' AS TEXT)"
         return "'" + value.replace("'", "''") + "'"
     raise ValueError(f"{type(value).__name__} values cannot be written to SQLite")
 

@@ -1,0 +1,224 @@
+"""Staging a load for a device: the rows a producer yields, numbered provisionally
+(``ProvisionalIds``), held as SQL text when the load is small and in local SQLite files when it
+is not.  A small load then travels inside the one remote command that merges it; a large one is
+uploaded as files first.
+
+A producer that can be split (``split(part, parts)``, as ``Scenario`` offers) is staged by
+two processes at once on a machine with two cores or more.  They are started with ``fork`` only
+while this process runs no other thread; once an SSH connection's threads exist they come from a
+``forkserver`` (forking a process that runs threads can deadlock the child)."""
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import sqlite3
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional
+
+from ..errors import TargetError
+from ..generate.rows import IdAllocator, NameIndex, ProvisionalIds, RowSet
+from ..generate.summary import LoadSummary
+from ..schema.layout import TABLE_COLUMNS, WRITE_ORDER, insert_sql
+from .base import Produce, Progress
+from .sqltext import insert_values
+
+#: Loads up to this many rows travel as SQL text inside the merge command; larger ones as files.
+SQL_TEXT_MAX_ROWS = 20_000
+
+
+class LoadTally:
+    """Counts what a load wrote, RowSet after RowSet (rows per table, meters, time span)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter = Counter()
+        self.meters = 0
+        self.first: Optional[int] = None
+        self.last: Optional[int] = None
+        self.headers = 0
+
+    def add(self, rows: RowSet) -> None:
+        """Count one RowSet."""
+        for table, batch in rows.tables.items():
+            if batch:
+                self.counts[table] += len(batch)
+        headers = rows["MeterData"]
+        if headers:
+            self.headers += len(headers)
+            low = min(h[3] for h in headers)
+            high = max(h[3] for h in headers)
+            self.first = low if self.first is None else min(self.first, low)
+            self.last = high if self.last is None else max(self.last, high)
+        self.meters += len(rows["MeterTable"])
+
+    def summary(self) -> LoadSummary:
+        """The LoadSummary of what was counted."""
+        return LoadSummary(dict(self.counts), self.meters, self.first, self.last)
+
+
+@dataclass
+class Stage:
+    """A staged load: SQL text (``sql``) or stage files (``paths``), and what it holds."""
+
+    summary: LoadSummary
+    header_counts: List[int]
+    created: int
+    sql: Optional[str] = None
+    paths: List[str] = field(default_factory=list)
+
+    @property
+    def schemas(self) -> List[str]:
+        """The schema name each part is attached under in the merge."""
+        return [f"stage{n}" for n in range(max(1, len(self.paths)))]
+
+
+def stage(produce: Produce, names: NameIndex, workdir: str, *, text: bool = False,
+          max_text_rows: int = SQL_TEXT_MAX_ROWS, progress: Progress = None,
+          expected_meters: Optional[int] = None) -> Stage:
+    """Stage everything ``produce`` yields.  ``text`` forces SQL text whatever the size."""
+    parts = 1 if text else _parts_for(produce)
+    if parts > 1:
+        return _stage_in_processes(produce, names, workdir, parts, progress, expected_meters)
+    ids = ProvisionalIds()
+    tally = LoadTally()
+    held: Optional[RowSet] = RowSet()
+    path = os.path.join(workdir, "stage0.db")
+    conn: Optional[sqlite3.Connection] = None
+    collecting = gc.isenabled()
+    gc.disable()  # many short-lived tuples: the cyclic GC would only rescan them
+    try:
+        for rows in produce(ids, names):
+            tally.add(rows)
+            if conn is None:
+                held.extend(rows)  # type: ignore[union-attr]
+                if not text and held.total() > max_text_rows:  # type: ignore[union-attr]
+                    conn = _open_stage_file(path)
+                    _insert(conn, held)  # type: ignore[arg-type]
+                    held = None
+            else:
+                _insert(conn, rows)
+            if progress:
+                progress("write", tally.meters, expected_meters)
+        if conn is not None:
+            conn.execute("COMMIT")
+    finally:
+        if collecting:
+            gc.enable()
+        if conn is not None:
+            conn.close()
+    created = ids.next_device_idx - 1
+    if held is not None:
+        return Stage(tally.summary(), [tally.headers], created, sql=sql_source(held, "stage0"))
+    return Stage(tally.summary(), [tally.headers], created, paths=[path])
+
+
+def sql_source(rows: RowSet, schema: str) -> str:
+    """Staged rows as SQL text that fills an in-memory schema shaped like the device's tables."""
+    parts = [f"ATTACH ':memory:' AS {schema};\n"]
+    for table in WRITE_ORDER:
+        columns = TABLE_COLUMNS[table]
+        parts.append(f"CREATE TABLE {schema}.{table} AS SELECT {', '.join(columns)} FROM main.{table} WHERE 0;\n")
+        parts.extend(insert_values(f"{schema}.{table}", columns, rows[table]))
+    return "".join(parts)
+
+
+def _open_stage_file(path: str) -> sqlite3.Connection:
+    """A throw-away file: plain tables (no keys, no indexes, no journal) -- the device's own
+    tables check the keys when the rows are merged."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = OFF")
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("BEGIN")
+    for table in WRITE_ORDER:
+        conn.execute(f"CREATE TABLE {table} ({', '.join(TABLE_COLUMNS[table])})")
+    return conn
+
+
+def _insert(conn: sqlite3.Connection, rows: RowSet) -> None:
+    for table in WRITE_ORDER:
+        batch = rows[table]
+        if batch:
+            conn.executemany(insert_sql(table), batch)
+
+
+def _parts_for(produce: Produce) -> int:
+    """Two staging processes for a splittable producer of several meters on two cores or more."""
+    split = getattr(produce, "split", None)
+    count = getattr(produce, "meter_count", None)
+    if split is None or count is None or count() < 2 or (os.cpu_count() or 1) < 2:
+        return 1
+    return 2
+
+
+def _stage_file(path: str, produce: Produce, names: NameIndex) -> Dict[str, object]:
+    """Stage one part into a file; returns its tally (plain data, so it can cross processes)."""
+    ids: IdAllocator = ProvisionalIds()
+    tally = LoadTally()
+    conn = _open_stage_file(path)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for rows in produce(ids, names):
+            tally.add(rows)
+            _insert(conn, rows)
+        conn.execute("COMMIT")
+    finally:
+        if collecting:
+            gc.enable()
+        conn.close()
+    return {"rows": dict(tally.counts), "meters": tally.meters, "first": tally.first, "last": tally.last,
+            "headers": tally.headers, "created": ids.next_device_idx - 1}
+
+
+def _child(path: str, produce: Produce, names: NameIndex, queue) -> None:
+    try:
+        queue.put(("ok", _stage_file(path, produce, names)))
+    except BaseException as exc:  # reported to the parent, which raises it
+        queue.put(("error", str(exc) or exc.__class__.__name__))
+
+
+def _context():
+    """fork while this process runs no other thread; a forkserver otherwise."""
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["GenerateMeterData.generate.scenario"])
+    return context
+
+
+def _stage_in_processes(produce: Produce, names: NameIndex, workdir: str, parts: int,
+                        progress: Progress, expected_meters: Optional[int]) -> Stage:
+    paths = [os.path.join(workdir, f"stage{n}.db") for n in range(parts)]
+    context = _context()
+    queue = context.SimpleQueue()
+    children = []
+    for part in range(1, parts):
+        child = context.Process(target=_child, args=(paths[part], produce.split(part, parts), names, queue),  # type: ignore[attr-defined]
+                                daemon=True)
+        child.start()
+        children.append(child)
+    try:
+        reports = [_stage_file(paths[0], produce.split(0, parts), names)]  # type: ignore[attr-defined]
+        for _ in children:
+            kind, report = queue.get()
+            if kind != "ok":
+                raise TargetError(f"staging failed in a worker process: {report}")
+            reports.append(report)
+    finally:
+        for child in children:
+            child.join(5)
+            if child.is_alive():
+                child.kill()
+    tally = LoadTally()
+    for report in reports:
+        tally.counts.update(report["rows"])  # type: ignore[arg-type]
+        tally.meters += report["meters"]  # type: ignore[operator]
+        for key, pick in (("first", min), ("last", max)):
+            values = [v for v in (getattr(tally, key), report[key]) if v is not None]
+            setattr(tally, key, pick(values) if values else None)
+    if progress:
+        progress("write", tally.meters, expected_meters)
+    created = max(int(report["created"]) for report in reports)  # type: ignore[call-overload]
+    return Stage(tally.summary(), [int(r["headers"]) for r in reports], created, paths=paths)  # type: ignore[call-overload]
