@@ -1,0 +1,172 @@
+"""Loads into a device the way a bench uses it: many small loads over one kept connection,
+several testers at once, a device changed under a cached state.  A real OpenSSH server on
+loopback with the stock sqlite3 binary is the device."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+
+import pytest
+
+import GenerateMeterData
+from GenerateMeterData import DuplicateRecordError, MeterPlan, Scenario, SchemaError, verify
+from GenerateMeterData.targets import merge
+from GenerateMeterData.targets.ssh import DeviceTarget
+from helpers import rows, table_checksums
+
+END = dt.date(2026, 3, 1)
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LEDGER = "GenerateMeterDataLedger"
+
+
+def small(meters=1, days=2, seed=3):
+    return Scenario(meters=meters, days=days, end=END, seed=seed)
+
+
+def test_summary_names_the_meters_the_load_created(device):
+    small(meters=2, seed=9).create(GenerateMeterData.LocalTarget(device.path))  # someone else's meters
+    with DeviceTarget(device.settings()) as target:
+        summary = small(meters=3).create(target)
+    assert len(summary.meter_ids) == 3 and len(set(summary.meter_ids)) == 3
+    on_device = rows(device.path, "SELECT MeterId, DeviceIdx FROM MeterTable WHERE DeviceIdx IN (?, ?, ?) "
+                                  "ORDER BY DeviceIdx", tuple(summary.device_idxs))
+    assert on_device == list(zip(summary.meter_ids, summary.device_idxs))
+    types = dict(rows(device.path, "SELECT t.MeterId, y.Type FROM MeterTable t JOIN MeterTypes y ON y.Id = t.TypeId"))
+    assert [m.type_name for m in summary.created] == [types[m] for m in summary.meter_ids]
+    # the records of the load are the ones numbered from first_record_id on
+    first = rows(device.path, "SELECT min(Id) FROM MeterData WHERE DeviceIdx IN (?, ?, ?)", tuple(summary.device_idxs))
+    assert first[0][0] == summary.first_record_id
+
+
+def test_one_login_and_one_remote_command_per_load_and_per_clear(device):
+    target = DeviceTarget(device.settings())
+    small().create(target)  # the first load also reads the device's state once
+    before = target.commands
+    summaries = [small(seed=s).create(target) for s in (4, 5, 6)]
+    assert target.commands - before == 3
+    before = target.commands
+    assert target.clear([summaries[0].token]) == 1
+    assert target.commands - before == 1
+    assert target.logins == 1
+    target.close()
+
+
+def test_a_connection_dropped_between_loads_is_reopened(device):
+    target = DeviceTarget(device.settings())
+    small().create(target)
+    target.executor.client.close()  # the device rebooted, the network blinked ...
+    summary = small(seed=8).create(target)
+    assert summary.meters == 1 and target.logins == 2
+    assert verify(device.path) == []
+    target.close()
+
+
+def test_concurrent_api_loads_into_one_device_all_succeed(device):
+    results, errors = [], []
+
+    def load(seed):
+        try:
+            with DeviceTarget(device.settings(busy_timeout=60)) as target:
+                results.append(small(meters=2, days=3, seed=seed).create(target))
+        except Exception as exc:  # collected: the test shows every failure
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load, args=(seed,)) for seed in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    meter_ids = [m for summary in results for m in summary.meter_ids]
+    assert len(meter_ids) == 12 and len(set(meter_ids)) == 12
+    assert rows(device.path, f"SELECT count(*) FROM {LEDGER}")[0][0] == 6
+    assert sorted(r[0] for r in rows(device.path, "SELECT MeterId FROM MeterTable")) == sorted(meter_ids)
+    assert verify(device.path) == []  # every load whole
+
+
+def test_concurrent_cli_seeds_into_one_device_all_succeed(device, tmp_path):
+    (tmp_path / "settings.ini").write_text(device.ini("busy_timeout = 60\n"), encoding="utf-8")
+    env = dict(os.environ, PYTHONPATH=REPO)
+    processes = [subprocess.Popen([sys.executable, "-m", "GenerateMeterData", "seed", "--section", "Test",
+                                   "--meters", "2", "--days", "3", "--end", "2026-03-01", "--seed", str(seed)],
+                                  cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for seed in range(6)]
+    outcomes = [(p.wait(timeout=300), p.stderr.read()) for p in processes]
+    assert [code for code, _ in outcomes] == [0] * 6, outcomes
+    assert rows(device.path, "SELECT count(*), count(DISTINCT MeterId) FROM MeterTable") == [(12, 12)]
+    assert rows(device.path, f"SELECT count(*) FROM {LEDGER}")[0][0] == 6
+    assert verify(device.path) == []
+
+
+def test_a_fixed_meter_id_that_exists_still_fails_clearly(device):
+    with DeviceTarget(device.settings()) as target:
+        Scenario(meters=[MeterPlan("SE303", table={"MeterId": 4242})], days=1, end=END).create(target)
+        before = table_checksums(device.path)
+        with pytest.raises(DuplicateRecordError, match="MeterId already exists"):
+            Scenario(meters=[MeterPlan("SE303", table={"MeterId": 4242})], days=1, end=END).create(target)
+    assert table_checksums(device.path) == before
+
+
+def test_auto_meter_ids_go_above_a_fixed_one_of_the_same_load(device):
+    with DeviceTarget(device.settings()) as target:
+        summary = Scenario(meters=[MeterPlan("SE303", table={"MeterId": 1001}), MeterPlan("SE303", count=2)],
+                           days=1, end=END).create(target)
+    assert summary.meter_ids == [1001, 1002, 1003]
+
+
+def test_reference_tables_changed_since_they_were_read_fail_before_commit(device):
+    target = DeviceTarget(device.settings())
+    small().create(target)  # the state is read and cached now
+    conn = sqlite3.connect(device.path)
+    conn.execute("UPDATE ArchTypes SET Name = 'ProfileRenamed' WHERE Name = 'ElArr1ConsPower'")
+    conn.commit()
+    conn.close()
+    before = table_checksums(device.path)
+    with pytest.raises(SchemaError, match=r"ArchTypes: Id \d+: ElArr1ConsPower -> ProfileRenamed"):
+        small(seed=5).create(target)
+    assert table_checksums(device.path) == before
+    # the state is read again for the next load: it now fails on the missing name, before staging
+    with pytest.raises(SchemaError, match="ElArr1ConsPower"):
+        small(seed=5).create(target)
+    target.close()
+
+
+def test_clear_keeps_an_archinfo_value_an_operator_changed(device):
+    archinfo = "SELECT RecordTypeId, Records FROM ArchInfo ORDER BY RecordTypeId"
+    before_load = dict(rows(device.path, archinfo))
+    with DeviceTarget(device.settings()) as target:
+        summary = small(meters=2, days=60).create(target)
+        raised = sorted(rt for rt, n in rows(device.path, archinfo) if n != before_load[rt])
+        assert len(raised) >= 2  # a load of 60 days raises several archives' Records
+        conn = sqlite3.connect(device.path)
+        conn.execute("UPDATE ArchInfo SET Records = 3000 WHERE RecordTypeId = ?", (raised[0],))
+        conn.commit()
+        conn.close()
+        assert target.clear([summary.token]) == 1
+    after = dict(rows(device.path, archinfo))
+    assert after[raised[0]] == 3000  # the operator's value stays
+    assert {rt: after[rt] for rt in raised[1:]} == {rt: before_load[rt] for rt in raised[1:]}
+
+
+def test_clear_of_an_unknown_token_removes_nothing(device):
+    with DeviceTarget(device.settings()) as target:
+        small().create(target)
+        before = table_checksums(device.path)
+        assert target.clear(["no-such-token"]) == 0
+    assert table_checksums(device.path) == before
+
+
+def test_fingerprint_matches_what_the_device_computes(tmp_path):
+    """The client's fingerprint of (Id, name) pairs equals the SQL the device runs."""
+    path = str(tmp_path / "meter.db")
+    GenerateMeterData.LocalTarget(path).init()
+    conn = sqlite3.connect(path)
+    for table, sql in merge.FINGERPRINTS.items():
+        name = "Type" if table == "MeterTypes" else "Name"
+        pairs = conn.execute(f"SELECT Id, {name} FROM {table}").fetchall()
+        assert conn.execute(sql.replace("main.", "")).fetchone()[0] == merge.fingerprint(pairs)
+    conn.close()
