@@ -1,5 +1,7 @@
 """Seeding over SSH on the loopback sshd stand-in, side by side in one run with:
   - a raw local ``sqlite3.executemany`` of the same rows into the same schema (bar: >= 0.3 of it);
+  - 4 loads started at once by 4 processes into one device database (issue 13): total rows/s
+    against one load's (they serialise on the database lock, not on errors; expect >= 0.8);
   - the one-command-per-row approach of older tools, ``sqlite3 db "INSERT ..."`` per row over the
     same SSH connection, measured on a small sample (bar: GenerateMeterData >= 1,000x faster).
 
@@ -50,6 +52,40 @@ def per_row_baseline(settings: DeviceSettings, db: str, rowset) -> float:
     return len(sample) / elapsed
 
 
+def _concurrent_load(settings_dict, ready, go, done) -> None:
+    """One tester's load, in its own process, started together with the others."""
+    scenario = Scenario(meters=10, days=60, end=END, seed=1)
+    target = DeviceTarget(DeviceSettings(**settings_dict))
+    target._device_state()  # connected and ready before the start signal
+    ready.put(1)
+    go.wait()
+    summary = scenario.create(target)
+    target.close()
+    done.put(summary.total_rows)
+
+
+def concurrent_loads(settings: DeviceSettings, count: int) -> float:
+    """Seconds from a common start until ``count`` loads (separate processes) all committed."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # this process ran paramiko threads: no fork
+    ready, done, go = context.Queue(), context.Queue(), context.Event()
+    processes = [context.Process(target=_concurrent_load, args=(dict(settings.__dict__), ready, go, done))
+                 for _ in range(count)]
+    for process in processes:
+        process.start()
+    for _ in processes:
+        ready.get(timeout=120)
+    started = time.perf_counter()
+    go.set()
+    for _ in processes:
+        done.get(timeout=600)
+    elapsed = time.perf_counter() - started
+    for process in processes:
+        process.join()
+    return elapsed
+
+
 def main() -> None:
     reason = sshd.available()
     if reason:
@@ -89,6 +125,13 @@ def main() -> None:
             best = min(ssh_times)
             ssh_rate = total / best
 
+            shared_db = os.path.join(device_dir, "shared.db")
+            LocalTarget(shared_db).init()
+            shutil.chown(shared_db, user)
+            shared = DeviceSettings(**dict(settings.__dict__, db_path=shared_db, busy_timeout=600.0))
+            concurrent_seconds = concurrent_loads(shared, 4)
+            concurrent_rate = 4 * total / concurrent_seconds
+
             baseline_db = os.path.join(device_dir, "baseline.db")
             fresh(baseline_db)
             shutil.chown(baseline_db, user)
@@ -100,6 +143,9 @@ def main() -> None:
     print(f"raw local executemany: {raw_rate:,.0f} rows/s")
     print(f"GenerateMeterData over SSH (stage, upload, merge): {ssh_rate:,.0f} rows/s ({best:.2f} s)")
     print(f"one sqlite3 command per row over SSH ({SAMPLE_ROWS} rows sampled): {per_row_rate:,.1f} rows/s")
+    print(f"4 concurrent loads (4 processes) into one device database: {concurrent_rate:,.0f} rows/s "
+          f"({concurrent_seconds:.2f} s)")
+    print(f"ratio of 4 concurrent loads vs one load, rows/s (expect >= 0.8): {concurrent_rate / ssh_rate:.2f}")
     print(f"ratio vs raw local executemany (bar >= 0.3): {ssh_rate / raw_rate:.2f}")
     print(f"ratio vs one-command-per-row (bar >= 1000): {ssh_rate / per_row_rate:,.0f}")
 

@@ -1,0 +1,143 @@
+"""A tester's seed script, object by object, side by side in one run:
+  - locally (a fresh meter.db file): time per object;
+  - over SSH to the loopback OpenSSH stand-in, one kept connection: time per object;
+  - the access pattern of the tool it replaces: the same rows, one new SSH session and one
+    ``sqlite3 DB 'SQL'`` per record (header and its value rows in one statement string).
+
+The script:  MeterTable(), ElConfig(...), Journal(ElJrnlLimPwr, Valid=0), ElDayEnergy(7),
+ElDayConsEnergy(7), ElMonthEnergy(3), ElMomentEnergy(), ElMomentQuality(3), ElArr1ConsPower(48).
+
+    python bench/bench_seed_script.py     (root, openssh-server and sqlite3, like the SSH tests)
+
+Bars (issue 8): over SSH >= 5x faster than the old pattern, median <= 40 ms per object; locally
+median <= 10 ms per object.  The ratio is printed last."""
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from typing import Callable, List, Tuple
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+
+import sshd  # noqa: E402  (the tests' device stand-in)
+import GenerateMeterData as G  # noqa: E402
+from GenerateMeterData.schema.layout import TABLE_COLUMNS, VALUE_TABLES  # noqa: E402
+from GenerateMeterData.settings import DeviceSettings  # noqa: E402
+from GenerateMeterData.targets.executor import Executor  # noqa: E402
+from GenerateMeterData.targets.sqltext import literal  # noqa: E402
+from GenerateMeterData.targets.ssh import DeviceTarget  # noqa: E402
+
+
+def script(target) -> List[Tuple[str, float]]:
+    """Run the tester's script against ``target``; (object, seconds) each."""
+    G.configure(target)
+    times: List[Tuple[str, float]] = []
+
+    def timed(label: str, make: Callable):
+        started = time.perf_counter()
+        made = make()
+        times.append((label, time.perf_counter() - started))
+        return made
+
+    mt = timed("MeterTable()", lambda: G.MeterTable())
+    cfg = timed("ElConfig", lambda: G.ElConfig(MeterTable=mt.get("MeterTable")))
+    kw = dict(MeterTable=cfg.get("MeterTable"), ElConfig=cfg.get("ElConfig"))
+    timed("Journal(ElJrnlLimPwr)", lambda: G.Journal(RecordTypeId=G.JournalName.ElJrnlLimPwr,
+                                                     Redefine_tag={"Valid": 0}, **kw))
+    timed("ElDayEnergy(7)", lambda: G.ElDayEnergy(Count_timestamp=7, **kw))
+    timed("ElDayConsEnergy(7)", lambda: G.ElDayConsEnergy(Count_timestamp=7, **kw))
+    timed("ElMonthEnergy(3)", lambda: G.ElMonthEnergy(Count_timestamp=3, **kw))
+    timed("ElMomentEnergy()", lambda: G.ElMomentEnergy(**kw))
+    timed("ElMomentQuality(3)", lambda: G.ElMomentQuality(Count_timestamp=3, **kw))
+    timed("ElArr1ConsPower(48)", lambda: G.ElArr1ConsPower(Count_timestamp=48, **kw))
+    G.set_default_target(None)
+    return times
+
+
+def record_statements(path: str) -> List[str]:
+    """The rows the script wrote, as the old tool sent them: one statement string per record."""
+    conn = sqlite3.connect(path)
+    statements = []
+    for table in ("MeterTable", "ElectricConfig"):
+        columns = TABLE_COLUMNS[table]
+        for row in conn.execute(f"SELECT {', '.join(columns)} FROM {table}"):
+            statements.append(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(map(literal, row))});")
+    headers = TABLE_COLUMNS["MeterData"]
+    for header in conn.execute(f"SELECT {', '.join(headers)} FROM MeterData ORDER BY Id"):
+        parts = [f"INSERT INTO MeterData ({', '.join(headers)}) VALUES ({', '.join(map(literal, header))});"]
+        for table in VALUE_TABLES:
+            columns = TABLE_COLUMNS[table]
+            for row in conn.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE Id = ?", (header[0],)):
+                parts.append(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(map(literal, row))});")
+        statements.append(" ".join(parts))
+    conn.close()
+    return statements
+
+
+def old_pattern(settings: DeviceSettings, db: str, statements: List[str]) -> float:
+    """Seconds for one new SSH session and one sqlite3 command per statement."""
+    started = time.perf_counter()
+    for statement in statements:
+        executor = Executor(settings).connect()
+        result = executor.run(f"sqlite3 {shlex.quote(db)} {shlex.quote(statement)}")
+        executor.close()
+        assert result.status == 0, result.stderr
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    reason = sshd.available()
+    if reason:
+        sys.exit(f"cannot run: {reason}")
+    with tempfile.TemporaryDirectory() as tmp:
+        local_db = os.path.join(tmp, "local.db")
+        G.LocalTarget(local_db).init()
+        local_times = script(G.LocalTarget(local_db))
+        statements = record_statements(local_db)
+        server = sshd.SSHServer(tmp).start()
+        try:
+            user = sshd.device_user() or "root"  # a /bin/sh login, as on a device's busybox
+            os.chmod(tmp, 0o755)
+            device_dir = os.path.join(tmp, "device")
+            os.mkdir(device_dir)
+            shutil.chown(device_dir, user)
+            settings = DeviceSettings(name="bench", host="127.0.0.1", port=server.port, user=user,
+                                      key_filename=server.client_key, known_hosts=server.known_hosts,
+                                      db_path=os.path.join(device_dir, "device.db"))
+            G.LocalTarget(settings.db_path).init()
+            shutil.chown(settings.db_path, user)
+            target = DeviceTarget(settings)
+            started = time.perf_counter()
+            ssh_times = script(target)
+            ssh_total = time.perf_counter() - started
+            commands, logins = target.commands, target.logins
+            target.close()
+            old_db = os.path.join(device_dir, "old.db")
+            G.LocalTarget(old_db).init()
+            shutil.chown(old_db, user)
+            old_total = old_pattern(settings, old_db, statements)
+        finally:
+            server.stop()
+    print(f"{'object':24s} {'local ms':>9s} {'SSH ms':>9s}")
+    for (label, local), (_, remote) in zip(local_times, ssh_times):
+        print(f"{label:24s} {local * 1000:9.1f} {remote * 1000:9.1f}")
+    local_median = statistics.median(t for _, t in local_times) * 1000
+    ssh_median = statistics.median(t for _, t in ssh_times) * 1000
+    print(f"device login: {user}; SSH logins {logins}, remote commands {commands} for {len(ssh_times)} objects")
+    print(f"old pattern: {len(statements)} records, one SSH session + sqlite3 each: {old_total:.2f} s")
+    print(f"GenerateMeterData over one connection: {ssh_total:.2f} s")
+    print(f"median per object locally (bar <= 10 ms): {local_median:.1f} ms")
+    print(f"median per object over SSH (bar <= 40 ms): {ssh_median:.1f} ms")
+    print(f"ratio vs the old pattern (bar >= 5x): {old_total / ssh_total:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
