@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from importlib import resources
 
-from .layout import TABLE_COLUMNS, WRITE_ORDER
+from .layout import REFERENCE_TABLES, TABLE_COLUMNS, WRITE_ORDER
 from .reference import ARCH_TYPES, METER_IFACES, METER_TYPES, default_retention
 
 
@@ -32,4 +32,33 @@ def create_schema(conn: sqlite3.Connection) -> None:
                       for i, (name, _, _) in enumerate(ARCH_TYPES, start=1)])
 
 
-__all__ = ["TABLE_COLUMNS", "WRITE_ORDER", "create_schema", "reference_ddl"]
+def meter_db_problem(path: str) -> str:
+    """Why the file at ``path`` is not a usable meter.db ("" when it is): not an SQLite file,
+    damaged pages, or a table or column the generator writes is missing."""
+    import os
+
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return "it is empty or not a file"
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        return str(exc)
+    try:
+        check = conn.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok":
+            return f"integrity check failed: {check}"
+        for table in REFERENCE_TABLES + WRITE_ORDER:
+            columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if not columns:
+                return f"it has no table {table}"
+            missing = [c for c in TABLE_COLUMNS.get(table, ()) if c not in columns]
+            if missing:
+                return f"table {table} lacks column(s) {', '.join(missing)}"
+    except sqlite3.Error as exc:
+        return str(exc)
+    finally:
+        conn.close()
+    return ""
+
+
+__all__ = ["TABLE_COLUMNS", "WRITE_ORDER", "create_schema", "meter_db_problem", "reference_ddl"]

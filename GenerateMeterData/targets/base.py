@@ -59,6 +59,20 @@ class Target(abc.ABC):
     def restore(self, source: str) -> None:
         """Replace the content of meter.db with a local copy, in one transaction."""
 
+    @staticmethod
+    def check_backup(source: str) -> None:
+        """Refuse, naming the file, a backup that is not a meter.db -- before anything is replaced."""
+        import os
+
+        from ..errors import InputError
+        from ..schema import meter_db_problem
+
+        if not os.path.exists(source):
+            raise InputError(f"backup {source} not found")
+        problem = meter_db_problem(source)
+        if problem:
+            raise InputError(f"backup {source} is not a meter.db ({problem}); nothing was restored")
+
     def close(self) -> None:
         """Release connections."""
 

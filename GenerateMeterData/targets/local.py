@@ -5,6 +5,7 @@ import contextlib
 import gc
 import os
 import sqlite3
+import tempfile
 import time
 import uuid
 from typing import Dict, Iterator, List, Optional, Tuple
@@ -67,14 +68,33 @@ class LocalTarget(Target):
         return not os.path.exists(self.path) or os.path.getsize(self.path) == 0
 
     def init(self, force: bool = False) -> None:
-        """Create the file with the schema and reference rows; refuses an existing file without force."""
+        """Create the file with the schema and reference rows; refuses an existing file without
+        force.  The new database is built in a temporary file beside it and moved into place in
+        one step, so no other process ever sees (or loses) a half-made file."""
         if not self._is_empty():
             if not force:
                 raise TargetError(f"{self.path} already exists; use --force to replace it")
-            os.remove(self.path)
-        created = not os.path.exists(self.path)
+            for suffix in ("-wal", "-shm", "-journal"):
+                if os.path.exists(self.path + suffix):
+                    raise TargetError(f"{self.path}{suffix} exists: the database is open in another process "
+                                      "(or was not closed cleanly); close it before init --force")
+        self._create(replace=force)
+
+    def _create(self, replace: bool) -> bool:
+        """Build a fresh meter.db in a temporary file and move it to ``path``: over whatever is
+        there with ``replace``, else only where nothing (or an empty file) is.  False when
+        another process created the file first (it is left as it is)."""
+        directory = os.path.dirname(os.path.abspath(self.path))
         try:
-            conn = connect(self.path, self.busy_timeout)
+            handle, temporary = tempfile.mkstemp(prefix=".gmd-init-", suffix=".db", dir=directory)
+        except OSError as exc:
+            raise TargetError(f"cannot create {self.path}: {exc.strerror}") from None
+        os.close(handle)
+        try:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temporary, 0o666 & ~umask)  # the mode any new file of this user gets
+            conn = connect(temporary, self.busy_timeout)
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 create_schema(conn)
@@ -82,12 +102,24 @@ class LocalTarget(Target):
                 conn.execute("COMMIT")
             finally:
                 conn.close()
+            if replace:
+                os.replace(temporary, self.path)
+                return True
+            try:
+                os.link(temporary, self.path)  # atomic: fails when the path exists
+                return True
+            except FileExistsError:
+                if os.path.getsize(self.path) == 0:  # an empty placeholder: nothing to lose
+                    os.replace(temporary, self.path)
+                    return True
+                return False
         except sqlite3.Error as exc:
-            if created and os.path.exists(self.path):
-                os.remove(self.path)
             raise translate(exc, self.path, self.busy_timeout) from None
         except OSError as exc:
             raise TargetError(f"cannot create {self.path}: {exc.strerror}") from None
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
 
     def open(self) -> sqlite3.Connection:
         """A connection to the existing file (SchemaError when it does not exist)."""
@@ -109,9 +141,8 @@ class LocalTarget(Target):
     def load(self, produce: Produce, progress: Progress = None,
              expected_meters: Optional[int] = None) -> LoadSummary:
         """Everything ``produce`` yields in one BEGIN IMMEDIATE transaction (the file is created when missing)."""
-        created = self._is_empty()
-        if created:
-            self.init(force=True)
+        if self._is_empty():
+            self._create(replace=False)  # or another process just did: then load into its file
         started = time.perf_counter()
         try:
             conn = connect(self.path, self.busy_timeout)
@@ -192,8 +223,7 @@ class LocalTarget(Target):
 
     def restore(self, source: str) -> None:
         """SQLite's online backup from a local file into this one."""
-        if not os.path.exists(source):
-            raise TargetError(f"backup {source} not found")
+        self.check_backup(source)
         conn = connect(source, self.busy_timeout)
         try:
             NameIndex.from_connection(conn, source)

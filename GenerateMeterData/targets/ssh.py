@@ -474,8 +474,7 @@ class DeviceTarget(Target):
 
     def restore(self, source: str) -> None:
         """Upload a backup and ``.restore`` it into the device's meter.db."""
-        if not os.path.exists(source):
-            raise TargetError(f"backup {source} not found")
+        self.check_backup(source)
         self._device_state()
         remote = f"{REMOTE_TMP}/gmd-restore-{uuid.uuid4().hex}.db"
         try:

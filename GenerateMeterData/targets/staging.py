@@ -10,7 +10,6 @@ while this process runs no other thread; once an SSH connection's threads exist 
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import sqlite3
 import threading
@@ -181,6 +180,8 @@ def _child(path: str, produce: Produce, names: NameIndex, queue) -> None:
 
 def _context():
     """fork while this process runs no other thread; a forkserver otherwise."""
+    import multiprocessing  # only a load of several meters needs it: a small CLI run stays light
+
     if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("fork")
     context = multiprocessing.get_context("forkserver")
