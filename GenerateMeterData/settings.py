@@ -7,6 +7,7 @@ password is just a character."""
 from __future__ import annotations
 
 import configparser
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +26,9 @@ KNOWN_KEYS = {
     "ip_address", "ip_port", "user_login", "user_password", "password_env", "db_path", "sqlite3",
     "sudo", "key_filename", "known_hosts", "host_key_policy", "connect_timeout", "command_timeout",
     "busy_timeout", "keepalive", "disabled_algorithms", "timezone", "before_load", "after_load",
-    "compress", "upload",
+    "compress", "upload", "stage_dir",
 }
+DEFAULT_STAGE_DIR = "/tmp"
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class DeviceSettings:
     after_load: Optional[str] = None
     compress: str = "auto"
     upload: str = "auto"   # "auto" (SQL text when small, files when large), "staged" (files) or "sql" (text)
+    stage_dir: str = "/tmp"  # where the device keeps stage files, backups and restores while they pass
 
     @property
     def where(self) -> str:
@@ -114,15 +117,18 @@ def load(path: Union[str, Path] = DEFAULT_SETTINGS_FILE, section: Optional[str] 
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r}; known keys: {', '.join(sorted(KNOWN_KEYS))}")
 
-    def number(key: str, default: float, kind=float):
+    def number(key: str, default: float, kind=float, low: float = 0, high: float = 86400 * 7,
+               positive: bool = False):
         if key not in raw or raw[key] == "":
             return default
         try:
             value = kind(raw[key])
         except ValueError:
             raise ConfigError(f"{where}: key {key} must be a number, got {raw[key]!r}") from None
-        if value < 0:
-            raise ConfigError(f"{where}: key {key} must be >= 0, got {raw[key]!r}")
+        if not math.isfinite(value) or value < low or value > high or (positive and value <= 0):
+            bound = f"> {low:g}" if positive else f">= {low:g}"
+            raise ConfigError(f"{where}: key {key} must be a finite number {bound} and <= {high:g}, "
+                              f"got {raw[key]!r}")
         return value
 
     timezone = raw.get("timezone") or DEFAULT_TIMEZONE
@@ -130,7 +136,7 @@ def load(path: Union[str, Path] = DEFAULT_SETTINGS_FILE, section: Optional[str] 
         if "db_path" not in raw:
             raise ConfigError(f"{where}: key IP_address (a device) or db_path (a local file) is missing")
         return LocalSettings(db_path=raw["db_path"], timezone=timezone,
-                             busy_timeout=number("busy_timeout", 5.0), name=section)
+                             busy_timeout=number("busy_timeout", 5.0, positive=True), name=section)
     if "user_login" not in raw:
         raise ConfigError(f"{where}: key user_login is missing")
     password = raw.get("user_password") or None
@@ -155,17 +161,19 @@ def load(path: Union[str, Path] = DEFAULT_SETTINGS_FILE, section: Optional[str] 
     if password is None and not raw.get("key_filename"):
         raise ConfigError(f"{where}: key user_password (or password_env, or key_filename) is missing")
     return DeviceSettings(
-        name=section, host=raw["ip_address"], port=int(number("ip_port", 22, int)),
+        name=section, host=raw["ip_address"], port=int(number("ip_port", 22, int, 1, 65535)),
         user=raw["user_login"], password=password,
         key_filename=os.path.expanduser(raw["key_filename"]) if raw.get("key_filename") else None,
         known_hosts=os.path.expanduser(raw["known_hosts"]) if raw.get("known_hosts") else None,
         host_key_policy=policy, db_path=raw.get("db_path") or DEFAULT_REMOTE_DB,
         sqlite3=raw.get("sqlite3") or "sqlite3", sudo=sudo in ("yes", "true", "1", "on"),
-        connect_timeout=number("connect_timeout", 10.0), command_timeout=number("command_timeout", 600.0),
-        busy_timeout=number("busy_timeout", 10.0), keepalive=int(number("keepalive", 15, int)),
+        connect_timeout=number("connect_timeout", 10.0, positive=True),
+        command_timeout=number("command_timeout", 600.0, positive=True),
+        busy_timeout=number("busy_timeout", 10.0, positive=True), keepalive=int(number("keepalive", 15, int)),
         disabled_algorithms=tuple(a.strip() for a in raw.get("disabled_algorithms", "").split(",") if a.strip()),
         timezone=timezone, before_load=raw.get("before_load") or None,
-        after_load=raw.get("after_load") or None, compress=compress, upload=upload)
+        after_load=raw.get("after_load") or None, compress=compress, upload=upload,
+        stage_dir=raw.get("stage_dir") or DEFAULT_STAGE_DIR)
 
 
 def resolve(path: Union[str, Path, None] = None, section: Optional[str] = None,

@@ -108,3 +108,87 @@ def test_init_force_refuses_a_database_open_in_wal_mode(tmp_path):
         LocalTarget(path).init(force=True)
     assert rows(path, "SELECT count(*) FROM MeterTable")[0][0] == 1
     holder.close()
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """Mount small tmpfs filesystems (root only; skipped with the reason otherwise)."""
+    import subprocess
+
+    mounted = []
+
+    def mount(name, size):
+        path = tmp_path / name
+        path.mkdir()
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                                capture_output=True, text=True)
+        if result.returncode:
+            pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+        mounted.append(path)
+        return path
+
+    yield mount
+    for path in mounted:
+        subprocess.run(["umount", str(path)])
+
+
+def test_a_load_too_big_for_the_stage_dir_is_refused_before_uploading(device, small_tmpfs, tmp_path):
+    tiny = small_tmpfs("stage", "512k")
+    before = table_checksums(device.path)
+    scenario = Scenario(meters=2, days=30, end=END)
+    with DeviceTarget(device.settings(upload="staged", stage_dir=str(tiny))) as target:
+        with pytest.raises(TargetError, match=rf"stage directory {tiny} has 0\.5 MB free and the load needs [\d.]+ MB.*stage_dir"):
+            scenario.create(target)
+    assert table_checksums(device.path) == before
+    assert os.listdir(tiny) == []
+    roomy = tmp_path / "roomy"
+    roomy.mkdir()
+    with DeviceTarget(device.settings(upload="staged", stage_dir=str(roomy))) as target:
+        assert scenario.create(target).meters == 2
+    assert os.listdir(roomy) == []  # the merge removed its stage files
+
+
+def test_a_load_too_big_for_the_database_filesystem_is_refused(device, small_tmpfs):
+    small_fs = small_tmpfs("db", "1m")
+    db = small_fs / "meter.db"
+    LocalTarget(str(db)).init()
+    before = table_checksums(str(db))
+    with DeviceTarget(device.settings(upload="staged", db_path=str(db))) as target:
+        with pytest.raises(TargetError, match=rf"database's filesystem {small_fs} has [\d.]+ MB free and the load needs"):
+            Scenario(meters=2, days=30, end=END).create(target)
+    assert table_checksums(str(db)) == before
+
+
+def test_litter_of_killed_runs_is_removed_at_the_next_run(device, tmp_path):
+    import tempfile
+    import time
+
+    from GenerateMeterData.targets import staging
+
+    stage_dir = tmp_path / "stage"
+    stage_dir.mkdir()
+    two_days_ago = time.time() - 2 * 86400
+    dead = stage_dir / "gmd-stage-deadbeef-0.db"
+    live = stage_dir / "gmd-stage-cafe-0.db"
+    dead.write_bytes(b"x")
+    live.write_bytes(b"y")
+    os.utime(dead, (two_days_ago, two_days_ago))
+    old_local = tempfile.mkdtemp(prefix="gmd-")
+    new_local = tempfile.mkdtemp(prefix="gmd-")
+    os.utime(old_local, (two_days_ago, two_days_ago))
+    staging._swept["done"] = False  # the sweep runs once per process: this test is a new "run"
+    with DeviceTarget(device.settings(stage_dir=str(stage_dir))) as target:
+        Scenario(meters=1, days=1, end=END).create(target)
+    assert not os.path.exists(old_local) and os.path.exists(new_local)
+    assert not dead.exists() and live.exists()
+    os.rmdir(new_local)
+
+
+def test_backups_are_readable_by_their_owner_only(device, tmp_path):
+    local = str(tmp_path / "local-backup.db")
+    remote = str(tmp_path / "device-backup.db")
+    LocalTarget(device.path).backup(local)
+    with DeviceTarget(device.settings()) as target:
+        target.backup(remote)
+    assert stat.S_IMODE(os.stat(local).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(remote).st_mode) == 0o600

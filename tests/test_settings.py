@@ -87,3 +87,22 @@ def test_missing_file(tmp_path, monkeypatch):
     assert resolve() == LocalSettings()
     with pytest.raises(ConfigError, match="settings.ini not found, so section \\[Test\\] cannot be read"):
         resolve(section="Test")
+
+
+@pytest.mark.parametrize("key, value", [
+    ("command_timeout", "nan"), ("command_timeout", "inf"), ("command_timeout", "1e30"), ("command_timeout", "0"),
+    ("connect_timeout", "nan"), ("busy_timeout", "inf"), ("busy_timeout", "nan"), ("IP_port", "99999"),
+    ("IP_port", "0"),
+])
+def test_timeouts_and_ports_must_be_finite_and_in_range(tmp_path, key, value):
+    path = write(tmp_path, f"[Test]\nIP_address = 10.0.0.1\nuser_login = root\nuser_password = x\n{key} = {value}\n")
+    with pytest.raises(ConfigError, match=rf"\[Test\].*key {key.lower()} must be a finite number") as info:
+        load(path, "Test")
+    assert "\n" not in str(info.value)
+
+
+def test_stage_dir_key(tmp_path):
+    path = write(tmp_path, "[Test]\nIP_address = 10.0.0.1\nuser_login = root\nuser_password = x\nstage_dir = /data/tmp\n")
+    assert load(path, "Test").stage_dir == "/data/tmp"
+    path = write(tmp_path, "[Test]\nIP_address = 10.0.0.1\nuser_login = root\nuser_password = x\n")
+    assert load(path, "Test").stage_dir == "/tmp"

@@ -212,6 +212,8 @@ class LocalTarget(Target):
         """SQLite's online backup to a local file."""
         source = self.open()
         try:
+            if not os.path.exists(destination):  # a backup holds the meters' passwords: owner only
+                os.close(os.open(destination, os.O_WRONLY | os.O_CREAT, 0o600))
             target = sqlite3.connect(destination)
             with target:
                 source.backup(target)

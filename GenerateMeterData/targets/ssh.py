@@ -35,10 +35,10 @@ from . import ledger, merge
 from .base import Produce, Progress, Target
 from .executor import Executor, RemoteProcess, Result
 from .sqltext import bind, literal, parse_quoted
-from .staging import SQL_TEXT_MAX_ROWS, stage
+from .staging import SQL_TEXT_MAX_ROWS, remove_stale_workdirs, stage
 
 CHUNK = 256 * 1024
-REMOTE_TMP = "/tmp"
+NO_SPACE = 75  # exit status of the free-space check
 
 
 @dataclass
@@ -94,6 +94,10 @@ class DeviceTarget(Target):
         self.state = None
 
     @property
+    def _stage_dir(self) -> str:
+        return self.settings.stage_dir.rstrip("/") or "/"
+
+    @property
     def _db(self) -> str:
         return shlex.quote(self.settings.db_path)
 
@@ -114,8 +118,13 @@ class DeviceTarget(Target):
         return f"test -f {self._db} || exit 66; exec {self._sqlite(*args)}"
 
     def _checks(self) -> str:
-        """Shell that exits 127 without sqlite3, 66 without the database, and says if gzip exists."""
-        return (f"command -v {shlex.quote(self.settings.sqlite3)} >/dev/null 2>&1 || exit 127; "
+        """Shell that exits 127 without sqlite3, 66 without the database, and says if gzip exists;
+        on the way it removes this tool's temporaries that dead runs left in stage_dir (older than
+        any command may live, so never a live load's)."""
+        minutes = int(self.settings.command_timeout // 60) + 2
+        return (f"find {shlex.quote(self._stage_dir)} -maxdepth 1 -type f -name 'gmd-*' -mmin +{minutes} "
+                "-exec rm -f {} + 2>/dev/null; "
+                f"command -v {shlex.quote(self.settings.sqlite3)} >/dev/null 2>&1 || exit 127; "
                 f"test -f {self._db} || exit 66; "
                 "if command -v gzip >/dev/null 2>&1; then echo \"'gzip'\"; fi; ")
 
@@ -220,6 +229,28 @@ class DeviceTarget(Target):
             raise RemoteError(f"{self.settings.where}: upload to {remote_path} arrived incomplete "
                               f"({received or '?'} of {size} bytes)", host=self.settings.host)
 
+    def _check_space(self, stage_bytes: int) -> None:
+        """Refuse before uploading when stage_dir cannot hold the stage files, or the database's
+        filesystem the growth of meter.db and its journal (about twice the staged size)."""
+        needs = [(self._stage_dir, stage_bytes, "stage_dir"),
+                 (os.path.dirname(self.settings.db_path) or ".", 2 * stage_bytes, "db_path")]
+        script = "".join(f"df -Pk {shlex.quote(d)} 2>/dev/null | awk 'NR==2 {{print \"{key}\", $4}}'; "
+                         for d, _, key in needs)
+        result = self._run(script)
+        free = {}
+        for line in result.text().splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[1].isdigit():
+                free[parts[0]] = int(parts[1]) * 1024
+        for directory, need, key in needs:
+            if key in free and free[key] < need:
+                where = "the stage directory" if key == "stage_dir" else "the database's filesystem"
+                hint = ("point stage_dir in settings.ini at a bigger filesystem" if key == "stage_dir"
+                        else "free space on the device, or load fewer meters/days at once")
+                raise TargetError(f"{self.settings.where}: not enough space for this load: {where} {directory} "
+                                  f"has {_mb(free[key])} free and the load needs {_mb(need)}; nothing was "
+                                  f"written ({hint})")
+
     def _remove_remote(self, path: str) -> None:
         """Best effort, also after a failure: reconnect once if the connection died."""
         for _ in range(2):
@@ -265,6 +296,7 @@ class DeviceTarget(Target):
         """Stage, (upload,) merge in one device-side transaction; see the module docstring."""
         started = time.perf_counter()
         token = uuid.uuid4().hex
+        remove_stale_workdirs()
         state = self._device_state()
         hook_started = False
         outcome: Optional[BaseException] = None
@@ -305,7 +337,7 @@ class DeviceTarget(Target):
             summary = staged.summary
             if summary.total_rows == 0:
                 return summary
-            remote_stages = [f"{REMOTE_TMP}/gmd-stage-{token}-{n}.db" for n in range(len(staged.paths))]
+            remote_stages = [f"{self._stage_dir}/gmd-stage-{token}-{n}.db" for n in range(len(staged.paths))]
             if staged.sql is not None:
                 source = staged.sql
             else:
@@ -317,6 +349,7 @@ class DeviceTarget(Target):
             merged = False
             try:
                 if staged.paths:
+                    self._check_space(sum(os.path.getsize(path) for path in staged.paths))
                     uploads = [self._start_upload(remote, os.path.getsize(path))
                                for path, remote in zip(staged.paths, remote_stages)]
                     for path, remote, started_upload in zip(staged.paths, remote_stages, uploads):
@@ -444,9 +477,9 @@ class DeviceTarget(Target):
     def backup(self, destination: str) -> None:
         """``.backup`` on the device, fetched over the exec channel and checked locally."""
         state = self._device_state()
-        remote = f"{REMOTE_TMP}/gmd-backup-{uuid.uuid4().hex}.db"
+        remote = f"{self._stage_dir}/gmd-backup-{uuid.uuid4().hex}.db"
         try:
-            result = self._run(self._sqlite_command(self._timeout, f".backup {remote}"))
+            result = self._run("umask 077; " + self._sqlite_command(self._timeout, f".backup {remote}"))
             self._raise_for(result, "backup")
             reader = f"gzip -c {shlex.quote(remote)}" if state.gzip else f"cat {shlex.quote(remote)}"
             result = self._run(reader)
@@ -457,7 +490,11 @@ class DeviceTarget(Target):
         finally:
             self._remove_remote(remote)
         partial = destination + ".part"
-        with open(partial, "wb") as handle:
+        try:
+            handle = os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+        except OSError as exc:
+            raise TargetError(f"cannot write the backup to {destination}: {exc.strerror}") from None
+        with handle:  # a backup holds the meters' passwords: only its owner may read it
             handle.write(data)
         try:
             conn = sqlite3.connect(partial)
@@ -476,7 +513,7 @@ class DeviceTarget(Target):
         """Upload a backup and ``.restore`` it into the device's meter.db."""
         self.check_backup(source)
         self._device_state()
-        remote = f"{REMOTE_TMP}/gmd-restore-{uuid.uuid4().hex}.db"
+        remote = f"{self._stage_dir}/gmd-restore-{uuid.uuid4().hex}.db"
         try:
             self._upload(source, remote, None)
             result = self._run(self._sqlite_command(self._timeout, f".restore {remote}"))
@@ -544,6 +581,10 @@ class DeviceTarget(Target):
                 raise RemoteError(f"{s.where}: cannot create {s.db_path}: {_first(moved.error_text())}",
                                   host=s.host)
         self.state = None
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
 
 
 def _lines_with(text: str, *markers: str) -> str:

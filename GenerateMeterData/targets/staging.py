@@ -123,6 +123,36 @@ def sql_source(rows: RowSet, schema: str) -> str:
     return "".join(parts)
 
 
+_swept = {"done": False}
+
+
+def remove_stale_workdirs(max_age: float = 86400.0) -> int:
+    """Remove the local stage folders (``gmd-*`` in the temp dir) that a killed run left behind,
+    older than ``max_age`` seconds; once per process.  Returns how many went."""
+    import shutil
+    import tempfile
+    import time
+
+    if _swept["done"]:
+        return 0
+    _swept["done"] = True
+    root, removed, now = tempfile.gettempdir(), 0, time.time()
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return 0
+    for name in names:
+        path = os.path.join(root, name)
+        try:
+            if name.startswith("gmd-") and os.path.isdir(path) and not os.path.islink(path) \
+                    and os.stat(path).st_uid == os.getuid() and now - os.path.getmtime(path) > max_age:
+                shutil.rmtree(path, ignore_errors=True)
+                removed += 1
+        except OSError:
+            continue
+    return removed
+
+
 def _open_stage_file(path: str) -> sqlite3.Connection:
     """A throw-away file: plain tables (no keys, no indexes, no journal) -- the device's own
     tables check the keys when the rows are merged."""
