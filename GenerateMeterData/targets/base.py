@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import os
 from typing import Callable, Iterable, List, Optional
 
 from ..generate.rows import IdAllocator, NameIndex, RowSet
 from ..generate.summary import LoadSummary
+from .ledger import LoadInfo
 
 Produce = Callable[[IdAllocator, NameIndex], Iterable[RowSet]]
 Progress = Optional[Callable[[str, int, Optional[int]], None]]  # (stage, done, total)
@@ -42,14 +44,34 @@ class Target(abc.ABC):
     def init(self, force: bool = False) -> None:
         """Create a fresh meter.db from the shipped schema."""
 
+    #: What made the loads, as the ledger records it ("seed --meters 10 --days 30"); None: the
+    #: running program's name and arguments.
+    command: Optional[str] = None
+
+    def load_about(self, rows: int) -> tuple:
+        """(who, command, rows) of a load, for the ledger's loads table."""
+        import sys
+
+        from .ledger import who
+
+        command = self.command
+        if command is None:
+            command = " ".join([os.path.basename(sys.argv[0] or "python")] + sys.argv[1:])
+        return who(), command[:500], rows
+
+    def loads(self) -> List["LoadInfo"]:
+        """Every load of the ledger, oldest first (token, when, by whom, command, MeterIds, rows)."""
+        raise NotImplementedError
+
     #: MeterIds handed out are at least this (pytest-xdist workers get disjoint ranges).
     meter_id_floor: int = 1001
     meter_id_span: Optional[int] = None
 
     @abc.abstractmethod
-    def clear(self, tokens: Optional[Iterable[str]] = None) -> int:
-        """Remove exactly what this tool wrote (only the loads in ``tokens`` when given);
-        returns the number of loads undone."""
+    def clear(self, tokens: Optional[Iterable[str]] = None, meters: Optional[Iterable[int]] = None) -> int:
+        """Remove exactly what this tool wrote: every load, only the loads in ``tokens``, or
+        only the meters (MeterIds) in ``meters`` that a load of this tool created; returns the
+        number of loads (or meters) removed."""
 
     @abc.abstractmethod
     def backup(self, destination: str) -> None:

@@ -154,7 +154,8 @@ class LocalTarget(Target):
                 names = NameIndex.from_connection(conn, self.path)
                 ids = IdAllocator.from_connection(conn).confine(self.meter_id_floor, self.meter_id_span)
                 token = uuid.uuid4().hex
-                summary = write_load(conn, produce, ids, names, progress, expected_meters, token=token)
+                summary = write_load(conn, produce, ids, names, progress, expected_meters, token=token,
+                                     about=self.load_about)
                 conn.execute("COMMIT")
             except BaseException as exc:
                 if conn.in_transaction:
@@ -166,7 +167,7 @@ class LocalTarget(Target):
             conn.close()
         summary.seconds = time.perf_counter() - started
         summary.target = self.path
-        summary.token = token
+        summary.token = token if summary.total_rows else None
         return summary
 
     def fetch(self, sql: str, params: tuple = ()) -> List[tuple]:
@@ -187,23 +188,50 @@ class LocalTarget(Target):
         self.open().close()
         yield self.path
 
-    def clear(self, tokens=None) -> int:
-        """Undo the ledger's loads (all, or those in ``tokens``) in one transaction."""
+    def clear(self, tokens=None, meters=None) -> int:
+        """Undo the ledger's loads (all, those in ``tokens``), or remove the ``meters`` (MeterIds)
+        a load created -- reading the ledger and deleting in one transaction."""
         conn = self.open()
         try:
             conn.execute("BEGIN IMMEDIATE")
-            try:
-                entries = list(conn.execute(f"SELECT {ledger.LEDGER_COLUMNS} FROM {ledger.LEDGER_TABLE}"))
-            except sqlite3.OperationalError:
-                entries = []
-            entries = ledger.select_entries(entries, tokens)
-            for statement in ledger.clear_sql(entries):
+            has_ledger = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                      (ledger.LEDGER_TABLE,)).fetchone()[0]
+            if meters is not None:
+                meters = [int(m) for m in meters]
+                if not has_ledger:
+                    ledger.check_meters(meters, [])
+                devices = ledger.check_meters(meters, list(conn.execute(ledger.meters_sql(meters))))
+                statements, removed = ledger.clear_meters_sql(devices), len(devices)
+            else:
+                entries = list(conn.execute(f"SELECT {ledger.LEDGER_COLUMNS} FROM {ledger.LEDGER_TABLE}")) \
+                    if has_ledger else []
+                entries = ledger.select_entries(entries, tokens)
+                statements, removed = ledger.clear_sql(entries), len(entries)
+            for statement in statements:
                 conn.execute(statement)
             conn.execute("COMMIT")
-            return len(entries)
-        except sqlite3.Error as exc:
+            return removed
+        except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise translate(exc, self.path, self.busy_timeout) from None
+            raise
+        finally:
+            conn.close()
+
+    def loads(self) -> List[ledger.LoadInfo]:
+        """Every load of the ledger, oldest first."""
+        if self._is_empty():
+            return []
+        conn = self.open()
+        try:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if ledger.LEDGER_TABLE not in tables:
+                return []
+            return [ledger.load_info(row) for row in
+                    conn.execute(ledger.list_loads_sql(ledger.LOADS_TABLE in tables))]
+        except sqlite3.Error as exc:
             raise translate(exc, self.path, self.busy_timeout) from None
         finally:
             conn.close()
@@ -242,7 +270,7 @@ class LocalTarget(Target):
 
 def write_load(conn: sqlite3.Connection, produce: Produce, ids: IdAllocator, names: NameIndex,
                progress: Progress = None, expected_meters: Optional[int] = None,
-               ledger_entry: bool = True, token: Optional[str] = None) -> LoadSummary:
+               ledger_entry: bool = True, token: Optional[str] = None, about=None) -> LoadSummary:
     """Insert every RowSet ``produce`` yields, raise ArchInfo, add the ledger entry.  The caller
     owns the transaction."""
     statements = {table: insert_sql(table) for table in WRITE_ORDER}
@@ -266,7 +294,7 @@ def write_load(conn: sqlite3.Connection, produce: Produce, ids: IdAllocator, nam
         if collecting:
             gc.enable()
     counts = tally.counts
-    if ledger_entry:
+    if ledger_entry and counts:  # a load that wrote nothing leaves no ledger entry
         config_ranges: Dict[str, Tuple[str, str]] = {}
         for table in CONFIG_TABLES:
             if counts.get(table):
@@ -279,7 +307,8 @@ def write_load(conn: sqlite3.Connection, produce: Produce, ids: IdAllocator, nam
                 str(ids.next_device_idx - 1) if created else "NULL",
                 str(header_first) if wrote_headers else "NULL",
                 str(ids.next_header_id - 1) if wrote_headers else "NULL",
-                config_ranges, str(int(time.time())), "NULL" if token is None else f"'{token}'"):
+                config_ranges, str(int(time.time())), "NULL" if token is None else f"'{token}'",
+                about(sum(counts.values())) if about else None):
             conn.execute(statement)
     summary = tally.summary()
     summary.created = new_meters

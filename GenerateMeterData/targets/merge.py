@@ -55,7 +55,7 @@ def meter_id_range(floor: int, span: Optional[int]) -> str:
 def merge_script(source: str, schemas: Sequence[str], counts: Dict[str, int], header_counts: Sequence[int],
                  created: int, token: str, created_at: int, fingerprints: Dict[str, str],
                  meter_floor: int = 1001, meter_span: Optional[int] = None,
-                 busy_timeout: float = 5.0) -> str:
+                 busy_timeout: float = 5.0, about: Optional[Tuple[str, str, int]] = None) -> str:
     """The whole merge of one load, up to (not including) COMMIT.
 
     ``source`` makes the stage schemas available (ATTACH of uploaded files, or SQL text into
@@ -109,7 +109,7 @@ def merge_script(source: str, schemas: Sequence[str], counts: Dict[str, int], he
         f"(SELECT dev + {int(created)} FROM temp.gmd_offsets)" if created else "NULL",
         "(SELECT hid0 + 1 FROM temp.gmd_offsets)" if header_total else "NULL",
         f"(SELECT hid0 + {int(header_total)} FROM temp.gmd_offsets)" if header_total else "NULL",
-        config_ranges, str(int(created_at)), literal(token)))
+        config_ranges, str(int(created_at)), literal(token), about))
     if created:
         lines.append(f"SELECT quote('{METER}'), quote(t.MeterId), quote(t.DeviceIdx), quote(y.Type) "
                      "FROM main.MeterTable t LEFT JOIN main.MeterTypes y ON y.Id = t.TypeId "
@@ -162,6 +162,18 @@ def clear_begin(busy_timeout: float) -> str:
         f"WHERE type = 'table' AND name = '{ledger.LEDGER_TABLE}'));"]) + "\n"
 
 
+def meters_query(meter_ids: List[int]) -> str:
+    """Second step of a clear by meter: the requested meters, and whether a load created them."""
+    return (f"SELECT quote('{METER}'), quote(m), quote(d), quote(o) FROM ({ledger.meters_sql(meter_ids)});\n"
+            f"SELECT quote('{READY}');\n")
+
+
+def loads_query(with_info: bool) -> str:
+    """The ledger's loads, quoted (see ledger.list_loads_sql)."""
+    return ("SELECT " + ", ".join(f"quote(c{i})" for i in range(6)) + " FROM ("
+            + ledger.list_loads_sql(with_info) + ");\n")
+
+
 def ledger_query(tokens: Optional[Iterable[str]]) -> str:
     """Second step: list the ledger entries to undo (all, or the loads in ``tokens``), still
     inside the transaction that will delete them."""
@@ -174,6 +186,3 @@ def ledger_query(tokens: Optional[Iterable[str]]) -> str:
             f"SELECT quote('{READY}');\n")
 
 
-def clear_script(entries: List[Tuple]) -> str:
-    """Second half of a clear: undo the listed entries, then COMMIT."""
-    return "".join(s + ";\n" for s in ledger.clear_sql(entries)) + commit_text()

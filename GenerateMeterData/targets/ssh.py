@@ -345,7 +345,8 @@ class DeviceTarget(Target):
                                  for remote, schema in zip(remote_stages, staged.schemas))
             script = merge.merge_script(source, staged.schemas, summary.rows, staged.header_counts, staged.created,
                                         token, int(time.time()), state.fingerprints, self.meter_id_floor,
-                                        self.meter_id_span, self.settings.busy_timeout)
+                                        self.meter_id_span, self.settings.busy_timeout,
+                                        about=self.load_about(summary.total_rows))
             merged = False
             try:
                 if staged.paths:
@@ -522,28 +523,48 @@ class DeviceTarget(Target):
             self._remove_remote(remote)
         self.state = None
 
-    def clear(self, tokens=None) -> int:
-        """Undo the ledger's loads (all, or those in ``tokens``): one remote command that reads
-        the ledger and deletes inside one transaction, so no load made meanwhile is touched."""
+    def clear(self, tokens=None, meters=None) -> int:
+        """Undo the ledger's loads (all, those in ``tokens``), or remove the ``meters`` (MeterIds)
+        a load created: one remote command that reads the ledger and deletes inside one
+        transaction, so no load made meanwhile is touched."""
+        meters = None if meters is None else [int(m) for m in meters]
         process = self._start(self._sqlite_command())
         try:
             process.write(merge.clear_begin(self.settings.busy_timeout).encode())
             if not process.wait_for(merge.LEDGER_READY.encode()):
                 return self._clear_failed(process)
             has_ledger = parse_quoted(_lines_with(process.text(), merge.LEDGER_READY))[0][1]
-            entries: List[tuple] = []
-            if has_ledger:
+            statements: List[str] = []
+            removed = 0
+            if meters is not None:
+                found: List[tuple] = []
+                if has_ledger:
+                    process.write(merge.meters_query(meters).encode())
+                    if not process.wait_for(merge.READY.encode()):
+                        return self._clear_failed(process)
+                    found = [row[1:] for row in parse_quoted(_lines_with(process.text(), merge.METER))
+                             if row and row[0] == merge.METER]
+                try:
+                    devices = ledger.check_meters(meters, found)
+                except BaseException:
+                    process.write(b"ROLLBACK;\n")
+                    process.close_stdin()
+                    process.finish()
+                    raise
+                statements, removed = ledger.clear_meters_sql(devices), len(devices)
+            elif has_ledger:
                 process.write(merge.ledger_query(tokens).encode())
                 if not process.wait_for(merge.READY.encode()):
                     return self._clear_failed(process)
                 entries = [row[1:] for row in parse_quoted(_lines_with(process.text(), merge.LEDGER_ROW))
                            if row and row[0] == merge.LEDGER_ROW]
-            if not entries:
+                statements, removed = ledger.clear_sql(entries), len(entries)
+            if not statements:
                 process.write(b"ROLLBACK;\n")
                 process.close_stdin()
                 process.finish()
                 return 0
-            process.write(merge.clear_script(entries).encode())
+            process.write(("".join(s + ";\n" for s in statements) + merge.commit_text()).encode())
             process.close_stdin()
             result = process.finish()
         except BaseException:
@@ -553,7 +574,16 @@ class DeviceTarget(Target):
         if merge.COMMITTED not in result.text():
             raise RemoteError(f"{self.settings.where}: clear ended without a commit; nothing was removed",
                               host=self.settings.host)
-        return len(entries)
+        return removed
+
+    def loads(self) -> List[ledger.LoadInfo]:
+        """Every load of the device's ledger, oldest first."""
+        tables = {row[0] for row in self._query(
+            "SELECT quote(name) FROM sqlite_master WHERE type = 'table' AND name IN "
+            f"('{ledger.LEDGER_TABLE}', '{ledger.LOADS_TABLE}');")}
+        if ledger.LEDGER_TABLE not in tables:
+            return []
+        return [ledger.load_info(row) for row in self._query(merge.loads_query(ledger.LOADS_TABLE in tables))]
 
     def _clear_failed(self, process: RemoteProcess) -> int:
         process.close_stdin()
