@@ -4,36 +4,53 @@ installing the package is enough).
 Options (command line over ini over defaults):
   --meterdata-settings FILE   (ini: meterdata_settings)  settings.ini naming the target
   --meterdata-section NAME    (ini: meterdata_section)   its section (default [Test])
-  --meterdata-keep            (ini: meterdata_keep)      keep what tests seeded
+  --meterdata-keep            (ini: meterdata_keep)      keep what tests seeded; the terminal
+                                                         summary says where it stayed
 
 Fixtures:
   meterdata_target     the device from settings.ini, or a fresh local meter.db when none is
-                       configured (session scope: one SSH connection per session)
+                       configured (session scope: one SSH connection per session or xdist worker,
+                       shared by every fixture below)
+  meterdata_query      ``meterdata_query(sql, params=())`` -> list of tuples, read on the device
+                       (or the local file) without copying the database; session scope
   meterdata            the test's seeder: ``meterdata.scenario(...)`` and one factory per
                        generator class (``meterdata.ElDayEnergy(Count_timestamp=3)``); whatever
-                       it writes is removed at teardown, and only that
+                       it writes is removed at the test's teardown, and only that
+  meterdata_class      the same seeder for data shared by a class's tests (removed after the class)
+  meterdata_module     ... by a module's tests (loaded once, removed after the module)
+  meterdata_session    ... by the whole session (removed at its end)
   meterdata_scenario   a factory: ``meterdata_scenario(meters=2, days=7)`` -> LoadSummary
   <class>_factory      e.g. ``el_day_energy_factory``, ``meter_table_factory``: the seed API
                        classes bound to the target and cleaned up after the test
+
+Every seeder returns what a load created (``LoadSummary.meter_ids``, ``.device_idxs``,
+``.created``) and lists it for all its loads (``seeder.meter_ids``), so a test reads its own rows
+on a device that holds other meters.
+
+A target that cannot be used (device unreachable, login refused, db_path missing, settings.ini
+wrong) is found when the first test needs it: that test errors with one line saying why, and the
+session stops there, as ``-x`` would -- every further test would hit the same wall, each after its
+own connect timeout.  The connection is not retried.
 
 Marker:
   @pytest.mark.meterdata_device   the test needs a real device; skipped with the reason when
                                   settings.ini names none
 
-pytest-xdist: every worker has its own local meter.db, and on a shared device its own MeterId
-range (worker N starts at 1001 + N * 100000); ids inside the database are assigned inside each
-load's transaction, so workers never collide."""
+pytest-xdist: every worker has its own local meter.db (or its own SSH connection), and on a
+shared device its own MeterId range (worker N starts at 1001 + N * 100000); ids inside the
+database are assigned inside each load's transaction, so workers never collide."""
 from __future__ import annotations
 
 import os
 import re
-from typing import Any, Callable, List
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 import pytest
 
 from . import seedapi
 from . import settings as settings_module
-from .generate.scenario import LoadSummary, Scenario
+from .generate.scenario import Scenario
+from .generate.summary import CreatedMeter, LoadSummary
 from .targets import LocalTarget, target_for
 from .targets.base import Target
 
@@ -42,6 +59,8 @@ SEED_CLASSES = ["MeterTable", "ElConfig", "PlsConfig", "DigConfig", "ElMomentEne
                 "ElMonthEnergy", "ElDayConsEnergy", "ElMonthConsEnergy", "ElMomentQuality",
                 "ElArr1ConsPower", "PlsMomentPulse", "PlsDayPulse", "PlsMonthPulse", "PlsHourPulse",
                 "DigMomentState", "DigJournalState", "Journal"]
+SEEDER_SCOPES = {"session": "meterdata_session", "module": "meterdata_module", "class": "meterdata_class",
+                 "function": "meterdata"}
 
 
 def pytest_addoption(parser) -> None:
@@ -52,16 +71,17 @@ def pytest_addoption(parser) -> None:
     group.addoption("--meterdata-section", metavar="NAME", default=None,
                     help="section of the settings file (default: ini meterdata_section, else [Test])")
     group.addoption("--meterdata-keep", action="store_true", default=None,
-                    help="keep what the tests seeded (default: remove it at teardown)")
+                    help="keep what the tests seeded and say where at the end (default: remove it at teardown)")
     parser.addini("meterdata_settings", "settings.ini naming the device", default="")
     parser.addini("meterdata_section", "section of the settings file", default="")
     parser.addini("meterdata_keep", "keep what the tests seeded", type="bool", default=False)
 
 
 def pytest_configure(config) -> None:
-    """Register the meterdata_device marker."""
+    """Register the meterdata_device marker and the session's state."""
     config.addinivalue_line("markers", "meterdata_device: the test needs a real device (settings.ini); "
                                        "skipped when none is configured")
+    config.stash[_SESSION] = MeterdataSession(config)
 
 
 def _option(config, name: str) -> Any:
@@ -71,67 +91,204 @@ def _option(config, name: str) -> Any:
     return value or None
 
 
+def _settings_path(config) -> Optional[str]:
+    path = _option(config, "settings")
+    if path and not os.path.isabs(path):
+        path = str(config.rootpath / path)
+    return path
+
+
 def _worker_index(config) -> int:
     worker = getattr(config, "workerinput", {}).get("workerid", "")
     match = re.match(r"gw(\d+)$", worker)
     return int(match.group(1)) if match else 0
 
 
-@pytest.fixture(scope="session")
-def meterdata_target(request, tmp_path_factory) -> Target:
-    """Where the tests' data goes: the configured device, or a fresh local meter.db."""
-    config = request.config
-    path = _option(config, "settings")
-    section = _option(config, "section")
-    if path:
-        path = str(config.rootpath / path) if not os.path.isabs(path) else path
-        target = target_for(settings_module.load(path, section))
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else exc.__class__.__name__
+
+
+class TargetUnavailable(Exception):
+    """The session's target could not be made or reached; the message is one line."""
+
+
+class MeterdataSession:
+    """The plugin's state for one pytest session (or xdist worker): the target, made and checked
+    once, and the loads written to it that are still there."""
+
+    def __init__(self, config) -> None:
+        self.config = config
+        self.keep = bool(_option(config, "keep"))
+        self.target: Optional[Target] = None
+        self.failure: Optional[str] = None
+        self.remaining: Dict[str, None] = {}  # tokens of the loads not removed (insertion-ordered)
+        self.where = ""                       # the local file, or the device and its db_path
+        self.from_workers: List[str] = []     # under xdist: the workers' summary lines
+
+    def open(self, tmp_path_factory) -> Target:
+        """The session's target, checked on first use; the failure is kept, never retried."""
+        if self.target is not None:
+            return self.target
+        if self.failure is not None:
+            raise TargetUnavailable(self.failure)
+        target: Optional[Target] = None
+        path = _settings_path(self.config)
+        section = _option(self.config, "section")
+        source = (f"{path}" + (f" [{section}]" if section else "")) if path else "a fresh local meter.db"
+        try:
+            if path:
+                target = target_for(settings_module.load(path, _option(self.config, "section")))
+            else:
+                target = LocalTarget(str(tmp_path_factory.mktemp("meterdata") / "meter.db"))
+                target.init()
+            _check(target)
+        except Exception as exc:  # any failure here means no test can seed: say it once, in one line
+            if target is not None:
+                target.close()
+            self.failure = f"meterdata: the target from {source} cannot be used: {_first_line(exc)}"
+            raise TargetUnavailable(self.failure) from None
+        if hasattr(self.config, "workerinput"):  # pytest-xdist: a MeterId range of its own per worker
+            target.meter_id_floor = 1001 + _worker_index(self.config) * WORKER_METER_ID_SPAN
+            target.meter_id_span = WORKER_METER_ID_SPAN
+        self.where = target.path if isinstance(target, LocalTarget) else target.name
+        self.target = target
+        return target
+
+    def close(self) -> None:
+        """Close the target (the SSH connection) at the end of the session."""
+        if self.target is not None:
+            self.target.close()
+
+    def loaded(self, token: str) -> None:
+        """A load was written."""
+        self.remaining[token] = None
+
+    def cleared(self, tokens: Sequence[str]) -> None:
+        """Loads were removed."""
+        for token in tokens:
+            self.remaining.pop(token, None)
+
+    def summary_lines(self) -> List[str]:
+        """What the terminal summary says about data left on the target."""
+        if not self.remaining:
+            return []
+        tokens = list(self.remaining)
+        if isinstance(self.target, LocalTarget):
+            where = f"in {self.where}"
+        else:
+            where = f"on {self.where} (ledger GenerateMeterDataLedger, tokens: {' '.join(tokens)})"
+        if self.keep:
+            return [f"meterdata: kept {len(tokens)} load(s) {where}"]
+        return [f"meterdata: {len(tokens)} load(s) could not be removed and stayed {where}"]
+
+
+_SESSION = pytest.StashKey[MeterdataSession]()
+
+
+def session_state(config) -> MeterdataSession:
+    """The plugin's state of this session: ``.target`` is the session's target once a test used
+    it (a conftest can read ``DeviceTarget.commands``/``.logins`` from it in pytest_unconfigure)."""
+    return config.stash[_SESSION]
+
+
+def _check(target: Target) -> None:
+    """Reach the target once at the start: a device logs in and reads its state (ids by name,
+    sqlite3 and db_path present) -- which the first load needs anyway, so this costs no extra
+    round trip; a local file must be a meter.db, or creatable."""
+    if isinstance(target, LocalTarget):
+        if os.path.exists(target.path) and os.path.getsize(target.path) > 0:
+            target.names()
+        elif not os.path.isdir(os.path.dirname(os.path.abspath(target.path))):
+            raise FileNotFoundError(f"the folder of db_path {target.path} does not exist")
+        return
+    preflight = getattr(target, "_preflight", None)
+    if preflight is not None:
+        preflight()
     else:
-        target = LocalTarget(str(tmp_path_factory.mktemp("meterdata") / "meter.db"))
-        target.init()
-    if hasattr(config, "workerinput"):  # pytest-xdist: a MeterId range of its own per worker
-        target.meter_id_floor = 1001 + _worker_index(config) * WORKER_METER_ID_SPAN
-        target.meter_id_span = WORKER_METER_ID_SPAN
+        target.query("SELECT count(*) FROM ArchTypes")
+
+
+@pytest.fixture(scope="session")
+def meterdata_target(request, tmp_path_factory) -> Iterator[Target]:
+    """Where the tests' data goes: the configured device, or a fresh local meter.db; one per
+    session (or xdist worker), checked when the first test needs it."""
+    session = session_state(request.config)
+    failure = None
+    try:
+        target = session.open(tmp_path_factory)
+    except TargetUnavailable as exc:
+        failure = str(exc)
+    if failure is not None:  # outside the except block: one line, no chained traceback
+        request.session.shouldfail = failure  # stop after this test, as -x does
+        pytest.fail(failure, pytrace=False)
     yield target
-    target.close()
+    session.close()
 
 
-def _is_device(target: Target) -> bool:
-    return not isinstance(target, LocalTarget)
+@pytest.fixture(scope="session")
+def meterdata_query(meterdata_target) -> Callable[..., List[tuple]]:
+    """``meterdata_query(sql, params=())``: rows of a read-only query, run on the device by its
+    own sqlite3 over the session's connection (or on the local file) -- no copy of the database.
+    Values are bound through ``?`` placeholders, never pasted."""
+    def query(sql: str, params: Sequence[Any] = ()) -> List[tuple]:
+        return meterdata_target.query(sql, tuple(params))
+    return query
 
 
 def pytest_runtest_setup(item) -> None:
     """Skip meterdata_device tests, with the reason, when no device is configured."""
     if item.get_closest_marker("meterdata_device") is None:
         return
-    if not _option(item.config, "settings"):
+    path = _settings_path(item.config)
+    if not path:
         pytest.skip("needs a real device: no settings.ini given (--meterdata-settings FILE or ini meterdata_settings)")
-    path = _option(item.config, "settings")
-    path = str(item.config.rootpath / path) if not os.path.isabs(path) else path
-    if isinstance(settings_module.load(path, _option(item.config, "section")), settings_module.LocalSettings):
+    try:
+        settings = settings_module.load(path, _option(item.config, "section"))
+    except Exception:
+        return  # a broken settings.ini is reported once, by meterdata_target
+    if isinstance(settings, settings_module.LocalSettings):
         pytest.skip(f"needs a real device: the section of {path} names a local file")
 
 
 class _TrackingTarget(Target):
-    """The session target, remembering the tokens of the loads one test made."""
+    """The session target, remembering the loads one seeder made."""
 
-    def __init__(self, inner: Target) -> None:
+    def __init__(self, inner: Target, session: Optional[MeterdataSession] = None) -> None:
         self.inner = inner
-        self.tokens: List[str] = []
+        self.session = session
+        self.summaries: List[LoadSummary] = []
         self.name = inner.name
         self.timezone = inner.timezone
 
+    @property
+    def meter_id_floor(self) -> int:  # type: ignore[override]
+        return self.inner.meter_id_floor
+
+    @property
+    def meter_id_span(self) -> Optional[int]:  # type: ignore[override]
+        return self.inner.meter_id_span
+
+    @property
+    def tokens(self) -> List[str]:
+        """Tokens of the loads made through this seeder."""
+        return [summary.token for summary in self.summaries if summary.token]
+
     def load(self, produce, progress=None, expected_meters=None) -> LoadSummary:
-        """Load through the session target and remember the load's token."""
-        self.inner.meter_id_floor, self.inner.meter_id_span = self.meter_id_floor, self.meter_id_span
+        """Load through the session target and remember what the load created."""
         summary = self.inner.load(produce, progress, expected_meters)
-        if summary.token:
-            self.tokens.append(summary.token)
+        self.summaries.append(summary)
+        if summary.token and self.session is not None:
+            self.session.loaded(summary.token)
         return summary
 
     def fetch(self, sql, params=()):
         """Query the session target."""
         return self.inner.fetch(sql, params)
+
+    def query(self, sql, params=()):
+        """Query the session target without copying its database."""
+        return self.inner.query(sql, params)
 
     def readable_copy(self):
         """A local copy of the session target's database."""
@@ -142,8 +299,15 @@ class _TrackingTarget(Target):
         return self.inner.init(force)
 
     def clear(self, tokens=None) -> int:
-        """Undo this test's loads (or the given ones)."""
-        return self.inner.clear(self.tokens if tokens is None else tokens)
+        """Undo this seeder's loads (or the given ones) in one transaction."""
+        tokens = self.tokens if tokens is None else list(tokens)
+        if not tokens:
+            return 0
+        undone = self.inner.clear(tokens)
+        self.summaries = [s for s in self.summaries if s.token not in tokens]
+        if self.session is not None:
+            self.session.cleared(tokens)
+        return undone
 
     def backup(self, destination):
         """Back up the session target."""
@@ -153,16 +317,25 @@ class _TrackingTarget(Target):
         """Restore the session target."""
         return self.inner.restore(source)
 
+    def close(self) -> None:
+        """The session owns the connection: nothing to close here."""
+
 
 class Seeder:
-    """One test's access to the target: scenarios and the seed API classes, all cleaned up."""
+    """Access to the target for one scope (a test, a class, a module, the session): scenarios
+    and the seed API classes; what it wrote is removed at the end of that scope."""
 
     def __init__(self, target: _TrackingTarget) -> None:
         self.target = target
 
     def scenario(self, **kwargs: Any) -> LoadSummary:
-        """Write ``Scenario(**kwargs)`` to the target; returns what was written."""
+        """Write ``Scenario(**kwargs)`` to the target; returns what was written, with the
+        MeterIds and DeviceIdx the target assigned (``.meter_ids``, ``.device_idxs``, ``.created``)."""
         return Scenario(**kwargs).create(self.target)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> List[tuple]:
+        """Rows of a read-only query on the target (no copy of the database)."""
+        return self.target.query(sql, tuple(params))
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name in SEED_CLASSES:
@@ -172,20 +345,67 @@ class Seeder:
 
     @property
     def loads(self) -> List[str]:
-        """Tokens of the loads this test made."""
+        """Tokens of the loads this seeder made (and has not removed yet)."""
         return list(self.target.tokens)
+
+    @property
+    def summaries(self) -> List[LoadSummary]:
+        """What each of this seeder's loads wrote, in order."""
+        return list(self.target.summaries)
+
+    @property
+    def created(self) -> List[CreatedMeter]:
+        """Every meter this seeder's loads created (MeterId, DeviceIdx, type name)."""
+        return [meter for summary in self.target.summaries for meter in summary.created]
+
+    @property
+    def meter_ids(self) -> List[int]:
+        """MeterIds of the meters this seeder's loads created: ``WHERE MeterId IN (...)``."""
+        return [meter.meter_id for meter in self.created]
+
+    @property
+    def device_idxs(self) -> List[int]:
+        """DeviceIdx of the meters this seeder's loads created (the key of every record table)."""
+        return [meter.device_idx for meter in self.created]
+
+    def clear(self) -> int:
+        """Remove this seeder's loads now (teardown does it otherwise); returns the loads undone."""
+        return self.target.clear()
+
+
+def _seeder(request, target: Target) -> Iterator[Seeder]:
+    """A seeder on the session target; at teardown its loads are removed in one transaction
+    (one remote command on a device), unless --meterdata-keep."""
+    session = session_state(request.config)
+    tracking = _TrackingTarget(target, session)
+    yield Seeder(tracking)
+    if not session.keep and tracking.tokens:
+        tracking.clear()
 
 
 @pytest.fixture
-def meterdata(request, meterdata_target) -> Seeder:
-    """The test's seeder; what it wrote is removed at teardown unless --meterdata-keep."""
-    tracking = _TrackingTarget(meterdata_target)
-    tracking.meter_id_floor = meterdata_target.meter_id_floor
-    tracking.meter_id_span = meterdata_target.meter_id_span
-    seeder = Seeder(tracking)
-    yield seeder
-    if not _option(request.config, "keep") and tracking.tokens:
-        meterdata_target.clear(tracking.tokens)
+def meterdata(request, meterdata_target) -> Iterator[Seeder]:
+    """The test's seeder; what it wrote is removed at the test's teardown unless --meterdata-keep."""
+    yield from _seeder(request, meterdata_target)
+
+
+@pytest.fixture(scope="class")
+def meterdata_class(request, meterdata_target) -> Iterator[Seeder]:
+    """A seeder for data shared by a class's tests; removed after the class."""
+    yield from _seeder(request, meterdata_target)
+
+
+@pytest.fixture(scope="module")
+def meterdata_module(request, meterdata_target) -> Iterator[Seeder]:
+    """A seeder for data shared by a module's tests: load it in a module-scoped fixture; it is
+    removed after the module's last test."""
+    yield from _seeder(request, meterdata_target)
+
+
+@pytest.fixture(scope="session")
+def meterdata_session(request, meterdata_target) -> Iterator[Seeder]:
+    """A seeder for data shared by the whole session; removed at its end."""
+    yield from _seeder(request, meterdata_target)
 
 
 @pytest.fixture
@@ -208,3 +428,31 @@ def _make_factory(class_name: str):
 
 for _class_name in SEED_CLASSES:
     globals()[f"{_snake(_class_name)}_factory"] = _make_factory(_class_name)
+
+
+# ---- the end of the session: where the data stayed ------------------------------------------
+@pytest.hookimpl(trylast=True)  # after the session's fixtures were torn down (and their loads removed)
+def pytest_sessionfinish(session) -> None:
+    """Under xdist, a worker hands its summary lines to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["meterdata_summary"] = session_state(session.config).summary_lines()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """pytest-xdist controller: collect a finished worker's summary lines."""
+    lines = getattr(node, "workeroutput", {}).get("meterdata_summary") or []
+    worker = getattr(node, "gateway", None)
+    prefix = f"[{worker.id}] " if worker is not None else ""
+    session_state(node.config).from_workers.extend(prefix + line for line in lines)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """Say where seeded data stayed: with --meterdata-keep, and whenever a cleanup failed."""
+    state = session_state(config)
+    lines = state.summary_lines() + state.from_workers
+    if lines:
+        terminalreporter.write_sep("-", "meterdata")
+        for line in lines:
+            terminalreporter.write_line(line)

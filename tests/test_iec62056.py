@@ -196,8 +196,8 @@ def test_imitator_naks_a_bad_bcc_and_errors_on_unknown_registers(neva_imitator):
         assert exchange(sock, command("P1", "(00000000)"), 1) == b"\x06"
         broken = command("R1", "600104FF()")[:-1] + b"\x00"
         assert exchange(sock, broken, 1) == b"\x15"
-        answer = exchange(sock, command("R1", "77777777()"), 18)
-        assert parse_message(answer).data == "77777777(ERR02)"
+        answer = exchange(sock, command("R1", "77777777()"), 10)
+        assert answer == bytes([2]) + b"(ERR02)" + bytes([3, bcc(b"(ERR02)\x03")])  # IEC 62056-21 error message
         answer = exchange(sock, command("R1", "600104FF()"), 21)  # still alive
         assert parse_data_sets(parse_message(answer).data)[0].value == "000V0201"
 
@@ -362,5 +362,52 @@ def test_imitator_on_a_serial_port():
         with IECClient(port=FdPort(master), baud_switch_delay=0) as client:
             readout = client.readout()
         assert readout.bcc_ok and readout.get("1.8.0") is not None
+    finally:
+        imitator.stop()
+
+
+@pytest.mark.parametrize("manufacturer,reaction_ms,expected_s", [("GMD", None, 0.2), ("GMd", None, 0.02),
+                                                                 ("GMD", 1500, 1.5)])
+def test_client_reads_meters_across_the_allowed_reaction_times(manufacturer, reaction_ms, expected_s):
+    """IEC 62056-21: the meter answers 200-1500 ms after a message, or from 20 ms when the third
+    letter of its manufacturer code is lower case.  Our client reads both ends of the range, and
+    switches the pty to the announced 9600 baud right after its acknowledgement."""
+    imitator = IECImitator(manufacturer=manufacturer, reaction_ms=reaction_ms)
+    assert imitator.reaction_time == expected_s
+    path = imitator.start_pty()
+    try:
+        with IECClient(path, initial_baud=300) as client:
+            readout = client.readout()
+            assert client.port.baudrate == 9600
+        assert readout.bcc_ok and readout.identification.manufacturer == manufacturer
+        assert readout.identification.reaction_time_ms == (20 if manufacturer[2].islower() else 200)
+        with IECClient(path, initial_baud=300) as client:
+            with client.programming("00000000") as session:
+                assert session.read("60.01.00*FF").value.lstrip("0") == imitator.meter.serial
+    finally:
+        imitator.stop()
+
+
+def test_negative_reaction_time_is_refused():
+    with pytest.raises(IECError, match="reaction time"):
+        IECImitator(reaction_ms=-1)
+
+
+def test_mode_d_pushes_again_and_again():
+    """A push meter keeps pushing: a listener that connects (and, like pyserial's socket://, empties
+    its input on opening) after one push still gets the next whole readout."""
+    imitator = IECImitator(mode="D")
+    imitator.push_interval = 0.2
+    host, port = imitator.start_tcp()
+    try:
+        with socket.create_connection((host, port), timeout=5) as sock:
+            received = b""
+            while received.count(b"!\r\n") < 2:
+                chunk = sock.recv(4096)
+                assert chunk, "the imitator closed the connection"
+                received += chunk
+        pushes = [p for p in received.split(b"!\r\n") if p.strip()]
+        assert len(pushes) >= 2
+        assert all(parse_readout(p + b"!\r\n").get("1.8.0") is not None for p in pushes[:2])
     finally:
         imitator.stop()

@@ -29,6 +29,9 @@ def add_commands(sub, common) -> None:
     p.add_argument("--manufacturer", default=None, help="IEC: 3-letter manufacturer (default GMD; TPC with --neva-fixture)")
     p.add_argument("--identification", default=None, help="IEC: identification after the baud character")
     p.add_argument("--password", default="00000000", help="IEC: programming-mode password (default 00000000)")
+    p.add_argument("--reaction-ms", type=float, default=None,
+                   help="IEC: reaction time before every answer, ms (default 200; 20 when the manufacturer's "
+                        "third letter is lower case; IEC 62056-21 allows up to 1500)")
     p.add_argument("--meter-type", default="NEVA3xx", help="generated meter's MeterTypes.Type (default NEVA3xx)")
     p.add_argument("--meter-seed", type=int, default=None, help="generated meter's seed")
     p.add_argument("--address", type=int, default=1, help="M-Bus: primary address (default 1)")
@@ -44,7 +47,9 @@ def add_commands(sub, common) -> None:
     p.add_argument("--password", default="00000000", help="IEC programming-mode password")
     p.add_argument("--device-address", default="", help="IEC device address in the sign-on")
     p.add_argument("--initial-baud", type=int, default=300, help="IEC: baud rate of the sign-on (Neva: 9600)")
-    p.add_argument("--baud-switch-delay", type=float, default=0.3, help="IEC: seconds before switching baud")
+    p.add_argument("--baud-switch-delay", type=float, default=0.0,
+                   help="IEC: extra seconds between the acknowledgement and the baud switch (default 0: at once, "
+                        "as IEC 62056-21 wants; keep it below the meter's reaction time)")
     p.add_argument("--mbus-address", type=int, default=1, help="M-Bus primary address")
     p.add_argument("--every", type=float, default=0.0, help="repeat every N seconds")
     p.add_argument("--count", type=int, default=1, help="captures to make (with --every)")
@@ -112,10 +117,11 @@ def cmd_imitate(args, out) -> int:
         if args.neva_fixture:
             imitator = IECImitator(RegisterTable.from_neva_fixture(args.neva_fixture), manufacturer=args.manufacturer or "TPC",
                                    identification=args.identification or "NEVAMT324.2303", password=args.password,
-                                   overrides=overrides)
+                                   overrides=overrides, reaction_ms=args.reaction_ms)
         else:
             imitator = IECImitator(meter=meter, manufacturer=args.manufacturer or "GMD",
-                                   identification=args.identification, password=args.password, overrides=overrides)
+                                   identification=args.identification, password=args.password, overrides=overrides,
+                                   reaction_ms=args.reaction_ms)
         if args.pty:
             where = imitator.start_pty()
         else:
@@ -136,6 +142,8 @@ def cmd_imitate(args, out) -> int:
             time.sleep(0.2)
     finally:
         imitator.stop()
+        for name, count in sorted(getattr(imitator, "counters", {}).items()):
+            out.detail(f"{name}: {count}")
     return 0
 
 

@@ -28,10 +28,16 @@ def open_port(url: str, baudrate: int = 300, timeout: float = 0.2):
 
 
 class IECClient:
-    """One meter on one port."""
+    """One meter on one port.
+
+    Timing as IEC 62056-21 has it: the meter answers 20-1500 ms after our message (its reaction
+    time tr), so every wait lasts ``timeout`` (5 s by default, above the 1500 ms maximum).  In
+    mode C the baud rate changes right after the acknowledgement has left the port (``flush``
+    drains it), before the meter's earliest answer at 20 or 200 ms; ``baud_switch_delay`` adds
+    a pause for optical heads that need one, and must stay below the meter's reaction time."""
 
     def __init__(self, url: Optional[str] = None, *, port=None, address: str = "", initial_baud: int = 300,
-                 timeout: float = 5.0, baud_switch_delay: float = 0.3, retries: int = 3,
+                 timeout: float = 5.0, baud_switch_delay: float = 0.0, retries: int = 3,
                  max_baud: Optional[int] = None, sleep: Callable[[float], None] = time.sleep) -> None:
         if port is None and url is None:
             raise IECError("give a port URL (e.g. socket://host:port or /dev/ttyUSB0)", "port")
@@ -120,8 +126,9 @@ class IECClient:
         if self.max_baud:
             baud = min(baud, self.max_baud)
         if getattr(self.port, "baudrate", None) == baud:
-            return  # already there (a Neva session runs at 9600 from the start; ptys cannot switch)
-        self.sleep(self.baud_switch_delay)
+            return  # already there (a Neva session runs at 9600 from the start)
+        if self.baud_switch_delay > 0:
+            self.sleep(self.baud_switch_delay)
         try:
             self.port.baudrate = baud
         except Exception as exc:

@@ -166,10 +166,16 @@ class IECImitator(TCPService):
                  manufacturer: str = "GMD", identification: Optional[str] = None, baud_char: str = "5",
                  password: Optional[str] = "00000000", address: Optional[str] = None, operand: str = "00000000",
                  readout: Optional[Callable[[], List[str]]] = None,
-                 overrides: Optional[Dict[str, str]] = None, mode: str = "C") -> None:
+                 overrides: Optional[Dict[str, str]] = None, mode: str = "C",
+                 reaction_ms: Optional[float] = None) -> None:
         """``mode`` C answers sign-on, then readout or programming on request; A and B send the
         readout right after the identification (B announces a baud letter); D pushes a readout
-        to every connection without being asked."""
+        to every connection every ``push_interval`` seconds without being asked.
+
+        ``reaction_ms`` is the reaction time tr waited before every answer: IEC 62056-21 allows
+        200-1500 ms, or from 20 ms when the third manufacturer letter is lower case (the
+        default follows that letter: 20 or 200 ms).  Values outside that range are accepted, to
+        imitate meters that break it (a Neva MT 324 answers R1 after about 40 ms)."""
         if lookup is None:
             meter = meter or GeneratedMeter()
             lookup = generated_lookup(meter)
@@ -182,6 +188,14 @@ class IECImitator(TCPService):
         self.base_lookup = lookup
         self.readout = readout or (lambda: [])
         self.manufacturer = manufacturer
+        minimum = Identification(manufacturer, "5", None).reaction_time_ms
+        if reaction_ms is None:
+            reaction_ms = minimum
+        if reaction_ms < 0:
+            raise IECError(f"reaction time {reaction_ms:g} ms: give 0 or more (the standard's range is "
+                           f"{minimum}-1500 ms for manufacturer {manufacturer!r})", "reaction-time")
+        self.reaction_time = reaction_ms / 1000.0
+        self.push_interval = 1.0   # mode D: seconds between two pushed readouts
         self.identification = identification or "IMITATOR"
         self.baud_char = baud_char
         self.password = password
@@ -229,10 +243,16 @@ class IECImitator(TCPService):
         self._threads.append(thread)
 
     def serve_connection(self, connection: socket.socket) -> None:
-        """Run the dialogue on one TCP connection (mode D: push a readout first)."""
+        """Run the dialogue on one TCP connection (mode D: push a readout every ``push_interval``
+        seconds, as push meters do -- a listener that connects, or flushes its input, after one
+        push gets the next)."""
         if self.mode == "D":
-            connection.sendall(self.identification_line() + b"\r\n"
-                               + "".join(line + "\r\n" for line in self.readout()).encode("latin-1") + b"!\r\n")
+            while not self._stop.is_set():
+                connection.sendall(self.identification_line() + b"\r\n"
+                                   + "".join(line + "\r\n" for line in self.readout()).encode("latin-1") + b"!\r\n")
+                if self._stop.wait(self.push_interval):
+                    return
+            return
 
         def receive() -> Optional[bytes]:
             try:
@@ -280,10 +300,15 @@ class IECImitator(TCPService):
         last_sent = b""
         authorised = False
 
+        def answer(data: bytes) -> None:
+            """Every answer waits the reaction time tr after the message it answers."""
+            self._stop.wait(self.reaction_time)
+            send(data)
+
         def reply(data: bytes) -> None:
             nonlocal last_sent
             last_sent = data
-            send(data)
+            answer(data)
 
         while not self._stop.is_set():
             chunk = receive()
@@ -307,7 +332,11 @@ class IECImitator(TCPService):
                         self.sessions += 1
                         reply(self.identification_line())
                         state, authorised, progressed = "ident", False, True
-                        if self.mode in ("A", "B"):  # no option select: the data follows at once
+                        if self.mode == "A":  # no option select: the data follows at once
+                            last_sent = self.readout_message()
+                            send(last_sent)
+                            state = "readout"
+                        elif self.mode == "B":  # both sides switch to the announced baud rate first
                             reply(self.readout_message())
                             state = "readout"
                 elif state == "ident":
@@ -327,7 +356,7 @@ class IECImitator(TCPService):
                 elif state == "readout":
                     if buffer[:1] == bytes([NAK]):
                         buffer = buffer[1:]
-                        send(last_sent)
+                        answer(last_sent)
                         progressed = True
                     elif b"/?" in buffer:
                         state, progressed = "idle", True
@@ -350,7 +379,7 @@ class IECImitator(TCPService):
                     raw, buffer = buffer[:length], buffer[length:]
                     progressed = True
                     if raw[0] == NAK:
-                        send(last_sent)
+                        answer(last_sent)
                         continue
                     if raw[0] == ACK:
                         continue
@@ -360,7 +389,7 @@ class IECImitator(TCPService):
                         reply(bytes([NAK]))
                         continue
                     if not message.bcc_ok:
-                        send(bytes([NAK]))
+                        answer(bytes([NAK]))
                         continue
                     name, data = message.command or "", message.data or ""
                     if name == "B0":
@@ -378,7 +407,7 @@ class IECImitator(TCPService):
                             continue
                         value = self.lookup(address, argument.rstrip(")"))
                         if value is None:
-                            reply(data_message(f"{address}({ERR_UNKNOWN_REGISTER})"))
+                            reply(data_message(f"({ERR_UNKNOWN_REGISTER})"))
                         else:
                             reply(data_message(f"{address}({value})"))
                     elif name in ("W1", "W2", "W5"):

@@ -68,6 +68,15 @@ class MBusClient:
                     return frames[0]
         return None
 
+    def _drain(self, seconds: float) -> int:
+        """Read and drop whatever arrives for ``seconds`` (a slave answering after our deadline);
+        the number of bytes dropped."""
+        dropped = 0
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            dropped += len(self.port.read(self.port.in_waiting or 1))
+        return dropped
+
     def ping(self, address: int) -> bool:
         """SND_NKE: True when the slave answers E5."""
         for _ in range(self.retries + 1):
@@ -100,8 +109,17 @@ class MBusClient:
         return frame is not None and frame.kind == "ack"
 
     def scan_primary(self, addresses=range(0, 251)) -> List[int]:
-        """Addresses that answer SND_NKE."""
-        return [address for address in addresses if self.ping(address)]
+        """Addresses that answer SND_NKE.  An E5 carries no address, so a slow slave's late E5
+        could pass for the next address's answer: after an address stays silent the line is
+        drained for one more timeout, and an address that answers is asked once more -- a late
+        E5 answers only once."""
+        found: List[int] = []
+        for address in addresses:
+            if not self.ping(address):
+                self._drain(self.timeout)
+            elif self.ping(address):
+                found.append(address)
+        return found
 
     def scan_secondary(self, prefix: str = "") -> List[str]:
         """Walk the ID digits 0-F (not only 0-9) with wildcards; a collision (garbled answer)

@@ -7,13 +7,13 @@ manufacturer data), so ``encode_telegram(decode_telegram(frame))`` gives the fra
 for byte; ``Record.build`` makes new records from values for the slave imitator."""
 from __future__ import annotations
 
-import datetime as dt
 import struct
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from ...errors import ProtocolError
 from . import tables
+from .timepoints import describe, encode_date_time
 from .frames import Frame, FrameError, RSP_UD, encode_frame, parse_frame
 
 CI_ERROR, CI_VARIABLE, CI_FIXED = 0x70, 0x72, 0x73
@@ -32,6 +32,9 @@ class DecodeError(ProtocolError):
     def __init__(self, message: str, category: str) -> None:
         super().__init__(message)
         self.category = category
+
+
+_TIME_TYPES = {"date": "G", "datetime": "F", "datetime_s": "I", "time": "J"}
 
 
 @dataclass
@@ -55,6 +58,7 @@ class Record:
     value: Any = None               # float, str (text, dates), or hex str of raw bytes
     date_valid: Optional[bool] = None
     summer_time: Optional[bool] = None
+    not_specified: Tuple[str, ...] = ()    # date/time fields holding the all-ones "not specified" value
     vife_text: Tuple[str, ...] = ()
     msb_first: bool = False         # mode 2 telegrams (CI 0x76/0x77) send numbers MSB first
 
@@ -85,6 +89,8 @@ class Record:
         if self.date_valid is not None:
             out["date_valid"] = self.date_valid
             out["summer_time"] = self.summer_time
+            if self.not_specified:
+                out["not_specified"] = list(self.not_specified)
         if self.vife_text:
             out["vife"] = list(self.vife_text)
         return out
@@ -95,10 +101,11 @@ class Record:
               vife: Tuple[int, ...] = ()) -> "Record":
         """A record from a value: ``vif_code`` is a primary VIF (or 0xFD/0xFB with ``extension``);
         ``value`` is in the VIF's raw steps (e.g. Wh for VIF 0x03).  ``data_type`` is one of
-        int8/16/24/32/48/64, bcd2/4/6/8/12, real32, date (type G), datetime (type F), text."""
+        int8/16/24/32/48/64, bcd2/4/6/8/12, real32, date (type G), datetime (type F), datetime_s
+        (type I, with seconds), time (type J), text.  Dates and times take Python values."""
         codes = {"none": 0x0, "int8": 0x1, "int16": 0x2, "int24": 0x3, "int32": 0x4, "real32": 0x5,
                  "int48": 0x6, "int64": 0x7, "bcd2": 0x9, "bcd4": 0xA, "bcd6": 0xB, "bcd8": 0xC,
-                 "text": 0xD, "bcd12": 0xE, "date": 0x2, "datetime": 0x4}
+                 "text": 0xD, "bcd12": 0xE, "date": 0x2, "datetime": 0x4, "datetime_s": 0x6, "time": 0x3}
         if data_type not in codes:
             raise DecodeError(f"unknown data type {data_type!r}", "encode")
         difes: List[int] = []
@@ -116,10 +123,8 @@ class Record:
         if data_type == "text":
             text = str(value).encode("latin-1")
             record.data, lvar = text[::-1], len(text)
-        elif data_type == "date":
-            record.data = _encode_date(value)
-        elif data_type == "datetime":
-            record.data = _encode_datetime(value)
+        elif data_type in _TIME_TYPES:
+            record.data = encode_date_time(_TIME_TYPES[data_type], value)
         elif data_type == "real32":
             record.data = struct.pack("<f", float(value))
         elif data_type.startswith("bcd"):
@@ -194,39 +199,10 @@ def _encode_bcd(value: int, size: int) -> bytes:
     return bytes(out)
 
 
-def _date_g(data: bytes) -> Tuple[str, bool]:
-    day, month = data[0] & 0x1F, data[1] & 0x0F
-    year = ((data[0] & 0xE0) >> 5) | ((data[1] & 0xF0) >> 1)
-    return f"{2000 + year:04d}-{month:02d}-{day:02d}", not (day == 0 or month == 0 or month > 12)
-
-
-def _datetime_f(data: bytes) -> Tuple[str, bool, bool]:
-    if data[0] & 0x80:  # IV: time invalid -> libmbus prints the zero date
-        return "1900-01-00T00:00:00Z", False, False
-    minute, hour, day, month = data[0] & 0x3F, data[1] & 0x1F, data[2] & 0x1F, data[3] & 0x0F
-    year = ((data[2] & 0xE0) >> 5) | ((data[3] & 0xF0) >> 1)
-    return f"{2000 + year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:00Z", True, bool(data[1] & 0x80)
-
-
-def _datetime_i(data: bytes) -> Tuple[str, bool, bool]:
-    if data[1] & 0x80:
-        return "1900-01-00T00:00:00Z", False, False
-    second, minute, hour = data[0] & 0x3F, data[1] & 0x3F, data[2] & 0x1F
-    day, month = data[3] & 0x1F, data[4] & 0x0F
-    year = ((data[3] & 0xE0) >> 5) | ((data[4] & 0xF0) >> 1)
-    return (f"{2000 + year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}Z", True,
-            bool(data[0] & 0x40))
-
-
-def _encode_date(value: dt.date) -> bytes:
-    year = value.year - 2000
-    return bytes([value.day | ((year & 0x07) << 5), value.month | ((year & 0x78) << 1)])
-
-
-def _encode_datetime(value: dt.datetime) -> bytes:
-    year = value.year - 2000
-    return bytes([value.minute & 0x3F, value.hour & 0x1F, value.day | ((year & 0x07) << 5),
-                  value.month | ((year & 0x78) << 1)])
+def _time_record(record: "Record", kind: str, data: bytes) -> str:
+    """Decode a type F/G/I/J value into the record's date fields; the value text."""
+    text, record.date_valid, record.summer_time, record.not_specified = describe(kind, data)
+    return text
 
 
 def _hex(data: bytes) -> str:
@@ -288,14 +264,13 @@ def _interpret(record: Record) -> None:
     if coding == 0x0:
         text = ""
     elif coding == 0x2 and date_code == 0x6C and vif not in (0xFD, 0xFB):
-        text, valid = _date_g(data)
-        record.date_valid, record.summer_time = valid, False
+        text = _time_record(record, "G", data)
     elif coding == 0x4 and is_datetime:
-        text, valid, summer = _datetime_f(data)
-        record.date_valid, record.summer_time = valid, summer
+        text = _time_record(record, "F", data)
     elif coding == 0x6 and is_datetime:
-        text, valid, summer = _datetime_i(data)
-        record.date_valid, record.summer_time = valid, summer
+        text = _time_record(record, "I", data)
+    elif coding == 0x3 and date_code == 0x6D and vif not in (0xFD, 0xFB):
+        text = _time_record(record, "J", data)
     elif coding in (0x1, 0x2, 0x3, 0x4, 0x6, 0x7):
         number = float(int.from_bytes(data, "little", signed=True))
     elif coding == 0x5:
@@ -420,7 +395,7 @@ def _variable_header(raw: bytes, msb_first: bool = False) -> Dict[str, Any]:
         return part[::-1] if msb_first else part
     signature = order(raw[10:12])
     return {"id": _identification(order(raw[0:4])), "manufacturer": _manufacturer(order(raw[4:6])),
-            "version": raw[6], "medium": tables.MEDIA.get(raw[7], "Reserved"), "medium_code": raw[7],
+            "version": raw[6], "medium": tables.medium_name(raw[7]), "medium_code": raw[7],
             "access_number": raw[8], "status": f"{raw[9]:02X}", "signature": f"{signature[1]:02X}{signature[0]:02X}",
             "byte_order": "MSB first (mode 2)" if msb_first else "LSB first (mode 1)"}
 

@@ -1,13 +1,14 @@
 """An M-Bus slave imitator on TCP: answers SND_NKE with E5 and REQ_UD2 with RSP_UD (FCB-aware:
 a repeated FCB gets the last telegram again, a toggled one the next telegram of a multi-telegram
-readout), and takes part in selection by secondary address (with wildcards) at address 253.
+readout), and takes part in selection by secondary address (with wildcards) at address 253;
+``MBusBus`` puts several of them on one port.
 
 By default it serves a generated meter of the core: serial as identification, registers per
 tariff, export, and quality values; recorded frames can be served instead."""
 from __future__ import annotations
 
 import socket
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from ..meters import GeneratedMeter
 from ..tcpservice import TCPService
@@ -16,6 +17,8 @@ from .records import Record, build_rsp_ud, variable_header
 
 SELECT_ADDRESS = 0xFD
 BROADCAST_NO_REPLY, BROADCAST_REPLY = 0xFF, 0xFE
+CI_APPLICATION_RESET, CI_SELECT = 0x50, 0x52
+SELECTION_LENGTH = 8   # ID (4 BCD bytes), manufacturer (2), version, medium
 
 
 def _function(control: int) -> int:
@@ -24,8 +27,20 @@ def _function(control: int) -> int:
 
 
 def secondary_matches(pattern: str, address: str) -> bool:
-    """A 16-hex-digit selection mask (F = any digit) against a secondary address."""
-    return len(pattern) == len(address) == 16 and all(p in ("F", a) for p, a in zip(pattern.upper(), address.upper()))
+    """A selection mask against a secondary address, both as 16 hex digits (ID, manufacturer,
+    version, medium as in a selection frame).  EN 13757-3: an F stands for any digit inside the
+    identification number only; manufacturer, version and medium are wildcarded only as a
+    whole field (FFFF, FF, FF) -- an F nibble there must match literally."""
+    pattern, address = pattern.upper(), address.upper()
+    if len(pattern) != 16 or len(address) != 16:
+        return False
+    if not all(p in ("F", a) for p, a in zip(pattern[:8], address[:8])):
+        return False
+    for start, end in ((8, 12), (12, 14), (14, 16)):
+        field = pattern[start:end]
+        if field != "F" * (end - start) and field != address[start:end]:
+            return False
+    return True
 
 
 def generated_telegrams(meter: GeneratedMeter, address: int, access: int) -> List[bytes]:
@@ -54,7 +69,14 @@ def generated_telegrams(meter: GeneratedMeter, address: int, access: int) -> Lis
 
 
 class MBusSlave(TCPService):
-    """One imitated slave on one TCP port (many masters may connect, one at a time)."""
+    """One imitated slave; serve it alone on a TCP port with ``start_tcp()`` or several on one
+    imitated bus with ``MBusBus``.
+
+    Link state as EN 13757-2 / EN 60870-5-2 want it: the frame count bit is tracked per slave
+    (a repeated FCB gets the last answer again, a toggled one the next telegram); SND_NKE, a
+    selection and an application reset (CI 50h) each start a new FCB transaction and restart a
+    multi-telegram readout.  Selection frames of the wrong length are ignored, like a real meter
+    does, and counted in ``counters``."""
 
     def __init__(self, meter: Optional[GeneratedMeter] = None, primary_address: int = 1,
                  telegrams: Optional[List[bytes]] = None) -> None:
@@ -70,6 +92,9 @@ class MBusSlave(TCPService):
         self._last_fcb: Optional[bool] = None
         self._last_reply = b""
         self.requests = 0
+        self.counters: Dict[str, int] = {"frames": 0, "answered": 0, "selected": 0, "not selected": 0,
+                                         "selection frames ignored (bad length)": 0, "application resets": 0,
+                                         "repeated (same FCB)": 0}
 
     @property
     def secondary_address(self) -> str:
@@ -92,23 +117,49 @@ class MBusSlave(TCPService):
         return address == self.primary_address or address in (BROADCAST_NO_REPLY, BROADCAST_REPLY) or \
             (address == SELECT_ADDRESS and self.selected)
 
+    def reset_link(self) -> None:
+        """A new FCB transaction from the first telegram of the readout."""
+        self._index, self._last_fcb, self._last_reply = 0, None, b""
+
+    def _select(self, frame: Frame) -> Optional[bytes]:
+        raw = frame.data
+        if len(raw) != SELECTION_LENGTH:
+            self.counters["selection frames ignored (bad length)"] += 1
+            return None            # a meter does not answer a frame it cannot read
+        pattern = f"{int.from_bytes(raw[0:4], 'little'):08X}{raw[4]:02X}{raw[5]:02X}{raw[6]:02X}{raw[7]:02X}"
+        self.selected = secondary_matches(pattern, self.secondary_address)
+        self.counters["selected" if self.selected else "not selected"] += 1
+        if not self.selected:
+            return None
+        self.reset_link()
+        return bytes([ACK])
+
     def handle(self, frame: Frame) -> Optional[bytes]:
         """The slave's answer to one frame from the master (None: stay silent)."""
         self.requests += 1
-        if frame.kind == "short" and _function(frame.control) == _function(SND_NKE):
-            if self._addressed(frame.address):
-                self._index, self._last_fcb = 0, None
-                if frame.address == SELECT_ADDRESS:
-                    self.selected = False
-                return bytes([ACK]) if frame.address != BROADCAST_NO_REPLY else None
-            return None
-        if frame.kind == "short" and _function(frame.control) == _function(REQ_UD2):
+        self.counters["frames"] += 1
+        answer = self._answer(frame)
+        if answer:
+            self.counters["answered"] += 1
+        return answer
+
+    def _answer(self, frame: Frame) -> Optional[bytes]:
+        function = _function(frame.control)
+        if frame.kind == "short" and function == _function(SND_NKE):
+            if not self._addressed(frame.address):
+                return None
+            self.reset_link()
+            if frame.address == SELECT_ADDRESS:
+                self.selected = False     # SND_NKE to 253 deselects
+            return bytes([ACK]) if frame.address != BROADCAST_NO_REPLY else None
+        if frame.kind == "short" and function == _function(REQ_UD2):
             if not self._addressed(frame.address) or frame.address == BROADCAST_NO_REPLY:
                 return None
             fcb = bool(frame.control & FCB) if frame.control & FCV else None
-            telegrams = self._telegrams()
             if fcb is not None and self._last_fcb is not None and fcb == self._last_fcb and self._last_reply:
+                self.counters["repeated (same FCB)"] += 1
                 return self._last_reply        # the master did not get it: repeat
+            telegrams = self._telegrams()
             if fcb is not None and self._last_fcb is not None and fcb != self._last_fcb:
                 self._index = (self._index + 1) % len(telegrams)
             elif fcb is None:
@@ -118,28 +169,46 @@ class MBusSlave(TCPService):
             reply = self._telegrams()[self._index]
             self._last_reply = reply
             return reply
-        if frame.kind == "long" and _function(frame.control) == _function(SND_UD) and frame.address == SELECT_ADDRESS \
-                and frame.ci == 0x52 and len(frame.data) >= 8:
-            raw = frame.data
-            pattern = f"{int.from_bytes(raw[0:4], 'little'):08X}{raw[4]:02X}{raw[5]:02X}{raw[6]:02X}{raw[7]:02X}"
-            self.selected = secondary_matches(pattern, self.secondary_address)
-            return bytes([ACK]) if self.selected else None
+        if frame.kind in ("long", "control") and function == _function(SND_UD) and frame.address == SELECT_ADDRESS \
+                and frame.ci == CI_SELECT:
+            return self._select(frame)
         if frame.kind in ("long", "control") and self._addressed(frame.address):
-            return bytes([ACK])  # other SND_UD (application reset, baud switch ...): acknowledged
+            if frame.ci == CI_APPLICATION_RESET:
+                self.counters["application resets"] += 1
+                self.reset_link()
+            return bytes([ACK]) if frame.address != BROADCAST_NO_REPLY else None
         return None
 
     def serve_connection(self, connection: socket.socket) -> None:
         """Answer the frames arriving on one connection."""
-        buffer = b""
-        while not self._stop.is_set():
-            try:
-                chunk = connection.recv(4096)
-            except socket.timeout:
-                continue
-            if not chunk:
-                return
-            frames, buffer, _ = split_frames(buffer + chunk)
-            for frame in frames:
-                answer = self.handle(frame)
-                if answer:
-                    connection.sendall(answer)
+        serve_bus(self, [self], connection)
+
+
+class MBusBus(TCPService):
+    """Several imitated slaves on one TCP port, as on one bus: every slave sees every frame and
+    their answers go out together (two answers at once collide, as they would on a wire)."""
+
+    def __init__(self, slaves: List[MBusSlave]) -> None:
+        super().__init__()
+        self.slaves = slaves
+
+    def serve_connection(self, connection: socket.socket) -> None:
+        """Answer the frames arriving on one connection."""
+        serve_bus(self, self.slaves, connection)
+
+
+def serve_bus(service: TCPService, slaves: List[MBusSlave], connection: socket.socket) -> None:
+    """Read frames from one connection and send what the slaves answer."""
+    buffer = b""
+    while not service._stop.is_set():
+        try:
+            chunk = connection.recv(4096)
+        except socket.timeout:
+            continue
+        if not chunk:
+            return
+        frames, buffer, _ = split_frames(buffer + chunk)
+        for frame in frames:
+            answers = [answer for answer in (slave.handle(frame) for slave in slaves) if answer]
+            if answers:
+                connection.sendall(b"".join(answers))

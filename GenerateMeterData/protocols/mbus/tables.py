@@ -132,18 +132,30 @@ DATA_LENGTH = {0x0: 0, 0x1: 1, 0x2: 2, 0x3: 3, 0x4: 4, 0x5: 4, 0x6: 6, 0x7: 8, 0
 
 FUNCTIONS = ("Instantaneous value", "Maximum value", "Minimum value", "Value during error state")
 
+# Device types (medium) of the variable data header, in libmbus's wording (what ``mbus_parse_hex``
+# prints); 0x31-0x33 carry EN 13757-3's names where libmbus still says "Reserved".
 MEDIA = {0x00: "Other", 0x01: "Oil", 0x02: "Electricity", 0x03: "Gas", 0x04: "Heat: Outlet", 0x05: "Steam",
          0x06: "Warm water (30-90°C)", 0x07: "Water", 0x08: "Heat Cost Allocator", 0x09: "Compressed Air",
          0x0A: "Cooling load meter: Outlet", 0x0B: "Cooling load meter: Inlet", 0x0C: "Heat: Inlet",
          0x0D: "Heat / Cooling load meter", 0x0E: "Bus/System", 0x0F: "Unknown Medium",
-         0x10: "Irrigation Water", 0x11: "Water data logger", 0x12: "Gas data logger", 0x13: "Gas converter",
-         0x14: "Heat Value", 0x15: "Hot water (>=90°C)", 0x16: "Cold water", 0x17: "Dual water",
-         0x18: "Pressure", 0x19: "A/D Converter", 0x1A: "Smoke detector", 0x1B: "Room sensor",
-         0x1C: "Gas detector", 0x20: "Breaker (electricity)", 0x21: "Valve (gas or water)",
-         0x25: "Customer unit (display device)", 0x28: "Waste water", 0x29: "Garbage",
-         0x2A: "Carbon dioxide", 0x31: "Communication controller", 0x32: "Unidirectional repeater",
-         0x33: "Bidirectional repeater", 0x36: "Radio converter (system side)",
-         0x37: "Radio converter (meter side)"}
+         0x10: "Irrigation Water", 0x11: "Water Logger", 0x12: "Gas Logger", 0x13: "Gas Converter",
+         0x14: "Calorific value", 0x15: "Hot water (>90°C)", 0x16: "Cold water", 0x17: "Dual water",
+         0x18: "Pressure", 0x19: "A/D Converter", 0x1A: "Smoke Detector", 0x1B: "Ambient Sensor",
+         0x1C: "Gas Detector", 0x20: "Breaker: Electricity", 0x21: "Valve: Gas or Water",
+         0x25: "Customer Unit: Display Device", 0x28: "Waste Water", 0x29: "Garbage", 0x30: "Service Unit",
+         0x31: "Communication controller", 0x32: "Unidirectional repeater", 0x33: "Bidirectional repeater",
+         0x36: "Radio Converter: System", 0x37: "Radio Converter: Meter"}
+RESERVED_MEDIA = frozenset([0x22, 0x23, 0x24, 0x26, 0x27, *range(0x2A, 0x30), 0x34, *range(0x38, 0x40)])
+
+
+def medium_name(code: int) -> str:
+    """The name of a variable-header medium code; "Reserved" for the reserved ones and
+    "Unknown medium (0x..)" for the rest, as libmbus prints them."""
+    name = MEDIA.get(code)
+    if name is not None:
+        return name
+    return "Reserved" if code in RESERVED_MEDIA else f"Unknown medium (0x{code:02x})"
+
 
 FIXED_MEDIA = ("Other", "Oil", "Electricity", "Gas", "Heat", "Steam", "Hot Water", "Water", "H.C.A.",
                "Reserved", "Gas Mode 2", "Heat Mode 2", "Hot Water Mode 2", "Water Mode 2",

@@ -1,0 +1,147 @@
+"""A pytest suite through the plugin: 30 tests, each seeding 1 meter x 2 days with
+``meterdata.scenario(meters=1, days=2)`` and cleaned up after itself, run with pytest in a
+subprocess against a fresh local meter.db and against a loopback OpenSSH device, side by side in
+one run (interleaved rounds, best of each; the machine is shared).
+
+    python bench/bench_pytest.py [--rounds 2]   (the device part needs root, openssh-server and
+                                                 sqlite3, like the SSH tests)
+
+Bars (issue 8): device wall time <= 2.5x the local suite's, <= 2 remote commands per test,
+1 SSH login per session, no seeded meter left on the device.  The ratio is printed last."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, REPO)
+sys.path.insert(0, os.path.join(REPO, "tests"))
+
+import sshd  # noqa: E402  (the tests' device stand-in)
+from GenerateMeterData import LocalTarget  # noqa: E402
+
+TESTS = 30
+
+SUITE = f'''
+import pytest
+
+@pytest.mark.parametrize("n", range({TESTS}))
+def test_seed(meterdata, n):
+    summary = meterdata.scenario(meters=1, days=2)
+    assert len(summary.meter_ids) == 1
+'''
+
+# The plugin's session target, read around every test and after the session: remote commands
+# per test (from the second test on: the first one also opens the session) and SSH logins.
+CONFTEST = '''
+import json
+import os
+import pytest
+from GenerateMeterData.pytest_plugin import session_state
+
+per_test = []
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    target = session_state(item.config).target
+    before = getattr(target, "commands", None)
+    yield
+    if before is not None:
+        per_test.append(session_state(item.config).target.commands - before)
+
+def pytest_unconfigure(config):
+    target = session_state(config).target
+    with open(os.environ["BENCH_COSTS"], "w") as handle:
+        json.dump({"kind": type(target).__name__, "commands": getattr(target, "commands", None),
+                   "logins": getattr(target, "logins", None), "per_test": per_test}, handle)
+'''
+
+
+def run_suite(suite_dir: str, costs: str, *args: str) -> float:
+    """Wall time of one pytest run of the suite (as a tester sees it, interpreter start included)."""
+    env = dict(os.environ, PYTHONPATH=REPO, BENCH_COSTS=costs)
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+                             "-p", "no:randomly", *args], cwd=suite_dir, env=env, capture_output=True, text=True,
+                            timeout=900)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0 or f"{TESTS} passed" not in result.stdout:
+        sys.exit(f"the suite failed ({' '.join(args) or 'local'}):\n{result.stdout}\n{result.stderr}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds per target (best is kept)")
+    args = parser.parse_args()
+    reason = sshd.available()
+    if reason:
+        sys.exit(f"cannot run: {reason}")
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)
+        os.mkdir(os.path.join(tmp, "sshd"))
+        server = sshd.SSHServer(os.path.join(tmp, "sshd")).start()
+        try:
+            # a login whose shell is plain /bin/sh, as on a device's busybox (root's bash here
+            # sources a .bashrc that costs ~0.2 s per remote command)
+            user = sshd.device_user() or "root"
+            device_dir = os.path.join(tmp, "device")  # the login must create journals beside the db
+            os.mkdir(device_dir)
+            shutil.chown(device_dir, user)
+            device_db = os.path.join(device_dir, "meter.db")
+            LocalTarget(device_db).init()
+            shutil.chown(device_db, user)
+            suite = os.path.join(tmp, "suite")
+            os.mkdir(suite)
+            with open(os.path.join(suite, "test_suite.py"), "w", encoding="utf-8") as handle:
+                handle.write(SUITE)
+            with open(os.path.join(suite, "conftest.py"), "w", encoding="utf-8") as handle:
+                handle.write(CONFTEST)
+            with open(os.path.join(suite, "device.ini"), "w", encoding="utf-8") as handle:
+                handle.write(f"[Test]\nIP_address = 127.0.0.1\nIP_port = {server.port}\nuser_login = {user}\n"
+                             f"key_filename = {server.client_key}\nknown_hosts = {server.known_hosts}\n"
+                             f"db_path = {device_db}\n")
+            local_costs, device_costs = os.path.join(tmp, "local.json"), os.path.join(tmp, "device.json")
+            local_times, device_times, device_runs = [], [], []
+            for _ in range(args.rounds):
+                local_times.append(run_suite(suite, local_costs))
+                device_times.append(run_suite(suite, device_costs, "--meterdata-settings", "device.ini"))
+                with open(device_costs, encoding="utf-8") as handle:
+                    device_runs.append(json.load(handle))
+            conn = sqlite3.connect(device_db)
+            left_meters = conn.execute("SELECT count(*) FROM MeterTable").fetchone()[0]
+            left_loads = conn.execute("SELECT count(*) FROM GenerateMeterDataLedger").fetchone()[0]
+            left_records = conn.execute("SELECT count(*) FROM MeterData").fetchone()[0]
+            conn.close()
+        finally:
+            server.stop()
+    local, device = min(local_times), min(device_times)
+    costs = device_runs[-1]
+    assert costs["kind"] == "DeviceTarget", costs
+    print(f"suite: {TESTS} tests x meterdata.scenario(meters=1, days=2), cleaned up after each; "
+          f"device login: {user} ({'/bin/sh' if user != 'root' else 'root shell'}); "
+          f"best of {args.rounds} interleaved rounds")
+    print("seconds per round: local", [round(t, 2) for t in local_times],
+          "device", [round(t, 2) for t in device_times])
+    print(f"wall time, local meter.db: {local:.2f} s ({local / TESTS * 1000:.0f} ms per test)")
+    print(f"wall time, loopback SSH device: {device:.2f} s ({device / TESTS * 1000:.0f} ms per test)")
+    per_test = costs["per_test"]
+    print(f"remote commands per test: max {max(per_test)}, mean {sum(per_test) / len(per_test):.2f} "
+          f"(tests 2-{TESTS}; bar <= 2); in the whole session {costs['commands']} "
+          f"= {costs['commands'] / TESTS:.2f} per test with the session's start")
+    print(f"SSH logins per session: {', '.join(str(run['logins']) for run in device_runs)} (bar 1)")
+    print(f"left on the device afterwards: {left_meters} meters, {left_records} records, {left_loads} ledger "
+          f"entries ({'clean' if left_meters == left_records == left_loads == 0 else 'NOT CLEAN'})")
+    print(f"ratio device / local wall time (bar <= 2.5): {device / local:.2f}")
+
+
+if __name__ == "__main__":
+    main()
