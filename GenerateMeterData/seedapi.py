@@ -287,7 +287,7 @@ class _Measure(_Written):
             if count:
                 emit_meter(emitter, spec, _state["seed"], options, origin, window_start, now, {measure},
                            names, write_registry=False, write_config=False, journal_last=journal_last,
-                           moment_step_minutes=SEED_MOMENT_STEP)
+                           moment_step_minutes=SEED_MOMENT_STEP, reuse_story=True)
             yield rows
 
         summary = target.load(produce)

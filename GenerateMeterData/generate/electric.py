@@ -1,20 +1,24 @@
-"""One electricity meter's story: every electric measure derived from one simulated series.
+"""One electricity meter's story: every electric measure derived from one two-level model.
 
 Registers are integers in mWh; the profile, the day/month registers, the consumption records
-and the moment readings are all sums of the same slot energies, so they agree exactly."""
+and the moment readings are all sums of the same slot energies, so they agree exactly.  The day
+level (``DayTable``) fixes every midnight register; slot detail is computed only for the days a
+record needs, and a meter's model can be kept per process (``reuse``) so that separate seed-API
+objects of one meter pay for it once."""
 from __future__ import annotations
 
 import bisect
 import datetime as dt
 import math
-from itertools import accumulate
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, Hashable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ..errors import InputError
 from ..model import timegrid
-from ..model.consumption import LoadModel, Outage, SlotSeries, random_outages, simulate
-from ..model.rng import stream
+from ..model.consumption import DayTable, LoadModel, Outage, SlotSeries, random_outages
+from ..model.rng import stream, stream_key
 from ..model.tariffs import DEFAULT_SCHEDULE, TWO_ZONE_SCHEDULE, TariffSchedule
 from ..schema.reference import JOURNAL_NAMES
 from .emit import Emitter
@@ -75,12 +79,145 @@ def journal_event(name: str, index: int) -> int:
     return 1 - index % 2          # limits: 1 = entered, 0 = left
 
 
+class StoryCache:
+    """A bounded LRU of meter models per process, keyed on everything that decides them."""
+
+    def __init__(self, size: int = 16) -> None:
+        self.size = size
+        self._items: "OrderedDict[Hashable, object]" = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: Hashable, build):
+        """The cached value of ``key``, built by ``build()`` on a miss."""
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return found
+        value = build()
+        with self._lock:
+            self.misses += 1
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def clear(self) -> None:
+        """Forget every cached model."""
+        with self._lock:
+            self._items.clear()
+
+
+STORIES = StoryCache(8)
+DETAIL_DAYS = 120      # slot details a meter model keeps (a reused model stays small)
+OUTAGE_MARGIN = 86400  # outages are drawn past the last day, so the last day's are complete
+
+
+class ElectricModel:
+    """What stays fixed for a meter whatever "now" is within its last day: load parameters,
+    outages, the registers at the origin, the day table and the slot details computed so far."""
+
+    def __init__(self, spec: MeterSpec, root_seed: int, options: StoryOptions, origin_day: dt.date,
+                 last_day: dt.date, outages: Optional[Sequence[Outage]],
+                 keep_days: Optional[int] = None) -> None:
+        tz = options.tz
+        self.keep_days = keep_days
+        self.tariffed = spec.flag("Tariff")
+        active_reverse = spec.flag("ActiveReverse")
+        seed_path = ("meter", spec.ordinal)
+        self.model = LoadModel.random(stream(root_seed, *seed_path, "load"), spec.kind.phases or 1,
+                                      spec.kind.export and active_reverse, pv=spec.pv)
+        self._lock = threading.RLock()
+        self.origin_ts = timegrid.local_midnight(origin_day, tz)
+        horizon = timegrid.local_midnight(last_day + dt.timedelta(days=1), tz) + OUTAGE_MARGIN
+        if outages is None:
+            outages = random_outages(stream(root_seed, *seed_path, "outages"), self.origin_ts,
+                                     horizon, options.outages_per_30_days)
+        self.outages = sorted(outages)
+        self.outage_offs = [off for off, _ in self.outages]
+        schedule = options.schedule or schedule_for(spec.kind.tariffs)
+        self._table_arguments = (self.model, stream_key(root_seed, *seed_path, "days"), origin_day, last_day,
+                                 spec.period_minutes, tz, schedule, self.outages)
+        self._days: Optional[DayTable] = None
+        start = stream(root_seed, *seed_path, "registers")
+        scale = self.model.mean_power_w * 8760 * start.uniform(0.5, 6.0)  # Wh: some years of use
+        ap = int(scale * 1000)
+        pv = self.model.pv_peak_w
+        self.initial = [self._split(ap, start),
+                        self._split(int(ap * start.uniform(0, 0.05)) if pv else 0, start),
+                        self._split(int(ap * self.model.tan_phi * start.uniform(0.8, 1.0)), start),
+                        self._split(int(ap * start.uniform(0, 0.01)) if pv else 0, start)]
+        self._cumulative: Optional[List[List[List[int]]]] = None
+        self._details: "OrderedDict[int, SlotSeries]" = OrderedDict()
+
+    @property
+    def days(self) -> DayTable:
+        """The day table (built on first use: a journal of limits needs none)."""
+        if self._days is None:
+            with self._lock:
+                if self._days is None:
+                    self._days = DayTable(*self._table_arguments)
+        return self._days
+
+    @staticmethod
+    def key(spec: MeterSpec, root_seed: int, options: StoryOptions, origin_day: dt.date,
+            last_day: dt.date, outages: Optional[Sequence[Outage]]) -> tuple:
+        """Everything the model depends on."""
+        schedule = options.schedule or schedule_for(spec.kind.tariffs)
+        flags = tuple(spec.flag(f) for f in ("Tariff", "Reactive", "ActiveReverse", "ReactiveReverse"))
+        return (root_seed, spec.ordinal, spec.kind.phases, spec.kind.export, spec.kind.tariffs, flags,
+                spec.pv, None if outages is None else tuple(sorted(tuple(o) for o in outages)),
+                options.timezone, schedule.key, options.outages_per_30_days, spec.period_minutes,
+                origin_day, last_day)
+
+    def _split(self, total: int, rng) -> List[int]:
+        if not self.tariffed:
+            return [total, 0, 0, 0, 0]
+        weights = [rng.uniform(0.5, 1.5), rng.uniform(0.3, 1.0), rng.uniform(0.5, 1.2), rng.uniform(0.1, 0.4)]
+        parts = [int(total * w / sum(weights)) for w in weights]
+        return [sum(parts)] + parts
+
+    def registers_at_day(self, i: int) -> List[List[int]]:
+        """Registers [quantity][tariff] (mWh) at the midnight starting day index ``i`` (clamped
+        to 0 .. count): the registers at the origin plus the day totals before that day."""
+        days = self.days
+        if self._cumulative is None:
+            with self._lock:
+                if self._cumulative is None:
+                    self._cumulative = days.cumulative()
+        i = min(max(i, 0), days.count)
+        if self.tariffed:
+            return [[base[t] + per_tariff[t][i] for t in range(5)]
+                    for base, per_tariff in zip(self.initial, self._cumulative)]
+        return [[base[0] + per_tariff[0][i], 0, 0, 0, 0] for base, per_tariff in zip(self.initial, self._cumulative)]
+
+    def detail(self, i: int) -> SlotSeries:
+        """The slots of day index ``i`` (kept: all, or the last ``keep_days`` asked)."""
+        with self._lock:
+            found = self._details.get(i)
+            if found is not None:
+                self._details.move_to_end(i)
+                return found
+        found = self.days.slots(i)
+        with self._lock:
+            self._details[i] = found
+            while self.keep_days is not None and len(self._details) > self.keep_days:
+                self._details.popitem(last=False)
+        return found
+
+
 class ElectricStory:
-    """The simulated life of one electricity meter from ``origin_day`` to ``end_ts``."""
+    """The life of one electricity meter from ``origin_day`` to ``end_ts``: a view at ``end_ts``
+    of its ``ElectricModel`` (shared between stories of one meter with ``reuse=True``)."""
 
     def __init__(self, spec: MeterSpec, root_seed: int, options: StoryOptions,
                  origin_day: dt.date, end_ts: int,
-                 outages: Optional[Sequence[Outage]] = None) -> None:
+                 outages: Optional[Sequence[Outage]] = None, *, reuse: bool = False) -> None:
         self.spec = spec
         self.options = options
         tz = self.tz = options.tz
@@ -94,62 +231,68 @@ class ElectricStory:
         self.reactive = spec.flag("Reactive")
         self.active_reverse = spec.flag("ActiveReverse")
         self.reactive_reverse = spec.flag("ReactiveReverse")
-        seed_path = ("meter", spec.ordinal)
-        self.model = LoadModel.random(stream(root_seed, *seed_path, "load"), spec.kind.phases or 1,
-                                      spec.kind.export and self.active_reverse, pv=spec.pv)
-        self.quality_rng = stream(root_seed, *seed_path, "quality")
-        self.root_seed = root_seed
         if outages is None and spec.outages:
             outages = spec.outages
-        if outages is None:
-            outages = random_outages(stream(root_seed, *seed_path, "outages"), self.origin_ts,
-                                     end_ts, options.outages_per_30_days)
-        self.outages = sorted(outages)
-        schedule = options.schedule or schedule_for(spec.kind.tariffs)
-        self.series: SlotSeries = simulate(self.model, stream(root_seed, *seed_path, "noise"),
-                                           origin_day, last_day, self.period_minutes, tz,
-                                           schedule, self.outages)
-        start = stream(root_seed, *seed_path, "registers")
-        scale = self.model.mean_power_w * 8760 * start.uniform(0.5, 6.0)  # Wh: some years of use
-        ap = int(scale * 1000)
-        self.initial = [self._split(ap, start), self._split(int(ap * start.uniform(0, 0.05)) if self.model.pv_peak_w else 0, start),
-                        self._split(int(ap * self.model.tan_phi * start.uniform(0.8, 1.0)), start),
-                        self._split(int(ap * start.uniform(0, 0.01)) if self.model.pv_peak_w else 0, start)]
+        arguments = (spec, root_seed, options, origin_day, last_day, outages)
+        if reuse:
+            self.core = STORIES.get(ElectricModel.key(*arguments), lambda: ElectricModel(*arguments, DETAIL_DAYS))
+        else:
+            self.core = ElectricModel(*arguments)
+        self.model = self.core.model
+        self.outages = self.core.outages
+        self.initial = self.core.initial
+        self.quality_rng = stream(root_seed, "meter", spec.ordinal, "quality")
+        self.root_seed = root_seed
+        self._series: Optional[SlotSeries] = None
 
-    def _split(self, total: int, rng) -> List[int]:
-        if not self.tariffed:
-            return [total, 0, 0, 0, 0]
-        weights = [rng.uniform(0.5, 1.5), rng.uniform(0.3, 1.0), rng.uniform(0.5, 1.2), rng.uniform(0.1, 0.4)]
-        parts = [int(total * w / sum(weights)) for w in weights]
-        return [sum(parts)] + parts
+    @property
+    def series(self) -> SlotSeries:
+        """Every slot of the story (built on first use: the slot level of every day)."""
+        if self._series is None:
+            days = self.core.days
+            series = SlotSeries(self.period_s, [], [], [], [], [], [], [], [])
+            for i in range(days.count):
+                series.extend(self.core.detail(i))
+            self._series = series
+        return self._series
 
     # ---- registers -------------------------------------------------------------------------
     def registers_at(self, requests: Sequence[int]) -> Dict[int, List[List[int]]]:
         """Cumulative registers [quantity][tariff] (mWh) at each requested epoch second.
 
-        Per quantity and tariff the slot energies are summed once with ``accumulate`` (C speed);
-        a request inside a slot adds the elapsed share of that slot's energy."""
-        series = self.series
-        ends, ps = series.ends, series.period_seconds
-        tariffs = series.tariff if self.tariffed else [0] * len(ends)
-        quantities = (series.ap, series.am, series.rp, series.rm)
-        keys = (1, 2, 3, 4) if self.tariffed else ()
-        n = len(ends)
-        cumulative = []
-        for q, energies in enumerate(quantities):
-            per_tariff = [list(accumulate(energies, initial=self.initial[q][0]))]
-            for t in (1, 2, 3, 4):
-                if t in keys:
-                    masked = [e if tariff == t else 0 for e, tariff in zip(energies, tariffs)]
-                    per_tariff.append(list(accumulate(masked, initial=self.initial[q][t])))
-                else:
-                    per_tariff.append([self.initial[q][t]] * (n + 1))
-            cumulative.append(per_tariff)
+        A midnight reads the day table; any other moment adds the slots of its day completed by
+        then and the elapsed share of the slot it falls in."""
+        core, days = self.core, self.core.days
         out: Dict[int, List[List[int]]] = {}
-        right = bisect.bisect_right
-        for ts in requests:
-            k = right(ends, ts)  # slots complete at ts
-            snapshot = [[c0[k], c1[k], c2[k], c3[k], c4[k]] for c0, c1, c2, c3, c4 in cumulative]
+        by_day: Dict[int, List[int]] = {}
+        for ts in sorted(requests):
+            i = days.index_of(ts)
+            if i < 0 or i >= days.count or ts == days.midnights[i]:
+                out[ts] = core.registers_at_day(i)
+            else:
+                by_day.setdefault(i, []).append(ts)
+        for i, stamps in by_day.items():
+            out.update(self._within_day(i, stamps))
+        return out
+
+    def _within_day(self, i: int, stamps: List[int]) -> Iterator[Tuple[int, List[List[int]]]]:
+        running = self.core.registers_at_day(i)
+        slots = self.core.detail(i)
+        ends, ps, n = slots.ends, slots.period_seconds, len(slots.ends)
+        quantities = (slots.ap, slots.am, slots.rp, slots.rm)
+        tariffs = slots.tariff if self.tariffed else [0] * n
+        k = 0
+        for ts in stamps:
+            while k < n and ends[k] <= ts:
+                tariff = tariffs[k]
+                for q in range(4):
+                    e = quantities[q][k]
+                    if e:
+                        running[q][0] += e
+                        if tariff:
+                            running[q][tariff] += e
+                k += 1
+            snapshot = [row[:] for row in running]
             if k < n and ts > ends[k] - ps:
                 tariff = tariffs[k]
                 for q in range(4):
@@ -157,8 +300,7 @@ class ElectricStory:
                     snapshot[q][0] += part
                     if tariff:
                         snapshot[q][tariff] += part
-            out[ts] = snapshot
-        return out
+            yield ts, snapshot
 
     def energy_values(self, registers: List[List[int]]) -> Dict[int, Optional[list]]:
         """Registers (mWh) -> ElectricEnergyValues values (Wh), gated by the config flags."""
@@ -204,7 +346,7 @@ class ElectricStory:
                 for (ts, current), (_, following) in zip(written, written[1:]):
                     em.record(cons_measure, device, meter_id, ts, 1, _difference(following, current))
 
-        outage_offs = [off for off, _ in self.outages]
+        outage_offs = self.core.outage_offs
         in_outage = self._in_outage
         if "ElMomentEnergy" in measures:
             energy = self.energy_values
@@ -244,22 +386,42 @@ class ElectricStory:
         return out
 
     def _emit_profile(self, em: Emitter, window_start: int) -> None:
-        series = self.series
         end_ts, device, meter_id = self.end_ts, self.spec.device_idx, self.spec.meter_id
+        em.records("ElArr1ConsPower", device, meter_id, self._profile(window_start, end_ts))
+
+    def _profile(self, window_start: int, end_ts: int) -> Iterator[Tuple[int, int, tuple]]:
+        """(end stamp, 1, profile values) of every slot ending in (window_start, end_ts]."""
+        core, days = self.core, self.core.days
         factor = 3600 // self.period_s if 3600 % self.period_s == 0 else 3600 / self.period_s
         period = self.period_minutes
         pm_on, qp_on, qm_on = self.active_reverse, self.reactive, self.reactive_reverse
-        ends = series.ends
-        first = bisect.bisect_right(ends, window_start)
-        last = bisect.bisect_right(ends, end_ts)
-        ap, am, rp, rm, partial, season = series.ap, series.am, series.rp, series.rm, series.partial, series.season
-        em.records("ElArr1ConsPower", device, meter_id, (
-            (ends[i], 1, (period, ap[i] * factor / 1000,
-                          am[i] * factor / 1000 if pm_on else None,
-                          rp[i] * factor / 1000 if qp_on else None,
-                          rm[i] * factor / 1000 if qm_on else None,
-                          partial[i], 0, season[i]))
-            for i in range(first, last)))
+        first = max(0, days.index_of(window_start))
+        last = min(days.count - 1, days.index_of(end_ts - 1))
+        for d in range(first, last + 1):
+            series = core.detail(d)
+            ends = series.ends
+            ap, am, rp, rm, partial, season = series.ap, series.am, series.rp, series.rm, series.partial, series.season
+            lo, hi = bisect.bisect_right(ends, window_start), bisect.bisect_right(ends, end_ts)
+            for i in range(lo, hi):
+                yield (ends[i], 1, (period, ap[i] * factor / 1000,
+                                    am[i] * factor / 1000 if pm_on else None,
+                                    rp[i] * factor / 1000 if qp_on else None,
+                                    rm[i] * factor / 1000 if qm_on else None,
+                                    partial[i], 0, season[i]))
+
+    def slot_at(self, ts: int) -> Tuple[SlotSeries, int]:
+        """The day's slots and the index of the slot that contains ``ts`` (start < ts <= end;
+        clamped to the story)."""
+        days = self.core.days
+        d = bisect.bisect_left(days.midnights, ts) - 1
+        if d < 0:
+            return self.core.detail(0), 0
+        if d >= days.count:
+            series = self.core.detail(days.count - 1)
+            return series, len(series.ends) - 1
+        series = self.core.detail(d)
+        k = -(-(ts - days.midnights[d]) // self.period_s) - 1
+        return series, min(max(k, 0), len(series.ends) - 1)
 
     def quality_values(self, ts: int, hour: Optional[float] = None) -> Dict[str, Optional[list]]:
         """Instantaneous quality at ts, from the power of the slot that contains it.
@@ -267,9 +429,9 @@ class ElectricStory:
         Per phase: S = sqrt(P^2 + Q^2), KP = P/S, I = S/U; Summ P and Q are the sums of the
         phases.  Values are rounded half-up to 2-4 decimals with floor(), which is several
         times faster than round() on this hot path."""
-        series, model, floor = self.series, self.model, math.floor
+        model, floor = self.model, math.floor
         noise = self.quality_rng.random
-        i = min(bisect.bisect_left(series.ends, ts), len(series.ends) - 1)
+        series, i = self.slot_at(ts)
         net = (series.ap[i] - series.am[i]) * 3.6 / self.period_s
         tan_phi = model.tan_phi if net >= 0 else model.export_tan_phi
         if hour is None:
@@ -308,7 +470,7 @@ class ElectricStory:
         if name in ("ElJrnlPwr", "ElJrnlPwrA", "ElJrnlPwrB", "ElJrnlPwrC"):
             if name != "ElJrnlPwr" and self.model.phases != 3:
                 return []
-            return [(t, e) for off, on in self.outages for t, e in ((off, 0), (on, 1))]
+            return [(t, e) for off, on in self.outages for t, e in ((off, 0), (on, 1)) if t <= self.end_ts]
         rng = stream(self.root_seed, "meter", self.spec.ordinal, "journal", name)
         if name == "ElJrnlTimeCorr" and not at_least:
             times = _poisson(rng, self.origin_ts, self.end_ts, self.options.time_corrections_per_30_days)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import math
-from typing import Dict, List, Optional, Set
+import random
+from collections import OrderedDict
+from itertools import accumulate
+from typing import Dict, List, Optional, Set, Tuple
 
 from ..model import timegrid
-from ..model.rng import stream
+from ..model.consumption import spread
+from ..model.rng import mix64, stream, stream_key
 from ..schema.layout import CHANNELS
-from .electric import StoryOptions, _poisson, journal_event
+from .electric import OUTAGE_MARGIN, StoryCache, StoryOptions, _poisson, journal_event
 from .emit import Emitter
 from .meters import MeterSpec
 
@@ -18,44 +22,120 @@ PULSE_MEASURES = ("PlsMomentPulse", "PlsHourPulse", "PlsDayPulse", "PlsMonthPuls
 DIGITAL_MEASURES = ("DigMomentState", "DigJournalState")
 
 
-class PulseStory:
-    """Counters of water/gas/heat meters wired to a pulse concentrator, hour by hour."""
+HOUR_SHAPE = [0.4 + 1.2 * math.exp(-0.5 * ((hour - 8) / 2) ** 2) + 1.0 * math.exp(-0.5 * ((hour - 20) / 2.5) ** 2)
+              for hour in range(24)]  # water/gas/heat use over the day: a morning and an evening peak
+DAY_SHAPE = sum(HOUR_SHAPE)
+PULSE_DETAIL_DAYS = 60
+
+
+class PulseModel:
+    """Two levels of a pulse concentrator's counters over local days ``origin_day`` .. ``last_day``.
+
+    Day level: per connected channel the day's pulses (a hash of the day, ``mix64``), so a
+    counter at any midnight is an exact prefix sum.  Hour level, only for a day that is read: the
+    day's pulses spread over its hours by the usage shape x hourly noise, adding up exactly."""
 
     def __init__(self, spec: MeterSpec, root_seed: int, options: StoryOptions,
-                 origin_day: dt.date, end_ts: int) -> None:
-        self.spec, self.options, self.tz, self.end_ts = spec, options, options.tz, end_ts
-        self.root_seed = root_seed
-        self.origin_ts = timegrid.local_midnight(origin_day, self.tz)
+                 origin_day: dt.date, last_day: dt.date, keep_days: Optional[int] = None) -> None:
+        tz = self.tz = options.tz
+        self.keep_days = keep_days
         self.channels = max(0, min(CHANNELS, int(spec.config.get("Channels") or CHANNELS)))
         rng = stream(root_seed, "meter", spec.ordinal, "pulses")
         connected = rng.randint(1, min(8, self.channels)) if self.channels else 0
         self.rates = [rng.uniform(5, 200) if c < connected else 0.0 for c in range(self.channels)]
         self.start = [rng.randrange(0, 10 ** 6) if c < connected else 0 for c in range(self.channels)]
-        # hourly increments from the origin to the end of the last day
-        noise = stream(root_seed, "meter", spec.ordinal, "pulse-noise")
-        self.hours: List[int] = []
-        self.cumulative: List[List[int]] = []
-        cum = list(self.start)
-        t = self.origin_ts
-        last = timegrid.local_midnight(timegrid.local_datetime(end_ts, self.tz).date() + dt.timedelta(days=1), self.tz)
-        while t <= last:
-            self.hours.append(t)
-            self.cumulative.append(cum[:])
-            hour = timegrid.local_datetime(t, self.tz).hour
-            shape = 0.4 + 1.2 * math.exp(-0.5 * ((hour - 8) / 2) ** 2) + 1.0 * math.exp(-0.5 * ((hour - 20) / 2.5) ** 2)
-            cum = [value + int(rate * shape * noise.uniform(0.5, 1.5)) if rate else value
-                   for value, rate in zip(cum, self.rates)]
-            t += 3600
+        self.connected = connected
+        self.key = stream_key(root_seed, "meter", spec.ordinal, "pulse-days")
+        self.first_ordinal = origin_day.toordinal()
+        self.count = max(0, (last_day - origin_day).days + 1)
+        self.midnights = timegrid.midnights(origin_day, self.count + 1, tz)
+        self.totals = [[0] * self.count for _ in range(connected)]
+        for i in range(self.count):
+            h = mix64(self.key ^ (self.first_ordinal + i))
+            shape = sum(HOUR_SHAPE[hour] for hour in self.hours(i)[1]) if \
+                self.midnights[i + 1] - self.midnights[i] != 86400 else DAY_SHAPE
+            for c in range(connected):
+                self.totals[c][i] = int(self.rates[c] * shape * (0.9 + 0.2 * ((h >> (8 * c)) & 0xFF) / 255))
+        self.at_midnight = [list(accumulate(self.totals[c], initial=self.start[c])) for c in range(connected)]
+        self._details: "OrderedDict[int, Tuple[List[int], List[List[int]]]]" = OrderedDict()
+
+    def hours(self, i: int) -> Tuple[List[int], List[int]]:
+        """Start stamps of the hours of day index ``i`` and their local hour of the day."""
+        midnight, following = self.midnights[i], self.midnights[i + 1]
+        stamps = list(range(midnight, following, 3600))
+        if following - midnight == 86400:
+            return stamps, list(range(24))
+        return stamps, [timegrid.local_datetime(t, self.tz).hour for t in stamps]
+
+    def detail(self, i: int) -> Tuple[List[int], List[List[int]]]:
+        """Hour stamps of day index ``i`` (and the next midnight), and per connected channel the
+        counter at each of them."""
+        found = self._details.get(i)
+        if found is not None:
+            return found
+        stamps, hours = self.hours(i)
+        rng = random.Random(mix64(mix64(self.key ^ (self.first_ordinal + i)) ^ 0x5EED))
+        uniform = rng.uniform
+        values = []
+        for c in range(self.connected):
+            pulses = spread(self.totals[c][i], [HOUR_SHAPE[hour] * uniform(0.5, 1.5) for hour in hours])
+            values.append(list(accumulate(pulses, initial=self.at_midnight[c][i])))
+        found = self._details[i] = (stamps + [self.midnights[i + 1]], values)
+        while self.keep_days is not None and len(self._details) > self.keep_days:
+            self._details.popitem(last=False)
+        return found
+
+    def counters_at(self, ts: int) -> List[int]:
+        """Counters of the connected channels at ``ts`` (clamped to the story), linear within an hour."""
+        i = bisect.bisect_right(self.midnights, ts) - 1
+        if i < 0:
+            return [self.at_midnight[c][0] for c in range(self.connected)]
+        if i >= self.count:
+            return [self.at_midnight[c][-1] for c in range(self.connected)]
+        if ts == self.midnights[i]:
+            return [self.at_midnight[c][i] for c in range(self.connected)]
+        stamps, values = self.detail(i)
+        k = bisect.bisect_right(stamps, ts) - 1
+        span, into = stamps[k + 1] - stamps[k], ts - stamps[k]
+        return [row[k] + (row[k + 1] - row[k]) * into // span for row in values]
+
+
+PULSE_MODELS = StoryCache()
+
+
+class PulseStory:
+    """Counters of water/gas/heat meters wired to a pulse concentrator, read at ``end_ts``."""
+
+    def __init__(self, spec: MeterSpec, root_seed: int, options: StoryOptions,
+                 origin_day: dt.date, end_ts: int, *, reuse: bool = False) -> None:
+        self.spec, self.options, self.tz, self.end_ts = spec, options, options.tz, end_ts
+        self.root_seed = root_seed
+        self.origin_ts = timegrid.local_midnight(origin_day, self.tz)
+        last_day = timegrid.local_datetime(end_ts, self.tz).date()
+        arguments = (spec, root_seed, options, origin_day, last_day)
+        if reuse:
+            key = (root_seed, spec.ordinal, spec.config.get("Channels"), options.timezone, origin_day, last_day)
+            self.core = PULSE_MODELS.get(key, lambda: PulseModel(*arguments, PULSE_DETAIL_DAYS))
+        else:
+            self.core = PulseModel(*arguments)
+        self.channels = self.core.channels
 
     def counters_at(self, ts: int) -> List[Optional[int]]:
         """Counter values of every channel at ts (None beyond the channel count)."""
-        i = bisect.bisect_right(self.hours, ts) - 1
-        values = self.cumulative[i]
-        if self.hours[i] != ts and i + 1 < len(self.cumulative):
-            frac_num = ts - self.hours[i]
-            following = self.cumulative[i + 1]
-            values = [v + (f - v) * frac_num // 3600 for v, f in zip(values, following)]
-        return list(values) + [None] * (CHANNELS - self.channels)
+        core = self.core
+        live = core.counters_at(ts)
+        return live + [0] * (self.channels - core.connected) + [None] * (CHANNELS - self.channels)
+
+    def hour_stamps(self, window_start: int, end: int) -> List[int]:
+        """Every local hour start in [window_start, end]."""
+        core = self.core
+        out: List[int] = []
+        first = max(0, bisect.bisect_right(core.midnights, window_start) - 1)
+        last = min(core.count - 1, bisect.bisect_right(core.midnights, end) - 1)
+        for i in range(first, last + 1):
+            stamps, _ = core.hours(i)
+            out.extend(t for t in stamps if window_start <= t <= end)
+        return out
 
     def emit(self, em: Emitter, window_start: int, measures: Set[str],
              journal_last: Optional[Dict[str, int]] = None,
@@ -66,14 +146,14 @@ class PulseStory:
         midnights, months = timegrid.window_stamps(window_start, end, tz)
         step = (moment_step_minutes or self.options.moment_step_minutes) * 60
         stamps = {
-            "PlsDayPulse": midnights,
-            "PlsMonthPulse": months,
-            "PlsHourPulse": [h for h in self.hours if window_start <= h <= end],
-            "PlsMomentPulse": [t for t in range(timegrid.floor_to_step(window_start, step, tz) + step, end + 1, step)],
+            "PlsDayPulse": lambda: midnights,
+            "PlsMonthPulse": lambda: months,
+            "PlsHourPulse": lambda: self.hour_stamps(window_start, end),
+            "PlsMomentPulse": lambda: range(timegrid.floor_to_step(window_start, step, tz) + step, end + 1, step),
         }
         for measure in PULSE_MEASURES:
             if measure in measures:
-                for ts in stamps[measure]:
+                for ts in stamps[measure]():
                     em.record(measure, device, meter_id, ts, 1, [self.channels] + self.counters_at(ts))
         if "PlsJrnlTimeCorr" in measures:
             rng = stream(self.root_seed, "meter", self.spec.ordinal, "journal", "PlsJrnlTimeCorr")
@@ -90,9 +170,12 @@ class DigitalStory:
     """Discrete inputs (doors, breakers, alarms) that change state now and then."""
 
     def __init__(self, spec: MeterSpec, root_seed: int, options: StoryOptions,
-                 origin_day: dt.date, end_ts: int) -> None:
+                 origin_day: dt.date, end_ts: int, *, reuse: bool = False) -> None:
         self.spec, self.options, self.tz, self.end_ts = spec, options, options.tz, end_ts
         self.origin_ts = timegrid.local_midnight(origin_day, self.tz)
+        # changes are drawn to past the last day, so "now" within that day moves none of them
+        horizon = timegrid.local_midnight(timegrid.local_datetime(end_ts, self.tz).date()
+                                          + dt.timedelta(days=1), self.tz) + OUTAGE_MARGIN
         self.channels = max(0, min(CHANNELS, int(spec.config.get("ChannelsIn") or CHANNELS)))
         rng = stream(root_seed, "meter", spec.ordinal, "inputs")
         state = [1 if rng.random() < 0.2 else 0 for _ in range(self.channels)]
@@ -100,7 +183,7 @@ class DigitalStory:
         changes = []
         for channel in range(self.channels):
             if rng.random() < 0.25:  # a quarter of the inputs are wired to something that moves
-                for t in _poisson(rng, self.origin_ts, end_ts, rng.uniform(2, 20)):
+                for t in _poisson(rng, self.origin_ts, horizon, rng.uniform(2, 20)):
                     changes.append((t, channel))
         changes.sort()
         self.change_times: List[int] = []
@@ -130,7 +213,7 @@ class DigitalStory:
             for ts in range(timegrid.floor_to_step(window_start, step, tz) + step, end + 1, step):
                 em.record("DigMomentState", device, meter_id, ts, 1, [self.channels] + self.state_at(ts))
         if "DigJournalState" in measures:
-            pairs = list(zip(self.change_times, self.states))
+            pairs = [(t, s) for t, s in zip(self.change_times, self.states) if t <= end]
             last = (journal_last or {}).get("DigJournalState")
             pairs = pairs[-last:] if last else [(t, s) for t, s in pairs if window_start <= t <= end]
             for ts, state in pairs:

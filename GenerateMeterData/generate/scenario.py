@@ -200,9 +200,10 @@ def emit_meter(emitter: Emitter, spec: MeterSpec, seed: int, options: StoryOptio
                names: NameIndex, *, write_registry: bool = True, write_config: bool = True,
                journal_last: Optional[Dict[str, int]] = None,
                moment_step_minutes: Optional[int] = None,
-               depth: Optional[Dict[str, int]] = None) -> None:
+               depth: Optional[Dict[str, int]] = None, reuse_story: bool = False) -> None:
     """Registry row, config row and every requested measure of one meter; with ``depth``
-    (measure -> count) only the last ``count`` records of each measure."""
+    (measure -> count) only the last ``count`` records of each measure.  ``reuse_story`` takes
+    the meter's model from the per-process cache (separate seed-API objects of one meter)."""
     rows = emitter.rows
     if write_registry:
         rows["MeterTable"].append(spec.meter_table_row(names))
@@ -221,7 +222,7 @@ def emit_meter(emitter: Emitter, spec: MeterSpec, seed: int, options: StoryOptio
     wanted = {m for m in measures if _belongs(m, family)}
     if not wanted:
         return
-    story = story_class(spec, seed, options, origin_day, end_ts)
+    story = story_class(spec, seed, options, origin_day, end_ts, reuse=reuse_story)
     if not depth:
         story.emit(emitter, window_start, wanted, journal_last=journal_last,
                    moment_step_minutes=moment_step_minutes)

@@ -20,6 +20,16 @@ class TariffSchedule:
         self.weekday = self._parse(weekday, "weekday")
         self.weekend = self._parse(weekend or weekday, "weekend")
         self.holidays = frozenset(holidays)
+        self._maps: dict = {}
+
+    @property
+    def key(self) -> tuple:
+        """Everything that decides the schedule's zones, as a hashable value."""
+        return (tuple(self.weekday), tuple(self.weekend), tuple(sorted(self.holidays)))
+
+    def is_rest_day(self, day: dt.date) -> bool:
+        """Whether ``day`` follows the weekend table (Saturday, Sunday or a holiday)."""
+        return day.weekday() >= 5 or day in self.holidays
 
     @staticmethod
     def _parse(zones: Sequence[Zone], which: str) -> List[Tuple[int, int]]:
@@ -48,9 +58,14 @@ class TariffSchedule:
                 break
         return current
 
-    def day_map(self, day: dt.date, period_minutes: int) -> List[int]:
-        """Tariff of each period slot of a 24-hour day, by the slot's start time."""
-        return [self.tariff(day, minute) for minute in range(0, 1440, period_minutes)]
+    def day_map(self, day: dt.date, period_minutes: int) -> Tuple[int, ...]:
+        """Tariff of each period slot of a 24-hour day, by the slot's start time (computed once
+        per kind of day and period)."""
+        key = (self.is_rest_day(day), period_minutes)
+        found = self._maps.get(key)
+        if found is None:
+            found = self._maps[key] = tuple(self.tariff(day, minute) for minute in range(0, 1440, period_minutes))
+        return found
 
 
 # A realistic Russian three-zone tariff on working days (T1 peak, T2 night, T3 semi-peak) with a

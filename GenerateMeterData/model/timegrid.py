@@ -39,6 +39,24 @@ def days(start: dt.date, end: dt.date) -> Iterator[dt.date]:
         yield start + dt.timedelta(days=n)
 
 
+def midnights(first_day: dt.date, count: int, tz: dt.tzinfo) -> List[int]:
+    """Local midnights of ``count`` days from ``first_day``, a week at a time: a week whose length
+    in seconds is 7 whole days has its midnights 86,400 s apart, so only the week's ends are
+    converted (assumes no zone changes its offset and back within one week; none does)."""
+    out: List[int] = []
+    start = local_midnight(first_day, tz)
+    done = 0
+    while done < count:
+        step = min(7, count - done)
+        stop = local_midnight(first_day + dt.timedelta(days=done + step), tz)
+        if stop - start == step * 86400:
+            out.extend(range(start, stop, 86400))
+        else:
+            out.extend(local_midnight(first_day + dt.timedelta(days=done + n), tz) for n in range(step))
+        start, done = stop, done + step
+    return out
+
+
 def month_starts(start: dt.date, end: dt.date) -> List[dt.date]:
     """Every 1st of a month in [start, end]."""
     first = dt.date(start.year, start.month, 1)
