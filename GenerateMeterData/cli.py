@@ -193,7 +193,7 @@ def _seed_one(args, settings: settings_module.Settings, out: Output) -> LoadSumm
             out.detail(f"{stage}: {done}/{total if total is not None else '?'}")
 
     with target_for(settings) as target:
-        return target.load(scenario.generate, progress=progress, expected_meters=scenario.meter_count())
+        return target.load(scenario, progress=progress, expected_meters=scenario.meter_count())
 
 
 def cmd_seed(args, out: Output) -> int:

@@ -196,17 +196,9 @@ def _check(target: Target) -> None:
     """Reach the target once at the start: a device logs in and reads its state (ids by name,
     sqlite3 and db_path present) -- which the first load needs anyway, so this costs no extra
     round trip; a local file must be a meter.db, or creatable."""
-    if isinstance(target, LocalTarget):
-        if os.path.exists(target.path) and os.path.getsize(target.path) > 0:
-            target.names()
-        elif not os.path.isdir(os.path.dirname(os.path.abspath(target.path))):
-            raise FileNotFoundError(f"the folder of db_path {target.path} does not exist")
-        return
-    preflight = getattr(target, "_preflight", None)
-    if preflight is not None:
-        preflight()
-    else:
-        target.query("SELECT count(*) FROM ArchTypes")
+    if isinstance(target, LocalTarget) and not os.path.isdir(os.path.dirname(os.path.abspath(target.path))):
+        raise FileNotFoundError(f"the folder of db_path {target.path} does not exist")
+    target.check()
 
 
 @pytest.fixture(scope="session")

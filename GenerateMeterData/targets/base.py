@@ -81,6 +81,11 @@ class Target(abc.ABC):
     def restore(self, source: str) -> None:
         """Replace the content of meter.db with a local copy, in one transaction."""
 
+    def check(self) -> None:
+        """Make sure the target can take a load (reachable, a meter.db, tools present); one
+        clear error otherwise.  A device keeps the state it read for the loads that follow."""
+        self.fetch("SELECT count(*) FROM ArchTypes")
+
     @staticmethod
     def check_backup(source: str) -> None:
         """Refuse, naming the file, a backup that is not a meter.db -- before anything is replaced."""

@@ -130,6 +130,12 @@ class LocalTarget(Target):
         except sqlite3.Error as exc:
             raise translate(exc, self.path, self.busy_timeout) from None
 
+    def check(self) -> None:
+        """The file is a meter.db, or absent (the first load creates it); one clear line otherwise."""
+        if self._is_empty():
+            return
+        self.names()
+
     def names(self) -> NameIndex:
         """The file's ArchTypes/MeterTypes/MeterIfaces ids by name."""
         conn = self.open()

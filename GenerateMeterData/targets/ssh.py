@@ -138,9 +138,12 @@ class DeviceTarget(Target):
                               "(create it with 'init', or fix db_path in settings.ini)",
                               host=s.host, exit_status=66)
 
-    def _preflight(self) -> None:
-        """sqlite3 present, db_path a file: one clear line each otherwise."""
+    def check(self) -> None:
+        """Connect, and read the device's state: sqlite3 present, db_path a meter.db; one clear
+        line otherwise.  The state is kept for the loads of this connection."""
         self._device_state()
+
+    _preflight = check
 
     def _query(self, sql: str, checked: bool = False) -> List[tuple]:
         """Rows of statements whose every column is wrapped in quote(); with ``checked`` the
