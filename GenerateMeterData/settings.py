@@ -26,7 +26,7 @@ KNOWN_KEYS = {
     "ip_address", "ip_port", "user_login", "user_password", "password_env", "db_path", "sqlite3",
     "sudo", "key_filename", "known_hosts", "host_key_policy", "connect_timeout", "command_timeout",
     "busy_timeout", "keepalive", "disabled_algorithms", "timezone", "before_load", "after_load",
-    "compress", "upload", "stage_dir",
+    "compress", "upload", "stage_dir", "max_rows_per_load",
 }
 DEFAULT_STAGE_DIR = "/tmp"
 
@@ -67,6 +67,7 @@ class DeviceSettings:
     compress: str = "auto"
     upload: str = "auto"   # "auto" (SQL text when small, files when large), "staged" (files) or "sql" (text)
     stage_dir: str = "/tmp"  # where the device keeps stage files, backups and restores while they pass
+    max_rows_per_load: int = 0  # > 0: a load larger than this is written in several transactions
 
     @property
     def where(self) -> str:
@@ -173,7 +174,8 @@ def load(path: Union[str, Path] = DEFAULT_SETTINGS_FILE, section: Optional[str] 
         disabled_algorithms=tuple(a.strip() for a in raw.get("disabled_algorithms", "").split(",") if a.strip()),
         timezone=timezone, before_load=raw.get("before_load") or None,
         after_load=raw.get("after_load") or None, compress=compress, upload=upload,
-        stage_dir=raw.get("stage_dir") or DEFAULT_STAGE_DIR)
+        stage_dir=raw.get("stage_dir") or DEFAULT_STAGE_DIR,
+        max_rows_per_load=int(number("max_rows_per_load", 0, int, 0, 10 ** 9)))
 
 
 def resolve(path: Union[str, Path, None] = None, section: Optional[str] = None,

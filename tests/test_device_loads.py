@@ -170,3 +170,25 @@ def test_fingerprint_matches_what_the_device_computes(tmp_path):
         pairs = conn.execute(f"SELECT Id, {name} FROM {table}").fetchall()
         assert conn.execute(sql.replace("main.", "")).fetchone()[0] == merge.fingerprint(pairs)
     conn.close()
+
+
+def test_max_rows_per_load_splits_into_transactions_under_one_token(device, tmp_path):
+    hubs = [MeterPlan("MILUR IC", children=[MeterPlan("MILUR30x", count=2)]), MeterPlan("SE303", count=2)]
+    plan = lambda: Scenario(meters=hubs, days=4, end=END, seed=12)  # noqa: E731
+    local = str(tmp_path / "local.db")
+    whole = plan().create(GenerateMeterData.LocalTarget(local))
+    before = table_checksums(device.path)
+    with DeviceTarget(device.settings(max_rows_per_load=1500)) as target:
+        summary = plan().create(target)
+        entries = rows(device.path, f"SELECT Token FROM {LEDGER}")
+        assert len(entries) >= 3 and {e[0] for e in entries} == {summary.token}  # several transactions
+        assert summary.rows == whole.rows and summary.meters == 5
+        assert [load.meter_ids for load in target.loads()] == [tuple(summary.meter_ids)]
+        # children name their hub's MeterId, though the hub was merged in an earlier part
+        hub_id = summary.meter_ids[0]
+        assert rows(device.path, "SELECT count(*) FROM MeterTable WHERE ParentId = ?", (hub_id,)) == [(2,)]
+        assert rows(device.path, "SELECT count(DISTINCT DeviceIdx), max(DeviceIdx) - min(DeviceIdx) FROM MeterTable") \
+            == [(5, 4)]  # no gaps in DeviceIdx
+        assert verify(device.path) == []
+        assert target.clear([summary.token]) == len(entries)
+    assert table_checksums(device.path) == before

@@ -10,12 +10,14 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Iterable, Optional, Union
+from typing import Callable, Iterable, Optional, Union
 
 from ..errors import ConnectError, RemoteError
 from ..settings import DeviceSettings
 
 log = logging.getLogger("GenerateMeterData.ssh")
+#: How long one receive waits before the reader looks at the deadline again (seconds).
+RECEIVE_POLL = 1.0
 _warned_accept_new = set()
 
 
@@ -39,8 +41,10 @@ class Result:
 class RemoteProcess:
     """One remote command: write to its stdin while its output is drained in the background."""
 
-    def __init__(self, channel, command: str, host: str, timeout: float) -> None:
+    def __init__(self, channel, command: str, host: str, timeout: float,
+                 sink: Optional[Callable[[bytes], None]] = None) -> None:
         self.channel = channel
+        self.sink = sink  # stdout goes here as it arrives (a download), not into memory
         self.command = command
         self.host = host
         self.deadline = time.monotonic() + timeout
@@ -70,12 +74,22 @@ class RemoteProcess:
                 break
             if not data:
                 break
+            if which == "out" and self.sink is not None:
+                try:
+                    self.sink(data)
+                except Exception as exc:  # a full local disk: stop the command, say why
+                    self.sink_error = exc
+                    self.abort()
+                    break
+                continue
             with self._changed:
                 buffer.extend(data)
                 self._changed.notify_all()
         with self._changed:
             self._eof[which] = True
             self._changed.notify_all()
+
+    sink_error: Optional[BaseException] = None
 
     def text(self) -> str:
         """stdout so far, as text."""
@@ -157,15 +171,13 @@ class Executor:
         s = self.settings
         client = paramiko.SSHClient()
         known_hosts = s.known_hosts or os.path.expanduser("~/.ssh/known_hosts")
-        if os.path.exists(known_hosts):
-            try:
-                client.load_host_keys(known_hosts)
-            except Exception as exc:
-                raise ConnectError(f"known_hosts file {known_hosts} cannot be read: {exc}") from None
+        revoked = load_known_hosts(client.get_host_keys(), known_hosts)
         if s.host_key_policy == "accept-new":
-            client.set_missing_host_key_policy(_AcceptNewPolicy(known_hosts if s.known_hosts else None))
+            # the accepted key is always remembered (the user's known_hosts by default), so a
+            # key that changes later is refused like any other changed key
+            client.set_missing_host_key_policy(_AcceptNewPolicy(known_hosts, revoked))
         else:
-            client.set_missing_host_key_policy(paramiko.RejectPolicy())
+            client.set_missing_host_key_policy(_RejectPolicy(revoked))
         kwargs = dict(hostname=s.host, port=s.port, username=s.user, timeout=s.connect_timeout,
                       banner_timeout=s.connect_timeout, auth_timeout=s.connect_timeout,
                       channel_timeout=s.connect_timeout)
@@ -212,7 +224,8 @@ class Executor:
             finally:
                 self.client = None
 
-    def start(self, command: str, timeout: Optional[float] = None) -> RemoteProcess:
+    def start(self, command: str, timeout: Optional[float] = None,
+              sink: Optional[Callable[[bytes], None]] = None) -> RemoteProcess:
         """Start a command (no pty: data must pass unaltered)."""
         if self.client is None:
             self.connect()
@@ -221,11 +234,11 @@ class Executor:
             raise ConnectError(f"{self.where}: the SSH connection is closed")
         try:
             channel = transport.open_session(timeout=self.settings.connect_timeout)
-            channel.settimeout(1.0)
+            channel.settimeout(RECEIVE_POLL)
             channel.exec_command(command)
         except Exception as exc:
             raise ConnectError(f"{self.where}: cannot start a command ({exc.__class__.__name__}: {exc})") from None
-        return RemoteProcess(channel, command, self.where, timeout or self.settings.command_timeout)
+        return RemoteProcess(channel, command, self.where, timeout or self.settings.command_timeout, sink)
 
     def run(self, command: str, stdin: Union[None, bytes, Iterable[bytes]] = None,
             timeout: Optional[float] = None) -> Result:
@@ -247,22 +260,121 @@ class Executor:
         return bool(transport and transport.is_active())
 
 
-class _AcceptNewPolicy:
-    """Trust an unknown host key on first use (explicit opt-in), say so once, remember it."""
+def load_known_hosts(host_keys, path: str) -> list:
+    """Read an OpenSSH known_hosts file into paramiko's host keys, line by line: lines paramiko
+    cannot use (``@cert-authority``, unknown key types) are skipped, ``@revoked`` keys are
+    returned so they can be refused.  A file that cannot be opened at all is one clear error."""
+    import paramiko
 
-    def __init__(self, save_to: Optional[str]) -> None:
+    revoked = []
+    if not os.path.exists(path):
+        return revoked
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError as exc:
+        raise ConnectError(f"known_hosts file {path} cannot be read: {exc.strerror}") from None
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        marker = line.split(None, 1)[0] if line.startswith("@") else ""
+        if marker == "@cert-authority":
+            continue  # certificate authorities: paramiko does not check host certificates
+        try:
+            entry = paramiko.hostkeys.HostKeyEntry.from_line(line.split(None, 1)[1] if marker else line, number)
+        except Exception:  # a line of a key type this paramiko does not know: not ours to judge
+            entry = None
+        if entry is None or entry.key is None:
+            continue
+        if marker == "@revoked":
+            revoked.append(entry.key)
+            continue
+        for name in entry.hostnames:
+            host_keys.add(name, entry.key.get_name(), entry.key)
+    return revoked
+
+
+def _refuse_revoked(hostname: str, key, revoked: list) -> None:
+    if any(key == bad for bad in revoked):
+        raise ConnectError(f"{hostname}: the device's host key is marked @revoked in known_hosts; refusing to connect")
+
+
+class _RejectPolicy:
+    """Unknown host keys are refused (the default)."""
+
+    def __init__(self, revoked: list) -> None:
+        self.revoked = revoked
+
+    def missing_host_key(self, client, hostname, key) -> None:
+        """Refuse, saying how to trust the device."""
+        import paramiko
+
+        _refuse_revoked(hostname, key, self.revoked)
+        raise paramiko.SSHException(f"Server {hostname!r} not found in known_hosts")
+
+
+class _AcceptNewPolicy:
+    """Trust an unknown host key on first use (explicit opt-in), say so once, remember it by
+    appending one line to known_hosts (other lines stay byte for byte; concurrent writers are
+    serialised with a lock)."""
+
+    def __init__(self, save_to: str, revoked: list) -> None:
         self.save_to = save_to
+        self.revoked = revoked
 
     def missing_host_key(self, client, hostname, key) -> None:
         """Accept and remember an unknown key (opt-in), saying so once per host."""
+        _refuse_revoked(hostname, key, self.revoked)
         fingerprint = key.get_fingerprint().hex()
         if hostname not in _warned_accept_new:
             _warned_accept_new.add(hostname)
             log.warning("accepting new host key %s %s for %s (host_key_policy = accept-new)",
                         key.get_name(), fingerprint, hostname)
+        try:
+            append_known_host(self.save_to, hostname, key)
+        except OSError as exc:
+            raise ConnectError(f"{hostname}: cannot remember the accepted host key in {self.save_to} "
+                               f"({exc.strerror}); set known_hosts to a writable file") from None
         client.get_host_keys().add(hostname, key.get_name(), key)
-        if self.save_to:
+
+
+def append_known_host(path: str, hostname: str, key) -> None:
+    """Append ``hostname keytype base64`` to a known_hosts file under an exclusive lock,
+    unless another writer just recorded a key for that host (then that key is checked)."""
+    import paramiko
+
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    handle = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        try:
+            import fcntl
+
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except ImportError:  # no flock on this platform: appending stays one write
+            pass
+        existing = paramiko.HostKeys()
+        size = os.fstat(handle).st_size
+        text = os.pread(handle, size, 0).decode("utf-8", "replace") if size else ""
+        for line in text.splitlines():
+            entry = None
             try:
-                client.save_host_keys(self.save_to)
-            except OSError as exc:
-                log.warning("could not save the host key to %s: %s", self.save_to, exc.strerror)
+                entry = paramiko.hostkeys.HostKeyEntry.from_line(line.strip()) if line.strip() and \
+                    not line.lstrip().startswith(("#", "@")) else None
+            except Exception:
+                entry = None
+            if entry is not None and entry.key is not None:
+                for name in entry.hostnames:
+                    existing.add(name, entry.key.get_name(), entry.key)
+        known = existing.lookup(hostname)
+        if known is not None and key.get_name() in known:
+            if known[key.get_name()] != key:
+                raise ConnectError(f"{hostname}: another process just recorded a different host key in {path}; "
+                                   "refusing to connect")
+            return
+        prefix = "\n" if text and not text.endswith("\n") else ""
+        os.write(handle, f"{prefix}{hostname} {key.get_name()} {key.get_base64()}\n".encode())
+    finally:
+        os.close(handle)

@@ -99,6 +99,7 @@ class LocalTarget(Target):
                 conn.execute("BEGIN IMMEDIATE")
                 create_schema(conn)
                 conn.execute(ledger.CREATE_LEDGER)
+                conn.execute(ledger.CREATE_LOADS)
                 conn.execute("COMMIT")
             finally:
                 conn.close()

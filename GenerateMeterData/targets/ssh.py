@@ -14,7 +14,6 @@ The connection is re-opened by itself when it dropped *between* operations, neve
 from __future__ import annotations
 
 import contextlib
-import gzip
 import os
 import shlex
 import sqlite3
@@ -25,7 +24,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional
 
-from ..errors import (ConnectError, DatabaseLockedError, DuplicateRecordError, InterruptedLoad,
+from ..errors import (ConnectError, DatabaseLockedError, DuplicateRecordError, InputError, InterruptedLoad,
                       RemoteError, SchemaError, TargetError)
 from ..generate.rows import NameIndex
 from ..generate.summary import CreatedMeter, LoadSummary
@@ -35,7 +34,7 @@ from . import ledger, merge
 from .base import Produce, Progress, Target
 from .executor import Executor, RemoteProcess, Result
 from .sqltext import bind, literal, parse_quoted
-from .staging import SQL_TEXT_MAX_ROWS, remove_stale_workdirs, stage
+from .staging import SQL_TEXT_MAX_ROWS, PartNumbering, parts_of, remove_stale_workdirs, stage
 
 CHUNK = 256 * 1024
 NO_SPACE = 75  # exit status of the free-space check
@@ -62,6 +61,7 @@ class DeviceTarget(Target):
         self.commands = 0  # remote commands started (what a load or a test costs, for benchmarks)
         self.logins = 0    # SSH logins made
         self._gzip_seen = False
+        self._entries_expected = 1  # ledger entries of the current token once its commit landed
 
     def __repr__(self) -> str:
         return f"DeviceTarget({self.settings.where!r}, db={self.settings.db_path!r})"
@@ -301,7 +301,8 @@ class DeviceTarget(Target):
         token = uuid.uuid4().hex
         remove_stale_workdirs()
         state = self._device_state()
-        hook_started = False
+        # after_load runs after whatever happens -- once before_load (if any) has started
+        hook_started = not self.settings.before_load
         outcome: Optional[BaseException] = None
         summary: Optional[LoadSummary] = None
         try:
@@ -313,7 +314,7 @@ class DeviceTarget(Target):
             outcome = exc
             raise
         finally:
-            if hook_started:
+            if hook_started and self.settings.after_load:
                 self._after_load(outcome, summary)
         summary.seconds = time.perf_counter() - started
         summary.target = self.name
@@ -332,11 +333,37 @@ class DeviceTarget(Target):
 
     def _load(self, produce: Produce, state: DeviceState, token: str, progress: Progress,
               expected_meters: Optional[int]) -> LoadSummary:
+        """One transaction -- or, when the user set max_rows_per_load, one per part of about
+        that many rows (whole meters), all under the same token, so clearing the token removes
+        every part."""
+        self._entries_expected = 1
+        max_rows = self.settings.max_rows_per_load
+        if not max_rows:
+            return self._load_part(produce, None, state, token, progress, expected_meters)
+        numbering = PartNumbering()
+        total: Optional[LoadSummary] = None
+        for number, part in enumerate(parts_of(produce, state.names, max_rows)):
+            rowsets, created, provisional = numbering.renumber(part)
+            self._entries_expected = number + 1
+            try:
+                summary = self._load_part(lambda ids, names, rowsets=rowsets: iter(rowsets), created, state,
+                                          token, progress, expected_meters)
+            except TargetError as exc:
+                if number:
+                    exc.args = (f"{exc}; {number} earlier part(s) of this load are on the device under token "
+                                f"{token} ('clear --load {token}' removes them)",) + tuple(exc.args[1:])
+                raise
+            numbering.merged(provisional, [meter.meter_id for meter in summary.created])
+            total = summary if total is None else _combined(total, summary)
+        return total or LoadSummary({}, 0, None, None)
+
+    def _load_part(self, produce: Produce, created: Optional[int], state: DeviceState, token: str,
+                   progress: Progress, expected_meters: Optional[int]) -> LoadSummary:
         with tempfile.TemporaryDirectory(prefix="gmd-") as workdir:
             upload = self.settings.upload
             staged = stage(produce, state.names, workdir, text=upload == "sql",
                            max_text_rows=0 if upload == "staged" else SQL_TEXT_MAX_ROWS,
-                           progress=progress, expected_meters=expected_meters)
+                           progress=progress, expected_meters=expected_meters, created=created)
             summary = staged.summary
             if summary.total_rows == 0:
                 return summary
@@ -460,7 +487,7 @@ class DeviceTarget(Target):
             rows = self._query(f"SELECT quote(count(*)) FROM {ledger.LEDGER_TABLE} WHERE Token = {literal(token)};")
         except TargetError:
             return False
-        return bool(rows) and rows[0][0] == 1
+        return bool(rows) and rows[0][0] >= self._entries_expected
 
     # ---- lifecycle -----------------------------------------------------------------------
     def fetch(self, sql: str, params: tuple = ()) -> List[tuple]:
@@ -479,39 +506,45 @@ class DeviceTarget(Target):
             yield path
 
     def backup(self, destination: str) -> None:
-        """``.backup`` on the device, fetched over the exec channel and checked locally."""
+        """``.backup`` on the device (a 0600 file in stage_dir), streamed to a local file as it
+        arrives (never held in memory), checked, then moved into place."""
+        if not destination:
+            raise InputError("backup needs a destination file name")
         state = self._device_state()
         remote = f"{self._stage_dir}/gmd-backup-{uuid.uuid4().hex}.db"
-        try:
-            result = self._run("umask 077; " + self._sqlite_command(self._timeout, f".backup {remote}"))
-            self._raise_for(result, "backup")
-            reader = f"gzip -c {shlex.quote(remote)}" if state.gzip else f"cat {shlex.quote(remote)}"
-            result = self._run(reader)
-            if result.status != 0:
-                raise RemoteError(f"{self.settings.where}: reading the backup failed: {_first(result.error_text())}",
-                                  host=self.settings.host)
-            data = gzip.decompress(result.stdout) if state.gzip else result.stdout
-        finally:
-            self._remove_remote(remote)
         partial = destination + ".part"
         try:
             handle = os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
         except OSError as exc:
-            raise TargetError(f"cannot write the backup to {destination}: {exc.strerror}") from None
-        with handle:  # a backup holds the meters' passwords: only its owner may read it
-            handle.write(data)
+            raise InputError(f"cannot write the backup to {destination}: {exc.strerror}") from None
         try:
-            conn = sqlite3.connect(partial)
-            try:
-                ok = conn.execute("PRAGMA quick_check").fetchone()[0]
-            finally:
-                conn.close()
-        except sqlite3.Error as exc:
-            ok = str(exc)
-        if ok != "ok":
-            os.remove(partial)
-            raise RemoteError(f"{self.settings.where}: the fetched backup is damaged ({ok})", host=self.settings.host)
-        os.replace(partial, destination)
+            with handle:  # a backup holds the meters' passwords: only its owner may read it
+                result = self._run("umask 077; " + self._sqlite_command(self._timeout, f".backup {remote}"))
+                self._raise_for(result, "backup")
+                inflate = zlib.decompressobj(31) if state.gzip else None
+                write = (lambda data: handle.write(inflate.decompress(data))) if inflate else handle.write
+                reader = f"gzip -c {shlex.quote(remote)}" if state.gzip else f"cat {shlex.quote(remote)}"
+                self.commands += 1
+                process = self._ex().start(reader, sink=write)
+                process.close_stdin()
+                result = process.finish()
+                if process.sink_error is not None:
+                    raise InputError(f"cannot write the backup to {destination}: "
+                                     f"{getattr(process.sink_error, 'strerror', None) or process.sink_error}")
+                if result.status != 0:
+                    raise RemoteError(f"{self.settings.where}: reading the backup failed: "
+                                      f"{_first(result.error_text())}", host=self.settings.host)
+                if inflate is not None:
+                    handle.write(inflate.flush())
+            problem = _quick_check(partial)
+            if problem:
+                raise RemoteError(f"{self.settings.where}: the fetched backup is damaged ({problem})",
+                                  host=self.settings.host)
+            os.replace(partial, destination)
+        finally:
+            if os.path.exists(partial):
+                os.remove(partial)
+            self._remove_remote(remote)
 
     def restore(self, source: str) -> None:
         """Upload a backup and ``.restore`` it into the device's meter.db."""
@@ -595,25 +628,73 @@ class DeviceTarget(Target):
         raise RemoteError(f"{self.settings.where}: clear ended early; nothing was removed", host=self.settings.host)
 
     def init(self, force: bool = False) -> None:
-        """Create meter.db on the device from the shipped schema (never over an existing one without force)."""
+        """Create meter.db on the device from the shipped schema.  Never over an existing one
+        without force; with force, never while the database is in use (a -wal/-shm beside it,
+        or a process holding it open where ``fuser`` can tell) -- the new file takes the old
+        one's owner and mode, and replaces it in one ``mv``."""
         s = self.settings
-        result = self._run(f"test -e {self._db}")
-        if result.status == 0 and not force:
+        db = self._db
+        in_use = (f"if [ -e {db}-wal ] || [ -e {db}-shm ]; then exit 73; fi; "
+                  f"if command -v fuser >/dev/null 2>&1 && fuser {db} >/dev/null 2>&1; then exit 74; fi; ")
+        result = self._run(f"if [ -e {db} ]; then {in_use} exit 65; fi; exit 0")
+        if result.status == 65 and not force:
             raise TargetError(f"{s.where}: {s.db_path} already exists; use --force to replace it")
+        self._check_in_use(result.status)
         with tempfile.TemporaryDirectory(prefix="gmd-") as workdir:
             path = os.path.join(workdir, "meter.db")
             from .local import LocalTarget
 
             LocalTarget(path).init()
-            temporary = f"{s.db_path}.gmd-{uuid.uuid4().hex}"
-            self._upload(path, temporary, None, (self._start(f"umask 077; cat > {shlex.quote(temporary)} && "
-                                                             f"wc -c < {shlex.quote(temporary)}"), False))
-            moved = self._run(f"mv {shlex.quote(temporary)} {self._db}")
+            temporary = shlex.quote(f"{s.db_path}.gmd-{uuid.uuid4().hex}")
+            self._upload(path, temporary.strip("'"), None,
+                         (self._start(f"cat > {temporary} && wc -c < {temporary}"), False))
+            keep = (f"if [ -e {db} ]; then {in_use}"
+                    f"chown \"$(stat -c %u:%g {db})\" {temporary} 2>/dev/null; "
+                    f"chmod \"$(stat -c %a {db})\" {temporary} || exit 1; fi; ")
+            moved = self._run(f"{keep}mv -f {temporary} {db}")
             if moved.status != 0:
-                self._remove_remote(temporary)
+                self._remove_remote(temporary.strip("'"))
+                self._check_in_use(moved.status)
                 raise RemoteError(f"{s.where}: cannot create {s.db_path}: {_first(moved.error_text())}",
                                   host=s.host)
         self.state = None
+
+    def _check_in_use(self, status: int) -> None:
+        s = self.settings
+        if status == 73:
+            raise TargetError(f"{s.where}: {s.db_path}-wal or -shm exists: the database is in use (or was not "
+                              "closed cleanly); stop its users (e.g. with before_load) before init --force")
+        if status == 74:
+            raise TargetError(f"{s.where}: {s.db_path} is open by another process (fuser); stop it before "
+                              "init --force")
+
+
+def _combined(total: LoadSummary, part: LoadSummary) -> LoadSummary:
+    """Two parts of one load as one summary."""
+    for table, count in part.rows.items():
+        total.rows[table] = total.rows.get(table, 0) + count
+    total.meters += part.meters
+    firsts = [t for t in (total.first_timestamp, part.first_timestamp) if t is not None]
+    lasts = [t for t in (total.last_timestamp, part.last_timestamp) if t is not None]
+    total.first_timestamp = min(firsts) if firsts else None
+    total.last_timestamp = max(lasts) if lasts else None
+    total.created.extend(part.created)
+    if total.first_record_id is None:
+        total.first_record_id = part.first_record_id
+    return total
+
+
+def _quick_check(path: str) -> str:
+    """"" when an SQLite file passes quick_check, else what is wrong."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            result = conn.execute("PRAGMA quick_check").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return str(exc)
+    return "" if result == "ok" else result
 
 
 def _mb(size: int) -> str:

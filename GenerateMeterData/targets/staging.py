@@ -15,12 +15,12 @@ import sqlite3
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..errors import TargetError
 from ..generate.rows import IdAllocator, NameIndex, ProvisionalIds, RowSet
 from ..generate.summary import LoadSummary
-from ..schema.layout import TABLE_COLUMNS, WRITE_ORDER, insert_sql
+from ..schema.layout import TABLE_COLUMNS, VALUE_TABLES, WRITE_ORDER, insert_sql
 from .base import Produce, Progress
 from .sqltext import insert_values
 
@@ -75,8 +75,9 @@ class Stage:
 
 def stage(produce: Produce, names: NameIndex, workdir: str, *, text: bool = False,
           max_text_rows: int = SQL_TEXT_MAX_ROWS, progress: Progress = None,
-          expected_meters: Optional[int] = None) -> Stage:
-    """Stage everything ``produce`` yields.  ``text`` forces SQL text whatever the size."""
+          expected_meters: Optional[int] = None, created: Optional[int] = None) -> Stage:
+    """Stage everything ``produce`` yields.  ``text`` forces SQL text whatever the size;
+    ``created`` is the number of new meters when the rows were numbered elsewhere (a part)."""
     parts = 1 if text else _parts_for(produce)
     if parts > 1:
         return _stage_in_processes(produce, names, workdir, parts, progress, expected_meters)
@@ -107,10 +108,83 @@ def stage(produce: Produce, names: NameIndex, workdir: str, *, text: bool = Fals
             gc.enable()
         if conn is not None:
             conn.close()
-    created = ids.next_device_idx - 1
+    if created is None:
+        created = ids.next_device_idx - 1
     if held is not None:
         return Stage(tally.summary(), [tally.headers], created, sql=sql_source(held, "stage0"))
     return Stage(tally.summary(), [tally.headers], created, paths=[path])
+
+
+def parts_of(produce: Produce, names: NameIndex, max_rows: int) -> Iterator[List[RowSet]]:
+    """The RowSets of a load in parts of about ``max_rows`` rows (whole meters: a meter's rows
+    never straddle two parts), numbered provisionally as one load."""
+    part: List[RowSet] = []
+    count = 0
+    for rows in produce(ProvisionalIds(), names):
+        part.append(rows)
+        count += rows.total()
+        if count >= max_rows:
+            yield part
+            part, count = [], 0
+    if part:
+        yield part
+
+
+_NUMBERED = ("MeterData",) + VALUE_TABLES
+
+
+class PartNumbering:
+    """Renumbers the parts of a load split into several transactions so each part looks like a
+    load of its own (provisional ids from -1 and records from 1), and points a child's ParentId
+    at the MeterId its hub got in an earlier part."""
+
+    def __init__(self) -> None:
+        self.meters_before = 0     # new meters in the parts already merged
+        self.auto_ids_before = 0   # provisional (negative) MeterIds in those parts
+        self.final_meter_id: Dict[int, int] = {}  # provisional MeterId -> MeterId the target gave
+
+    def renumber(self, part: List[RowSet]) -> Tuple[List[RowSet], int, List[int]]:
+        """(renumbered RowSets, new meters in the part, their provisional MeterIds in order)."""
+        device_shift, meter_shift = self.meters_before, self.auto_ids_before
+        first_header = next((rows["MeterData"][0][0] for rows in part if rows["MeterData"]), 1)
+        header_shift = first_header - 1
+        device_at = {t: TABLE_COLUMNS[t].index("DeviceIdx") for t in WRITE_ORDER if "DeviceIdx" in TABLE_COLUMNS[t]}
+        columns = TABLE_COLUMNS["MeterTable"]
+        meter_at, parent_at = columns.index("MeterId"), columns.index("ParentId")
+        out: List[RowSet] = []
+        provisional: List[int] = []
+        created = 0
+        for rows in part:
+            new = RowSet()
+            for table, batch in rows.tables.items():
+                if not batch:
+                    continue
+                target = new[table]
+                for row in batch:
+                    row = list(row)
+                    if table in device_at and row[device_at[table]] < 0:
+                        row[device_at[table]] += device_shift
+                    if table == "MeterTable":
+                        created += 1
+                        provisional.append(row[meter_at])
+                        if row[meter_at] < 0:
+                            row[meter_at] += meter_shift
+                        parent = row[parent_at]
+                        if isinstance(parent, int) and parent < 0:
+                            row[parent_at] = self.final_meter_id.get(parent, parent + meter_shift)
+                    elif table in _NUMBERED:  # MeterData and the value tables: Id first
+                        row[0] -= header_shift
+                    target.append(tuple(row))
+            out.append(new)
+        return out, created, provisional
+
+    def merged(self, provisional: List[int], final: List[int]) -> None:
+        """Remember what the target gave the part's meters."""
+        for old, new in zip(provisional, final):
+            if old < 0:
+                self.final_meter_id[old] = new
+                self.auto_ids_before += 1
+        self.meters_before += len(provisional)
 
 
 def sql_source(rows: RowSet, schema: str) -> str:
