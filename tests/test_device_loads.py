@@ -192,3 +192,15 @@ def test_max_rows_per_load_splits_into_transactions_under_one_token(device, tmp_
         assert verify(device.path) == []
         assert target.clear([summary.token]) == len(entries)
     assert table_checksums(device.path) == before
+
+
+def test_all_sections_naming_the_same_device_database_all_load(device, tmp_path):
+    ini = device.ini("busy_timeout = 60\n", section="A") + "\n" + device.ini("busy_timeout = 60\n", section="B")
+    (tmp_path / "settings.ini").write_text(ini, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "GenerateMeterData", "seed", "--all-sections", "--meters", "2",
+                             "--days", "2", "--end", "2026-03-01"], cwd=tmp_path, env=dict(os.environ, PYTHONPATH=REPO),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert rows(device.path, "SELECT count(*), count(DISTINCT MeterId) FROM MeterTable") == [(4, 4)]
+    assert rows(device.path, f"SELECT count(*) FROM {LEDGER}")[0][0] == 2
+    assert verify(device.path) == []
