@@ -6,6 +6,7 @@ Compatible with existing projects: a ``[Test]`` section with ``IP_address``, ``I
 password is just a character."""
 from __future__ import annotations
 
+import ast
 import configparser
 import math
 import os
@@ -82,13 +83,33 @@ def _parser(path: Path) -> configparser.ConfigParser:
     parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str  # keep the seed's key spelling (IP_address) as written
     try:
-        with open(path, encoding="utf-8") as handle:
+        # utf-8-sig: a file saved by Windows Notepad starts with a byte-order mark
+        with open(path, encoding="utf-8-sig") as handle:
             parser.read_file(handle)
     except FileNotFoundError:
         raise ConfigError(f"settings file {path} not found (copy settings.ini.example)") from None
+    except configparser.MissingSectionHeaderError as exc:
+        raise ConfigError(f"settings file {path} cannot be read: line {exc.lineno}: a key before any [section] "
+                          f"header ({exc.line.strip()!r}); start the file with a section such as [Test]") from None
+    except configparser.ParsingError as exc:
+        lineno, line = exc.errors[0] if exc.errors else (0, "''")
+        try:  # configparser keeps the repr() of the line
+            line = ast.literal_eval(line)
+        except (ValueError, SyntaxError):
+            pass
+        raise ConfigError(f"settings file {path} cannot be read: line {lineno}: {str(line).strip()!r} is not "
+                          "'key = value'") from None
+    except configparser.DuplicateOptionError as exc:
+        raise ConfigError(f"settings file {path} cannot be read: line {exc.lineno}: key {exc.option} appears "
+                          f"twice in section [{exc.section}]") from None
+    except configparser.DuplicateSectionError as exc:
+        raise ConfigError(f"settings file {path} cannot be read: line {exc.lineno}: section [{exc.section}] "
+                          "appears twice") from None
     except (configparser.Error, UnicodeDecodeError) as exc:
         first = str(exc).splitlines()[0]
         raise ConfigError(f"settings file {path} cannot be read: {first}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"settings file {path} is a folder, not a file") from None
     return parser
 
 

@@ -192,3 +192,72 @@ def test_backups_are_readable_by_their_owner_only(device, tmp_path):
         target.backup(remote)
     assert stat.S_IMODE(os.stat(local).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(remote).st_mode) == 0o600
+
+
+def test_device_init_force_refuses_a_database_in_use_and_keeps_owner_and_mode(device):
+    Scenario(meters=1, days=1, end=END).create(LocalTarget(device.path))
+    holder = sqlite3.connect(device.path)
+    holder.execute("PRAGMA journal_mode = WAL")
+    holder.execute("INSERT INTO ArchInfo (RecordTypeId, Records) SELECT 999, 1 WHERE 0")
+    with DeviceTarget(device.settings()) as target:
+        with pytest.raises(TargetError, match="-wal or -shm exists"):
+            target.init(force=True)
+        assert rows(device.path, "SELECT count(*) FROM MeterTable")[0][0] == 1
+        holder.close()  # the last connection checkpoints and removes -wal and -shm
+        assert not os.path.exists(device.path + "-wal")
+        os.chmod(device.path, 0o640)
+        os.chown(device.path, 4321, 4321)
+        target.init(force=True)
+    info = os.stat(device.path)
+    assert (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) == (0o640, 4321, 4321)
+    assert rows(device.path, "SELECT count(*) FROM MeterTable")[0][0] == 0
+    assert rows(device.path, "SELECT count(*) FROM ArchTypes")[0][0] > 0
+
+
+def test_a_load_into_a_db_it_could_not_clear_is_refused_before_writing(device, tmp_path):
+    from GenerateMeterData import SchemaError
+
+    LocalTarget(str(tmp_path / "local.db")).init()
+    for path in (device.path, str(tmp_path / "local.db")):
+        conn = sqlite3.connect(path)
+        conn.execute("DROP TABLE JournalValues")
+        conn.commit()
+        conn.close()
+    before = table_checksums(device.path)
+    with DeviceTarget(device.settings()) as target:
+        with pytest.raises(SchemaError, match="no table JournalValues; nothing was written"):
+            Scenario(meters=1, days=1, end=END, measures=["ElDayEnergy"]).create(target)
+    assert table_checksums(device.path) == before
+    local = str(tmp_path / "local.db")
+    before = table_checksums(local)
+    with pytest.raises(SchemaError, match="no table JournalValues; nothing was written"):
+        Scenario(meters=1, days=1, end=END, measures=["ElDayEnergy"]).create(LocalTarget(local))
+    assert table_checksums(local) == before
+
+
+def test_a_silent_or_non_ssh_service_on_the_port_is_one_clear_line(device):
+    import socket
+    import threading as _threading
+
+    from GenerateMeterData import ConnectError
+    from GenerateMeterData.targets.executor import Executor
+
+    for greeting in (b"HTTP/1.1 400 Bad Request\r\n\r\n", None):
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        port = server.getsockname()[1]
+
+        def serve(server=server, greeting=greeting):
+            client, _ = server.accept()
+            if greeting:
+                client.sendall(greeting)
+                client.close()
+            else:
+                _threading.Event().wait(6)  # accept, say nothing
+                client.close()
+
+        _threading.Thread(target=serve, daemon=True).start()
+        with pytest.raises(ConnectError, match=f"no SSH server answers there .*port {port}"):
+            Executor(device.settings(port=port, connect_timeout=2.0)).connect()
+        server.close()

@@ -106,3 +106,15 @@ def test_stage_dir_key(tmp_path):
     assert load(path, "Test").stage_dir == "/data/tmp"
     path = write(tmp_path, "[Test]\nIP_address = 10.0.0.1\nuser_login = root\nuser_password = x\n")
     assert load(path, "Test").stage_dir == "/tmp"
+
+
+def test_a_byte_order_mark_and_bad_lines_are_named(tmp_path):
+    path = tmp_path / "settings.ini"
+    path.write_bytes("\ufeff[Test]\nIP_address = 10.0.0.1\nuser_login = root\nuser_password = x\n".encode("utf-8"))
+    assert load(path, "Test").host == "10.0.0.1"
+    path.write_text("[Test]\nIP_address = 10.0.0.1\nthis line has no equals sign\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"line 3: 'this line has no equals sign' is not 'key = value'"):
+        load(path, "Test")
+    path.write_text("IP_address = 10.0.0.1\n[Test]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"line 1: a key before any \[section\] header"):
+        load(path, "Test")

@@ -202,6 +202,9 @@ class Executor:
             if "not found in known_hosts" in text:
                 raise ConnectError(f"{s.where}: unknown host key (not in {known_hosts}); add it with ssh-keyscan, "
                                    "or set host_key_policy = accept-new to trust it on first use") from None
+            if "protocol banner" in text or "No existing session" in text:
+                raise ConnectError(f"{s.where}: no SSH server answers there (a silent or non-SSH service on port "
+                                   f"{s.port}?); check IP_address and IP_port") from None
             raise ConnectError(f"{s.where}: SSH failed: {text.splitlines()[0] if text else exc.__class__.__name__}") from None
         except (socket.timeout, TimeoutError):
             raise ConnectError(f"{s.where}: no answer within {s.connect_timeout:g} s (host down or filtered?)") from None

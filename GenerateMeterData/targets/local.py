@@ -14,7 +14,7 @@ from ..errors import DatabaseLockedError, DuplicateRecordError, SchemaError, Tar
 from ..generate.rows import IdAllocator, NameIndex, RowSet
 from ..generate.summary import CreatedMeter, LoadSummary
 from ..schema import create_schema
-from ..schema.layout import CONFIG_TABLES, METER_TABLE_COLUMNS, WRITE_ORDER, insert_sql
+from ..schema.layout import CONFIG_TABLES, METER_TABLE_COLUMNS, REFERENCE_TABLES, WRITE_ORDER, insert_sql
 from . import ledger
 from .staging import LoadTally
 from .base import Produce, Progress, Target
@@ -158,6 +158,11 @@ class LocalTarget(Target):
         try:
             try:
                 conn.execute("BEGIN IMMEDIATE")
+                tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                missing = [t for t in REFERENCE_TABLES + WRITE_ORDER if t not in tables]
+                if missing:  # a load there could not be cleared afterwards: refuse before writing
+                    raise SchemaError(f"{self.path} is not a meter.db as expected: it has no table "
+                                      f"{', '.join(missing)}; nothing was written")
                 names = NameIndex.from_connection(conn, self.path)
                 ids = IdAllocator.from_connection(conn).confine(self.meter_id_floor, self.meter_id_span)
                 token = uuid.uuid4().hex

@@ -28,7 +28,8 @@ from ..errors import (ConnectError, DatabaseLockedError, DuplicateRecordError, I
                       RemoteError, SchemaError, TargetError)
 from ..generate.rows import NameIndex
 from ..generate.summary import CreatedMeter, LoadSummary
-from ..schema.layout import WRITE_ORDER
+from ..schema.layout import REFERENCE_TABLES, WRITE_ORDER
+from ..schema import meter_db_problem
 from ..settings import DeviceSettings
 from . import ledger, merge
 from .base import Produce, Progress, Target
@@ -122,8 +123,9 @@ class DeviceTarget(Target):
         on the way it removes this tool's temporaries that dead runs left in stage_dir (older than
         any command may live, so never a live load's)."""
         minutes = int(self.settings.command_timeout // 60) + 2
+        sudo = "command -v sudo >/dev/null 2>&1 || exit 126; " if self.settings.sudo else ""
         return (f"find {shlex.quote(self._stage_dir)} -maxdepth 1 -type f -name 'gmd-*' -mmin +{minutes} "
-                "-exec rm -f {} + 2>/dev/null; "
+                f"-exec rm -f {{}} + 2>/dev/null; {sudo}"
                 f"command -v {shlex.quote(self.settings.sqlite3)} >/dev/null 2>&1 || exit 127; "
                 f"test -f {self._db} || exit 66; "
                 "if command -v gzip >/dev/null 2>&1; then echo \"'gzip'\"; fi; ")
@@ -133,6 +135,9 @@ class DeviceTarget(Target):
         if result.status == 127:
             raise RemoteError(f"{s.where}: sqlite3 not found on the device (looked for {s.sqlite3!r}; "
                               "set the sqlite3 key in settings.ini)", host=s.host, exit_status=127)
+        if result.status == 126 and s.sudo:
+            raise RemoteError(f"{s.where}: sudo = yes, but the device has no sudo (set sudo = no, or log in "
+                              "as a user that may write db_path)", host=s.host, exit_status=126)
         if result.status == 66:
             raise RemoteError(f"{s.where}: db_path {s.db_path} does not exist on the device "
                               "(create it with 'init', or fix db_path in settings.ini)",
@@ -273,7 +278,7 @@ class DeviceTarget(Target):
             "SELECT quote('R'), quote(Name), quote(Id) FROM ArchTypes;\n"
             "SELECT quote('T'), quote(Type), quote(Id), quote(Class) FROM MeterTypes;\n"
             "SELECT quote('I'), quote(Name), quote(Id) FROM MeterIfaces;\n"
-            "SELECT quote('G'), quote(1);", checked=True)
+            "SELECT quote('S'), quote(name) FROM sqlite_master WHERE type = 'table';", checked=True)
         record_types, meter_types, classes, interfaces = {}, {}, {}, {}
         for row in rows:
             kind = row[0]
@@ -286,6 +291,10 @@ class DeviceTarget(Target):
                 interfaces[row[1]] = row[2]
         if not record_types:
             raise SchemaError(f"{self.settings.where}: {self.settings.db_path} has no ArchTypes rows; is it a meter.db?")
+        missing = [t for t in REFERENCE_TABLES + WRITE_ORDER if t not in {row[1] for row in rows if row[0] == "S"}]
+        if missing:  # a load there could not be cleared afterwards: refuse before writing
+            raise SchemaError(f"{self.settings.where}: {self.settings.db_path} is not a meter.db as expected: it has "
+                              f"no table {', '.join(missing)}; nothing was written")
         fingerprints = {"ArchTypes": merge.fingerprint((i, n) for n, i in record_types.items()),
                         "MeterTypes": merge.fingerprint((i, n) for n, i in meter_types.items()),
                         "MeterIfaces": merge.fingerprint((i, n) for n, i in interfaces.items())}
@@ -503,6 +512,9 @@ class DeviceTarget(Target):
         with tempfile.TemporaryDirectory(prefix="gmd-") as workdir:
             path = os.path.join(workdir, "meter.db")
             self.backup(path)
+            problem = meter_db_problem(path)
+            if problem:
+                raise SchemaError(f"{self.settings.where}: {self.settings.db_path} is not a meter.db ({problem})")
             yield path
 
     def backup(self, destination: str) -> None:
