@@ -159,6 +159,10 @@ def readout_lines(meter: GeneratedMeter) -> List[str]:
     return lines
 
 
+#: Bytes kept while no message completes, and the longest message this imitator reads.
+MAX_BUFFER, MAX_MESSAGE = 16384, 4096
+
+
 class IECImitator(TCPService):
     """One imitated meter; serve it on TCP with ``start_tcp()`` or on a pty with ``start_pty()``."""
 
@@ -319,6 +323,8 @@ class IECImitator(TCPService):
                 return
             if chunk:
                 buffer += strip_parity(chunk)
+                if len(buffer) > MAX_BUFFER:  # a client streaming bytes that make no message:
+                    buffer = buffer[-MAX_MESSAGE:]  # keep the tail, so nothing is rescanned forever
             progressed = True
             while progressed:
                 progressed = False
