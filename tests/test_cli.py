@@ -23,7 +23,7 @@ def cli(*args, cwd=None, env=None):
 def assert_one_line_error(result, code, *fragments):
     assert result.returncode == code, (result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 or "usage:" in result.stderr, result.stderr
+    assert len(lines) == 1, result.stderr  # usage errors too: one line and a hint to --help
     assert "Traceback" not in result.stderr
     for fragment in fragments:
         assert fragment in result.stderr

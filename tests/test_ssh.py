@@ -201,7 +201,9 @@ def test_cli_seed_verify_clear_with_settings_ini(device, tmp_path):
     backup = tmp_path / "backup.db"
     assert cli("backup", str(backup), cwd=tmp_path).returncode == 0
     assert rows(str(backup), "SELECT count(*) FROM MeterTable")[0][0] == 10
-    assert cli("clear", "--section", "Test", cwd=tmp_path).returncode == 0
+    result = cli("clear", "--section", "Test", cwd=tmp_path)  # no selector: refused, nothing removed
+    assert result.returncode == 2 and "--load" in result.stderr and "--all" in result.stderr
+    assert cli("clear", "--section", "Test", "--all", cwd=tmp_path).returncode == 0
     assert rows(device.path, "SELECT count(*) FROM MeterData")[0][0] == 0
     assert cli("restore", str(backup), cwd=tmp_path).returncode == 0
     assert rows(device.path, "SELECT count(*) FROM MeterTable")[0][0] == 10
@@ -277,7 +279,7 @@ def test_unreachable_host_missing_sqlite3_and_missing_db(device, tmp_path):
     (tmp_path / "settings.ini").write_text(device.ini().replace(f"db_path = {device.path}",
                                                                 "db_path = /var/opt/none/meter.db"), encoding="utf-8")
     one_line(cli("seed", "--meters", "1", "--days", "1", cwd=tmp_path),
-             "db_path /var/opt/none/meter.db does not exist on the device")
+             "db_path /var/opt/none/meter.db does not exist on the device", "init", code=2)
 
 
 def test_all_sections_seeds_every_device(device, tmp_path, ssh_server):
