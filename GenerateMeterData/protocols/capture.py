@@ -46,6 +46,7 @@ class Reading:
     quality: Dict[str, float] = field(default_factory=dict)      # tags UA ... Freq
     profile: List[Tuple[int, float]] = field(default_factory=list)  # (slot end, average W) of P+
     day_registers: List[Tuple[int, List[float]]] = field(default_factory=list)  # (midnight, [T0..T4] Wh A+)
+    month_registers: List[Tuple[int, List[float]]] = field(default_factory=list)  # (month start, [T0..T4] Wh A+)
 
 
 def _scaled(data_set: DataSet, index: int = 0) -> Optional[float]:
@@ -126,6 +127,9 @@ def capture_rows(reading: Reading, target: Target, timezone: str = timegrid.DEFA
             emitter.record("ElMomentQuality", device_idx, meter_id, reading.timestamp, 1, values)
         for midnight, registers in reading.day_registers:
             emitter.record("ElDayEnergy", device_idx, meter_id, midnight, 1,
+                           {t: [registers[t], None, None, None] for t in range(5)})
+        for month_start, registers in reading.month_registers:
+            emitter.record("ElMonthEnergy", device_idx, meter_id, month_start, 1,
                            {t: [registers[t], None, None, None] for t in range(5)})
         if reading.profile:
             emitter.records("ElArr1ConsPower", device_idx, meter_id,

@@ -15,12 +15,14 @@ PHASES = ("A", "B", "C")
 def add_commands(sub, common) -> None:
     """Register decode, imitate and capture on the CLI's subparsers."""
     p = sub.add_parser("decode", parents=[common], help="decode an M-Bus frame or an IEC 62056-21 readout to JSON")
-    p.add_argument("protocol", choices=("mbus", "iec"))
+    p.add_argument("protocol", choices=("mbus", "iec", "dlms"))
     p.add_argument("file", help="raw bytes or hex text (spaces and newlines allowed); - for stdin")
+    from .dlms.cli import add_decode_options
+    add_decode_options(p)
     p.set_defaults(handler=cmd_decode)
 
     p = sub.add_parser("imitate", parents=[common], help="run a meter imitator (Ctrl-C stops it)")
-    p.add_argument("protocol", choices=("iec", "mbus"))
+    p.add_argument("protocol", choices=("iec", "mbus", "dlms"))
     p.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT to listen on (default 127.0.0.1, any port)")
     p.add_argument("--pty", action="store_true", help="IEC: serve on a new pseudo-terminal instead of TCP")
     p.add_argument("-o", "--obis", action="append", default=[], metavar="ADDRESS:VALUE",
@@ -37,10 +39,12 @@ def add_commands(sub, common) -> None:
     p.add_argument("--address", type=int, default=1, help="M-Bus: primary address (default 1)")
     p.add_argument("--frames", nargs="*", help="M-Bus: serve these recorded frames (hex files) instead")
     p.add_argument("--seconds", type=float, default=None, help="stop after this many seconds (default: run until Ctrl-C)")
+    from .dlms.cli import add_imitate_options
+    add_imitate_options(p)
     p.set_defaults(handler=cmd_imitate)
 
     p = sub.add_parser("capture", parents=[common], help="read a meter and write what it says into meter.db")
-    p.add_argument("protocol", choices=("iec", "mbus"))
+    p.add_argument("protocol", choices=("iec", "mbus", "dlms"))
     p.add_argument("--port", required=True, help="pyserial URL: /dev/ttyUSB0, COM3, socket://host:port, rfc2217://...")
     p.add_argument("--neva", action="store_true", help="IEC: Neva MT 3xx in programming mode (with its profile)")
     p.add_argument("--days", type=int, default=0, help="Neva: past days of the half-hour archive to capture")
@@ -54,6 +58,8 @@ def add_commands(sub, common) -> None:
     p.add_argument("--every", type=float, default=0.0, help="repeat every N seconds")
     p.add_argument("--count", type=int, default=1, help="captures to make (with --every)")
     p.add_argument("--timezone", help="meter time zone (default from settings, else Europe/Moscow)")
+    from .dlms.cli import add_capture_options
+    add_capture_options(p)
     p.set_defaults(handler=cmd_capture)
 
 
@@ -74,6 +80,9 @@ def cmd_decode(args, out) -> int:
         raw = _read_input(args.file)
     except OSError as exc:
         raise InputError(f"cannot read {args.file}: {exc.strerror}") from None
+    if args.protocol == "dlms":
+        from .dlms.cli import decode
+        return decode(args, raw)
     try:
         if args.protocol == "mbus":
             from .mbus.records import decode_telegram
@@ -98,6 +107,9 @@ def _listen(text: str) -> Tuple[str, int]:
 
 def cmd_imitate(args, out) -> int:
     """``imitate``: run an IEC or M-Bus imitator until interrupted (or --seconds)."""
+    if args.protocol == "dlms":
+        from .dlms.cli import imitate
+        return imitate(args, out)
     from .meters import GeneratedMeter
 
     overrides: Dict[str, str] = {}
@@ -178,6 +190,10 @@ def cmd_capture(args, out) -> int:
     tz = timegrid.zone(timezone)
     if args.count < 1 or args.every < 0 or args.days < 0:
         raise InputError("--count must be >= 1, --every and --days >= 0")
+    if args.protocol == "dlms":
+        from .dlms.cli import capture
+        with target_for(settings) as target:
+            return capture(args, out, target, timezone)
     with target_for(settings) as target:
         for n in range(args.count):
             if n:

@@ -1,0 +1,182 @@
+"""Capture from DLMS meters into meter.db through ``protocols.capture`` (same rows, same
+rules as the IEC and M-Bus captures): a SPODES meter read by the client, or push telegrams from
+a HAN port, followed with reconnection and back-off."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Callable, Iterator, Optional
+
+from ...model import timegrid
+from ..capture import QUALITY_OBIS, Reading, capture_rows
+from . import spodes
+from .apdu import CipheredApdu, DataNotification, decode_apdu, unwrap_llc
+from .errors import DLMSError
+from .hdlc import FrameReader, Reassembler
+from .link import open_stream
+from .push import PushReading, decode_notification
+
+QUANTITY_TAGS = ("A+", "A-", "R+", "R-")
+_SCALE_TO_BASE = {"kWh": 1e3, "kvarh": 1e3, "kW": 1e3, "kvar": 1e3, "kVA": 1e3, "kV": 1e3, "mA": 1e-3}
+
+
+def spodes_reading(client, timezone: str = timegrid.DEFAULT_TIMEZONE, days: int = 0, months: int = 0) -> Reading:
+    """Read a SPODES meter: identity, registers per tariff, instantaneous values and, with
+    ``days``, that many complete past days of the load profile and the daily registers; with
+    ``months``, the monthly registers of that many past month starts (the present month's included)."""
+    tz = timegrid.zone(timezone)
+    serial = client.text(spodes.SERIAL).strip()
+    try:
+        model = client.text(spodes.MODEL).strip()
+    except DLMSError:
+        model = ""
+    try:
+        manufacturer = client.get(spodes.DATA, spodes.LOGICAL_DEVICE_NAME).value[:3].decode("ascii", "replace")
+    except (DLMSError, AttributeError):
+        manufacturer = ""
+    now = client.clock()
+    reading = Reading(serial, model, manufacturer, int(now.timestamp()))
+    energy_obis = [(f"{tag}{tariff}", spodes.energy_obis(q, tariff)) for q, tag in enumerate(QUANTITY_TAGS)
+                   for tariff in range(5)]
+    for (tag, _), found in zip(energy_obis, client.registers([obis for _, obis in energy_obis])):
+        if found is not None and isinstance(found[0], (int, float)):
+            reading.energy[tag] = float(found[0]) * _SCALE_TO_BASE.get(found[1] or "", 1.0)
+    quality = spodes.QUALITY_REGISTERS
+    for register, found in zip(quality, client.registers([r.obis for r in quality])):
+        if found is not None and isinstance(found[0], (int, float)):
+            reading.quality[register.tag] = float(found[0])
+    if days > 0:
+        today = now.astimezone(tz).date()
+        first = timegrid.local_midnight(today - dt.timedelta(days=days), tz)
+        last = timegrid.local_midnight(today, tz)
+        start = dt.datetime.fromtimestamp(first + 1, tz)
+        end = dt.datetime.fromtimestamp(last, tz)
+        columns, rows = client.profile(spodes.LOAD_PROFILE, start, end)
+        obis_columns = [obis for _, obis, _ in columns]
+        period = client.get(spodes.PROFILE_GENERIC, spodes.LOAD_PROFILE, 4).value or 1800
+        energy_column = obis_columns.index("1-0:1.29.0.255")
+        for row in rows:
+            stamp = row[0]
+            if isinstance(stamp, dt.datetime):
+                reading.profile.append((int(stamp.timestamp()), float(row[energy_column]) * 3600 / period))
+        columns, rows = client.profile(spodes.DAILY_PROFILE, dt.datetime.fromtimestamp(first, tz),
+                                       dt.datetime.fromtimestamp(last - 1, tz))
+        obis_columns = [obis for _, obis, _ in columns]
+        indexes = [obis_columns.index(f"1-0:1.8.{t}.255") for t in range(5)]
+        for row in rows:
+            if isinstance(row[0], dt.datetime):
+                reading.day_registers.append((int(row[0].timestamp()), [float(row[i]) for i in indexes]))
+    if months > 0:
+        local = now.astimezone(tz)
+        first_month = timegrid.add_months(local.date().replace(day=1), -(months - 1))
+        start = dt.datetime.fromtimestamp(timegrid.local_midnight(first_month, tz), tz)
+        columns, rows = client.profile(spodes.MONTHLY_PROFILE, start, local)
+        obis_columns = [obis for _, obis, _ in columns]
+        indexes = [obis_columns.index(f"1-0:1.8.{t}.255") for t in range(5)]
+        for row in rows:
+            if isinstance(row[0], dt.datetime):
+                reading.month_registers.append((int(row[0].timestamp()), [float(row[i]) for i in indexes]))
+    return reading
+
+
+def push_reading(push: PushReading, received: Optional[int] = None) -> Reading:
+    """A push telegram's reading: identity, total registers, instantaneous values."""
+    names = push.names()
+    serial = str(names.get("meter_id") or "")
+    if not serial:
+        raise DLMSError("the push telegram carries no meter id (0.0.96.1.0.255 or 0.0.0.5)", "push")
+    stamp = received if received is not None else int(time.time())
+    if push.meter_datetime:
+        try:
+            moment = dt.datetime.fromisoformat(push.meter_datetime)
+            if moment.tzinfo is not None:
+                stamp = int(moment.timestamp())
+        except ValueError:
+            pass
+    reading = Reading(serial, str(names.get("meter_type") or ""), push.manufacturer or "", stamp)
+    for record in push.records:
+        c, d, e = record.obis[2:5]
+        if not isinstance(record.value, (int, float)):
+            continue
+        factor = _SCALE_TO_BASE.get(record.unit or "", 1.0)
+        if d == 8 and c in (1, 2, 3, 4) and 0 <= e <= 4:
+            reading.energy[f"{QUANTITY_TAGS[c - 1]}{e}"] = float(record.value) * factor
+        elif (c, d, e) in QUALITY_OBIS:
+            reading.quality[QUALITY_OBIS[(c, d, e)]] = float(record.value) * factor
+    return reading
+
+
+def push_telegrams(stream, keys: Optional[dict] = None, octet_stuffing: bool = False) -> Iterator[DataNotification]:
+    """Every complete push telegram arriving on a stream (until it fails)."""
+    reader = FrameReader(octet_stuffing)
+    reassembler = Reassembler()
+    while True:
+        for frame in reader.feed(stream.read(1.0)):
+            if frame.kind not in ("I", "UI"):
+                continue
+            whole = reassembler.add(frame)
+            if whole is None:
+                continue
+            try:
+                apdu = decode_apdu(unwrap_llc(whole))
+                if isinstance(apdu, CipheredApdu) and keys:
+                    from .cipher import decrypt
+                    apdu = decrypt(apdu, keys["encryption"], keys.get("authentication"))
+            except DLMSError:
+                continue
+            if isinstance(apdu, DataNotification):
+                yield apdu
+
+
+class Backoff:
+    """AMSHAN's reconnect rule: 1 s doubling to 60 s; a connection that lasted a while resets it,
+    repeated quick drops keep it growing."""
+
+    def __init__(self, first: float = 1.0, longest: float = 60.0, settled: float = 30.0) -> None:
+        self.first, self.longest, self.settled = first, longest, settled
+        self.delay = first
+
+    def after(self, lasted: float) -> float:
+        """The pause before the next attempt, given how long the last connection lasted."""
+        if lasted >= self.settled:
+            self.delay = self.first
+        pause = self.delay
+        self.delay = min(self.delay * 2, self.longest)
+        return pause
+
+
+def follow_pushes(url: str, handle: Callable[[DataNotification], None], *, keys: Optional[dict] = None,
+                  count: Optional[int] = None, sleep: Callable[[float], None] = time.sleep,
+                  log: Callable[[str], None] = lambda _: None, backoff: Optional[Backoff] = None,
+                  max_attempts: Optional[int] = None) -> int:
+    """Read push telegrams from ``url`` for ever (or ``count`` telegrams), reconnecting with
+    back-off when the link drops; every complete telegram goes to ``handle``. Returns how many."""
+    backoff = backoff or Backoff()
+    handled = failures = 0
+    while count is None or handled < count:
+        started = time.monotonic()
+        try:
+            stream = open_stream(url)
+            try:
+                for notification in push_telegrams(stream, keys):
+                    handle(notification)
+                    handled += 1
+                    failures = 0
+                    if count is not None and handled >= count:
+                        return handled
+            finally:
+                stream.close()
+        except DLMSError as exc:
+            failures += 1
+            if max_attempts is not None and failures >= max_attempts:
+                raise
+            pause = backoff.after(time.monotonic() - started)
+            log(f"{exc}; reconnecting in {pause:g} s")
+            sleep(pause)
+    return handled
+
+
+def capture_push(notification: DataNotification, target, timezone: str = timegrid.DEFAULT_TIMEZONE):
+    """Write one push telegram's reading (one transaction)."""
+    return capture_rows(push_reading(decode_notification(notification)), target, timezone)
+

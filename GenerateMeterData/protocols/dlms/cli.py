@@ -1,0 +1,175 @@
+"""The ``dlms`` protocol of ``decode``, ``imitate`` and ``capture``: the options it adds to the
+shared sub-commands and what each does."""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Dict, Optional
+
+from ...errors import InputError, ProtocolError
+
+
+def _hex_key(text: Optional[str], what: str) -> Optional[bytes]:
+    if not text:
+        return None
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise InputError(f"{what} {text!r}: give 32 hex digits") from None
+    if len(key) != 16:
+        raise InputError(f"{what} has {len(key)} bytes: give 16 (32 hex digits)")
+    return key
+
+
+def add_decode_options(p) -> None:
+    """Options of ``decode dlms``."""
+    p.add_argument("--key", help="DLMS: global encryption key (32 hex digits) to decrypt ciphered pushes")
+    p.add_argument("--auth-key", help="DLMS: global authentication key (32 hex digits)")
+    p.add_argument("--octet-stuffing", action="store_true", help="DLMS: HDLC frames are octet-stuffed")
+
+
+def decode(args, raw: bytes) -> int:
+    """``decode dlms``: JSON on stdout, or ``error: CATEGORY: message`` and exit 1."""
+    from .decode import decode_input
+
+    keys: Dict[str, bytes] = {}
+    key = _hex_key(getattr(args, "key", None), "--key")
+    if key:
+        keys["encryption"] = key
+        auth = _hex_key(getattr(args, "auth_key", None), "--auth-key")
+        if auth:
+            keys["authentication"] = auth
+    try:
+        result = decode_input(raw, keys or None, getattr(args, "octet_stuffing", False))
+    except ProtocolError as exc:
+        print(f"error: {getattr(exc, 'category', 'protocol')}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, ensure_ascii=False, indent=1))
+    return 0
+
+
+def add_imitate_options(p) -> None:
+    """Options of ``imitate dlms`` (``--listen``, ``--pty``, ``-o``, ``--meter-*``, ``--seconds`` are shared)."""
+    p.add_argument("--wrapper", action="store_true", help="DLMS: IEC 62056-47 wrapper on TCP instead of HDLC")
+    p.add_argument("--push", choices=("aidon", "kamstrup", "kaifa"),
+                   help="DLMS: push data-notifications in this HAN list layout instead of answering requests")
+    p.add_argument("--push-interval", type=float, default=10.0, help="DLMS: seconds between pushes (default 10)")
+    p.add_argument("--dlms-password", default="12345678", help="DLMS: low-level password of client 32 (default 12345678)")
+    p.add_argument("--physical-address", type=int, default=None,
+                   help="DLMS: HDLC physical address (default: from the serial number, last 4 digits + 1000)")
+
+
+def _overrides(items) -> Dict[str, str]:
+    from .obis import obis_text, parse_obis
+
+    out: Dict[str, str] = {}
+    for item in items:
+        obis, sep, value = item.rpartition(":")
+        if not sep or not obis:
+            raise InputError(f"-o {item!r}: give OBIS:VALUE, e.g. 1.0.1.8.0.255:123456 or 1-0:32.7.0.255:230.5")
+        try:
+            out[obis_text(parse_obis(obis))] = value
+        except ProtocolError as exc:
+            raise InputError(f"-o {item!r}: {exc}") from None
+    return out
+
+
+def imitate(args, out) -> int:
+    """``imitate dlms``: a SPODES meter (or a HAN push source) until interrupted or --seconds."""
+    import time
+
+    from ..meters import GeneratedMeter
+    from .imitator import DLMSImitator
+
+    kwargs = {"type_name": args.meter_type}
+    if args.meter_seed is not None:
+        kwargs["seed"] = args.meter_seed
+    meter = GeneratedMeter(**kwargs)
+    try:
+        imitator = DLMSImitator(meter, overrides=_overrides(args.obis), passwords={32: args.dlms_password.encode()},
+                                physical=args.physical_address, wrapper=args.wrapper, push=args.push,
+                                push_interval=args.push_interval)
+    except ProtocolError as exc:
+        raise InputError(str(exc)) from None
+    if args.pty:
+        if args.wrapper:
+            raise InputError("--wrapper is TCP only; a pty carries HDLC")
+        where = imitator.start_pty()
+    else:
+        host, _, port_text = args.listen.rpartition(":")
+        try:
+            port = int(port_text)
+        except ValueError:
+            raise InputError(f"--listen {args.listen!r}: give HOST:PORT") from None
+        host, port = imitator.start_tcp(host or "127.0.0.1", port)
+        where = f"socket://{host}:{port}"
+    mode = f"pushing {args.push} lists every {args.push_interval:g} s" if args.push else (
+        "wrapper" if args.wrapper else f"HDLC server {imitator.address.logical}/{imitator.address.physical}")
+    print(f"imitating a DLMS meter on {where} ({mode}, serial {meter.serial})", flush=True)
+    try:
+        deadline = time.monotonic() + args.seconds if args.seconds else None
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        imitator.stop()
+    return 0
+
+
+def add_capture_options(p) -> None:
+    """Options of ``capture dlms`` (``--port``, ``--days``, ``--every``, ``--count`` are shared)."""
+    p.add_argument("--client", type=int, default=16, choices=(16, 32),
+                   help="DLMS: client SAP, 16 public or 32 reader with --dlms-password (default 16)")
+    p.add_argument("--dlms-password", default="12345678", help="DLMS: low-level password of client 32")
+    p.add_argument("--serial", default=None, help="DLMS: the meter's serial number (gives its HDLC address)")
+    p.add_argument("--physical-address", type=int, default=None, help="DLMS: HDLC physical address of the meter")
+    p.add_argument("--logical-address", type=int, default=1, help="DLMS: HDLC logical address (default 1)")
+    p.add_argument("--wrapper", action="store_true", help="DLMS: TCP with the IEC 62056-47 wrapper, no HDLC")
+    p.add_argument("--follow", action="store_true",
+                   help="DLMS: read push telegrams for ever, reconnecting with back-off (1-60 s)")
+    p.add_argument("--months", type=int, default=0,
+                   help="DLMS: monthly registers of this many month starts (the present month's included)")
+    p.add_argument("--dlms-key", help="DLMS: encryption key of ciphered pushes (32 hex digits)")
+    p.add_argument("--dlms-auth-key", help="DLMS: authentication key of ciphered pushes (32 hex digits)")
+
+
+def capture(args, out, target, timezone: str) -> int:
+    """``capture dlms``: a SPODES meter (``--every``/``--count`` repeat), or with ``--follow`` a
+    push stream (``--count`` telegrams, default for ever)."""
+    import time
+
+    from .capture import capture_push, follow_pushes, spodes_reading
+    from .client import SpodesClient
+
+    if args.follow:
+        keys = None
+        key = _hex_key(args.dlms_key, "--dlms-key")
+        if key:
+            keys = {"encryption": key, "authentication": _hex_key(args.dlms_auth_key, "--dlms-auth-key")}
+        last = {"stamp": None}
+
+        def handle(notification) -> None:
+            from .push import decode_notification
+            from .capture import push_reading
+            reading = push_reading(decode_notification(notification))
+            if reading.timestamp == last["stamp"]:
+                return       # two telegrams in one second: the table holds one record a second
+            last["stamp"] = reading.timestamp
+            summary = capture_push(notification, target, timezone)
+            out.print(f"captured push of meter {reading.serial}: "
+                      + ", ".join(f"{t} {c}" for t, c in sorted(summary.rows.items())))
+
+        count = args.count if args.count > 1 else None
+        follow_pushes(args.port, handle, keys=keys, count=count, log=out.print)
+        return 0
+    password = args.dlms_password.encode() if args.client == 32 else None
+    for n in range(args.count):
+        if n:
+            time.sleep(args.every)
+        with SpodesClient(args.port, client=args.client, password=password, logical=args.logical_address,
+                          physical=args.physical_address, serial=args.serial, wrapper=args.wrapper) as client:
+            reading = spodes_reading(client, timezone, args.days, args.months)
+        from ..capture import capture_rows
+        summary = capture_rows(reading, target, timezone)
+        out.print(f"captured meter {reading.serial} ({reading.model}): "
+                  + ", ".join(f"{t} {c}" for t, c in sorted(summary.rows.items())))
+    return 0

@@ -1,0 +1,247 @@
+"""A SPODES client: association as client 16 (public) or 32 (reader, low-level password), GET
+with block transfer, the clock, registers with their scaler_unit, profiles by time range with
+their scaler profile, event logs -- over HDLC on any pyserial URL, or TCP with the wrapper."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, List, Optional, Tuple
+
+from . import axdr, spodes
+from .apdu import (AARE, AARQ, AccessSelection, AttributeDescriptor, ExceptionResponse, GetRequestNext,
+                   GetRequestNormal, GetRequestWithList, GetResponseNormal, GetResponseWithList, GetResponseWithBlock, InitiateRequest, RangeDescriptor,
+                   ReleaseRequest, DATA_ACCESS_RESULTS, ACSE_USER_DIAGNOSTICS, decode_apdu)
+from .axdr import CosemDateTime, Data
+from .errors import DLMSError
+from .hdlc import Address
+from .link import HdlcClientLink, WrapperClientLink, open_stream
+from .obis import obis_bytes, obis_text, parse_obis
+from .push import scale
+from .tables import UNITS
+
+CLIENT_CONFORMANCE = 0x001E1D  # get, set, selective access, action, block transfer with get, multiple references
+
+
+class SpodesClient:
+    """``with SpodesClient("socket://host:port", client=32, password=b"12345678", serial="...") as c:``"""
+
+    def __init__(self, url: str, *, client: int = spodes.PUBLIC_CLIENT, password: Optional[bytes] = None,
+                 logical: int = 1, physical: Optional[int] = None, serial: Optional[str] = None,
+                 wrapper: bool = False, timeout: float = 3.0, retries: int = 3, baudrate: int = 9600,
+                 max_info: int = 512, window: int = 7, max_pdu: int = 0xFFFF) -> None:
+        if physical is None and serial:
+            physical = spodes.server_address_from_serial(serial)
+        self.url = url
+        self.client = client
+        self.password = password if password is not None else spodes.DEFAULT_PASSWORDS.get(client)
+        self.server = Address.server(logical, physical)
+        self.wrapper = wrapper
+        self.timeout, self.retries, self.baudrate = timeout, retries, baudrate
+        self.max_info, self.window, self.max_pdu = max_info, window, max_pdu
+        self.link = None
+        self.stream = None
+        self.invoke = 1
+        self.server_max_pdu = 0
+
+    # ---- session ---------------------------------------------------------------------------
+    def __enter__(self) -> "SpodesClient":
+        self.open()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close(release=exc[0] is None)
+
+    def open(self) -> None:
+        """Connect the link and associate."""
+        self.stream = open_stream(self.url, self.baudrate)
+        try:
+            if self.wrapper:
+                self.link = WrapperClientLink(self.stream, self.client, self.server.logical, self.timeout * 3)
+            else:
+                self.link = HdlcClientLink(self.stream, self.client, self.server, timeout=self.timeout,
+                                           retries=self.retries, max_info=self.max_info, window=self.window)
+            self.link.connect()
+            self.associate()
+        except BaseException:
+            self.stream.close()
+            raise
+
+    def associate(self) -> AARE:
+        mechanism = spodes.CLIENT_MECHANISMS.get(self.client, 1 if self.password else 0)
+        aarq = AARQ(InitiateRequest(CLIENT_CONFORMANCE, self.max_pdu), mechanism=mechanism or None,
+                    password=self.password if mechanism else None)
+        answer = decode_apdu(self.link.request(aarq.encode()))
+        if not isinstance(answer, AARE):
+            raise DLMSError(f"the meter answered the AARQ with {answer.name}", "session")
+        if not answer.accepted:
+            reason = ACSE_USER_DIAGNOSTICS.get(answer.diagnostic, str(answer.diagnostic))
+            raise DLMSError(f"association refused ({reason}) for client {self.client}", "association")
+        if answer.user_apdu is not None and hasattr(answer.user_apdu, "max_receive_pdu_size"):
+            self.server_max_pdu = answer.user_apdu.max_receive_pdu_size
+        return answer
+
+    def close(self, release: bool = True) -> None:
+        """RLRQ, DISC, close the stream."""
+        if self.link is None:
+            return
+        try:
+            if release:
+                try:
+                    self.link.request(ReleaseRequest(0).encode())
+                except DLMSError:
+                    pass
+            self.link.disconnect()
+        finally:
+            self.stream.close()
+            self.link = None
+
+    @property
+    def round_trips(self) -> int:
+        return self.link.round_trips if self.link else 0
+
+    # ---- services --------------------------------------------------------------------------
+    def get(self, class_id: int, obis: str, attribute: int = 2, access: Optional[AccessSelection] = None) -> Data:
+        """One attribute's value (block transfer followed); DLMSError category ``access`` when the
+        meter answers with a data-access-result."""
+        self.invoke = (self.invoke % 15) + 1
+        invoke = 0xC0 | self.invoke
+        request = GetRequestNormal(AttributeDescriptor(class_id, obis_bytes(obis), attribute), access, invoke)
+        answer = decode_apdu(self.link.request(request.encode()))
+        where = f"{obis_text(parse_obis(obis))} attribute {attribute}"
+        if isinstance(answer, GetResponseNormal):
+            if answer.result.error is not None:
+                raise DLMSError(f"{where}: {DATA_ACCESS_RESULTS.get(answer.result.error, answer.result.error)}",
+                                "access")
+            return answer.result.data
+        if isinstance(answer, GetResponseWithBlock):
+            raw = bytearray()
+            while True:
+                if answer.error is not None:
+                    raise DLMSError(f"{where}: block {answer.block_number}: "
+                                    f"{DATA_ACCESS_RESULTS.get(answer.error, answer.error)}", "access")
+                raw += answer.raw_data or b""
+                if answer.last_block:
+                    break
+                answer = decode_apdu(self.link.request(GetRequestNext(answer.block_number, invoke).encode()))
+                if not isinstance(answer, GetResponseWithBlock):
+                    raise DLMSError(f"{where}: expected the next block, got {answer.name}", "session")
+            return axdr.decode_all(bytes(raw))
+        if isinstance(answer, ExceptionResponse):
+            raise DLMSError(f"{where}: {answer.as_dict()['state_error']}, {answer.as_dict()['service_error']}",
+                            "session")
+        raise DLMSError(f"{where}: unexpected answer {answer.name}", "session")
+
+    def get_many(self, items: List[Tuple[int, str, int]]) -> List[Any]:
+        """Several attributes in one GET-with-list: a Data, or a DLMSError, per item."""
+        self.invoke = (self.invoke % 15) + 1
+        request = GetRequestWithList([(AttributeDescriptor(c, obis_bytes(o), a), None) for c, o, a in items],
+                                     0xC0 | self.invoke)
+        answer = decode_apdu(self.link.request(request.encode()))
+        if not isinstance(answer, GetResponseWithList) or len(answer.results) != len(items):
+            raise DLMSError(f"GET with list of {len(items)}: unexpected answer {answer.name}", "session")
+        out: List[Any] = []
+        for (_, obis, attribute), result in zip(items, answer.results):
+            if result.error is not None:
+                out.append(DLMSError(f"{obis} attribute {attribute}: "
+                                     f"{DATA_ACCESS_RESULTS.get(result.error, result.error)}", "access"))
+            else:
+                out.append(result.data)
+        return out
+
+    def registers(self, obis_codes: List[str]) -> List[Optional[Tuple[Any, Optional[str]]]]:
+        """(scaled value, unit) of several registers read together (None where the meter has no
+        such register): one request for the scaler_units, one for the values."""
+        units = self.get_many([(spodes.REGISTER, o, 3) for o in obis_codes])
+        values = self.get_many([(spodes.REGISTER, o, 2) for o in obis_codes])
+        out: List[Optional[Tuple[Any, Optional[str]]]] = []
+        for su, value in zip(units, values):
+            if isinstance(su, DLMSError) or isinstance(value, DLMSError):
+                out.append(None)
+                continue
+            scaler, unit = (d.value for d in su.value)
+            out.append((scale(value.value, scaler), UNITS.get(unit)))
+        return out
+
+    def clock(self) -> dt.datetime:
+        """The meter's clock (aware when the meter gives its deviation)."""
+        value = self.get(spodes.CLOCK_CLASS, spodes.CLOCK, 2)
+        moment = axdr.parse_datetime_octets(value.value) if value.tag == axdr.OCTET_STRING else value.value
+        when = moment.to_datetime() if moment is not None else None
+        if when is None:
+            raise DLMSError(f"the meter's clock reads {value.plain()!r}", "session")
+        return when
+
+    def text(self, obis: str) -> str:
+        """A Data object's value as text (serial number, model)."""
+        value = self.get(spodes.DATA, obis, 2)
+        if value.tag == axdr.OCTET_STRING:
+            return value.value.decode("latin-1")
+        return str(value.value)
+
+    def register(self, obis: str) -> Tuple[Any, Optional[str]]:
+        """(scaled value, unit symbol) of a register."""
+        scaler, unit = self.scaler_unit(obis)
+        value = self.get(spodes.REGISTER, obis, 2)
+        return scale(value.value, scaler), UNITS.get(unit)
+
+    def scaler_unit(self, obis: str, class_id: int = spodes.REGISTER) -> Tuple[int, int]:
+        value = self.get(class_id, obis, 3)
+        try:
+            scaler, unit = value.value
+            return scaler.value, unit.value
+        except (TypeError, ValueError):
+            raise DLMSError(f"{obis}: scaler_unit is {value.plain()!r}", "session") from None
+
+    def capture_objects(self, profile: str) -> List[Tuple[int, str, int]]:
+        """(class, OBIS, attribute) of a profile's columns."""
+        value = self.get(spodes.PROFILE_GENERIC, profile, 3)
+        return [(c.value[0].value, obis_text(c.value[1].value), c.value[2].value) for c in value.value]
+
+    def profile(self, profile: str, start: Optional[dt.datetime] = None, end: Optional[dt.datetime] = None,
+                scalers: bool = True) -> Tuple[List[Tuple[int, str, int]], List[List[Any]]]:
+        """(columns, rows) of a profile between ``start`` and ``end`` (both included), values
+        scaled by the profile's scaler profile (or each column's own scaler_unit)."""
+        columns = self.capture_objects(profile)
+        access = None
+        if start is not None or end is not None:
+            clock_column = (spodes.CLOCK_CLASS, obis_bytes(spodes.CLOCK), 2, 0)
+            far = CosemDateTime()
+            rng = RangeDescriptor(clock_column,
+                                  axdr.date_time(CosemDateTime.from_datetime(start) if start else far),
+                                  axdr.date_time(CosemDateTime.from_datetime(end) if end else far), [])
+            access = AccessSelection(1, rng.to_data())
+        buffer = self.get(spodes.PROFILE_GENERIC, profile, 2, access)
+        factors = self._column_scalers(profile, columns) if scalers else [0] * len(columns)
+        rows = []
+        for entry in buffer.value:
+            row = []
+            for item, factor in zip(entry.value, factors):
+                if item.tag == axdr.OCTET_STRING:
+                    moment = axdr.parse_datetime_octets(item.value)
+                    row.append(moment.to_datetime() if moment is not None else item.value)
+                else:
+                    row.append(scale(item.value, factor))
+            rows.append(row)
+        return columns, rows
+
+    def _column_scalers(self, profile: str, columns: List[Tuple[int, str, int]]) -> List[int]:
+        spec = spodes.PROFILES.get(".".join(str(p) for p in parse_obis(profile)))
+        scaler_profile = spec["scalers"] if spec else None
+        by_obis = {}
+        if scaler_profile:
+            try:
+                objects = self.capture_objects(scaler_profile)
+                values = self.get(spodes.PROFILE_GENERIC, scaler_profile, 2).value
+                if values:
+                    for (_, obis, _), su in zip(objects, values[0].value):
+                        by_obis[obis] = su.value[0].value
+            except DLMSError:
+                by_obis = {}
+        factors = []
+        for class_id, obis, _ in columns:
+            if obis in by_obis:
+                factors.append(by_obis[obis])
+            elif class_id in (spodes.REGISTER, 4):
+                factors.append(self.scaler_unit(obis, class_id)[0])
+            else:
+                factors.append(0)
+        return factors

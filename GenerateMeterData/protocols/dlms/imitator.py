@@ -1,0 +1,565 @@
+"""A SPODES meter imitator: the COSEM objects of ``spodes`` served from a generated meter of the
+core (registers, instantaneous values, load/daily/monthly profiles, event logs), over TCP with
+HDLC or the IEC 62056-47 wrapper, or over a pty with HDLC; clients 16 (public) and 32 (reader,
+low-level password); ``-o OBIS:value`` overrides; push mode sends data-notifications in
+Aidon-, Kamstrup- or Kaifa-style lists."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import select
+import socket
+import threading
+import time
+from typing import Callable, Dict, List, Optional, Tuple
+
+from ..meters import ARCHIVE_DAYS, GeneratedMeter
+from ..tcpservice import TCPService
+from . import axdr, spodes
+from .apdu import (AARE, AARQ, ActionRequestNormal, ActionResponseNormal, AttributeDescriptor, DataNotification,
+                   ExceptionResponse, GetRequestNext, GetRequestNormal, GetRequestWithList, GetResponseNormal,
+                   GetResponseWithBlock, GetResponseWithList, GetResult, InitiateRequest, InitiateResponse,
+                   RangeDescriptor, ReleaseRequest, ReleaseResponse, SetRequestNormal, SetResponseNormal,
+                   decode_apdu)
+from .axdr import CosemDateTime, Data
+from .errors import DLMSError
+from .hdlc import LLC_RESPONSE, UI, Address, Frame, FrameReader, control_u
+from .link import HdlcServerLink
+from .obis import obis_text, parse_obis
+from .push import notification_for
+from .wrapper import WrapperReader, wrap
+
+OBJECT_UNDEFINED, READ_WRITE_DENIED, OTHER_REASON, BLOCK_NUMBER_INVALID = 4, 3, 250, 19
+SERVER_CONFORMANCE = 0x00501F | 0x001000 | 0x000800  # get, set, selective access, action, block transfer, multiple refs
+SERVER_MAX_PDU = 1024
+
+
+class SpodesObjects:
+    """The imitated meter's COSEM objects: ``get(class, obis, attribute, access)`` -> Data, or an
+    int data-access-result when it cannot be read."""
+
+    def __init__(self, meter: GeneratedMeter, overrides: Optional[Dict[str, str]] = None) -> None:
+        self.meter = meter
+        self.overrides = {obis_text(parse_obis(k)): v for k, v in (overrides or {}).items()}
+        self.events: Dict[str, List[Tuple[int, int]]] = {log: [] for log in spodes.EVENT_LOGS}
+        self._local = threading.local()
+        for obis, value in self.overrides.items():
+            try:
+                self.register_value(obis)
+            except ValueError:
+                raise DLMSError(f"override {obis}:{value!r}: a register takes a number", "input") from None
+
+    def begin_request(self) -> None:
+        """Take the snapshot one request reads: every register and instantaneous value of a
+        GET-with-list comes from the same moment, so a total is the sum of its tariffs and the
+        phase values add up even when the second or the minute turns during the request.
+        Per thread: each connection is served by its own."""
+        now = self.meter.now()
+        self._local.snapshot = (now, self.meter.registers(now), self.meter.quality())
+
+    def _current(self) -> tuple:
+        snapshot = getattr(self._local, "snapshot", None)
+        if snapshot is None or (snapshot[0] != self.meter.now() and not getattr(self._local, "in_request", False)):
+            self.begin_request()
+        return self._local.snapshot
+
+    def registers(self) -> List[List[int]]:
+        """The registers of the present request's snapshot."""
+        return self._current()[1]
+
+    def quality(self) -> dict:
+        """The instantaneous values of the present request's snapshot."""
+        return self._current()[2]
+
+    # ---- values ----------------------------------------------------------------------------
+    def moment(self, ts: int) -> Data:
+        local = dt.datetime.fromtimestamp(ts, self.meter.tz)
+        return axdr.date_time(CosemDateTime.from_datetime(local))
+
+    def _override(self, obis: str) -> Optional[str]:
+        return self.overrides.get(obis_text(parse_obis(obis)))
+
+    def register_value(self, obis: str) -> Optional[Tuple[Data, int, int]]:
+        """(raw value, scaler, unit) of a register, None when the meter has no such register."""
+        code = parse_obis(obis)
+        text = obis_text(code)
+        for q in range(4):
+            for t in range(5):
+                if obis_text(parse_obis(spodes.energy_obis(q, t))) == text:
+                    override = self._override(obis)
+                    value = int(float(override)) if override is not None else self.registers()[q][t]
+                    return Data(axdr.DOUBLE_LONG_UNSIGNED, value), 0, spodes.ENERGY_UNITS[q]
+        register = spodes.find_quality(".".join(str(p) for p in code))
+        if register is not None:
+            override = self._override(obis)
+            if override is not None:
+                value = float(override)
+            else:
+                quality = self.quality()
+                tag = register.tag
+                phase = tag[-1] if tag[-1] in "ABC" and not tag.startswith("Ang") else None
+                index = {"U": 0, "I": 1, "P": 2, "Q": 3, "S": 4, "kP": 5}
+                if tag.startswith("Ang"):
+                    row, column = quality.get({"AngAB": "A", "AngBC": "B", "AngAC": "C"}[tag]), 6
+                elif tag == "Freq":
+                    row, column = quality.get("Summ"), 7
+                elif tag.endswith("S") and tag[:-1] in index and phase is None:
+                    row, column = quality.get("Summ"), index[tag[:-1]]
+                else:
+                    row, column = quality.get(phase or "A"), index[tag[:-1]]
+                value = None if row is None else row[column]
+            if value is None:
+                return Data(axdr.NULL), register.scaler, register.unit
+            return Data(axdr.DOUBLE_LONG, int(round(value * 10 ** -register.scaler))), register.scaler, register.unit
+        return None
+
+    # ---- profiles --------------------------------------------------------------------------
+    def profile_rows(self, obis: str, start: Optional[int] = None,
+                     end: Optional[int] = None) -> List[Tuple[int, List[Data]]]:
+        """(timestamp, row) of the entries of a profile, oldest first (days outside start..end
+        are not computed)."""
+        name = obis_text(parse_obis(obis))
+        meter, now = self.meter, self.meter.now()
+        rows: List[Tuple[int, List[Data]]] = []
+        if name == obis_text(parse_obis(spodes.LOAD_PROFILE)):
+            today = meter.local_now().date()
+            for days_ago in range(min(meter_archive_days(meter), 130) - 1, -1, -1):
+                day = today - dt.timedelta(days=days_ago)
+                midnight = _midnight(day, meter)
+                if (start is not None and midnight + 86400 + 3600 < start) or (end is not None and midnight > end):
+                    continue
+                for slot, power in enumerate(meter.profile(days_ago)):
+                    end = midnight + (slot + 1) * 1800
+                    if end > now:
+                        break
+                    rows.append((end, [self.moment(end), Data(axdr.DOUBLE_LONG_UNSIGNED, power * 5)]))
+            return rows
+        if name in (obis_text(parse_obis(spodes.DAILY_PROFILE)), obis_text(parse_obis(spodes.MONTHLY_PROFILE))):
+            today = meter.local_now().date()
+            first = today - dt.timedelta(days=meter_archive_days(meter) - 2)
+            if name == obis_text(parse_obis(spodes.DAILY_PROFILE)):
+                days = [first + dt.timedelta(days=i) for i in range((today - first).days + 1)]
+            else:
+                days = [d for d in (first + dt.timedelta(days=i) for i in range((today - first).days + 1)) if d.day == 1]
+            for day in days:
+                ts = _midnight(day, meter)
+                registers = meter.registers(ts)
+                rows.append((ts, [self.moment(ts)] + [Data(axdr.DOUBLE_LONG_UNSIGNED, registers[q][t])
+                                                       for q in range(4) for t in range(5)]))
+            return rows
+        if name in self.events:
+            return [(ts, [self.moment(ts), Data(axdr.UNSIGNED, code)]) for ts, code in self.events[name]]
+        return rows
+
+    def profile_columns(self, obis: str) -> List[Tuple[str, int, int, int]]:
+        spec = spodes.PROFILES[_profile_key(obis)]
+        return [(spodes.CLOCK, spodes.CLOCK_CLASS, 0, 0)] + list(spec["columns"])
+
+    def select(self, obis: str, access) -> Data:
+        columns = self.profile_columns(obis)
+        if access is None:
+            rows = self.profile_rows(obis)
+            chosen, picked = rows, None
+        elif access.selector == 1:
+            rng = RangeDescriptor.from_data(access.parameters)
+            start, end = _timestamp(rng.from_value, self.meter), _timestamp(rng.to_value, self.meter)
+            rows = self.profile_rows(obis, start, end)
+            chosen = [r for r in rows if (start is None or r[0] >= start) and (end is None or r[0] <= end)]
+            wanted = [obis_text(c[1]) for c in rng.selected]
+            picked = [i for i, c in enumerate(columns) if obis_text(parse_obis(c[0])) in wanted] if wanted else None
+        elif access.selector == 2:
+            rows = self.profile_rows(obis)
+            first, last, first_col, last_col = (d.value for d in access.parameters.value)
+            chosen = rows[max(first - 1, 0):(last or len(rows))]
+            picked = list(range(max(first_col - 1, 0), last_col or len(columns)))
+        else:
+            raise DLMSError(f"selective access selector {access.selector}", "access")
+        out = []
+        for _, row in chosen:
+            out.append(axdr.structure(*(row if picked is None else [row[i] for i in picked])))
+        return axdr.array(out)
+
+    # ---- the GET entry point ---------------------------------------------------------------
+    def get(self, class_id: int, obis_raw: bytes, attribute: int, access=None):
+        obis = ".".join(str(b) for b in obis_raw)
+        name = obis_text(obis_raw)
+        if attribute == 1:
+            return axdr.octets(obis_raw)
+        if name == obis_text(parse_obis(spodes.CLOCK)) and class_id == spodes.CLOCK_CLASS:
+            if attribute == 2:
+                return self.moment(self.meter.now())
+            if attribute == 3:
+                offset = self.meter.local_now().utcoffset() or dt.timedelta(0)
+                return Data(axdr.LONG, -int(offset.total_seconds() // 60))
+            return OBJECT_UNDEFINED
+        if class_id == spodes.DATA and attribute == 2:
+            override = self._override(obis)
+            if name == obis_text(parse_obis(spodes.SERIAL)):
+                return Data(axdr.VISIBLE_STRING, override or self.meter.serial)
+            if name == obis_text(parse_obis(spodes.MODEL)):
+                return Data(axdr.VISIBLE_STRING, override or self.meter.model)
+            if name == obis_text(parse_obis(spodes.LOGICAL_DEVICE_NAME)):
+                return axdr.octets((override or f"GMD{self.meter.serial}").encode("ascii"))
+            if override is not None:
+                return Data(axdr.VISIBLE_STRING, override)
+            return OBJECT_UNDEFINED
+        if class_id == spodes.REGISTER:
+            found = self.register_value(obis)
+            if found is None:
+                return OBJECT_UNDEFINED
+            value, scaler, unit = found
+            if attribute == 2:
+                return value
+            if attribute == 3:
+                return spodes.scaler_unit(scaler, unit)
+            return OBJECT_UNDEFINED
+        if class_id == spodes.PROFILE_GENERIC:
+            key = _profile_key(obis)
+            if key in spodes.SCALER_PROFILES:
+                columns = spodes.PROFILES[spodes.SCALER_PROFILES[key]]["columns"]
+                if attribute == 2:
+                    return axdr.array([axdr.structure(*(spodes.scaler_unit(s, u) for _, _, s, u in columns))])
+                if attribute == 3:
+                    return axdr.array([spodes.capture_object(o, c, 3) for o, c, _, _ in columns])
+                if attribute in (7, 8):
+                    return Data(axdr.DOUBLE_LONG_UNSIGNED, 1)
+                return OBJECT_UNDEFINED
+            if key not in spodes.PROFILES:
+                return OBJECT_UNDEFINED
+            if attribute == 2:
+                return self.select(obis, access)
+            if attribute == 3:
+                return axdr.array([spodes.capture_object(o, c) for o, c, _, _ in self.profile_columns(obis)])
+            if attribute == 4:
+                return Data(axdr.DOUBLE_LONG_UNSIGNED, spodes.PROFILES[key]["period"])
+            if attribute in (7, 8):
+                return Data(axdr.DOUBLE_LONG_UNSIGNED, len(self.profile_rows(obis)))
+            return OBJECT_UNDEFINED
+        return OBJECT_UNDEFINED
+
+
+def meter_archive_days(meter: GeneratedMeter) -> int:
+    """How many days back the meter's archive reaches."""
+    return ARCHIVE_DAYS
+
+
+def _midnight(day: dt.date, meter: GeneratedMeter) -> int:
+    from ...model import timegrid
+    return timegrid.local_midnight(day, meter.tz)
+
+
+def _profile_key(obis: str) -> str:
+    return ".".join(str(p) for p in parse_obis(obis))
+
+
+def _timestamp(value: Data, meter: GeneratedMeter) -> Optional[int]:
+    if value.tag == axdr.OCTET_STRING:
+        moment = axdr.parse_datetime_octets(value.value)
+    elif value.tag == axdr.DATE_TIME:
+        moment = value.value
+    else:
+        return None
+    if moment is None:
+        return None
+    when = moment.to_datetime()
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=meter.tz)
+    return int(when.timestamp())
+
+
+class Association:
+    """The application layer of one connection: AARQ/AARE, GET (normal, with list, block
+    transfer), SET and ACTION refused, RLRQ/RLRE."""
+
+    def __init__(self, objects: SpodesObjects, passwords: Dict[int, bytes]) -> None:
+        self.objects = objects
+        self.passwords = passwords
+        self.associated = False
+        self.client_max_pdu = 0xFFFF
+        self.blocks: List[bytes] = []
+        self.block_number = 0
+        self.invoke = 0xC1
+
+    def reset(self) -> None:
+        self.associated = False
+        self.blocks = []
+
+    def handle(self, raw: bytes, client: int) -> Optional[bytes]:
+        self.objects.begin_request()
+        self.objects._local.in_request = True
+        try:
+            return self._handle(raw, client)
+        finally:
+            self.objects._local.in_request = False
+
+    def _handle(self, raw: bytes, client: int) -> Optional[bytes]:
+        try:
+            request = decode_apdu(raw)
+        except DLMSError:
+            return ExceptionResponse(2, 2).encode()    # service-unknown
+        if isinstance(request, AARQ):
+            return self._associate(request, client).encode()
+        if isinstance(request, ReleaseRequest):
+            self.associated = False
+            return ReleaseResponse(0).encode()
+        if not self.associated:
+            return ExceptionResponse(1, 1).encode()    # service-not-allowed, operation-not-possible
+        if isinstance(request, GetRequestNormal):
+            return self._answer(self._get(request.attribute, request.access), request.invoke)
+        if isinstance(request, GetRequestWithList):
+            results = []
+            for attribute, access in request.attributes:
+                value = self._get(attribute, access)
+                results.append(GetResult(error=value) if isinstance(value, int) else GetResult(data=value))
+            encoded = GetResponseWithList(results, request.invoke).encode()
+            if len(encoded) <= self.client_max_pdu:
+                return encoded
+            return GetResponseNormal(GetResult(error=OTHER_REASON), request.invoke).encode()
+        if isinstance(request, GetRequestNext):
+            if not self.blocks or request.block_number != self.block_number:
+                return GetResponseWithBlock(True, request.block_number, error=BLOCK_NUMBER_INVALID,
+                                            invoke=request.invoke).encode()
+            return self._next_block(request.invoke)
+        if isinstance(request, SetRequestNormal):
+            return SetResponseNormal(READ_WRITE_DENIED, request.invoke).encode()
+        if isinstance(request, ActionRequestNormal):
+            return ActionResponseNormal(READ_WRITE_DENIED, None, request.invoke).encode()
+        return ExceptionResponse(1, 2).encode()
+
+    def _associate(self, request: AARQ, client: int) -> AARE:
+        initiate = request.user_apdu if isinstance(request.user_apdu, InitiateRequest) else None
+        if request.application_context != 1 or initiate is None:
+            return AARE(1, 2, user_apdu=InitiateResponse(SERVER_CONFORMANCE, SERVER_MAX_PDU))
+        expected = spodes.CLIENT_MECHANISMS.get(client)
+        if expected is None:
+            return AARE(1, 1, user_apdu=InitiateResponse(SERVER_CONFORMANCE, SERVER_MAX_PDU))
+        mechanism = request.mechanism or 0
+        if mechanism not in (0, 1):   # HLS is not supported
+            return AARE(1, 11, user_apdu=InitiateResponse(SERVER_CONFORMANCE, SERVER_MAX_PDU))
+        if expected == 1 and (mechanism != 1 or request.password != self.passwords.get(client)):
+            return AARE(1, 13 if mechanism == 1 else 12, user_apdu=InitiateResponse(SERVER_CONFORMANCE, SERVER_MAX_PDU))
+        self.associated = True
+        self.client_max_pdu = max(64, min(initiate.max_receive_pdu_size or 0xFFFF, 0xFFFF))
+        conformance = SERVER_CONFORMANCE & initiate.conformance or SERVER_CONFORMANCE
+        return AARE(0, 0, user_apdu=InitiateResponse(conformance, SERVER_MAX_PDU))
+
+    def _get(self, attribute: AttributeDescriptor, access):
+        try:
+            return self.objects.get(attribute.class_id, attribute.obis, attribute.attribute, access)
+        except (DLMSError, TypeError, ValueError, AttributeError):
+            # parameters of a shape the selector does not take (a client's mistake): the meter
+            # answers other-reason and keeps serving, as a real one does
+            return OTHER_REASON
+
+    def _answer(self, value, invoke: int) -> bytes:
+        if isinstance(value, int):
+            return GetResponseNormal(GetResult(error=value), invoke).encode()
+        encoded = GetResponseNormal(GetResult(data=value), invoke).encode()
+        if len(encoded) <= self.client_max_pdu:
+            return encoded
+        raw = value.encode()
+        size = max(16, self.client_max_pdu - 16)
+        self.blocks = [raw[i:i + size] for i in range(0, len(raw), size)]
+        self.block_number = 0
+        return self._next_block(invoke)
+
+    def _next_block(self, invoke: int) -> bytes:
+        part = self.blocks.pop(0)
+        self.block_number += 1
+        last = not self.blocks
+        return GetResponseWithBlock(last, self.block_number, part, None, invoke).encode()
+
+
+PUSH_LAYOUTS = ("aidon", "kamstrup", "kaifa")
+
+
+def push_records(objects: SpodesObjects, layout: str) -> DataNotification:
+    """One push telegram of the meter's present values in a HAN list layout."""
+    meter = objects.meter
+    quality = meter.quality()
+    registers = meter.registers()
+    summ = quality.get("Summ") or [None] * 8
+    phases = [quality.get(p) or [None] * 8 for p in "ABC"]
+
+    def number(value, factor: float = 1.0) -> int:
+        return 0 if value is None else int(round(value * factor))
+
+    now = CosemDateTime.from_datetime(meter.local_now().replace(microsecond=0))
+    if layout == "aidon":
+        records = [("1.1.0.2.129.255", Data(axdr.VISIBLE_STRING, "AIDON_V0001")),
+                   ("0.0.96.1.0.255", Data(axdr.VISIBLE_STRING, meter.serial)),
+                   ("0.0.96.1.7.255", Data(axdr.VISIBLE_STRING, meter.model[:16])),
+                   ("1.0.1.7.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(summ[2]), 0))),
+                   ("1.0.3.7.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(summ[3]), 0)))]
+        scalers = {"1.0.1.7.0.255": (0, 27), "1.0.3.7.0.255": (0, 29)}
+        for n, (current, voltage) in enumerate(((31, 32), (51, 52), (71, 72))):
+            records.append((f"1.0.{current}.7.0.255", Data(axdr.LONG, number(phases[n][1], 10))))
+            records.append((f"1.0.{voltage}.7.0.255", Data(axdr.LONG_UNSIGNED, number(phases[n][0], 10))))
+            scalers[f"1.0.{current}.7.0.255"] = (-1, 33)
+            scalers[f"1.0.{voltage}.7.0.255"] = (-1, 35)
+        records.append(("0.0.1.0.0.255", axdr.date_time(now)))
+        for q, c in enumerate((1, 2, 3, 4)):
+            records.append((f"1.0.{c}.8.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, registers[q][0] // 10)))
+            scalers[f"1.0.{c}.8.0.255"] = (1, spodes.ENERGY_UNITS[q])
+        return notification_for(records, layout="obis-structures", scaler_units=scalers)
+    if layout == "kamstrup":
+        records = [("1.1.0.0.5.255", Data(axdr.VISIBLE_STRING, meter.serial)),
+                   ("1.1.96.1.1.255", Data(axdr.VISIBLE_STRING, meter.model[:18])),
+                   ("1.1.1.7.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(summ[2]), 0))),
+                   ("1.1.3.7.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(summ[3]), 0)))]
+        for n, c in enumerate((31, 51, 71)):
+            records.append((f"1.1.{c}.7.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, number(phases[n][1], 100))))
+        for n, c in enumerate((32, 52, 72)):
+            records.append((f"1.1.{c}.7.0.255", Data(axdr.LONG_UNSIGNED, number(phases[n][0]))))
+        records.append(("0.1.1.0.0.255", axdr.date_time(now)))
+        for q, c in enumerate((1, 2, 3, 4)):
+            records.append((f"1.1.{c}.8.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, registers[q][0] // 10)))
+        return notification_for(records, layout="obis-pairs", list_id="Kamstrup_V0001", moment=now,
+                                invoke_id=0)
+    if layout == "kaifa":
+        values = [Data(axdr.OCTET_STRING, b"KFM_001"), Data(axdr.OCTET_STRING, meter.serial.encode()),
+                  Data(axdr.OCTET_STRING, meter.model[:16].encode()),
+                  Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(summ[2]), 0)), Data(axdr.DOUBLE_LONG_UNSIGNED, 0),
+                  Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(summ[3]), 0)), Data(axdr.DOUBLE_LONG_UNSIGNED, 0)]
+        values += [Data(axdr.DOUBLE_LONG_UNSIGNED, number(phases[n][1], 1000)) for n in range(3)]
+        values += [Data(axdr.DOUBLE_LONG_UNSIGNED, number(phases[n][0], 10)) for n in range(3)]
+        values += [axdr.octets(now.encode())] + [Data(axdr.DOUBLE_LONG_UNSIGNED, registers[q][0]) for q in range(4)]
+        return notification_for([("", v) for v in values], layout="bare-values", moment=now)
+    raise DLMSError(f"push layout {layout!r}: {', '.join(PUSH_LAYOUTS)}", "push")
+
+
+class DLMSImitator(TCPService):
+    """One imitated SPODES meter. ``start_tcp()`` (HDLC, or the wrapper with ``wrapper=True``),
+    ``start_pty()``; with ``push`` set, data-notifications go out every ``push_interval`` seconds."""
+
+    def __init__(self, meter: Optional[GeneratedMeter] = None, *, overrides: Optional[Dict[str, str]] = None,
+                 passwords: Optional[Dict[int, bytes]] = None, logical: int = 1, physical: Optional[int] = None,
+                 wrapper: bool = False, push: Optional[str] = None, push_interval: float = 10.0,
+                 max_info: int = 512, window: int = 7) -> None:
+        super().__init__()
+        self.meter = meter or GeneratedMeter()
+        self.objects = SpodesObjects(self.meter, overrides)
+        self.passwords = dict(spodes.DEFAULT_PASSWORDS if passwords is None else passwords)
+        if physical is None:
+            physical = spodes.server_address_from_serial(self.meter.serial)
+        self.address = Address.server(logical, physical)
+        self.wrapper = wrapper
+        if push is not None and push not in PUSH_LAYOUTS:
+            raise DLMSError(f"push layout {push!r}: {', '.join(PUSH_LAYOUTS)}", "push")
+        self.push = push
+        self.push_interval = push_interval
+        self.max_info = max_info
+        self.window = window
+        self.requests = 0
+        self._threads: List[threading.Thread] = []
+        self._pty: Optional[Tuple[int, int]] = None
+
+    # ---- push ------------------------------------------------------------------------------
+    def push_frame(self) -> bytes:
+        """One push telegram as a UI frame (what a HAN port sends)."""
+        apdu = push_records(self.objects, self.push or "aidon").encode()
+        return Frame(Address(16), self.address, control_u(UI), LLC_RESPONSE + apdu).encode()
+
+    def _push_loop(self, send: Callable[[bytes], None]) -> None:
+        while not self._stop.is_set():
+            try:
+                send(self.push_frame())
+            except OSError:
+                return
+            if self._stop.wait(self.push_interval):
+                return
+
+    # ---- transports ------------------------------------------------------------------------
+    def serve_connection(self, connection: socket.socket) -> None:
+        if self.push:
+            self._push_loop(connection.sendall)
+            return
+
+        def receive() -> Optional[bytes]:
+            try:
+                return connection.recv(4096)
+            except socket.timeout:
+                return None
+
+        self.serve(receive, connection.sendall)
+
+    def start_pty(self) -> str:
+        """Serve HDLC on a new pseudo-terminal; returns its path."""
+        import tty
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        path = os.ttyname(slave)
+        self._pty = (master, slave)
+
+        def receive() -> Optional[bytes]:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if not ready:
+                return None
+            try:
+                return os.read(master, 4096)
+            except OSError:
+                return b""
+
+        def send(data: bytes) -> None:
+            os.write(master, data)
+
+        target = (lambda: self._push_loop(send)) if self.push else (lambda: self.serve(receive, send, keep_open=True))
+        thread = threading.Thread(target=target, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return path
+
+    def stop(self) -> None:
+        super().stop()
+        if self._pty:
+            for fd in self._pty:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self._pty = None
+
+    # ---- one byte stream -------------------------------------------------------------------
+    def serve(self, receive: Callable[[], Optional[bytes]], send: Callable[[bytes], None],
+              keep_open: bool = False) -> None:
+        """Answer requests on one byte stream until it closes."""
+        association = Association(self.objects, self.passwords)
+
+        def application(apdu: bytes, client: int) -> Optional[bytes]:
+            self.requests += 1
+            return association.handle(apdu, client)
+
+        if self.wrapper:
+            reader = WrapperReader()
+        else:
+            reader = FrameReader()
+            link = HdlcServerLink(self.address, application, max_info=self.max_info, window=self.window,
+                                  on_disconnect=lambda client: association.reset())
+        while not self._stop.is_set():
+            chunk = receive()
+            if chunk == b"":
+                if keep_open:
+                    time.sleep(0.05)
+                    continue
+                return
+            if not chunk:
+                continue
+            try:
+                if self.wrapper:
+                    for header, apdu in reader.feed(chunk):
+                        answer = application(apdu, header["source"])
+                        if answer is not None:
+                            send(wrap(answer, header["destination"], header["source"]))
+                else:
+                    for frame in reader.feed(chunk):
+                        if frame.destination != self.address and not (
+                                frame.destination.logical == self.address.logical
+                                and frame.destination.physical in (None, self.address.physical)):
+                            continue   # another meter on the bus
+                        for out in link.handle(frame):
+                            send(out)
+            except DLMSError:
+                if self.wrapper:
+                    reader = WrapperReader()
