@@ -23,7 +23,10 @@ from .generate.overrides import Override, Overrides
 from .generate.rows import RowSet
 from .generate.scenario import LoadSummary, MeterPlan, Scenario
 from .model.tariffs import DEFAULT_SCHEDULE, TariffSchedule
-from .seedapi import (DigConfig, DigJournalState, DigMomentState, ElArr1ConsPower, ElConfig,
+from .seedapi import SEED_CLASSES as _SEED_CLASSES
+# Named one by one (not ``import *``) so type checkers, IDEs and the API docs see them; the
+# registry (schema/measures.py) makes them, and tests/test_measures.py checks this list is its list.
+from .seedapi import (DigConfig, DigJournalState, DigMomentState, ElArr1ConsPower, ElConfig,  # noqa: F401
                       ElDayConsEnergy, ElDayEnergy, ElMomentEnergy, ElMomentQuality,
                       ElMonthConsEnergy, ElMonthEnergy, Journal, JournalName, MeterTable,
                       PlsConfig, PlsDayPulse, PlsHourPulse, PlsMomentPulse, PlsMonthPulse, configure)
@@ -33,12 +36,8 @@ from .verify import Violation, verify
 __version__ = "0.1.0"
 
 __all__ = [
-    # seed-compatible classes
-    "MeterTable", "ElConfig", "PlsConfig", "DigConfig", "ElMomentEnergy", "ElDayEnergy",
-    "ElMonthEnergy", "ElDayConsEnergy", "ElMonthConsEnergy", "ElMomentQuality", "ElArr1ConsPower",
-    "PlsMomentPulse", "PlsDayPulse", "PlsMonthPulse", "PlsHourPulse", "DigMomentState",
-    "DigJournalState", "Journal", "JournalName", "configure",
-    # modern API
+    # seed-compatible classes (schema/measures.py names them), then the modern API
+    *_SEED_CLASSES,
     "Scenario", "MeterPlan", "Override", "Overrides", "StoryOptions", "TariffSchedule",
     "DEFAULT_SCHEDULE", "RowSet", "LoadSummary", "LocalTarget", "Target", "target_for",
     "default_target", "set_default_target", "verify", "Violation",

@@ -4,7 +4,7 @@ Every message is one line a tester can act on: what is wrong, where, and what to
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Dict, Optional, Sequence
 
 
 class GenerateMeterDataError(Exception):
@@ -35,12 +35,55 @@ class TargetError(GenerateMeterDataError):
     exit_code = 3
 
 
-class DatabaseLockedError(TargetError):
-    """The database stayed locked by another process past the busy timeout."""
+class _WithFields:
+    """An error that carries fields beside its one-line message (paramiko's habit).
+
+    The message stays the first argument, so ``raise SomeError("text")`` keeps working; without
+    one, ``__str__`` is composed from the fields.  The fields survive pickling (multiprocessing,
+    pytest-xdist)."""
+
+    _fields: tuple = ()
+
+    def __init__(self, message: str = "", **fields: Any) -> None:
+        unknown = set(fields) - set(self._fields)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field(s) {', '.join(sorted(unknown))}")
+        for name in self._fields:
+            setattr(self, name, fields.get(name))
+        super().__init__(message or self._compose())  # type: ignore[call-arg]
+
+    def _compose(self) -> str:
+        return "; ".join(f"{name} {getattr(self, name)}" for name in self._fields
+                         if getattr(self, name) is not None)
+
+    def fields(self) -> Dict[str, Any]:
+        """The fields by name."""
+        return {name: getattr(self, name) for name in self._fields}
+
+    def __reduce__(self):
+        return _rebuild, (type(self), str(self), self.fields())
 
 
-class DuplicateRecordError(TargetError):
-    """A record with the same (DeviceIdx, RecordTypeId, Timestamp) already exists."""
+def _rebuild(cls, message: str, fields: Dict[str, Any]):
+    return cls(message, **fields)
+
+
+class DatabaseLockedError(_WithFields, TargetError):
+    """The database stayed locked by another process past the busy timeout; carries ``path``
+    (the database, with where it is) and ``waited`` (seconds)."""
+
+    _fields = ("path", "waited")
+
+    def _compose(self) -> str:
+        waited = "" if self.waited is None else f" for {self.waited:g} s"  # type: ignore[attr-defined]
+        return f"{self.path or 'the database'} stayed locked by another process{waited}"  # type: ignore[attr-defined]
+
+
+class DuplicateRecordError(_WithFields, TargetError):
+    """A record with the same (DeviceIdx, RecordTypeId, Timestamp), or a meter with the same
+    MeterId, already exists; carries ``path`` and ``table`` (MeterData or MeterTable)."""
+
+    _fields = ("path", "table")
 
 
 class RemoteError(TargetError):
@@ -54,8 +97,18 @@ class RemoteError(TargetError):
         self.stderr = stderr
 
 
-class ConnectError(TargetError):
-    """The device could not be reached or refused the login or its host key."""
+class ConnectError(_WithFields, TargetError):
+    """The device could not be reached or refused the login or its host key; carries ``host``,
+    ``port`` and ``reason`` (a short cause: "timeout", "unreachable", "authentication",
+    "host key changed", "connection lost" ...)."""
+
+    _fields = ("host", "port", "reason")
+
+    def _compose(self) -> str:
+        where = self.host or "the device"  # type: ignore[attr-defined]
+        if self.port is not None:  # type: ignore[attr-defined]
+            where = f"{where}:{self.port}"  # type: ignore[attr-defined]
+        return f"{where}: {self.reason or 'cannot connect'}"  # type: ignore[attr-defined]
 
 
 class ProtocolError(GenerateMeterDataError):
@@ -66,9 +119,21 @@ class ProtocolError(GenerateMeterDataError):
 
 
 class VerificationFailed(GenerateMeterDataError):
-    """``verify`` found violations of the invariants."""
+    """``verify(..., raise_on_violation=True)`` found violations; carries ``path`` and ``violations``."""
 
     exit_code = 1
+
+    def __init__(self, path: str, violations: Sequence[Any] = (), tz: Optional[Any] = None) -> None:
+        self.path = path
+        self.violations = list(violations)
+        message = f"{path}: {len(self.violations)} violation(s) of the meter.db invariants"
+        if self.violations and tz is not None:
+            message += f"; the first: {self.violations[0].format(tz)}"
+        super().__init__(message + "; run 'python -m GenerateMeterData verify' to list them all")
+        self._tz = tz
+
+    def __reduce__(self):  # keep the fields across pickling (multiprocessing, pytest-xdist)
+        return type(self), (self.path, self.violations, self._tz)
 
 
 class InterruptedLoad(GenerateMeterDataError):

@@ -55,10 +55,7 @@ from .targets import LocalTarget, target_for
 from .targets.base import Target
 
 WORKER_METER_ID_SPAN = 100_000
-SEED_CLASSES = ["MeterTable", "ElConfig", "PlsConfig", "DigConfig", "ElMomentEnergy", "ElDayEnergy",
-                "ElMonthEnergy", "ElDayConsEnergy", "ElMonthConsEnergy", "ElMomentQuality",
-                "ElArr1ConsPower", "PlsMomentPulse", "PlsDayPulse", "PlsMonthPulse", "PlsHourPulse",
-                "DigMomentState", "DigJournalState", "Journal"]
+SEED_CLASSES = list(seedapi.SEED_RECORD_CLASSES)  # from the measure registry (schema/measures.py)
 SEEDER_SCOPES = {"session": "meterdata_session", "module": "meterdata_module", "class": "meterdata_class",
                  "function": "meterdata"}
 

@@ -20,15 +20,17 @@ from typing import Any, Dict, List, Optional
 from .errors import InputError
 from .generate.electric import StoryOptions, check_journal_name
 from .generate.emit import Emitter
-from .generate.meters import FAMILY_CONFIG, MeterSpec, kind_of, make_meter
+from .generate.meters import MeterSpec, kind_of, make_meter
 from .generate.overrides import Override, Overrides, check_tags
 from .generate.rows import RowSet
 from .generate.scenario import emit_meter
 from .generate.windows import last_records
 from .model import timegrid
-from .model.rng import DEFAULT_SEED, stream
-from .schema.layout import CONFIG_TAGS, METER_TABLE_COLUMNS, TABLE_COLUMNS
-from .schema.reference import JOURNAL_NAMES
+from .model.rng import DEFAULT_SEED, faker_for, stream
+from .schema import layout, measures
+from .schema.layout import CONFIG_MEASURE_TABLE, CONFIG_TAGS, METER_TABLE_COLUMNS, TABLE_COLUMNS
+from .schema.measures import JOURNAL_NAMES
+from .schema.reference import DEFAULT_METER_TYPE
 from .targets import default_target, set_default_target, target_for
 from .targets.base import Target
 
@@ -39,13 +41,15 @@ JournalName.__str__ = lambda self: self.value  # type: ignore[assignment]
 HISTORY_MONTHS = 26  # how far back a seed-API meter's story starts (the 1st of that month)
 SEED_MOMENT_STEP = 5  # minutes between moment records, as the seed generated them
 
-_state: Dict[str, Any] = {"seed": DEFAULT_SEED, "timezone": timegrid.DEFAULT_TIMEZONE}
+_state: Dict[str, Any] = {"seed": DEFAULT_SEED, "timezone": timegrid.DEFAULT_TIMEZONE, "locale": None}
 
 
 def configure(target: Optional[Target] = None, *, db: Optional[str] = None,
               settings: Optional[str] = None, section: Optional[str] = None,
-              seed: Optional[int] = None, timezone: Optional[str] = None) -> Target:
-    """Choose where the seed-compatible classes write, and the root seed and time zone."""
+              seed: Optional[int] = None, timezone: Optional[str] = None,
+              locale: Optional[str] = None) -> Target:
+    """Choose where the seed-compatible classes write, the root seed, the time zone and the
+    Faker locale of the meters' text columns (serials, addresses)."""
     from . import settings as settings_module
 
     if target is None and (db or settings or section):
@@ -59,6 +63,9 @@ def configure(target: Optional[Target] = None, *, db: Optional[str] = None,
     if timezone is not None:
         timegrid.zone(timezone)
         _state["timezone"] = timezone
+    if locale is not None:
+        faker_for(stream(0), locale)  # an unknown locale fails here, not at the first meter
+        _state["locale"] = locale
     return default_target()
 
 
@@ -93,11 +100,11 @@ def _now() -> int:
 
 
 def _options() -> StoryOptions:
-    return StoryOptions(timezone=_state["timezone"])
+    return StoryOptions(timezone=_state["timezone"], locale=_state["locale"])
 
 
 def _meter_dict(spec: MeterSpec, names) -> Dict[str, Any]:
-    row = dict(zip(METER_TABLE_COLUMNS, spec.meter_table_row(names)))
+    row = layout.as_dict("MeterTable", spec.meter_table_row(names))
     row["typeName"] = spec.type_name
     row["ifaceName"] = names.interface_names.get(row["InterfaceId"], spec.table["InterfaceId"])
     return row
@@ -106,7 +113,7 @@ def _meter_dict(spec: MeterSpec, names) -> Dict[str, Any]:
 class MeterTable(_Written):
     """One row of MeterTable (a new meter); ``redefine_tag`` overrides any column."""
 
-    default_type = "SE303"
+    default_type = DEFAULT_METER_TYPE[measures.ELECTRIC]
 
     def __init__(self, redefine_tag: Optional[Dict[str, Any]] = None, *, Type: Optional[str] = None,
                  target: Optional[Target] = None, Redefine_tag: Optional[Dict[str, Any]] = None) -> None:
@@ -127,7 +134,7 @@ class MeterTable(_Written):
             key = meter_id if isinstance(meter_id, int) and meter_id > 0 else _next_provisional()
             spec = make_meter(stream(_state["seed"], "seedapi", key, "registry"), int(meter_id)
                               if isinstance(meter_id, int) else 0, meter_id, type_name,
-                              timestamp=_now(), table_overrides=tags)
+                              timestamp=_now(), table_overrides=tags, locale=_state["locale"])
             spec.device_idx = ids.device_idx()
             rows = RowSet()
             rows["MeterTable"].append(spec.meter_table_row(names))
@@ -171,8 +178,18 @@ def _meter_from(value: Any, target: Target, default_type: str) -> Dict[str, Any]
 
 
 class _Config(_Written):
-    measure = "ElConfig"
-    default_type = "SE303"
+    measure = ""        # the config measure (ElConfig, PlsConfig, DigConfig): see the registry
+    family = ""         # the meter family it configures
+    default_type = ""   # the meter type created when MeterTable is not given
+
+    def __init_subclass__(cls, family: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if family:  # measure and default meter type from the registry
+            cls.family, cls.measure = family, measures.config_measure(family) or ""
+            cls.default_type = DEFAULT_METER_TYPE[family]
+            if measures.MEASURES[cls.measure].seed_class != cls.__name__:
+                raise TypeError(f"{cls.__name__}: the registry names {cls.measure}'s seed class "
+                                f"{measures.MEASURES[cls.measure].seed_class}")
 
     def __init__(self, MeterTable: Any = None, Config_tag: Optional[Dict[str, Any]] = None,
                  Redefine_tag: Optional[Dict[str, Any]] = None, *, target: Optional[Target] = None) -> None:
@@ -182,13 +199,13 @@ class _Config(_Written):
         tags.update(Redefine_tag or {})
         check_tags(self.measure, tags, f"{self.measure} Config_tag")
         meter = _meter_from(MeterTable, target, self.default_type)
-        table = CONFIG_TAGS[FAMILY_CONFIG_TABLE[self.measure]]
+        table = CONFIG_TAGS[CONFIG_MEASURE_TABLE[self.measure]]
         holder: Dict[str, Any] = {}
 
         def produce(ids, names):
             spec = make_meter(stream(_state["seed"], "seedapi", meter["MeterId"], "registry"),
                               meter["MeterId"], meter["MeterId"], meter["typeName"], timestamp=_now(),
-                              config_overrides=tags)
+                              config_overrides=tags, locale=_state["locale"])
             if spec.config_measure != self.measure:
                 raise InputError(f"{self.measure}: meter {meter['MeterId']} is a {meter['typeName']} "
                                  f"({spec.kind.family}); it takes {spec.config_measure}")
@@ -196,7 +213,7 @@ class _Config(_Written):
             rows = RowSet()
             row = spec.config_row()
             rows[spec.config_table].append(row)
-            columns = dict(zip(TABLE_COLUMNS[spec.config_table], row))
+            columns = layout.as_dict(spec.config_table, row)
             holder["config"] = {tag: columns[column] for tag, column in table.items()
                                 if tag[0].islower() or tag in ("DeviceIdx", "Timestamp")}
             yield rows
@@ -206,35 +223,29 @@ class _Config(_Written):
         self._written[self.measure] = holder["config"]
 
 
-FAMILY_CONFIG_TABLE = {measure: table for measure, table in FAMILY_CONFIG.values()}
-
-
-class ElConfig(_Config):
+class ElConfig(_Config, family=measures.ELECTRIC):
     """ElectricConfig row of a meter (created when ``MeterTable`` is not given)."""
 
-    measure, default_type = "ElConfig", "SE303"
 
-
-class PlsConfig(_Config):
+class PlsConfig(_Config, family=measures.PULSE):
     """PulseConfig row of a pulse concentrator."""
 
-    measure, default_type = "PlsConfig", "Pulsar"
 
-
-class DigConfig(_Config):
+class DigConfig(_Config, family=measures.DIGITAL):
     """DigitalConfig row of a discrete I/O module."""
 
-    measure, default_type = "DigConfig", "UMTV10"
+
+CONFIG_CLASSES = {cls.family: cls for cls in (ElConfig, PlsConfig, DigConfig)}
 
 
 def _config_from(value: Any, meter: Dict[str, Any], target: Target, cls) -> Dict[str, Any]:
     if value is None:
-        table = FAMILY_CONFIG_TABLE[cls.measure]
+        table = CONFIG_MEASURE_TABLE[cls.measure]
         columns = TABLE_COLUMNS[table]
         rows = target.fetch(f"SELECT {', '.join(columns)} FROM {table} WHERE DeviceIdx = ? "
                             "ORDER BY Timestamp DESC LIMIT 1", (meter["DeviceIdx"],))
         if rows:
-            by_column = dict(zip(columns, rows[0]))
+            by_column = layout.as_dict(table, rows[0])
             return {tag: by_column[column] for tag, column in CONFIG_TAGS[table].items()}
         return cls(MeterTable=meter, target=target).get(cls.measure)
     if isinstance(value, list):
@@ -258,10 +269,11 @@ class _Measure(_Written):
         count = _count(Count_timestamp)
         measure = self._measure_name(RecordTypeId, target)
         tags = check_tags(measure, dict(Redefine_tag or {}), f"{measure} Redefine_tag")
-        config_value = {"ElConfig": ElConfig, "PlsConfig": PlsConfig, "DigConfig": DigConfig}[self.config_class.measure]
+        given = dict(zip(measures.METER_FAMILIES, (ElConfig, PlsConfig, DigConfig)))  # the seed's keywords
+        config_value = given[self.config_class.family]
         meter = _meter_from(MeterTable, target, self.config_class.default_type)
         config = _config_from(config_value, meter, target, self.config_class)
-        config_table = FAMILY_CONFIG_TABLE[self.config_class.measure]
+        config_table = CONFIG_MEASURE_TABLE[self.config_class.measure]
         spec = MeterSpec(meter["MeterId"], meter["typeName"], kind_of(meter["typeName"]),
                          {c: meter.get(c) for c in METER_TABLE_COLUMNS if c != "DeviceIdx"},
                          {CONFIG_TAGS[config_table][tag]: value for tag, value in config.items()
@@ -304,23 +316,17 @@ class _Measure(_Written):
         return self.measure
 
 
-def _measure_class(name: str, config_class, doc: str):
-    return type(name, (_Measure,), {"measure": name, "config_class": config_class, "__doc__": doc})
+def _measure_class(entry: measures.Measure):
+    """The seed class of one value measure, as the registry describes it."""
+    return type(entry.seed_class, (_Measure,), {  # type: ignore[arg-type]
+        "measure": entry.name, "config_class": CONFIG_CLASSES[entry.meter], "__doc__": entry.doc,
+        "__module__": __name__, "__qualname__": entry.seed_class})
 
 
-ElMomentEnergy = _measure_class("ElMomentEnergy", ElConfig, "Moment energy registers (A+/A-/R+/R- per tariff), every 5 minutes.")
-ElDayEnergy = _measure_class("ElDayEnergy", ElConfig, "Energy registers at local midnight of each day.")
-ElMonthEnergy = _measure_class("ElMonthEnergy", ElConfig, "Energy registers at local midnight of each 1st.")
-ElDayConsEnergy = _measure_class("ElDayConsEnergy", ElConfig, "Energy consumed per completed day.")
-ElMonthConsEnergy = _measure_class("ElMonthConsEnergy", ElConfig, "Energy consumed per completed month.")
-ElMomentQuality = _measure_class("ElMomentQuality", ElConfig, "Voltages, currents, powers, power factor, angles, frequency.")
-ElArr1ConsPower = _measure_class("ElArr1ConsPower", ElConfig, "30-minute load profile (average power in W per slot).")
-PlsMomentPulse = _measure_class("PlsMomentPulse", PlsConfig, "Pulse counters now, every 5 minutes.")
-PlsDayPulse = _measure_class("PlsDayPulse", PlsConfig, "Pulse counters at local midnight.")
-PlsMonthPulse = _measure_class("PlsMonthPulse", PlsConfig, "Pulse counters on the 1st of each month.")
-PlsHourPulse = _measure_class("PlsHourPulse", PlsConfig, "Pulse counters at the start of each hour.")
-DigMomentState = _measure_class("DigMomentState", DigConfig, "Discrete input states, every 5 minutes.")
-DigJournalState = _measure_class("DigJournalState", DigConfig, "Discrete input states at each change.")
+# One class per registry entry whose seed class is its own name (ElMomentEnergy ... DigJournalState).
+MEASURE_CLASSES = {entry.name: _measure_class(entry) for entry in measures.REGISTRY
+                   if entry.is_record and entry.seed_class == entry.name}
+globals().update(MEASURE_CLASSES)
 
 
 class Journal(_Measure):
@@ -332,9 +338,11 @@ class Journal(_Measure):
                  Count_timestamp: int = 1, MeterTable: Any = None, ElConfig: Any = None, **kwargs: Any) -> None:
         if RecordTypeId is None:
             raise InputError("Journal needs RecordTypeId=JournalName.<journal>")
-        if str(getattr(RecordTypeId, "value", RecordTypeId)) == "PlsJrnlTimeCorr":
-            self.config_class = PlsConfig  # type: ignore[assignment]
-            kwargs.setdefault("PlsConfig", ElConfig)
+        name = str(getattr(RecordTypeId, "value", RecordTypeId))
+        meter = measures.MEASURES[name].meter if name in measures.MEASURES else measures.ELECTRIC
+        if meter != measures.ELECTRIC:  # a pulse journal: the config given is that meter's
+            self.config_class = CONFIG_CLASSES[meter]  # type: ignore[assignment]
+            kwargs.setdefault(self.config_class.measure, ElConfig)
             ElConfig = None
         super().__init__(MeterTable=MeterTable, ElConfig=ElConfig, Count_timestamp=Count_timestamp,
                          Redefine_tag=Redefine_tag, RecordTypeId=RecordTypeId, **kwargs)
@@ -351,7 +359,8 @@ class Journal(_Measure):
         return check_journal_name(value)
 
 
-SEED_CLASSES = ["MeterTable", "ElConfig", "PlsConfig", "DigConfig", "ElMomentEnergy", "ElDayEnergy",
-                "ElMonthEnergy", "ElDayConsEnergy", "ElMonthConsEnergy", "ElMomentQuality",
-                "ElArr1ConsPower", "PlsMomentPulse", "PlsDayPulse", "PlsMonthPulse", "PlsHourPulse",
-                "DigMomentState", "DigJournalState", "Journal", "JournalName", "configure"]
+# Every seed-API name: the registry's seed classes (in registry order) between MeterTable and
+# JournalName/configure -- the plugin's factories and the package's __all__ read this list.
+SEED_RECORD_CLASSES = ["MeterTable", *measures.SEED_MEASURE_CLASSES]   # classes that write rows
+SEED_CLASSES = [*SEED_RECORD_CLASSES, "JournalName", "configure"]
+__all__ = list(SEED_CLASSES)

@@ -1,32 +1,89 @@
 """Check the invariants of meter.db -- on data this tool generated or on data the device
-collected itself -- and report each violation with meter, table, timestamp, expected vs found."""
+collected itself -- and report each violation with meter, table, timestamp, expected vs found.
+
+How it is built:
+
+- ``MeterView``: one meter's rows, read once and never changed -- its newest config rows and, per
+  measure, its records oldest first.  Rows are named tuples built from ``schema.layout``; rules
+  read values by the device's tag names (``A+0``, ``UA``, ``P+``, ``Pls3``), which layout maps to
+  columns, so a renamed column is a layout change, not a change here.
+- ``RULES``: the registry.  A rule is a name, a docstring (what it checks and why a device's data
+  must obey it) and a function from a view to findings.  A rule reads the view only: no rule
+  depends on another or on the order they run in.  Which rules run on a meter follows from the
+  measures the meter has records of (``Rule.measures``), and those sets come from the measure
+  registry (``schema/measures.py``) and the layout's value tables -- not from name prefixes.
+- ``verify()``: the database-wide rules, then every meter's view through every rule that applies.
+"""
 from __future__ import annotations
 
 import bisect
 import datetime as dt
+import inspect
 import math
 import sqlite3
-from collections import defaultdict
-from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Tuple
+from dataclasses import dataclass, replace
+from itertools import accumulate
+from types import MappingProxyType
+from typing import (Callable, Dict, FrozenSet, Iterable, Iterator, List, Mapping, NamedTuple,
+                    Optional, Sequence, Tuple)
 
-from .errors import SchemaError
+from .errors import SchemaError, VerificationFailed
 from .generate.rows import NameIndex
 from .model import timegrid
-from .schema.layout import ENERGY_QUANTITIES, FAMILIES, MEASURE_TABLE, VALUE_TABLES
-from .schema.reference import METER_KINDS
+from .schema.layout import (CONFIG_TABLES, CONFIG_TAGS, ENERGY_QUANTITIES, FAMILIES, MEASURE_TABLE,
+                            ROW_TYPES, TABLE_COLUMNS, VALUE_TABLES, Family, index)
+from .schema.measures import ALIASES, DAY, HOUR, MONTH, PROFILE, select
+from .schema.measures import measure as measure_entry
+from .schema.reference import METER_KINDS, MeterKind
 
-CUMULATIVE = ("ElMomentEnergy", "ElDayEnergy", "ElMonthEnergy")
-PROFILE_OF = {"Ap": 0, "Am": 1, "Rp": 2, "Rm": 3}  # energy column -> Pp/Pm/Qp/Qm index
-PROFILE_TAGS = ("P+", "P-", "Q+", "Q-")
 VOLTAGE_RANGE = (0.8 * 230, 1.2 * 230)
 FREQUENCY_RANGE = (49.0, 51.0)
 ANGLE_RANGE = (110.0, 130.0)
 
 
+# ---- which measures a rule reads: from the measure registry (schema/measures.py) ------------
+VALUE_MEASURES = tuple(name for name in select(records=True) if MEASURE_TABLE[name] in FAMILIES)
+
+
+def measures(table: Optional[str] = None, *, cadence: Optional[Iterable[str]] = None,
+             cumulative: Optional[bool] = None, consumption: Optional[bool] = None) -> FrozenSet[str]:
+    """Names of the value measures that match every criterion given (the registry's ``select``)."""
+    return frozenset(name for name in select(table=table, cadence=cadence, cumulative=cumulative,
+                                             consumption=consumption, records=True)
+                     if name in VALUE_MEASURES)
+
+
+def cadence_of(name: str) -> Optional[str]:
+    """When a measure is stamped (the registry's cadence)."""
+    return measure_entry(name).cadence
+
+
+def _tag(family: Family, key: object, column: str) -> Optional[str]:
+    """The tag of one cell (row key, column), None when no tag maps to it."""
+    return _TAG_OF[family.table].get((key, column))
+
+
+_TAG_OF: Dict[str, Dict[Tuple[object, str], str]] = {
+    family.table: {(key, family.value_columns[position]): tag for tag, (key, position) in family.tags.items()}
+    for family in FAMILIES.values()}
+# tag -> (row key, position of its column in the row): looked up once by column name in layout's
+# TABLE_COLUMNS, so Record.value reads a named row without getattr per cell (verify's hot path)
+_TAG_CELLS: Dict[str, Dict[str, Tuple[object, int]]] = {
+    family.table: {tag: (key, index(family.table, family.value_columns[position]))
+                   for tag, (key, position) in family.tags.items()}
+    for family in FAMILIES.values()}
+ENERGY, QUALITY, POWER, PULSE, DIGITAL, JOURNAL = (FAMILIES[t] for t in (
+    "ElectricEnergyValues", "ElectricQualityValues", "ElectricPowerValues", "PulseValues",
+    "DigitalValues", "JournalValues"))
+ENERGY_PREFIXES = tuple(prefix for prefix, _ in ENERGY_QUANTITIES)           # A+, A-, R+, R-
+PROFILE_POWER_TAGS = ("P+", "P-", "Q+", "Q-")                                    # same order
+
+
+# ---- results ------------------------------------------------------------------------------
 @dataclass
 class Violation:
-    """One broken invariant."""
+    """One broken invariant: where, what (``rule``, a sentence), expected vs found, and the name
+    of the registered rule that found it (``rule_name``, see ``RULES``)."""
 
     meter_id: Optional[int]
     device_idx: Optional[int]
@@ -35,6 +92,7 @@ class Violation:
     rule: str
     expected: object = None
     found: object = None
+    rule_name: str = ""
 
     def format(self, tz: dt.tzinfo) -> str:
         """The violation as one line, with the timestamp in the device's local time."""
@@ -45,7 +103,19 @@ class Violation:
         text = f"{who} {self.table}{when}: {self.rule}"
         if self.expected is not None or self.found is not None:
             text += f": expected {_show(self.expected)}, found {_show(self.found)}"
+        if self.rule_name:
+            text += f" [{self.rule_name}]"
         return text
+
+
+class Finding(NamedTuple):
+    """What a meter rule reports; ``verify`` adds the meter and the rule's name."""
+
+    table: str
+    timestamp: Optional[int]
+    message: str
+    expected: object = None
+    found: object = None
 
 
 def _show(value: object) -> str:
@@ -60,383 +130,907 @@ def _close(a: Optional[float], b: Optional[float], tolerance: float) -> bool:
     return abs(a - b) <= tolerance + 1e-9 * max(abs(a), abs(b))
 
 
-class Verifier:
-    """Runs every check over one meter.db file."""
+# ---- the per-meter view -------------------------------------------------------------------
+class Record:
+    """One MeterData header of a meter and its value rows (named tuples), values read by tag."""
 
-    def __init__(self, path: str, timezone: str = timegrid.DEFAULT_TIMEZONE,
-                 tolerance: float = 0.005) -> None:
-        self.path = path
-        self.tz = timegrid.zone(timezone)
-        self.tolerance = tolerance
-        try:
-            self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        except sqlite3.Error as exc:
-            raise SchemaError(f"{path} cannot be opened: {exc}") from None
-        self.names = NameIndex.from_connection(self.conn, path)
-        self.type_of = self.names.record_type_names
-        self.violations: List[Violation] = []
+    __slots__ = ("measure", "id", "ts", "valid", "rows", "family", "_by_key", "_cells")
 
-    def close(self) -> None:
-        """Close the read-only connection."""
-        self.conn.close()
+    def __init__(self, measure: str, record_id: int, ts: int, valid: int, rows: Tuple[tuple, ...]) -> None:
+        self.measure, self.id, self.ts, self.valid, self.rows = measure, record_id, ts, valid, rows
+        self.family: Family = FAMILIES[MEASURE_TABLE[measure]]
+        self._cells = _TAG_CELLS[self.family.table]
+        key = self.family.key_column
+        self._by_key = {getattr(row, key) if key else None: row for row in rows}
 
-    def run(self) -> List[Violation]:
-        """Run every check; returns the violations found."""
-        self._database_checks()
-        meters = list(self.conn.execute(
-            "SELECT m.DeviceIdx, m.MeterId, t.Type FROM MeterTable m LEFT JOIN MeterTypes t ON t.Id = m.TypeId "
-            "ORDER BY m.DeviceIdx"))
-        for device_idx, meter_id, type_name in meters:
-            self._meter(device_idx, meter_id, type_name)
-        return self.violations
+    def keys(self) -> List[object]:
+        """Row keys present (tariffs, phases; ``[None]`` for a one-row record)."""
+        key = self.family.key_column
+        return [getattr(row, key) if key else None for row in self.rows]
 
-    def add(self, *args, **kwargs) -> None:
-        """Record one violation."""
-        self.violations.append(Violation(*args, **kwargs))
+    def value(self, tag: str) -> object:
+        """The value of a tag (``A+0``, ``UB``, ``P+``, ``Pls3``, ``event``); None when absent."""
+        key, position = self._cells[tag]
+        row = self._by_key.get(key)
+        return None if row is None else row[position]
 
-    # ---- whole-database checks ----------------------------------------------------------
-    def _database_checks(self) -> None:
-        for device_idx, rtid, ts, count in self.conn.execute(
-                "SELECT DeviceIdx, RecordTypeId, Timestamp, count(*) FROM MeterData "
-                "GROUP BY DeviceIdx, RecordTypeId, Timestamp HAVING count(*) > 1"):
-            self.add(self._meter_id(device_idx), device_idx, self.type_of.get(rtid, str(rtid)), ts,
-                     "(DeviceIdx, RecordTypeId, Timestamp) is not unique", 1, count)
-        for table in VALUE_TABLES:
-            orphans = self.conn.execute(
-                f"SELECT count(*) FROM {table} WHERE Id NOT IN (SELECT Id FROM MeterData)").fetchone()[0]
-            if orphans:
-                self.add(None, None, table, None, "rows whose Id has no MeterData header", 0, orphans)
-        dangling = self.conn.execute(
-            "SELECT count(*) FROM MeterData WHERE DeviceIdx NOT IN (SELECT DeviceIdx FROM MeterTable)").fetchone()[0]
-        if dangling:
-            self.add(None, None, "MeterData", None, "headers whose DeviceIdx is not in MeterTable", 0, dangling)
-        retention = dict(self.conn.execute("SELECT RecordTypeId, Records FROM ArchInfo"))
-        for rtid, most in self.conn.execute(
-                "SELECT RecordTypeId, max(n) FROM (SELECT DeviceIdx, RecordTypeId, count(*) AS n "
-                "FROM MeterData GROUP BY DeviceIdx, RecordTypeId) GROUP BY RecordTypeId"):
-            if rtid in retention and retention[rtid] < most:
-                self.add(None, None, "ArchInfo", None,
-                         f"Records of {self.type_of.get(rtid, rtid)} is below what a meter holds", f">= {most}",
-                         retention[rtid])
+    def cell(self, key: object, column: str) -> object:
+        """The value of one cell by row key and column name (for cells no tag names)."""
+        row = self._by_key.get(key)
+        return None if row is None else getattr(row, column)
 
-    def _meter_id(self, device_idx: int) -> Optional[int]:
-        row = self.conn.execute("SELECT MeterId FROM MeterTable WHERE DeviceIdx = ?", (device_idx,)).fetchone()
-        return row[0] if row else None
-
-    # ---- per-meter checks ---------------------------------------------------------------
-    def _meter(self, device_idx: int, meter_id: int, type_name: Optional[str]) -> None:
-        kind = METER_KINDS.get(type_name or "")
-        config = self.conn.execute(
-            "SELECT IntervalPowerArrays, Tariff, Reactive, ActiveReverse, ReactiveReverse FROM ElectricConfig "
-            "WHERE DeviceIdx = ? ORDER BY Timestamp DESC LIMIT 1", (device_idx,)).fetchone()
-        headers: Dict[str, List[Tuple[int, int, int]]] = defaultdict(list)
-        for record_id, rtid, ts, valid in self.conn.execute(
-                "SELECT Id, RecordTypeId, Timestamp, Valid FROM MeterData WHERE DeviceIdx = ? "
-                "ORDER BY RecordTypeId, Timestamp", (device_idx,)):
-            headers[self.type_of.get(rtid, str(rtid))].append((record_id, ts, valid))
-        children = self._children(device_idx)
-        ctx = MeterContext(self, device_idx, meter_id, kind, config, headers, children)
-        ctx.check_children()
-        if any(MEASURE_TABLE.get(m, "").startswith("Electric") for m in headers):
-            ctx.check_energy()
-            ctx.check_profile()
-            ctx.check_quality()
-        ctx.check_journals()
-
-    def _children(self, device_idx: int) -> Dict[str, Dict[int, list]]:
-        out: Dict[str, Dict[int, list]] = {}
-        for table in VALUE_TABLES:
-            family = FAMILIES[table]
-            rows: Dict[int, list] = defaultdict(list)
-            for row in self.conn.execute(
-                    f"SELECT v.* FROM {table} v JOIN MeterData m ON m.Id = v.Id WHERE m.DeviceIdx = ?",
-                    (device_idx,)):
-                rows[row[0]].append(row[1:])
-            out[family.table] = rows
-        return out
+    def has(self, key: object) -> bool:
+        """Whether the row with this key exists."""
+        return key in self._by_key
 
 
-class MeterContext:
-    """The rows of one meter and the checks that read them."""
+@dataclass(frozen=True)
+class MeterView:
+    """Everything verify knows about one meter, read once; rules only read it."""
 
-    def __init__(self, verifier: Verifier, device_idx: int, meter_id: int, kind, config, headers, children):
-        self.v = verifier
-        self.tz = verifier.tz
-        self.tol = verifier.tolerance
-        self.device_idx = device_idx
-        self.meter_id = meter_id
-        self.kind = kind
-        self.period = int(config[0]) if config and config[0] else None
-        flags = config[1:] if config else (None, None, None, None)
-        self.tariffed, self.reactive, self.active_reverse, self.reactive_reverse = flags
-        self.headers = headers
-        self.children = children
+    device_idx: int
+    meter_id: Optional[int]
+    type_name: Optional[str]
+    kind: Optional[MeterKind]
+    configs: Mapping[str, Optional[tuple]]          # config table -> newest row (named tuple)
+    records: Mapping[str, Tuple[Record, ...]]        # measure -> every record, oldest first
+    tz: dt.tzinfo
+    tolerance: float
 
-    def add(self, table: str, ts: Optional[int], rule: str, expected=None, found=None) -> None:
-        """Record a violation of this meter."""
-        self.v.add(self.meter_id, self.device_idx, table, ts, rule, expected, found)
+    def config(self, tag: str, table: str = "ElectricConfig") -> object:
+        """A config value by its tag (``isTrf``, ``cArrays``, ``chnl`` ...); None without a config row."""
+        row = self.configs.get(table)
+        return None if row is None else getattr(row, CONFIG_TAGS[table][tag])
 
-    def records(self, measure: str) -> Iterator[Tuple[int, int, int, list]]:
-        """(Id, timestamp, valid, child rows) of one measure, oldest first."""
-        table = MEASURE_TABLE.get(measure)
-        rows = self.children.get(table, {}) if table else {}
-        for record_id, ts, valid in self.headers.get(measure, ()):
-            yield record_id, ts, valid, rows.get(record_id, [])
+    def present(self, names: FrozenSet[str]) -> List[str]:
+        """The measures among ``names`` this meter has records of (RecordTypeId order)."""
+        return [measure for measure in self.records if measure in names]
 
-    def energy(self, measure: str) -> Dict[int, Dict[int, tuple]]:
-        """Valid energy records of a measure: ts -> tariff -> (Ap, Am, Rp, Rm)."""
-        return {ts: {row[0]: row[1:] for row in rows}
-                for _, ts, valid, rows in self.records(measure) if valid}
+    def all(self, measure: str) -> Tuple[Record, ...]:
+        """Every record of a measure, Valid or not, oldest first."""
+        return self.records.get(measure, ())
 
-    def check_children(self) -> None:
-        """Valid = 1 records have their full child rows, Valid = 0 records none."""
-        for measure in self.headers:
-            table = MEASURE_TABLE.get(measure)
-            if table is None:
-                continue
-            family = FAMILIES[table]
-            for _, ts, valid, rows in self.records(measure):
-                if not valid:
-                    if rows:
-                        self.add(measure, ts, "Valid = 0 header has child rows", 0, len(rows))
-                    continue
-                if family.key_column is None:
-                    expected = 1
-                elif table == "ElectricEnergyValues":
-                    expected = 1 if self.tariffed == 0 else 5
-                else:
-                    expected = 4
-                if len(rows) != expected:
-                    self.add(measure, ts, f"Valid = 1 record has {len(rows)} {table} rows", expected, len(rows))
+    def valid(self, measure: str) -> List[Record]:
+        """Valid = 1 records of a measure that carry rows, oldest first."""
+        return [r for r in self.records.get(measure, ()) if r.valid and r.rows]
 
-    # ---- energy -------------------------------------------------------------------------
-    def check_energy(self) -> None:
-        """Totals, monotonic registers, config gating, calendar stamps and consumption."""
-        gates = {"Am": self.active_reverse, "Rp": self.reactive, "Rm": self.reactive_reverse}
-        columns = ("Ap", "Am", "Rp", "Rm")
-        self.cache = {m: self.energy(m) for m in ("ElMomentEnergy", "ElDayEnergy", "ElMonthEnergy",
-                                                   "ElDayConsEnergy", "ElMonthConsEnergy")}
-        for measure, records in self.cache.items():
-            previous: Optional[Dict[int, tuple]] = None
-            for ts in sorted(records):
-                rows = records[ts]
-                if self.tariffed == 0 and set(rows) - {0}:
-                    self.add(measure, ts, "ElConfig.Tariff = 0 but tariff rows 1-4 exist", "{0}", sorted(rows))
-                for c, column in enumerate(columns):
-                    if gates.get(column) == 0:
-                        for tariff, row in rows.items():
-                            if row[c] is not None:
-                                self.add(measure, ts, f"{ENERGY_QUANTITIES[c][0]}{tariff} must be NULL "
-                                         f"(ElConfig flag for {column} is 0)", None, row[c])
-                    if 0 in rows and all(t in rows for t in (1, 2, 3, 4)):
-                        parts = [rows[t][c] for t in (1, 2, 3, 4)]
-                        if rows[0][c] is not None and all(p is not None for p in parts):
-                            total = sum(parts)
-                            if not _close(rows[0][c], total, self.tol):
-                                self.add(measure, ts, f"{ENERGY_QUANTITIES[c][0]}0 is not the sum of tariffs 1-4",
-                                         total, rows[0][c])
-                if measure in CUMULATIVE and previous is not None:
-                    for tariff, row in rows.items():
-                        before = previous.get(tariff)
-                        if before is None:
-                            continue
-                        for c in range(4):
-                            if row[c] is not None and before[c] is not None and row[c] < before[c] - self.tol:
-                                self.add(measure, ts, f"register {ENERGY_QUANTITIES[c][0]}{tariff} decreased",
-                                         f">= {before[c]:.3f}", row[c])
-                previous = rows
-        self._check_calendar()
-        self._check_consumption("ElDayEnergy", "ElDayConsEnergy")
-        self._check_consumption("ElMonthEnergy", "ElMonthConsEnergy")
+    def by_ts(self, measure: str) -> Dict[int, Record]:
+        """Valid records of a measure by timestamp."""
+        return {r.ts: r for r in self.valid(measure)}
 
-    def _check_calendar(self) -> None:
-        for measure in ("ElDayEnergy", "ElDayConsEnergy"):
-            stamps = sorted(ts for _, ts, _, _ in self.records(measure))
-            for ts in stamps:
-                if timegrid.local_midnight(timegrid.local_datetime(ts, self.tz).date(), self.tz) != ts:
-                    self.add(measure, ts, "not stamped at local midnight")
-            days = [timegrid.local_datetime(ts, self.tz).date() for ts in stamps]
-            for a, b in zip(days, days[1:]):
-                if (b - a).days > 1:
-                    self.add(measure, stamps[days.index(b)], "days missing before this record",
-                             str(a + dt.timedelta(days=1)), str(b))
-        for measure in ("ElMonthEnergy", "ElMonthConsEnergy"):
-            stamps = sorted(ts for _, ts, _, _ in self.records(measure))
-            for ts in stamps:
-                local = timegrid.local_datetime(ts, self.tz)
-                if local.day != 1 or timegrid.local_midnight(local.date(), self.tz) != ts:
-                    self.add(measure, ts, "not stamped at local midnight of the 1st")
-            months = [timegrid.local_datetime(ts, self.tz).date() for ts in stamps]
-            for a, b in zip(months, months[1:]):
-                if timegrid.add_months(a, 1) < b.replace(day=1):
-                    self.add(measure, stamps[months.index(b)], "months missing before this record",
-                             str(timegrid.add_months(a, 1)), str(b))
+    def midnight(self, ts: int) -> int:
+        """Local midnight of the day ``ts`` falls in."""
+        return timegrid.local_midnight(timegrid.local_datetime(ts, self.tz).date(), self.tz)
 
-    def _next_stamp(self, ts: int, monthly: bool) -> int:
+    def next_stamp(self, ts: int, cadence: str) -> int:
+        """The day's or month's following local midnight."""
         day = timegrid.local_datetime(ts, self.tz).date()
-        following = timegrid.add_months(day, 1) if monthly else day + dt.timedelta(days=1)
+        following = timegrid.add_months(day, 1) if cadence == MONTH else day + dt.timedelta(days=1)
         return timegrid.local_midnight(following, self.tz)
 
-    def _check_consumption(self, register_measure: str, cons_measure: str) -> None:
-        registers, consumption = self.cache[register_measure], self.cache[cons_measure]
-        monthly = register_measure == "ElMonthEnergy"
-        for ts, rows in sorted(consumption.items()):
-            later = registers.get(self._next_stamp(ts, monthly))
-            current = registers.get(ts)
-            if later is None or current is None:
-                continue
-            for tariff, row in rows.items():
-                a, b = current.get(tariff), later.get(tariff)
-                if a is None or b is None:
-                    continue
-                for c in range(4):
-                    if row[c] is None or a[c] is None or b[c] is None:
-                        continue
-                    expected = b[c] - a[c]
-                    if not _close(row[c], expected, self.tol):
-                        self.add(cons_measure, ts, f"{ENERGY_QUANTITIES[c][0]}{tariff} is not the difference "
-                                 f"of the {register_measure} readings", expected, row[c])
 
-    # ---- load profile -------------------------------------------------------------------
-    def check_profile(self) -> None:
-        """Profile period, boundaries, daily energy and moment registers against the profile."""
-        profile: List[Tuple[int, tuple]] = []
-        for _, ts, valid, rows in self.records("ElArr1ConsPower"):
-            if not valid or not rows:
-                continue
-            row = rows[0]
-            period = row[0]
-            if self.period and period != self.period:
-                self.add("ElArr1ConsPower", ts, "Period differs from ElConfig.IntervalPowerArrays", self.period, period)
-            if period:
-                midnight = timegrid.local_midnight(timegrid.local_datetime(ts, self.tz).date(), self.tz)
-                if (ts - midnight) % (int(period) * 60):
-                    self.add("ElArr1ConsPower", ts, f"not on a {period}-minute boundary")
-            for index, gate in ((2, self.active_reverse), (3, self.reactive), (4, self.reactive_reverse)):
-                if gate == 0 and row[index] is not None:
-                    self.add("ElArr1ConsPower", ts, f"{PROFILE_TAGS[index - 1]} must be NULL (ElConfig flag is 0)",
-                             None, row[index])
-            profile.append((ts, row))
-        self.profile = profile
-        if not profile:
-            return
-        ends = [ts for ts, _ in profile]
-        day_cons = self.cache.get("ElDayConsEnergy", {})
-        day_registers = self.cache.get("ElDayEnergy", {})
-        for day_ts, rows in sorted(day_cons.items()):
-            total = rows.get(0)
-            next_ts = self._next_stamp(day_ts, False)
-            lo, hi = bisect.bisect_right(ends, day_ts), bisect.bisect_right(ends, next_ts)
-            slots = profile[lo:hi]
-            if not slots or total is None:
-                continue
-            period = slots[0][1][0] or 30
-            if len(slots) != (next_ts - day_ts) // (int(period) * 60):
-                continue  # incomplete day: nothing to compare
-            for c in range(4):
-                if total[c] is None or any(s[1][1 + c] is None for s in slots):
-                    continue
-                energy = sum(s[1][1 + c] * s[1][0] / 60 for s in slots)
-                if not _close(energy, total[c], self.tol + 1e-6 * len(slots)):
-                    self.add("ElArr1ConsPower", day_ts, f"profile energy of the day ({PROFILE_TAGS[c]}) "
-                             f"differs from ElDayConsEnergy {ENERGY_QUANTITIES[c][0]}0", total[c], energy)
-        # moment registers against the day register plus the profile so far
-        for ts, rows in sorted(self.cache.get("ElMomentEnergy", {}).items()):
-            total = rows.get(0)
-            midnight = timegrid.local_midnight(timegrid.local_datetime(ts, self.tz).date(), self.tz)
-            base = day_registers.get(midnight, {}).get(0)
-            if total is None or base is None:
-                continue
-            lo, hi = bisect.bisect_right(ends, midnight), bisect.bisect_right(ends, ts)
-            slots = profile[lo:hi]
-            period = (slots[0][1][0] if slots else self.period) or 30
-            if len(slots) != (ts - midnight) // (int(period) * 60):
-                continue
-            following = profile[hi][1] if hi < len(profile) and ends[hi] - int(period) * 60 < ts else None
-            for c in range(4):
-                if total[c] is None or base[c] is None or any(s[1][1 + c] is None for s in slots):
-                    continue
-                low = base[c] + sum(s[1][1 + c] * s[1][0] / 60 for s in slots)
-                high = low + (following[1 + c] * following[0] / 60 if following and following[1 + c] else 0.0)
-                if total[c] < low - self.tol or total[c] > high + self.tol:
-                    self.add("ElMomentEnergy", ts, f"{ENERGY_QUANTITIES[c][0]}0 is not the day register plus "
-                             "the profile energy so far", f"{low:.3f}..{high:.3f}", total[c])
+@dataclass(frozen=True)
+class DatabaseView:
+    """The open database, for rules about the file as a whole."""
 
-    # ---- quality ------------------------------------------------------------------------
-    def check_quality(self) -> None:
-        """S, kP and I per phase, sums of the phases, realistic ranges, single-phase rules."""
-        single = self.kind is not None and self.kind.phases == 1
-        tol = max(self.tol, 0.002)
-        for _, ts, valid, rows in self.records("ElMomentQuality"):
-            if not valid:
+    conn: sqlite3.Connection
+    names: NameIndex
+    meter_ids: Mapping[int, int]                     # DeviceIdx -> MeterId
+
+    def type_name(self, record_type_id: int) -> str:
+        """ArchTypes.Name of an id (the id itself when unknown)."""
+        return self.names.record_type_names.get(record_type_id, str(record_type_id))
+
+
+# ---- the registry -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rule:
+    """One invariant: ``check`` maps a view to findings; ``measures`` are the measures it reads
+    (it runs on a meter holding records of any of them)."""
+
+    name: str
+    scope: str                      # "meter" or "database"
+    measures: FrozenSet[str]
+    check: Callable
+
+    @property
+    def doc(self) -> str:
+        """What the rule checks and why a device's data must obey it."""
+        return inspect.getdoc(self.check) or ""
+
+    @property
+    def summary(self) -> str:
+        """What the rule checks: the docstring's first paragraph, on one line."""
+        return " ".join(self.doc.split("\n\n", 1)[0].split())
+
+    def applies_to(self, view: MeterView) -> bool:
+        """Whether the meter has records this rule reads."""
+        return any(view.records.get(m) for m in self.measures)
+
+
+RULES: Dict[str, Rule] = {}
+
+
+def rule(name: str, reads: Iterable[str] = (), scope: str = "meter") -> Callable:
+    """Register a rule function under ``name``."""
+    def register(check: Callable) -> Callable:
+        if name in RULES:
+            raise ValueError(f"rule {name!r} registered twice")
+        if not inspect.getdoc(check):
+            raise ValueError(f"rule {name!r} needs a docstring")
+        RULES[name] = Rule(name, scope, frozenset(reads), check)
+        return check
+    return register
+
+
+# ---- database rules -----------------------------------------------------------------------
+@rule("unique-record", scope="database")
+def unique_record(db: DatabaseView) -> Iterator[Violation]:
+    """(DeviceIdx, RecordTypeId, Timestamp) is unique in MeterData.
+
+    The device's APIs and its poller look a record up by that triple; two headers for one
+    reading make the answer depend on which row SQLite happens to return."""
+    for device_idx, rtid, ts, count in db.conn.execute(
+            "SELECT DeviceIdx, RecordTypeId, Timestamp, count(*) FROM MeterData "
+            "GROUP BY DeviceIdx, RecordTypeId, Timestamp HAVING count(*) > 1"):
+        yield Violation(db.meter_ids.get(device_idx), device_idx, db.type_name(rtid), ts,
+                        "(DeviceIdx, RecordTypeId, Timestamp) is not unique", 1, count)
+
+
+@rule("orphan-values", scope="database")
+def orphan_values(db: DatabaseView) -> Iterator[Violation]:
+    """Every value row's Id is a MeterData header.
+
+    Values are reached only through their header (meter, measure, time); a row without one is
+    data no API can return and no cleanup by meter removes."""
+    for table in VALUE_TABLES:
+        orphans = db.conn.execute(
+            f"SELECT count(*) FROM {table} WHERE Id NOT IN (SELECT Id FROM MeterData)").fetchone()[0]
+        if orphans:
+            yield Violation(None, None, table, None, "rows whose Id has no MeterData header", 0, orphans)
+
+
+@rule("header-without-meter", scope="database")
+def header_without_meter(db: DatabaseView) -> Iterator[Violation]:
+    """Every MeterData header's DeviceIdx is a meter in MeterTable.
+
+    The device deletes a meter's data by cascading from MeterTable; headers of a meter that is
+    not there belong to nobody and survive every cleanup."""
+    dangling = db.conn.execute(
+        "SELECT count(*) FROM MeterData WHERE DeviceIdx NOT IN (SELECT DeviceIdx FROM MeterTable)").fetchone()[0]
+    if dangling:
+        yield Violation(None, None, "MeterData", None, "headers whose DeviceIdx is not in MeterTable", 0, dangling)
+
+
+@rule("retention-holds-records", scope="database")
+def retention_holds_records(db: DatabaseView) -> Iterator[Violation]:
+    """ArchInfo.Records of a measure is at least the number of records any one meter holds.
+
+    The device trims each meter's archive to Records on its next write, so data beyond it is
+    about to vanish: a test that relies on it would pass once and then fail."""
+    retention = dict(db.conn.execute("SELECT RecordTypeId, Records FROM ArchInfo"))
+    for rtid, most in db.conn.execute(
+            "SELECT RecordTypeId, max(n) FROM (SELECT DeviceIdx, RecordTypeId, count(*) AS n "
+            "FROM MeterData GROUP BY DeviceIdx, RecordTypeId) GROUP BY RecordTypeId"):
+        if rtid in retention and retention[rtid] < most:
+            yield Violation(None, None, "ArchInfo", None,
+                            f"Records of {db.type_name(rtid)} is below what a meter holds", f">= {most}",
+                            retention[rtid])
+
+
+# ---- rules for every value family ---------------------------------------------------------
+ALL_MEASURES = frozenset(VALUE_MEASURES)
+
+
+@rule("valid-0-without-values", reads=ALL_MEASURES)
+def valid_0_without_values(view: MeterView) -> Iterator[Finding]:
+    """A Valid = 0 header has no value rows.
+
+    Valid = 0 is how the device records a reading it could not take; the data API reports such
+    a record as invalid and ignores its values, so values under it are a contradiction."""
+    for measure in view.present(ALL_MEASURES):
+        records = view.all(measure)
+        for record in records:
+            if not record.valid and record.rows:
+                yield Finding(measure, record.ts, "Valid = 0 header has child rows", 0, len(record.rows))
+
+
+@rule("valid-1-rows", reads=ALL_MEASURES)
+def valid_1_rows(view: MeterView) -> Iterator[Finding]:
+    """A Valid = 1 record has exactly the rows its value table defines.
+
+    Energy: tariffs 0-4, or tariff 0 alone when ElConfig.Tariff = 0 (no tariff unit); quality:
+    phases A, B, C and Summ; every other table: one row.  The APIs build a reading's tags from
+    these rows, so a missing or extra row is a tag that is missing or has two values."""
+    tariff_unit = view.config("isTrf")
+    for measure in view.present(ALL_MEASURES):
+        records = view.all(measure)
+        for record in records:
+            if not record.valid:
                 continue
-            by_phase = {row[0]: row[1:] for row in rows}
-            summ = by_phase.get("Summ")
-            phases = [by_phase.get(p) for p in ("A", "B", "C")]
-            for name, row in zip(("A", "B", "C"), phases):
-                if row is None:
-                    continue
-                u, i, p, q, s, kp, angle, f = row
-                if single and name != "A":
-                    if any(value is not None for value in row):
-                        self.add("ElMomentQuality", ts, f"single-phase meter has phase {name} values", None, row)
-                    continue
-                if None in (p, q, s):
-                    continue
-                if abs(s - math.hypot(p, q)) > tol + 1e-6 * abs(s):
-                    self.add("ElMomentQuality", ts, f"S{name}^2 != P{name}^2 + Q{name}^2", math.hypot(p, q), s)
-                if s and kp is not None and abs(kp - p / s) > 5e-4:
-                    self.add("ElMomentQuality", ts, f"kP{name} != P{name}/S{name}", p / s, kp)
-                if u is not None and i is not None and kp is not None and abs(u * i * kp - p) > 0.01 * s + 0.0006 * u + tol:
-                    self.add("ElMomentQuality", ts, f"P{name} != U{name}*I{name}*kP{name}", u * i * kp, p)
-                if u is not None and not VOLTAGE_RANGE[0] <= u <= VOLTAGE_RANGE[1]:
-                    self.add("ElMomentQuality", ts, f"U{name} outside {VOLTAGE_RANGE[0]:.0f}-{VOLTAGE_RANGE[1]:.0f} V", None, u)
-                if angle is not None and not ANGLE_RANGE[0] <= angle <= ANGLE_RANGE[1]:
-                    self.add("ElMomentQuality", ts, f"phase angle of {name} not near 120 degrees", None, angle)
-            if summ is None:
+            family = record.family
+            if family.key_column is None:
+                expected: List[object] = [None]
+            elif family is ENERGY and tariff_unit == 0:
+                expected = [0]
+            else:
+                expected = list(family.keys)
+            found = record.keys()
+            if sorted(found, key=str) != sorted(expected, key=str):
+                if family.key_column is None:
+                    yield Finding(measure, record.ts, f"Valid = 1 record has {len(found)} {family.table} rows",
+                                  1, len(found))
+                else:
+                    yield Finding(measure, record.ts, f"Valid = 1 record's {family.key_column} rows are not "
+                                  f"those of its table", expected, sorted(found, key=str))
+
+
+UNTAGGED_CELLS = {family.table: [(key, column) for key in family.keys for column in family.value_columns
+                                 if _tag(family, key, column) is None] for family in FAMILIES.values()}
+
+
+@rule("untagged-cells-null", reads=ALL_MEASURES)
+def untagged_cells_null(view: MeterView) -> Iterator[Finding]:
+    """A cell that no JSON tag names is NULL (U, I and Angle of the Summ row; F of phases A-C).
+
+    The device's APIs read and write values only through tags; a cell without a tag is one the
+    device never fills, so a value there is not something a real meter reported."""
+    for measure in view.present(ALL_MEASURES):
+        records = view.all(measure)
+        untagged = UNTAGGED_CELLS[MEASURE_TABLE[measure]]
+        if not untagged:
+            continue
+        for record in records:
+            for key, column in untagged:
+                value = record.cell(key, column)
+                if value is not None:
+                    label = f"{column} of {key}" if key is not None else column
+                    yield Finding(measure, record.ts, f"{label} has no tag and must be NULL", None, value)
+
+
+GRID_MEASURES = measures(cadence=(DAY, MONTH, HOUR, PROFILE))
+
+
+@rule("stamp-on-grid", reads=GRID_MEASURES)
+def stamp_on_grid(view: MeterView) -> Iterator[Finding]:
+    """Day records are stamped at local midnight, month records at local midnight of the 1st,
+    hour records at the start of a local hour, profile slots on a Period boundary from midnight.
+
+    The device closes these archives at those instants and the APIs select them by date; a
+    record off the grid is a day or slot that no query for a date finds."""
+    for measure in view.present(GRID_MEASURES):
+        records = view.all(measure)
+        cadence = cadence_of(measure)
+        for record in records:
+            ts = record.ts
+            local = timegrid.local_datetime(ts, view.tz)
+            if cadence == DAY and view.midnight(ts) != ts:
+                yield Finding(measure, ts, "not stamped at local midnight")
+            elif cadence == MONTH and (local.day != 1 or view.midnight(ts) != ts):
+                yield Finding(measure, ts, "not stamped at local midnight of the 1st")
+            elif cadence == HOUR and (local.minute, local.second) != (0, 0):
+                yield Finding(measure, ts, "not stamped at the start of a local hour")
+            elif cadence == PROFILE and record.valid and record.rows:
+                period = record.value("cTime")
+                if period and (ts - view.midnight(ts)) % (int(period) * 60):
+                    yield Finding(measure, ts, f"not on a {period}-minute boundary")
+
+
+CALENDAR_MEASURES = measures(cadence=(DAY, MONTH))
+
+
+@rule("calendar-gap", reads=CALENDAR_MEASURES)
+def calendar_gap(view: MeterView) -> Iterator[Finding]:
+    """A day (month) archive has a record for every day (month) between its first and last.
+
+    The device writes these archives every day (month) whether or not it could read the meter
+    (Valid = 0 when not); a missing record means the archive itself lost data."""
+    for measure in view.present(CALENDAR_MEASURES):
+        records = view.all(measure)
+        cadence = cadence_of(measure)
+        stamps = sorted(r.ts for r in records)
+        dates = [timegrid.local_datetime(ts, view.tz).date() for ts in stamps]
+        for ts, a, b in zip(stamps[1:], dates, dates[1:]):
+            if cadence == DAY and (b - a).days > 1:
+                yield Finding(measure, ts, "days missing before this record", str(a + dt.timedelta(days=1)), str(b))
+            elif cadence == MONTH and timegrid.add_months(a.replace(day=1), 1) < b.replace(day=1):
+                yield Finding(measure, ts, "months missing before this record",
+                              str(timegrid.add_months(a.replace(day=1), 1)), str(b))
+
+
+def _counter_tags(family: Family) -> List[str]:
+    """Tags of a family that hold counted quantities (every tag but the channel count)."""
+    return [tag for tag in family.tags if tag != "Channels"]
+
+
+CUMULATIVE_MEASURES = measures(cumulative=True)
+
+
+@rule("cumulative-decreases", reads=CUMULATIVE_MEASURES)
+def cumulative_decreases(view: MeterView) -> Iterator[Finding]:
+    """An energy register or a pulse counter never decreases from one record to the next.
+
+    Registers and counters only count up; a lower value later means a reset, a swapped meter or
+    data from another meter -- each of which the device journals and tests must not fake."""
+    for measure in view.present(CUMULATIVE_MEASURES):
+        records = view.all(measure)
+        word = "register" if MEASURE_TABLE[measure] == ENERGY.table else "counter"
+        previous: Optional[Record] = None
+        for record in records:
+            if not record.valid or not record.rows:
                 continue
-            for index, label in ((2, "PS"), (3, "QS")):
-                parts = [row[index] for row in phases if row is not None and row[index] is not None]
-                if parts and summ[index] is not None and abs(sum(parts) - summ[index]) > tol:
-                    self.add("ElMomentQuality", ts, f"{label} is not the sum of the phases", sum(parts), summ[index])
-            freq = summ[7]
+            if previous is not None:
+                for tag in _counter_tags(record.family):
+                    before, now = previous.value(tag), record.value(tag)
+                    if before is not None and now is not None and now < before - view.tolerance:
+                        yield Finding(measure, record.ts, f"{word} {tag} decreased", f">= {_show(before)}", now)
+            previous = record
+
+
+# ---- electric rules -----------------------------------------------------------------------
+ENERGY_MEASURES = measures(ENERGY.table)
+CONFIG_GATES = (("isAm", "A-", "P-"), ("isRp", "R+", "Q+"), ("isRm", "R-", "Q-"))  # flag, energy, profile
+
+
+GATED_MEASURES = ENERGY_MEASURES | measures(POWER.table)
+
+
+@rule("config-gates-values", reads=GATED_MEASURES)
+def config_gates_values(view: MeterView) -> Iterator[Finding]:
+    """A quantity ElConfig says the meter does not measure (isAm/isRp/isRm = 0) is NULL in the
+    energy registers (A-, R+, R-) and in the profile (P-, Q+, Q-).
+
+    The device reads only what the config enables; a value there is one no such meter could give."""
+    for flag, energy_prefix, profile_tag in CONFIG_GATES:
+        if view.config(flag) != 0:
+            continue
+        for measure in view.present(GATED_MEASURES):
+            table = MEASURE_TABLE[measure]
+            for record in view.valid(measure):
+                tags = [profile_tag] if table == POWER.table else \
+                    [f"{energy_prefix}{t}" for t in ENERGY.keys]
+                for tag in tags:
+                    value = record.value(tag)
+                    if value is not None:
+                        yield Finding(measure, record.ts, f"{tag} must be NULL (ElConfig {flag} is 0)", None, value)
+
+
+TARIFF_TAGS = tuple((prefix, f"{prefix}0", tuple(f"{prefix}{t}" for t in ENERGY.keys[1:]))
+                    for prefix in ENERGY_PREFIXES)
+
+
+@rule("tariff-sum", reads=ENERGY_MEASURES)
+def tariff_sum(view: MeterView) -> Iterator[Finding]:
+    """The total (tariff 0) of every energy quantity is the sum of tariffs 1-4.
+
+    A meter with a tariff unit accumulates each kWh into exactly one tariff register and into
+    the total; a total that differs from the sum is energy counted twice or not at all."""
+    for measure in view.present(ENERGY_MEASURES):
+        for record in view.valid(measure):
+            if not all(record.has(t) for t in ENERGY.keys):
+                continue
+            for prefix, total_tag, part_tags in TARIFF_TAGS:
+                total = record.value(total_tag)
+                parts = [record.value(tag) for tag in part_tags]
+                if total is None or any(p is None for p in parts):
+                    continue
+                if not _close(total, sum(parts), view.tolerance):
+                    yield Finding(measure, record.ts, f"{prefix}0 is not the sum of tariffs 1-4", sum(parts), total)
+
+
+CONSUMPTION_MEASURES = measures(consumption=True)
+
+
+@rule("consumption-difference", reads=CONSUMPTION_MEASURES)
+def consumption_difference(view: MeterView) -> Iterator[Finding]:
+    """A day (month) consumption is the difference of the register at the next midnight (1st)
+    and the register at its own stamp, per quantity and tariff.
+
+    The device derives consumption from its registers; a consumption that differs from them is
+    energy that was used but never counted (or the reverse)."""
+    for measure in view.present(CONSUMPTION_MEASURES):
+        facts = measure_entry(measure)
+        if facts.consumption_of is None:
+            continue
+        registers = view.by_ts(facts.consumption_of)
+        for record in view.valid(measure):
+            current, later = registers.get(record.ts), registers.get(view.next_stamp(record.ts, facts.cadence))
+            if current is None or later is None:
+                continue
+            for tag in ENERGY.tags:
+                used, a, b = record.value(tag), current.value(tag), later.value(tag)
+                if used is None or a is None or b is None:
+                    continue
+                if not _close(used, b - a, view.tolerance):
+                    yield Finding(measure, record.ts, f"{tag} is not the difference of the "
+                                  f"{facts.consumption_of} readings", b - a, used)
+
+
+@rule("same-instant", reads=CUMULATIVE_MEASURES)
+def same_instant(view: MeterView) -> Iterator[Finding]:
+    """Readings of one instant agree between archives: a moment, hour, day or month record of
+    registers (counters) stamped at the same time holds the same values.
+
+    They are one reading of one register filed in several archives (the 1st's midnight is a
+    month, a day, an hour and a moment record); two values for one instant cannot both be true."""
+    by_family: Dict[str, List[str]] = {}
+    for measure in view.present(CUMULATIVE_MEASURES):
+        by_family.setdefault(MEASURE_TABLE[measure], []).append(measure)
+    for names in by_family.values():
+        if len(names) < 2:
+            continue
+        seen: Dict[int, Record] = {}
+        for measure in names:
+            for record in view.valid(measure):
+                first = seen.setdefault(record.ts, record)
+                if first is record:
+                    continue
+                for tag in _counter_tags(record.family):
+                    a, b = first.value(tag), record.value(tag)
+                    if a is not None and b is not None and not _close(a, b, view.tolerance):
+                        yield Finding(measure, record.ts, f"{tag} differs from {first.measure} of the same instant",
+                                      a, b)
+
+
+LOAD_PROFILE = "ElArr1ConsPower"
+
+
+def _profile(view: MeterView) -> Tuple[List[int], List[Record]]:
+    """Valid profile slots (oldest first) and their end stamps."""
+    slots = view.valid(LOAD_PROFILE)
+    return [s.ts for s in slots], slots
+
+
+def _slot_energy(slot: Record, tag: str) -> Optional[float]:
+    power, period = slot.value(tag), slot.value("cTime")
+    return None if power is None or not period else power * period / 60
+
+
+@rule("profile-period-config", reads=frozenset({LOAD_PROFILE}))
+def profile_period_config(view: MeterView) -> Iterator[Finding]:
+    """A profile slot's Period equals ElConfig.IntervalPowerArrays (as this tool reads that column).
+
+    The meter integrates its profile over the configured interval; a slot of another length is
+    from another configuration, and the energy computed from it is wrong."""
+    configured = view.config("cArrays")
+    if not configured:
+        return
+    for slot in view.valid(LOAD_PROFILE):
+        period = slot.value("cTime")
+        if period != configured:
+            yield Finding(LOAD_PROFILE, slot.ts, "Period differs from ElConfig.IntervalPowerArrays", configured, period)
+
+
+@rule("profile-day-energy", reads=frozenset({LOAD_PROFILE}))
+def profile_day_energy(view: MeterView) -> Iterator[Finding]:
+    """The profile's energy over a complete day (sum of power x period) equals that day's
+    consumption (ElDayConsEnergy, tariff 0), for P+/A+, P-/A-, Q+/R+, Q-/R-.
+
+    Both come from the same metering element; the profile is the day's energy cut into slots."""
+    ends, slots = _profile(view)
+    if not slots:
+        return
+    for cons in view.valid("ElDayConsEnergy"):
+        day_ts, next_ts = view.midnight(cons.ts), view.next_stamp(cons.ts, DAY)  # the day, whatever its stamp
+        day = slots[bisect.bisect_right(ends, day_ts):bisect.bisect_right(ends, next_ts)]
+        period = day[0].value("cTime") if day else None
+        if not period or len(day) != (next_ts - day_ts) // (int(period) * 60):
+            continue  # incomplete day: nothing to compare
+        for prefix, tag in zip(ENERGY_PREFIXES, PROFILE_POWER_TAGS):
+            total = cons.value(f"{prefix}0")
+            energies = [_slot_energy(s, tag) for s in day]
+            if total is None or any(e is None for e in energies):
+                continue
+            energy = sum(energies)  # type: ignore[arg-type]
+            if not _close(energy, total, view.tolerance + 1e-6 * len(day)):
+                yield Finding(LOAD_PROFILE, day_ts, f"profile energy of the day ({tag}) differs from "
+                              f"ElDayConsEnergy {prefix}0", total, energy)
+
+
+@rule("moment-register-profile", reads=frozenset({"ElMomentEnergy"}))
+def moment_register_profile(view: MeterView) -> Iterator[Finding]:
+    """A moment register (tariff 0) is the day register at its midnight plus the profile energy
+    of the day's slots that ended by then, plus part of the slot still running.
+
+    The slot still running is not in the profile yet: its energy so far is unknown, so the
+    register is only bounded below (the registers only count up) unless that slot is already
+    stored, which bounds it above too.  Days whose profile misses a completed slot are skipped."""
+    ends, slots = _profile(view)
+    days = view.by_ts("ElDayEnergy")
+    if not slots or not days:
+        return
+    energy = {tag: [_slot_energy(s, tag) for s in slots] for tag in PROFILE_POWER_TAGS}
+    running_sum = {tag: list(accumulate((e or 0.0 for e in values), initial=0.0)) for tag, values in energy.items()}
+    running_nulls = {tag: list(accumulate((e is None for e in values), initial=0)) for tag, values in energy.items()}
+    for moment in view.valid("ElMomentEnergy"):
+        ts = moment.ts
+        midnight = view.midnight(ts)
+        base = days.get(midnight)
+        if base is None:
+            continue
+        lo, hi = bisect.bisect_right(ends, midnight), bisect.bisect_right(ends, ts)
+        period = (slots[lo].value("cTime") if hi > lo else view.config("cArrays")) or 30
+        period_s = int(period) * 60
+        if hi - lo != (ts - midnight) // period_s:
+            continue
+        on_boundary = (ts - midnight) % period_s == 0
+        running = hi if hi < len(slots) and ends[hi] - period_s < ts else None
+        for prefix, tag in zip(ENERGY_PREFIXES, PROFILE_POWER_TAGS):
+            total, start = moment.value(f"{prefix}0"), base.value(f"{prefix}0")
+            if total is None or start is None or running_nulls[tag][hi] != running_nulls[tag][lo]:
+                continue
+            low = start + running_sum[tag][hi] - running_sum[tag][lo]
+            if on_boundary:
+                high: Optional[float] = low
+            elif running is not None and energy[tag][running] is not None:
+                high = low + energy[tag][running]  # type: ignore[operator]
+            else:
+                high = None  # the running slot is not stored yet: no upper bound is known
+            if total < low - view.tolerance or (high is not None and total > high + view.tolerance):
+                shown = f"{low:.3f}..{high:.3f}" if high is not None else f">= {low:.3f}"
+                yield Finding("ElMomentEnergy", ts, f"{prefix}0 is not the day register plus the profile "
+                              "energy so far", shown, total)
+
+
+@rule("outage-in-profile", reads=frozenset({"ElJrnlPwr"}))
+def outage_in_profile(view: MeterView) -> Iterator[Finding]:
+    """Between a power-off and the next power-on in ElJrnlPwr, profile slots wholly inside the
+    outage have zero power, and slots the outage cuts are marked isPart.
+
+    A meter without supply measures nothing, and it flags the slots it could not fill."""
+    events = [(r.ts, r.value("event")) for r in view.valid("ElJrnlPwr")]
+    outages = [(a[0], b[0]) for a, b in zip(events, events[1:]) if a[1] == 0 and b[1] == 1]
+    if not outages:
+        return
+    for slot in view.valid(LOAD_PROFILE):
+        start = slot.ts - int(slot.value("cTime") or 30) * 60
+        for off, on in outages:
+            if start >= off and slot.ts <= on:
+                if (slot.value("P+") or 0) != 0 or (slot.value("P-") or 0) != 0:
+                    yield Finding(LOAD_PROFILE, slot.ts, "power during an outage of ElJrnlPwr", 0.0, slot.value("P+"))
+            elif start < on and slot.ts > off and not slot.value("isPart"):
+                yield Finding(LOAD_PROFILE, slot.ts, "slot cut by an outage is not marked isPart", 1, slot.value("isPart"))
+
+
+QUALITY_MEASURES = measures(QUALITY.table)
+ANGLE_TAG = {"A": "AngAB", "B": "AngBC", "C": "AngAC"}
+THREE_PHASES = ("A", "B", "C")
+
+
+PHASE_TAGS = {phase: dict({q: f"{q}{phase}" for q in ("U", "I", "P", "Q", "S", "kP")}, Ang=ANGLE_TAG[phase])
+              for phase in THREE_PHASES}
+
+
+class _PhaseValues:
+    """The values of one phase of one quality record, by quantity (``v["P"]``)."""
+
+    __slots__ = ("record", "tags")
+
+    def __init__(self, record: Record, tags: Dict[str, str]) -> None:
+        self.record, self.tags = record, tags
+
+    def __getitem__(self, quantity: str) -> object:
+        return self.record.value(self.tags[quantity])
+
+
+def _phases(view: MeterView) -> Iterator[Tuple[Record, str, _PhaseValues]]:
+    """(record, phase, values) of every measured phase of every valid quality record; phases B
+    and C of a single-phase meter are left out (``quality-single-phase`` owns them)."""
+    single = view.kind is not None and view.kind.phases == 1
+    phases = ("A",) if single else THREE_PHASES
+    for measure in view.present(QUALITY_MEASURES):
+        for record in view.valid(measure):
+            for phase in phases:
+                yield record, phase, _PhaseValues(record, PHASE_TAGS[phase])
+
+
+def _quality_tolerance(view: MeterView) -> float:
+    return max(view.tolerance, 0.002)
+
+
+@rule("quality-apparent-power", reads=QUALITY_MEASURES)
+def quality_apparent_power(view: MeterView) -> Iterator[Finding]:
+    """Per phase, S^2 = P^2 + Q^2.
+
+    Apparent power is the length of the (P, Q) vector; a meter computes S from P and Q."""
+    tol = _quality_tolerance(view)
+    for record, phase, v in _phases(view):
+        p, q, s = v["P"], v["Q"], v["S"]
+        if None not in (p, q, s) and abs(s - math.hypot(p, q)) > tol + 1e-6 * abs(s):
+            yield Finding(record.measure, record.ts, f"S{phase}^2 != P{phase}^2 + Q{phase}^2", math.hypot(p, q), s)
+
+
+@rule("quality-power-factor", reads=QUALITY_MEASURES)
+def quality_power_factor(view: MeterView) -> Iterator[Finding]:
+    """Per phase, kP = P / S.
+
+    The power factor is defined as active over apparent power."""
+    for record, phase, v in _phases(view):
+        p, s, kp = v["P"], v["S"], v["kP"]
+        if p is not None and s and kp is not None and abs(kp - p / s) > 5e-4:
+            yield Finding(record.measure, record.ts, f"kP{phase} != P{phase}/S{phase}", p / s, kp)
+
+
+@rule("quality-active-power", reads=QUALITY_MEASURES)
+def quality_active_power(view: MeterView) -> Iterator[Finding]:
+    """Per phase, P = U x I x kP (within 1 % of S, the meter's accuracy).
+
+    Active power is voltage times current times power factor."""
+    tol = _quality_tolerance(view)
+    for record, phase, v in _phases(view):
+        u, i, p, s, kp = v["U"], v["I"], v["P"], v["S"], v["kP"]
+        if None in (u, i, p, kp):
+            continue
+        if abs(u * i * kp - p) > 0.01 * (s or 0) + 0.0006 * u + tol:
+            yield Finding(record.measure, record.ts, f"P{phase} != U{phase}*I{phase}*kP{phase}", u * i * kp, p)
+
+
+@rule("quality-voltage-range", reads=QUALITY_MEASURES)
+def quality_voltage_range(view: MeterView) -> Iterator[Finding]:
+    """Phase voltage within 230 V +-20 % (184-276 V).
+
+    Outside that band a low-voltage network is in fault and the meter journals it; ordinary
+    readings never show it."""
+    for record, phase, v in _phases(view):
+        u = v["U"]
+        if u is not None and not VOLTAGE_RANGE[0] <= u <= VOLTAGE_RANGE[1]:
+            yield Finding(record.measure, record.ts,
+                          f"U{phase} outside {VOLTAGE_RANGE[0]:.0f}-{VOLTAGE_RANGE[1]:.0f} V", None, u)
+
+
+@rule("quality-angle-range", reads=QUALITY_MEASURES)
+def quality_angle_range(view: MeterView) -> Iterator[Finding]:
+    """The angle between phase voltages is near 120 degrees (110-130).
+
+    A three-phase network's voltages are 120 degrees apart; far from that is a wiring fault."""
+    for record, phase, v in _phases(view):
+        angle = v["Ang"]
+        if angle is not None and not ANGLE_RANGE[0] <= angle <= ANGLE_RANGE[1]:
+            yield Finding(record.measure, record.ts, f"phase angle of {phase} not near 120 degrees", None, angle)
+
+
+@rule("quality-phase-sum", reads=QUALITY_MEASURES)
+def quality_phase_sum(view: MeterView) -> Iterator[Finding]:
+    """PS and QS (the Summ row) are the sums of the phases' P and Q.
+
+    Total active and reactive power of a three-phase meter is the sum over its phases."""
+    tol = _quality_tolerance(view)
+    for measure in view.present(QUALITY_MEASURES):
+        for record in view.valid(measure):
+            for quantity, total_tag in (("P", "PS"), ("Q", "QS")):
+                parts = [record.value(f"{quantity}{p}") for p in THREE_PHASES]
+                parts = [x for x in parts if x is not None]
+                total = record.value(total_tag)
+                if parts and total is not None and abs(sum(parts) - total) > tol:
+                    yield Finding(measure, record.ts, f"{total_tag} is not the sum of the phases", sum(parts), total)
+
+
+@rule("quality-frequency-range", reads=QUALITY_MEASURES)
+def quality_frequency_range(view: MeterView) -> Iterator[Finding]:
+    """Network frequency within 49-51 Hz.
+
+    The grid holds 50 Hz far tighter than that; outside it is an islanded or faulty supply."""
+    for measure in view.present(QUALITY_MEASURES):
+        for record in view.valid(measure):
+            freq = record.value("Freq")
             if freq is not None and not FREQUENCY_RANGE[0] <= freq <= FREQUENCY_RANGE[1]:
-                self.add("ElMomentQuality", ts, "Freq outside 49-51 Hz", None, freq)
+                yield Finding(measure, record.ts, "Freq outside 49-51 Hz", None, freq)
 
-    # ---- journals -----------------------------------------------------------------------
-    def check_journals(self) -> None:
-        """Increasing EventId, alternating power journal, outages visible in the profile."""
-        for measure in self.headers:
-            if MEASURE_TABLE.get(measure) != "JournalValues":
+
+@rule("quality-single-phase", reads=QUALITY_MEASURES)
+def quality_single_phase(view: MeterView) -> Iterator[Finding]:
+    """A single-phase meter (MeterTypes) has no values on phases B and C.
+
+    It has one measuring element; what it cannot measure it cannot report."""
+    if view.kind is None or view.kind.phases != 1:
+        return
+    for measure in view.present(QUALITY_MEASURES):
+        for record in view.valid(measure):
+            for phase in ("B", "C"):
+                values = [record.cell(phase, column) for column in QUALITY.value_columns]
+                if any(value is not None for value in values):
+                    yield Finding(measure, record.ts, f"single-phase meter has phase {phase} values", None,
+                                  tuple(values))
+
+
+# ---- journals -----------------------------------------------------------------------------
+JOURNAL_MEASURES = measures(JOURNAL.table)
+
+
+@rule("journal-event-id-increases", reads=JOURNAL_MEASURES)
+def journal_event_id_increases(view: MeterView) -> Iterator[Finding]:
+    """Within one journal, EventId increases with time.
+
+    EventId is the record's index in the meter's journal buffer, numbered as events happen."""
+    for measure in view.present(JOURNAL_MEASURES):
+        previous = None
+        for record in view.valid(measure):
+            event_id = record.value("eventId")
+            if previous is not None and event_id is not None and event_id <= previous:
+                yield Finding(measure, record.ts, "EventId does not increase", f"> {previous}", event_id)
+            previous = event_id if event_id is not None else previous
+
+
+@rule("power-journal-alternates", reads=frozenset({"ElJrnlPwr"}))
+def power_journal_alternates(view: MeterView) -> Iterator[Finding]:
+    """The power journal alternates off (0) and on (1).
+
+    Supply can only come back after it was lost; two offs in a row mean a lost event."""
+    events = view.valid("ElJrnlPwr")
+    for a, b in zip(events, events[1:]):
+        ev_a, ev_b = a.value("event"), b.value("event")
+        if ev_a is not None and ev_a == ev_b:
+            yield Finding("ElJrnlPwr", b.ts, "power journal does not alternate off/on", 1 - ev_a, ev_b)
+
+
+# ---- pulse and digital modules ------------------------------------------------------------
+CHANNEL_FAMILIES = {PULSE.table: ("PulseConfig", "chnl"), DIGITAL.table: ("DigitalConfig", "chnlIn")}
+CHANNEL_MEASURES = measures(PULSE.table) | measures(DIGITAL.table)
+
+
+def _channel_tags(family: Family) -> List[str]:
+    """Channel tags of a pulse or digital family, channel 1 first."""
+    return [tag for tag, (_, index) in sorted(family.tags.items(), key=lambda item: item[1][1])
+            if tag != "Channels"]
+
+
+@rule("channel-count", reads=CHANNEL_MEASURES)
+def channel_count(view: MeterView) -> Iterator[Finding]:
+    """A pulse (digital) record's Channels equals the module's channel count in PulseConfig.Channels
+    (DigitalConfig.ChannelsIn).
+
+    The module reports as many channels as it has; another count is another module's record."""
+    for measure in view.present(CHANNEL_MEASURES):
+        config_table, tag = CHANNEL_FAMILIES[MEASURE_TABLE[measure]]
+        configured = view.config(tag, config_table)
+        if configured is None:
+            continue
+        for record in view.valid(measure):
+            channels = record.value("Channels")
+            if channels is not None and channels != configured:
+                yield Finding(measure, record.ts, f"Channels differs from {config_table}", configured, channels)
+
+
+@rule("channels-beyond-count-null", reads=CHANNEL_MEASURES)
+def channels_beyond_count_null(view: MeterView) -> Iterator[Finding]:
+    """Channels above a record's channel count are NULL.
+
+    A module with 8 inputs has no 9th; a value there was not read from it."""
+    for measure in view.present(CHANNEL_MEASURES):
+        for record in view.valid(measure):
+            channels = record.value("Channels")
+            if channels is None:
                 continue
-            events = [(ts, rows[0]) for _, ts, valid, rows in self.records(measure) if valid and rows]
-            previous_id = None
-            for ts, (event, event_id) in events:
-                if previous_id is not None and event_id is not None and event_id <= previous_id:
-                    self.add(measure, ts, "EventId does not increase", f"> {previous_id}", event_id)
-                previous_id = event_id if event_id is not None else previous_id
-            if measure == "ElJrnlPwr":
-                for (ts_a, (ev_a, _)), (ts_b, (ev_b, _)) in zip(events, events[1:]):
-                    if ev_a == ev_b:
-                        self.add(measure, ts_b, "power journal does not alternate off/on", 1 - ev_a, ev_b)
-                    elif ev_a == 0 and ev_b == 1:
-                        self._check_outage(ts_a, ts_b)
-
-    def _check_outage(self, off: int, on: int) -> None:
-        for ts, row in getattr(self, "profile", []):
-            period_s = int(row[0] or 30) * 60
-            start = ts - period_s
-            if start >= off and ts <= on:
-                if (row[1] or 0) != 0 or (row[2] or 0) != 0:
-                    self.add("ElArr1ConsPower", ts, "power during an outage of ElJrnlPwr", 0.0, row[1])
-            elif start < on and ts > off and not row[5]:
-                self.add("ElArr1ConsPower", ts, "slot cut by an outage is not marked isPart", 1, row[5])
+            for number, tag in enumerate(_channel_tags(record.family), start=1):
+                if number > channels and record.value(tag) is not None:
+                    yield Finding(measure, record.ts, f"{tag} is beyond Channels = {channels}", None, record.value(tag))
 
 
-def verify(path: str, timezone: str = timegrid.DEFAULT_TIMEZONE, tolerance: float = 0.005) -> List[Violation]:
-    """Every violation of the invariants in the meter.db at ``path``."""
-    verifier = Verifier(path, timezone, tolerance)
+DIGITAL_MEASURES = measures(DIGITAL.table)
+
+
+def _states(record: Record) -> Tuple[object, ...]:
+    return tuple(record.value(tag) for tag in _channel_tags(record.family))
+
+
+@rule("digital-states-binary", reads=DIGITAL_MEASURES)
+def digital_states_binary(view: MeterView) -> Iterator[Finding]:
+    """A discrete input's state is 0 or 1.
+
+    An input is open or closed; the device stores nothing else for it."""
+    for measure in view.present(DIGITAL_MEASURES):
+        for record in view.valid(measure):
+            for tag in _channel_tags(record.family):
+                value = record.value(tag)
+                if value is not None and value not in (0, 1):
+                    yield Finding(measure, record.ts, f"{tag} is not a state", "0 or 1", value)
+
+
+@rule("digital-journal-changes", reads=frozenset({"DigJournalState"}))
+def digital_journal_changes(view: MeterView) -> Iterator[Finding]:
+    """Each DigJournalState record differs from the one before it in at least one input.
+
+    The journal records changes of state; an entry that changes nothing is not an event."""
+    entries = view.valid("DigJournalState")
+    for a, b in zip(entries, entries[1:]):
+        if _states(a) == _states(b):
+            yield Finding("DigJournalState", b.ts, "journal entry changes no input", "a change", "none")
+
+
+@rule("digital-moment-follows-journal", reads=frozenset({"DigMomentState"}))
+def digital_moment_follows_journal(view: MeterView) -> Iterator[Finding]:
+    """A DigMomentState reading equals the state of the latest DigJournalState entry at or before it.
+
+    Inputs change only by events the journal records; between two entries the state is that of
+    the first.  Readings before the first entry are not checked (their state is not journaled)."""
+    entries = view.valid("DigJournalState")
+    stamps = [e.ts for e in entries]
+    for moment in view.valid("DigMomentState"):
+        i = bisect.bisect_right(stamps, moment.ts) - 1
+        if i < 0:
+            continue
+        entry = entries[i]
+        for tag in _channel_tags(moment.family):
+            want, got = entry.value(tag), moment.value(tag)
+            if want is not None and got is not None and want != got:
+                yield Finding("DigMomentState", moment.ts, f"{tag} differs from the DigJournalState entry "
+                              f"of {timegrid.local_datetime(entry.ts, view.tz):%Y-%m-%d %H:%M:%S}", want, got)
+
+
+# ---- running the rules --------------------------------------------------------------------
+def _meter_views(conn: sqlite3.Connection, names: NameIndex, tz: dt.tzinfo,
+                 tolerance: float) -> Iterator[MeterView]:
+    """One view per MeterTable row, DeviceIdx order."""
+    meters = list(conn.execute(
+        "SELECT m.DeviceIdx, m.MeterId, t.Type FROM MeterTable m LEFT JOIN MeterTypes t ON t.Id = m.TypeId "
+        "ORDER BY m.DeviceIdx"))
+    type_of = names.record_type_names
+    for device_idx, meter_id, type_name in meters:
+        configs: Dict[str, Optional[tuple]] = {}
+        for table in CONFIG_TABLES:
+            row = conn.execute(f"SELECT {', '.join(TABLE_COLUMNS[table])} FROM {table} WHERE DeviceIdx = ? "
+                               "ORDER BY Timestamp DESC LIMIT 1", (device_idx,)).fetchone()
+            configs[table] = ROW_TYPES[table]._make(row) if row else None
+        children: Dict[int, List[tuple]] = {}
+        for table in VALUE_TABLES:
+            make = ROW_TYPES[table]._make
+            columns = ", ".join(f"v.{c}" for c in TABLE_COLUMNS[table])
+            for row in conn.execute(f"SELECT {columns} FROM {table} v JOIN MeterData m ON m.Id = v.Id "
+                                    "WHERE m.DeviceIdx = ?", (device_idx,)):
+                named = make(row)
+                children.setdefault(named.Id, []).append(named)
+        records: Dict[str, List[Record]] = {}
+        for record_id, rtid, ts, valid in conn.execute(
+                "SELECT Id, RecordTypeId, Timestamp, Valid FROM MeterData WHERE DeviceIdx = ? "
+                "ORDER BY RecordTypeId, Timestamp, Id", (device_idx,)):
+            measure = type_of.get(rtid)
+            measure = ALIASES.get(measure, measure)  # e.g. ElJrnlRvr, the web UI's ElJrnlReverce
+            if measure not in MEASURE_TABLE or MEASURE_TABLE[measure] not in FAMILIES:
+                continue
+            records.setdefault(measure, []).append(
+                Record(measure, record_id, ts, valid, tuple(children.get(record_id, ()))))
+        yield MeterView(device_idx, meter_id, type_name, METER_KINDS.get(type_name or ""),
+                        MappingProxyType(configs),
+                        MappingProxyType({m: tuple(rs) for m, rs in records.items()}), tz, tolerance)
+
+
+def run_rules(view: MeterView, rules: Optional[Sequence[Rule]] = None) -> List[Violation]:
+    """The violations of one meter's view under the meter rules that apply to it."""
+    out: List[Violation] = []
+    for item in rules if rules is not None else RULES.values():
+        if item.scope != "meter" or not item.applies_to(view):
+            continue
+        for finding in item.check(view):
+            out.append(Violation(view.meter_id, view.device_idx, finding.table, finding.timestamp,
+                                 finding.message, finding.expected, finding.found, item.name))
+    return out
+
+
+def verify(path: str, timezone: str = timegrid.DEFAULT_TIMEZONE, tolerance: float = 0.005, *,
+           raise_on_violation: bool = False) -> List[Violation]:
+    """Every violation of the invariants in the meter.db at ``path``: the database-wide rules
+    first, then each meter (DeviceIdx order) under every rule of ``RULES`` that applies to it.
+
+    With ``raise_on_violation=True`` a non-empty result raises ``VerificationFailed`` (carrying
+    ``path`` and ``violations``) instead of being returned -- for scripts and tests that want a
+    failure rather than a list."""
+    tz = timegrid.zone(timezone)
     try:
-        return verifier.run()
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise SchemaError(f"{path} cannot be opened: {exc}") from None
+    try:
+        names = NameIndex.from_connection(conn, path)
+        meter_ids = dict(conn.execute("SELECT DeviceIdx, MeterId FROM MeterTable"))
+        database = DatabaseView(conn, names, MappingProxyType(meter_ids))
+        violations: List[Violation] = []
+        for item in RULES.values():
+            if item.scope == "database":
+                violations.extend(replace(v, rule_name=item.name) for v in item.check(database))
+        for view in _meter_views(conn, names, tz, tolerance):
+            violations.extend(run_rules(view))
     finally:
-        verifier.close()
+        conn.close()
+    if violations and raise_on_violation:
+        raise VerificationFailed(path, violations, tz)
+    return violations

@@ -8,11 +8,40 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from GenerateMeterData import LocalTarget, MeterPlan, Scenario, verify
-from GenerateMeterData.generate.electric import schedule_for
 from GenerateMeterData.schema.reference import METER_KINDS
 from helpers import energy_by_ts, record_type, rows
 
 MSK = ZoneInfo("Europe/Moscow")
+
+
+# The tariff specification the generator documents (model/tariffs.py, StoryOptions.schedule),
+# written out by hand: a meter with 4 tariff registers follows the Russian three-zone table on
+# working days -- T1 peak 07-10 and 17-21, T3 semi-peak 10-17 and 21-23, T2 night 23-07 -- and
+# on Saturday/Sunday T4 07-23, T2 23-07; a meter with fewer registers T1 07-23, T2 23-07.
+FOUR_ZONE_WEEKDAY = [(0, 7, 2), (7, 10, 1), (10, 17, 3), (17, 21, 1), (21, 23, 3), (23, 24, 2)]
+FOUR_ZONE_WEEKEND = [(0, 7, 2), (7, 23, 4), (23, 24, 2)]
+TWO_ZONE = [(0, 7, 2), (7, 23, 1), (23, 24, 2)]
+
+
+def specified_tariff(tariff_registers, day, minute_of_day):
+    """The tariff of a local minute by the specification above (not by the code's schedule)."""
+    if tariff_registers >= 4:
+        table = FOUR_ZONE_WEEKEND if day.weekday() >= 5 else FOUR_ZONE_WEEKDAY
+    else:
+        table = TWO_ZONE
+    hour = minute_of_day / 60
+    return next(tariff for start, end, tariff in table if start <= hour < end)
+
+
+def test_specified_tariff_table_is_what_the_meters_use():
+    from GenerateMeterData.model.tariffs import DEFAULT_SCHEDULE, TWO_ZONE_SCHEDULE
+    monday, saturday = dt.date(2026, 3, 2), dt.date(2026, 3, 7)
+    for minute in range(0, 1440, 15):
+        assert DEFAULT_SCHEDULE.tariff(monday, minute) == specified_tariff(4, monday, minute), minute
+        assert DEFAULT_SCHEDULE.tariff(saturday, minute) == specified_tariff(4, saturday, minute), minute
+        assert TWO_ZONE_SCHEDULE.tariff(monday, minute) == specified_tariff(2, monday, minute), minute
+    assert [DEFAULT_SCHEDULE.tariff(monday, h * 60) for h in (6, 7, 9, 10, 16, 17, 20, 21, 22, 23)] == \
+        [2, 1, 1, 3, 3, 1, 1, 3, 3, 2]
 
 
 def devices(path):
@@ -90,7 +119,7 @@ def test_consumption_is_difference_of_registers(year_db, register, consumption):
 
 def test_profile_energy_equals_day_consumption_and_follows_tariff_zones(year_db):
     for device, type_name in rows(year_db, "SELECT m.DeviceIdx, t.Type FROM MeterTable m JOIN MeterTypes t ON t.Id = m.TypeId"):
-        schedule = schedule_for(METER_KINDS[type_name].tariffs)
+        registers = METER_KINDS[type_name].tariffs
         slots = profile(year_db, device)
         cons = energy_by_ts(year_db, device, "ElDayConsEnergy")
         for day_ts, tariffs in cons.items():
@@ -108,7 +137,7 @@ def test_profile_energy_equals_day_consumption_and_follows_tariff_zones(year_db)
                 assert sum(energy) == pytest.approx(tariffs[0][c], abs=1e-6)
                 for tariff in (1, 2, 3, 4):
                     in_zone = sum(e for s, e in zip(inside, energy)
-                                  if schedule.tariff(day, (s[0] - 1800 - day_ts) // 60) == tariff)
+                                  if specified_tariff(registers, day, (s[0] - 1800 - day_ts) // 60) == tariff)
                     assert in_zone == pytest.approx(tariffs[tariff][c], abs=1e-6), (device, day, tariff, column)
 
 
@@ -238,15 +267,27 @@ def test_same_seed_gives_identical_rows_and_meters_do_not_depend_on_each_other()
     assert first_three == a["MeterData"]
 
 
-def test_same_seed_gives_byte_identical_files(tmp_path):
-    digests = []
+def test_same_seed_gives_byte_identical_files(tmp_path, monkeypatch):
+    """Two loads of one seed give the same file, byte for byte -- every table, the registry's
+    Faker text, the SQLite pages.  Only the ledger's clock and token are pinned: they say
+    when a load ran, which two loads never share."""
+    import time
+    import uuid
+
+    monkeypatch.setattr(time, "time", lambda: 1767000000.0)
+    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=42))
+    files = []
     for name in ("one.db", "two.db"):
-        path = str(tmp_path / name)
-        Scenario(meters=2, days=3, end=dt.date(2026, 1, 10), seed=3).create(LocalTarget(path))
-        dump = "\n".join(rows(path, "SELECT group_concat(quote(Id) || quote(Tariff) || quote(Ap) || quote(Am) || "
-                                    "quote(Rp) || quote(Rm)) FROM ElectricEnergyValues")[0])
-        digests.append(dump)
-    assert digests[0] == digests[1]
+        path = tmp_path / name
+        Scenario(meters=[MeterPlan("SE303", count=2), MeterPlan("Pulsar"), MeterPlan("UMTV10"),
+                         MeterPlan("MILUR IC", children=[MeterPlan("Mercury200")])],
+                 days=3, end=dt.date(2026, 1, 10), seed=3).create(LocalTarget(str(path)))
+        files.append(path.read_bytes())
+    assert len(files[0]) > 100_000
+    assert files[0] == files[1]
+    other = tmp_path / "other.db"
+    Scenario(meters=2, days=3, end=dt.date(2026, 1, 10), seed=4).create(LocalTarget(str(other)))
+    assert other.read_bytes() != files[0]
 
 
 def test_pulse_and_digital_modules(seeded):

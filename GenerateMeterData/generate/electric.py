@@ -20,13 +20,18 @@ from ..model import timegrid
 from ..model.consumption import DayTable, LoadModel, Outage, SlotSeries, random_outages
 from ..model.rng import stream, stream_key
 from ..model.tariffs import DEFAULT_SCHEDULE, TWO_ZONE_SCHEDULE, TariffSchedule
-from ..schema.reference import JOURNAL_NAMES
+from ..schema import measures as registry
+from ..schema.measures import ELECTRIC, JOURNAL, JOURNAL_NAMES, journal_event
 from .emit import Emitter
 from .meters import MeterSpec
 
-ELECTRIC_MEASURES = ("ElMomentEnergy", "ElDayEnergy", "ElMonthEnergy", "ElDayConsEnergy",
-                     "ElMonthConsEnergy", "ElMomentQuality", "ElArr1ConsPower")
-STORY_JOURNALS = ("ElJrnlPwr", "ElJrnlPwrA", "ElJrnlPwrB", "ElJrnlPwrC", "ElJrnlTimeCorr")
+ELECTRIC_MEASURES = registry.select(family=ELECTRIC)
+# The journals a default electric story writes: the outages' (off/on; per phase on a three-phase
+# meter), then the clock corrections.
+POWER_JOURNALS = tuple(name for name in registry.select(family=JOURNAL, meter=ELECTRIC, by_default=True)
+                       if registry.MEASURES[name].events == registry.OFF_ON)
+STORY_JOURNALS = POWER_JOURNALS + tuple(name for name in registry.select(family=JOURNAL, meter=ELECTRIC, by_default=True)
+                                        if name not in POWER_JOURNALS)
 NOMINAL_VOLTAGE = 230.0
 
 
@@ -40,6 +45,7 @@ class StoryOptions:
     outages_per_30_days: float = 1.0
     time_corrections_per_30_days: float = 2.0
     journals: Dict[str, int] = field(default_factory=dict)  # extra events per meter per journal
+    locale: Optional[str] = None   # Faker locale of the registry's text (serials, addresses); None = Faker's default
 
     def __post_init__(self) -> None:
         self.tz = timegrid.zone(self.timezone)
@@ -63,20 +69,9 @@ def schedule_for(tariffs: int) -> TariffSchedule:
 
 def check_journal_name(name: str) -> str:
     """The name if it is a journal of meter.db; InputError listing them otherwise."""
-    if name not in JOURNAL_NAMES and name != "ElJrnlRvr":
+    if name not in JOURNAL_NAMES and name not in registry.ALIASES:
         raise InputError(f"unknown journal {name!r}; valid journals: {', '.join(JOURNAL_NAMES)}")
     return name
-
-
-def journal_event(name: str, index: int) -> int:
-    """The Event value of the index-th record of a journal (reference §4.4, Q10)."""
-    if name in ("ElJrnlPwr", "ElJrnlPwrA", "ElJrnlPwrB", "ElJrnlPwrC", "ElJrnlRelay"):
-        return index % 2          # 0 = off, 1 = on, starting with an outage
-    if name in ("ElJrnlTimeCorr", "PlsJrnlTimeCorr"):
-        return 1
-    if name in ("ElJrnlReset", "ElJrnlOpen", "ElJrnlUnAyth", "ElJrnlTrfCorr"):
-        return 0
-    return 1 - index % 2          # limits: 1 = entered, 0 = left
 
 
 class StoryCache:
@@ -333,7 +328,7 @@ class ElectricStory:
         registers = self.registers_at(sorted(requests)) if requests else {}
 
         for measure, stamps in (("ElDayEnergy", midnights), ("ElMonthEnergy", months)):
-            cons_measure = measure.replace("Energy", "ConsEnergy")
+            cons_measure = registry.consumption_measure(measure)
             if not measures & {measure, cons_measure}:
                 continue
             written: List[Tuple[int, Dict]] = []
@@ -467,8 +462,8 @@ class ElectricStory:
         Power journals come from the story's outages (off = 0, on = 1); time corrections are a
         Poisson process; any other journal gets ``at_least`` events (or the run's configured
         count) spread over the window."""
-        if name in ("ElJrnlPwr", "ElJrnlPwrA", "ElJrnlPwrB", "ElJrnlPwrC"):
-            if name != "ElJrnlPwr" and self.model.phases != 3:
+        if name in POWER_JOURNALS:
+            if name != POWER_JOURNALS[0] and self.model.phases != 3:
                 return []
             return [(t, e) for off, on in self.outages for t, e in ((off, 0), (on, 1)) if t <= self.end_ts]
         rng = stream(self.root_seed, "meter", self.spec.ordinal, "journal", name)
@@ -489,7 +484,7 @@ class ElectricStory:
     def _emit_journals(self, em: Emitter, window_start: int, measures: Set[str],
                        journal_last: Dict[str, int]) -> None:
         device, meter_id = self.spec.device_idx, self.spec.meter_id
-        for name in sorted(m for m in measures if "Jrnl" in m):
+        for name in sorted(m for m in measures if registry.measure(m).family == JOURNAL):
             last = journal_last.get(name)
             events = self.journal_events(name, last or 0, window_start)
             numbered = list(enumerate(events))

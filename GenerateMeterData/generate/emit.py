@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Callable, Dict, Iterable, Optional, Tuple
 
-from ..schema.layout import FAMILIES, MEASURE_TABLE
+from ..schema.layout import FAMILIES
+from ..schema.measures import TABLE_OF as MEASURE_TABLE  # aliases (ElJrnlRvr) included
 from .overrides import Overrides, derive
 from .rows import IdAllocator, NameIndex, RowSet, family_rows, tags_to_values, values_to_tags
 

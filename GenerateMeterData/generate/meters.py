@@ -7,13 +7,17 @@ from dataclasses import dataclass, field
 from typing import Dict, Optional
 
 from ..errors import InputError
-from ..schema.layout import CONFIG_TAGS, METER_TABLE_COLUMNS, TABLE_COLUMNS
+from ..model.rng import faker_for
+from ..schema import layout, measures
+from ..schema.layout import CONFIG_TAGS
 from ..schema.reference import METER_KINDS, SERIAL_IFACES, MeterKind
 from .overrides import METER_TABLE_ALIASES, check_tags
 from .rows import NameIndex
 
-FAMILY_CONFIG = {"electric": ("ElConfig", "ElectricConfig"), "pulse": ("PlsConfig", "PulseConfig"),
-                 "digital": ("DigConfig", "DigitalConfig")}
+# Meter family -> (config measure, config table), from the measure registry.
+FAMILY_CONFIG = {family: (config, measures.CONFIG_MEASURE_TABLE[config])
+                 for family in measures.METER_FAMILIES
+                 for config in [measures.config_measure(family)] if config}
 ALLOWED_PERIODS = (1, 2, 3, 5, 10, 15, 20, 30, 60)
 
 
@@ -62,14 +66,13 @@ class MeterSpec:
             row["TypeId"] = names.meter_type(row["TypeId"])  # type: ignore[arg-type]
         if isinstance(row["InterfaceId"], str):
             row["InterfaceId"] = names.interface(row["InterfaceId"])  # type: ignore[arg-type]
-        return tuple(row[column] for column in METER_TABLE_COLUMNS)
+        return layout.make_row("MeterTable", row)
 
     def config_row(self) -> Optional[tuple]:
         """The config row in column order (None for a hub)."""
         if self.config_table is None:
             return None
-        row = dict(self.config, DeviceIdx=self.device_idx)
-        return tuple(row.get(column) for column in TABLE_COLUMNS[self.config_table])
+        return layout.make_row(self.config_table, dict(self.config, DeviceIdx=self.device_idx))
 
 
 def kind_of(type_name: str) -> MeterKind:
@@ -84,25 +87,28 @@ def kind_of(type_name: str) -> MeterKind:
 def make_meter(rng: random.Random, ordinal: int, meter_id: int, type_name: str, *,
                timestamp: int, interface: Optional[str] = None, parent_meter_id: int = 0,
                period_minutes: int = 30, table_overrides: Optional[Dict[str, object]] = None,
-               config_overrides: Optional[Dict[str, object]] = None) -> MeterSpec:
-    """A plausible meter of ``type_name`` with every field overridable."""
+               config_overrides: Optional[Dict[str, object]] = None,
+               locale: Optional[str] = None) -> MeterSpec:
+    """A plausible meter of ``type_name`` with every field overridable; its text columns come
+    from a Faker (``locale``) seeded from ``rng``."""
     kind = kind_of(type_name)
     if period_minutes not in ALLOWED_PERIODS:
         raise InputError(f"profile period {period_minutes} min: use one of "
                          + ", ".join(map(str, ALLOWED_PERIODS)))
-    serial = str(rng.randrange(10 ** 8, 10 ** 9)) if kind.family == "electric" else str(rng.randrange(10 ** 7, 10 ** 8))
+    fake = faker_for(rng, locale)
+    serial = fake.meter_serial(kind.family)
     if interface is None:
         interface = ("Ethernet" if kind.family == "hub" else
                      "Hub" if parent_meter_id else rng.choice(SERIAL_IFACES))
     if interface == "Ethernet":
-        address = f"192.168.{rng.randrange(0, 255)}.{rng.randrange(2, 254)}:{rng.choice((4001, 5000, 8899))}"
+        address = fake.meter_ethernet_address()
         iface_config = ""
     else:
-        address = serial[-8:] if kind.family == "electric" else str(rng.randrange(1, 248))
-        iface_config = rng.choice(("9600,8n1", "9600,8e1", "19200,8n1", "2400,8n1"))
+        address = fake.meter_bus_address(serial, kind.family)
+        iface_config = fake.meter_interface_config()
     table: Dict[str, object] = {
         "MeterId": meter_id, "ParentId": parent_meter_id, "TypeId": type_name, "Address": address,
-        "ReadPassword": "111111", "WritePassword": "222222", "InterfaceId": interface,
+        "ReadPassword": fake.meter_password(1), "WritePassword": fake.meter_password(2), "InterfaceId": interface,
         "InterfaceConfig": iface_config, "RTUObjType": 1, "RTUFeederNum": 1 + ordinal // 64 % 64,
         "RTUObjNum": ordinal % 1000 + 1,
     }
@@ -119,7 +125,7 @@ def make_meter(rng: random.Random, ordinal: int, meter_id: int, type_name: str, 
     if kind.family == "electric":
         ct = rng.random() < 0.2 and kind.phases == 3
         spec.config = {
-            "Timestamp": timestamp, "Serial": serial, "Model": kind.model,
+            "Timestamp": timestamp, "Serial": serial, "Model": fake.meter_model(kind.model, type_name),
             "IntervalPowerArrays": period_minutes, "DST": 0, "Clock": 1,
             "Tariff": 1 if kind.tariffs else 0, "Reactive": 1,
             "ActiveReverse": 1 if kind.export else 0, "ReactiveReverse": 1 if kind.export else 0,
@@ -127,10 +133,10 @@ def make_meter(rng: random.Random, ordinal: int, meter_id: int, type_name: str, 
             "VoltageCoeff": 1.0, "MeterConst": 1.0,
         }
     elif kind.family == "pulse":
-        spec.config = {"Timestamp": timestamp, "Serial": serial, "Model": kind.model,
+        spec.config = {"Timestamp": timestamp, "Serial": serial, "Model": fake.meter_model(kind.model, type_name),
                        "Channels": 32, "DST": 0}
     elif kind.family == "digital":
-        spec.config = {"Timestamp": timestamp, "Serial": serial, "Model": kind.model,
+        spec.config = {"Timestamp": timestamp, "Serial": serial, "Model": fake.meter_model(kind.model, type_name),
                        "ChannelsIn": 32, "ChannelsOut": 32, "DST": 0}
     if config_overrides:
         if spec.config_measure is None:

@@ -13,13 +13,15 @@ from typing import Dict, List, Optional, Set, Tuple
 from ..model import timegrid
 from ..model.consumption import spread
 from ..model.rng import mix64, stream, stream_key
+from ..schema import measures as registry
 from ..schema.layout import CHANNELS
-from .electric import OUTAGE_MARGIN, StoryCache, StoryOptions, _poisson, journal_event
+from ..schema.measures import DIGITAL, PULSE, journal_event
+from .electric import OUTAGE_MARGIN, StoryCache, StoryOptions, _poisson
 from .emit import Emitter
 from .meters import MeterSpec
 
-PULSE_MEASURES = ("PlsMomentPulse", "PlsHourPulse", "PlsDayPulse", "PlsMonthPulse")
-DIGITAL_MEASURES = ("DigMomentState", "DigJournalState")
+PULSE_MEASURES = registry.by_cadence(registry.select(family=PULSE))  # moment, hour, day, month
+DIGITAL_MEASURES = registry.select(family=DIGITAL)
 
 
 HOUR_SHAPE = [0.4 + 1.2 * math.exp(-0.5 * ((hour - 8) / 2) ** 2) + 1.0 * math.exp(-0.5 * ((hour - 20) / 2.5) ** 2)
@@ -146,24 +148,24 @@ class PulseStory:
         midnights, months = timegrid.window_stamps(window_start, end, tz)
         step = (moment_step_minutes or self.options.moment_step_minutes) * 60
         stamps = {
-            "PlsDayPulse": lambda: midnights,
-            "PlsMonthPulse": lambda: months,
-            "PlsHourPulse": lambda: self.hour_stamps(window_start, end),
-            "PlsMomentPulse": lambda: range(timegrid.floor_to_step(window_start, step, tz) + step, end + 1, step),
+            registry.MOMENT: lambda: range(timegrid.floor_to_step(window_start, step, tz) + step, end + 1, step),
+            registry.HOUR: lambda: self.hour_stamps(window_start, end),
+            registry.DAY: lambda: midnights,
+            registry.MONTH: lambda: months,
         }
         for measure in PULSE_MEASURES:
             if measure in measures:
-                for ts in stamps[measure]():
+                for ts in stamps[registry.MEASURES[measure].cadence]():
                     em.record(measure, device, meter_id, ts, 1, [self.channels] + self.counters_at(ts))
-        if "PlsJrnlTimeCorr" in measures:
-            rng = stream(self.root_seed, "meter", self.spec.ordinal, "journal", "PlsJrnlTimeCorr")
+        journal = "PlsJrnlTimeCorr"  # the clock corrections of the concentrator
+        if journal in measures:
+            rng = stream(self.root_seed, "meter", self.spec.ordinal, "journal", journal)
             times = _poisson(rng, self.origin_ts, end, self.options.time_corrections_per_30_days)
             numbered = list(enumerate(times))
-            last = (journal_last or {}).get("PlsJrnlTimeCorr")
+            last = (journal_last or {}).get(journal)
             numbered = numbered[-last:] if last else [(i, t) for i, t in numbered if t >= window_start]
             for event_id, ts in numbered:
-                em.record("PlsJrnlTimeCorr", device, meter_id, ts, 1,
-                          [journal_event("PlsJrnlTimeCorr", event_id), event_id])
+                em.record(journal, device, meter_id, ts, 1, [journal_event(journal, event_id), event_id])
 
 
 class DigitalStory:
@@ -209,13 +211,14 @@ class DigitalStory:
         tz, end = self.tz, self.end_ts
         device, meter_id = self.spec.device_idx, self.spec.meter_id
         step = (moment_step_minutes or self.options.moment_step_minutes) * 60
-        if "DigMomentState" in measures:
+        moment, changes = "DigMomentState", "DigJournalState"
+        if moment in measures:
             for ts in range(timegrid.floor_to_step(window_start, step, tz) + step, end + 1, step):
-                em.record("DigMomentState", device, meter_id, ts, 1, [self.channels] + self.state_at(ts))
-        if "DigJournalState" in measures:
+                em.record(moment, device, meter_id, ts, 1, [self.channels] + self.state_at(ts))
+        if changes in measures:
             pairs = [(t, s) for t, s in zip(self.change_times, self.states) if t <= end]
-            last = (journal_last or {}).get("DigJournalState")
+            last = (journal_last or {}).get(changes)
             pairs = pairs[-last:] if last else [(t, s) for t, s in pairs if window_start <= t <= end]
             for ts, state in pairs:
-                em.record("DigJournalState", device, meter_id, ts, 1,
+                em.record(changes, device, meter_id, ts, 1,
                           [self.channels] + list(state) + [None] * (CHANNELS - self.channels))

@@ -13,6 +13,7 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, 
 from ..errors import OverrideError
 from ..schema.layout import (CONFIG_MEASURE_TABLE, CONFIG_TAGS, ENERGY_QUANTITIES, FAMILIES,
                              HEADER_TAGS, MEASURE_TABLE, METER_TABLE_COLUMNS, TEXT_COLUMNS)
+from ..schema.measures import TABLE_OF
 
 When = Union[None, int, dt.datetime, dt.date, Callable[[int], bool]]
 
@@ -30,10 +31,10 @@ def valid_tags(measure: str) -> List[str]:
         return list(METER_TABLE_COLUMNS) + list(METER_TABLE_ALIASES) + list(METER_TABLE_NAME_TAGS)
     if measure in CONFIG_MEASURE_TABLE:
         return list(CONFIG_TAGS[CONFIG_MEASURE_TABLE[measure]])
-    if measure not in MEASURE_TABLE:
+    if measure not in TABLE_OF:
         raise OverrideError(f"unknown measure {measure!r}; valid measures: MeterTable, "
                             + ", ".join(MEASURE_TABLE))
-    return list(HEADER_TAGS) + FAMILIES[MEASURE_TABLE[measure]].tag_names()
+    return list(HEADER_TAGS) + FAMILIES[TABLE_OF[measure]].tag_names()
 
 
 def _column_of(measure: str, tag: str) -> str:
@@ -43,7 +44,7 @@ def _column_of(measure: str, tag: str) -> str:
         return CONFIG_TAGS[CONFIG_MEASURE_TABLE[measure]][tag]
     if tag in HEADER_TAGS:
         return tag
-    family = FAMILIES[MEASURE_TABLE[measure]]
+    family = FAMILIES[TABLE_OF[measure]]
     return family.value_columns[family.tags[tag][1]]
 
 

@@ -49,6 +49,10 @@ class NameIndex:
         self.meter_type_class = meter_type_class
         self.interfaces = interfaces
         self.record_type_names = {v: k for k, v in self.record_types.items()}
+        for name, aliases in ARCH_TYPE_ALIASES.items():  # and the other way: an alias resolves too
+            for alias in aliases:
+                if name in self.record_types:
+                    self.record_types.setdefault(alias, self.record_types[name])
         self.meter_type_names = {v: k for k, v in meter_types.items()}
         self.interface_names = {v: k for k, v in interfaces.items()}
 
@@ -200,7 +204,8 @@ def tags_to_values(table: str, tags: Dict[str, object], present: Tuple = ()):
     rows = {key: [None] * width for key in family.keys}
     for tag, (key, index) in family.tags.items():
         rows[key][index] = tags.get(tag)
-    if family.table == "ElectricQualityValues":
-        rows["Summ"][0] = rows["Summ"][1] = rows["Summ"][6] = None
+    if family.table == "ElectricQualityValues":  # the sum row has no voltage, current or angle
+        for column in ("U", "I", "Angle"):
+            rows["Summ"][family.value_columns.index(column)] = None
     return {key: row for key, row in rows.items()
             if key in present or any(value is not None for value in row)}

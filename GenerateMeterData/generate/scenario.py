@@ -11,11 +11,11 @@ from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, 
 from ..errors import InputError
 from ..model import timegrid
 from ..model.rng import DEFAULT_SEED, stream
-from ..schema.reference import JOURNAL_NAMES
-from .electric import ELECTRIC_MEASURES, STORY_JOURNALS, ElectricStory, StoryOptions
+from ..schema import measures as registry
+from .electric import ElectricStory, StoryOptions
 from .emit import Emitter, Recorder
 from .meters import MeterSpec, make_meter
-from .modules import DIGITAL_MEASURES, PULSE_MEASURES, DigitalStory, PulseStory
+from .modules import DigitalStory, PulseStory
 from .overrides import Overrides
 from .rows import IdAllocator, NameIndex, RowSet
 from .summary import LoadSummary
@@ -23,8 +23,11 @@ from .summary import LoadSummary
 # The mix of a default scenario: mostly three-phase, some single-phase, a two-tariff meter.
 DEFAULT_MIX = ("SE303", "Mercury23x", "Mercury200", "SETxTM", "NEVA1xx", "SEB2a", "PSCHxTM",
                "SE102M", "MILUR30x")
-ALL_ELECTRIC = ELECTRIC_MEASURES + STORY_JOURNALS
-ALL_MEASURES = ELECTRIC_MEASURES + PULSE_MEASURES + DIGITAL_MEASURES + tuple(JOURNAL_NAMES)
+ALL_MEASURES = registry.select(records=True)
+# What a default scenario writes for the meters of each family.
+DEFAULT_MEASURES = {family: registry.select(meter=family, records=True, by_default=True)
+                    for family in registry.METER_FAMILIES}
+STORY_CLASSES = {registry.ELECTRIC: ElectricStory, registry.PULSE: PulseStory, registry.DIGITAL: DigitalStory}
 
 
 @dataclass
@@ -76,20 +79,18 @@ class Scenario:
         else:
             self.plans = list(meters)
         if measures is None:
-            self.measures: Set[str] = set(ALL_ELECTRIC) | set(self.options.journals)
-            if any(self._family(plan) == "pulse" for plan in self._all_plans()):
-                self.measures |= set(PULSE_MEASURES)
-            if any(self._family(plan) == "digital" for plan in self._all_plans()):
-                self.measures |= set(DIGITAL_MEASURES)
+            self.measures: Set[str] = set(DEFAULT_MEASURES[registry.ELECTRIC]) | set(self.options.journals)
+            families = {self._family(plan) for plan in self._all_plans()}
+            for family in families & {registry.PULSE, registry.DIGITAL}:
+                self.measures |= set(DEFAULT_MEASURES[family])
         else:
             self.measures = set(measures)
-            unknown = self.measures - set(ALL_MEASURES) - {"ElJrnlRvr"}
+            unknown = self.measures - set(ALL_MEASURES) - set(registry.ALIASES)
             if unknown:
                 raise InputError(f"unknown measure(s) {', '.join(sorted(unknown))}; valid: {', '.join(ALL_MEASURES)}")
         self.overrides = Overrides.coerce(overrides)
         if depth == "retention":
-            from ..schema.reference import default_retention
-            self.depth: Optional[Dict[str, int]] = {m: default_retention(m) for m in ALL_MEASURES}
+            self.depth: Optional[Dict[str, int]] = {m: registry.default_retention(m) for m in ALL_MEASURES}
         elif depth is None or isinstance(depth, Mapping):
             self.depth = dict(depth) if depth else None
         else:
@@ -131,7 +132,8 @@ class Scenario:
                                   plan.type, timestamp=self.start_ts, interface=plan.interface,
                                   parent_meter_id=parent.meter_id if parent else 0,
                                   period_minutes=plan.period_minutes,
-                                  table_overrides=plan.table, config_overrides=plan.config)
+                                  table_overrides=plan.table, config_overrides=plan.config,
+                                  locale=self.options.locale)
                 spec.device_idx = ids.device_idx()
                 spec.pv = plan.pv
                 spec.outages = [tuple(_epoch(t) for t in pair) for pair in plan.outages]
@@ -216,7 +218,7 @@ def emit_meter(emitter: Emitter, spec: MeterSpec, seed: int, options: StoryOptio
             for tag, value in config.items():
                 spec.config[CONFIG_TAGS[spec.config_table][tag]] = value
         rows[spec.config_table].append(spec.config_row())
-    story_class = {"electric": ElectricStory, "pulse": PulseStory, "digital": DigitalStory}.get(family)
+    story_class = STORY_CLASSES.get(family)
     if story_class is None:
         return
     wanted = {m for m in measures if _belongs(m, family)}
@@ -254,8 +256,6 @@ def _epoch(value: object) -> int:
 
 
 def _belongs(measure: str, family: str) -> bool:
-    if family == "electric":
-        return measure.startswith("El") and measure not in ("ElConfig",)
-    if family == "pulse":
-        return measure.startswith("Pls") and measure != "PlsConfig"
-    return measure.startswith("Dig") and measure != "DigConfig"
+    """Is ``measure`` a record a meter of ``family`` writes?"""
+    entry = registry.MEASURES.get(measure) or registry.MEASURES.get(registry.ALIASES.get(measure, ""))
+    return entry is not None and entry.is_record and entry.meter == family

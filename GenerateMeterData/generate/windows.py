@@ -1,30 +1,34 @@
-"""Where the last N records of a measure start, for a story that ends at ``end_ts``."""
+"""Where the last N records of a measure start, for a story that ends at ``end_ts``: read from
+the measure's cadence in the registry (``schema/measures.py``)."""
 from __future__ import annotations
 
 import datetime as dt
 from typing import Dict, Optional, Tuple
 
 from ..model import timegrid
+from ..schema.measures import DAY, EVENT, HOUR, MONTH, PROFILE, measure as measure_entry
 
 
 def last_records(measure: str, count: int, end_ts: int, tz: dt.tzinfo, period_minutes: int,
                  moment_step_minutes: int, history_start: int) -> Tuple[int, Optional[Dict[str, int]]]:
     """(window start, journal_last) that make a story emit the last ``count`` records of
-    ``measure`` up to ``end_ts``; journals are counted by event, from ``history_start``."""
+    ``measure`` up to ``end_ts``; event measures are counted by event, from ``history_start``.
+
+    A register of a day (month) is stamped at the midnight that starts it, so the last ``count``
+    start ``count - 1`` days (months) before today; a consumption needs the register one period
+    earlier as well."""
     if count == 0:
         return end_ts, None
+    entry = measure_entry(measure)
     today = timegrid.local_datetime(end_ts, tz).date()
-    if "Jrnl" in measure or measure == "DigJournalState":
+    back = count if entry.consumption_of else count - 1
+    if entry.cadence == EVENT:
         return history_start, {measure: count}
-    if measure in ("ElDayEnergy", "PlsDayPulse"):
-        return timegrid.local_midnight(today - dt.timedelta(days=count - 1), tz), None
-    if measure == "ElDayConsEnergy":
-        return timegrid.local_midnight(today - dt.timedelta(days=count), tz), None
-    if measure in ("ElMonthEnergy", "PlsMonthPulse"):
-        return timegrid.local_midnight(timegrid.add_months(today.replace(day=1), -(count - 1)), tz), None
-    if measure == "ElMonthConsEnergy":
-        return timegrid.local_midnight(timegrid.add_months(today.replace(day=1), -count), tz), None
-    if measure == "PlsHourPulse":
-        return timegrid.floor_to_step(end_ts, 3600, tz) - (count - 1) * 3600, None
-    step = (period_minutes if measure == "ElArr1ConsPower" else moment_step_minutes) * 60
+    if entry.cadence == DAY:
+        return timegrid.local_midnight(today - dt.timedelta(days=back), tz), None
+    if entry.cadence == MONTH:
+        return timegrid.local_midnight(timegrid.add_months(today.replace(day=1), -back), tz), None
+    if entry.cadence == HOUR:
+        return timegrid.floor_to_step(end_ts, 3600, tz) - back * 3600, None
+    step = (period_minutes if entry.cadence == PROFILE else moment_step_minutes) * 60
     return timegrid.floor_to_step(end_ts, step, tz) - count * step, None

@@ -3,6 +3,7 @@ adding meter 51 changes nothing for meters 1-50, and nothing ever seeds the glob
 from __future__ import annotations
 
 import random
+import threading
 from typing import Optional
 
 DEFAULT_SEED = 20240601
@@ -36,10 +37,28 @@ def mix64(value: int) -> int:
     return x ^ (x >> 31)
 
 
-def faker_for(rng: random.Random, locale: Optional[str] = None):
-    """A Faker bound to a seed drawn from ``rng`` (Faker is imported only when needed)."""
-    from faker import Faker
+_FAKERS = threading.local()  # per thread: locale -> Faker (a Faker's random state is not thread-safe)
 
-    fake = Faker(locale) if locale else Faker()
+
+def faker_for(rng: random.Random, locale: Optional[str] = None):
+    """A Faker with ``MeterDataProvider`` (model/fakes.py), reseeded from ``rng``: the same
+    stream state gives the same values.  Creating a Faker costs tens of milliseconds, so there
+    is one per thread and locale, reseeded for each use (Faker is imported on first use)."""
+    fakers = getattr(_FAKERS, "by_locale", None)
+    if fakers is None:
+        fakers = _FAKERS.by_locale = {}
+    fake = fakers.get(locale)
+    if fake is None:
+        from faker import Faker
+
+        from .fakes import MeterDataProvider
+
+        try:
+            fake = Faker(locale) if locale else Faker()
+        except AttributeError:
+            from ..errors import InputError
+            raise InputError(f"unknown Faker locale {locale!r} (e.g. en_US, ru_RU, de_DE)") from None
+        fake.add_provider(MeterDataProvider)
+        fakers[locale] = fake
     fake.seed_instance(rng.getrandbits(64))
     return fake

@@ -6,9 +6,10 @@ INSERT, and which tag (``A+1``, ``UA``, ``P+`` ...) lands in which row and colum
 """
 from __future__ import annotations
 
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from collections import namedtuple
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
-from .reference import ARCH_TYPES
+from . import measures
 
 # Insert column order of every table the tool writes (Id / DeviceIdx first where present).
 METER_TABLE_COLUMNS = ("DeviceIdx", "MeterId", "ParentId", "TypeId", "Address", "ReadPassword",
@@ -90,8 +91,8 @@ JOURNAL = Family("JournalValues", None, (None,), ("Event", "EventId"),
 
 FAMILIES: Dict[str, Family] = {f.table: f for f in (ENERGY, QUALITY, POWER, PULSE, DIGITAL, JOURNAL)}
 
-# Measure name -> value table, for every ArchTypes name.
-MEASURE_TABLE: Dict[str, str] = {name: table for name, table, _ in ARCH_TYPES}
+# Measure name -> value table (config table for a config measure), for every ArchTypes name.
+MEASURE_TABLE: Dict[str, str] = measures.MEASURE_TABLE
 
 HEADER_TAGS = ("DeviceIdx", "Timestamp", "RecordTypeId", "Valid")
 
@@ -114,8 +115,8 @@ CONFIG_TAGS: Dict[str, Dict[str, str]] = {
 for _table, _tags in CONFIG_TAGS.items():
     for _column in TABLE_COLUMNS[_table]:
         _tags.setdefault(_column, _column)
-CONFIG_MEASURE_TABLE = {"ElConfig": "ElectricConfig", "PlsConfig": "PulseConfig",
-                        "DigConfig": "DigitalConfig"}
+CONFIG_MEASURE_TABLE: Dict[str, str] = measures.CONFIG_MEASURE_TABLE
+CONFIG_TABLE_MEASURE: Dict[str, str] = {table: measure for measure, table in CONFIG_MEASURE_TABLE.items()}
 
 METER_TABLE_TAGS = {column: column for column in METER_TABLE_COLUMNS}
 
@@ -125,3 +126,41 @@ def insert_sql(table: str) -> str:
     columns = TABLE_COLUMNS[table]
     return (f"INSERT INTO {table} ({', '.join(columns)}) "
             f"VALUES ({', '.join('?' * len(columns))})")
+
+
+# ---- rows by name ---------------------------------------------------------------------------
+# Rows travel as plain tuples in TABLE_COLUMNS order (the hot path stays cheap); code outside
+# schema/ never writes a position: it asks for it here, or reads a row as a named tuple.
+
+_POSITIONS: Dict[str, Dict[str, int]] = {table: {c: i for i, c in enumerate(columns)}
+                                         for table, columns in TABLE_COLUMNS.items()}
+ROW_TYPES = {table: namedtuple(table + "Row", columns, rename=True)  # type: ignore[misc]
+             for table, columns in TABLE_COLUMNS.items()}
+
+
+def index(table: str, column: str) -> int:
+    """The position of ``column`` in the rows of ``table`` (KeyError naming both otherwise)."""
+    try:
+        return _POSITIONS[table][column]
+    except KeyError:
+        raise KeyError(f"table {table} has no column {column!r}") from None
+
+
+def indexes(table: str, *columns: str) -> Tuple[int, ...]:
+    """The positions of several columns of ``table``."""
+    return tuple(index(table, column) for column in columns)
+
+
+def named(table: str, row: Sequence[Any]):
+    """A row of ``table`` as a named tuple (``named("MeterTable", row).MeterId``)."""
+    return ROW_TYPES[table]._make(row)
+
+
+def as_dict(table: str, row: Sequence[Any]) -> Dict[str, Any]:
+    """A row of ``table`` as {column: value}."""
+    return dict(zip(TABLE_COLUMNS[table], row))
+
+
+def make_row(table: str, values: Mapping[str, Any]) -> tuple:
+    """A row of ``table`` in column order from {column: value} (a missing column is None)."""
+    return tuple(values.get(column) for column in TABLE_COLUMNS[table])

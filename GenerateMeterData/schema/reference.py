@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
+from . import measures
+from .measures import REGISTRY
+
 
 class MeterKind(NamedTuple):
     """What the generator needs to know about a MeterTypes.Type (not stored in meter.db)."""
@@ -52,6 +55,9 @@ METER_TYPES: List[Tuple[int, str, Optional[str], MeterKind]] = [
     (192, "ST410", None, MeterKind("electric", 3, 4, True, "ST410")),
 ]
 
+# The meter type the seed API creates when a script passes no MeterTable, per meter family.
+DEFAULT_METER_TYPE: Dict[str, str] = {"electric": "SE303", "pulse": "Pulsar", "digital": "UMTV10"}
+
 METER_KINDS: Dict[str, MeterKind] = {name: kind for _, name, _, kind in METER_TYPES}
 
 # Ids of the interfaces are unknown on real devices ([?] in the reference); look them up by name.
@@ -60,53 +66,14 @@ METER_IFACES: List[Tuple[int, str]] = [
 ]
 SERIAL_IFACES = ("Iface1", "Iface2", "Iface3", "Iface4")
 
-# ArchTypes in the order every public tool lists them (ids 1..59 inferred from that order).
+# ArchTypes in registry order (ids 1..59 inferred from the order every public tool lists them).
 # (Name, value table, meter family). DataType/MeterType contents on a real device are unknown
 # (reference Q7): a fresh database stores the value table and the family there.
-ARCH_TYPES: List[Tuple[str, str, str]] = [
-    ("ElConfig", "ElectricConfig", "Electric"),
-    ("PlsConfig", "PulseConfig", "Pulse"),
-    ("DigConfig", "DigitalConfig", "Digital"),
-    ("ElMomentEnergy", "ElectricEnergyValues", "Electric"),
-    ("ElDayEnergy", "ElectricEnergyValues", "Electric"),
-    ("ElMonthEnergy", "ElectricEnergyValues", "Electric"),
-    ("ElDayConsEnergy", "ElectricEnergyValues", "Electric"),
-    ("ElMonthConsEnergy", "ElectricEnergyValues", "Electric"),
-    ("ElMomentQuality", "ElectricQualityValues", "Electric"),
-    ("ElArr1ConsPower", "ElectricPowerValues", "Electric"),
-    ("PlsMomentPulse", "PulseValues", "Pulse"),
-    ("PlsDayPulse", "PulseValues", "Pulse"),
-    ("PlsMonthPulse", "PulseValues", "Pulse"),
-    ("PlsHourPulse", "PulseValues", "Pulse"),
-    ("DigMomentState", "DigitalValues", "Digital"),
-    ("DigJournalState", "DigitalValues", "Digital"),
-] + [(name, "JournalValues", "Electric") for name in (
-    "ElJrnlPwr", "ElJrnlTimeCorr", "ElJrnlReset", "ElJrnlC1Init", "ElJrnlC2Init", "ElJrnlTrfCorr",
-    "ElJrnlOpen", "ElJrnlUnAyth", "ElJrnlPwrA", "ElJrnlPwrB", "ElJrnlPwrC", "ElJrnlProg",
-    "ElJrnlRelay", "ElJrnlLimESumm", "ElJrnlLimETrf", "ElJrnlLimETrf1", "ElJrnlLimETrf2",
-    "ElJrnlLimETrf3", "ElJrnlLimETrf4", "ElJrnlLimUAMax", "ElJrnlLimUAMin", "ElJrnlLimUBMax",
-    "ElJrnlLimUBMin", "ElJrnlLimUCMax", "ElJrnlLimUCMin", "ElJrnlLimUABMax", "ElJrnlLimUABMin",
-    "ElJrnlLimUBCMax", "ElJrnlLimUBCMin", "ElJrnlLimUCAMax", "ElJrnlLimUCAMin", "ElJrnlLimIAMax",
-    "ElJrnlLimIBMax", "ElJrnlLimICMax", "ElJrnlLimFreqMax", "ElJrnlLimFreqMin", "ElJrnlLimPwr",
-    "ElJrnlLimPwrPP", "ElJrnlLimPwrPM", "ElJrnlLimPwrQP", "ElJrnlLimPwrQM", "ElJrnlReverce",
-)] + [("PlsJrnlTimeCorr", "JournalValues", "Pulse")]
+ARCH_TYPES: List[Tuple[str, str, str]] = [(m.name, m.table, m.arch_meter_type) for m in REGISTRY]
 
-JOURNAL_NAMES: List[str] = [name for name, table, _ in ARCH_TYPES if table == "JournalValues"]
+JOURNAL_NAMES: List[str] = list(measures.JOURNAL_NAMES)
 
-# The web UI calls ElJrnlReverce "ElJrnlRvr"; either name resolves (reference §4.1 note).
-ARCH_TYPE_ALIASES: Dict[str, Tuple[str, ...]] = {"ElJrnlReverce": ("ElJrnlRvr",)}
+# Other names a device uses for an ArchTypes name (ElJrnlRvr in the web UI); either resolves.
+ARCH_TYPE_ALIASES: Dict[str, Tuple[str, ...]] = {m.name: m.aliases for m in REGISTRY if m.aliases}
 
-
-def default_retention(name: str) -> int:
-    """ArchInfo.Records factory default for an archive type (reference §3.5)."""
-    if name.endswith("Config"):
-        return 1
-    if "Jrnl" in name:
-        return 20
-    if name in ("ElDayEnergy", "ElDayConsEnergy", "PlsDayPulse"):
-        return 35
-    if name in ("ElMonthEnergy", "ElMonthConsEnergy", "PlsMonthPulse"):
-        return 12
-    if name == "ElArr1ConsPower":
-        return 1680
-    return 840
+default_retention = measures.default_retention

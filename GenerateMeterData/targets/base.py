@@ -10,6 +10,7 @@ from typing import Callable, Iterable, List, Optional
 
 from ..generate.rows import IdAllocator, NameIndex, RowSet
 from ..generate.summary import LoadSummary
+from ..model.timegrid import DEFAULT_TIMEZONE
 from .ledger import LoadInfo
 
 Produce = Callable[[IdAllocator, NameIndex], Iterable[RowSet]]
@@ -20,7 +21,7 @@ class Target(abc.ABC):
     """Somewhere meter.db lives."""
 
     name: str = "target"
-    timezone: str = "Europe/Moscow"
+    timezone: str = DEFAULT_TIMEZONE
 
     @abc.abstractmethod
     def load(self, produce: Produce, progress: Progress = None,

@@ -108,9 +108,11 @@ class RemoteProcess:
             except socket.timeout:
                 continue
             except Exception as exc:
-                raise ConnectError(f"{self.host}: connection lost while sending data ({exc.__class__.__name__})") from None
+                raise ConnectError(f"{self.host}: connection lost while sending data ({exc.__class__.__name__})",
+                                   host=self.host, reason="connection lost") from None
             if sent == 0:
-                raise ConnectError(f"{self.host}: connection lost while sending data")
+                raise ConnectError(f"{self.host}: connection lost while sending data", host=self.host,
+                                   reason="connection lost")
             view = view[sent:]
 
     def abort(self) -> None:
@@ -193,23 +195,29 @@ class Executor:
             client.connect(**kwargs)
         except paramiko.BadHostKeyException:
             raise ConnectError(f"{s.where}: the host key CHANGED since it was recorded in {known_hosts}; "
-                               "refusing to connect (remove the old key only if the device was really replaced)") from None
+                               "refusing to connect (remove the old key only if the device was really replaced)",
+                               host=s.host, port=s.port, reason="host key changed") from None
         except paramiko.AuthenticationException:
             how = "key" if s.key_filename and s.password is None else "password"
-            raise ConnectError(f"{s.where}: authentication failed for user {s.user!r} (wrong {how}?)") from None
+            raise ConnectError(f"{s.where}: authentication failed for user {s.user!r} (wrong {how}?)",
+                               host=s.host, port=s.port, reason="authentication failed") from None
         except paramiko.SSHException as exc:
             text = str(exc)
             if "not found in known_hosts" in text:
                 raise ConnectError(f"{s.where}: unknown host key (not in {known_hosts}); add it with ssh-keyscan, "
-                                   "or set host_key_policy = accept-new to trust it on first use") from None
+                                   "or set host_key_policy = accept-new to trust it on first use",
+                                   host=s.host, port=s.port, reason="unknown host key") from None
             if "protocol banner" in text or "No existing session" in text:
                 raise ConnectError(f"{s.where}: no SSH server answers there (a silent or non-SSH service on port "
-                                   f"{s.port}?); check IP_address and IP_port") from None
-            raise ConnectError(f"{s.where}: SSH failed: {text.splitlines()[0] if text else exc.__class__.__name__}") from None
+                                   f"{s.port}?); check IP_address and IP_port", host=s.host, port=s.port, reason="no SSH server") from None
+            raise ConnectError(f"{s.where}: SSH failed: {text.splitlines()[0] if text else exc.__class__.__name__}",
+                               host=s.host, port=s.port, reason="SSH failed") from None
         except (socket.timeout, TimeoutError):
-            raise ConnectError(f"{s.where}: no answer within {s.connect_timeout:g} s (host down or filtered?)") from None
+            raise ConnectError(f"{s.where}: no answer within {s.connect_timeout:g} s (host down or filtered?)",
+                               host=s.host, port=s.port, reason="timeout") from None
         except OSError as exc:
-            raise ConnectError(f"{s.where}: cannot reach the device ({exc.strerror or exc})") from None
+            raise ConnectError(f"{s.where}: cannot reach the device ({exc.strerror or exc})",
+                               host=s.host, port=s.port, reason="unreachable") from None
         transport = client.get_transport()
         if transport is not None:
             if s.keepalive:
@@ -234,13 +242,16 @@ class Executor:
             self.connect()
         transport = self.client.get_transport()
         if transport is None or not transport.is_active():
-            raise ConnectError(f"{self.where}: the SSH connection is closed")
+            raise ConnectError(f"{self.where}: the SSH connection is closed", host=self.settings.host,
+                               port=self.settings.port, reason="connection closed")
         try:
             channel = transport.open_session(timeout=self.settings.connect_timeout)
             channel.settimeout(RECEIVE_POLL)
             channel.exec_command(command)
         except Exception as exc:
-            raise ConnectError(f"{self.where}: cannot start a command ({exc.__class__.__name__}: {exc})") from None
+            raise ConnectError(f"{self.where}: cannot start a command ({exc.__class__.__name__}: {exc})",
+                               host=self.settings.host, port=self.settings.port,
+                               reason="cannot start a command") from None
         return RemoteProcess(channel, command, self.where, timeout or self.settings.command_timeout, sink)
 
     def run(self, command: str, stdin: Union[None, bytes, Iterable[bytes]] = None,

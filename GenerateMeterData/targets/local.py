@@ -13,8 +13,9 @@ from typing import Dict, Iterator, List, Optional, Tuple
 from ..errors import DatabaseLockedError, DuplicateRecordError, SchemaError, TargetError
 from ..generate.rows import IdAllocator, NameIndex, RowSet
 from ..generate.summary import CreatedMeter, LoadSummary
-from ..schema import create_schema
-from ..schema.layout import CONFIG_TABLES, METER_TABLE_COLUMNS, REFERENCE_TABLES, WRITE_ORDER, insert_sql
+from ..model.timegrid import DEFAULT_TIMEZONE
+from ..schema import create_schema, layout
+from ..schema.layout import CONFIG_TABLES, REFERENCE_TABLES, WRITE_ORDER, insert_sql
 from . import ledger
 from .staging import LoadTally
 from .base import Produce, Progress, Target
@@ -31,12 +32,14 @@ def translate(exc: sqlite3.Error, where: str, timeout: float) -> TargetError:
     text = str(exc)
     if "locked" in text or "busy" in text:
         return DatabaseLockedError(f"{where} stayed locked by another process for {timeout:g} s; "
-                                   "nothing was written (stop the other writer or raise busy_timeout)")
+                                   "nothing was written (stop the other writer or raise busy_timeout)",
+                                   path=where, waited=timeout)
     if "UNIQUE constraint failed: MeterData" in text:
         return DuplicateRecordError(f"{where}: a record with the same meter, archive type and timestamp "
-                                    "already exists; nothing was written")
+                                    "already exists; nothing was written", path=where, table="MeterData")
     if "UNIQUE constraint failed: MeterTable" in text:
-        return DuplicateRecordError(f"{where}: a meter with that MeterId already exists; nothing was written")
+        return DuplicateRecordError(f"{where}: a meter with that MeterId already exists; nothing was written",
+                                    path=where, table="MeterTable")
     if "file is not a database" in text or "no such table" in text:
         return SchemaError(f"{where} is not a meter.db ({text}); create one with 'init'")
     return TargetError(f"{where}: {text}; nothing was written")
@@ -55,7 +58,7 @@ class LocalTarget(Target):
     """meter.db on this machine."""
 
     def __init__(self, path: str = "Meter.db", busy_timeout: float = 5.0,
-                 timezone: str = "Europe/Moscow") -> None:
+                 timezone: str = DEFAULT_TIMEZONE) -> None:
         self.path = str(path)
         self.busy_timeout = busy_timeout
         self.timezone = timezone
@@ -328,5 +331,5 @@ def write_load(conn: sqlite3.Connection, produce: Produce, ids: IdAllocator, nam
     return summary
 
 
-_METER_ID, _DEVICE_IDX, _TYPE_ID = (METER_TABLE_COLUMNS.index(c) for c in ("MeterId", "DeviceIdx", "TypeId"))
+_METER_ID, _DEVICE_IDX, _TYPE_ID = layout.indexes("MeterTable", "MeterId", "DeviceIdx", "TypeId")
 

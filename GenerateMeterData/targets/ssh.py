@@ -176,12 +176,14 @@ class DeviceTarget(Target):
         if "database is locked" in text or "database is busy" in text:
             raise DatabaseLockedError(f"{s.where}: {s.db_path} stayed locked by another process for "
                                       f"{s.busy_timeout:g} s; nothing was written (stop the poller with "
-                                      "before_load, or raise busy_timeout)")
+                                      "before_load, or raise busy_timeout)",
+                                      path=f"{s.where}: {s.db_path}", waited=s.busy_timeout)
         if "UNIQUE constraint failed: MeterData" in text or merge.DUPLICATE in result.text():
             raise DuplicateRecordError(f"{s.where}: a record with the same meter, archive type and timestamp "
-                                       "already exists; nothing was written")
+                                       "already exists; nothing was written", path=s.db_path, table="MeterData")
         if "UNIQUE constraint failed: MeterTable" in text:
-            raise DuplicateRecordError(f"{s.where}: a meter with that MeterId already exists; nothing was written")
+            raise DuplicateRecordError(f"{s.where}: a meter with that MeterId already exists; nothing was written",
+                                       path=s.db_path, table="MeterTable")
         if "no such table" in text or "not a database" in text or "no such column" in text:
             raise SchemaError(f"{s.where}: {s.db_path} is not a meter.db as expected ({_first(text)})")
         if result.status == 127 or "not found" in text:
@@ -440,7 +442,8 @@ class DeviceTarget(Target):
             if commit_sent and self._committed(token):
                 return
             if isinstance(exc, ConnectError):
-                raise ConnectError(f"{exc}; the load was not committed, the device's meter.db is unchanged") from None
+                raise ConnectError(f"{exc}; the load was not committed, the device's meter.db is unchanged",
+                                   **exc.fields()) from None
             raise
         if merge.COMMITTED in result.text():
             if progress:
@@ -457,7 +460,8 @@ class DeviceTarget(Target):
                               f"read ({what}); nothing was written -- run the load again")
         if result.status == -1 or not self._ex_alive():
             raise ConnectError(f"{self.settings.where}: connection lost during the merge; the load was not "
-                               "committed, the device's meter.db is unchanged")
+                               "committed, the device's meter.db is unchanged", host=self.settings.host,
+                               port=self.settings.port, reason="connection lost")
         self._raise_for(Result(result.status or 1, result.stdout, result.stderr or b"merge ended before COMMIT"),
                         "merge")
         raise RemoteError(f"{self.settings.where}: the merge ended without a commit; nothing was written",

@@ -20,6 +20,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 from ..errors import TargetError
 from ..generate.rows import IdAllocator, NameIndex, ProvisionalIds, RowSet
 from ..generate.summary import LoadSummary
+from ..schema import layout
 from ..schema.layout import TABLE_COLUMNS, VALUE_TABLES, WRITE_ORDER, insert_sql
 from .base import Produce, Progress
 from .sqltext import insert_values
@@ -46,8 +47,8 @@ class LoadTally:
         headers = rows["MeterData"]
         if headers:
             self.headers += len(headers)
-            low = min(h[3] for h in headers)
-            high = max(h[3] for h in headers)
+            low = min(h[_TIMESTAMP] for h in headers)
+            high = max(h[_TIMESTAMP] for h in headers)
             self.first = low if self.first is None else min(self.first, low)
             self.last = high if self.last is None else max(self.last, high)
         self.meters += len(rows["MeterTable"])
@@ -130,7 +131,8 @@ def parts_of(produce: Produce, names: NameIndex, max_rows: int) -> Iterator[List
         yield part
 
 
-_NUMBERED = ("MeterData",) + VALUE_TABLES
+_NUMBERED = {table: layout.index(table, "Id") for table in ("MeterData",) + VALUE_TABLES}  # Id's position
+_TIMESTAMP = layout.index("MeterData", "Timestamp")
 
 
 class PartNumbering:
@@ -146,11 +148,10 @@ class PartNumbering:
     def renumber(self, part: List[RowSet]) -> Tuple[List[RowSet], int, List[int]]:
         """(renumbered RowSets, new meters in the part, their provisional MeterIds in order)."""
         device_shift, meter_shift = self.meters_before, self.auto_ids_before
-        first_header = next((rows["MeterData"][0][0] for rows in part if rows["MeterData"]), 1)
+        first_header = next((rows["MeterData"][0][_NUMBERED["MeterData"]] for rows in part if rows["MeterData"]), 1)
         header_shift = first_header - 1
-        device_at = {t: TABLE_COLUMNS[t].index("DeviceIdx") for t in WRITE_ORDER if "DeviceIdx" in TABLE_COLUMNS[t]}
-        columns = TABLE_COLUMNS["MeterTable"]
-        meter_at, parent_at = columns.index("MeterId"), columns.index("ParentId")
+        device_at = {t: layout.index(t, "DeviceIdx") for t in WRITE_ORDER if "DeviceIdx" in TABLE_COLUMNS[t]}
+        meter_at, parent_at = layout.indexes("MeterTable", "MeterId", "ParentId")
         out: List[RowSet] = []
         provisional: List[int] = []
         created = 0
@@ -172,8 +173,8 @@ class PartNumbering:
                         parent = row[parent_at]
                         if isinstance(parent, int) and parent < 0:
                             row[parent_at] = self.final_meter_id.get(parent, parent + meter_shift)
-                    elif table in _NUMBERED:  # MeterData and the value tables: Id first
-                        row[0] -= header_shift
+                    elif table in _NUMBERED:  # MeterData and the value tables: numbered by Id
+                        row[_NUMBERED[table]] -= header_shift
                     target.append(tuple(row))
             out.append(new)
         return out, created, provisional
