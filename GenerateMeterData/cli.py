@@ -280,13 +280,9 @@ class ProtocolCommandsMissing(InputError):
     """The protocol commands could not be imported (a broken or partial installation)."""
 
 
-# ---- helpers shared by the commands (also used by protocols/cli.py) -----------------------------
-def _settings(args) -> settings_module.Settings:
-    return settings_module.resolve(args.settings, args.section, args.db)
-
-
-def _timezone(args, settings: settings_module.Settings) -> str:
-    return getattr(args, "timezone", None) or settings.timezone
+# ---- helpers shared by the commands -----------------------------------------------------------
+_settings = settings_module.from_arguments
+_timezone = settings_module.timezone_for
 
 
 def _where(settings: settings_module.Settings) -> str:

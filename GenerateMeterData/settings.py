@@ -220,3 +220,13 @@ def describe(settings: Settings) -> Dict[str, object]:
     if out.get("password"):
         out["password"] = "***"
     return out
+
+
+def from_arguments(args) -> Settings:
+    """The target a command line names with ``--settings``, ``--section`` and ``--db``."""
+    return resolve(getattr(args, "settings", None), getattr(args, "section", None), getattr(args, "db", None))
+
+
+def timezone_for(args, settings: Settings) -> str:
+    """The meter time zone of a command: ``--timezone``, else the settings' one."""
+    return getattr(args, "timezone", None) or settings.timezone

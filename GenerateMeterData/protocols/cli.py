@@ -180,7 +180,7 @@ def _mbus_reading(telegrams, timezone):
 
 def cmd_capture(args, out) -> int:
     """``capture``: read a meter (repeatedly with --every) and write the rows."""
-    from ..cli import _settings, _timezone
+    from ..settings import from_arguments as _settings, timezone_for as _timezone
     from ..model import timegrid
     from ..targets import target_for
     from .capture import capture_rows, neva_reading, reading_from_data_sets
