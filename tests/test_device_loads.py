@@ -204,3 +204,59 @@ def test_all_sections_naming_the_same_device_database_all_load(device, tmp_path)
     assert rows(device.path, "SELECT count(*), count(DISTINCT MeterId) FROM MeterTable") == [(4, 4)]
     assert rows(device.path, f"SELECT count(*) FROM {LEDGER}")[0][0] == 2
     assert verify(device.path) == []
+
+
+def test_text_with_a_nul_travels_in_a_stage_file_or_is_refused_clearly(device):
+    from GenerateMeterData import InputError
+
+    nul = "before\x00after"
+    plan = [MeterPlan("SE303", table={"Address": nul})]
+    with DeviceTarget(device.settings()) as target:  # auto: too odd for SQL text, so a stage file
+        Scenario(meters=plan, days=1, end=END).create(target)
+    conn = sqlite3.connect(device.path)
+    conn.text_factory = bytes
+    assert conn.execute("SELECT Address FROM MeterTable").fetchall() == [(nul.encode(),)]
+    conn.close()
+    before = table_checksums(device.path)
+    with DeviceTarget(device.settings(upload="sql")) as target:
+        with pytest.raises(InputError, match="NUL.*upload = staged"):
+            Scenario(meters=plan, days=1, end=END, seed=2).create(target)
+    assert table_checksums(device.path) == before
+
+
+def test_a_load_made_while_a_clear_runs_is_not_removed_by_it(device, tmp_path):
+    """Issue 14 #4, forced: clear #1 lists the ledger and is held there (a device-side sqlite3
+    wrapper sleeps on the READY line, inside the clear's transaction); load B starts meanwhile.
+    B must wait for the lock and survive: a clear deletes only what it listed."""
+    import time as _time
+
+    mark = tmp_path / "listed"
+    slow = tmp_path / "slow-sqlite3"
+    slow.write_text("#!/bin/sh\n"
+                    "sqlite3 \"$@\" | while IFS= read -r line; do\n"
+                    f"  case \"$line\" in *GMD-READY*) touch {mark}; sleep 3;; esac\n"
+                    "  printf '%s\\n' \"$line\"\n"
+                    "done\n")
+    slow.chmod(0o755)
+    with DeviceTarget(device.settings()) as target:
+        first = small(seed=1).create(target)
+    results = {}
+
+    def clear_all():
+        with DeviceTarget(device.settings(sqlite3=str(slow))) as clearing:
+            results["cleared"] = clearing.clear()
+
+    clearing_thread = threading.Thread(target=clear_all)
+    clearing_thread.start()
+    deadline = _time.monotonic() + 60
+    while not mark.exists():
+        assert _time.monotonic() < deadline and clearing_thread.is_alive()
+        _time.sleep(0.05)
+    with DeviceTarget(device.settings(busy_timeout=60)) as target:
+        second = small(seed=2).create(target)  # waits for the clear's lock, then lands
+    clearing_thread.join()
+    assert results["cleared"] == 1
+    assert sorted(r[0] for r in rows(device.path, "SELECT MeterId FROM MeterTable")) == second.meter_ids
+    assert rows(device.path, f"SELECT Token FROM {LEDGER}") == [(second.token,)]
+    assert first.token != second.token
+    assert verify(device.path) == []

@@ -63,10 +63,24 @@ def add_commands(sub, common) -> None:
     p.set_defaults(handler=cmd_capture)
 
 
+#: The largest input ``decode`` reads: a readout, a frame or a capture file, not a disk image.
+MAX_DECODE_BYTES = 4 * 1024 * 1024
+#: How much of a bad input an error line quotes.
+MAX_ERROR_CHARS = 200
+
+
 def _read_input(path: str) -> bytes:
     from .mbus.frames import parse_hex
 
-    data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
+    handle = sys.stdin.buffer if path == "-" else open(path, "rb")
+    try:
+        data = handle.read(MAX_DECODE_BYTES + 1)
+    finally:
+        if path != "-":
+            handle.close()
+    if len(data) > MAX_DECODE_BYTES:
+        raise InputError(f"{path}: more than {MAX_DECODE_BYTES // (1024 * 1024)} MiB; decode reads one frame, "
+                         "readout or capture at a time")
     text = data.decode("ascii", "ignore") if data else ""
     stripped = "".join(text.split())
     if data and len(text) == len(data) and stripped and all(c in "0123456789abcdefABCDEF" for c in stripped):
@@ -88,10 +102,22 @@ def cmd_decode(args, out) -> int:
             from .mbus.records import decode_telegram
             result = decode_telegram(raw).as_dict()
         else:
-            from .iec62056.messages import parse_readout
-            result = parse_readout(raw).as_dict()
+            from .iec62056.messages import IECError, parse_readout
+            if not raw.strip():
+                raise IECError("the input is empty", "readout")
+            readout = parse_readout(raw)
+            if readout.bcc_ok is False:
+                raise IECError("readout block check character (BCC) is wrong", "bcc")
+            if readout.identification is None and raw.lstrip()[:1] != b"\x02":
+                raise IECError("no identification line (and not a bare STX data block): not a readout", "readout")
+            if not readout.data_sets and readout.bcc_ok is None:
+                raise IECError("no data set found after the identification line", "readout")
+            result = readout.as_dict()
     except ProtocolError as exc:
-        print(f"error: {getattr(exc, 'category', 'protocol')}: {exc}", file=sys.stderr)
+        text = str(exc)
+        if len(text) > MAX_ERROR_CHARS:
+            text = text[:MAX_ERROR_CHARS] + f"... ({len(text) - MAX_ERROR_CHARS} more characters)"
+        print(f"error: {getattr(exc, 'category', 'protocol')}: {text}", file=sys.stderr)
         return 1
     print(json.dumps(result, ensure_ascii=False, indent=1))
     return 0
@@ -100,9 +126,12 @@ def cmd_decode(args, out) -> int:
 def _listen(text: str) -> Tuple[str, int]:
     host, _, port = text.rpartition(":")
     try:
-        return host or "127.0.0.1", int(port)
+        number = int(port)
     except ValueError:
         raise InputError(f"--listen {text!r}: give HOST:PORT") from None
+    if not 0 <= number <= 65535:
+        raise InputError(f"--listen {text!r}: the port must be 0-65535 (0: any free port)")
+    return host or "127.0.0.1", number
 
 
 def cmd_imitate(args, out) -> int:
@@ -127,7 +156,14 @@ def cmd_imitate(args, out) -> int:
     if args.protocol == "iec":
         from .iec62056.imitator import IECImitator, RegisterTable
         if args.neva_fixture:
-            imitator = IECImitator(RegisterTable.from_neva_fixture(args.neva_fixture), manufacturer=args.manufacturer or "TPC",
+            try:
+                table = RegisterTable.from_neva_fixture(args.neva_fixture)
+            except OSError as exc:
+                raise InputError(f"--neva-fixture {args.neva_fixture}: {exc.strerror}") from None
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                raise InputError(f"--neva-fixture {args.neva_fixture}: not a Neva register fixture "
+                                 f"({exc.__class__.__name__}: {str(exc)[:MAX_ERROR_CHARS]})") from None
+            imitator = IECImitator(table, manufacturer=args.manufacturer or "TPC",
                                    identification=args.identification or "NEVAMT324.2303", password=args.password,
                                    overrides=overrides, reaction_ms=args.reaction_ms)
         else:
@@ -142,6 +178,8 @@ def cmd_imitate(args, out) -> int:
     else:
         from .mbus.frames import parse_hex
         from .mbus.slave import MBusSlave
+        if not 0 <= args.address <= 250:  # EN 13757-2: 0-250 are slave addresses
+            raise InputError(f"--address {args.address}: an M-Bus primary address is 0-250")
         frames = [parse_hex(open(path).read()) for path in args.frames] if args.frames else None
         imitator = MBusSlave(meter=meter, primary_address=args.address, telegrams=frames)
         host, port = imitator.start_tcp(*_listen(args.listen))

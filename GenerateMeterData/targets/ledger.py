@@ -115,6 +115,16 @@ def clear_sql(entries: List[Tuple]) -> List[str]:
     (whoever wrote it), the records and config rows it added to other meters, and the ArchInfo
     values it raised (where they still hold what the load set).  ``entries`` are ledger rows (LoadId, DeviceFirst, DeviceLast, HeaderFirst,
     HeaderLast, ConfigRowids, ArchInfoBefore); every value is an integer or parsed to one."""
+    try:
+        return _clear_sql(entries)
+    except (ValueError, TypeError, IndexError) as exc:
+        from ..errors import SchemaError
+
+        raise SchemaError(f"a ledger entry of {LEDGER_TABLE} is damaged ({exc}); nothing was removed -- "
+                          f"fix or delete that row (SELECT * FROM {LEDGER_TABLE})") from None
+
+
+def _clear_sql(entries: List[Tuple]) -> List[str]:
     statements: List[str] = []
     for load_id, device_first, device_last, header_first, header_last, configs, archinfo, *_ in \
             sorted(entries, key=lambda e: -int(e[0])):

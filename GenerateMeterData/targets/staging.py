@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
-from ..errors import TargetError
+from ..errors import InputError, TargetError
 from ..generate.rows import IdAllocator, NameIndex, ProvisionalIds, RowSet
 from ..generate.summary import LoadSummary
 from ..schema import layout
@@ -112,7 +112,17 @@ def stage(produce: Produce, names: NameIndex, workdir: str, *, text: bool = Fals
     if created is None:
         created = ids.next_device_idx - 1
     if held is not None:
-        return Stage(tally.summary(), [tally.headers], created, sql=sql_source(held, "stage0"))
+        try:
+            return Stage(tally.summary(), [tally.headers], created, sql=sql_source(held, "stage0"))
+        except ValueError as exc:  # a value SQL text cannot carry through the shell (a NUL)
+            if text:
+                raise InputError(f"{exc}; set upload = staged (or auto) to send it in a stage file") from None
+            conn = _open_stage_file(path)
+            try:
+                _insert(conn, held)
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
     return Stage(tally.summary(), [tally.headers], created, paths=[path])
 
 
