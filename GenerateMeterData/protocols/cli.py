@@ -186,12 +186,11 @@ def cmd_imitate(args, out) -> int:
         where = f"socket://{host}:{port}"
     print(f"imitating an {args.protocol.upper()} meter on {where}" + (f" (serial {meter.serial})" if meter else ""),
           flush=True)
+    from .tcpservice import serve_until
+
     try:
-        deadline = time.monotonic() + args.seconds if args.seconds else None
-        while deadline is None or time.monotonic() < deadline:
-            time.sleep(0.2)
+        serve_until(imitator, args.seconds)
     finally:
-        imitator.stop()
         for name, count in sorted(getattr(imitator, "counters", {}).items()):
             out.detail(f"{name}: {count}")
     return 0

@@ -7,10 +7,12 @@ seconds is disconnected."""
 from __future__ import annotations
 
 import errno
+import os
+import select
 import socket
 import threading
 import time
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 #: accept() errors that mean "no resources right now", not "the listener is gone"
 _TRANSIENT = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.ECONNABORTED, errno.EPROTO}
@@ -116,3 +118,38 @@ class TCPService:
         self._stop.set()
         if self._server is not None:
             self._server.close()
+
+
+def open_pty() -> Tuple[int, int, str, Callable[[], Optional[bytes]], Callable[[bytes], None]]:
+    """A new raw pseudo-terminal for an imitator: (master, slave, the path a client opens,
+    receive, send).  ``receive`` returns None when nothing came within 0.2 s, b"" when the
+    terminal is gone; ``send`` writes to the client."""
+    import tty
+
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    path = os.ttyname(slave)
+
+    def receive() -> Optional[bytes]:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if not ready:
+            return None
+        try:
+            return os.read(master, 4096)
+        except OSError:
+            return b""
+
+    def send(data: bytes) -> None:
+        os.write(master, data)
+
+    return master, slave, path, receive, send
+
+
+def serve_until(imitator, seconds: Optional[float]) -> None:
+    """Keep an imitator serving until ``seconds`` have passed (None: until Ctrl-C), then stop it."""
+    try:
+        deadline = time.monotonic() + seconds if seconds else None
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        imitator.stop()

@@ -76,9 +76,9 @@ def _overrides(items) -> Dict[str, str]:
 
 def imitate(args, out) -> int:
     """``imitate dlms``: a SPODES meter (or a HAN push source) until interrupted or --seconds."""
-    import time
 
     from ..meters import GeneratedMeter
+    from ..tcpservice import serve_until
     from .imitator import DLMSImitator
 
     kwargs = {"type_name": args.meter_type}
@@ -106,12 +106,7 @@ def imitate(args, out) -> int:
     mode = f"pushing {args.push} lists every {args.push_interval:g} s" if args.push else (
         "wrapper" if args.wrapper else f"HDLC server {imitator.address.logical}/{imitator.address.physical}")
     print(f"imitating a DLMS meter on {where} ({mode}, serial {meter.serial})", flush=True)
-    try:
-        deadline = time.monotonic() + args.seconds if args.seconds else None
-        while deadline is None or time.monotonic() < deadline:
-            time.sleep(0.2)
-    finally:
-        imitator.stop()
+    serve_until(imitator, args.seconds)
     return 0
 
 

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import select
 import socket
 import threading
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
 from ..meters import ARCHIVE_DAYS, GeneratedMeter
-from ..tcpservice import TCPService
+from ..tcpservice import TCPService, open_pty
 from . import axdr, spodes
 from .apdu import (AARE, AARQ, ActionRequestNormal, ActionResponseNormal, AttributeDescriptor, DataNotification,
                    ExceptionResponse, GetRequestNext, GetRequestNormal, GetRequestWithList, GetResponseNormal,
@@ -487,24 +486,8 @@ class DLMSImitator(TCPService):
 
     def start_pty(self) -> str:
         """Serve HDLC on a new pseudo-terminal; returns its path."""
-        import tty
-        master, slave = os.openpty()
-        tty.setraw(slave)
-        path = os.ttyname(slave)
+        master, slave, path, receive, send = open_pty()
         self._pty = (master, slave)
-
-        def receive() -> Optional[bytes]:
-            ready, _, _ = select.select([master], [], [], 0.2)
-            if not ready:
-                return None
-            try:
-                return os.read(master, 4096)
-            except OSError:
-                return b""
-
-        def send(data: bytes) -> None:
-            os.write(master, data)
-
         target = (lambda: self._push_loop(send)) if self.push else (lambda: self.serve(receive, send, keep_open=True))
         thread = threading.Thread(target=target, daemon=True)
         thread.start()

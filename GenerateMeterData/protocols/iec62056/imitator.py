@@ -8,16 +8,14 @@ Neva register set with live date and time and the half-hour archive); fixed valu
 from __future__ import annotations
 
 import json
-import os
 import re
-import select
 import socket
 import threading
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
 from ..meters import GeneratedMeter
-from ..tcpservice import TCPService
+from ..tcpservice import TCPService, open_pty
 from .messages import (ACK, NAK, SOH, STX, Identification, IECError, command, data_message, frame_length, parse_message,
                        strip_parity)
 
@@ -268,21 +266,8 @@ class IECImitator(TCPService):
 
     def start_pty(self) -> str:
         """Serve on a new pseudo-terminal; returns the path a client opens (e.g. /dev/pts/5)."""
-        master, slave = os.openpty()
-        path = os.ttyname(slave)
-        import tty
-        tty.setraw(slave)
-
-        def receive() -> Optional[bytes]:
-            ready, _, _ = select.select([master], [], [], 0.2)
-            if not ready:
-                return None
-            try:
-                return os.read(master, 4096)
-            except OSError:
-                return b""
-
-        thread = threading.Thread(target=lambda: self._serve_forever(receive, lambda d: os.write(master, d)), daemon=True)
+        master, slave, path, receive, send = open_pty()
+        thread = threading.Thread(target=lambda: self._serve_forever(receive, send), daemon=True)
         thread.start()
         self._threads.append(thread)
         self._pty = (master, slave)
