@@ -589,27 +589,11 @@ class DeviceTarget(Target):
             statements: List[str] = []
             removed = 0
             if meters is not None:
-                found: List[tuple] = []
-                if has_ledger:
-                    process.write(merge.meters_query(meters).encode())
-                    if not process.wait_for(merge.READY.encode()):
-                        return self._clear_failed(process)
-                    found = [row[1:] for row in parse_quoted(_lines_with(process.text(), merge.METER))
-                             if row and row[0] == merge.METER]
-                try:
-                    devices = ledger.check_meters(meters, found)
-                except BaseException:
-                    process.write(b"ROLLBACK;\n")
-                    process.close_stdin()
-                    process.finish()
-                    raise
+                found = self._ask(process, merge.meters_query(meters), merge.METER) if has_ledger else []
+                devices = ledger.check_meters(meters, found)
                 statements, removed = ledger.clear_meters_sql(devices), len(devices)
             elif has_ledger:
-                process.write(merge.ledger_query(tokens).encode())
-                if not process.wait_for(merge.READY.encode()):
-                    return self._clear_failed(process)
-                entries = [row[1:] for row in parse_quoted(_lines_with(process.text(), merge.LEDGER_ROW))
-                           if row and row[0] == merge.LEDGER_ROW]
+                entries = self._ask(process, merge.ledger_query(tokens), merge.LEDGER_ROW)
                 statements, removed = ledger.clear_sql(entries), len(entries)
             if not statements:
                 process.write(b"ROLLBACK;\n")
@@ -636,6 +620,13 @@ class DeviceTarget(Target):
         if ledger.LEDGER_TABLE not in tables:
             return []
         return [ledger.load_info(row) for row in self._query(merge.loads_query(ledger.LOADS_TABLE in tables))]
+
+    def _ask(self, process: RemoteProcess, query: str, marker: str) -> List[tuple]:
+        """Send a query inside a running clear; the rows it printed with ``marker`` (marker cut off)."""
+        process.write(query.encode())
+        if not process.wait_for(merge.READY.encode()):
+            self._clear_failed(process)
+        return [row[1:] for row in parse_quoted(_lines_with(process.text(), marker)) if row and row[0] == marker]
 
     def _clear_failed(self, process: RemoteProcess) -> int:
         process.close_stdin()
