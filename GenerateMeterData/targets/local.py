@@ -10,13 +10,14 @@ import time
 import uuid
 from typing import Dict, Iterator, List, Optional, Tuple
 
-from ..errors import DatabaseLockedError, DuplicateRecordError, SchemaError, TargetError
+from ..errors import SchemaError, TargetError
 from ..generate.rows import IdAllocator, NameIndex, RowSet
 from ..generate.summary import CreatedMeter, LoadSummary
 from ..model.timegrid import DEFAULT_TIMEZONE
 from ..schema import create_schema, layout
 from ..schema.layout import CONFIG_TABLES, REFERENCE_TABLES, WRITE_ORDER, insert_sql
 from . import ledger
+from .sqlerrors import classify_sqlite_error
 from .staging import LoadTally
 from .base import Produce, Progress, Target
 
@@ -30,19 +31,7 @@ def connect(path: str, timeout: float) -> sqlite3.Connection:
 def translate(exc: sqlite3.Error, where: str, timeout: float) -> TargetError:
     """One clear error for what SQLite said."""
     text = str(exc)
-    if "locked" in text or "busy" in text:
-        return DatabaseLockedError(f"{where} stayed locked by another process for {timeout:g} s; "
-                                   "nothing was written (stop the other writer or raise busy_timeout)",
-                                   path=where, waited=timeout)
-    if "UNIQUE constraint failed: MeterData" in text:
-        return DuplicateRecordError(f"{where}: a record with the same meter, archive type and timestamp "
-                                    "already exists; nothing was written", path=where, table="MeterData")
-    if "UNIQUE constraint failed: MeterTable" in text:
-        return DuplicateRecordError(f"{where}: a meter with that MeterId already exists; nothing was written",
-                                    path=where, table="MeterTable")
-    if "file is not a database" in text or "no such table" in text:
-        return SchemaError(f"{where} is not a meter.db ({text}); create one with 'init'")
-    return TargetError(f"{where}: {text}; nothing was written")
+    return classify_sqlite_error(text, where, where, timeout) or TargetError(f"{where}: {text}; nothing was written")
 
 
 def insert_rows(conn: sqlite3.Connection, rows: RowSet, statements: Dict[str, str]) -> None:

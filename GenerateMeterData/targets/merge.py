@@ -105,7 +105,7 @@ def merge_script(source: str, schemas: Sequence[str], counts: Dict[str, int], he
     config_ranges = {t: (f"(SELECT {t} + 1 FROM temp.gmd_offsets)", f"(SELECT max(rowid) FROM main.{t})")
                      for t in CONFIG_TABLES if counts.get(t)}
     lines.extend(statement + ";" for statement in ledger.finish_load_sql(
-        f"(SELECT dev + 1 FROM temp.gmd_offsets)" if created else "NULL",
+        "(SELECT dev + 1 FROM temp.gmd_offsets)" if created else "NULL",
         f"(SELECT dev + {int(created)} FROM temp.gmd_offsets)" if created else "NULL",
         "(SELECT hid0 + 1 FROM temp.gmd_offsets)" if header_total else "NULL",
         f"(SELECT hid0 + {int(header_total)} FROM temp.gmd_offsets)" if header_total else "NULL",

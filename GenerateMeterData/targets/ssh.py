@@ -24,7 +24,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional
 
-from ..errors import (ConnectError, DatabaseLockedError, DuplicateRecordError, InputError, InterruptedLoad,
+from ..errors import (ConnectError, InputError, InterruptedLoad,
                       RemoteError, SchemaError, TargetError)
 from ..generate.rows import NameIndex
 from ..generate.summary import CreatedMeter, LoadSummary
@@ -34,6 +34,7 @@ from ..settings import DeviceSettings
 from . import ledger, merge
 from .base import Produce, Progress, Target
 from .executor import Executor, RemoteProcess, Result
+from .sqlerrors import classify_sqlite_error
 from .sqltext import bind, literal, parse_quoted
 from .staging import SQL_TEXT_MAX_ROWS, PartNumbering, parts_of, remove_stale_workdirs, stage
 
@@ -173,19 +174,12 @@ class DeviceTarget(Target):
             return
         text = result.error_text()
         s = self.settings
-        if "database is locked" in text or "database is busy" in text:
-            raise DatabaseLockedError(f"{s.where}: {s.db_path} stayed locked by another process for "
-                                      f"{s.busy_timeout:g} s; nothing was written (stop the poller with "
-                                      "before_load, or raise busy_timeout)",
-                                      path=f"{s.where}: {s.db_path}", waited=s.busy_timeout)
-        if "UNIQUE constraint failed: MeterData" in text or merge.DUPLICATE in result.text():
-            raise DuplicateRecordError(f"{s.where}: a record with the same meter, archive type and timestamp "
-                                       "already exists; nothing was written", path=s.db_path, table="MeterData")
-        if "UNIQUE constraint failed: MeterTable" in text:
-            raise DuplicateRecordError(f"{s.where}: a meter with that MeterId already exists; nothing was written",
-                                       path=s.db_path, table="MeterTable")
-        if "no such table" in text or "not a database" in text or "no such column" in text:
-            raise SchemaError(f"{s.where}: {s.db_path} is not a meter.db as expected ({_first(text)})")
+        if merge.DUPLICATE in result.text():
+            text = "UNIQUE constraint failed: MeterData"  # the merge's own duplicate check said so
+        error = classify_sqlite_error(text, f"{s.where}: {s.db_path}", s.db_path, s.busy_timeout,
+                                      "stop the poller with before_load, or raise busy_timeout")
+        if error is not None:
+            raise error
         if result.status == 127 or "not found" in text:
             raise RemoteError(f"{s.where}: {_first(text)}", host=s.host, exit_status=result.status, stderr=text)
         raise RemoteError(f"{s.where}: {what} failed (exit {result.status}): {_first(text) or 'no message'}",

@@ -15,7 +15,7 @@ import sqlite3
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from ..errors import InputError, TargetError
 from ..generate.rows import IdAllocator, NameIndex, ProvisionalIds, RowSet
