@@ -261,3 +261,22 @@ def test_a_silent_or_non_ssh_service_on_the_port_is_one_clear_line(device):
         with pytest.raises(ConnectError, match=f"no SSH server answers there .*port {port}"):
             Executor(device.settings(port=port, connect_timeout=2.0)).connect()
         server.close()
+
+
+def test_a_device_backup_streams_to_disk_instead_of_memory(device, tmp_path):
+    import tracemalloc
+
+    Scenario(meters=10, days=120, end=END).create(LocalTarget(device.path))
+    size = os.path.getsize(device.path)
+    assert size > 15_000_000
+    backup = str(tmp_path / "backup.db")
+    with DeviceTarget(device.settings()) as target:
+        target.check()
+        tracemalloc.start()
+        try:
+            target.backup(backup)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert table_checksums(backup) == table_checksums(device.path)
+    assert peak < size / 3, (peak, size)  # the old backup held the whole file (and its gzip) in memory
