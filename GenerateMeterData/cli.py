@@ -354,11 +354,8 @@ def summarize(out: Output, summary, tz: dt.tzinfo) -> None:
 
 
 def seed_document(summary, tz: dt.tzinfo, dry_run: bool = False) -> Dict[str, object]:
-    """The --json document of a load."""
-    return {"token": summary.token, "meter_ids": summary.meter_ids, "rows": dict(sorted(summary.rows.items())),
-            "first": _iso(summary.first_timestamp, tz), "last": _iso(summary.last_timestamp, tz),
-            "seconds": round(summary.seconds, 3), "target": summary.target, "meters": summary.meters,
-            "dry_run": dry_run}
+    """The --json document of a load (LoadSummary.document)."""
+    return summary.document(tz, dry_run)
 
 
 # ---- init -------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ It lives apart from the generators and the targets so that both can import it (a
 returns it, a scenario passes it on) without importing each other."""
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
@@ -43,6 +44,17 @@ class LoadSummary:
         """MeterIds of the meters this load created, so a test can pick its own rows out of a
         device that holds other data (``WHERE MeterId IN (...)``)."""
         return [meter.meter_id for meter in self.created]
+
+    def document(self, tz: dt.tzinfo, dry_run: bool = False) -> Dict[str, object]:
+        """The load as one JSON-ready document (what ``seed --json`` and ``capture --json`` print):
+        token, MeterIds, rows per table, first/last record time in ``tz``, seconds, target."""
+        def iso(ts: Optional[int]) -> Optional[str]:
+            return dt.datetime.fromtimestamp(ts, tz).isoformat() if ts is not None else None
+
+        return {"token": self.token, "meter_ids": self.meter_ids, "rows": dict(sorted(self.rows.items())),
+                "first": iso(self.first_timestamp), "last": iso(self.last_timestamp),
+                "seconds": round(self.seconds, 3), "target": self.target, "meters": self.meters,
+                "dry_run": dry_run}
 
     @property
     def device_idxs(self) -> List[int]:

@@ -1,7 +1,11 @@
 """Capture mode: read a real (or imitated) meter and write what it says into meter.db through
 the same writers as generated data -- ElConfig (serial, model), ElMomentEnergy (1.8.x, 2.8.x,
 3.8.x, 4.8.x -> A+/A-/R+/R- per tariff), ElMomentQuality, and for a Neva MT 3xx the half-hour
-profile and the day registers.  Units are converted (kWh -> Wh, kW -> W)."""
+profile and the day registers.  Units are converted (kWh -> Wh, kW -> W).
+
+A capture joins the story of its meter (``plan_capture``): the meter's one ElectricConfig,
+written by its first capture, decides what later ones write, so a plain readout and a Neva
+archive capture in any order and repeated give rows that ``verify`` accepts."""
 from __future__ import annotations
 
 import datetime as dt
@@ -88,55 +92,151 @@ def reading_from_data_sets(data_sets: List[DataSet], manufacturer: str, model: s
     return reading
 
 
-def capture_rows(reading: Reading, target: Target, timezone: str = timegrid.DEFAULT_TIMEZONE,
-                 meter_type: Optional[str] = None) -> LoadSummary:
-    """Write a Reading into the target (one transaction): the meter is found by its serial in
-    ElectricConfig, or registered (MeterTable + ElectricConfig) when new."""
-    tz = timegrid.zone(timezone)
-    existing = target.fetch("SELECT DeviceIdx FROM ElectricConfig WHERE Serial = ? ORDER BY Timestamp DESC LIMIT 1",
-                            (reading.serial,))
-    type_name = meter_type or MANUFACTURER_TYPES.get(reading.manufacturer.upper(), "SE303")
-    has = {q: any(k.startswith(q) for k in reading.energy) for q in ("A-", "R+", "R-")}
+#: ElectricConfig flag columns -> (config tag, the reading's energy prefix)
+FLAG_COLUMNS = (("ActiveReverse", "isAm", "A-"), ("Reactive", "isRp", "R+"), ("ReactiveReverse", "isRm", "R-"))
+#: The profile period a Neva archive has (minutes).
+NEVA_PERIOD = 30
+
+
+class CaptureConflict(InputError):
+    """A reading that cannot join the story the database already holds for its meter."""
+
+
+@dataclass
+class CapturePlan:
+    """How a reading joins meter.db: a new meter with flags from the reading, or the existing
+    meter (same MeterTable row, its one ElectricConfig) whose flags decide what is written."""
+
+    reading: Reading
+    device_idx: Optional[int]             # None: a new meter
+    meter_id: Optional[int]
+    tariffed: bool                        # energy rows for tariffs 0-4 (else tariff 0 alone)
+    flags: Dict[str, int]                 # "A-"/"R+"/"R-" -> 0/1 as ElectricConfig says (or will say)
+    period: Optional[int]                 # ElectricConfig.IntervalPowerArrays
+    existing: Dict[str, set] = field(default_factory=dict)  # measure -> stamps already stored
+    notes: List[str] = field(default_factory=list)
+
+
+def _reading_flags(reading: Reading) -> Tuple[bool, Dict[str, int]]:
     tariffed = any(k[-1] in "1234" and v for k, v in reading.energy.items())
+    flags = {q: int(any(k.startswith(q) and v is not None for k, v in reading.energy.items()))
+             for _, _, q in FLAG_COLUMNS}
+    return tariffed, flags
+
+
+def plan_capture(reading: Reading, target: Target) -> CapturePlan:
+    """Find the reading's meter by its serial and decide what may be written (read only).
+
+    A new meter is registered with the flags of what it reported.  A known meter keeps its one
+    ElectricConfig: a quantity the config says it does not measure is written as NULL, tariffs
+    1-4 only when it has a tariff unit (rows of tariffs 1-4 that the reading lacks are NULL),
+    records already stored (same archive, same stamp) are not written again; a profile whose
+    period is not the config's is refused (CaptureConflict), nothing written."""
+    tariffed, flags = _reading_flags(reading)
+    found = target.fetch(
+        "SELECT c.DeviceIdx, m.MeterId, c.Tariff, c.ActiveReverse, c.Reactive, c.ReactiveReverse, "
+        "c.IntervalPowerArrays FROM ElectricConfig c LEFT JOIN MeterTable m ON m.DeviceIdx = c.DeviceIdx "
+        "WHERE c.Serial = ? ORDER BY c.Timestamp DESC LIMIT 1", (reading.serial,))
+    if not found:
+        return CapturePlan(reading, None, None, tariffed, flags, NEVA_PERIOD)
+    device_idx, meter_id, has_tariff, *stored_flags, period = found[0]
+    plan = CapturePlan(reading, device_idx, meter_id, bool(has_tariff),
+                       {q: int(bool(v)) for (_, _, q), v in zip(FLAG_COLUMNS, stored_flags)}, period)
+    who = f"meter {meter_id if meter_id is not None else '?'} (serial {reading.serial})"
+    if reading.profile and period and period != NEVA_PERIOD:
+        raise CaptureConflict(f"capture: {who} has ElectricConfig.IntervalPowerArrays = {period} min but the meter's "
+                              f"profile has {NEVA_PERIOD}-min slots; nothing was written (capture without --days, "
+                              "or into another meter.db)")
+    dropped = [q for (_, _, q) in FLAG_COLUMNS if flags[q] and not plan.flags[q]]
+    if dropped:
+        plan.notes.append(f"{who}: ElectricConfig says it does not measure {', '.join(dropped)}: written as NULL")
+    if tariffed and not plan.tariffed:
+        plan.notes.append(f"{who}: ElectricConfig says it has no tariff unit: tariffs 1-4 not written")
+    measures = ("ElMomentEnergy", "ElMomentQuality", "ElDayEnergy", "ElMonthEnergy", "ElArr1ConsPower")
+    for name, ts in target.fetch(
+            "SELECT a.Name, m.Timestamp FROM MeterData m JOIN ArchTypes a ON a.Id = m.RecordTypeId "
+            f"WHERE m.DeviceIdx = ? AND a.Name IN ({', '.join('?' * len(measures))})", (device_idx, *measures)):
+        plan.existing.setdefault(name, set()).add(ts)
+    return plan
+
+
+def capture_rows(reading: Reading, target: Target, timezone: str = timegrid.DEFAULT_TIMEZONE,
+                 meter_type: Optional[str] = None, *, dry_run: bool = False,
+                 notes: Optional[List[str]] = None, plan: Optional[CapturePlan] = None) -> LoadSummary:
+    """Write a Reading into the target (one transaction): the meter is found by its serial in
+    ElectricConfig and the reading joins its story (see ``plan_capture``), or it is registered
+    (MeterTable + ElectricConfig) when new.  ``dry_run``: count what would be written, write
+    nothing (the summary has no token).  ``notes`` collects what was not written and why;
+    ``plan``: one ``plan_capture`` made for this reading and target just before."""
+    tz = timegrid.zone(timezone)
+    plan = plan or plan_capture(reading, target)
+    if notes is not None:
+        notes.extend(plan.notes)
+    type_name = meter_type or MANUFACTURER_TYPES.get(reading.manufacturer.upper(), "SE303")
+    skipped: List[str] = []
+
+    def fresh(measure: str, ts: int) -> bool:
+        if ts in plan.existing.get(measure, ()):
+            skipped.append(measure)
+            return False
+        return True
+
+    def energy_values(get) -> Dict[int, list]:
+        keys = (0, 1, 2, 3, 4) if plan.tariffed else (0,)
+        return {t: [get(q, t) if q == "A+" or plan.flags[q] else None for q, _ in ENERGY_QUANTITIES] for t in keys}
 
     def produce(ids, names):
         rows = RowSet()
         emitter = Emitter(rows, ids, names, Overrides(), tz)
-        if existing:
-            device_idx, meter_id = existing[0][0], None
-        else:
+        device_idx, meter_id = plan.device_idx, None
+        if device_idx is None:
             meter_id = ids.meter_id()
             spec = make_meter(stream(0, "capture", reading.serial), meter_id, meter_id, type_name,
                               timestamp=reading.timestamp,
                               config_overrides={"serial": reading.serial, "model": reading.model,
-                                                "isTrf": 1 if tariffed else 0, "isRp": int(has["R+"]),
-                                                "isAm": int(has["A-"]), "isRm": int(has["R-"]), "cArrays": 30})
+                                                "isTrf": int(plan.tariffed), "isRp": plan.flags["R+"],
+                                                "isAm": plan.flags["A-"], "isRm": plan.flags["R-"],
+                                                "cArrays": NEVA_PERIOD})
             spec.device_idx = device_idx = ids.device_idx()
             rows["MeterTable"].append(spec.meter_table_row(names))
             rows["ElectricConfig"].append(spec.config_row())
-        if reading.energy:
-            keys = (0, 1, 2, 3, 4) if tariffed else (0,)
-            values = {t: [reading.energy.get(f"{q}{t}") for q, _ in ENERGY_QUANTITIES] for t in keys}
-            emitter.record("ElMomentEnergy", device_idx, meter_id, reading.timestamp, 1, values)
-        if reading.quality:
+        if reading.energy and fresh("ElMomentEnergy", reading.timestamp):
+            emitter.record("ElMomentEnergy", device_idx, meter_id, reading.timestamp, 1,
+                           energy_values(lambda q, t: reading.energy.get(f"{q}{t}")))
+        if reading.quality and fresh("ElMomentQuality", reading.timestamp):
             q = reading.quality
             values = {phase: [q.get(f"U{phase}"), q.get(f"I{phase}"), q.get(f"P{phase}"), q.get(f"Q{phase}"),
                               q.get(f"S{phase}"), q.get(f"kP{phase}"), q.get(angle), None]
                       for phase, angle in (("A", "AngAB"), ("B", "AngBC"), ("C", "AngAC"))}
             values["Summ"] = [None, None, q.get("PS"), q.get("QS"), q.get("SS"), q.get("kPS"), None, q.get("Freq")]
             emitter.record("ElMomentQuality", device_idx, meter_id, reading.timestamp, 1, values)
-        for midnight, registers in reading.day_registers:
-            emitter.record("ElDayEnergy", device_idx, meter_id, midnight, 1,
-                           {t: [registers[t], None, None, None] for t in range(5)})
-        for month_start, registers in reading.month_registers:
-            emitter.record("ElMonthEnergy", device_idx, meter_id, month_start, 1,
-                           {t: [registers[t], None, None, None] for t in range(5)})
+        for measure, archive in (("ElDayEnergy", reading.day_registers), ("ElMonthEnergy", reading.month_registers)):
+            for stamp, registers in archive:
+                if fresh(measure, stamp):
+                    emitter.record(measure, device_idx, meter_id, stamp, 1,
+                                   energy_values(lambda q, t: registers[t] if q == "A+" else None))
         if reading.profile:
             emitter.records("ElArr1ConsPower", device_idx, meter_id,
-                            ((end, 1, (30, power, None, None, None, 0, 0, 0)) for end, power in reading.profile))
+                            ((end, 1, (NEVA_PERIOD, power, None, None, None, 0, 0, 0))
+                             for end, power in reading.profile if fresh("ElArr1ConsPower", end)))
         yield rows
 
-    return target.load(produce)
+    if dry_run:
+        from ..generate.rows import IdAllocator, NameIndex
+        from ..targets.staging import LoadTally
+
+        started = time.perf_counter()
+        tally = LoadTally()
+        for rows in produce(IdAllocator(), NameIndex.reference()):
+            tally.add(rows)
+        summary = tally.summary()
+        summary.seconds, summary.target = time.perf_counter() - started, f"(dry run) {target.name}"
+    else:
+        summary = target.load(produce)
+    if skipped and notes is not None:
+        counts = {m: skipped.count(m) for m in dict.fromkeys(skipped)}
+        notes.append("already stored, not written again: " + ", ".join(f"{m} {n}" for m, n in counts.items()))
+    return summary
 
 
 def neva_reading(session, meter_timezone: dt.tzinfo, days: int = 0) -> Reading:

@@ -24,9 +24,16 @@ def add_commands(sub, common) -> None:
     p = sub.add_parser("imitate", parents=[common], help="run a meter imitator (Ctrl-C stops it)")
     p.add_argument("protocol", choices=("iec", "mbus", "dlms"))
     p.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT to listen on (default 127.0.0.1, any port)")
-    p.add_argument("--pty", action="store_true", help="IEC: serve on a new pseudo-terminal instead of TCP")
+    p.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal instead of TCP (prints its path)")
+    p.add_argument("--port", dest="serve_port", metavar="URL",
+                   help="serve on this serial port instead of TCP: a device path or a pyserial URL")
+    p.add_argument("--mode", choices=("A", "B", "C", "D"), default="C",
+                   help="IEC: protocol mode (A, B: readout right after the identification; C: on request, "
+                        "default; D: pushes a readout every second)")
     p.add_argument("-o", "--obis", action="append", default=[], metavar="ADDRESS:VALUE",
-                   help="IEC: fixed register value, e.g. 60.01.04*FF:000V0201 or 63.01.00*[0..7F]:1,2,3")
+                   help="fixed register value, e.g. 1.8.0:1234.567*kWh, 32.7.0:231.5, 60.01.04*FF:000V0201 or "
+                        "63.01.00*[0..7F]:1,2,3; applies to every path that reports the register (IEC readout, "
+                        "programming mode, Neva registers, M-Bus records)")
     p.add_argument("--neva-fixture", help="IEC: serve a Neva register fixture (JSON) instead of a generated meter")
     p.add_argument("--manufacturer", default=None, help="IEC: 3-letter manufacturer (default GMD; TPC with --neva-fixture)")
     p.add_argument("--identification", default=None, help="IEC: identification after the baud character")
@@ -47,6 +54,8 @@ def add_commands(sub, common) -> None:
     p.add_argument("protocol", choices=("iec", "mbus", "dlms"))
     p.add_argument("--port", required=True, help="pyserial URL: /dev/ttyUSB0, COM3, socket://host:port, rfc2217://...")
     p.add_argument("--neva", action="store_true", help="IEC: Neva MT 3xx in programming mode (with its profile)")
+    p.add_argument("--dry-run", action="store_true", help="read the meter and show what would be written; write nothing")
+    p.add_argument("--json", action="store_true", help="print one JSON document instead of text (for scripts)")
     p.add_argument("--days", type=int, default=0, help="Neva: past days of the half-hour archive to capture")
     p.add_argument("--password", default="00000000", help="IEC programming-mode password")
     p.add_argument("--device-address", default="", help="IEC device address in the sign-on")
@@ -134,9 +143,36 @@ def _listen(text: str) -> Tuple[str, int]:
     return host or "127.0.0.1", number
 
 
+def _start(imitator, args) -> str:
+    """Serve on a pty (--pty), a serial port (--port URL) or TCP (--listen); where it serves."""
+    if args.pty and args.serve_port:
+        raise InputError("--pty and --port: give one (a new pseudo-terminal, or an existing serial port)")
+    if args.pty:
+        try:
+            return imitator.start_pty()
+        except OSError as exc:
+            from ..errors import TargetError
+            raise TargetError(f"--pty: cannot open a pseudo-terminal: {exc.strerror or exc}") from None
+    if args.serve_port:
+        from ..errors import TargetError
+        try:
+            imitator.start_serial(args.serve_port)
+        except (OSError, ValueError, ProtocolError) as exc:
+            raise TargetError(f"--port {args.serve_port}: cannot serve there: {exc}") from None
+        except Exception as exc:  # pyserial's SerialException
+            if type(exc).__name__ != "SerialException":
+                raise
+            raise TargetError(f"--port {args.serve_port}: cannot serve there: {exc}") from None
+        return args.serve_port
+    host, port = imitator.start_tcp(*_listen(args.listen))
+    return f"socket://{host}:{port}"
+
+
 def cmd_imitate(args, out) -> int:
     """``imitate``: run an IEC or M-Bus imitator until interrupted (or --seconds)."""
     if args.protocol == "dlms":
+        if args.mode != "C" or args.serve_port:
+            raise InputError("--mode and --port are for imitate iec and mbus; imitate dlms serves on --listen or --pty")
         from .dlms.cli import imitate
         return imitate(args, out)
     from .meters import GeneratedMeter
@@ -165,27 +201,24 @@ def cmd_imitate(args, out) -> int:
                                  f"({exc.__class__.__name__}: {str(exc)[:MAX_ERROR_CHARS]})") from None
             imitator = IECImitator(table, manufacturer=args.manufacturer or "TPC",
                                    identification=args.identification or "NEVAMT324.2303", password=args.password,
-                                   overrides=overrides, reaction_ms=args.reaction_ms)
+                                   overrides=overrides, reaction_ms=args.reaction_ms, mode=args.mode)
         else:
             imitator = IECImitator(meter=meter, manufacturer=args.manufacturer or "GMD",
                                    identification=args.identification, password=args.password, overrides=overrides,
-                                   reaction_ms=args.reaction_ms)
-        if args.pty:
-            where = imitator.start_pty()
-        else:
-            host, port = imitator.start_tcp(*_listen(args.listen))
-            where = f"socket://{host}:{port}"
+                                   reaction_ms=args.reaction_ms, mode=args.mode)
+        where = _start(imitator, args)
     else:
         from .mbus.frames import parse_hex
         from .mbus.slave import MBusSlave
         if not 0 <= args.address <= 250:  # EN 13757-2: 0-250 are slave addresses
             raise InputError(f"--address {args.address}: an M-Bus primary address is 0-250")
         frames = [parse_hex(open(path).read()) for path in args.frames] if args.frames else None
-        imitator = MBusSlave(meter=meter, primary_address=args.address, telegrams=frames)
-        host, port = imitator.start_tcp(*_listen(args.listen))
-        where = f"socket://{host}:{port}"
-    print(f"imitating an {args.protocol.upper()} meter on {where}" + (f" (serial {meter.serial})" if meter else ""),
-          flush=True)
+        if args.mode != "C":
+            raise InputError(f"--mode {args.mode}: protocol modes are IEC 62056-21's (imitate iec); M-Bus has none")
+        imitator = MBusSlave(meter=meter, primary_address=args.address, telegrams=frames, overrides=overrides)
+        where = _start(imitator, args)
+    print(f"imitating an {args.protocol.upper()} meter on {where}" + (f" (serial {meter.serial})" if meter else "")
+          + (f", mode {args.mode}" if args.protocol == "iec" else ""), flush=True)
     from .tcpservice import serve_until
 
     try:
@@ -215,12 +248,42 @@ def _mbus_reading(telegrams, timezone):
     return reading
 
 
+def _read_meter(args, tz):
+    """One reading of the meter on --port (IEC readout, Neva programming mode or M-Bus)."""
+    from .capture import neva_reading, reading_from_data_sets
+
+    if args.protocol == "iec":
+        from .iec62056.client import IECClient
+        initial = 9600 if args.neva and args.initial_baud == 300 else args.initial_baud
+        with IECClient(args.port, address=args.device_address, initial_baud=initial,
+                       baud_switch_delay=args.baud_switch_delay) as client:
+            if args.neva:
+                with client.programming(args.password) as session:
+                    return neva_reading(session, tz, args.days)
+            readout = client.readout()
+            ident = readout.identification
+            return reading_from_data_sets(readout.data_sets, ident.manufacturer, ident.identification or "")
+    from .mbus.client import MBusClient
+    with MBusClient(args.port) as client:
+        return _mbus_reading(client.read_all(args.mbus_address), tz)
+
+
+def capture_document(reading, summary, tz, notes, dry_run: bool, meter_id=None) -> Dict[str, object]:
+    """The --json document of one capture: seed's document (``meter_ids``: the meters this load
+    created) plus the meter read (``meter_id``: known or new), its serial and model, the notes."""
+
+    document = summary.document(tz, dry_run)
+    document.update(meter_id=meter_id, serial=reading.serial, model=reading.model, notes=list(notes))
+    return document
+
+
 def cmd_capture(args, out) -> int:
-    """``capture``: read a meter (repeatedly with --every) and write the rows."""
+    """``capture``: read a meter (repeatedly with --every) and write the rows (--dry-run: show
+    what would be written, write nothing)."""
     from ..settings import from_arguments as _settings, timezone_for as _timezone
     from ..model import timegrid
     from ..targets import target_for
-    from .capture import capture_rows, neva_reading, reading_from_data_sets
+    from .capture import capture_rows, plan_capture
 
     settings = _settings(args)
     timezone = _timezone(args, settings)
@@ -228,30 +291,42 @@ def cmd_capture(args, out) -> int:
     if args.count < 1 or args.every < 0 or args.days < 0:
         raise InputError("--count must be >= 1, --every and --days >= 0")
     if args.protocol == "dlms":
+        if args.dry_run or args.json:
+            raise InputError("capture dlms has no --dry-run or --json yet (capture iec and mbus have)")
         from .dlms.cli import capture
         with target_for(settings) as target:
             return capture(args, out, target, timezone)
+    if args.days and not args.neva:
+        raise InputError("--days is for the Neva archive: give --neva too")
+    documents = []
     with target_for(settings) as target:
+        if args.dry_run:
+            target.check()  # reachable and a meter.db: read only
         for n in range(args.count):
             if n:
                 time.sleep(args.every)
-            if args.protocol == "iec":
-                from .iec62056.client import IECClient
-                initial = 9600 if args.neva and args.initial_baud == 300 else args.initial_baud
-                with IECClient(args.port, address=args.device_address, initial_baud=initial,
-                               baud_switch_delay=args.baud_switch_delay) as client:
-                    if args.neva:
-                        with client.programming(args.password) as session:
-                            reading = neva_reading(session, tz, args.days)
-                    else:
-                        readout = client.readout()
-                        ident = readout.identification
-                        reading = reading_from_data_sets(readout.data_sets, ident.manufacturer, ident.identification or "")
-            else:
-                from .mbus.client import MBusClient
-                with MBusClient(args.port) as client:
-                    reading = _mbus_reading(client.read_all(args.mbus_address), tz)
-            summary = capture_rows(reading, target, timezone)
-            out.print(f"captured meter {reading.serial} ({reading.model}): "
+            reading = _read_meter(args, tz)
+            notes: list = []
+            plan = plan_capture(reading, target)
+            summary = capture_rows(reading, target, timezone, dry_run=args.dry_run, notes=notes, plan=plan)
+            meter_id = plan.meter_id if plan.device_idx is not None else \
+                (summary.meter_ids[0] if summary.meter_ids and not args.dry_run else None)
+            if out.json:
+                documents.append(capture_document(reading, summary, tz, notes, args.dry_run, meter_id))
+                continue
+            verb = "would capture" if args.dry_run else "captured"
+            out.print(f"{verb} meter {reading.serial} ({reading.model}): "
                       + ", ".join(f"{t} {c}" for t, c in sorted(summary.rows.items())))
+            if summary.token:
+                out.print(f"load   : {summary.token} (clear --load {summary.token[:8]} removes it)")
+            if plan.device_idx is not None:
+                out.print(f"meter  : MeterId {meter_id} (known by its serial; this load created no meter)")
+            elif meter_id is not None:
+                out.print(f"meters : MeterId {meter_id} (new)")
+            for note in notes:
+                out.print(f"note   : {note}")
+            if args.dry_run:
+                out.print("nothing was written (--dry-run)")
+    if out.json:
+        out.document(documents[0] if len(documents) == 1 else {"captures": documents})
     return 0

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
-from ..meters import GeneratedMeter
+from ..meters import GeneratedMeter, RegisterOverrides, is_neva_address, obis_code
 from ..tcpservice import TCPService, open_pty
 from .messages import (ACK, NAK, SOH, STX, Identification, IECError, command, data_message, frame_length, parse_message,
                        strip_parity)
@@ -111,7 +111,11 @@ def generated_lookup(meter: GeneratedMeter) -> Lookup:
         if len(key) == 8:
             group, rest, index = key[0:2], key[2:6], int(key[6:8], 16)
             if rest == "0880" and group in energy_codes and index == 0xFF:
-                return kwh(meter.registers()[energy_codes[group]])
+                quantity = energy_codes[group]
+                gates = (True, meter.story.active_reverse, meter.story.reactive, meter.story.reactive_reverse)
+                if not gates[quantity]:
+                    return None  # a quantity the meter does not measure: ERR02, as in its readout
+                return kwh(meter.registers()[quantity])
             if key.startswith("0F8080"):
                 return kwh(meter.day_start(index)[0])
             if key.startswith("630100") and index <= 0x7F:
@@ -184,6 +188,7 @@ class IECImitator(TCPService):
             readout = readout or (lambda: readout_lines(meter))  # type: ignore[union-attr]
             identification = identification or (meter.model.replace(" ", "")[:16])
         self.meter = meter
+        self.overrides = RegisterOverrides(overrides)
         self.table = RegisterTable()
         for key, value in (overrides or {}).items():
             self.table.set(key, value)
@@ -215,9 +220,67 @@ class IECImitator(TCPService):
         self.sessions = 0
 
     def lookup(self, address: str, argument: str = "") -> Optional[str]:
-        """A register's value: overrides first, then the meter."""
+        """A register's value: overrides first (as written, then by OBIS register in this
+        address's notation: Neva hex without units, decimal as in the readout), then the meter."""
         value = self.table(address, argument)
-        return value if value is not None else self.base_lookup(address, argument)
+        if value is not None:
+            return value
+        code = obis_code(address)
+        if code is not None and self.overrides:
+            return self._overridden(code, is_neva_address(address), lambda: self.base_lookup(address, argument))
+        return self.base_lookup(address, argument)
+
+    def _overridden(self, code: tuple, neva: bool, base: Callable[[], Optional[str]]) -> Optional[str]:
+        from ..meters import NEVA_LISTS, _number
+
+        if code in NEVA_LISTS:  # total and tariffs 1-4 in kWh: each element may be overridden
+            quantity = NEVA_LISTS[code]
+            given = self.overrides.text(code)
+            if given is not None:
+                return given
+            current = base()
+            if not current:
+                return current  # a register the meter does not report is not invented
+            parts = current.split(",")
+            changed = False
+            for tariff in range(5):
+                wh = self.overrides.energy(quantity, tariff)
+                if wh is not None:
+                    while len(parts) <= tariff:
+                        parts.append("0.000")
+                    parts[tariff], changed = f"{wh / 1000:.3f}", True
+            return ",".join(parts) if changed else current
+        text = self.overrides.text(code)
+        if text is None and code[1] == 8 and 1 <= code[0] <= 4 and code[2] <= 4:
+            wh = self.overrides.energy(code[0], code[2])
+            if wh is not None:
+                text = f"{wh / 1000:.3f}" if neva else f"{wh / 1000:.3f}*{'kWh' if code[0] <= 2 else 'kvarh'}"
+        if text is None:
+            return base()
+        if neva:  # Neva registers hold bare numbers in the base unit (kWh for energy)
+            number = _number(text, "kwh") if code[1] == 8 else None
+            return f"{number / 1000:.3f}" if number is not None else text.split("*")[0]
+        return text
+
+    def readout_lines(self) -> List[str]:
+        """The readout's data lines with the overrides applied to every register it reports."""
+        lines = self.readout()
+        if not self.overrides:
+            return lines
+        out = []
+        for line in lines:
+            match = re.match(r"^([^()]+)\((.*)\)$", line)
+            code = obis_code(match.group(1)) if match else None
+            if code is None:
+                out.append(line)
+                continue
+            value = match.group(2)
+            unit = value.split("*", 1)[1] if "*" in value else None
+            new = self._overridden(code, False, lambda: value)
+            if new is not None and new != value and unit and "*" not in new:
+                new = f"{new}*{unit}"
+            out.append(f"{match.group(1)}({new if new is not None else value})")
+        return out
 
     # ---- transports -----------------------------------------------------------------------
     def identification_line(self) -> bytes:
@@ -226,7 +289,7 @@ class IECImitator(TCPService):
 
     def readout_message(self) -> bytes:
         """STX data block ! CR LF ETX BCC."""
-        return data_message("".join(line + "\r\n" for line in self.readout()) + "!\r\n")
+        return data_message("".join(line + "\r\n" for line in self.readout_lines()) + "!\r\n")
 
     def start_serial(self, url: str) -> None:
         """Serve on a serial port (any pyserial URL: /dev/ttyS0, a pty's path, rfc2217://...)."""
@@ -249,11 +312,7 @@ class IECImitator(TCPService):
         seconds, as push meters do -- a listener that connects, or flushes its input, after one
         push gets the next)."""
         if self.mode == "D":
-            while not self._stop.is_set():
-                connection.sendall(self.identification_line() + b"\r\n"
-                                   + "".join(line + "\r\n" for line in self.readout()).encode("latin-1") + b"!\r\n")
-                if self._stop.wait(self.push_interval):
-                    return
+            self._push_forever(connection.sendall)
             return
 
         def receive() -> Optional[bytes]:
@@ -267,13 +326,36 @@ class IECImitator(TCPService):
     def start_pty(self) -> str:
         """Serve on a new pseudo-terminal; returns the path a client opens (e.g. /dev/pts/5)."""
         master, slave, path, receive, send = open_pty()
+        if self.mode == "D":
+            import os
+            os.set_blocking(master, False)  # pushes nobody reads must not block the imitator
         thread = threading.Thread(target=lambda: self._serve_forever(receive, send), daemon=True)
         thread.start()
         self._threads.append(thread)
         self._pty = (master, slave)
         return path
 
+    def push_message(self) -> bytes:
+        """Mode D: the identification line and the data block, sent without being asked."""
+        return (self.identification_line() + b"\r\n"
+                + "".join(line + "\r\n" for line in self.readout_lines()).encode("latin-1") + b"!\r\n")
+
+    def _push_forever(self, send) -> None:
+        while not self._stop.is_set():
+            try:
+                send(self.push_message())
+            except BlockingIOError:
+                pass  # nobody reads the pty: this push is lost, as on a wire
+            if self._stop.wait(self.push_interval):
+                return
+
     def _serve_forever(self, receive, send) -> None:
+        if self.mode == "D":  # a pty or serial port: push whether or not anyone listens
+            try:
+                self._push_forever(send)
+            except OSError:
+                pass
+            return
         while not self._stop.is_set():
             try:
                 self.serve(receive, send, keep_open=True)
@@ -321,6 +403,8 @@ class IECImitator(TCPService):
                         if self.address and requested not in ("", self.address):
                             continue  # another meter on the bus is addressed
                         self.sessions += 1
+                        if self.meter is not None:
+                            self.meter.pin_quality()  # one session reads one measurement
                         reply(self.identification_line())
                         state, authorised, progressed = "ident", False, True
                         if self.mode == "A":  # no option select: the data follows at once

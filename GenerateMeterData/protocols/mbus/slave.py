@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 from typing import Dict, List, Optional
 
-from ..meters import GeneratedMeter
+from ..meters import GeneratedMeter, RegisterOverrides
 from ..tcpservice import TCPService
 from .frames import ACK, FCB, FCV, Frame, REQ_UD2, SND_NKE, SND_UD, split_frames
 from .records import Record, build_rsp_ud, variable_header
@@ -43,9 +43,17 @@ def secondary_matches(pattern: str, address: str) -> bool:
     return True
 
 
-def generated_telegrams(meter: GeneratedMeter, address: int, access: int) -> List[bytes]:
-    """Two telegrams (the second after DIF 1F): energy registers, then quality and the clock."""
-    registers = meter.registers()
+def generated_telegrams(meter: GeneratedMeter, address: int, access: int,
+                        overrides: Optional[RegisterOverrides] = None) -> List[bytes]:
+    """Two telegrams (the second after DIF 1F): energy registers, then quality and the clock;
+    ``overrides`` (``-o 1.8.0:...``, ``-o 32.7.0:...``) replace the registers they name."""
+    overrides = overrides or RegisterOverrides()
+    registers = [list(row) for row in meter.registers()]
+    for quantity in range(4):
+        for tariff in range(5):
+            wh = overrides.energy(quantity + 1, tariff)
+            if wh is not None:
+                registers[quantity][tariff] = int(round(wh))
     identification = int(meter.serial[-8:])
     header = variable_header(identification, "GMD", 1, 0x02, access_number=access)
     energy: List[Record] = []
@@ -61,6 +69,11 @@ def generated_telegrams(meter: GeneratedMeter, address: int, access: int) -> Lis
         row = quality.get(phase)
         if not row or row[0] is None:
             continue
+        row = list(row)
+        for column, c in ((0, 32), (1, 31), (2, 21)):  # U, I, P of phase A; B and C are +20, +40
+            value = overrides.number((c + 20 * subunit, 7, 0))
+            if value is not None:
+                row[column] = value
         second.append(Record.build(0xFD, round(row[0] * 10), extension=0x48, data_type="int16", subunit=subunit))
         second.append(Record.build(0xFD, round(row[1] * 1000), extension=0x59, data_type="int32", subunit=subunit))
         second.append(Record.build(0x28, round(row[2] * 1000), data_type="int32", subunit=subunit))  # P mW
@@ -79,8 +92,9 @@ class MBusSlave(TCPService):
     does, and counted in ``counters``."""
 
     def __init__(self, meter: Optional[GeneratedMeter] = None, primary_address: int = 1,
-                 telegrams: Optional[List[bytes]] = None) -> None:
+                 telegrams: Optional[List[bytes]] = None, overrides: Optional[Dict[str, str]] = None) -> None:
         super().__init__()
+        self.overrides = RegisterOverrides(overrides)
         self.meter = meter if telegrams is None else None
         if telegrams is None and self.meter is None:
             self.meter = GeneratedMeter()
@@ -111,7 +125,8 @@ class MBusSlave(TCPService):
     def _telegrams(self) -> List[bytes]:
         if self.recorded is not None:
             return self.recorded
-        return generated_telegrams(self.meter, self.primary_address, self.access)  # type: ignore[arg-type]
+        return generated_telegrams(self.meter, self.primary_address, self.access,  # type: ignore[arg-type]
+                                   self.overrides)
 
     def _addressed(self, address: int) -> bool:
         return address == self.primary_address or address in (BROADCAST_NO_REPLY, BROADCAST_REPLY) or \
@@ -183,6 +198,14 @@ class MBusSlave(TCPService):
         """Answer the frames arriving on one connection."""
         serve_bus(self, [self], connection)
 
+    def start_pty(self) -> str:
+        """Serve on a new pseudo-terminal; returns the path a master opens (e.g. /dev/pts/5)."""
+        return start_pty(self, [self])
+
+    def start_serial(self, url: str, baudrate: int = 2400) -> None:
+        """Serve on a serial port (a device path or any pyserial URL)."""
+        start_serial(self, [self], url, baudrate)
+
 
 class MBusBus(TCPService):
     """Several imitated slaves on one TCP port, as on one bus: every slave sees every frame and
@@ -199,16 +222,63 @@ class MBusBus(TCPService):
 
 def serve_bus(service: TCPService, slaves: List[MBusSlave], connection: socket.socket) -> None:
     """Read frames from one connection and send what the slaves answer."""
+    def receive() -> Optional[bytes]:
+        try:
+            return connection.recv(4096)
+        except socket.timeout:
+            return None
+
+    serve_stream(service, slaves, receive, connection.sendall)
+
+
+def serve_stream(service: TCPService, slaves: List[MBusSlave], receive, send, keep_open: bool = False) -> None:
+    """Read frames from a byte stream (``receive``: None when nothing came, b"" when it closed)
+    and send what the slaves answer; ``keep_open``: a pty or serial port outlives its clients."""
+    import time
+
     buffer = b""
     while not service._stop.is_set():
-        try:
-            chunk = connection.recv(4096)
-        except socket.timeout:
+        chunk = receive()
+        if chunk is None:
             continue
         if not chunk:
-            return
+            if not keep_open:
+                return
+            time.sleep(0.05)
+            continue
         frames, buffer, _ = split_frames(buffer + chunk)
         for frame in frames:
             answers = [answer for answer in (slave.handle(frame) for slave in slaves) if answer]
             if answers:
-                connection.sendall(b"".join(answers))
+                send(b"".join(answers))
+
+
+def _start_thread(target) -> None:
+    import threading
+
+    threading.Thread(target=target, daemon=True).start()
+
+
+def start_pty(service: TCPService, slaves: List[MBusSlave]) -> str:
+    """Serve the slaves on a new pseudo-terminal; returns the path a master opens."""
+    from ..tcpservice import open_pty
+
+    master, slave_fd, path, receive, send = open_pty()
+    service._pty = (master, slave_fd)  # type: ignore[attr-defined]  # kept open while serving
+    _start_thread(lambda: serve_stream(service, slaves, receive, send, keep_open=True))
+    return path
+
+
+def start_serial(service: TCPService, slaves: List[MBusSlave], url: str, baudrate: int = 2400) -> None:
+    """Serve the slaves on a serial port (any pyserial URL); M-Bus runs 8E1, 2400 baud by default."""
+    import serial
+
+    port = serial.serial_for_url(url, baudrate=baudrate, parity=serial.PARITY_EVEN, timeout=0.2)
+
+    def receive() -> Optional[bytes]:
+        try:
+            return port.read(port.in_waiting or 1) or None
+        except Exception:
+            return b""
+
+    _start_thread(lambda: serve_stream(service, slaves, receive, port.write, keep_open=True))
