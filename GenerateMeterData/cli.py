@@ -414,8 +414,9 @@ def _scenario(args, timezone: str):
 
 
 def count_scenario(scenario, target_name: str, each_meter: Optional[Callable[[], None]] = None):
-    """What a load of ``scenario`` would write, counted meter by meter (nothing is held but one
-    meter's rows), as a LoadSummary with no token; ``each_meter`` is called after every meter."""
+    """What a load of ``scenario`` would write, counted RowSet by RowSet (nothing is held but one
+    bounded RowSet), as a LoadSummary with no token; ``each_meter`` is called after every RowSet
+    (a long meter comes in several)."""
     from .generate.rows import IdAllocator, NameIndex
     from .targets.staging import LoadTally
 

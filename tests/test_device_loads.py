@@ -260,3 +260,34 @@ def test_a_load_made_while_a_clear_runs_is_not_removed_by_it(device, tmp_path):
     assert rows(device.path, f"SELECT Token FROM {LEDGER}") == [(second.token,)]
     assert first.token != second.token
     assert verify(device.path) == []
+
+
+def test_command_timeout_does_not_count_local_staging(device):
+    """A producer slower than command_timeout: the deadline starts with the remote command."""
+    import time as _time
+
+    scenario = small(days=1)
+
+    def slow(ids, names):
+        _time.sleep(3.0)  # staging work here, before any remote command runs
+        yield from scenario(ids, names)
+
+    with DeviceTarget(device.settings(command_timeout=2.0)) as target:
+        target.check()
+        summary = target.load(slow)
+    assert summary.meters == 1 and summary.token
+    assert verify(device.path) == []
+
+
+def test_max_rows_per_load_never_cuts_a_long_meter_in_two(device):
+    """A meter longer than one RowSet (it arrives in several) stays whole within one part."""
+    before = table_checksums(device.path)
+    with DeviceTarget(device.settings(max_rows_per_load=20_000, command_timeout=600)) as target:
+        summary = Scenario(meters=[MeterPlan("SE303", count=2)], days=200, end=END, seed=21).create(target)
+        parts = rows(device.path, f"SELECT count(*) FROM {LEDGER}")[0][0]
+        assert parts == 2 and summary.meters == 2  # one part per meter: a cut falls between meters only
+        assert rows(device.path, "SELECT count(*) FROM MeterData WHERE DeviceIdx NOT IN "
+                                 "(SELECT DeviceIdx FROM MeterTable)") == [(0,)]
+        assert verify(device.path) == []
+        target.clear([summary.token])
+    assert table_checksums(device.path) == before

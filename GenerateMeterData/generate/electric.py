@@ -110,6 +110,8 @@ class StoryCache:
 
 STORIES = StoryCache(8)
 DETAIL_DAYS = 120      # slot details a meter model keeps (a reused model stays small)
+CHUNK_DAYS = 31        # days of one measure between two steps of ``ElectricStory.emit_steps``
+KEEP_ALL_DAYS = 400    # a story up to this long keeps every day's slots; a longer one the last few
 OUTAGE_MARGIN = 86400  # outages are drawn past the last day, so the last day's are complete
 
 
@@ -232,7 +234,8 @@ class ElectricStory:
         if reuse:
             self.core = STORIES.get(ElectricModel.key(*arguments), lambda: ElectricModel(*arguments, DETAIL_DAYS))
         else:
-            self.core = ElectricModel(*arguments)
+            span = (last_day - origin_day).days + 1
+            self.core = ElectricModel(*arguments, None if span <= KEEP_ALL_DAYS else 2 * CHUNK_DAYS)
         self.model = self.core.model
         self.outages = self.core.outages
         self.initial = self.core.initial
@@ -311,51 +314,83 @@ class ElectricStory:
              moment_step_minutes: Optional[int] = None) -> None:
         """Emit the records of ``measures`` stamped in [window_start, end_ts] (profile and
         moments: (window_start, end_ts]); ``journal_last`` emits the last N events instead."""
+        for _ in self.emit_steps(em, window_start, measures, journal_last, moment_step_minutes):
+            pass
+
+    def emit_steps(self, em: Emitter, window_start: int, measures: Set[str],
+                   journal_last: Optional[Dict[str, int]] = None,
+                   moment_step_minutes: Optional[int] = None) -> Iterator[None]:
+        """``emit`` in steps: yields after every ``CHUNK_DAYS`` days of one measure, when the
+        caller may take ``em.rows`` away (``Emitter.take``).  The records, their order and so
+        their ids are those of one ``emit``; what a step needs of a later span (the register of
+        the following midnight, a journal's numbering) is recomputed, never held."""
         spec, tz, end_ts = self.spec, self.tz, self.end_ts
         device, meter_id = spec.device_idx, spec.meter_id
         if window_start < self.origin_ts:
             raise InputError("the requested history starts before the meter's story: ask for fewer records")
         midnights, months = timegrid.window_stamps(window_start, end_ts, tz)
         step = (moment_step_minutes or self.options.moment_step_minutes) * 60
-        moments = self._grid(window_start, end_ts, step) if measures & {"ElMomentEnergy", "ElMomentQuality"} else []
-        requests = set()
-        if measures & {"ElDayEnergy", "ElDayConsEnergy"}:
-            requests.update(midnights)
-        if measures & {"ElMonthEnergy", "ElMonthConsEnergy"}:
-            requests.update(months)
-        if "ElMomentEnergy" in measures:
-            requests.update(moments)
-        registers = self.registers_at(sorted(requests)) if requests else {}
 
         for measure, stamps in (("ElDayEnergy", midnights), ("ElMonthEnergy", months)):
             cons_measure = registry.consumption_measure(measure)
             if not measures & {measure, cons_measure}:
                 continue
-            written: List[Tuple[int, Dict]] = []
-            for ts in stamps:
-                model_values = self.energy_values(registers[ts])
-                values = em.record(measure, device, meter_id, ts, 1, model_values) \
-                    if measure in measures else model_values
-                written.append((ts, values if values is not None else model_values))
+            # overrides may change what a register record holds; the consumption record is the
+            # difference of the registers as written, so those are kept (only then)
+            kept: Optional[List[Dict]] = [] if measure in measures and cons_measure in measures \
+                and em.overrides.by_measure.get(measure) else None
+            if measure in measures:
+                for lo in range(0, len(stamps), CHUNK_DAYS):
+                    chunk = stamps[lo:lo + CHUNK_DAYS]
+                    registers = self.registers_at(chunk)
+                    for ts in chunk:
+                        model_values = self.energy_values(registers[ts])
+                        values = em.record(measure, device, meter_id, ts, 1, model_values)
+                        if kept is not None:
+                            kept.append(values if values is not None else model_values)
+                    yield None
             if cons_measure in measures:
-                for (ts, current), (_, following) in zip(written, written[1:]):
-                    em.record(cons_measure, device, meter_id, ts, 1, _difference(following, current))
+                for lo in range(0, len(stamps) - 1, CHUNK_DAYS):
+                    chunk = stamps[lo:lo + CHUNK_DAYS + 1]  # and the following register
+                    if kept is not None:
+                        written = kept[lo:lo + CHUNK_DAYS + 1]
+                    else:
+                        registers = self.registers_at(chunk)
+                        written = [self.energy_values(registers[ts]) for ts in chunk]
+                    for k in range(len(chunk) - 1):
+                        em.record(cons_measure, device, meter_id, chunk[k], 1,
+                                  _difference(written[k + 1], written[k]))
+                    yield None
 
+        # spans (a, b] that partition (window_start, end_ts], CHUNK_DAYS local days each
+        bounds = [window_start] + [m for m in midnights[CHUNK_DAYS::CHUNK_DAYS] if window_start < m < end_ts] + [end_ts]
+        spans = list(zip(bounds, bounds[1:]))
         outage_offs = self.core.outage_offs
         in_outage = self._in_outage
         if "ElMomentEnergy" in measures:
             energy = self.energy_values
-            em.records("ElMomentEnergy", device, meter_id, (
-                (ts, 0, None) if in_outage(ts, outage_offs) else (ts, 1, energy(registers[ts]))
-                for ts in moments))
+            for a, b in spans:
+                moments = self._grid(a, b, step)
+                registers = self.registers_at(moments)
+                em.records("ElMomentEnergy", device, meter_id, (
+                    (ts, 0, None) if in_outage(ts, outage_offs) else (ts, 1, energy(registers[ts]))
+                    for ts in moments))
+                yield None
         if "ElMomentQuality" in measures:
-            hours, quality = self._hours, self.quality_values
-            em.records("ElMomentQuality", device, meter_id, (
-                (ts, 0, None) if in_outage(ts, outage_offs) else (ts, 1, quality(ts, hours.get(ts)))
-                for ts in moments))
+            quality = self.quality_values
+            for a, b in spans:
+                moments = self._grid(a, b, step)
+                hours = self._hours
+                em.records("ElMomentQuality", device, meter_id, (
+                    (ts, 0, None) if in_outage(ts, outage_offs) else (ts, 1, quality(ts, hours.get(ts)))
+                    for ts in moments))
+                yield None
         if "ElArr1ConsPower" in measures:
-            self._emit_profile(em, window_start)
+            for a, b in spans:
+                em.records("ElArr1ConsPower", device, meter_id, self._profile(a, b))
+                yield None
         self._emit_journals(em, window_start, measures, journal_last or {})
+        yield None
 
     def _in_outage(self, ts: int, outage_offs: List[int]) -> bool:
         i = bisect.bisect_right(outage_offs, ts) - 1
@@ -379,10 +414,6 @@ class ElectricStory:
                 t += step
             day += dt.timedelta(days=1)
         return out
-
-    def _emit_profile(self, em: Emitter, window_start: int) -> None:
-        end_ts, device, meter_id = self.end_ts, self.spec.device_idx, self.spec.meter_id
-        em.records("ElArr1ConsPower", device, meter_id, self._profile(window_start, end_ts))
 
     def _profile(self, window_start: int, end_ts: int) -> Iterator[Tuple[int, int, tuple]]:
         """(end stamp, 1, profile values) of every slot ending in (window_start, end_ts]."""

@@ -13,6 +13,14 @@ from .rows import IdAllocator, NameIndex, RowSet, family_rows, tags_to_values, v
 Recorder = Callable[[str, Dict[str, object]], None]
 
 
+class ContinuedRowSet(RowSet):
+    """Rows that continue the meter of the RowSet before (a long meter comes in several): no
+    MeterTable or config row.  A consumer that cuts a load into parts of whole meters cuts
+    only before a RowSet that is not one of these."""
+
+    __slots__ = ()
+
+
 class Emitter:
     """Turns generated values into rows with final ids, applying the run's overrides."""
 
@@ -26,6 +34,14 @@ class Emitter:
         self.recorder = recorder
         self.headers = rows["MeterData"]
         self._type_ids: Dict[str, int] = {}
+
+    def take(self) -> RowSet:
+        """The rows emitted so far; later records (the same meter's) go into a fresh
+        ``ContinuedRowSet``."""
+        rows = self.rows
+        self.rows = ContinuedRowSet()
+        self.headers = self.rows["MeterData"]
+        return rows
 
     def record_type_id(self, measure: str) -> int:
         """ArchTypes.Id of a measure in the target (cached)."""

@@ -7,8 +7,8 @@ import datetime as dt
 import math
 import random
 from collections import OrderedDict
-from itertools import accumulate
-from typing import Dict, List, Optional, Set, Tuple
+from itertools import accumulate, islice
+from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from ..model import timegrid
 from ..model.consumption import spread
@@ -16,7 +16,7 @@ from ..model.rng import mix64, stream, stream_key
 from ..schema import measures as registry
 from ..schema.layout import CHANNELS
 from ..schema.measures import DIGITAL, PULSE, journal_event
-from .electric import OUTAGE_MARGIN, StoryCache, StoryOptions, _poisson
+from .electric import KEEP_ALL_DAYS, OUTAGE_MARGIN, StoryCache, StoryOptions, _poisson
 from .emit import Emitter
 from .meters import MeterSpec
 
@@ -28,6 +28,17 @@ HOUR_SHAPE = [0.4 + 1.2 * math.exp(-0.5 * ((hour - 8) / 2) ** 2) + 1.0 * math.ex
               for hour in range(24)]  # water/gas/heat use over the day: a morning and an evening peak
 DAY_SHAPE = sum(HOUR_SHAPE)
 PULSE_DETAIL_DAYS = 60
+STEP_RECORDS = 2000   # records of one measure between two steps of ``emit_steps``
+
+
+def _batches(stamps: Iterable[int]) -> Iterator[List[int]]:
+    """``stamps`` in lists of at most STEP_RECORDS."""
+    it = iter(stamps)
+    while True:
+        batch = list(islice(it, STEP_RECORDS))
+        if not batch:
+            return
+        yield batch
 
 
 class PulseModel:
@@ -119,7 +130,8 @@ class PulseStory:
             key = (root_seed, spec.ordinal, spec.config.get("Channels"), options.timezone, origin_day, last_day)
             self.core = PULSE_MODELS.get(key, lambda: PulseModel(*arguments, PULSE_DETAIL_DAYS))
         else:
-            self.core = PulseModel(*arguments)
+            span = (last_day - origin_day).days + 1
+            self.core = PulseModel(*arguments, None if span <= KEEP_ALL_DAYS else PULSE_DETAIL_DAYS)
         self.channels = self.core.channels
 
     def counters_at(self, ts: int) -> List[Optional[int]]:
@@ -130,33 +142,43 @@ class PulseStory:
 
     def hour_stamps(self, window_start: int, end: int) -> List[int]:
         """Every local hour start in [window_start, end]."""
+        return list(self._hour_stamps(window_start, end))
+
+    def _hour_stamps(self, window_start: int, end: int) -> Iterator[int]:
         core = self.core
-        out: List[int] = []
         first = max(0, bisect.bisect_right(core.midnights, window_start) - 1)
         last = min(core.count - 1, bisect.bisect_right(core.midnights, end) - 1)
         for i in range(first, last + 1):
             stamps, _ = core.hours(i)
-            out.extend(t for t in stamps if window_start <= t <= end)
-        return out
+            yield from (t for t in stamps if window_start <= t <= end)
 
     def emit(self, em: Emitter, window_start: int, measures: Set[str],
              journal_last: Optional[Dict[str, int]] = None,
              moment_step_minutes: Optional[int] = None) -> None:
         """Emit the pulse measures of the window."""
+        for _ in self.emit_steps(em, window_start, measures, journal_last, moment_step_minutes):
+            pass
+
+    def emit_steps(self, em: Emitter, window_start: int, measures: Set[str],
+                   journal_last: Optional[Dict[str, int]] = None,
+                   moment_step_minutes: Optional[int] = None) -> Iterator[None]:
+        """``emit`` in steps of at most STEP_RECORDS records (same records, same order)."""
         tz, end = self.tz, self.end_ts
         device, meter_id = self.spec.device_idx, self.spec.meter_id
         midnights, months = timegrid.window_stamps(window_start, end, tz)
         step = (moment_step_minutes or self.options.moment_step_minutes) * 60
         stamps = {
             registry.MOMENT: lambda: range(timegrid.floor_to_step(window_start, step, tz) + step, end + 1, step),
-            registry.HOUR: lambda: self.hour_stamps(window_start, end),
+            registry.HOUR: lambda: self._hour_stamps(window_start, end),
             registry.DAY: lambda: midnights,
             registry.MONTH: lambda: months,
         }
         for measure in PULSE_MEASURES:
             if measure in measures:
-                for ts in stamps[registry.MEASURES[measure].cadence]():
-                    em.record(measure, device, meter_id, ts, 1, [self.channels] + self.counters_at(ts))
+                for batch in _batches(stamps[registry.MEASURES[measure].cadence]()):
+                    for ts in batch:
+                        em.record(measure, device, meter_id, ts, 1, [self.channels] + self.counters_at(ts))
+                    yield None
         journal = "PlsJrnlTimeCorr"  # the clock corrections of the concentrator
         if journal in measures:
             rng = stream(self.root_seed, "meter", self.spec.ordinal, "journal", journal)
@@ -166,6 +188,7 @@ class PulseStory:
             numbered = numbered[-last:] if last else [(i, t) for i, t in numbered if t >= window_start]
             for event_id, ts in numbered:
                 em.record(journal, device, meter_id, ts, 1, [journal_event(journal, event_id), event_id])
+        yield None
 
 
 class DigitalStory:
@@ -208,13 +231,22 @@ class DigitalStory:
              journal_last: Optional[Dict[str, int]] = None,
              moment_step_minutes: Optional[int] = None) -> None:
         """Emit the digital measures of the window."""
+        for _ in self.emit_steps(em, window_start, measures, journal_last, moment_step_minutes):
+            pass
+
+    def emit_steps(self, em: Emitter, window_start: int, measures: Set[str],
+                   journal_last: Optional[Dict[str, int]] = None,
+                   moment_step_minutes: Optional[int] = None) -> Iterator[None]:
+        """``emit`` in steps of at most STEP_RECORDS records (same records, same order)."""
         tz, end = self.tz, self.end_ts
         device, meter_id = self.spec.device_idx, self.spec.meter_id
         step = (moment_step_minutes or self.options.moment_step_minutes) * 60
         moment, changes = "DigMomentState", "DigJournalState"
         if moment in measures:
-            for ts in range(timegrid.floor_to_step(window_start, step, tz) + step, end + 1, step):
-                em.record(moment, device, meter_id, ts, 1, [self.channels] + self.state_at(ts))
+            for batch in _batches(range(timegrid.floor_to_step(window_start, step, tz) + step, end + 1, step)):
+                for ts in batch:
+                    em.record(moment, device, meter_id, ts, 1, [self.channels] + self.state_at(ts))
+                yield None
         if changes in measures:
             pairs = [(t, s) for t, s in zip(self.change_times, self.states) if t <= end]
             last = (journal_last or {}).get(changes)
@@ -222,3 +254,4 @@ class DigitalStory:
             for ts, state in pairs:
                 em.record(changes, device, meter_id, ts, 1,
                           [self.channels] + list(state) + [None] * (CHANNELS - self.channels))
+        yield None

@@ -27,6 +27,9 @@ ALL_MEASURES = registry.select(records=True)
 # What a default scenario writes for the meters of each family.
 DEFAULT_MEASURES = {family: registry.select(meter=family, records=True, by_default=True)
                     for family in registry.METER_FAMILIES}
+# A meter's rows are handed to the target in RowSets of about this many rows at most (a span of
+# one measure more): a meter of a few hundred days is one RowSet, one over decades streams.
+ROWS_PER_SET = 50_000
 STORY_CLASSES = {registry.ELECTRIC: ElectricStory, registry.PULSE: PulseStory, registry.DIGITAL: DigitalStory}
 
 
@@ -148,17 +151,22 @@ class Scenario:
 
     def generate(self, ids: IdAllocator, names: NameIndex, recorder: Optional[Recorder] = None,
                  part: int = 0, parts: int = 1) -> Iterator[RowSet]:
-        """Rows meter after meter (one RowSet per meter), ids taken from ``ids``.  With ``parts``
+        """Rows meter after meter, ids taken from ``ids``: one RowSet per meter, or for a meter
+        of more than ``ROWS_PER_SET`` rows several (the registry and config rows in the first),
+        so memory is bounded by a span of a meter, not by its whole history.  With ``parts``
         > 1 only every parts-th meter (from ``part``) is generated -- each part in its own process
         numbers the meters the same way, so the parts together are the whole scenario."""
+        limit = ROWS_PER_SET
         for spec in self.meter_specs(ids):
             if spec.ordinal % parts != part:
                 continue
-            rows = RowSet()
-            emitter = Emitter(rows, ids, names, self.overrides, self.tz, recorder)
-            emit_meter(emitter, spec, self.seed, self.options, self.origin_day, self.start_ts,
-                       self.end_ts, self.measures, names, depth=self.depth)
-            yield rows
+            emitter = Emitter(RowSet(), ids, names, self.overrides, self.tz, recorder)
+            for _ in emit_meter_steps(emitter, spec, self.seed, self.options, self.origin_day, self.start_ts,
+                                      self.end_ts, self.measures, names, depth=self.depth):
+                if emitter.rows.total() >= limit:
+                    yield emitter.take()
+            if emitter.rows.total():
+                yield emitter.take()
 
     def __call__(self, ids: IdAllocator, names: NameIndex) -> Iterator[RowSet]:
         """A scenario is a producer: targets call it with their ids and names."""
@@ -206,6 +214,21 @@ def emit_meter(emitter: Emitter, spec: MeterSpec, seed: int, options: StoryOptio
     """Registry row, config row and every requested measure of one meter; with ``depth``
     (measure -> count) only the last ``count`` records of each measure.  ``reuse_story`` takes
     the meter's model from the per-process cache (separate seed-API objects of one meter)."""
+    for _ in emit_meter_steps(emitter, spec, seed, options, origin_day, window_start, end_ts, measures,
+                              names, write_registry=write_registry, write_config=write_config,
+                              journal_last=journal_last, moment_step_minutes=moment_step_minutes,
+                              depth=depth, reuse_story=reuse_story):
+        pass
+
+
+def emit_meter_steps(emitter: Emitter, spec: MeterSpec, seed: int, options: StoryOptions,
+                     origin_day: dt.date, window_start: int, end_ts: int, measures: Set[str],
+                     names: NameIndex, *, write_registry: bool = True, write_config: bool = True,
+                     journal_last: Optional[Dict[str, int]] = None,
+                     moment_step_minutes: Optional[int] = None,
+                     depth: Optional[Dict[str, int]] = None, reuse_story: bool = False) -> Iterator[None]:
+    """``emit_meter`` in steps: yields whenever ``emitter.rows`` may be taken away
+    (``Emitter.take``) -- after the registry rows, and after every span of a measure."""
     rows = emitter.rows
     if write_registry:
         rows["MeterTable"].append(spec.meter_table_row(names))
@@ -226,8 +249,7 @@ def emit_meter(emitter: Emitter, spec: MeterSpec, seed: int, options: StoryOptio
         return
     story = story_class(spec, seed, options, origin_day, end_ts, reuse=reuse_story)
     if not depth:
-        story.emit(emitter, window_start, wanted, journal_last=journal_last,
-                   moment_step_minutes=moment_step_minutes)
+        yield from _story_steps(story, emitter, window_start, wanted, journal_last, moment_step_minutes)
         return
     from .windows import last_records
     groups: Dict[Tuple[int, Tuple], Set[str]] = {}
@@ -242,7 +264,19 @@ def emit_meter(emitter: Emitter, spec: MeterSpec, seed: int, options: StoryOptio
         key = (start, tuple(sorted((last or {}).items())))
         groups.setdefault(key, set()).add(measure)
     for (start, last), group in groups.items():
-        story.emit(emitter, start, group, journal_last=dict(last) or None, moment_step_minutes=moment_step_minutes)
+        yield from _story_steps(story, emitter, start, group, dict(last) or None, moment_step_minutes)
+
+
+def _story_steps(story, emitter: Emitter, window_start: int, measures: Set[str],
+                 journal_last: Optional[Dict[str, int]], moment_step_minutes: Optional[int]) -> Iterator[None]:
+    steps = getattr(story, "emit_steps", None)
+    if steps is None:
+        story.emit(emitter, window_start, measures, journal_last=journal_last,
+                   moment_step_minutes=moment_step_minutes)
+        yield None
+    else:
+        yield from steps(emitter, window_start, measures, journal_last=journal_last,
+                         moment_step_minutes=moment_step_minutes)
 
 
 def _epoch(value: object) -> int:

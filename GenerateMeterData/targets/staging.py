@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from ..errors import InputError, TargetError
+from ..generate.emit import ContinuedRowSet  # a long meter's later RowSets
 from ..generate.rows import IdAllocator, NameIndex, ProvisionalIds, RowSet
 from ..generate.summary import LoadSummary
 from ..schema import layout
@@ -132,11 +133,11 @@ def parts_of(produce: Produce, names: NameIndex, max_rows: int) -> Iterator[List
     part: List[RowSet] = []
     count = 0
     for rows in produce(ProvisionalIds(), names):
-        part.append(rows)
-        count += rows.total()
-        if count >= max_rows:
+        if count >= max_rows and not isinstance(rows, ContinuedRowSet):
             yield part
             part, count = [], 0
+        part.append(rows)
+        count += rows.total()
     if part:
         yield part
 
