@@ -243,6 +243,7 @@ def neva_reading(session, meter_timezone: dt.tzinfo, days: int = 0) -> Reading:
     """Read a Neva MT 3xx in programming mode: identity, registers, quality, and ``days`` past
     days of the half-hour archive with their day-start registers."""
     from .iec62056.client import neva_half_hour_registers
+    from .iec62056.messages import IECError
 
     serial = (session.read("60.01.00*FF").value or "").lstrip("0") or session.read("60.01.01*FF").value or ""
     model = session.read("60.01.04*FF").value or ""
@@ -253,14 +254,18 @@ def neva_reading(session, meter_timezone: dt.tzinfo, days: int = 0) -> Reading:
     for group, quantity in (("0F", "A+"), ("02", "A-"), ("03", "R+"), ("04", "R-")):
         try:
             values = session.read(f"{group}.08.80*FF").value
-        except Exception:
-            continue
+        except IECError as exc:
+            if exc.category != "meter-error":  # a dead link or a garbled answer fails the capture
+                raise
+            continue  # the meter said (ERRnn): it does not measure this quantity
         for tariff, value in enumerate((values or "").split(",")[:5]):
             reading.energy[f"{quantity}{tariff}"] = float(value) * 1000
     for (c, d, e), tag in QUALITY_OBIS.items():
         try:
             value = session.read(f"{c:02X}.{d:02X}.{e:02X}*FF").value
-        except Exception:
+        except IECError as exc:
+            if exc.category != "meter-error":
+                raise
             continue
         if value not in (None, ""):
             reading.quality[tag] = float(value)

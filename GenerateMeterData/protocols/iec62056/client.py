@@ -68,17 +68,20 @@ class IECClient:
 
     # ---- bytes --------------------------------------------------------------------------
     def _write(self, data: bytes) -> None:
-        self.port.write(data)
         try:
+            self.port.write(data)
             self.port.flush()
-        except Exception:
-            pass
+        except (OSError, ValueError) as exc:  # pyserial's SerialException is an OSError
+            raise IECError(f"{self.url}: the link to the meter is gone ({exc})", "port") from None
         self._sent = data
 
     def _fill(self, deadline: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise IECError(f"{self.url}: no {what} from the meter within {self.timeout:g} s", "timeout")
-        chunk = self.port.read(self.port.in_waiting or 1)
+        try:
+            chunk = self.port.read(self.port.in_waiting or 1)
+        except (OSError, ValueError) as exc:  # a dead link: an error, never a partial reading
+            raise IECError(f"{self.url}: the link to the meter is gone ({exc})", "port") from None
         if chunk:
             self._buffer += strip_parity(chunk)
             if self._sent and self._buffer.startswith(self._sent):
