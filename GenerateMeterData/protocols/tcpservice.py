@@ -12,7 +12,7 @@ import select
 import socket
 import threading
 import time
-from typing import Callable, Optional, Tuple
+from typing import Callable, Iterator, Optional, Tuple
 
 #: accept() errors that mean "no resources right now", not "the listener is gone"
 _TRANSIENT = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.ECONNABORTED, errno.EPROTO}
@@ -143,6 +143,20 @@ def open_pty() -> Tuple[int, int, str, Callable[[], Optional[bytes]], Callable[[
         os.write(master, data)
 
     return master, slave, path, receive, send
+
+
+def incoming(receive: Callable[[], Optional[bytes]], stop: threading.Event, keep_open: bool = False) -> Iterator[bytes]:
+    """The bytes a client sends, chunk by chunk, until it closes (or, with ``keep_open`` -- a pty
+    whose client comes and goes -- until ``stop``); waits without data are skipped."""
+    while not stop.is_set():
+        chunk = receive()
+        if chunk == b"":
+            if keep_open:
+                time.sleep(0.05)
+                continue
+            return
+        if chunk:
+            yield chunk
 
 
 def serve_until(imitator, seconds: Optional[float]) -> None:

@@ -9,11 +9,10 @@ import datetime as dt
 import os
 import socket
 import threading
-import time
 from typing import Callable, Dict, List, Optional, Tuple
 
 from ..meters import ARCHIVE_DAYS, GeneratedMeter
-from ..tcpservice import TCPService, open_pty
+from ..tcpservice import TCPService, incoming, open_pty
 from . import axdr, spodes
 from .apdu import (AARE, AARQ, ActionRequestNormal, ActionResponseNormal, AttributeDescriptor, DataNotification,
                    ExceptionResponse, GetRequestNext, GetRequestNormal, GetRequestWithList, GetResponseNormal,
@@ -520,15 +519,7 @@ class DLMSImitator(TCPService):
             reader = FrameReader()
             link = HdlcServerLink(self.address, application, max_info=self.max_info, window=self.window,
                                   on_disconnect=lambda client: association.reset())
-        while not self._stop.is_set():
-            chunk = receive()
-            if chunk == b"":
-                if keep_open:
-                    time.sleep(0.05)
-                    continue
-                return
-            if not chunk:
-                continue
+        for chunk in incoming(receive, self._stop, keep_open):
             try:
                 if self.wrapper:
                     for header, apdu in reader.feed(chunk):
