@@ -94,3 +94,30 @@ def test_ctrl_c_before_the_commit_says_nothing_was_written(device, tmp_path):
     assert "interrupted before the commit: nothing was written" in result.stderr
     time.sleep(5)  # the wrapper's hold ends; the device's sqlite3 then meets end-of-input
     assert table_checksums(device.path) == before
+
+
+def test_ctrl_c_after_a_device_restore_finished_says_so(device, tmp_path):
+    """The device's .restore runs on after Ctrl-C: the client waits for its answer and says what
+    the device now holds (the wrapper holds the confirmation, the test interrupts exactly then)."""
+    Scenario(meters=1, days=1, end=END).create(__import__("GenerateMeterData").LocalTarget(device.path))
+    backup = tmp_path / "backup.db"
+    with DeviceTarget(device.settings()) as target:
+        target.backup(str(backup))
+        Scenario(meters=1, days=1, end=END, seed=5).create(target)  # the device moves on
+    expected = table_checksums(str(backup))
+    (tmp_path / "settings.ini").write_text(device.ini(f"sqlite3 = {wrapper(tmp_path, 'GMD-RESTORED')}\n"),
+                                           encoding="utf-8")
+    process = subprocess.Popen([sys.executable, "-m", "GenerateMeterData", "restore", str(backup)], cwd=tmp_path,
+                               env=dict(os.environ, PYTHONPATH=REPO), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "mark").exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert f"interrupted after the restore finished: the device's meter.db now holds {backup}" in stderr
+    assert "Traceback" not in stderr
+    assert table_checksums(device.path) == expected

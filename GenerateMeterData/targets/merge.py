@@ -22,6 +22,7 @@ from .sqltext import literal
 READY, COMMITTED, DUPLICATE, CHANGED, METER = (
     "GMD-READY", "GMD-COMMITTED", "GMD-DUPLICATE", "GMD-CHANGED", "GMD-METER")
 LEDGER_ROW, LEDGER_READY = "GMD-LEDGER", "GMD-LEDGER-READY"
+RESTORED = "GMD-RESTORED"  # printed by the device's sqlite3 once a .restore finished
 
 # A statement that always fails: with .bail on it ends the script (and so the transaction).
 FAIL = "SELECT abs(-9223372036854775807 - 1)"

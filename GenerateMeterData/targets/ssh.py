@@ -561,10 +561,34 @@ class DeviceTarget(Target):
         self.check_backup(source)
         self._device_state()
         remote = f"{self._stage_dir}/gmd-restore-{uuid.uuid4().hex}.db"
+        restoring = None
         try:
             self._upload(source, remote, None)
-            result = self._run(self._sqlite_command(self._timeout, f".restore {remote}"))
+            # .restore is all or nothing on the device; the marker after it says it finished
+            script = f"{self._timeout}\n.restore {remote}\nSELECT '{merge.RESTORED}';\n"
+            restoring = self._start(self._sqlite_command())
+            restoring.write(script.encode())
+            restoring.close_stdin()
+            result = restoring.finish()
             self._raise_for(result, "restore")
+            if merge.RESTORED not in result.text():
+                raise RemoteError(f"{self.settings.where}: the restore ended without confirming; run 'verify' "
+                                  "to see which content the device holds", host=self.settings.host)
+        except KeyboardInterrupt:
+            if restoring is None:
+                raise InterruptedLoad(f"{self.settings.where}: interrupted before the restore started: the "
+                                      "device's meter.db is unchanged") from None
+            finished = False
+            try:  # the device's .restore runs on: wait for its answer rather than guess
+                finished = restoring.wait_for(merge.RESTORED.encode(), timeout=self.settings.busy_timeout + 30)
+            except BaseException:
+                finished = False
+            restoring.abort()
+            if finished:
+                raise InterruptedLoad(f"{self.settings.where}: interrupted after the restore finished: the "
+                                      f"device's meter.db now holds {source}") from None
+            raise InterruptedLoad(f"{self.settings.where}: interrupted during the restore, which is all or "
+                                  "nothing on the device: run 'verify' or 'loads' to see which content it holds") from None
         finally:
             self._remove_remote(remote)
         self.state = None
