@@ -59,3 +59,24 @@ def hold_lock(path: str, seconds: float, ready: threading.Event) -> None:
     time.sleep(seconds)
     conn.execute("ROLLBACK")
     conn.close()
+
+
+def all_at_once(function, arguments):
+    """Call ``function(argument)`` for every argument in its own thread, all released together;
+    returns (results, errors) -- every failure is collected so a test can show them all."""
+    barrier = threading.Barrier(len(arguments))
+    results, errors = [], []
+
+    def run(argument):
+        barrier.wait()
+        try:
+            results.append(function(argument))
+        except Exception as exc:  # collected for the test's assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(argument,)) for argument in arguments]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, errors

@@ -6,13 +6,12 @@ import datetime as dt
 import os
 import sqlite3
 import stat
-import threading
 
 import pytest
 
 from GenerateMeterData import InputError, LocalTarget, Scenario, TargetError, verify
 from GenerateMeterData.targets.ssh import DeviceTarget
-from helpers import rows, table_checksums
+from helpers import all_at_once, rows, table_checksums
 
 END = dt.date(2026, 3, 1)
 
@@ -63,21 +62,8 @@ def test_device_restore_of_a_real_backup_still_works(device, tmp_path):
 def test_first_loads_into_one_new_file_all_land_and_keep_the_file(tmp_path):
     path = str(tmp_path / "new" / "meter.db")
     os.mkdir(os.path.dirname(path))
-    barrier = threading.Barrier(4)
-    errors, summaries = [], []
-
-    def first_load(seed):
-        barrier.wait()
-        try:
-            summaries.append(Scenario(meters=1, days=2, end=END, seed=seed).create(LocalTarget(path, busy_timeout=60)))
-        except Exception as exc:  # collected: the test shows every failure
-            errors.append(exc)
-
-    threads = [threading.Thread(target=first_load, args=(seed,)) for seed in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = all_at_once(lambda seed: Scenario(meters=1, days=2, end=END, seed=seed).create(
+        LocalTarget(path, busy_timeout=60)), range(4))[1]
     assert errors == []
     assert os.path.exists(path)
     assert rows(path, "SELECT count(*) FROM GenerateMeterDataLedger")[0][0] == 4

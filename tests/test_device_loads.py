@@ -16,7 +16,7 @@ import GenerateMeterData
 from GenerateMeterData import DuplicateRecordError, MeterPlan, Scenario, SchemaError, verify
 from GenerateMeterData.targets import merge
 from GenerateMeterData.targets.ssh import DeviceTarget
-from helpers import rows, table_checksums
+from helpers import all_at_once, rows, table_checksums
 
 END = dt.date(2026, 3, 1)
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -66,20 +66,11 @@ def test_a_connection_dropped_between_loads_is_reopened(device):
 
 
 def test_concurrent_api_loads_into_one_device_all_succeed(device):
-    results, errors = [], []
-
     def load(seed):
-        try:
-            with DeviceTarget(device.settings(busy_timeout=60)) as target:
-                results.append(small(meters=2, days=3, seed=seed).create(target))
-        except Exception as exc:  # collected: the test shows every failure
-            errors.append(exc)
+        with DeviceTarget(device.settings(busy_timeout=60)) as target:
+            return small(meters=2, days=3, seed=seed).create(target)
 
-    threads = [threading.Thread(target=load, args=(seed,)) for seed in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results, errors = all_at_once(load, range(6))
     assert errors == []
     meter_ids = [m for summary in results for m in summary.meter_ids]
     assert len(meter_ids) == 12 and len(set(meter_ids)) == 12

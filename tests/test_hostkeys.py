@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import threading
 
 import paramiko
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from GenerateMeterData import ConnectError, Scenario
 from GenerateMeterData.targets.executor import Executor, append_known_host
 from GenerateMeterData.targets.ssh import DeviceTarget
+from helpers import all_at_once
 
 END = dt.date(2026, 3, 1)
 
@@ -70,16 +70,8 @@ def test_a_revoked_host_key_is_refused(device, tmp_path):
 def test_concurrent_accepts_lose_no_key(tmp_path):
     path = str(tmp_path / "known_hosts")
     keys = [paramiko.RSAKey.generate(1024) for _ in range(8)]
-    barrier = threading.Barrier(len(keys))
-
-    def accept(index):
-        barrier.wait()
-        append_known_host(path, f"[10.0.0.{index}]:22", keys[index])
-
-    threads = [threading.Thread(target=accept, args=(i,)) for i in range(len(keys))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _, errors = all_at_once(lambda index: append_known_host(path, f"[10.0.0.{index}]:22", keys[index]),
+                            range(len(keys)))
+    assert errors == []
     lines = open(path).read().splitlines()
     assert sorted(lines) == sorted(f"[10.0.0.{i}]:22 ssh-rsa {key.get_base64()}" for i, key in enumerate(keys))

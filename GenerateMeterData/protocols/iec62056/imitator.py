@@ -15,7 +15,7 @@ import time
 from typing import Callable, Dict, List, Optional, Tuple
 
 from ..meters import GeneratedMeter, RegisterOverrides, is_neva_address, obis_code
-from ..tcpservice import TCPService, open_pty
+from ..tcpservice import TCPService, incoming, open_pty
 from .messages import (ACK, NAK, SOH, STX, Identification, IECError, command, data_message, frame_length, parse_message,
                        strip_parity)
 
@@ -381,17 +381,10 @@ class IECImitator(TCPService):
             last_sent = data
             answer(data)
 
-        while not self._stop.is_set():
-            chunk = receive()
-            if chunk == b"":
-                if keep_open:
-                    time.sleep(0.05)
-                    continue
-                return
-            if chunk:
-                buffer += strip_parity(chunk)
-                if len(buffer) > MAX_BUFFER:  # a client streaming bytes that make no message:
-                    buffer = buffer[-MAX_MESSAGE:]  # keep the tail, so nothing is rescanned forever
+        for chunk in incoming(receive, self._stop, keep_open):
+            buffer += strip_parity(chunk)
+            if len(buffer) > MAX_BUFFER:  # a client streaming bytes that make no message:
+                buffer = buffer[-MAX_MESSAGE:]  # keep the tail, so nothing is rescanned forever
             progressed = True
             while progressed:
                 progressed = False
