@@ -32,9 +32,10 @@ def create_schema(conn: sqlite3.Connection) -> None:
                       for i, (name, _, _) in enumerate(ARCH_TYPES, start=1)])
 
 
-def meter_db_problem(path: str) -> str:
+def meter_db_problem(path: str, integrity: bool = True) -> str:
     """Why the file at ``path`` is not a usable meter.db ("" when it is): not an SQLite file,
-    damaged pages, or a table or column the generator writes is missing."""
+    damaged pages (``integrity``: skip it only when the caller just checked them), or a table or
+    column the generator writes is missing."""
     import os
 
     if not os.path.isfile(path) or os.path.getsize(path) == 0:
@@ -44,7 +45,7 @@ def meter_db_problem(path: str) -> str:
     except sqlite3.Error as exc:
         return str(exc)
     try:
-        check = conn.execute("PRAGMA quick_check").fetchone()[0]
+        check = conn.execute("PRAGMA quick_check").fetchone()[0] if integrity else "ok"
         if check != "ok":
             return f"integrity check failed: {check}"
         for table in REFERENCE_TABLES + WRITE_ORDER:

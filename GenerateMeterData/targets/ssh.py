@@ -149,8 +149,6 @@ class DeviceTarget(Target):
         line otherwise.  The state is kept for the loads of this connection."""
         self._device_state()
 
-    _preflight = check
-
     def _query(self, sql: str, checked: bool = False) -> List[tuple]:
         """Rows of statements whose every column is wrapped in quote(); with ``checked`` the
         device checks (sqlite3 present, database present, gzip) run in the same round trip."""
@@ -509,8 +507,8 @@ class DeviceTarget(Target):
         """A consistent local copy of the device's meter.db (via ``.backup``)."""
         with tempfile.TemporaryDirectory(prefix="gmd-") as workdir:
             path = os.path.join(workdir, "meter.db")
-            self.backup(path)
-            problem = meter_db_problem(path)
+            self.backup(path)  # quick_check-ed on arrival: only the tables are left to look at
+            problem = meter_db_problem(path, integrity=False)
             if problem:
                 raise SchemaError(f"{self.settings.where}: {self.settings.db_path} is not a meter.db ({problem})")
             yield path
