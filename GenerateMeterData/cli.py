@@ -749,7 +749,7 @@ def cmd_restore(args, out: Output) -> int:
     where = _where(settings)
     with _target(settings) as target:
         if args.dry_run:
-            target.check()
+            target.check(load=False)  # a restore may well be what mends a damaged database
             out.print(f"would replace the content of {where} with {args.input} ({_meters_in(args.input)} meters)")
             out.print("nothing was restored (--dry-run)")
             return EXIT_OK

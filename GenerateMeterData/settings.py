@@ -27,8 +27,9 @@ KNOWN_KEYS = {
     "ip_address", "ip_port", "user_login", "user_password", "password_env", "db_path", "sqlite3",
     "sudo", "key_filename", "known_hosts", "host_key_policy", "connect_timeout", "command_timeout",
     "busy_timeout", "keepalive", "disabled_algorithms", "timezone", "before_load", "after_load",
-    "compress", "upload", "stage_dir", "max_rows_per_load",
+    "compress", "upload", "stage_dir", "max_rows_per_load", "integrity_check",
 }
+INTEGRITY_CHECKS = ("once", "off")
 DEFAULT_STAGE_DIR = "/tmp"
 
 
@@ -40,6 +41,7 @@ class LocalSettings:
     timezone: str = DEFAULT_TIMEZONE
     busy_timeout: float = 5.0
     name: str = "local"
+    integrity_check: str = "once"  # "once": quick_check the file before the first load into it; "off"
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class DeviceSettings:
     upload: str = "auto"   # "auto" (SQL text when small, files when large), "staged" (files) or "sql" (text)
     stage_dir: str = "/tmp"  # where the device keeps stage files, backups and restores while they pass
     max_rows_per_load: int = 0  # > 0: a load larger than this is written in several transactions
+    integrity_check: str = "once"  # "once": quick_check the database once per connection, before a load; "off"
 
     @property
     def where(self) -> str:
@@ -154,11 +157,15 @@ def load(path: Union[str, Path] = DEFAULT_SETTINGS_FILE, section: Optional[str] 
         return value
 
     timezone = raw.get("timezone") or DEFAULT_TIMEZONE
+    integrity = raw.get("integrity_check", "once").lower()
+    if integrity not in INTEGRITY_CHECKS:
+        raise ConfigError(f"{where}: key integrity_check must be once or off, got {raw['integrity_check']!r}")
     if not raw.get("ip_address"):
         if "db_path" not in raw:
             raise ConfigError(f"{where}: key IP_address (a device) or db_path (a local file) is missing")
         return LocalSettings(db_path=raw["db_path"], timezone=timezone,
-                             busy_timeout=number("busy_timeout", 5.0, positive=True), name=section)
+                             busy_timeout=number("busy_timeout", 5.0, positive=True), name=section,
+                             integrity_check=integrity)
     if "user_login" not in raw:
         raise ConfigError(f"{where}: key user_login is missing")
     password = raw.get("user_password") or None
@@ -196,7 +203,7 @@ def load(path: Union[str, Path] = DEFAULT_SETTINGS_FILE, section: Optional[str] 
         timezone=timezone, before_load=raw.get("before_load") or None,
         after_load=raw.get("after_load") or None, compress=compress, upload=upload,
         stage_dir=raw.get("stage_dir") or DEFAULT_STAGE_DIR,
-        max_rows_per_load=int(number("max_rows_per_load", 0, int, 0, 10 ** 9)))
+        max_rows_per_load=int(number("max_rows_per_load", 0, int, 0, 10 ** 9)), integrity_check=integrity)
 
 
 def resolve(path: Union[str, Path, None] = None, section: Optional[str] = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import sqlite3
 import stat
 
@@ -266,3 +267,106 @@ def test_a_device_backup_streams_to_disk_instead_of_memory(device, tmp_path):
             tracemalloc.stop()
     assert table_checksums(backup) == table_checksums(device.path)
     assert peak < size / 3, (peak, size)  # the old backup held the whole file (and its gzip) in memory
+
+
+def damage_an_index_leaf(path: str, index: str = "MeterDataRecord") -> None:
+    """Overwrite the page-type byte of the first leaf under ``index``'s root with a value no b-tree
+    page has -- worked out from the SQLite file format (fileformat2.html, "B-tree Pages"): an
+    interior index page has flag 2 and a 12-byte header, then the cell pointer array; an interior
+    cell starts with its left child's 4-byte page number.  The leftmost leaf holds the oldest
+    rows' keys: a new load does not pass through it, a clear or a reader may."""
+    import struct
+
+    conn = sqlite3.connect(path)
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (index,)).fetchone()[0]
+    size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    with open(path, "r+b") as handle:
+        handle.seek((root - 1) * size)
+        page = handle.read(size)
+        assert page[0] == 2, "the index must span several pages (an interior root)"
+        first_cell = struct.unpack(">H", page[12:14])[0]
+        child = struct.unpack(">I", page[first_cell:first_cell + 4])[0]
+        handle.seek((child - 1) * size)
+        assert handle.read(1) == b"\x0a"  # a leaf index page
+        handle.seek((child - 1) * size)
+        handle.write(b"\x55")
+
+
+def sha256(path: str) -> str:
+    import hashlib
+
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def damaged_db(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("damaged") / "meter.db")
+    Scenario(meters=3, days=20, end=END).create(LocalTarget(path))
+    damage_an_index_leaf(path)
+    return path
+
+
+def test_a_load_into_a_damaged_local_db_is_refused_before_writing(damaged_db, tmp_path):
+    from GenerateMeterData import SchemaError
+
+    path = str(tmp_path / "meter.db")
+    shutil.copy(damaged_db, path)
+    before = sha256(path)
+    target = LocalTarget(path)
+    with pytest.raises(SchemaError, match=r"is damaged \(quick_check: Page \d+: .*\); nothing was written"):
+        Scenario(meters=1, days=2, end=END, seed=9).create(target)
+    with pytest.raises(SchemaError, match="is damaged"):
+        target.check()  # what --dry-run and the plugin ask first
+    target.check(load=False)  # a restore over it stays possible
+    assert sha256(path) == before
+    # the damage is off a new load's path: without the check the load would have gone in
+    LocalTarget(path, integrity_check=False).load(Scenario(meters=1, days=2, end=END, seed=9))
+    assert sha256(path) != before
+
+
+def test_seed_into_a_damaged_db_is_one_line_exit_2_dry_run_too(damaged_db, tmp_path):
+    from test_cli import assert_one_line_error, cli
+
+    path = str(tmp_path / "meter.db")
+    shutil.copy(damaged_db, path)
+    before = sha256(path)
+    for extra in ((), ("--dry-run",)):
+        assert_one_line_error(cli("seed", "--db", path, "--meters", "1", "--days", "2", "--end", "2026-03-01",
+                                  *extra), 2, f"{path} is damaged (quick_check: Page", "nothing was written")
+    assert sha256(path) == before
+    settings = tmp_path / "settings.ini"
+    settings.write_text(f"[Local]\ndb_path = {path}\nintegrity_check = off\n")
+    result = cli("seed", "--settings", str(settings), "--meters", "1", "--days", "2", "--end", "2026-03-01")
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_load_into_a_damaged_device_db_is_refused_in_the_state_read(damaged_db, device, tmp_path):
+    from GenerateMeterData import SchemaError
+
+    shutil.copy(damaged_db, device.path)
+    before = sha256(device.path)
+    with DeviceTarget(device.settings()) as target:
+        with pytest.raises(SchemaError, match=r"is damaged \(quick_check: Page \d+: .*\); nothing was written"):
+            Scenario(meters=1, days=2, end=END, seed=9).create(target)
+        assert target.commands == 1  # the check rode in the state read: no load command was sent
+        target.check(load=False)
+    with DeviceTarget(device.settings()) as target:
+        target.check(load=False)  # the state read without the check (as backup and restore do) ...
+        with pytest.raises(SchemaError, match="is damaged"):  # ... so the load checks on its own
+            Scenario(meters=1, days=2, end=END, seed=9).create(target)
+        assert target.commands == 2
+    assert sha256(device.path) == before
+    with DeviceTarget(device.settings(integrity_check="off")) as target:
+        Scenario(meters=1, days=2, end=END, seed=9).create(target)
+    assert sha256(device.path) != before
+
+
+def test_the_device_check_is_once_per_connection_and_costs_no_command(device):
+    with DeviceTarget(device.settings()) as target:
+        target.check()
+        for seed in (1, 2, 3):
+            Scenario(meters=1, days=1, end=END, seed=seed).create(target)
+        assert target.commands == 4  # the state read (with quick_check) + one command per load
+        assert target.state.damage == ""

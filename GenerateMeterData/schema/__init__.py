@@ -32,6 +32,21 @@ def create_schema(conn: sqlite3.Connection) -> None:
                       for i, (name, _, _) in enumerate(ARCH_TYPES, start=1)])
 
 
+def quick_check_finding(text: str) -> str:
+    """"" when the output of ``PRAGMA quick_check`` is "ok", else its first finding on one line
+    (SQLite prefixes findings with "*** in database main ***")."""
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("*** in database")]
+    if lines == ["ok"]:
+        return ""
+    return lines[0] if lines else "quick_check gave no answer"
+
+
+def integrity_problem(conn: sqlite3.Connection) -> str:
+    """"" when the database's pages pass ``PRAGMA quick_check``, else the first damage found.
+    It reads every page: O(database), so callers do it once per file, not per load."""
+    return quick_check_finding("\n".join(str(row[0]) for row in conn.execute("PRAGMA quick_check(1)")))
+
+
 def meter_db_problem(path: str, integrity: bool = True) -> str:
     """Why the file at ``path`` is not a usable meter.db ("" when it is): not an SQLite file,
     damaged pages (``integrity``: skip it only when the caller just checked them), or a table or
@@ -45,8 +60,8 @@ def meter_db_problem(path: str, integrity: bool = True) -> str:
     except sqlite3.Error as exc:
         return str(exc)
     try:
-        check = conn.execute("PRAGMA quick_check").fetchone()[0] if integrity else "ok"
-        if check != "ok":
+        check = integrity_problem(conn) if integrity else ""
+        if check:
             return f"integrity check failed: {check}"
         for table in REFERENCE_TABLES + WRITE_ORDER:
             columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
@@ -62,4 +77,5 @@ def meter_db_problem(path: str, integrity: bool = True) -> str:
     return ""
 
 
-__all__ = ["TABLE_COLUMNS", "WRITE_ORDER", "create_schema", "meter_db_problem", "reference_ddl"]
+__all__ = ["TABLE_COLUMNS", "WRITE_ORDER", "create_schema", "integrity_problem", "meter_db_problem",
+           "quick_check_finding", "reference_ddl"]

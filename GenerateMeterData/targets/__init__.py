@@ -13,7 +13,8 @@ _default: Optional[Target] = None
 def target_for(settings: "settings_module.Settings") -> Target:
     """The target a settings object names."""
     if isinstance(settings, settings_module.LocalSettings):
-        return LocalTarget(settings.db_path, settings.busy_timeout, settings.timezone)
+        return LocalTarget(settings.db_path, settings.busy_timeout, settings.timezone,
+                           integrity_check=settings.integrity_check != "off")
     from .ssh import DeviceTarget
 
     return DeviceTarget(settings)

@@ -82,9 +82,10 @@ class Target(abc.ABC):
     def restore(self, source: str) -> None:
         """Replace the content of meter.db with a local copy, in one transaction."""
 
-    def check(self) -> None:
-        """Make sure the target can take a load (reachable, a meter.db, tools present); one
-        clear error otherwise.  A device keeps the state it read for the loads that follow."""
+    def check(self, load: bool = True) -> None:
+        """Make sure the target can take a load (reachable, a meter.db, tools present; with
+        ``load``, its pages undamaged, as a load would check them); one clear error otherwise.
+        A device keeps the state it read for the loads that follow."""
         self.fetch("SELECT count(*) FROM ArchTypes")
 
     @staticmethod

@@ -14,7 +14,7 @@ from ..errors import SchemaError, TargetError
 from ..generate.rows import IdAllocator, NameIndex, RowSet
 from ..generate.summary import CreatedMeter, LoadSummary
 from ..model.timegrid import DEFAULT_TIMEZONE
-from ..schema import create_schema, layout
+from ..schema import create_schema, integrity_problem, layout
 from ..schema.layout import CONFIG_TABLES, REFERENCE_TABLES, WRITE_ORDER, insert_sql
 from . import ledger
 from .sqlerrors import classify_sqlite_error
@@ -47,11 +47,13 @@ class LocalTarget(Target):
     """meter.db on this machine."""
 
     def __init__(self, path: str = "Meter.db", busy_timeout: float = 5.0,
-                 timezone: str = DEFAULT_TIMEZONE) -> None:
+                 timezone: str = DEFAULT_TIMEZONE, integrity_check: bool = True) -> None:
         self.path = str(path)
         self.busy_timeout = busy_timeout
         self.timezone = timezone
         self.name = self.path
+        self.integrity_check = integrity_check
+        self._checked_file: Optional[Tuple[int, int]] = None  # (st_dev, st_ino) whose pages passed
 
     def __repr__(self) -> str:
         return f"LocalTarget({self.path!r})"
@@ -123,11 +125,20 @@ class LocalTarget(Target):
         except sqlite3.Error as exc:
             raise translate(exc, self.path, self.busy_timeout) from None
 
-    def check(self) -> None:
-        """The file is a meter.db, or absent (the first load creates it); one clear line otherwise."""
+    def check(self, load: bool = True) -> None:
+        """The file is a meter.db (undamaged, with ``load``), or absent (the first load creates
+        it); one clear line otherwise."""
         if self._is_empty():
             return
         self.names()
+        if load:
+            conn = self.open()
+            try:
+                self._refuse_damaged(conn)
+            except sqlite3.Error as exc:
+                raise translate(exc, self.path, self.busy_timeout) from None
+            finally:
+                conn.close()
 
     def names(self) -> NameIndex:
         """The file's ArchTypes/MeterTypes/MeterIfaces ids by name."""
@@ -155,6 +166,7 @@ class LocalTarget(Target):
                 if missing:  # a load there could not be cleared afterwards: refuse before writing
                     raise SchemaError(f"{self.path} is not a meter.db as expected: it has no table "
                                       f"{', '.join(missing)}; nothing was written")
+                self._refuse_damaged(conn)
                 names = NameIndex.from_connection(conn, self.path)
                 ids = IdAllocator.from_connection(conn).confine(self.meter_id_floor, self.meter_id_span)
                 token = uuid.uuid4().hex
@@ -173,6 +185,22 @@ class LocalTarget(Target):
         summary.target = self.path
         summary.token = token if summary.total_rows else None
         return summary
+
+    def _refuse_damaged(self, conn: sqlite3.Connection) -> None:
+        """Before the first load into this file (inside its transaction): its pages must pass
+        quick_check, or the load is refused -- rows written into a damaged database could not be
+        cleared again.  Once per file and target: it reads the whole database."""
+        if not self.integrity_check:
+            return
+        stat = os.stat(self.path)
+        identity = (stat.st_dev, stat.st_ino)  # init --force or restore make a new file
+        if identity == self._checked_file:
+            return
+        problem = integrity_problem(conn)
+        if problem:
+            raise SchemaError(f"{self.path} is damaged (quick_check: {problem}); nothing was written; "
+                              "restore a backup, or set integrity_check = off to load anyway")
+        self._checked_file = identity
 
     def fetch(self, sql: str, params: tuple = ()) -> List[tuple]:
         """Rows of a read query (empty when the file does not exist yet)."""

@@ -29,7 +29,7 @@ from ..errors import (ConnectError, InputError, InterruptedLoad,
 from ..generate.rows import NameIndex
 from ..generate.summary import CreatedMeter, LoadSummary
 from ..schema.layout import REFERENCE_TABLES, WRITE_ORDER
-from ..schema import meter_db_problem
+from ..schema import integrity_problem, meter_db_problem, quick_check_finding
 from ..settings import DeviceSettings
 from . import ledger, merge
 from .base import Produce, Progress, Target
@@ -49,6 +49,7 @@ class DeviceState:
     names: NameIndex
     fingerprints: Dict[str, str]
     gzip: bool
+    damage: Optional[str] = None  # quick_check's first finding ("" = sound), None = not checked yet
 
 
 class DeviceTarget(Target):
@@ -144,20 +145,30 @@ class DeviceTarget(Target):
                               "(create it with 'init', or fix db_path in settings.ini)",
                               host=s.host, exit_status=66)
 
-    def check(self) -> None:
-        """Connect, and read the device's state: sqlite3 present, db_path a meter.db; one clear
-        line otherwise.  The state is kept for the loads of this connection."""
-        self._device_state()
+    def check(self, load: bool = True) -> None:
+        """Connect, and read the device's state: sqlite3 present, db_path a meter.db (its pages
+        undamaged, with ``load``); one clear line otherwise.  The state is kept for the loads of
+        this connection."""
+        state = self._device_state(integrity=load)
+        if load:
+            self._refuse_damaged(state)
 
     def _query(self, sql: str, checked: bool = False) -> List[tuple]:
         """Rows of statements whose every column is wrapped in quote(); with ``checked`` the
         device checks (sqlite3 present, database present, gzip) run in the same round trip."""
+        return self._rows(self._query_text(sql, checked), checked)
+
+    def _query_text(self, sql: str, checked: bool = False) -> str:
+        """What the device's sqlite3 printed for ``sql`` (errors raised)."""
         script = f".separator ,\n{self._timeout}\n{sql}\n"
         command = (self._checks() + "exec " + self._sqlite()) if checked else self._sqlite_command()
         result = self._run(command, stdin=script.encode())
         self._check_status(result)
         self._raise_for(result, "query")
-        rows = parse_quoted(result.text())
+        return result.text()
+
+    def _rows(self, text: str, checked: bool) -> List[tuple]:
+        rows = parse_quoted(text)
         if checked:
             self._gzip_seen = ("gzip",) in rows
             rows = [row for row in rows if row != ("gzip",)]
@@ -263,16 +274,26 @@ class DeviceTarget(Target):
                 self.close()
 
     # ---- device state --------------------------------------------------------------------
-    def _device_state(self) -> DeviceState:
-        """Ids by name and tools present, read once per connection (one round trip)."""
+    def _device_state(self, integrity: bool = True) -> DeviceState:
+        """Ids by name and tools present, read once per connection (one round trip); with
+        ``integrity`` (what a load needs) the database's pages are quick_check-ed in the same
+        round trip, once per connection, unless the settings say integrity_check = off."""
         self._ex()
-        if self.state is not None:
+        integrity = integrity and self.settings.integrity_check != "off"
+        if self.state is not None and (not integrity or self.state.damage is not None):
             return self.state
-        rows = self._query(
+        marker = "'GMD-QUICK-CHECK'"
+        check = f"SELECT quote({marker});\nPRAGMA quick_check(1);\n" if integrity else ""
+        if self.state is not None:  # read before by a backup/restore: only the pages are left
+            self.state.damage = self._integrity(self._query_text(check), marker)
+            return self.state
+        text = self._query_text(
             "SELECT quote('R'), quote(Name), quote(Id) FROM ArchTypes;\n"
             "SELECT quote('T'), quote(Type), quote(Id), quote(Class) FROM MeterTypes;\n"
             "SELECT quote('I'), quote(Name), quote(Id) FROM MeterIfaces;\n"
-            "SELECT quote('S'), quote(name) FROM sqlite_master WHERE type = 'table';", checked=True)
+            "SELECT quote('S'), quote(name) FROM sqlite_master WHERE type = 'table';\n" + check, checked=True)
+        damage = self._integrity(text, marker) if integrity else None
+        rows = self._rows(text.split(marker + "\n", 1)[0] if integrity else text, checked=True)
         record_types, meter_types, classes, interfaces = {}, {}, {}, {}
         for row in rows:
             kind = row[0]
@@ -293,8 +314,19 @@ class DeviceTarget(Target):
                         "MeterTypes": merge.fingerprint((i, n) for n, i in meter_types.items()),
                         "MeterIfaces": merge.fingerprint((i, n) for n, i in interfaces.items())}
         self.state = DeviceState(NameIndex(record_types, meter_types, classes, interfaces), fingerprints,
-                                 gzip=self._gzip_seen)
+                                 gzip=self._gzip_seen, damage=damage)
         return self.state
+
+    def _integrity(self, text: str, marker: str) -> str:
+        """What quick_check printed after the marker: "" when the pages are sound."""
+        head, found, tail = text.partition(marker + "\n")
+        return quick_check_finding(tail) if found else "quick_check gave no answer"
+
+    def _refuse_damaged(self, state: DeviceState) -> None:
+        if state.damage:  # rows written into damaged pages could not be cleared again
+            raise SchemaError(f"{self.settings.where}: {self.settings.db_path} is damaged (quick_check: "
+                              f"{state.damage}); nothing was written; restore a backup, or set "
+                              "integrity_check = off to load anyway")
 
     # ---- load ----------------------------------------------------------------------------
     def load(self, produce: Produce, progress: Progress = None,
@@ -304,6 +336,7 @@ class DeviceTarget(Target):
         token = uuid.uuid4().hex
         remove_stale_workdirs()
         state = self._device_state()
+        self._refuse_damaged(state)
         # after_load runs after whatever happens -- once before_load (if any) has started
         hook_started = not self.settings.before_load
         outcome: Optional[BaseException] = None
@@ -518,7 +551,7 @@ class DeviceTarget(Target):
         arrives (never held in memory), checked, then moved into place."""
         if not destination:
             raise InputError("backup needs a destination file name")
-        state = self._device_state()
+        state = self._device_state(integrity=False)
         remote = f"{self._stage_dir}/gmd-backup-{uuid.uuid4().hex}.db"
         partial = destination + ".part"
         try:
@@ -557,7 +590,7 @@ class DeviceTarget(Target):
     def restore(self, source: str) -> None:
         """Upload a backup and ``.restore`` it into the device's meter.db."""
         self.check_backup(source)
-        self._device_state()
+        self._device_state(integrity=False)
         remote = f"{self._stage_dir}/gmd-restore-{uuid.uuid4().hex}.db"
         restoring = None
         try:
@@ -712,12 +745,11 @@ def _quick_check(path: str) -> str:
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            result = conn.execute("PRAGMA quick_check").fetchone()[0]
+            return integrity_problem(conn)
         finally:
             conn.close()
     except sqlite3.Error as exc:
         return str(exc)
-    return "" if result == "ok" else result
 
 
 def _mb(size: int) -> str:
