@@ -22,7 +22,8 @@ from ..model.rng import stream, stream_key
 from ..model.tariffs import DEFAULT_SCHEDULE, TWO_ZONE_SCHEDULE, TariffSchedule
 from ..schema import measures as registry
 from ..schema.measures import ELECTRIC, JOURNAL, JOURNAL_NAMES, journal_event
-from .emit import Emitter
+from ..schema import layout
+from .emit import Emitter, journal_values
 from .meters import MeterSpec
 
 ELECTRIC_MEASURES = registry.select(family=ELECTRIC)
@@ -111,6 +112,15 @@ class StoryCache:
 STORIES = StoryCache(8)
 DETAIL_DAYS = 120      # slot details a meter model keeps (a reused model stays small)
 CHUNK_DAYS = 31        # days of one measure between two steps of ``ElectricStory.emit_steps``
+
+# The order in which this story computes each value table's cells.  layout.arranger maps it onto
+# the table's insert columns: None when the orders agree (lists are then written as computed).
+ENERGY_ORDER = ("Ap", "Am", "Rp", "Rm")
+QUALITY_ORDER = ("U", "I", "P", "Q", "S", "KP", "Angle", "F")
+PROFILE_ORDER = ("Period", "Pp", "Pm", "Qp", "Qm", "Partial", "Overflow", "Season")
+_ENERGY = layout.arranger("ElectricEnergyValues", ENERGY_ORDER)
+_QUALITY = layout.arranger("ElectricQualityValues", QUALITY_ORDER)
+_PROFILE = layout.arranger("ElectricPowerValues", PROFILE_ORDER)
 KEEP_ALL_DAYS = 400    # a story up to this long keeps every day's slots; a longer one the last few
 OUTAGE_MARGIN = 86400  # outages are drawn past the last day, so the last day's are complete
 
@@ -304,9 +314,10 @@ class ElectricStory:
         """Registers (mWh) -> ElectricEnergyValues values (Wh), gated by the config flags."""
         ap, am, rp, rm = registers
         am_on, rp_on, rm_on = self.active_reverse, self.reactive, self.reactive_reverse
-        return {t: [ap[t] / 1000, am[t] / 1000 if am_on else None, rp[t] / 1000 if rp_on else None,
-                    rm[t] / 1000 if rm_on else None]
+        rows = {t: [ap[t] / 1000, am[t] / 1000 if am_on else None, rp[t] / 1000 if rp_on else None,
+                    rm[t] / 1000 if rm_on else None]  # ENERGY_ORDER
                 for t in ((0, 1, 2, 3, 4) if self.tariffed else (0,))}
+        return rows if _ENERGY is None else {t: _ENERGY(row) for t, row in rows.items()}
 
     # ---- emission --------------------------------------------------------------------------
     def emit(self, em: Emitter, window_start: int, measures: Set[str],
@@ -421,6 +432,7 @@ class ElectricStory:
         factor = 3600 // self.period_s if 3600 % self.period_s == 0 else 3600 / self.period_s
         period = self.period_minutes
         pm_on, qp_on, qm_on = self.active_reverse, self.reactive, self.reactive_reverse
+        arrange = _PROFILE
         first = max(0, days.index_of(window_start))
         last = min(days.count - 1, days.index_of(end_ts - 1))
         for d in range(first, last + 1):
@@ -429,11 +441,12 @@ class ElectricStory:
             ap, am, rp, rm, partial, season = series.ap, series.am, series.rp, series.rm, series.partial, series.season
             lo, hi = bisect.bisect_right(ends, window_start), bisect.bisect_right(ends, end_ts)
             for i in range(lo, hi):
-                yield (ends[i], 1, (period, ap[i] * factor / 1000,
-                                    am[i] * factor / 1000 if pm_on else None,
-                                    rp[i] * factor / 1000 if qp_on else None,
-                                    rm[i] * factor / 1000 if qm_on else None,
-                                    partial[i], 0, season[i]))
+                row = (period, ap[i] * factor / 1000,  # PROFILE_ORDER
+                       am[i] * factor / 1000 if pm_on else None,
+                       rp[i] * factor / 1000 if qp_on else None,
+                       rm[i] * factor / 1000 if qm_on else None,
+                       partial[i], 0, season[i])
+                yield (ends[i], 1, row if arrange is None else arrange(row))
 
     def slot_at(self, ts: int) -> Tuple[SlotSeries, int]:
         """The day's slots and the index of the slot that contains ``ts`` (start < ts <= end;
@@ -473,18 +486,18 @@ class ElectricStory:
             p = floor(net * weight * (0.98 + 0.04 * noise()) / 3 * 1000 + 0.5) / 1000
             q = floor(abs(p) * tan_phi * 1000 + 0.5) / 1000
             s = floor(math.hypot(p, q) * 1000 + 0.5) / 1000
-            values[phase] = [u, floor(s / u * 1000 + 0.5) / 1000, p, q, s,
+            values[phase] = [u, floor(s / u * 1000 + 0.5) / 1000, p, q, s,  # QUALITY_ORDER
                              floor(p / s * 10000 + 0.5) / 10000 if s else 1.0,
                              floor((119.5 + noise()) * 100 + 0.5) / 100 if three else None, None]
             total_p += p
             total_q += q
         if not three:
-            values["B"] = values["C"] = [None] * 8
+            values["B"] = values["C"] = [None] * len(QUALITY_ORDER)
         ps, qs = floor(total_p * 1000 + 0.5) / 1000, floor(total_q * 1000 + 0.5) / 1000
         ss = floor(math.hypot(ps, qs) * 1000 + 0.5) / 1000
         values["Summ"] = [None, None, ps, qs, ss, floor(ps / ss * 10000 + 0.5) / 10000 if ss else 1.0,
                           None, floor((49.95 + 0.1 * noise()) * 100 + 0.5) / 100]
-        return values
+        return values if _QUALITY is None else {phase: _QUALITY(row) for phase, row in values.items()}
 
     def journal_events(self, name: str, at_least: int = 0,
                        window_start: Optional[int] = None) -> List[Tuple[int, int]]:
@@ -527,7 +540,7 @@ class ElectricStory:
             else:
                 numbered = [(i, ev) for i, ev in numbered if window_start <= ev[0] <= self.end_ts]
             for event_id, (ts, event) in numbered:
-                em.record(name, device, meter_id, ts, 1, [event, event_id])
+                em.record(name, device, meter_id, ts, 1, journal_values(event, event_id))
 
 def _difference(following: Dict, current: Dict) -> Dict[int, Optional[list]]:
     out: Dict[int, Optional[list]] = {}

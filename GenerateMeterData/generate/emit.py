@@ -3,14 +3,34 @@ Valid gating, child rows."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Callable, Dict, Iterable, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
-from ..schema.layout import FAMILIES
+from ..schema.layout import CHANNEL_COLUMNS, FAMILIES, arranger
 from ..schema.measures import TABLE_OF as MEASURE_TABLE  # aliases (ElJrnlRvr) included
 from .overrides import Overrides, derive
 from .rows import IdAllocator, NameIndex, RowSet, family_rows, tags_to_values, values_to_tags
 
 Recorder = Callable[[str, Dict[str, object]], None]
+
+# The order in which the stories give journal and channel cells; layout.arranger maps it onto
+# the tables' insert columns (None: the orders agree).
+JOURNAL_ORDER = ("Event", "EventId")
+CHANNEL_ORDER = ("Channels",) + CHANNEL_COLUMNS
+_JOURNAL = arranger("JournalValues", JOURNAL_ORDER)
+_CHANNELS = {table: arranger(table, CHANNEL_ORDER) for table in ("PulseValues", "DigitalValues")}
+
+
+def journal_values(event: int, event_id: int) -> list:
+    """The cells of one JournalValues row."""
+    row = [event, event_id]  # JOURNAL_ORDER
+    return row if _JOURNAL is None else _JOURNAL(row)
+
+
+def channel_values(measure: str, channels: int, cells: List[Optional[int]]) -> list:
+    """The cells of one PulseValues/DigitalValues row: the channel count, then channel 1, 2, ..."""
+    row = [channels] + cells  # CHANNEL_ORDER
+    arrange = _CHANNELS[MEASURE_TABLE[measure]]
+    return row if arrange is None else arrange(row)
 
 
 class ContinuedRowSet(RowSet):

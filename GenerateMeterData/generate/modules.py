@@ -17,7 +17,7 @@ from ..schema import measures as registry
 from ..schema.layout import CHANNELS
 from ..schema.measures import DIGITAL, PULSE, journal_event
 from .electric import KEEP_ALL_DAYS, OUTAGE_MARGIN, StoryCache, StoryOptions, _poisson
-from .emit import Emitter
+from .emit import Emitter, channel_values, journal_values
 from .meters import MeterSpec
 
 PULSE_MEASURES = registry.by_cadence(registry.select(family=PULSE))  # moment, hour, day, month
@@ -177,7 +177,8 @@ class PulseStory:
             if measure in measures:
                 for batch in _batches(stamps[registry.MEASURES[measure].cadence]()):
                     for ts in batch:
-                        em.record(measure, device, meter_id, ts, 1, [self.channels] + self.counters_at(ts))
+                        em.record(measure, device, meter_id, ts, 1, channel_values(measure, self.channels,
+                                                                                    self.counters_at(ts)))
                     yield None
         journal = "PlsJrnlTimeCorr"  # the clock corrections of the concentrator
         if journal in measures:
@@ -187,7 +188,7 @@ class PulseStory:
             last = (journal_last or {}).get(journal)
             numbered = numbered[-last:] if last else [(i, t) for i, t in numbered if t >= window_start]
             for event_id, ts in numbered:
-                em.record(journal, device, meter_id, ts, 1, [journal_event(journal, event_id), event_id])
+                em.record(journal, device, meter_id, ts, 1, journal_values(journal_event(journal, event_id), event_id))
         yield None
 
 
@@ -245,13 +246,13 @@ class DigitalStory:
         if moment in measures:
             for batch in _batches(range(timegrid.floor_to_step(window_start, step, tz) + step, end + 1, step)):
                 for ts in batch:
-                    em.record(moment, device, meter_id, ts, 1, [self.channels] + self.state_at(ts))
+                    em.record(moment, device, meter_id, ts, 1, channel_values(moment, self.channels, self.state_at(ts)))
                 yield None
         if changes in measures:
             pairs = [(t, s) for t, s in zip(self.change_times, self.states) if t <= end]
             last = (journal_last or {}).get(changes)
             pairs = pairs[-last:] if last else [(t, s) for t, s in pairs if window_start <= t <= end]
             for ts, state in pairs:
-                em.record(changes, device, meter_id, ts, 1,
-                          [self.channels] + list(state) + [None] * (CHANNELS - self.channels))
+                em.record(changes, device, meter_id, ts, 1, channel_values(
+                    changes, self.channels, list(state) + [None] * (CHANNELS - self.channels)))
         yield None

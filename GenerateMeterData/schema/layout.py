@@ -7,7 +7,7 @@ INSERT, and which tag (``A+1``, ``UA``, ``P+`` ...) lands in which row and colum
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from . import measures
 
@@ -61,33 +61,44 @@ class Family(NamedTuple):
         return list(self.tags)
 
 
-ENERGY_QUANTITIES = (("A+", "Ap"), ("A-", "Am"), ("R+", "Rp"), ("R-", "Rm"))
+def _family(table: str, key_column: Optional[str], keys: Tuple, tags: Dict[str, Tuple[object, str]]) -> Family:
+    """A value table's Family from its insert columns and {tag: (row key, column name)}: the
+    positions follow TABLE_COLUMNS, so the columns may be listed in any order after Id and the
+    row key (the writers build a child row as (Id, key, *values))."""
+    columns = TABLE_COLUMNS[table]
+    lead = ("Id", key_column) if key_column else ("Id",)
+    if columns[:len(lead)] != lead:
+        raise ValueError(f"layout: the insert columns of {table} must start with {', '.join(lead)}")
+    value_columns = columns[len(lead):]
+    return Family(table, key_column, keys, value_columns,
+                  {tag: (key, value_columns.index(column)) for tag, (key, column) in tags.items()})
+
+
+ENERGY_QUANTITIES = (("A+", "Ap"), ("A-", "Am"), ("R+", "Rp"), ("R-", "Rm"))  # tag prefix, column
 TARIFFS = (0, 1, 2, 3, 4)
-ENERGY = Family("ElectricEnergyValues", "Tariff", TARIFFS, ("Ap", "Am", "Rp", "Rm"),
-                {f"{q}{t}": (t, i) for t in TARIFFS for i, (q, _) in enumerate(ENERGY_QUANTITIES)})
+ENERGY = _family("ElectricEnergyValues", "Tariff", TARIFFS,
+                 {f"{q}{t}": (t, column) for t in TARIFFS for q, column in ENERGY_QUANTITIES})
 
 PHASES = ("A", "B", "C", "Summ")
-_QUALITY_COLUMNS = ("U", "I", "P", "Q", "S", "KP", "Angle", "F")
-_QUALITY_TAGS: Dict[str, Tuple[object, int]] = {}
+_QUALITY_TAGS: Dict[str, Tuple[object, str]] = {}
 for _phase, _angle in (("A", "AngAB"), ("B", "AngBC"), ("C", "AngAC")):
-    for _prefix, _col in (("U", 0), ("I", 1), ("P", 2), ("Q", 3), ("S", 4), ("kP", 5)):
+    for _prefix, _col in (("U", "U"), ("I", "I"), ("P", "P"), ("Q", "Q"), ("S", "S"), ("kP", "KP")):
         _QUALITY_TAGS[_prefix + _phase] = (_phase, _col)
-    _QUALITY_TAGS[_angle] = (_phase, 6)
-_QUALITY_TAGS.update({"PS": ("Summ", 2), "QS": ("Summ", 3), "SS": ("Summ", 4), "kPS": ("Summ", 5),
-                      "Freq": ("Summ", 7)})
-QUALITY = Family("ElectricQualityValues", "Phase", PHASES, _QUALITY_COLUMNS, _QUALITY_TAGS)
+    _QUALITY_TAGS[_angle] = (_phase, "Angle")
+_QUALITY_TAGS.update({"PS": ("Summ", "P"), "QS": ("Summ", "Q"), "SS": ("Summ", "S"), "kPS": ("Summ", "KP"),
+                      "Freq": ("Summ", "F")})
+QUALITY = _family("ElectricQualityValues", "Phase", PHASES, _QUALITY_TAGS)
 
-POWER = Family("ElectricPowerValues", None, (None,), TABLE_COLUMNS["ElectricPowerValues"][1:],
-               {tag: (None, i) for i, tag in enumerate(
-                   ("cTime", "P+", "P-", "Q+", "Q-", "isPart", "isOvfl", "isSummer"))})
-PULSE = Family("PulseValues", None, (None,), TABLE_COLUMNS["PulseValues"][1:],
-               dict([("Channels", (None, 0))] +
-                    [(f"Pls{i}", (None, i)) for i in range(1, CHANNELS + 1)]))
-DIGITAL = Family("DigitalValues", None, (None,), TABLE_COLUMNS["DigitalValues"][1:],
-                 dict([("Channels", (None, 0))] +
-                      [(f"Chnl{i}", (None, i)) for i in range(1, CHANNELS + 1)]))
-JOURNAL = Family("JournalValues", None, (None,), ("Event", "EventId"),
-                 {"event": (None, 0), "eventId": (None, 1)})
+POWER = _family("ElectricPowerValues", None, (None,), {
+    "cTime": (None, "Period"), "P+": (None, "Pp"), "P-": (None, "Pm"), "Q+": (None, "Qp"), "Q-": (None, "Qm"),
+    "isPart": (None, "Partial"), "isOvfl": (None, "Overflow"), "isSummer": (None, "Season")})
+PULSE = _family("PulseValues", None, (None,),
+                dict([("Channels", (None, "Channels"))] +
+                     [(f"Pls{i}", (None, column)) for i, column in enumerate(CHANNEL_COLUMNS, start=1)]))
+DIGITAL = _family("DigitalValues", None, (None,),
+                  dict([("Channels", (None, "Channels"))] +
+                       [(f"Chnl{i}", (None, column)) for i, column in enumerate(CHANNEL_COLUMNS, start=1)]))
+JOURNAL = _family("JournalValues", None, (None,), {"event": (None, "Event"), "eventId": (None, "EventId")})
 
 FAMILIES: Dict[str, Family] = {f.table: f for f in (ENERGY, QUALITY, POWER, PULSE, DIGITAL, JOURNAL)}
 
@@ -159,6 +170,26 @@ def named(table: str, row: Sequence[Any]):
 def as_dict(table: str, row: Sequence[Any]) -> Dict[str, Any]:
     """A row of ``table`` as {column: value}."""
     return dict(zip(TABLE_COLUMNS[table], row))
+
+
+def arranger(table: str, columns: Sequence[str]) -> Optional[Callable[[Sequence[Any]], List[Any]]]:
+    """How a producer's values, listed in ``columns`` order, become the value cells of ``table``
+    (its insert columns after Id and the row key): None when the two orders agree -- the
+    producer's lists are then written as they are, at no cost on the hot path -- else a function
+    that rearranges one list (a value column the producer does not name gets None).  A column
+    the table lacks fails at once, naming both."""
+    value_columns = FAMILIES[table].value_columns
+    unknown = [column for column in columns if column not in value_columns]
+    if unknown:
+        raise KeyError(f"table {table} has no column {', '.join(map(repr, unknown))}")
+    if tuple(columns) == value_columns:
+        return None
+    positions = [columns.index(column) if column in columns else None for column in value_columns]
+
+    def arrange(values: Sequence[Any]) -> List[Any]:
+        return [None if position is None else values[position] for position in positions]
+
+    return arrange
 
 
 def make_row(table: str, values: Mapping[str, Any]) -> tuple:
