@@ -41,6 +41,7 @@ shared device its own MeterId range (worker N starts at 1001 + N * 100000); ids 
 database are assigned inside each load's transaction, so workers never collide."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
@@ -50,6 +51,7 @@ import pytest
 from . import seedapi
 from . import settings as settings_module
 from .generate.scenario import Scenario
+from .model import timegrid
 from .generate.summary import CreatedMeter, LoadSummary
 from .targets import LocalTarget, target_for
 from .targets.base import Target
@@ -69,7 +71,12 @@ def pytest_addoption(parser) -> None:
                     help="section of the settings file (default: ini meterdata_section, else [Test])")
     group.addoption("--meterdata-keep", action="store_true", default=None,
                     help="keep what the tests seeded and say where at the end (default: remove it at teardown)")
+    group.addoption("--meterdata-now", metavar="WHEN", default=None,
+                    help="pin 'now' for the seeders, YYYY-MM-DD[THH:MM] in the target's time zone: scenario() "
+                         "without end= ends on that date and the seed API classes' records end at that moment, "
+                         "so the suite seeds the same rows on any day (default: ini meterdata_now, else the clock)")
     parser.addini("meterdata_settings", "settings.ini naming the device", default="")
+    parser.addini("meterdata_now", "pin 'now' for the seeders (YYYY-MM-DD[THH:MM])", default="")
     parser.addini("meterdata_section", "section of the settings file", default="")
     parser.addini("meterdata_keep", "keep what the tests seeded", type="bool", default=False)
 
@@ -79,6 +86,22 @@ def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "meterdata_device: the test needs a real device (settings.ini); "
                                        "skipped when none is configured")
     config.stash[_SESSION] = MeterdataSession(config)
+
+
+def _pinned_now(config) -> Optional[dt.datetime]:
+    """--meterdata-now / ini meterdata_now as a naive local time (a usage error when malformed)."""
+    text = _option(config, "now")
+    if not text:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(str(text).strip())
+    except ValueError:
+        raise pytest.UsageError(f"--meterdata-now / meterdata_now: {text!r} is not YYYY-MM-DD or "
+                                "YYYY-MM-DDTHH:MM") from None
+    if when.tzinfo is not None:
+        raise pytest.UsageError(f"--meterdata-now / meterdata_now: {text!r}: give a local time without an "
+                                "offset (the target's time zone applies)")
+    return when
 
 
 def _option(config, name: str) -> Any:
@@ -122,6 +145,7 @@ class MeterdataSession:
         self.remaining: Dict[str, None] = {}  # tokens of the loads not removed (insertion-ordered)
         self.where = ""                       # the local file, or the device and its db_path
         self.from_workers: List[str] = []     # under xdist: the workers' summary lines
+        self.now = _pinned_now(config)        # --meterdata-now: the seeders' "now" (local), or None
 
     def open(self, tmp_path_factory) -> Target:
         """The session's target, checked on first use; the failure is kept, never retried."""
@@ -149,11 +173,16 @@ class MeterdataSession:
             target.meter_id_floor = 1001 + _worker_index(self.config) * WORKER_METER_ID_SPAN
             target.meter_id_span = WORKER_METER_ID_SPAN
         self.where = target.path if isinstance(target, LocalTarget) else target.name
+        if self.now is not None:
+            zone = timegrid.zone(getattr(target, "timezone", None) or timegrid.DEFAULT_TIMEZONE)
+            seedapi.set_clock(int(self.now.replace(tzinfo=zone).timestamp()))
         self.target = target
         return target
 
     def close(self) -> None:
         """Close the target (the SSH connection) at the end of the session."""
+        if self.now is not None:
+            seedapi.set_clock(None)
         if self.target is not None:
             self.target.close()
 
@@ -319,7 +348,11 @@ class Seeder:
 
     def scenario(self, **kwargs: Any) -> LoadSummary:
         """Write ``Scenario(**kwargs)`` to the target; returns what was written, with the
-        MeterIds and DeviceIdx the target assigned (``.meter_ids``, ``.device_idxs``, ``.created``)."""
+        MeterIds and DeviceIdx the target assigned (``.meter_ids``, ``.device_idxs``, ``.created``).
+        Without ``end=`` it ends today -- or on the date of --meterdata-now."""
+        session = self.target.session
+        if session is not None and session.now is not None:
+            kwargs.setdefault("end", session.now.date())
         return Scenario(**kwargs).create(self.target)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> List[tuple]:

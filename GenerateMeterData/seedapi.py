@@ -41,7 +41,16 @@ JournalName.__str__ = lambda self: self.value  # type: ignore[assignment]
 HISTORY_MONTHS = 26  # how far back a seed-API meter's story starts (the 1st of that month)
 SEED_MOMENT_STEP = 5  # minutes between moment records, as the seed generated them
 
-_state: Dict[str, Any] = {"seed": DEFAULT_SEED, "timezone": timegrid.DEFAULT_TIMEZONE, "locale": None}
+_state: Dict[str, Any] = {"seed": DEFAULT_SEED, "timezone": timegrid.DEFAULT_TIMEZONE, "locale": None,
+                          "now": None}
+
+
+def set_clock(now: Optional[int] = None) -> None:
+    """Pin the moment the seed-compatible classes take as "now" (Unix seconds) -- their records
+    end there -- so a suite seeds the same rows whatever day it runs; None: the real clock."""
+    if now is not None and (isinstance(now, bool) or not isinstance(now, int)):
+        raise InputError(f"the clock must be Unix seconds (an int) or None, got {now!r}")
+    _state["now"] = now
 
 
 def configure(target: Optional[Target] = None, *, db: Optional[str] = None,
@@ -96,7 +105,7 @@ class _Written:
 
 
 def _now() -> int:
-    return int(time.time())
+    return _state["now"] if _state["now"] is not None else int(time.time())
 
 
 def _options() -> StoryOptions:

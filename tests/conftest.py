@@ -12,6 +12,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 pytest_plugins = ["pytester"]
 
 from GenerateMeterData import LocalTarget, Scenario, set_default_target  # noqa: E402
+from helpers import SEED_API_NOW  # noqa: E402
 
 END = dt.date(2026, 3, 1)
 
@@ -42,6 +43,16 @@ def year_db(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("year") / "meter.db")
     Scenario(meters=6, days=90, end=END, seed=11).create(LocalTarget(path))
     return path
+
+
+@pytest.fixture
+def seed_api_clock():
+    """Pin the seed API's "now" to SEED_API_NOW (its public ``set_clock``), back to the clock after."""
+    from GenerateMeterData import seedapi
+
+    seedapi.set_clock(SEED_API_NOW)
+    yield SEED_API_NOW
+    seedapi.set_clock(None)
 
 
 @pytest.fixture(autouse=True)

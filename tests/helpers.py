@@ -1,11 +1,18 @@
 """Shared test helpers: database checksums and small queries on a real meter.db."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import sqlite3
 import threading
 import time
 from typing import Dict, List
+from zoneinfo import ZoneInfo
+
+# "Now" for tests of the seed API, whose records end at the current time (fixture seed_api_clock):
+# a weekday afternoon in Moscow, away from midnights and month ends, so that no such test depends
+# on the date it runs.
+SEED_API_NOW = int(dt.datetime(2026, 3, 10, 14, 20, tzinfo=ZoneInfo("Europe/Moscow")).timestamp())
 
 
 def table_checksums(path: str) -> Dict[str, str]:

@@ -10,14 +10,14 @@ import sqlite3
 import pytest
 
 from helpers import rows, table_checksums
-from test_cli import assert_one_line_error, cli
+from test_cli import END, assert_one_line_error, cli
 from test_cli_exit_codes import closed_port
 
 
 @pytest.fixture
 def good(tmp_path):
     path = str(tmp_path / "good.db")
-    assert cli("seed", "--db", path, "--meters", "2", "--days", "2", "--end", "2026-01-10").returncode == 0
+    assert cli("seed", "--db", path, "--meters", "2", "--days", "2", *END).returncode == 0
     return path
 
 
@@ -44,8 +44,8 @@ def test_the_edges_of_the_period_are_accepted(tmp_path):
                      "--dry-run", "--json")
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["last"].startswith(end)
-    result = cli("seed", "--db", str(tmp_path / "x.db"), "--meters", "1", "--days", "1", "--seed", str(2 ** 70),
-                 "--dry-run")
+    result = cli("seed", "--db", str(tmp_path / "x.db"), "--meters", "1", "--days", "1", *END,
+                 "--seed", str(2 ** 70), "--dry-run")
     assert result.returncode == 0, result.stderr
 
 
@@ -89,14 +89,14 @@ def test_backup_to_nothing_is_refused(tmp_path, good):
 
 def test_seed_zero_meters_writes_nothing_and_says_so(tmp_path, good):
     before = table_checksums(good)
-    result = cli("seed", "--db", good, "--meters", "0")
+    result = cli("seed", "--db", good, "--meters", "0", *END)
     assert result.returncode == 0, result.stderr
     assert "nothing to write" in result.stdout and "no ledger entry" in result.stdout
     assert table_checksums(good) == before
-    document = json.loads(cli("seed", "--db", good, "--meters", "0", "--json").stdout)
+    document = json.loads(cli("seed", "--db", good, "--meters", "0", *END, "--json").stdout)
     assert document["token"] is None and document["meter_ids"] == [] and document["rows"] == {}
     missing = tmp_path / "never.db"
-    assert cli("seed", "--db", str(missing), "--meters", "0").returncode == 0
+    assert cli("seed", "--db", str(missing), "--meters", "0", *END).returncode == 0
     assert not missing.exists()
     listing = cli("loads", "--db", good, "--json")
     assert len(json.loads(listing.stdout)["loads"]) == 1
@@ -106,7 +106,7 @@ def test_all_sections_prints_every_section_and_exits_with_the_worst(tmp_path):
     ini = ("[Good]\ndb_path = good.db\n\n[BadTimeout]\ndb_path = bad.db\nbusy_timeout = nan\n\n"
            "[BadZone]\ndb_path = zone.db\ntimezone = Mars/Olympus\n")
     (tmp_path / "settings.ini").write_text(ini, encoding="utf-8")
-    result = cli("seed", "--all-sections", "--meters", "1", "--days", "1", cwd=tmp_path)
+    result = cli("seed", "--all-sections", "--meters", "1", "--days", "1", *END, cwd=tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stdout.strip().splitlines()
@@ -120,7 +120,7 @@ def test_all_sections_prints_every_section_and_exits_with_the_worst(tmp_path):
     ini += (f"\n[Away]\nIP_address = 127.0.0.1\nIP_port = {closed_port()}\nuser_login = tester\n"
             "user_password = secret\nconnect_timeout = 3\n")
     (tmp_path / "settings.ini").write_text(ini, encoding="utf-8")
-    result = cli("seed", "--all-sections", "--meters", "1", "--days", "1", "--json", cwd=tmp_path)
+    result = cli("seed", "--all-sections", "--meters", "1", "--days", "1", *END, "--json", cwd=tmp_path)
     assert result.returncode == 3, result.stdout + result.stderr
     document = json.loads(result.stdout)
     assert [(s["section"], s["exit"]) for s in document["sections"]] == [

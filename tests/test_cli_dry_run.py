@@ -34,7 +34,7 @@ def test_seed_dry_run_counts_exactly_what_the_load_writes(tmp_path):
 
 
 def test_seed_dry_run_does_not_create_a_missing_file(tmp_path):
-    result = cli("seed", "--db", str(tmp_path / "new.db"), "--meters", "1", "--days", "1", "--dry-run")
+    result = cli("seed", "--db", str(tmp_path / "new.db"), "--meters", "1", "--days", "1", *END, "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "nothing was written (--dry-run)" in result.stdout
     assert os.listdir(tmp_path) == []

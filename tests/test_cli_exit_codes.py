@@ -18,7 +18,7 @@ import time
 import pytest
 
 from helpers import table_checksums
-from test_cli import REPO, cli
+from test_cli import END, REPO, cli
 
 MBUS_FRAME = sorted(glob.glob(os.path.join(REPO, "tests", "data", "mbus", "libmbus", "test-frames", "*.hex")))[0]
 
@@ -37,7 +37,7 @@ def bench(tmp_path_factory):
     a backup, settings naming a device nobody answers for, a frame and garbage to decode."""
     root = tmp_path_factory.mktemp("bench")
     good = str(root / "good.db")
-    assert cli("seed", "--db", good, "--meters", "2", "--days", "2", "--end", "2026-01-10").returncode == 0
+    assert cli("seed", "--db", good, "--meters", "2", "--days", "2", *END).returncode == 0
     damaged = str(root / "damaged.db")
     shutil.copy(good, damaged)
     conn = sqlite3.connect(damaged)
@@ -66,9 +66,9 @@ CASES = [
     ("init", ["--bogus"], 2, "unrecognized arguments: --bogus (see 'generatemeterdata init --help')"),
     ("init", ["--db", "{good}"], 3, "already exists; use --force"),
     ("init", ["--settings", "{unreachable}", "--force"], 3, "cannot reach the device"),
-    ("seed", ["--db", "{root}/seeded.db", "--meters", "1", "--days", "1"], 0, "meters : 1"),
+    ("seed", ["--db", "{root}/seeded.db", "--meters", "1", "--days", "1", *END], 0, "meters : 1"),
     ("seed", ["--db", "{root}/seeded.db", "--days", "0"], 2, "--days: '0' must be >= 1"),
-    ("seed", ["--settings", "{unreachable}", "--meters", "1", "--days", "1"], 3, "cannot reach the device"),
+    ("seed", ["--settings", "{unreachable}", "--meters", "1", "--days", "1", *END], 3, "cannot reach the device"),
     ("verify", ["--db", "{good}"], 0, "all invariants hold"),
     ("verify", ["--db", "{damaged}"], 1, "A+0 is not the sum of tariffs"),
     ("verify", ["--db", "{notmeter}"], 2, "is not a meter.db (it has no table"),
@@ -163,7 +163,7 @@ def test_interrupted_seed_exits_130_and_claims_nothing_it_cannot_know(tmp_path):
     path = str(tmp_path / "m.db")
     assert cli("init", "--db", path).returncode == 0
     before = table_checksums(path)
-    process = _popen("seed", "--db", path, "--meters", "3000", "--days", "30", "-v")
+    process = _popen("seed", "--db", path, "--meters", "3000", "--days", "30", *END, "-v")
     result = _interrupt(process, "scenario:", process.stderr)
     assert result.returncode == 130, result.stderr
     last = result.stderr.strip().splitlines()[-1]
@@ -183,7 +183,7 @@ def test_missing_database_on_a_device_is_bad_settings_and_hints_at_init(device, 
     missing = os.path.join(os.path.dirname(device.path), "absent.db")
     (tmp_path / "settings.ini").write_text(device.ini().replace(f"db_path = {device.path}", f"db_path = {missing}"),
                                            encoding="utf-8")
-    for command in (["verify"], ["loads"], ["clear", "--all"], ["seed", "--meters", "1", "--days", "1"]):
+    for command in (["verify"], ["loads"], ["clear", "--all"], ["seed", "--meters", "1", "--days", "1", *END]):
         result = cli(*command, cwd=tmp_path)
         assert result.returncode == 2, (command, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and "init" in result.stderr, result.stderr
@@ -194,7 +194,7 @@ def test_missing_database_on_a_device_is_bad_settings_and_hints_at_init(device, 
 def test_a_small_local_load_imports_only_what_it_needs(tmp_path):
     env = dict(os.environ, PYTHONPATH=REPO)
     result = subprocess.run([sys.executable, "-X", "importtime", "-m", "GenerateMeterData", "seed", "--db",
-                             str(tmp_path / "x.db"), "--meters", "1", "--days", "1"], env=env, cwd=tmp_path,
+                             str(tmp_path / "x.db"), "--meters", "1", "--days", "1", *END], env=env, cwd=tmp_path,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
@@ -224,7 +224,7 @@ def test_protocol_commands_that_cannot_be_imported_are_an_error(tmp_path):
     result = run("decode", "mbus", MBUS_FRAME)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "the protocol commands (decode, imitate, capture) cannot be loaded: No module named 'serial'" in result.stderr
-    assert run("seed", "--db", str(tmp_path / "x.db"), "--meters", "1", "--days", "1").returncode == 0
+    assert run("seed", "--db", str(tmp_path / "x.db"), "--meters", "1", "--days", "1", *END).returncode == 0
     helped = run("--help")
     assert helped.returncode == 0 and "decode, imitate and capture are unavailable" in " ".join(helped.stdout.split())
 
@@ -234,7 +234,7 @@ def test_interrupted_all_sections_stop_before_their_commit_and_say_so(tmp_path):
                                            encoding="utf-8")
     env = dict(os.environ, PYTHONPATH=REPO)
     process = subprocess.Popen([sys.executable, "-m", "GenerateMeterData", "seed", "--all-sections", "--jobs", "2",
-                                "--meters", "3000", "--days", "30"], cwd=tmp_path, env=env, text=True,
+                                "--meters", "3000", "--days", "30", *END], cwd=tmp_path, env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     while not ((tmp_path / "a.db").exists() and (tmp_path / "b.db").exists()):  # both loads have begun
         assert process.poll() is None, process.communicate()

@@ -121,7 +121,7 @@ def test_not_a_meter_db_is_refused(tmp_path):
         small().create(LocalTarget(str(garbage)))
 
 
-def test_clear_removes_exactly_what_was_written(db_path):
+def test_clear_removes_exactly_what_was_written(db_path, seed_api_clock):
     small(seed=1).create(LocalTarget(db_path))
     # rows "the device" wrote itself, outside this tool
     conn = sqlite3.connect(db_path)

@@ -58,7 +58,7 @@ def test_seed_classes_and_all_follow_the_registry():
     assert GenerateMeterData.ElDayConsEnergy.__doc__ == "Energy consumed per completed day."
 
 
-def test_the_web_ui_name_of_a_journal_resolves_everywhere(tmp_path, monkeypatch):
+def test_the_web_ui_name_of_a_journal_resolves_everywhere(tmp_path, monkeypatch, seed_api_clock):
     """ElJrnlRvr (the web UI's name of ElJrnlReverce) works in a Scenario and the seed API."""
     import datetime as dt
 

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from GenerateMeterData import MeterPlan, Override, OverrideError, Scenario, verify
+from GenerateMeterData.schema.layout import named
 from helpers import energy_by_ts, rows
 
 END = dt.date(2026, 3, 1)
@@ -21,15 +22,21 @@ def build(**kwargs):
 
 
 def energy_rows(rowset, record_ids):
+    """{record id: {tariff: row with .Ap, .Am, .Rp, .Rm}} (rows read by column name)."""
     out = {}
-    for rid, tariff, *values in rowset["ElectricEnergyValues"]:
-        if rid in record_ids:
-            out.setdefault(rid, {})[tariff] = values
+    for row in rowset["ElectricEnergyValues"]:
+        row = named("ElectricEnergyValues", row)
+        if row.Id in record_ids:
+            out.setdefault(row.Id, {})[row.Tariff] = row
     return out
 
 
+def headers(rowset, rtid):
+    return [named("MeterData", h) for h in rowset["MeterData"] if named("MeterData", h).RecordTypeId == rtid]
+
+
 def ids_of(rowset, rtid):
-    return {h[0] for h in rowset["MeterData"] if h[2] == rtid}
+    return {h.Id for h in headers(rowset, rtid)}
 
 
 DAY_ENERGY = 5  # ArchTypes id of ElDayEnergy in a fresh database
@@ -38,14 +45,14 @@ DAY_ENERGY = 5  # ArchTypes id of ElDayEnergy in a fresh database
 def test_override_tariff_and_total_follows():
     rowset = build(overrides={"ElDayEnergy": {"A+1": 5.0}}).build()
     for tariffs in energy_rows(rowset, ids_of(rowset, DAY_ENERGY)).values():
-        assert tariffs[1][0] == 5.0
-        assert tariffs[0][0] == pytest.approx(5.0 + sum(tariffs[t][0] for t in (2, 3, 4)), abs=1e-6)
+        assert tariffs[1].Ap == 5.0
+        assert tariffs[0].Ap == pytest.approx(5.0 + sum(tariffs[t].Ap for t in (2, 3, 4)), abs=1e-6)
 
 
 def test_override_both_lands_verbatim():
     rowset = build(overrides={"ElDayEnergy": {"A+1": 5.0, "A+0": 1.0}}).build()
     for tariffs in energy_rows(rowset, ids_of(rowset, DAY_ENERGY)).values():
-        assert (tariffs[1][0], tariffs[0][0]) == (5.0, 1.0)
+        assert (tariffs[1].Ap, tariffs[0].Ap) == (5.0, 1.0)
 
 
 def test_override_to_none_writes_null(tmp_path):
@@ -62,31 +69,33 @@ def test_override_to_none_writes_null(tmp_path):
 def test_quality_override_derived_values_follow():
     rowset = build(overrides={"ElMomentQuality": {"PA": 1000.0}}).build()
     by_id = {}
-    for rid, phase, *values in rowset["ElectricQualityValues"]:
-        by_id.setdefault(rid, {})[phase] = values
+    for row in rowset["ElectricQualityValues"]:
+        row = named("ElectricQualityValues", row)
+        by_id.setdefault(row.Id, {})[row.Phase] = row
     assert by_id
     for phases in by_id.values():
-        u, i, p, q, s, kp, _, _ = phases["A"]
+        a = phases["A"]
+        u, i, p, q, s, kp = a.U, a.I, a.P, a.Q, a.S, a.KP
         assert p == 1000.0
         assert s == pytest.approx(math.hypot(1000.0, q), abs=1e-3)
         assert kp == pytest.approx(1000.0 / s, abs=1e-4)
         assert i == pytest.approx(s / u, abs=1e-3)
-        assert phases["Summ"][2] == pytest.approx(1000.0 + phases["B"][2] + phases["C"][2], abs=1e-3)
+        assert phases["Summ"].P == pytest.approx(1000.0 + phases["B"].P + phases["C"].P, abs=1e-3)
 
 
 def test_valid_zero_override_drops_children():
     rowset = build(overrides={"ElArr1ConsPower": {"Valid": 0}}).build()
-    headers = [h for h in rowset["MeterData"] if h[2] == 10]
-    assert headers and all(h[4] == 0 for h in headers)
+    profile = headers(rowset, 10)
+    assert profile and all(h.Valid == 0 for h in profile)
     assert rowset["ElectricPowerValues"] == []
 
 
 def test_override_only_at_one_date():
     day = dt.date(2026, 2, 28)
     rowset = build(overrides=[Override("ElDayEnergy", {"A+3": 0.0}, at=day)]).build()
-    values = {h[3]: h[0] for h in rowset["MeterData"] if h[2] == DAY_ENERGY}
+    values = {h.Timestamp: h.Id for h in headers(rowset, DAY_ENERGY)}
     tariffs = energy_rows(rowset, set(values.values()))
-    changed = [ts for ts, rid in values.items() if tariffs[rid][3][0] == 0.0]
+    changed = [ts for ts, rid in values.items() if tariffs[rid][3].Ap == 0.0]
     assert len(changed) == 1
     assert dt.datetime.fromtimestamp(changed[0], dt.timezone(dt.timedelta(hours=3))).date() == day
 

@@ -1,7 +1,26 @@
 """The pytest plugin, exercised with pytest's own pytester in subprocesses (entry-point loading)."""
 from __future__ import annotations
 
+import datetime as dt
+
+import pytest
+
 from helpers import rows
+
+END = dt.date(2026, 3, 1)
+
+# Every pytest this file starts pins the seeders' "now" with the plugin's own option (through
+# PYTEST_ADDOPTS, which the subprocesses inherit): what the inner tests seed does not depend on
+# the date the suite runs.
+PINNED_NOW = "2026-03-10T14:20"
+
+
+@pytest.fixture(autouse=True)
+def _pinned_now_in_every_inner_pytest(request, monkeypatch):
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester")  # it empties PYTEST_ADDOPTS when it starts: set it after
+        monkeypatch.setenv("PYTEST_ADDOPTS", f"--meterdata-now={PINNED_NOW}")
+
 
 SEEDING_TESTS = '''
 import sqlite3
@@ -230,7 +249,7 @@ def test_right(right):
 def test_meter_ids_are_the_meters_the_loads_created_on_a_db_with_other_meters(pytester, tmp_path):
     from GenerateMeterData import LocalTarget, Scenario
     db = tmp_path / "busy.db"
-    Scenario(meters=3, days=2, seed=1).create(LocalTarget(str(db)))
+    Scenario(meters=3, days=2, end=END, seed=1).create(LocalTarget(str(db)))
     others = rows(str(db), "SELECT MeterId, DeviceIdx FROM MeterTable")
     assert len(others) == 3
     (pytester.path / "settings.ini").write_text(f"[Local]\ndb_path = {db}\n", encoding="utf-8")
@@ -272,7 +291,7 @@ def _recipe(pytester):
 def test_the_plugin_example_passes_on_a_local_db_that_holds_other_meters(pytester, tmp_path):
     from GenerateMeterData import LocalTarget, Scenario
     db = tmp_path / "busy.db"
-    Scenario(meters=4, days=35, seed=2).create(LocalTarget(str(db)))  # other meters with day records
+    Scenario(meters=4, days=35, end=END, seed=2).create(LocalTarget(str(db)))  # other meters with day records
     before = rows(str(db), "SELECT count(*) FROM MeterData")[0][0]
     (pytester.path / "settings.ini").write_text(f"[Local]\ndb_path = {db}\n", encoding="utf-8")
     _recipe(pytester)
@@ -283,7 +302,7 @@ def test_the_plugin_example_passes_on_a_local_db_that_holds_other_meters(pyteste
 
 def test_the_plugin_example_passes_on_a_device_that_holds_other_meters(pytester, device):
     from GenerateMeterData import LocalTarget, Scenario
-    Scenario(meters=3, days=35, seed=3).create(LocalTarget(device.path))
+    Scenario(meters=3, days=35, end=END, seed=3).create(LocalTarget(device.path))
     before = rows(device.path, "SELECT MeterId FROM MeterTable ORDER BY MeterId")
     (pytester.path / "settings.ini").write_text(device.ini(), encoding="utf-8")
     _recipe(pytester)
@@ -497,3 +516,37 @@ def test_breaks_the_database(meterdata, meterdata_target):
     result.assert_outcomes(passed=1, errors=1)  # the teardown's clear failed
     assert re.search(r"^meterdata: 1 load\(s\) could not be removed and stayed in \S+meter\.db$",
                      result.stdout.str(), re.M), result.stdout.str()
+
+
+PINNED_TESTS = """
+import datetime as dt
+
+
+def test_scenario_without_end_ends_on_the_pinned_date(meterdata):
+    summary = meterdata.scenario(meters=1, days=2, measures=["ElDayEnergy"])
+    rows = meterdata.query("SELECT max(d.Timestamp) FROM MeterData d JOIN ArchTypes a ON a.Id = d.RecordTypeId "
+                           "WHERE a.Name = 'ElDayEnergy' AND d.DeviceIdx = ?", (summary.device_idxs[0],))
+    assert rows[0][0] == {midnight}
+
+
+def test_seed_api_records_end_at_the_pinned_moment(meterdata):
+    day = meterdata.ElMomentEnergy(Count_timestamp=3)
+    stamps = sorted(record["Timestamp"] for record in day.get("ElMomentEnergy"))
+    assert stamps[-1] <= {moment} and {moment} - stamps[-1] < 1800
+"""
+
+
+def test_meterdata_now_pins_the_seeders_clock(pytester):
+    import zoneinfo
+
+    moscow = zoneinfo.ZoneInfo("Europe/Moscow")  # the default time zone, UTC+3 all year
+    # by hand: 2026-03-10 14:20 MSK = 11:20 UTC; the last day register is stamped at the end
+    # date's local midnight, 2026-03-10 00:00 MSK = 2026-03-09 21:00 UTC
+    midnight = int(dt.datetime(2026, 3, 9, 21, 0, tzinfo=dt.timezone.utc).timestamp())
+    moment = int(dt.datetime(2026, 3, 10, 11, 20, tzinfo=dt.timezone.utc).timestamp())
+    assert midnight == int(dt.datetime(2026, 3, 10, tzinfo=moscow).timestamp())
+    pytester.makepyfile(PINNED_TESTS.format(midnight=midnight, moment=moment))
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--meterdata-now=tomorrow")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--meterdata-now / meterdata_now: 'tomorrow' is not YYYY-MM-DD" in result.stderr.str()

@@ -1,4 +1,10 @@
-"""Every recipe runs, against a local meter.db (and the loopback SSH server where it targets a device)."""
+"""Every recipe runs, against a local meter.db (and the loopback SSH server where it targets a device).
+
+The recipes are scripts run exactly as a user runs them, and they seed "up to today" (they take
+no --end): that default is what is tested here.  So every check below holds on any date -- counts
+of records per day or slot in Europe/Moscow (UTC+3 all year, no DST: 48 slots, 24 hours a day),
+retention depths, the presence of the events a recipe injects relative to its own end date --
+and none compares a date or a value that depends on the day the suite runs."""
 from __future__ import annotations
 
 import os

@@ -9,6 +9,8 @@ import GenerateMeterData
 from GenerateMeterData import InputError, LocalTarget, OverrideError
 from helpers import rows
 
+pytestmark = pytest.mark.usefixtures("seed_api_clock")   # the API's records end "now": a fixed now
+
 
 @pytest.fixture
 def target(tmp_path, monkeypatch):

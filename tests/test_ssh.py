@@ -17,6 +17,7 @@ from GenerateMeterData.targets.ssh import DeviceTarget
 from helpers import hold_lock, rows, table_checksums
 
 END = dt.date(2026, 3, 1)
+END_ARGS = ("--end", END.isoformat())   # the command line's form: no test depends on the date it runs
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -193,7 +194,7 @@ def one_line(result, *fragments, code=3):
 
 def test_cli_seed_verify_clear_with_settings_ini(device, tmp_path):
     (tmp_path / "settings.ini").write_text(device.ini(), encoding="utf-8")
-    result = cli("seed", "--section", "Test", "--meters", "10", "--days", "60", "--end", "2026-03-01", cwd=tmp_path)
+    result = cli("seed", "--section", "Test", "--meters", "10", "--days", "60", *END_ARGS, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "meters : 10" in result.stdout
     result = cli("verify", "--section", "Test", cwd=tmp_path)
@@ -214,8 +215,9 @@ def test_wrong_password_is_one_line_and_never_printed(device, tmp_path):
     ini = (f"[Test]\nIP_address = 127.0.0.1\nIP_port = {device.server.port}\nuser_login = nobody-here\n"
            f"user_password = {secret}\nknown_hosts = {device.server.known_hosts}\ndb_path = {device.path}\n")
     (tmp_path / "settings.ini").write_text(ini, encoding="utf-8")
-    one_line(cli("seed", "--meters", "1", "--days", "1", cwd=tmp_path), "authentication failed for user 'nobody-here'")
-    verbose = cli("seed", "--meters", "1", "--days", "1", "-v", cwd=tmp_path)  # prints the settings it uses
+    one_line(cli("seed", "--meters", "1", "--days", "1", *END_ARGS, cwd=tmp_path),
+             "authentication failed for user 'nobody-here'")
+    verbose = cli("seed", "--meters", "1", "--days", "1", *END_ARGS, "-v", cwd=tmp_path)  # prints the settings it uses
     assert verbose.returncode == 3 and "password=***" in verbose.stderr
     assert secret not in verbose.stdout + verbose.stderr
 
@@ -235,7 +237,7 @@ def test_password_authentication(device, tmp_path):
     ini = (f"[Test]\nIP_address = 127.0.0.1\nIP_port = {device.server.port}\nuser_login = {sshd.PASSWORD_USER}\n"
            f"user_password = {password}\nknown_hosts = {device.server.known_hosts}\ndb_path = {db}\n")
     (tmp_path / "settings.ini").write_text(ini, encoding="utf-8")
-    result = cli("seed", "--meters", "1", "--days", "1", cwd=tmp_path)
+    result = cli("seed", "--meters", "1", "--days", "1", *END_ARGS, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert password not in result.stdout + result.stderr
     assert rows(db, "SELECT count(*) FROM MeterTable")[0][0] == 1
@@ -247,7 +249,7 @@ def test_unknown_and_changed_host_keys_are_refused(device, tmp_path):
     empty.write_text("")
     (tmp_path / "settings.ini").write_text(device.ini(f"known_hosts = {empty}\n").replace(
         f"known_hosts = {device.server.known_hosts}\n", ""), encoding="utf-8")
-    one_line(cli("seed", "--meters", "1", "--days", "1", cwd=tmp_path), "unknown host key")
+    one_line(cli("seed", "--meters", "1", "--days", "1", *END_ARGS, cwd=tmp_path), "unknown host key")
     other = tmp_path / "other_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
     public = (tmp_path / "other_key.pub").read_text().split()
@@ -255,14 +257,14 @@ def test_unknown_and_changed_host_keys_are_refused(device, tmp_path):
     changed.write_text(f"[127.0.0.1]:{device.server.port} {public[0]} {public[1]}\n")
     (tmp_path / "settings.ini").write_text(device.ini().replace(device.server.known_hosts, str(changed)),
                                            encoding="utf-8")
-    one_line(cli("seed", "--meters", "1", "--days", "1", cwd=tmp_path), "host key CHANGED")
+    one_line(cli("seed", "--meters", "1", "--days", "1", *END_ARGS, cwd=tmp_path), "host key CHANGED")
 
 
 def test_accept_new_host_key_is_an_explicit_opt_in(device, tmp_path):
     fresh = tmp_path / "known_hosts_new"
     (tmp_path / "settings.ini").write_text(
         device.ini("host_key_policy = accept-new\n").replace(device.server.known_hosts, str(fresh)), encoding="utf-8")
-    result = cli("seed", "--meters", "1", "--days", "1", cwd=tmp_path)
+    result = cli("seed", "--meters", "1", "--days", "1", *END_ARGS, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "accepting new host key" in result.stderr
     assert f"[127.0.0.1]:{device.server.port}" in fresh.read_text()
@@ -273,12 +275,12 @@ def test_unreachable_host_missing_sqlite3_and_missing_db(device, tmp_path):
     dead_port = sshd.free_port()
     (tmp_path / "settings.ini").write_text(device.ini().replace(f"IP_port = {device.server.port}",
                                                                 f"IP_port = {dead_port}"), encoding="utf-8")
-    one_line(cli("seed", "--meters", "1", "--days", "1", cwd=tmp_path), "cannot reach the device")
+    one_line(cli("seed", "--meters", "1", "--days", "1", *END_ARGS, cwd=tmp_path), "cannot reach the device")
     (tmp_path / "settings.ini").write_text(device.ini("sqlite3 = /opt/none/sqlite3\n"), encoding="utf-8")
-    one_line(cli("seed", "--meters", "1", "--days", "1", cwd=tmp_path), "sqlite3 not found on the device")
+    one_line(cli("seed", "--meters", "1", "--days", "1", *END_ARGS, cwd=tmp_path), "sqlite3 not found on the device")
     (tmp_path / "settings.ini").write_text(device.ini().replace(f"db_path = {device.path}",
                                                                 "db_path = /var/opt/none/meter.db"), encoding="utf-8")
-    one_line(cli("seed", "--meters", "1", "--days", "1", cwd=tmp_path),
+    one_line(cli("seed", "--meters", "1", "--days", "1", *END_ARGS, cwd=tmp_path),
              "db_path /var/opt/none/meter.db does not exist on the device", "init", code=2)
 
 
@@ -287,13 +289,13 @@ def test_all_sections_seeds_every_device(device, tmp_path, ssh_server):
     GenerateMeterData.LocalTarget(str(second)).init()
     ini = device.ini(section="A") + "\n" + device.ini(section="B").replace(device.path, str(second))
     (tmp_path / "settings.ini").write_text(ini, encoding="utf-8")
-    result = cli("seed", "--all-sections", "--meters", "2", "--days", "2", cwd=tmp_path)
+    result = cli("seed", "--all-sections", "--meters", "2", "--days", "2", *END_ARGS, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "[A] ok: 2 meters" in result.stdout and "[B] ok: 2 meters" in result.stdout
     assert rows(str(second), "SELECT count(*) FROM MeterTable")[0][0] == 2
 
 
-def test_seed_api_writes_through_the_device(device, tmp_path, monkeypatch):
+def test_seed_api_writes_through_the_device(device, tmp_path, monkeypatch, seed_api_clock):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "settings.ini").write_text(device.ini(), encoding="utf-8")
     mt = GenerateMeterData.MeterTable()

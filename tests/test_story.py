@@ -32,7 +32,7 @@ def profile(path, device_idx=1):
                 (device_idx,))
 
 
-def test_separate_seed_objects_of_one_meter_agree(target):
+def test_separate_seed_objects_of_one_meter_agree(target, seed_api_clock):
     mt = GenerateMeterData.MeterTable()
     cfg = GenerateMeterData.ElConfig(MeterTable=mt.get('MeterTable'))
     kw = dict(MeterTable=cfg.get('MeterTable'), ElConfig=cfg.get('ElConfig'))
@@ -144,7 +144,7 @@ def test_pv_meter_with_outages_exports_and_keeps_its_sums(seeded):
     assert verify(path) == []
 
 
-def test_separate_pulse_objects_agree(target):
+def test_separate_pulse_objects_agree(target, seed_api_clock):
     mt = GenerateMeterData.MeterTable(Type="Pulsar")
     cfg = GenerateMeterData.PlsConfig(MeterTable=mt.get('MeterTable'))
     kw = dict(MeterTable=cfg.get('MeterTable'), PlsConfig=cfg.get('PlsConfig'))
