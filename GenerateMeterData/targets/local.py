@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import sqlite3
 import tempfile
@@ -18,7 +17,7 @@ from ..schema import create_schema, integrity_problem, layout
 from ..schema.layout import CONFIG_TABLES, REFERENCE_TABLES, WRITE_ORDER, insert_sql
 from . import ledger
 from .sqlerrors import classify_sqlite_error
-from .staging import LoadTally
+from .staging import LoadTally, produced
 from .base import Produce, Progress, Target
 
 
@@ -311,20 +310,11 @@ def write_load(conn: sqlite3.Connection, produce: Produce, ids: IdAllocator, nam
                     for table in CONFIG_TABLES}
     tally = LoadTally()
     new_meters: List[CreatedMeter] = []
-    collecting = gc.isenabled()
-    gc.disable()  # millions of short-lived tuples: the cyclic GC would only rescan them
-    try:
-        for rows in produce(ids, names):
-            insert_rows(conn, rows, statements)
-            tally.add(rows)
-            for row in rows["MeterTable"]:
-                new_meters.append(CreatedMeter(row[_METER_ID], row[_DEVICE_IDX],
-                                            names.meter_type_names.get(row[_TYPE_ID], str(row[_TYPE_ID]))))
-            if progress:
-                progress("write", tally.meters, expected_meters)
-    finally:
-        if collecting:
-            gc.enable()
+    for rows in produced(produce, ids, names, tally, progress, expected_meters):
+        insert_rows(conn, rows, statements)
+        for row in rows["MeterTable"]:
+            new_meters.append(CreatedMeter(row[_METER_ID], row[_DEVICE_IDX],
+                                        names.meter_type_names.get(row[_TYPE_ID], str(row[_TYPE_ID]))))
     counts = tally.counts
     if ledger_entry and counts:  # a load that wrote nothing leaves no ledger entry
         config_ranges: Dict[str, Tuple[str, str]] = {}

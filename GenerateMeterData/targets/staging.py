@@ -75,6 +75,24 @@ class Stage:
         return [f"stage{n}" for n in range(max(1, len(self.paths)))]
 
 
+
+def produced(produce: Produce, ids: IdAllocator, names: NameIndex, tally: LoadTally,
+             progress: Progress = None, expected_meters: Optional[int] = None) -> Iterator[RowSet]:
+    """Every RowSet ``produce`` yields, counted into ``tally`` (and reported to ``progress``
+    once the caller took it), with the cyclic GC paused meanwhile: a load makes millions of
+    short-lived tuples that it would only rescan."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for rows in produce(ids, names):
+            tally.add(rows)
+            yield rows
+            if progress:
+                progress("write", tally.meters, expected_meters)
+    finally:
+        if collecting:
+            gc.enable()
+
 def stage(produce: Produce, names: NameIndex, workdir: str, *, text: bool = False,
           max_text_rows: int = SQL_TEXT_MAX_ROWS, progress: Progress = None,
           expected_meters: Optional[int] = None, created: Optional[int] = None) -> Stage:
@@ -88,11 +106,8 @@ def stage(produce: Produce, names: NameIndex, workdir: str, *, text: bool = Fals
     held: Optional[RowSet] = RowSet()
     path = os.path.join(workdir, "stage0.db")
     conn: Optional[sqlite3.Connection] = None
-    collecting = gc.isenabled()
-    gc.disable()  # many short-lived tuples: the cyclic GC would only rescan them
     try:
-        for rows in produce(ids, names):
-            tally.add(rows)
+        for rows in produced(produce, ids, names, tally, progress, expected_meters):
             if conn is None:
                 held.extend(rows)  # type: ignore[union-attr]
                 if not text and held.total() > max_text_rows:  # type: ignore[union-attr]
@@ -101,13 +116,9 @@ def stage(produce: Produce, names: NameIndex, workdir: str, *, text: bool = Fals
                     held = None
             else:
                 _insert(conn, rows)
-            if progress:
-                progress("write", tally.meters, expected_meters)
         if conn is not None:
             conn.execute("COMMIT")
     finally:
-        if collecting:
-            gc.enable()
         if conn is not None:
             conn.close()
     if created is None:
@@ -272,16 +283,11 @@ def _stage_file(path: str, produce: Produce, names: NameIndex) -> Dict[str, obje
     ids: IdAllocator = ProvisionalIds()
     tally = LoadTally()
     conn = _open_stage_file(path)
-    collecting = gc.isenabled()
-    gc.disable()
     try:
-        for rows in produce(ids, names):
-            tally.add(rows)
+        for rows in produced(produce, ids, names, tally):
             _insert(conn, rows)
         conn.execute("COMMIT")
     finally:
-        if collecting:
-            gc.enable()
         conn.close()
     return {"rows": dict(tally.counts), "meters": tally.meters, "first": tally.first, "last": tally.last,
             "headers": tally.headers, "created": ids.next_device_idx - 1}
