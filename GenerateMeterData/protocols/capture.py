@@ -11,30 +11,24 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from ..errors import InputError
 from ..generate.emit import Emitter
 from ..generate.meters import make_meter
 from ..generate.overrides import Overrides
-from ..generate.rows import RowSet
+from ..generate.rows import RowSet, tags_to_values
 from ..generate.scenario import LoadSummary
 from ..model import timegrid
 from ..model.rng import stream
-from ..schema.layout import ENERGY_QUANTITIES
+from ..schema.layout import ENERGY, ENERGY_QUANTITIES, POWER, QUALITY
 from ..targets.base import Target
 from .iec62056.messages import DataSet
+from .obis import ENERGY_BY_CODE, QUALITY_BY_CODE, energy_code, instantaneous
 
 UNIT_FACTORS = {"wh": 1.0, "kwh": 1e3, "mwh": 1e6, "varh": 1.0, "kvarh": 1e3, "mvarh": 1e6, "w": 1.0,
                 "kw": 1e3, "mw": 1e6, "var": 1.0, "kvar": 1e3, "va": 1.0, "kva": 1e3, "v": 1.0, "kv": 1e3,
                 "a": 1.0, "ma": 1e-3, "hz": 1.0, "deg": 1.0, "°": 1.0}
-QUALITY_OBIS: Dict[Tuple[int, int, int], str] = {
-    (32, 7, 0): "UA", (52, 7, 0): "UB", (72, 7, 0): "UC", (31, 7, 0): "IA", (51, 7, 0): "IB", (71, 7, 0): "IC",
-    (21, 7, 0): "PA", (41, 7, 0): "PB", (61, 7, 0): "PC", (1, 7, 0): "PS", (23, 7, 0): "QA", (43, 7, 0): "QB",
-    (63, 7, 0): "QC", (3, 7, 0): "QS", (29, 7, 0): "SA", (49, 7, 0): "SB", (69, 7, 0): "SC", (9, 7, 0): "SS",
-    (33, 7, 0): "kPA", (53, 7, 0): "kPB", (73, 7, 0): "kPC", (13, 7, 0): "kPS", (14, 7, 0): "Freq",
-    (81, 7, 10): "AngAB", (81, 7, 21): "AngBC", (81, 7, 20): "AngAC",
-}
 MANUFACTURER_TYPES = {"TPC": "NEVA3xx", "EKT": "SE303", "GMD": "NEVA3xx", "INC": "Mercury23x", "ELS": "A1140"}
 
 
@@ -62,10 +56,12 @@ def _scaled(data_set: DataSet, index: int = 0) -> Optional[float]:
 
 
 def reading_from_data_sets(data_sets: List[DataSet], manufacturer: str, model: str,
-                           timestamp: Optional[int] = None) -> Reading:
-    """Map OBIS data sets of a readout to a Reading."""
+                           timestamp: Optional[int] = None, *,
+                           clock: Callable[[], float] = time.time) -> Reading:
+    """Map OBIS data sets of a readout to a Reading stamped ``timestamp`` (default: ``clock()``
+    when the readout was taken, the wall clock unless a test gives another)."""
     serial = ""
-    reading = Reading("", model, manufacturer, int(timestamp or time.time()))
+    reading = Reading("", model, manufacturer, int(clock() if timestamp is None else timestamp))
     for data_set in data_sets:
         code = data_set.obis()
         if code is None:
@@ -75,14 +71,14 @@ def reading_from_data_sets(data_sets: List[DataSet], manufacturer: str, model: s
             serial = serial or data_set.value
         if c == 96 and d == 1 and e == 0 and data_set.value:
             serial = data_set.value
-        if c in (1, 2, 3, 4) and d == 8 and 0 <= e <= 4:
+        if (c, d, e) in ENERGY_BY_CODE:
             value = _scaled(data_set)
             if value is not None:
-                reading.energy[f"{ENERGY_QUANTITIES[c - 1][0]}{e}"] = value
-        elif (c, d, e) in QUALITY_OBIS:
+                reading.energy[ENERGY_BY_CODE[(c, d, e)].tag] = value
+        elif (c, d, e) in QUALITY_BY_CODE:
             value = _scaled(data_set)
             if value is not None:
-                reading.quality[QUALITY_OBIS[(c, d, e)]] = value
+                reading.quality[QUALITY_BY_CODE[(c, d, e)].tag] = value
     for data_set in data_sets:  # C.1.0 is the manufacturer's serial number, preferred
         if data_set.address.startswith("C.1.0") or data_set.address.endswith("C.1.0*255"):
             serial = data_set.value or serial
@@ -183,7 +179,8 @@ def capture_rows(reading: Reading, target: Target, timezone: str = timegrid.DEFA
 
     def energy_values(get) -> Dict[int, list]:
         keys = (0, 1, 2, 3, 4) if plan.tariffed else (0,)
-        return {t: [get(q, t) if q == "A+" or plan.flags[q] else None for q, _ in ENERGY_QUANTITIES] for t in keys}
+        return tags_to_values(ENERGY.table, {f"{q}{t}": get(q, t) for t in keys for q, _ in ENERGY_QUANTITIES
+                                             if q == "A+" or plan.flags[q]}, keys)
 
     def produce(ids, names):
         rows = RowSet()
@@ -204,12 +201,8 @@ def capture_rows(reading: Reading, target: Target, timezone: str = timegrid.DEFA
             emitter.record("ElMomentEnergy", device_idx, meter_id, reading.timestamp, 1,
                            energy_values(lambda q, t: reading.energy.get(f"{q}{t}")))
         if reading.quality and fresh("ElMomentQuality", reading.timestamp):
-            q = reading.quality
-            values = {phase: [q.get(f"U{phase}"), q.get(f"I{phase}"), q.get(f"P{phase}"), q.get(f"Q{phase}"),
-                              q.get(f"S{phase}"), q.get(f"kP{phase}"), q.get(angle), None]
-                      for phase, angle in (("A", "AngAB"), ("B", "AngBC"), ("C", "AngAC"))}
-            values["Summ"] = [None, None, q.get("PS"), q.get("QS"), q.get("SS"), q.get("kPS"), None, q.get("Freq")]
-            emitter.record("ElMomentQuality", device_idx, meter_id, reading.timestamp, 1, values)
+            emitter.record("ElMomentQuality", device_idx, meter_id, reading.timestamp, 1,
+                           tags_to_values(QUALITY.table, reading.quality, QUALITY.keys))
         for measure, archive in (("ElDayEnergy", reading.day_registers), ("ElMonthEnergy", reading.month_registers)):
             for stamp, registers in archive:
                 if fresh(measure, stamp):
@@ -217,7 +210,8 @@ def capture_rows(reading: Reading, target: Target, timezone: str = timegrid.DEFA
                                    energy_values(lambda q, t: registers[t] if q == "A+" else None))
         if reading.profile:
             emitter.records("ElArr1ConsPower", device_idx, meter_id,
-                            ((end, 1, (NEVA_PERIOD, power, None, None, None, 0, 0, 0))
+                            ((end, 1, tags_to_values(POWER.table, {"cTime": NEVA_PERIOD, "P+": power, "isPart": 0,
+                                                                   "isOvfl": 0, "isSummer": 0}))
                              for end, power in reading.profile if fresh("ElArr1ConsPower", end)))
         yield rows
 
@@ -241,9 +235,11 @@ def capture_rows(reading: Reading, target: Target, timezone: str = timegrid.DEFA
 
 def neva_reading(session, meter_timezone: dt.tzinfo, days: int = 0) -> Reading:
     """Read a Neva MT 3xx in programming mode: identity, registers, quality, and ``days`` past
-    days of the half-hour archive with their day-start registers."""
+    days of the half-hour archive with their day-start registers.  Stamped by the meter's own
+    clock (its date and time registers in ``meter_timezone``), as its archive is."""
     from .iec62056.client import neva_half_hour_registers
-    from .iec62056.messages import IECError
+    from .iec62056.messages import IECError, obis_to_neva
+    from .meters import NEVA_LISTS
 
     serial = (session.read("60.01.00*FF").value or "").lstrip("0") or session.read("60.01.01*FF").value or ""
     model = session.read("60.01.04*FF").value or ""
@@ -251,27 +247,59 @@ def neva_reading(session, meter_timezone: dt.tzinfo, days: int = 0) -> Reading:
     moment = dt.datetime(2000 + int(date[0:2]), int(date[2:4]), int(date[4:6]), int(clock[0:2]), int(clock[2:4]),
                          int(clock[4:6]), tzinfo=meter_timezone)
     reading = Reading(serial, model, "TPC", int(moment.timestamp()))
-    for group, quantity in (("0F", "A+"), ("02", "A-"), ("03", "R+"), ("04", "R-")):
+    lists = {}  # the first list register of each direction (0F for A+)
+    for code, direction in NEVA_LISTS.items():
+        lists.setdefault(direction, code)
+    for direction, code in lists.items():
         try:
-            values = session.read(f"{group}.08.80*FF").value
+            values = session.read(obis_to_neva(*code)).value
         except IECError as exc:
             if exc.category != "meter-error":  # a dead link or a garbled answer fails the capture
                 raise
             continue  # the meter said (ERRnn): it does not measure this quantity
         for tariff, value in enumerate((values or "").split(",")[:5]):
-            reading.energy[f"{quantity}{tariff}"] = float(value) * 1000
-    for (c, d, e), tag in QUALITY_OBIS.items():
+            reading.energy[ENERGY_BY_CODE[energy_code(direction, tariff)].tag] = float(value) * 1000
+    for code, quantity in QUALITY_BY_CODE.items():
         try:
-            value = session.read(f"{c:02X}.{d:02X}.{e:02X}*FF").value
+            value = session.read(obis_to_neva(*code)).value
         except IECError as exc:
             if exc.category != "meter-error":
                 raise
             continue
         if value not in (None, ""):
-            reading.quality[tag] = float(value)
+            reading.quality[quantity.tag] = float(value)
     for days_ago in range(1, days + 1):
         day = neva_half_hour_registers(session, days_ago)
         midnight = timegrid.local_midnight(day["date"], meter_timezone)
         reading.day_registers.append((midnight, [float(v) for v in day["day_start_wh"]]))
         reading.profile.extend((midnight + 1800 * (i + 1), float(p)) for i, p in enumerate(day["powers_w"]))
+    return reading
+
+
+#: M-Bus records of an electricity meter (EN 13757-3 VIF quantity) -> the kind of instantaneous
+#: value; subunit n is phase n + 1.  Energy: subunit 0 A+, 1 A-, per tariff, in Wh.
+MBUS_KINDS = {"Voltage": "U", "Current": "I", "Power": "P"}
+MBUS_ENERGY = ("A+", "A-")
+
+
+def mbus_reading(telegrams, clock: Callable[[], float] = time.time) -> Reading:
+    """The reading of an M-Bus meter's telegrams, stamped ``clock()`` when they were read (the
+    wall clock unless a test gives another): instantaneous records of energy per tariff and
+    subunit, voltage, current and power per phase."""
+    first = telegrams[0]
+    reading = Reading(str(first.header.get("id", "")),
+                      f"{first.header.get('manufacturer', '')} v{first.header.get('version', '')}",
+                      str(first.header.get("manufacturer", "")), int(clock()))
+    for telegram in telegrams:
+        for record in telegram.records:
+            if record.manufacturer_specific or record.storage_number or not isinstance(record.value, float):
+                continue
+            if record.function != "Instantaneous value":
+                continue
+            if record.quantity == "Energy" and record.unit == "Wh" and record.subunit in (0, 1) and record.tariff <= 4:
+                code = energy_code(MBUS_ENERGY[record.subunit], record.tariff)
+                reading.energy[ENERGY_BY_CODE[code].tag] = record.value
+            elif record.quantity in MBUS_KINDS and record.subunit < 3:
+                quantity = instantaneous(MBUS_KINDS[record.quantity], QUALITY.keys[record.subunit])
+                reading.quality[quantity.tag] = record.value
     return reading

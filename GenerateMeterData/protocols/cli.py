@@ -9,8 +9,6 @@ from typing import Dict, Tuple
 
 from ..errors import InputError, ProtocolError
 
-PHASES = ("A", "B", "C")
-
 
 def add_commands(sub, common) -> None:
     """Register decode, imitate and capture on the CLI's subparsers."""
@@ -229,28 +227,9 @@ def cmd_imitate(args, out) -> int:
     return 0
 
 
-def _mbus_reading(telegrams, timezone):
-    from .capture import Reading
-    first = telegrams[0]
-    reading = Reading(str(first.header.get("id", "")), f"{first.header.get('manufacturer', '')} v{first.header.get('version', '')}",
-                      str(first.header.get("manufacturer", "")), int(time.time()))
-    for telegram in telegrams:
-        for record in telegram.records:
-            if record.manufacturer_specific or record.storage_number or not isinstance(record.value, float):
-                continue
-            if record.function != "Instantaneous value":
-                continue
-            if record.quantity == "Energy" and record.unit == "Wh" and record.subunit in (0, 1) and record.tariff <= 4:
-                reading.energy[f"{'A+' if record.subunit == 0 else 'A-'}{record.tariff}"] = record.value
-            elif record.quantity in ("Voltage", "Current", "Power") and record.subunit < 3:
-                prefix = {"Voltage": "U", "Current": "I", "Power": "P"}[record.quantity]
-                reading.quality[f"{prefix}{PHASES[record.subunit]}"] = record.value
-    return reading
-
-
 def _read_meter(args, tz):
     """One reading of the meter on --port (IEC readout, Neva programming mode or M-Bus)."""
-    from .capture import neva_reading, reading_from_data_sets
+    from .capture import mbus_reading, neva_reading, reading_from_data_sets
 
     if args.protocol == "iec":
         from .iec62056.client import IECClient
@@ -265,7 +244,7 @@ def _read_meter(args, tz):
             return reading_from_data_sets(readout.data_sets, ident.manufacturer, ident.identification or "")
     from .mbus.client import MBusClient
     with MBusClient(args.port) as client:
-        return _mbus_reading(client.read_all(args.mbus_address), tz)
+        return mbus_reading(client.read_all(args.mbus_address))
 
 
 def capture_document(reading, summary, tz, notes, dry_run: bool, meter_id=None) -> Dict[str, object]:

@@ -10,6 +10,7 @@ from ..generate.electric import ElectricStory, StoryOptions
 from ..generate.meters import make_meter
 from ..model import timegrid
 from ..model.rng import DEFAULT_SEED, stream
+from .obis import DIRECTIONS, Code, energy_code
 
 ARCHIVE_DAYS = 130  # the Neva archive reaches 127 days back
 PIN_SECONDS = 120   # how long a session's quality snapshot is held (GeneratedMeter.pin_quality)
@@ -68,6 +69,13 @@ class GeneratedMeter:
             out.append([sum(tariffs) if self.story.tariffed else int(row[0] / 1000 + 0.5)] + tariffs)
         return out
 
+    def measured(self) -> List[bool]:
+        """Whether the meter measures each direction of energy (``obis.DIRECTIONS`` order: A+ always;
+        A-, R+, R- as its config says)."""
+        story = self.story
+        gates = {"A+": True, "A-": story.active_reverse, "R+": story.reactive, "R-": story.reactive_reverse}
+        return [bool(gates[d.tag]) for d in DIRECTIONS]
+
     def day_start(self, days_ago: int) -> List[List[int]]:
         """Registers at local midnight ``days_ago`` days back."""
         day = self.local_now().date() - dt.timedelta(days=days_ago)
@@ -116,8 +124,10 @@ C_LETTERS = {"C": 96, "F": 97, "L": 98, "P": 99}
 OVERRIDE_UNITS = {"wh": 1.0, "kwh": 1e3, "mwh": 1e6, "varh": 1.0, "kvarh": 1e3, "w": 1.0, "kw": 1e3, "var": 1.0,
                   "kvar": 1e3, "va": 1.0, "kva": 1e3, "v": 1.0, "kv": 1e3, "a": 1.0, "ma": 1e-3, "hz": 1.0,
                   "deg": 1.0}
-#: Neva list registers (C.08.80: total and tariffs 1-4 in kWh) -> OBIS quantity C of 1.8.x ... 4.8.x.
-NEVA_LISTS = {(15, 8, 128): 1, (1, 8, 128): 1, (2, 8, 128): 2, (3, 8, 128): 3, (4, 8, 128): 4}
+#: Neva list registers (C.08.80: total and tariffs 1-4 in kWh) -> the direction of energy they hold
+#: (0F is Neva's own A+ group, 01 answers the same; a capture reads the first of each direction).
+NEVA_LISTS: Dict[Code, str] = {(15, 8, 128): "A+", (1, 8, 128): "A+", (2, 8, 128): "A-", (3, 8, 128): "R+",
+                               (4, 8, 128): "R-"}
 
 
 def obis_code(address: str) -> Optional[tuple]:
@@ -164,13 +174,13 @@ class RegisterOverrides:
     def __bool__(self) -> bool:
         return bool(self.by_code)
 
-    def energy(self, quantity: int, tariff: int) -> Optional[float]:
-        """Register ``quantity``.8.``tariff`` (quantity 1-4: A+, A-, R+, R-) in Wh, or None."""
-        text = self.by_code.get((quantity, 8, tariff))
+    def energy(self, direction: str, tariff: int) -> Optional[float]:
+        """The register of a direction (A+, A-, R+, R-) and tariff in Wh, or None."""
+        text = self.by_code.get(energy_code(direction, tariff))
         if text is not None:
             return _number(text, "kwh")
         for code, which in NEVA_LISTS.items():
-            if which == quantity and code in self.by_code:
+            if which == direction and code in self.by_code:
                 parts = self.by_code[code].split(",")
                 if tariff < len(parts):
                     return _number(parts[tariff], "kwh")

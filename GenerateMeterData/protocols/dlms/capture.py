@@ -8,22 +8,25 @@ import time
 from typing import Callable, Iterator, Optional
 
 from ...model import timegrid
-from ..capture import QUALITY_OBIS, Reading, capture_rows
+from ...schema.layout import TARIFFS
+from ..capture import Reading, capture_rows
+from ..obis import ENERGY_BY_CODE, QUALITY_BY_CODE, energy_code
 from . import spodes
 from .apdu import CipheredApdu, DataNotification, decode_apdu, unwrap_llc
 from .errors import DLMSError
 from .hdlc import FrameReader, Reassembler
 from .link import open_stream
+from .obis import obis_text, parse_obis
 from .push import PushReading, decode_notification
 
-QUANTITY_TAGS = ("A+", "A-", "R+", "R-")
 _SCALE_TO_BASE = {"kWh": 1e3, "kvarh": 1e3, "kW": 1e3, "kvar": 1e3, "kVA": 1e3, "kV": 1e3, "mA": 1e-3}
 
 
 def spodes_reading(client, timezone: str = timegrid.DEFAULT_TIMEZONE, days: int = 0, months: int = 0) -> Reading:
     """Read a SPODES meter: identity, registers per tariff, instantaneous values and, with
     ``days``, that many complete past days of the load profile and the daily registers; with
-    ``months``, the monthly registers of that many past month starts (the present month's included)."""
+    ``months``, the monthly registers of that many past month starts (the present month's included).
+    Stamped by the meter's own clock, as its profiles are."""
     tz = timegrid.zone(timezone)
     serial = client.text(spodes.SERIAL).strip()
     try:
@@ -36,15 +39,15 @@ def spodes_reading(client, timezone: str = timegrid.DEFAULT_TIMEZONE, days: int 
         manufacturer = ""
     now = client.clock()
     reading = Reading(serial, model, manufacturer, int(now.timestamp()))
-    energy_obis = [(f"{tag}{tariff}", spodes.energy_obis(q, tariff)) for q, tag in enumerate(QUANTITY_TAGS)
-                   for tariff in range(5)]
-    for (tag, _), found in zip(energy_obis, client.registers([obis for _, obis in energy_obis])):
+    energy = spodes.ENERGY_OBIS
+    for register, found in zip(energy.values(), client.registers(list(energy))):
         if found is not None and isinstance(found[0], (int, float)):
-            reading.energy[tag] = float(found[0]) * _SCALE_TO_BASE.get(found[1] or "", 1.0)
+            reading.energy[register.tag] = float(found[0]) * _SCALE_TO_BASE.get(found[1] or "", 1.0)
     quality = spodes.QUALITY_REGISTERS
     for register, found in zip(quality, client.registers([r.obis for r in quality])):
         if found is not None and isinstance(found[0], (int, float)):
             reading.quality[register.tag] = float(found[0])
+    a_plus = [obis_text(parse_obis(spodes.register_obis(energy_code("A+", t)))) for t in TARIFFS]
     if days > 0:
         today = now.astimezone(tz).date()
         first = timegrid.local_midnight(today - dt.timedelta(days=days), tz)
@@ -54,7 +57,7 @@ def spodes_reading(client, timezone: str = timegrid.DEFAULT_TIMEZONE, days: int 
         columns, rows = client.profile(spodes.LOAD_PROFILE, start, end)
         obis_columns = [obis for _, obis, _ in columns]
         period = client.get(spodes.PROFILE_GENERIC, spodes.LOAD_PROFILE, 4).value or 1800
-        energy_column = obis_columns.index("1-0:1.29.0.255")
+        energy_column = obis_columns.index(obis_text(parse_obis(spodes.LOAD_PROFILE_COLUMNS[0][0])))
         for row in rows:
             stamp = row[0]
             if isinstance(stamp, dt.datetime):
@@ -62,7 +65,7 @@ def spodes_reading(client, timezone: str = timegrid.DEFAULT_TIMEZONE, days: int 
         columns, rows = client.profile(spodes.DAILY_PROFILE, dt.datetime.fromtimestamp(first, tz),
                                        dt.datetime.fromtimestamp(last - 1, tz))
         obis_columns = [obis for _, obis, _ in columns]
-        indexes = [obis_columns.index(f"1-0:1.8.{t}.255") for t in range(5)]
+        indexes = [obis_columns.index(obis) for obis in a_plus]
         for row in rows:
             if isinstance(row[0], dt.datetime):
                 reading.day_registers.append((int(row[0].timestamp()), [float(row[i]) for i in indexes]))
@@ -72,7 +75,7 @@ def spodes_reading(client, timezone: str = timegrid.DEFAULT_TIMEZONE, days: int 
         start = dt.datetime.fromtimestamp(timegrid.local_midnight(first_month, tz), tz)
         columns, rows = client.profile(spodes.MONTHLY_PROFILE, start, local)
         obis_columns = [obis for _, obis, _ in columns]
-        indexes = [obis_columns.index(f"1-0:1.8.{t}.255") for t in range(5)]
+        indexes = [obis_columns.index(obis) for obis in a_plus]
         for row in rows:
             if isinstance(row[0], dt.datetime):
                 reading.month_registers.append((int(row[0].timestamp()), [float(row[i]) for i in indexes]))
@@ -95,14 +98,14 @@ def push_reading(push: PushReading, received: Optional[int] = None) -> Reading:
             pass
     reading = Reading(serial, str(names.get("meter_type") or ""), push.manufacturer or "", stamp)
     for record in push.records:
-        c, d, e = record.obis[2:5]
+        code = tuple(record.obis[2:5])
         if not isinstance(record.value, (int, float)):
             continue
         factor = _SCALE_TO_BASE.get(record.unit or "", 1.0)
-        if d == 8 and c in (1, 2, 3, 4) and 0 <= e <= 4:
-            reading.energy[f"{QUANTITY_TAGS[c - 1]}{e}"] = float(record.value) * factor
-        elif (c, d, e) in QUALITY_OBIS:
-            reading.quality[QUALITY_OBIS[(c, d, e)]] = float(record.value) * factor
+        if code in ENERGY_BY_CODE:
+            reading.energy[ENERGY_BY_CODE[code].tag] = float(record.value) * factor
+        elif code in QUALITY_BY_CODE:
+            reading.quality[QUALITY_BY_CODE[code].tag] = float(record.value) * factor
     return reading
 
 

@@ -12,6 +12,7 @@ import threading
 from typing import Callable, Dict, List, Optional, Tuple
 
 from ..meters import ARCHIVE_DAYS, GeneratedMeter
+from ..obis import DIRECTIONS, QUALITY_BY_CODE, energy_code
 from ..tcpservice import TCPService, incoming, open_pty
 from . import axdr, spodes
 from .apdu import (AARE, AARQ, ActionRequestNormal, ActionResponseNormal, AttributeDescriptor, DataNotification,
@@ -79,33 +80,17 @@ class SpodesObjects:
 
     def register_value(self, obis: str) -> Optional[Tuple[Data, int, int]]:
         """(raw value, scaler, unit) of a register, None when the meter has no such register."""
-        code = parse_obis(obis)
-        text = obis_text(code)
-        for q in range(4):
-            for t in range(5):
-                if obis_text(parse_obis(spodes.energy_obis(q, t))) == text:
-                    override = self._override(obis)
-                    value = int(float(override)) if override is not None else self.registers()[q][t]
-                    return Data(axdr.DOUBLE_LONG_UNSIGNED, value), 0, spodes.ENERGY_UNITS[q]
-        register = spodes.find_quality(".".join(str(p) for p in code))
+        dotted = ".".join(str(p) for p in parse_obis(obis))
+        energy = spodes.find_energy(dotted)
+        if energy is not None:
+            override = self._override(obis)
+            value = int(float(override)) if override is not None else \
+                self.registers()[energy.direction.index][energy.tariff]
+            return Data(axdr.DOUBLE_LONG_UNSIGNED, value), 0, spodes.energy_unit(energy.direction)
+        register = spodes.find_quality(dotted)
         if register is not None:
             override = self._override(obis)
-            if override is not None:
-                value = float(override)
-            else:
-                quality = self.quality()
-                tag = register.tag
-                phase = tag[-1] if tag[-1] in "ABC" and not tag.startswith("Ang") else None
-                index = {"U": 0, "I": 1, "P": 2, "Q": 3, "S": 4, "kP": 5}
-                if tag.startswith("Ang"):
-                    row, column = quality.get({"AngAB": "A", "AngBC": "B", "AngAC": "C"}[tag]), 6
-                elif tag == "Freq":
-                    row, column = quality.get("Summ"), 7
-                elif tag.endswith("S") and tag[:-1] in index and phase is None:
-                    row, column = quality.get("Summ"), index[tag[:-1]]
-                else:
-                    row, column = quality.get(phase or "A"), index[tag[:-1]]
-                value = None if row is None else row[column]
+            value = float(override) if override is not None else register.quantity.value_in(self.quality())
             if value is None:
                 return Data(axdr.NULL), register.scaler, register.unit
             return Data(axdr.DOUBLE_LONG, int(round(value * 10 ** -register.scaler))), register.scaler, register.unit
@@ -378,10 +363,11 @@ def push_records(objects: SpodesObjects, layout: str) -> DataNotification:
     meter = objects.meter
     quality = meter.quality()
     registers = meter.registers()
-    summ = quality.get("Summ") or [None] * 8
-    phases = [quality.get(p) or [None] * 8 for p in "ABC"]
+    totals = [registers[d.index][0] for d in DIRECTIONS]   # A+, A-, R+, R- total (tariff 0)
 
-    def number(value, factor: float = 1.0) -> int:
+    def number(c: int, factor: float = 1.0) -> int:
+        """The meter's instantaneous value C.7.0 as an integer of the list (0 when absent)."""
+        value = QUALITY_BY_CODE[(c, 7, 0)].value_in(quality)
         return 0 if value is None else int(round(value * factor))
 
     now = CosemDateTime.from_datetime(meter.local_now().replace(microsecond=0))
@@ -389,41 +375,43 @@ def push_records(objects: SpodesObjects, layout: str) -> DataNotification:
         records = [("1.1.0.2.129.255", Data(axdr.VISIBLE_STRING, "AIDON_V0001")),
                    ("0.0.96.1.0.255", Data(axdr.VISIBLE_STRING, meter.serial)),
                    ("0.0.96.1.7.255", Data(axdr.VISIBLE_STRING, meter.model[:16])),
-                   ("1.0.1.7.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(summ[2]), 0))),
-                   ("1.0.3.7.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(summ[3]), 0)))]
+                   ("1.0.1.7.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(1), 0))),
+                   ("1.0.3.7.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(3), 0)))]
         scalers = {"1.0.1.7.0.255": (0, 27), "1.0.3.7.0.255": (0, 29)}
-        for n, (current, voltage) in enumerate(((31, 32), (51, 52), (71, 72))):
-            records.append((f"1.0.{current}.7.0.255", Data(axdr.LONG, number(phases[n][1], 10))))
-            records.append((f"1.0.{voltage}.7.0.255", Data(axdr.LONG_UNSIGNED, number(phases[n][0], 10))))
+        for current, voltage in ((31, 32), (51, 52), (71, 72)):
+            records.append((f"1.0.{current}.7.0.255", Data(axdr.LONG, number(current, 10))))
+            records.append((f"1.0.{voltage}.7.0.255", Data(axdr.LONG_UNSIGNED, number(voltage, 10))))
             scalers[f"1.0.{current}.7.0.255"] = (-1, 33)
             scalers[f"1.0.{voltage}.7.0.255"] = (-1, 35)
         records.append(("0.0.1.0.0.255", axdr.date_time(now)))
-        for q, c in enumerate((1, 2, 3, 4)):
-            records.append((f"1.0.{c}.8.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, registers[q][0] // 10)))
-            scalers[f"1.0.{c}.8.0.255"] = (1, spodes.ENERGY_UNITS[q])
+        for direction, total in zip(DIRECTIONS, totals):
+            obis = spodes.register_obis(energy_code(direction.tag, 0))
+            records.append((obis, Data(axdr.DOUBLE_LONG_UNSIGNED, total // 10)))
+            scalers[obis] = (1, spodes.energy_unit(direction))
         return notification_for(records, layout="obis-structures", scaler_units=scalers)
     if layout == "kamstrup":
         records = [("1.1.0.0.5.255", Data(axdr.VISIBLE_STRING, meter.serial)),
                    ("1.1.96.1.1.255", Data(axdr.VISIBLE_STRING, meter.model[:18])),
-                   ("1.1.1.7.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(summ[2]), 0))),
-                   ("1.1.3.7.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(summ[3]), 0)))]
-        for n, c in enumerate((31, 51, 71)):
-            records.append((f"1.1.{c}.7.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, number(phases[n][1], 100))))
-        for n, c in enumerate((32, 52, 72)):
-            records.append((f"1.1.{c}.7.0.255", Data(axdr.LONG_UNSIGNED, number(phases[n][0]))))
+                   ("1.1.1.7.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(1), 0))),
+                   ("1.1.3.7.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(3), 0)))]
+        for c in (31, 51, 71):
+            records.append((f"1.1.{c}.7.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, number(c, 100))))
+        for c in (32, 52, 72):
+            records.append((f"1.1.{c}.7.0.255", Data(axdr.LONG_UNSIGNED, number(c))))
         records.append(("0.1.1.0.0.255", axdr.date_time(now)))
-        for q, c in enumerate((1, 2, 3, 4)):
-            records.append((f"1.1.{c}.8.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, registers[q][0] // 10)))
+        for direction, total in zip(DIRECTIONS, totals):
+            c, d, e = energy_code(direction.tag, 0)
+            records.append((f"1.1.{c}.{d}.{e}.255", Data(axdr.DOUBLE_LONG_UNSIGNED, total // 10)))
         return notification_for(records, layout="obis-pairs", list_id="Kamstrup_V0001", moment=now,
                                 invoke_id=0)
     if layout == "kaifa":
         values = [Data(axdr.OCTET_STRING, b"KFM_001"), Data(axdr.OCTET_STRING, meter.serial.encode()),
                   Data(axdr.OCTET_STRING, meter.model[:16].encode()),
-                  Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(summ[2]), 0)), Data(axdr.DOUBLE_LONG_UNSIGNED, 0),
-                  Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(summ[3]), 0)), Data(axdr.DOUBLE_LONG_UNSIGNED, 0)]
-        values += [Data(axdr.DOUBLE_LONG_UNSIGNED, number(phases[n][1], 1000)) for n in range(3)]
-        values += [Data(axdr.DOUBLE_LONG_UNSIGNED, number(phases[n][0], 10)) for n in range(3)]
-        values += [axdr.octets(now.encode())] + [Data(axdr.DOUBLE_LONG_UNSIGNED, registers[q][0]) for q in range(4)]
+                  Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(1), 0)), Data(axdr.DOUBLE_LONG_UNSIGNED, 0),
+                  Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(3), 0)), Data(axdr.DOUBLE_LONG_UNSIGNED, 0)]
+        values += [Data(axdr.DOUBLE_LONG_UNSIGNED, number(c, 1000)) for c in (31, 51, 71)]
+        values += [Data(axdr.DOUBLE_LONG_UNSIGNED, number(c, 10)) for c in (32, 52, 72)]
+        values += [axdr.octets(now.encode())] + [Data(axdr.DOUBLE_LONG_UNSIGNED, total) for total in totals]
         return notification_for([("", v) for v in values], layout="bare-values", moment=now)
     raise DLMSError(f"push layout {layout!r}: {', '.join(PUSH_LAYOUTS)}", "push")
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from ..capture import QUALITY_OBIS
+from ..obis import ENERGY_REGISTERS, INSTANTANEOUS, Code, Direction, EnergyRegister, Instantaneous
 from . import axdr
+from .tables import UNIT_CODES
 
 DATA, REGISTER, PROFILE_GENERIC, CLOCK_CLASS, ASSOCIATION_LN = 1, 3, 7, 8, 15
 
@@ -29,47 +30,50 @@ PUBLIC_CLIENT, READER_CLIENT, CONFIGURATOR_CLIENT = 16, 32, 48
 CLIENT_MECHANISMS = {PUBLIC_CLIENT: 0, READER_CLIENT: 1, CONFIGURATOR_CLIENT: 1}
 DEFAULT_PASSWORDS = {READER_CLIENT: b"12345678", CONFIGURATOR_CLIENT: b"12345678"}
 
-# energy registers: quantity index (A+, A-, R+, R-) -> C; tariff 0..4 -> E
-ENERGY_C = (1, 2, 3, 4)
-ENERGY_UNITS = (30, 30, 32, 32)   # Wh, Wh, varh, varh
+
+def register_obis(code: Code) -> str:
+    """The SPODES object of an electricity quantity's C.D.E (``protocols/obis.py``): 1.0.C.D.E.255."""
+    c, d, e = code
+    return f"1.0.{c}.{d}.{e}.255"
 
 
-def energy_obis(quantity: int, tariff: int) -> str:
-    """1.0.C.8.T.255 of quantity 0..3 (A+, A-, R+, R-) and tariff 0..4."""
-    return f"1.0.{ENERGY_C[quantity]}.8.{tariff}.255"
+def energy_unit(direction: Direction) -> int:
+    """The unit code of a direction's energy registers (Wh, varh)."""
+    return UNIT_CODES[direction.unit]
+
+
+#: The energy registers by SPODES object, direction by direction: A+ tariffs 0..4, A-, R+, R-.
+ENERGY_OBIS: Dict[str, EnergyRegister] = {register_obis(r.code): r for r in ENERGY_REGISTERS}
 
 
 @dataclass(frozen=True)
 class QualityRegister:
-    """One instantaneous value: OBIS, the Reading tag it fills, scaler and unit."""
+    """One instantaneous value: OBIS, the quantity it is (``protocols/obis.py``), scaler and unit."""
 
     obis: str
-    tag: str
+    quantity: Instantaneous
     scaler: int
     unit: int
 
+    @property
+    def tag(self) -> str:
+        """The Reading tag it fills (UA ... Freq)."""
+        return self.quantity.tag
 
+
+#: The scaler and unit code this meter gives each kind of instantaneous value.
 _QUALITY_SCALE = {"U": (-2, 35), "I": (-3, 33), "P": (-3, 27), "Q": (-3, 29), "S": (-3, 28), "kP": (-4, 255),
                   "Ang": (-2, 8), "Freq": (-2, 44)}
 
-
-def _quality_registers() -> List[QualityRegister]:
-    out = []
-    for (c, d, e), tag in QUALITY_OBIS.items():
-        prefix = next(p for p in ("Freq", "Ang", "kP", "U", "I", "P", "Q", "S") if tag.startswith(p))
-        scaler, unit = _QUALITY_SCALE[prefix]
-        out.append(QualityRegister(f"1.0.{c}.{d}.{e}.255", tag, scaler, unit))
-    return out
-
-
-QUALITY_REGISTERS: List[QualityRegister] = _quality_registers()
+QUALITY_REGISTERS: List[QualityRegister] = [QualityRegister(register_obis(q.code), q, *_QUALITY_SCALE[q.kind])
+                                            for q in INSTANTANEOUS]
 
 # load profile: the interval energy of A+ in 0.1 Wh (so a 30-minute slot of whole watts is exact)
 LOAD_PROFILE_COLUMNS: List[Tuple[str, int, int, int]] = [  # obis, class, scaler, unit
     ("1.0.1.29.0.255", REGISTER, -1, 30),
 ]
 BILLING_COLUMNS: List[Tuple[str, int, int, int]] = [
-    (energy_obis(q, t), REGISTER, 0, ENERGY_UNITS[q]) for q in range(4) for t in range(5)]
+    (obis, REGISTER, 0, energy_unit(register.direction)) for obis, register in ENERGY_OBIS.items()]
 EVENT_COLUMNS = [(EVENT_CODE.format(x=2), DATA, 0, 255)]
 
 # each profile, its columns after the clock, its scaler profile and its capture period
@@ -106,8 +110,13 @@ def scaler_unit(scaler: int, unit: int) -> axdr.Data:
     return axdr.structure(axdr.Data(axdr.INTEGER, scaler), axdr.Data(axdr.ENUM, unit))
 
 
+def find_energy(obis: str) -> Optional[EnergyRegister]:
+    """The energy register of an OBIS code (``1.0.1.8.0.255``)."""
+    return ENERGY_OBIS.get(obis)
+
+
 def find_quality(obis: str) -> Optional[QualityRegister]:
-    """The quality register of an OBIS code."""
+    """The quality register of an OBIS code (``1.0.32.7.0.255``)."""
     for register in QUALITY_REGISTERS:
         if register.obis == obis:
             return register

@@ -14,7 +14,8 @@ import threading
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
-from ..meters import GeneratedMeter, RegisterOverrides, is_neva_address, obis_code
+from ..meters import NEVA_LISTS, GeneratedMeter, RegisterOverrides, is_neva_address, obis_code
+from ..obis import DIRECTION, DIRECTIONS, ENERGY_BY_CODE, ENERGY_D, INSTANTANEOUS, QUALITY_BY_CODE, energy_code
 from ..tcpservice import TCPService, incoming, open_pty
 from .messages import (ACK, NAK, SOH, STX, Identification, IECError, command, data_message, frame_length, parse_message,
                        strip_parity)
@@ -76,17 +77,8 @@ class RegisterTable:
 
 
 def generated_lookup(meter: GeneratedMeter) -> Lookup:
-    """The Neva register set and standard OBIS registers of a generated meter, live."""
-    energy_codes = {"0F": 0, "01": 0, "02": 1, "03": 2, "04": 3}   # Neva C groups: 0F/01 A+, 02 A-, 03 R+, 04 R-
-    quality_codes = {  # OBIS C.D.E -> (phase, column index of layout.QUALITY) ; Neva writes them in hex
-        (32, 7, 0): ("A", 0), (52, 7, 0): ("B", 0), (72, 7, 0): ("C", 0),
-        (31, 7, 0): ("A", 1), (51, 7, 0): ("B", 1), (71, 7, 0): ("C", 1),
-        (21, 7, 0): ("A", 2), (41, 7, 0): ("B", 2), (61, 7, 0): ("C", 2), (1, 7, 0): ("Summ", 2),
-        (23, 7, 0): ("A", 3), (43, 7, 0): ("B", 3), (63, 7, 0): ("C", 3), (3, 7, 0): ("Summ", 3),
-        (29, 7, 0): ("A", 4), (49, 7, 0): ("B", 4), (69, 7, 0): ("C", 4), (9, 7, 0): ("Summ", 4),
-        (33, 7, 0): ("A", 5), (53, 7, 0): ("B", 5), (73, 7, 0): ("C", 5), (13, 7, 0): ("Summ", 5),
-        (81, 7, 10): ("A", 6), (81, 7, 21): ("B", 6), (81, 7, 20): ("C", 6), (14, 7, 0): ("Summ", 7),
-    }
+    """The Neva register set and standard OBIS registers of a generated meter, live (Neva writes
+    the OBIS groups in hex: ``20.07.00*FF`` is 32.7.0)."""
 
     def kwh(values: List[int]) -> str:
         return ",".join(f"{v / 1000:.3f}" for v in values)
@@ -109,24 +101,22 @@ def generated_lookup(meter: GeneratedMeter) -> Lookup:
         if key == "0B0000FF":
             return ",".join(["000000"] * 32)
         if len(key) == 8:
-            group, rest, index = key[0:2], key[2:6], int(key[6:8], 16)
-            if rest == "0880" and group in energy_codes and index == 0xFF:
-                quantity = energy_codes[group]
-                gates = (True, meter.story.active_reverse, meter.story.reactive, meter.story.reactive_reverse)
-                if not gates[quantity]:
+            index = int(key[6:8], 16)
+            try:
+                code: Optional[tuple] = (int(key[0:2], 16), int(key[2:4], 16), int(key[4:6], 16))
+            except ValueError:
+                code = None
+            if code in NEVA_LISTS and index == 0xFF:
+                direction = DIRECTION[NEVA_LISTS[code]]
+                if not meter.measured()[direction.index]:
                     return None  # a quantity the meter does not measure: ERR02, as in its readout
-                return kwh(meter.registers()[quantity])
+                return kwh(meter.registers()[direction.index])
             if key.startswith("0F8080"):
                 return kwh(meter.day_start(index)[0])
             if key.startswith("630100") and index <= 0x7F:
                 return ",".join(str(v) for v in meter.profile(index))
-            try:
-                code = (int(key[0:2], 16), int(key[2:4], 16), int(key[4:6], 16))
-            except ValueError:
-                code = None
-            if code in quality_codes and index == 0xFF:
-                phase, column = quality_codes[code]
-                value = (meter.quality().get(phase) or [None] * 8)[column]
+            if code in QUALITY_BY_CODE and index == 0xFF:
+                value = QUALITY_BY_CODE[code].value_in(meter.quality())
                 return "" if value is None else f"{value}"
         return None
 
@@ -138,26 +128,18 @@ def readout_lines(meter: GeneratedMeter) -> List[str]:
     now = meter.local_now()
     lines = [f"0.0.0({meter.serial})", f"C.1.0({meter.serial})", f"0.9.1({now:%H:%M:%S})", f"0.9.2({now:%y-%m-%d})"]
     registers = meter.registers()
-    gates = (True, meter.story.active_reverse, meter.story.reactive, meter.story.reactive_reverse)
-    units = ("kWh", "kWh", "kvarh", "kvarh")
-    for quantity in range(4):
-        if not gates[quantity]:
+    measured = meter.measured()
+    for direction in DIRECTIONS:
+        if not measured[direction.index]:
             continue
         for tariff in range(5 if meter.story.tariffed else 1):
-            lines.append(f"{quantity + 1}.8.{tariff}({registers[quantity][tariff] / 1000:.3f}*{units[quantity]})")
+            register = ENERGY_BY_CODE[energy_code(direction.tag, tariff)]
+            lines.append(f"{register.address}({registers[direction.index][tariff] / 1000:.3f}*k{direction.unit})")
     quality = meter.quality()
-    table = [("32.7.0", "A", 0, "V"), ("52.7.0", "B", 0, "V"), ("72.7.0", "C", 0, "V"),
-             ("31.7.0", "A", 1, "A"), ("51.7.0", "B", 1, "A"), ("71.7.0", "C", 1, "A"),
-             ("21.7.0", "A", 2, "W"), ("41.7.0", "B", 2, "W"), ("61.7.0", "C", 2, "W"), ("1.7.0", "Summ", 2, "W"),
-             ("23.7.0", "A", 3, "var"), ("43.7.0", "B", 3, "var"), ("63.7.0", "C", 3, "var"), ("3.7.0", "Summ", 3, "var"),
-             ("29.7.0", "A", 4, "VA"), ("49.7.0", "B", 4, "VA"), ("69.7.0", "C", 4, "VA"), ("9.7.0", "Summ", 4, "VA"),
-             ("33.7.0", "A", 5, None), ("53.7.0", "B", 5, None), ("73.7.0", "C", 5, None), ("13.7.0", "Summ", 5, None),
-             ("81.7.10", "A", 6, "deg"), ("81.7.21", "B", 6, "deg"), ("81.7.20", "C", 6, "deg"),
-             ("14.7.0", "Summ", 7, "Hz")]
-    for address, phase, column, unit in table:
-        value = (quality.get(phase) or [None] * 8)[column]
+    for quantity in INSTANTANEOUS:
+        value = quantity.value_in(quality)
         if value is not None:
-            lines.append(f"{address}({value}{'*' + unit if unit else ''})")
+            lines.append(f"{quantity.address}({value}{'*' + quantity.unit if quantity.unit else ''})")
     return lines
 
 
@@ -231,10 +213,10 @@ class IECImitator(TCPService):
         return self.base_lookup(address, argument)
 
     def _overridden(self, code: tuple, neva: bool, base: Callable[[], Optional[str]]) -> Optional[str]:
-        from ..meters import NEVA_LISTS, _number
+        from ..meters import _number
 
         if code in NEVA_LISTS:  # total and tariffs 1-4 in kWh: each element may be overridden
-            quantity = NEVA_LISTS[code]
+            direction = NEVA_LISTS[code]
             given = self.overrides.text(code)
             if given is not None:
                 return given
@@ -244,21 +226,22 @@ class IECImitator(TCPService):
             parts = current.split(",")
             changed = False
             for tariff in range(5):
-                wh = self.overrides.energy(quantity, tariff)
+                wh = self.overrides.energy(direction, tariff)
                 if wh is not None:
                     while len(parts) <= tariff:
                         parts.append("0.000")
                     parts[tariff], changed = f"{wh / 1000:.3f}", True
             return ",".join(parts) if changed else current
         text = self.overrides.text(code)
-        if text is None and code[1] == 8 and 1 <= code[0] <= 4 and code[2] <= 4:
-            wh = self.overrides.energy(code[0], code[2])
+        register = ENERGY_BY_CODE.get(code)
+        if text is None and register is not None:
+            wh = self.overrides.energy(register.direction.tag, register.tariff)
             if wh is not None:
-                text = f"{wh / 1000:.3f}" if neva else f"{wh / 1000:.3f}*{'kWh' if code[0] <= 2 else 'kvarh'}"
+                text = f"{wh / 1000:.3f}" if neva else f"{wh / 1000:.3f}*k{register.direction.unit}"
         if text is None:
             return base()
         if neva:  # Neva registers hold bare numbers in the base unit (kWh for energy)
-            number = _number(text, "kwh") if code[1] == 8 else None
+            number = _number(text, "kwh") if code[1] == ENERGY_D else None
             return f"{number / 1000:.3f}" if number is not None else text.split("*")[0]
         return text
 

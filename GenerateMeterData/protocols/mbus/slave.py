@@ -11,6 +11,7 @@ import socket
 from typing import Dict, List, Optional
 
 from ..meters import GeneratedMeter, RegisterOverrides
+from ..obis import DIRECTIONS, instantaneous
 from ..tcpservice import TCPService
 from .frames import ACK, FCB, FCV, Frame, REQ_UD2, SND_NKE, SND_UD, split_frames
 from .records import Record, build_rsp_ud, variable_header
@@ -49,11 +50,11 @@ def generated_telegrams(meter: GeneratedMeter, address: int, access: int,
     ``overrides`` (``-o 1.8.0:...``, ``-o 32.7.0:...``) replace the registers they name."""
     overrides = overrides or RegisterOverrides()
     registers = [list(row) for row in meter.registers()]
-    for quantity in range(4):
+    for direction in DIRECTIONS:
         for tariff in range(5):
-            wh = overrides.energy(quantity + 1, tariff)
+            wh = overrides.energy(direction.tag, tariff)
             if wh is not None:
-                registers[quantity][tariff] = int(round(wh))
+                registers[direction.index][tariff] = int(round(wh))
     identification = int(meter.serial[-8:])
     header = variable_header(identification, "GMD", 1, 0x02, access_number=access)
     energy: List[Record] = []
@@ -66,17 +67,16 @@ def generated_telegrams(meter: GeneratedMeter, address: int, access: int,
     second: List[Record] = [Record.build(0x6D, now.replace(tzinfo=None), data_type="datetime"),
                             Record.build(0x78, identification, data_type="bcd8")]
     for subunit, phase in enumerate(("A", "B", "C")):
-        row = quality.get(phase)
-        if not row or row[0] is None:
-            continue
-        row = list(row)
-        for column, c in ((0, 32), (1, 31), (2, 21)):  # U, I, P of phase A; B and C are +20, +40
-            value = overrides.number((c + 20 * subunit, 7, 0))
-            if value is not None:
-                row[column] = value
-        second.append(Record.build(0xFD, round(row[0] * 10), extension=0x48, data_type="int16", subunit=subunit))
-        second.append(Record.build(0xFD, round(row[1] * 1000), extension=0x59, data_type="int32", subunit=subunit))
-        second.append(Record.build(0x28, round(row[2] * 1000), data_type="int32", subunit=subunit))  # P mW
+        if instantaneous("U", phase).value_in(quality) is None:
+            continue  # a phase the meter does not have
+        values = {}
+        for kind in ("U", "I", "P"):
+            quantity = instantaneous(kind, phase)
+            value = overrides.number(quantity.code)
+            values[kind] = value if value is not None else quantity.value_in(quality)
+        second.append(Record.build(0xFD, round(values["U"] * 10), extension=0x48, data_type="int16", subunit=subunit))
+        second.append(Record.build(0xFD, round(values["I"] * 1000), extension=0x59, data_type="int32", subunit=subunit))
+        second.append(Record.build(0x28, round(values["P"] * 1000), data_type="int32", subunit=subunit))  # P mW
     return [build_rsp_ud(address, header, energy, more_follow=True),
             build_rsp_ud(address, bytearray(header), second)]
 
