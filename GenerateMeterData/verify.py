@@ -30,7 +30,7 @@ from typing import (Callable, Dict, FrozenSet, Iterable, Iterator, List, Mapping
 from .errors import SchemaError, VerificationFailed
 from .generate.rows import NameIndex
 from .model import timegrid
-from .schema.layout import (CONFIG_TABLES, CONFIG_TAGS, ENERGY_QUANTITIES, FAMILIES, MEASURE_TABLE,
+from .schema.layout import (CONFIG_TABLES, CONFIG_TAGS, ENERGY_GATES, ENERGY_QUANTITIES, FAMILIES, MEASURE_TABLE,
                             ROW_TYPES, TABLE_COLUMNS, VALUE_TABLES, Family, index)
 from .schema.measures import ALIASES, DAY, HOUR, MONTH, PROFILE, select
 from .schema.measures import measure as measure_entry
@@ -469,7 +469,7 @@ def cumulative_decreases(view: MeterView) -> Iterator[Finding]:
 
 # ---- electric rules -----------------------------------------------------------------------
 ENERGY_MEASURES = measures(ENERGY.table)
-CONFIG_GATES = (("isAm", "A-", "P-"), ("isRp", "R+", "Q+"), ("isRm", "R-", "Q-"))  # flag, energy, profile
+CONFIG_GATES = tuple((gate.tag, gate.energy, gate.profile) for gate in ENERGY_GATES)  # flag, energy, profile
 
 
 GATED_MEASURES = ENERGY_MEASURES | measures(POWER.table)

@@ -21,7 +21,7 @@ from ..generate.rows import RowSet, tags_to_values
 from ..generate.scenario import LoadSummary
 from ..model import timegrid
 from ..model.rng import stream
-from ..schema.layout import ENERGY, ENERGY_QUANTITIES, POWER, QUALITY
+from ..schema.layout import ENERGY, ENERGY_GATES, ENERGY_QUANTITIES, POWER, QUALITY
 from ..targets.base import Target
 from .iec62056.messages import DataSet
 from .obis import ENERGY_BY_CODE, QUALITY_BY_CODE, energy_code, instantaneous
@@ -89,7 +89,8 @@ def reading_from_data_sets(data_sets: List[DataSet], manufacturer: str, model: s
 
 
 #: ElectricConfig flag columns -> (config tag, the reading's energy prefix)
-FLAG_COLUMNS = (("ActiveReverse", "isAm", "A-"), ("Reactive", "isRp", "R+"), ("ReactiveReverse", "isRm", "R-"))
+#: The directions of energy an ElectricConfig flag switches (A-, R+, R-), in ENERGY_GATES order.
+GATED = tuple(gate.energy for gate in ENERGY_GATES)
 #: The profile period a Neva archive has (minutes).
 NEVA_PERIOD = 30
 
@@ -116,7 +117,7 @@ class CapturePlan:
 def _reading_flags(reading: Reading) -> Tuple[bool, Dict[str, int]]:
     tariffed = any(k[-1] in "1234" and v for k, v in reading.energy.items())
     flags = {q: int(any(k.startswith(q) and v is not None for k, v in reading.energy.items()))
-             for _, _, q in FLAG_COLUMNS}
+             for q in GATED}
     return tariffed, flags
 
 
@@ -130,20 +131,20 @@ def plan_capture(reading: Reading, target: Target) -> CapturePlan:
     period is not the config's is refused (CaptureConflict), nothing written."""
     tariffed, flags = _reading_flags(reading)
     found = target.fetch(
-        "SELECT c.DeviceIdx, m.MeterId, c.Tariff, c.ActiveReverse, c.Reactive, c.ReactiveReverse, "
+        f"SELECT c.DeviceIdx, m.MeterId, c.Tariff, {', '.join('c.' + g.column for g in ENERGY_GATES)}, "
         "c.IntervalPowerArrays FROM ElectricConfig c LEFT JOIN MeterTable m ON m.DeviceIdx = c.DeviceIdx "
         "WHERE c.Serial = ? ORDER BY c.Timestamp DESC LIMIT 1", (reading.serial,))
     if not found:
         return CapturePlan(reading, None, None, tariffed, flags, NEVA_PERIOD)
     device_idx, meter_id, has_tariff, *stored_flags, period = found[0]
     plan = CapturePlan(reading, device_idx, meter_id, bool(has_tariff),
-                       {q: int(bool(v)) for (_, _, q), v in zip(FLAG_COLUMNS, stored_flags)}, period)
+                       {q: int(bool(v)) for q, v in zip(GATED, stored_flags)}, period)
     who = f"meter {meter_id if meter_id is not None else '?'} (serial {reading.serial})"
     if reading.profile and period and period != NEVA_PERIOD:
         raise CaptureConflict(f"capture: {who} has ElectricConfig.IntervalPowerArrays = {period} min but the meter's "
                               f"profile has {NEVA_PERIOD}-min slots; nothing was written (capture without --days, "
                               "or into another meter.db)")
-    dropped = [q for (_, _, q) in FLAG_COLUMNS if flags[q] and not plan.flags[q]]
+    dropped = [q for q in GATED if flags[q] and not plan.flags[q]]
     if dropped:
         plan.notes.append(f"{who}: ElectricConfig says it does not measure {', '.join(dropped)}: written as NULL")
     if tariffed and not plan.tariffed:
@@ -191,8 +192,8 @@ def capture_rows(reading: Reading, target: Target, timezone: str = timegrid.DEFA
             spec = make_meter(stream(0, "capture", reading.serial), meter_id, meter_id, type_name,
                               timestamp=reading.timestamp,
                               config_overrides={"serial": reading.serial, "model": reading.model,
-                                                "isTrf": int(plan.tariffed), "isRp": plan.flags["R+"],
-                                                "isAm": plan.flags["A-"], "isRm": plan.flags["R-"],
+                                                "isTrf": int(plan.tariffed),
+                                                **{g.tag: plan.flags[g.energy] for g in ENERGY_GATES},
                                                 "cArrays": NEVA_PERIOD})
             spec.device_idx = device_idx = ids.device_idx()
             rows["MeterTable"].append(spec.meter_table_row(names))

@@ -119,8 +119,8 @@ def energy_code(direction: str, tariff: int) -> Code:
 
 
 def _energy_registers() -> List[EnergyRegister]:
-    tag_of = {(tariff, index): tag for tag, (tariff, index) in ENERGY.tags.items()}
-    return [EnergyRegister(energy_code(d.tag, tariff), tag_of[(tariff, d.index)], d, tariff)
+    tag_of = {(tariff, ENERGY.value_columns[cell]): tag for tag, (tariff, cell) in ENERGY.tags.items()}
+    return [EnergyRegister(energy_code(d.tag, tariff), tag_of[(tariff, d.column)], d, tariff)
             for d in DIRECTIONS for tariff in TARIFFS]
 
 

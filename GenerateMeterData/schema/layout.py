@@ -126,6 +126,22 @@ CONFIG_TAGS: Dict[str, Dict[str, str]] = {
 for _table, _tags in CONFIG_TAGS.items():
     for _column in TABLE_COLUMNS[_table]:
         _tags.setdefault(_column, _column)
+
+
+class Gate(NamedTuple):
+    """An ElectricConfig flag that says whether the meter measures one direction of energy:
+    when it is 0, that direction's energy registers and profile column are NULL."""
+
+    column: str   # ElectricConfig column
+    tag: str      # its config tag (CONFIG_TAGS)
+    energy: str   # the direction it switches: tag prefix of ENERGY (A-, R+, R-)
+    profile: str  # the POWER tag of that direction (P-, Q+, Q-)
+
+
+# Reference Q4 (see CONFIG_TAGS): Reactive = R+, ActiveReverse = A-, ReactiveReverse = R-.  A+ is
+# always measured.
+ENERGY_GATES: Tuple[Gate, ...] = (Gate("ActiveReverse", "isAm", "A-", "P-"), Gate("Reactive", "isRp", "R+", "Q+"),
+                                  Gate("ReactiveReverse", "isRm", "R-", "Q-"))
 CONFIG_MEASURE_TABLE: Dict[str, str] = measures.CONFIG_MEASURE_TABLE
 CONFIG_TABLE_MEASURE: Dict[str, str] = {table: measure for measure, table in CONFIG_MEASURE_TABLE.items()}
 
