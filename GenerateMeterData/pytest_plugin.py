@@ -88,6 +88,13 @@ def pytest_configure(config) -> None:
     config.stash[_SESSION] = MeterdataSession(config)
 
 
+def pytest_unconfigure(config) -> None:
+    """Give the seed API back the clock it had before the session pinned it."""
+    session = config.stash.get(_SESSION, None)
+    if session is not None and session.now is not None:
+        seedapi.set_clock(session.clock_before)
+
+
 def _pinned_now(config) -> Optional[dt.datetime]:
     """--meterdata-now / ini meterdata_now as a naive local time (a usage error when malformed)."""
     text = _option(config, "now")
@@ -146,6 +153,20 @@ class MeterdataSession:
         self.where = ""                       # the local file, or the device and its db_path
         self.from_workers: List[str] = []     # under xdist: the workers' summary lines
         self.now = _pinned_now(config)        # --meterdata-now: the seeders' "now" (local), or None
+        self.clock_before: Optional[int] = None
+        if self.now is not None:  # pinned for the whole session, before any test runs
+            zone = timegrid.zone(self._timezone())
+            self.clock_before = seedapi.set_clock(int(self.now.replace(tzinfo=zone).timestamp()))
+
+    def _timezone(self) -> str:
+        """The target's time zone from its settings (read, not connected); the default when the
+        settings cannot be read -- the session then fails at its first seeder anyway."""
+        path = _settings_path(self.config)
+        try:
+            return settings_module.load(path, _option(self.config, "section")).timezone if path \
+                else timegrid.DEFAULT_TIMEZONE
+        except Exception:
+            return timegrid.DEFAULT_TIMEZONE
 
     def open(self, tmp_path_factory) -> Target:
         """The session's target, checked on first use; the failure is kept, never retried."""
@@ -173,16 +194,11 @@ class MeterdataSession:
             target.meter_id_floor = 1001 + _worker_index(self.config) * WORKER_METER_ID_SPAN
             target.meter_id_span = WORKER_METER_ID_SPAN
         self.where = target.path if isinstance(target, LocalTarget) else target.name
-        if self.now is not None:
-            zone = timegrid.zone(getattr(target, "timezone", None) or timegrid.DEFAULT_TIMEZONE)
-            seedapi.set_clock(int(self.now.replace(tzinfo=zone).timestamp()))
         self.target = target
         return target
 
     def close(self) -> None:
         """Close the target (the SSH connection) at the end of the session."""
-        if self.now is not None:
-            seedapi.set_clock(None)
         if self.target is not None:
             self.target.close()
 

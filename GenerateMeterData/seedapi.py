@@ -45,12 +45,14 @@ _state: Dict[str, Any] = {"seed": DEFAULT_SEED, "timezone": timegrid.DEFAULT_TIM
                           "now": None}
 
 
-def set_clock(now: Optional[int] = None) -> None:
+def set_clock(now: Optional[int] = None) -> Optional[int]:
     """Pin the moment the seed-compatible classes take as "now" (Unix seconds) -- their records
-    end there -- so a suite seeds the same rows whatever day it runs; None: the real clock."""
+    end there -- so a suite seeds the same rows whatever day it runs; None: the real clock.
+    Returns the setting it replaced, to put back (``set_clock(previous)``)."""
     if now is not None and (isinstance(now, bool) or not isinstance(now, int)):
         raise InputError(f"the clock must be Unix seconds (an int) or None, got {now!r}")
-    _state["now"] = now
+    previous, _state["now"] = _state["now"], now
+    return previous
 
 
 def configure(target: Optional[Target] = None, *, db: Optional[str] = None,

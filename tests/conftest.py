@@ -46,13 +46,28 @@ def year_db(tmp_path_factory):
 
 
 @pytest.fixture
-def seed_api_clock():
-    """Pin the seed API's "now" to SEED_API_NOW (its public ``set_clock``), back to the clock after."""
+def seed_clock():
+    """``seed_clock(now)`` pins the seed API's "now" for this test (its public ``set_clock``);
+    the clock it had comes back at teardown."""
     from GenerateMeterData import seedapi
 
-    seedapi.set_clock(SEED_API_NOW)
-    yield SEED_API_NOW
-    seedapi.set_clock(None)
+    before = []
+
+    def pin(now: int) -> int:
+        previous = seedapi.set_clock(now)
+        if not before:
+            before.append(previous)
+        return now
+
+    yield pin
+    if before:
+        seedapi.set_clock(before[0])
+
+
+@pytest.fixture
+def seed_api_clock(seed_clock):
+    """The seed API's "now" pinned to SEED_API_NOW for this test."""
+    return seed_clock(SEED_API_NOW)
 
 
 @pytest.fixture(autouse=True)

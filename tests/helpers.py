@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 # "Now" for tests of the seed API, whose records end at the current time (fixture seed_api_clock):
 # a weekday afternoon in Moscow, away from midnights and month ends, so that no such test depends
 # on the date it runs.
-SEED_API_NOW = int(dt.datetime(2026, 3, 10, 14, 20, tzinfo=ZoneInfo("Europe/Moscow")).timestamp())
+SEED_API_LOCAL = "2026-03-10T14:20"  # as the plugin's --meterdata-now takes it
+SEED_API_NOW = int(dt.datetime.fromisoformat(SEED_API_LOCAL).replace(tzinfo=ZoneInfo("Europe/Moscow")).timestamp())
 
 
 def table_checksums(path: str) -> Dict[str, str]:

@@ -369,4 +369,21 @@ def test_the_device_check_is_once_per_connection_and_costs_no_command(device):
         for seed in (1, 2, 3):
             Scenario(meters=1, days=1, end=END, seed=seed).create(target)
         assert target.commands == 4  # the state read (with quick_check) + one command per load
-        assert target.state.damage == ""
+
+
+def test_with_before_load_the_check_runs_after_it(damaged_db, device, tmp_path):
+    """before_load stops the device's poller: the whole-database read of quick_check waits for
+    it.  Proof of the order: here before_load itself damages the database (copies a damaged one
+    over it), so only a check made after it can refuse the load; after_load still runs."""
+    from GenerateMeterData import SchemaError
+
+    ran = tmp_path / "after_load-ran"
+    settings = device.settings(before_load=f"cp {damaged_db} {device.path}", after_load=f"touch {ran}")
+    with DeviceTarget(settings) as target:
+        target.check()  # sound now: the check is left for the first load
+        with pytest.raises(SchemaError, match=r"is damaged \(quick_check: Page \d+"):
+            Scenario(meters=1, days=2, end=END, seed=9).create(target)
+        # the state read, before_load, quick_check, after_load: no load command was sent
+        assert target.commands == 4
+    assert ran.exists()
+    assert sha256(device.path) == sha256(damaged_db)

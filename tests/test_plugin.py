@@ -5,14 +5,14 @@ import datetime as dt
 
 import pytest
 
-from helpers import rows
+from helpers import SEED_API_LOCAL, rows
 
 END = dt.date(2026, 3, 1)
 
 # Every pytest this file starts pins the seeders' "now" with the plugin's own option (through
 # PYTEST_ADDOPTS, which the subprocesses inherit): what the inner tests seed does not depend on
 # the date the suite runs.
-PINNED_NOW = "2026-03-10T14:20"
+PINNED_NOW = SEED_API_LOCAL
 
 
 @pytest.fixture(autouse=True)

@@ -522,12 +522,12 @@ def test_damage_fires_exactly_its_rule(good_db, tmp_path, damage_name):
 
 
 # ---- the moment register while its profile slot is still running --------------------------
-def test_moment_in_the_running_slot_is_not_a_false_positive(tmp_path, monkeypatch):
+def test_moment_in_the_running_slot_is_not_a_false_positive(tmp_path, seed_clock):
     """The reported case: on one meter, ElDayEnergy(3), ElArr1ConsPower(96), ElMomentEnergy(3)
     through the seed API at 19:57 -- the moments of 19:45-19:55 fall in the slot 19:30-20:00,
     which the profile does not hold yet."""
     now = int(dt.datetime(2026, 11, 22, 19, 57, tzinfo=MSK).timestamp())
-    monkeypatch.setattr(GenerateMeterData.seedapi, "_now", lambda: now)
+    seed_clock(now)
     path = str(tmp_path / "meter.db")
     GenerateMeterData.configure(LocalTarget(path))
     meter = GenerateMeterData.MeterTable().get("MeterTable")
@@ -540,11 +540,11 @@ def test_moment_in_the_running_slot_is_not_a_false_positive(tmp_path, monkeypatc
     assert verify(path) == []
 
 
-def test_moment_in_the_running_slot_is_still_bounded_below(tmp_path, monkeypatch):
+def test_moment_in_the_running_slot_is_still_bounded_below(tmp_path, seed_clock):
     """Skipping what cannot be known is not loosening the rest: a moment in the running slot
     below the day register plus the stored slots still fires."""
     now = int(dt.datetime(2026, 11, 22, 19, 57, tzinfo=MSK).timestamp())
-    monkeypatch.setattr(GenerateMeterData.seedapi, "_now", lambda: now)
+    seed_clock(now)
     path = str(tmp_path / "meter.db")
     GenerateMeterData.configure(LocalTarget(path))
     meter = GenerateMeterData.MeterTable().get("MeterTable")

@@ -24,6 +24,7 @@ from ..model.rng import stream
 from ..schema.layout import ENERGY, ENERGY_GATES, ENERGY_QUANTITIES, POWER, QUALITY
 from ..targets.base import Target
 from .iec62056.messages import DataSet
+from .mbus.electricity import ENERGY_SUBUNITS, KIND_OF_QUANTITY, PHASE_SUBUNITS
 from .obis import ENERGY_BY_CODE, QUALITY_BY_CODE, energy_code, instantaneous
 
 UNIT_FACTORS = {"wh": 1.0, "kwh": 1e3, "mwh": 1e6, "varh": 1.0, "kvarh": 1e3, "mvarh": 1e6, "w": 1.0,
@@ -277,10 +278,6 @@ def neva_reading(session, meter_timezone: dt.tzinfo, days: int = 0) -> Reading:
     return reading
 
 
-#: M-Bus records of an electricity meter (EN 13757-3 VIF quantity) -> the kind of instantaneous
-#: value; subunit n is phase n + 1.  Energy: subunit 0 A+, 1 A-, per tariff, in Wh.
-MBUS_KINDS = {"Voltage": "U", "Current": "I", "Power": "P"}
-MBUS_ENERGY = ("A+", "A-")
 
 
 def mbus_reading(telegrams, clock: Callable[[], float] = time.time) -> Reading:
@@ -297,10 +294,11 @@ def mbus_reading(telegrams, clock: Callable[[], float] = time.time) -> Reading:
                 continue
             if record.function != "Instantaneous value":
                 continue
-            if record.quantity == "Energy" and record.unit == "Wh" and record.subunit in (0, 1) and record.tariff <= 4:
-                code = energy_code(MBUS_ENERGY[record.subunit], record.tariff)
+            if record.quantity == "Energy" and record.unit == "Wh" and record.subunit < len(ENERGY_SUBUNITS) \
+                    and record.tariff <= 4:
+                code = energy_code(ENERGY_SUBUNITS[record.subunit], record.tariff)
                 reading.energy[ENERGY_BY_CODE[code].tag] = record.value
-            elif record.quantity in MBUS_KINDS and record.subunit < 3:
-                quantity = instantaneous(MBUS_KINDS[record.quantity], QUALITY.keys[record.subunit])
+            elif record.quantity in KIND_OF_QUANTITY and record.subunit < len(PHASE_SUBUNITS):
+                quantity = instantaneous(KIND_OF_QUANTITY[record.quantity], PHASE_SUBUNITS[record.subunit])
                 reading.quality[quantity.tag] = record.value
     return reading

@@ -6,11 +6,17 @@ import datetime as dt
 import time
 from typing import Dict, List, Optional
 
-from ..generate.electric import ElectricStory, StoryOptions
+from ..generate.electric import ENERGY_ORDER, ElectricStory, StoryOptions
 from ..generate.meters import make_meter
 from ..model import timegrid
 from ..model.rng import DEFAULT_SEED, stream
+from ..schema.layout import ENERGY_GATES
 from .obis import DIRECTIONS, Code, energy_code
+
+# A meter's register lists (``registers()``, ``day_start()``) are the story's, in its ENERGY_ORDER;
+# the imitators index them by obis.Direction.index: the two orders must be one.
+if [d.column for d in DIRECTIONS] != list(ENERGY_ORDER):
+    raise ImportError("protocols.obis DIRECTIONS and generate.electric ENERGY_ORDER disagree")
 
 ARCHIVE_DAYS = 130  # the Neva archive reaches 127 days back
 PIN_SECONDS = 120   # how long a session's quality snapshot is held (GeneratedMeter.pin_quality)
@@ -72,9 +78,8 @@ class GeneratedMeter:
     def measured(self) -> List[bool]:
         """Whether the meter measures each direction of energy (``obis.DIRECTIONS`` order: A+ always;
         A-, R+, R- as its config says)."""
-        story = self.story
-        gates = {"A+": True, "A-": story.active_reverse, "R+": story.reactive, "R-": story.reactive_reverse}
-        return [bool(gates[d.tag]) for d in DIRECTIONS]
+        gates = {gate.energy: self.spec.flag(gate.column) for gate in ENERGY_GATES}
+        return [bool(gates.get(d.tag, True)) for d in DIRECTIONS]
 
     def day_start(self, days_ago: int) -> List[List[int]]:
         """Registers at local midnight ``days_ago`` days back."""

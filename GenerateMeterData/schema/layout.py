@@ -133,15 +133,20 @@ class Gate(NamedTuple):
     when it is 0, that direction's energy registers and profile column are NULL."""
 
     column: str   # ElectricConfig column
-    tag: str      # its config tag (CONFIG_TAGS)
     energy: str   # the direction it switches: tag prefix of ENERGY (A-, R+, R-)
     profile: str  # the POWER tag of that direction (P-, Q+, Q-)
+
+    @property
+    def tag(self) -> str:
+        """The column's config tag (isAm, isRp, isRm), from CONFIG_TAGS."""
+        return next(tag for tag, column in CONFIG_TAGS["ElectricConfig"].items()
+                    if column == self.column and tag != column)
 
 
 # Reference Q4 (see CONFIG_TAGS): Reactive = R+, ActiveReverse = A-, ReactiveReverse = R-.  A+ is
 # always measured.
-ENERGY_GATES: Tuple[Gate, ...] = (Gate("ActiveReverse", "isAm", "A-", "P-"), Gate("Reactive", "isRp", "R+", "Q+"),
-                                  Gate("ReactiveReverse", "isRm", "R-", "Q-"))
+ENERGY_GATES: Tuple[Gate, ...] = (Gate("ActiveReverse", "A-", "P-"), Gate("Reactive", "R+", "Q+"),
+                                  Gate("ReactiveReverse", "R-", "Q-"))
 CONFIG_MEASURE_TABLE: Dict[str, str] = measures.CONFIG_MEASURE_TABLE
 CONFIG_TABLE_MEASURE: Dict[str, str] = {table: measure for measure, table in CONFIG_MEASURE_TABLE.items()}
 

@@ -52,7 +52,7 @@ class LocalTarget(Target):
         self.timezone = timezone
         self.name = self.path
         self.integrity_check = integrity_check
-        self._checked_file: Optional[Tuple[int, int]] = None  # (st_dev, st_ino) whose pages passed
+        self._checked_file: Optional[Tuple[int, ...]] = None  # the file (as _identity says) whose pages passed
 
     def __repr__(self) -> str:
         return f"LocalTarget({self.path!r})"
@@ -159,13 +159,13 @@ class LocalTarget(Target):
             raise translate(exc, self.path, self.busy_timeout) from None
         try:
             try:
+                self._refuse_damaged(conn)  # before BEGIN: a whole-file read must not hold the write lock
                 conn.execute("BEGIN IMMEDIATE")
                 tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
                 missing = [t for t in REFERENCE_TABLES + WRITE_ORDER if t not in tables]
                 if missing:  # a load there could not be cleared afterwards: refuse before writing
                     raise SchemaError(f"{self.path} is not a meter.db as expected: it has no table "
                                       f"{', '.join(missing)}; nothing was written")
-                self._refuse_damaged(conn)
                 names = NameIndex.from_connection(conn, self.path)
                 ids = IdAllocator.from_connection(conn).confine(self.meter_id_floor, self.meter_id_span)
                 token = uuid.uuid4().hex
@@ -185,14 +185,21 @@ class LocalTarget(Target):
         summary.token = token if summary.total_rows else None
         return summary
 
+    def _identity(self) -> Tuple[int, ...]:
+        """Which file the path names: a new file there (init --force, a file moved into place) is
+        checked again.  Not its size or mtime: other processes' loads (xdist workers sharing the
+        file) change those, and a whole-file read per load is what the check must not cost.  A
+        file copied over in place by another program keeps its inode (restore checks its source)."""
+        stat = os.stat(self.path)
+        return (stat.st_dev, stat.st_ino)
+
     def _refuse_damaged(self, conn: sqlite3.Connection) -> None:
-        """Before the first load into this file (inside its transaction): its pages must pass
+        """Before the first load into this file (before its transaction): its pages must pass
         quick_check, or the load is refused -- rows written into a damaged database could not be
         cleared again.  Once per file and target: it reads the whole database."""
         if not self.integrity_check:
             return
-        stat = os.stat(self.path)
-        identity = (stat.st_dev, stat.st_ino)  # init --force or restore make a new file
+        identity = self._identity()
         if identity == self._checked_file:
             return
         problem = integrity_problem(conn)

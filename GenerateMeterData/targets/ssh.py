@@ -49,7 +49,6 @@ class DeviceState:
     names: NameIndex
     fingerprints: Dict[str, str]
     gzip: bool
-    damage: Optional[str] = None  # quick_check's first finding ("" = sound), None = not checked yet
 
 
 class DeviceTarget(Target):
@@ -61,6 +60,9 @@ class DeviceTarget(Target):
         self.timezone = settings.timezone
         self.executor: Optional[Executor] = None
         self.state: Optional[DeviceState] = None
+        # quick_check's first finding for the database of this connection: "" sound, None not
+        # checked yet (kept when only the reference tables are read again)
+        self._damage: Optional[str] = None
         self.commands = 0  # remote commands started (what a load or a test costs, for benchmarks)
         self.logins = 0    # SSH logins made
         self._gzip_seen = False
@@ -76,7 +78,7 @@ class DeviceTarget(Target):
         if self.executor is None or not self.executor.alive():
             if self.executor is not None:
                 self.executor.close()
-            self.state = None
+            self.state, self._damage = None, None
             self.executor = Executor(self.settings).connect()
             self.logins += 1
         return self.executor
@@ -94,7 +96,7 @@ class DeviceTarget(Target):
         if self.executor is not None:
             self.executor.close()
             self.executor = None
-        self.state = None
+        self.state, self._damage = None, None
 
     @property
     def _stage_dir(self) -> str:
@@ -149,9 +151,9 @@ class DeviceTarget(Target):
         """Connect, and read the device's state: sqlite3 present, db_path a meter.db (its pages
         undamaged, with ``load``); one clear line otherwise.  The state is kept for the loads of
         this connection."""
-        state = self._device_state(integrity=load)
+        self._device_state(integrity=load and not self.settings.before_load)  # else after before_load
         if load:
-            self._refuse_damaged(state)
+            self._refuse_damaged()
 
     def _query(self, sql: str, checked: bool = False) -> List[tuple]:
         """Rows of statements whose every column is wrapped in quote(); with ``checked`` the
@@ -276,23 +278,27 @@ class DeviceTarget(Target):
     # ---- device state --------------------------------------------------------------------
     def _device_state(self, integrity: bool = True) -> DeviceState:
         """Ids by name and tools present, read once per connection (one round trip); with
-        ``integrity`` (what a load needs) the database's pages are quick_check-ed in the same
-        round trip, once per connection, unless the settings say integrity_check = off."""
+        ``integrity`` (what a load needs) the database's pages are quick_check-ed, once per
+        connection, in the same round trip when the state is read then (else in one command of
+        its own), unless the settings say integrity_check = off."""
         self._ex()
-        integrity = integrity and self.settings.integrity_check != "off"
-        if self.state is not None and (not integrity or self.state.damage is not None):
-            return self.state
+        integrity = integrity and self.settings.integrity_check != "off" and self._damage is None
         marker = "'GMD-QUICK-CHECK'"
         check = f"SELECT quote({marker});\nPRAGMA quick_check(1);\n" if integrity else ""
-        if self.state is not None:  # read before by a backup/restore: only the pages are left
-            self.state.damage = self._integrity(self._query_text(check), marker)
+        if self.state is not None:
+            if integrity:  # the state was read without the check (backup, restore, before_load)
+                damage = self._integrity(self._query_text(check), marker)
+                if self.state is None:  # the connection dropped and was re-opened meanwhile
+                    return self._device_state(integrity=True)
+                self._damage = damage
             return self.state
         text = self._query_text(
             "SELECT quote('R'), quote(Name), quote(Id) FROM ArchTypes;\n"
             "SELECT quote('T'), quote(Type), quote(Id), quote(Class) FROM MeterTypes;\n"
             "SELECT quote('I'), quote(Name), quote(Id) FROM MeterIfaces;\n"
             "SELECT quote('S'), quote(name) FROM sqlite_master WHERE type = 'table';\n" + check, checked=True)
-        damage = self._integrity(text, marker) if integrity else None
+        if integrity:
+            self._damage = self._integrity(text, marker)
         rows = self._rows(text.split(marker + "\n", 1)[0] if integrity else text, checked=True)
         record_types, meter_types, classes, interfaces = {}, {}, {}, {}
         for row in rows:
@@ -314,7 +320,7 @@ class DeviceTarget(Target):
                         "MeterTypes": merge.fingerprint((i, n) for n, i in meter_types.items()),
                         "MeterIfaces": merge.fingerprint((i, n) for n, i in interfaces.items())}
         self.state = DeviceState(NameIndex(record_types, meter_types, classes, interfaces), fingerprints,
-                                 gzip=self._gzip_seen, damage=damage)
+                                 gzip=self._gzip_seen)
         return self.state
 
     def _integrity(self, text: str, marker: str) -> str:
@@ -322,10 +328,10 @@ class DeviceTarget(Target):
         head, found, tail = text.partition(marker + "\n")
         return quick_check_finding(tail) if found else "quick_check gave no answer"
 
-    def _refuse_damaged(self, state: DeviceState) -> None:
-        if state.damage:  # rows written into damaged pages could not be cleared again
+    def _refuse_damaged(self) -> None:
+        if self._damage:  # rows written into damaged pages could not be cleared again
             raise SchemaError(f"{self.settings.where}: {self.settings.db_path} is damaged (quick_check: "
-                              f"{state.damage}); nothing was written; restore a backup, or set "
+                              f"{self._damage}); nothing was written; restore a backup, or set "
                               "integrity_check = off to load anyway")
 
     # ---- load ----------------------------------------------------------------------------
@@ -335,8 +341,11 @@ class DeviceTarget(Target):
         started = time.perf_counter()
         token = uuid.uuid4().hex
         remove_stale_workdirs()
-        state = self._device_state()
-        self._refuse_damaged(state)
+        # with before_load (which stops the poller), the whole-database read of quick_check waits
+        # for it: one command of its own on the first load of a connection
+        deferred = bool(self.settings.before_load)
+        state = self._device_state(integrity=not deferred)
+        self._refuse_damaged()
         # after_load runs after whatever happens -- once before_load (if any) has started
         hook_started = not self.settings.before_load
         outcome: Optional[BaseException] = None
@@ -345,6 +354,8 @@ class DeviceTarget(Target):
             if self.settings.before_load:
                 hook_started = True
                 self._hook(self.settings.before_load, "before_load")
+                state = self._device_state(integrity=True)
+                self._refuse_damaged()
             summary = self._load(produce, state, token, progress, expected_meters)
         except BaseException as exc:
             outcome = exc
@@ -622,7 +633,7 @@ class DeviceTarget(Target):
                                   "nothing on the device: run 'verify' or 'loads' to see which content it holds") from None
         finally:
             self._remove_remote(remote)
-        self.state = None
+        self.state, self._damage = None, None
 
     def clear(self, tokens=None, meters=None) -> int:
         """Undo the ledger's loads (all, those in ``tokens``), or remove the ``meters`` (MeterIds)
@@ -713,7 +724,7 @@ class DeviceTarget(Target):
                 self._check_in_use(moved.status)
                 raise RemoteError(f"{s.where}: cannot create {s.db_path}: {_first(moved.error_text())}",
                                   host=s.host)
-        self.state = None
+        self.state, self._damage = None, None
 
     def _check_in_use(self, status: int) -> None:
         s = self.settings

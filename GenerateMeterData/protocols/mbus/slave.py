@@ -11,7 +11,8 @@ import socket
 from typing import Dict, List, Optional
 
 from ..meters import GeneratedMeter, RegisterOverrides
-from ..obis import DIRECTIONS, instantaneous
+from ..obis import DIRECTION, DIRECTIONS, instantaneous
+from .electricity import ENERGY_SUBUNITS, PHASE_SUBUNITS
 from ..tcpservice import TCPService
 from .frames import ACK, FCB, FCV, Frame, REQ_UD2, SND_NKE, SND_UD, split_frames
 from .records import Record, build_rsp_ud, variable_header
@@ -58,15 +59,17 @@ def generated_telegrams(meter: GeneratedMeter, address: int, access: int,
     identification = int(meter.serial[-8:])
     header = variable_header(identification, "GMD", 1, 0x02, access_number=access)
     energy: List[Record] = []
+    measured = meter.measured()
     for tariff in range(5 if meter.story.tariffed else 1):
-        energy.append(Record.build(0x03, registers[0][tariff], tariff=tariff))           # A+ Wh
-        if meter.story.active_reverse:
-            energy.append(Record.build(0x03, registers[1][tariff], tariff=tariff, subunit=1))  # A- Wh
+        for subunit, direction in enumerate(ENERGY_SUBUNITS):
+            if measured[DIRECTION[direction].index]:
+                energy.append(Record.build(0x03, registers[DIRECTION[direction].index][tariff], tariff=tariff,
+                                           subunit=subunit))  # Wh
     quality = meter.quality()
     now = meter.local_now()
     second: List[Record] = [Record.build(0x6D, now.replace(tzinfo=None), data_type="datetime"),
                             Record.build(0x78, identification, data_type="bcd8")]
-    for subunit, phase in enumerate(("A", "B", "C")):
+    for subunit, phase in enumerate(PHASE_SUBUNITS):
         if instantaneous("U", phase).value_in(quality) is None:
             continue  # a phase the meter does not have
         values = {}
