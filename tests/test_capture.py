@@ -19,6 +19,7 @@ from GenerateMeterData.protocols.mbus.frames import parse_hex
 from GenerateMeterData.protocols.mbus.records import decode_telegram
 from GenerateMeterData.protocols.mbus.slave import MBusSlave
 from helpers import rows
+from linkdrop import LinkProxy
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MSK = timegrid.zone("Europe/Moscow")
@@ -182,57 +183,22 @@ def test_imitate_and_capture_commands(tmp_path):
 def test_a_link_that_dies_mid_capture_is_an_error_not_a_partial_reading(iec_meter, db_path):
     """A proxy between client and meter drops the connection when the first energy register is
     requested: the capture must fail (no partial reading is returned, so nothing is written)."""
-    import socket
-    import threading
-
     from GenerateMeterData.protocols.iec62056.messages import IECError
 
     imitator, url = iec_meter
     meter_port = int(url.rsplit(":", 1)[1])
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    cut = threading.Event()
+    seen = b""
 
-    def proxy():
-        client, _ = listener.accept()
-        meter = socket.create_connection(("127.0.0.1", meter_port))
-        seen = b""
+    def request(data):
+        nonlocal seen
+        seen = (seen + data)[-64:]
+        if b"0880FF" in seen.replace(b".", b"").upper():  # the first energy list register
+            return None
+        return data
 
-        def back():
-            try:
-                while True:
-                    data = meter.recv(4096)
-                    if not data:
-                        break
-                    client.sendall(data)
-            except OSError:
-                pass
-
-        threading.Thread(target=back, daemon=True).start()
-        try:
-            while True:
-                data = client.recv(4096)
-                if not data:
-                    break
-                seen = (seen + data)[-64:]
-                if b"0880FF" in seen.replace(b".", b"").upper():  # the first energy list register
-                    cut.set()
-                    break
-                meter.sendall(data)
-        finally:
-            for end in (client, meter):
-                try:
-                    end.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                end.close()
-
-    threading.Thread(target=proxy, daemon=True).start()
-    with pytest.raises(IECError) as failure:
-        with IECClient(f"socket://127.0.0.1:{listener.getsockname()[1]}", baud_switch_delay=0,
-                       initial_baud=9600, timeout=2.0) as client:
-            with client.programming("00000000") as session:
-                neva_reading(session, MSK, days=0)
-    assert cut.is_set() and failure.value.category != "meter-error"
-    listener.close()
+    with LinkProxy(("127.0.0.1", meter_port), to_target=request) as proxy:
+        with pytest.raises(IECError) as failure:
+            with IECClient(proxy.url, baud_switch_delay=0, initial_baud=9600, timeout=2.0) as client:
+                with client.programming("00000000") as session:
+                    neva_reading(session, MSK, days=0)
+        assert proxy.cut.is_set() and failure.value.category != "meter-error"

@@ -9,7 +9,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -27,6 +26,7 @@ from GenerateMeterData.protocols.dlms.link import HdlcClientLink, SocketStream
 from GenerateMeterData.protocols.dlms.push import decode_notification
 from GenerateMeterData.protocols.dlms.spodes import server_address_from_serial
 from helpers import rows
+from linkdrop import LinkProxy
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -183,55 +183,30 @@ def test_long_answers_are_segmented_in_windows_and_block_transferred(meter):
         assert session.text("0.0.96.1.0.255") == imitator.meter.serial
 
 
-class LossyProxy:
-    """A TCP proxy between client and imitator that drops chosen server->client frames."""
+def dropping_frames(drop):
+    """A LinkProxy filter for server->client data that drops chosen frames (1-based numbers)."""
+    reader = FrameReader()
+    count = 0
 
-    def __init__(self, target, drop):
-        self.target = target
-        self.drop = set(drop)         # 1-based numbers of server frames to drop
-        self.count = 0
-        self.server = socket.socket()
-        self.server.bind(("127.0.0.1", 0))
-        self.server.listen(1)
-        self.port = self.server.getsockname()[1]
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self):
-        client, _ = self.server.accept()
-        upstream = socket.create_connection(self.target)
-        reader = FrameReader()
-
-        def up():
-            try:
-                while True:
-                    data = client.recv(4096)
-                    if not data:
-                        break
-                    upstream.sendall(data)
-            except OSError:
-                pass
-
-        threading.Thread(target=up, daemon=True).start()
-        try:
-            while True:
-                data = upstream.recv(4096)
-                if not data:
-                    break
-                for frame in reader.feed(data):
-                    self.count += 1
-                    if self.count not in self.drop:
-                        client.sendall(frame.encode())
-        except OSError:
-            pass
+    def keep(data):
+        nonlocal count
+        out = b""
+        for frame in reader.feed(data):
+            count += 1
+            if count not in drop:
+                out += frame.encode()
+        return out
+    return keep
 
 
 def test_lost_frames_are_retransmitted_after_the_timeout():
     imitator = DLMSImitator()
     host, port = imitator.start_tcp()
     try:
-        proxy = LossyProxy((host, port), drop={3, 6})   # the 3rd server frame (first GET answer) and the 6th
-        with SpodesClient(f"socket://127.0.0.1:{proxy.port}", serial=imitator.meter.serial, timeout=0.5,
-                          max_info=64, window=2) as session:
+        # the 3rd server frame (first GET answer) and the 6th are lost
+        with LinkProxy((host, port), to_client=dropping_frames({3, 6})) as proxy, \
+                SpodesClient(proxy.url, serial=imitator.meter.serial, timeout=0.5, max_info=64,
+                             window=2) as session:
             assert session.text("0.0.96.1.0.255") == imitator.meter.serial
             now = session.clock()
             _, rows_ = session.profile("1.0.99.1.0.255", now - dt.timedelta(hours=6), now)

@@ -4,7 +4,7 @@ decoding an AARQ/AARE but not supported by the client or the imitator."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import axdr
 from .axdr import CosemDateTime, Data, decode_data, decode_length, encode_length
@@ -679,8 +679,82 @@ def _decode_user_apdu(raw: bytes) -> Apdu:
     return decode_apdu(raw)
 
 
-_AARQ_FIELDS = {0xA1: "application_context", 0xA6: "calling_ap_title", 0x8A: "acse_requirements",
-                0x8B: "mechanism", 0xAC: "authentication_value", 0xBE: "user_information"}
+def _application_context(value: bytes) -> int:
+    return _oid_last(value, CONTEXT_OID_PREFIX, "application-context-name")
+
+
+def _mechanism(value: bytes) -> int:
+    if value[:-1] != MECHANISM_OID_PREFIX or len(value) != 7:
+        raise _err("mechanism-name is not a DLMS mechanism")
+    return value[-1]
+
+
+def _first_element(what: str) -> Callable[[bytes], bytes]:
+    """The content of the first BER element inside a context tag (b"" when it is empty)."""
+    def decode(value: bytes) -> bytes:
+        elements = _ber_elements(value, what)
+        return elements[0][1] if elements else b""
+    return decode
+
+
+def _raw(value: bytes) -> bytes:
+    return value
+
+
+def _user_apdu(value: bytes) -> Apdu:
+    return _decode_user_apdu(_user_information(value))
+
+
+def _association_result(value: bytes) -> int:
+    if len(value) != 3 or value[:2] != b"\x02\x01":
+        raise _err("AARE result is not a one-byte INTEGER")
+    return value[2]
+
+
+def _result_source_diagnostic(value: bytes) -> Tuple[int, int]:
+    elements = _ber_elements(value, "result-source-diagnostic")
+    if not elements or elements[0][0] not in (0xA1, 0xA2) or len(elements[0][1]) != 3:
+        raise _err("AARE result-source-diagnostic is malformed")
+    return elements[0][0] - 0xA0, elements[0][1][2]
+
+
+# The context tags an ACSE APDU carries: tag -> (the field, or fields, it sets; how its value
+# decodes). Tags not listed are kept in ``other`` as they came.
+_AcseFields = Dict[int, Tuple[Any, Callable[[bytes], Any]]]
+_AARQ_FIELDS: _AcseFields = {
+    0xA1: ("application_context", _application_context),
+    0xA6: ("calling_ap_title", _first_element("calling-AP-title")),
+    0x8A: ("acse_requirements", _raw),
+    0x8B: ("mechanism", _mechanism),
+    0xAC: ("password", _first_element("calling-authentication-value")),
+    0xBE: ("user_apdu", _user_apdu),
+}
+_AARE_FIELDS: _AcseFields = {
+    0xA1: ("application_context", _application_context),
+    0xA2: ("result", _association_result),
+    0xA3: (("diagnostic_source", "diagnostic"), _result_source_diagnostic),
+    0xA4: ("responding_ap_title", _first_element("responding-AP-title")),
+    0x88: ("responder_acse_requirements", _raw),
+    0x89: ("mechanism", _mechanism),
+    0xAA: ("authentication_value", _first_element("responding-authentication-value")),
+    0xBE: ("user_apdu", _user_apdu),
+}
+
+
+def _read_acse(out: Any, body: bytes, fields: _AcseFields) -> Any:
+    """Fill ``out`` (an AARQ or AARE with its defaults) from the BER elements of its body."""
+    for tag, value in _ber_elements(body, out.name.upper()):
+        if tag not in fields:
+            out.other.append((tag, value))
+            continue
+        names, decode = fields[tag]
+        decoded = decode(value)
+        if isinstance(names, tuple):
+            for name, item in zip(names, decoded):
+                setattr(out, name, item)
+        else:
+            setattr(out, names, decoded)
+    return out
 
 
 @dataclass
@@ -718,27 +792,7 @@ class AARQ(Apdu):
 
     @classmethod
     def read(cls, body: bytes) -> "AARQ":
-        out = cls()
-        for tag, value in _ber_elements(body, "AARQ"):
-            if tag == 0xA1:
-                out.application_context = _oid_last(value, CONTEXT_OID_PREFIX, "application-context-name")
-            elif tag == 0xA6:
-                elements = _ber_elements(value, "calling-AP-title")
-                out.calling_ap_title = elements[0][1] if elements else b""
-            elif tag == 0x8A:
-                out.acse_requirements = value
-            elif tag == 0x8B:
-                if value[:-1] != MECHANISM_OID_PREFIX or len(value) != 7:
-                    raise _err("mechanism-name is not a DLMS mechanism")
-                out.mechanism = value[-1]
-            elif tag == 0xAC:
-                elements = _ber_elements(value, "calling-authentication-value")
-                out.password = elements[0][1] if elements else b""
-            elif tag == 0xBE:
-                out.user_apdu = _decode_user_apdu(_user_information(value))
-            else:
-                out.other.append((tag, value))
-        return out
+        return _read_acse(cls(), body, _AARQ_FIELDS)
 
     def as_dict(self) -> dict:
         return {"type": self.name,
@@ -790,37 +844,7 @@ class AARE(Apdu):
 
     @classmethod
     def read(cls, body: bytes) -> "AARE":
-        out = cls()
-        for tag, value in _ber_elements(body, "AARE"):
-            if tag == 0xA1:
-                out.application_context = _oid_last(value, CONTEXT_OID_PREFIX, "application-context-name")
-            elif tag == 0xA2:
-                if len(value) != 3 or value[:2] != b"\x02\x01":
-                    raise _err("AARE result is not a one-byte INTEGER")
-                out.result = value[2]
-            elif tag == 0xA3:
-                elements = _ber_elements(value, "result-source-diagnostic")
-                if not elements or elements[0][0] not in (0xA1, 0xA2) or len(elements[0][1]) != 3:
-                    raise _err("AARE result-source-diagnostic is malformed")
-                out.diagnostic_source = elements[0][0] - 0xA0
-                out.diagnostic = elements[0][1][2]
-            elif tag == 0xA4:
-                elements = _ber_elements(value, "responding-AP-title")
-                out.responding_ap_title = elements[0][1] if elements else b""
-            elif tag == 0x88:
-                out.responder_acse_requirements = value
-            elif tag == 0x89:
-                if value[:-1] != MECHANISM_OID_PREFIX or len(value) != 7:
-                    raise _err("mechanism-name is not a DLMS mechanism")
-                out.mechanism = value[-1]
-            elif tag == 0xAA:
-                elements = _ber_elements(value, "responding-authentication-value")
-                out.authentication_value = elements[0][1] if elements else b""
-            elif tag == 0xBE:
-                out.user_apdu = _decode_user_apdu(_user_information(value))
-            else:
-                out.other.append((tag, value))
-        return out
+        return _read_acse(cls(), body, _AARE_FIELDS)
 
     def as_dict(self) -> dict:
         diagnostics = ACSE_USER_DIAGNOSTICS if self.diagnostic_source == 1 else ACSE_PROVIDER_DIAGNOSTICS
