@@ -11,6 +11,35 @@ from typing import Callable, Optional, Tuple
 Filter = Callable[[bytes], Optional[bytes]]
 
 
+def pump(source: socket.socket, sink: socket.socket, keep: Optional[Filter] = None,
+         cut: Optional[threading.Event] = None, close: bool = True) -> None:
+    """Forward ``source`` to ``sink`` until either ends or ``keep`` cuts (``cut`` is then set);
+    both are shut down at the end, and closed with ``close``."""
+    try:
+        while True:
+            data: Optional[bytes] = source.recv(65536)
+            if not data:
+                break
+            if keep is not None:
+                data = keep(data)
+                if data is None:
+                    if cut is not None:
+                        cut.set()
+                    break
+            if data:
+                sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for end in (source, sink):
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            if close:
+                end.close()
+
+
 class LinkProxy:
     """Forwards the first connection to 127.0.0.1:``port`` to ``target`` (host, port).
     ``to_target`` filters what the client sends and ``to_client`` what the target answers. Once a
@@ -40,27 +69,7 @@ class LinkProxy:
         self._pump(upstream, client, self.to_client)
 
     def _pump(self, source: socket.socket, sink: socket.socket, keep: Optional[Filter]) -> None:
-        try:
-            while True:
-                data: Optional[bytes] = source.recv(4096)
-                if not data:
-                    break
-                if keep is not None:
-                    data = keep(data)
-                    if data is None:
-                        self.cut.set()
-                        break
-                if data:
-                    sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for end in (source, sink):
-                try:
-                    end.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                end.close()
+        pump(source, sink, keep, self.cut)
 
     def close(self) -> None:
         self.listener.close()

@@ -13,6 +13,8 @@ import threading
 import time
 from typing import List, Optional
 
+from linkdrop import pump
+
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 
 
@@ -131,20 +133,7 @@ class CuttableProxy:
 
     @staticmethod
     def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while True:
-                data = source.recv(65536)
-                if not data:
-                    break
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+        pump(source, sink, close=False)  # cut() closes them
 
     def cut(self) -> None:
         with self.lock:
