@@ -218,7 +218,25 @@ class ElectricModel:
         return found
 
 
-class ElectricStory:
+class Story:
+    """What every meter family's story shares: ``emit_steps`` yields between spans of records
+    (when the caller may take ``em.rows`` away); ``emit`` runs them all."""
+
+    def emit(self, em: Emitter, window_start: int, measures: Set[str],
+             journal_last: Optional[Dict[str, int]] = None,
+             moment_step_minutes: Optional[int] = None) -> None:
+        """Emit the records of ``measures`` stamped in [window_start, end_ts] (profile and
+        moments: (window_start, end_ts]); ``journal_last`` emits the last N events instead."""
+        for _ in self.emit_steps(em, window_start, measures, journal_last, moment_step_minutes):
+            pass
+
+    def emit_steps(self, em: Emitter, window_start: int, measures: Set[str],
+                   journal_last: Optional[Dict[str, int]] = None,
+                   moment_step_minutes: Optional[int] = None) -> Iterator[None]:
+        raise NotImplementedError
+
+
+class ElectricStory(Story):
     """The life of one electricity meter from ``origin_day`` to ``end_ts``: a view at ``end_ts``
     of its ``ElectricModel`` (shared between stories of one meter with ``reuse=True``)."""
 
@@ -320,14 +338,6 @@ class ElectricStory:
         return rows if _ENERGY is None else {t: _ENERGY(row) for t, row in rows.items()}
 
     # ---- emission --------------------------------------------------------------------------
-    def emit(self, em: Emitter, window_start: int, measures: Set[str],
-             journal_last: Optional[Dict[str, int]] = None,
-             moment_step_minutes: Optional[int] = None) -> None:
-        """Emit the records of ``measures`` stamped in [window_start, end_ts] (profile and
-        moments: (window_start, end_ts]); ``journal_last`` emits the last N events instead."""
-        for _ in self.emit_steps(em, window_start, measures, journal_last, moment_step_minutes):
-            pass
-
     def emit_steps(self, em: Emitter, window_start: int, measures: Set[str],
                    journal_last: Optional[Dict[str, int]] = None,
                    moment_step_minutes: Optional[int] = None) -> Iterator[None]:

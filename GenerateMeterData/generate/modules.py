@@ -16,7 +16,7 @@ from ..model.rng import mix64, stream, stream_key
 from ..schema import measures as registry
 from ..schema.layout import CHANNELS
 from ..schema.measures import DIGITAL, PULSE, journal_event
-from .electric import KEEP_ALL_DAYS, OUTAGE_MARGIN, StoryCache, StoryOptions, _poisson
+from .electric import KEEP_ALL_DAYS, OUTAGE_MARGIN, Story, StoryCache, StoryOptions, _poisson
 from .emit import Emitter, channel_values, journal_values
 from .meters import MeterSpec
 
@@ -116,7 +116,7 @@ class PulseModel:
 PULSE_MODELS = StoryCache()
 
 
-class PulseStory:
+class PulseStory(Story):
     """Counters of water/gas/heat meters wired to a pulse concentrator, read at ``end_ts``."""
 
     def __init__(self, spec: MeterSpec, root_seed: int, options: StoryOptions,
@@ -152,13 +152,6 @@ class PulseStory:
             stamps, _ = core.hours(i)
             yield from (t for t in stamps if window_start <= t <= end)
 
-    def emit(self, em: Emitter, window_start: int, measures: Set[str],
-             journal_last: Optional[Dict[str, int]] = None,
-             moment_step_minutes: Optional[int] = None) -> None:
-        """Emit the pulse measures of the window."""
-        for _ in self.emit_steps(em, window_start, measures, journal_last, moment_step_minutes):
-            pass
-
     def emit_steps(self, em: Emitter, window_start: int, measures: Set[str],
                    journal_last: Optional[Dict[str, int]] = None,
                    moment_step_minutes: Optional[int] = None) -> Iterator[None]:
@@ -192,7 +185,7 @@ class PulseStory:
         yield None
 
 
-class DigitalStory:
+class DigitalStory(Story):
     """Discrete inputs (doors, breakers, alarms) that change state now and then."""
 
     def __init__(self, spec: MeterSpec, root_seed: int, options: StoryOptions,
@@ -227,13 +220,6 @@ class DigitalStory:
         i = bisect.bisect_right(self.change_times, ts) - 1
         state = self.states[i] if i >= 0 else self.initial
         return list(state) + [None] * (CHANNELS - self.channels)
-
-    def emit(self, em: Emitter, window_start: int, measures: Set[str],
-             journal_last: Optional[Dict[str, int]] = None,
-             moment_step_minutes: Optional[int] = None) -> None:
-        """Emit the digital measures of the window."""
-        for _ in self.emit_steps(em, window_start, measures, journal_last, moment_step_minutes):
-            pass
 
     def emit_steps(self, em: Emitter, window_start: int, measures: Set[str],
                    journal_last: Optional[Dict[str, int]] = None,

@@ -158,9 +158,9 @@ class LocalTarget(Target):
         except sqlite3.Error as exc:
             raise translate(exc, self.path, self.busy_timeout) from None
         try:
-            try:
+            with self._translated():
                 self._refuse_damaged(conn)  # before BEGIN: a whole-file read must not hold the write lock
-                conn.execute("BEGIN IMMEDIATE")
+            with self._transaction(conn):
                 tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
                 missing = [t for t in REFERENCE_TABLES + WRITE_ORDER if t not in tables]
                 if missing:  # a load there could not be cleared afterwards: refuse before writing
@@ -171,19 +171,33 @@ class LocalTarget(Target):
                 token = uuid.uuid4().hex
                 summary = write_load(conn, produce, ids, names, progress, expected_meters, token=token,
                                      about=self.load_about)
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise translate(exc, self.path, self.busy_timeout) from None
-                raise
         finally:
             conn.close()
         summary.seconds = time.perf_counter() - started
         summary.target = self.path
         summary.token = token if summary.total_rows else None
         return summary
+
+    @contextlib.contextmanager
+    def _transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT; ROLLBACK on any exception (Ctrl-C too), SQLite's own errors
+        as one clear TargetError."""
+        with self._translated():
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                yield
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path, self.busy_timeout) from None
 
     def _identity(self) -> Tuple[int, ...]:
         """Which file the path names: a new file there (init --force, a file moved into place) is
@@ -231,30 +245,23 @@ class LocalTarget(Target):
         a load created -- reading the ledger and deleting in one transaction."""
         conn = self.open()
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            has_ledger = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
-                                      (ledger.LEDGER_TABLE,)).fetchone()[0]
-            if meters is not None:
-                meters = [int(m) for m in meters]
-                if not has_ledger:
-                    ledger.check_meters(meters, [])
-                devices = ledger.check_meters(meters, list(conn.execute(ledger.meters_sql(meters))))
-                statements, removed = ledger.clear_meters_sql(devices), len(devices)
-            else:
-                entries = list(conn.execute(f"SELECT {ledger.LEDGER_COLUMNS} FROM {ledger.LEDGER_TABLE}")) \
-                    if has_ledger else []
-                entries = ledger.select_entries(entries, tokens)
-                statements, removed = ledger.clear_sql(entries), len(entries)
-            for statement in statements:
-                conn.execute(statement)
-            conn.execute("COMMIT")
+            with self._transaction(conn):
+                has_ledger = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                          (ledger.LEDGER_TABLE,)).fetchone()[0]
+                if meters is not None:
+                    meters = [int(m) for m in meters]
+                    if not has_ledger:
+                        ledger.check_meters(meters, [])
+                    devices = ledger.check_meters(meters, list(conn.execute(ledger.meters_sql(meters))))
+                    statements, removed = ledger.clear_meters_sql(devices), len(devices)
+                else:
+                    entries = list(conn.execute(f"SELECT {ledger.LEDGER_COLUMNS} FROM {ledger.LEDGER_TABLE}")) \
+                        if has_ledger else []
+                    entries = ledger.select_entries(entries, tokens)
+                    statements, removed = ledger.clear_sql(entries), len(entries)
+                for statement in statements:
+                    conn.execute(statement)
             return removed
-        except BaseException as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise translate(exc, self.path, self.busy_timeout) from None
-            raise
         finally:
             conn.close()
 
