@@ -5,6 +5,7 @@ meter.db that passes verify, push mode, and the imitate/capture commands."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import socket
 import subprocess
@@ -329,16 +330,33 @@ def test_cli_imitate_and_capture(db_path):
         line = process.stdout.readline()
         assert "imitating a DLMS meter" in line, process.stderr.read()
         serial = line.rsplit("serial ", 1)[1].rstrip(")\n")
-        done = _cli("capture", "dlms", "--port", f"socket://127.0.0.1:{port}", "--serial", serial, "--client", "32",
+        url = f"socket://127.0.0.1:{port}"
+        dry = _cli("capture", "dlms", "--port", url, "--serial", serial, "--client", "32", "--days", "1",
+                   "--db", db_path, "--dry-run", "--json")
+        assert dry.returncode == 0, dry.stderr
+        document = json.loads(dry.stdout)
+        assert document["dry_run"] is True and document["token"] is None and document["serial"] == serial
+        assert document["rows"]["ElectricPowerValues"] == 48 and document["rows"]["MeterTable"] == 1
+        assert not os.path.exists(db_path) or rows(db_path, "SELECT count(*) FROM MeterTable")[0][0] == 0
+        done = _cli("capture", "dlms", "--port", url, "--serial", serial, "--client", "32",
                     "--days", "1", "--db", db_path)
         assert done.returncode == 0, done.stderr
-        assert "ElectricPowerValues 48" in done.stdout.decode()
+        text = done.stdout.decode()
+        assert "ElectricPowerValues 48" in text
+        token = rows(db_path, "SELECT Token FROM GenerateMeterDataLedger")[0][0]
+        meter_id = rows(db_path, "SELECT MeterId FROM MeterTable")[0][0]
+        assert f"load   : {token}" in text and f"meters : MeterId {meter_id} (new)" in text
         assert rows(db_path, "SELECT Ap FROM ElectricEnergyValues WHERE Tariff = 0")[0][0] == 999999
+        again = _cli("capture", "dlms", "--port", url, "--serial", serial, "--client", "32", "--db", db_path)
+        assert f"meter  : MeterId {meter_id} (known by its serial" in again.stdout.decode(), again.stderr
     finally:
         process.terminate()
         process.wait(10)
     done = _cli("capture", "dlms", "--port", f"socket://127.0.0.1:{port}", "--serial", serial, "--db", db_path)
     assert done.returncode != 0 and b"error" in done.stderr.lower()
+    follow = _cli("capture", "dlms", "--port", f"socket://127.0.0.1:{port}", "--follow", "--dry-run", "--db", db_path)
+    assert follow.returncode == 2 and b"--follow has no --dry-run or --json" in follow.stderr
+    assert len(follow.stderr.strip().splitlines()) == 1
 
 
 # ---- the imitator's side fuzzed: whatever a client sends, the server answers or ignores it ----

@@ -118,3 +118,32 @@ def test_a_byte_order_mark_and_bad_lines_are_named(tmp_path):
     path.write_text("IP_address = 10.0.0.1\n[Test]\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"line 1: a key before any \[section\] header"):
         load(path, "Test")
+
+
+def test_the_example_file_loads_with_every_optional_key_uncommented(tmp_path, monkeypatch):
+    """settings.ini.example is what users copy: each commented key, once its ';' is removed, must
+    read as the value shown (a comment after a value would become part of it)."""
+    import re
+    from pathlib import Path
+
+    from GenerateMeterData import settings
+
+    example = Path(__file__).resolve().parent.parent / "settings.ini.example"
+    keys = settings.KNOWN_KEYS
+    lines, uncommented = [], {}
+    for line in example.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"; ([A-Za-z_0-9]+) = (.*)$", line)
+        if match and match.group(1).lower() in keys:
+            lines.append(f"{match.group(1)} = {match.group(2)}")
+            uncommented[match.group(1).lower()] = match.group(2)
+        else:
+            lines.append(line)
+    # every key the tool knows is in the example: the five set ones, the rest commented out
+    assert set(uncommented) == keys - {"ip_address", "ip_port", "user_login", "user_password", "db_path"}
+    path = tmp_path / "settings.ini"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setenv(uncommented["password_env"], "from-the-environment")
+    device = settings.load(path, "Test")
+    assert device.sudo is False and device.sqlite3 == uncommented["sqlite3"]
+    assert device.stage_dir == uncommented["stage_dir"] and device.before_load == uncommented["before_load"]
+    assert device.integrity_check == "once" and device.upload == "auto" and device.command_timeout == 600

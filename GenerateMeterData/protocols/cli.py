@@ -227,10 +227,13 @@ def cmd_imitate(args, out) -> int:
     return 0
 
 
-def _read_meter(args, tz):
-    """One reading of the meter on --port (IEC readout, Neva programming mode or M-Bus)."""
+def _read_meter(args, tz, timezone: str):
+    """One reading of the meter on --port (IEC readout, Neva programming mode, M-Bus or SPODES)."""
     from .capture import mbus_reading, neva_reading, reading_from_data_sets
 
+    if args.protocol == "dlms":
+        from .dlms.cli import read_meter
+        return read_meter(args, timezone)
     if args.protocol == "iec":
         from .iec62056.client import IECClient
         initial = 9600 if args.neva and args.initial_baud == 300 else args.initial_baud
@@ -269,13 +272,14 @@ def cmd_capture(args, out) -> int:
     tz = timegrid.zone(timezone)
     if args.count < 1 or args.every < 0 or args.days < 0:
         raise InputError("--count must be >= 1, --every and --days >= 0")
-    if args.protocol == "dlms":
+    if args.protocol == "dlms" and args.follow:
         if args.dry_run or args.json:
-            raise InputError("capture dlms has no --dry-run or --json yet (capture iec and mbus have)")
-        from .dlms.cli import capture
+            raise InputError("capture dlms --follow has no --dry-run or --json (a push stream has no end "
+                             "to report); they work for a SPODES meter without --follow")
+        from .dlms.cli import follow
         with target_for(settings) as target:
-            return capture(args, out, target, timezone)
-    if args.days and not args.neva:
+            return follow(args, out, target, timezone)
+    if args.days and not args.neva and args.protocol != "dlms":
         raise InputError("--days is for the Neva archive: give --neva too")
     documents = []
     with target_for(settings) as target:
@@ -284,7 +288,7 @@ def cmd_capture(args, out) -> int:
         for n in range(args.count):
             if n:
                 time.sleep(args.every)
-            reading = _read_meter(args, tz)
+            reading = _read_meter(args, tz, timezone)
             notes: list = []
             plan = plan_capture(reading, target)
             summary = capture_rows(reading, target, timezone, dry_run=args.dry_run, notes=notes, plan=plan)

@@ -127,44 +127,39 @@ def add_capture_options(p) -> None:
     p.add_argument("--dlms-auth-key", help="DLMS: authentication key of ciphered pushes (32 hex digits)")
 
 
-def capture(args, out, target, timezone: str) -> int:
-    """``capture dlms``: a SPODES meter (``--every``/``--count`` repeat), or with ``--follow`` a
-    push stream (``--count`` telegrams, default for ever)."""
-    import time
+def follow(args, out, target, timezone: str) -> int:
+    """``capture dlms --follow``: a push stream (``--count`` telegrams, default for ever)."""
+    from .capture import capture_push, follow_pushes
 
-    from .capture import capture_push, follow_pushes, spodes_reading
+    keys = None
+    key = _hex_key(args.dlms_key, "--dlms-key")
+    if key:
+        keys = {"encryption": key, "authentication": _hex_key(args.dlms_auth_key, "--dlms-auth-key")}
+    last = {"stamp": None}
+
+    def handle(notification) -> None:
+        from .push import decode_notification
+        from .capture import push_reading
+        reading = push_reading(decode_notification(notification))
+        if reading.timestamp == last["stamp"]:
+            return       # two telegrams in one second: the table holds one record a second
+        last["stamp"] = reading.timestamp
+        summary = capture_push(notification, target, timezone)
+        out.print(f"captured push of meter {reading.serial}: "
+                  + ", ".join(f"{t} {c}" for t, c in sorted(summary.rows.items())))
+
+    count = args.count if args.count > 1 else None
+    follow_pushes(args.port, handle, keys=keys, count=count, log=out.print)
+    return 0
+
+
+def read_meter(args, timezone: str):
+    """One reading of the SPODES meter on ``--port`` (registers, ``--days`` of the profile and day
+    archive, ``--months`` of the month archive)."""
+    from .capture import spodes_reading
     from .client import SpodesClient
 
-    if args.follow:
-        keys = None
-        key = _hex_key(args.dlms_key, "--dlms-key")
-        if key:
-            keys = {"encryption": key, "authentication": _hex_key(args.dlms_auth_key, "--dlms-auth-key")}
-        last = {"stamp": None}
-
-        def handle(notification) -> None:
-            from .push import decode_notification
-            from .capture import push_reading
-            reading = push_reading(decode_notification(notification))
-            if reading.timestamp == last["stamp"]:
-                return       # two telegrams in one second: the table holds one record a second
-            last["stamp"] = reading.timestamp
-            summary = capture_push(notification, target, timezone)
-            out.print(f"captured push of meter {reading.serial}: "
-                      + ", ".join(f"{t} {c}" for t, c in sorted(summary.rows.items())))
-
-        count = args.count if args.count > 1 else None
-        follow_pushes(args.port, handle, keys=keys, count=count, log=out.print)
-        return 0
     password = args.dlms_password.encode() if args.client == 32 else None
-    for n in range(args.count):
-        if n:
-            time.sleep(args.every)
-        with SpodesClient(args.port, client=args.client, password=password, logical=args.logical_address,
-                          physical=args.physical_address, serial=args.serial, wrapper=args.wrapper) as client:
-            reading = spodes_reading(client, timezone, args.days, args.months)
-        from ..capture import capture_rows
-        summary = capture_rows(reading, target, timezone)
-        out.print(f"captured meter {reading.serial} ({reading.model}): "
-                  + ", ".join(f"{t} {c}" for t, c in sorted(summary.rows.items())))
-    return 0
+    with SpodesClient(args.port, client=args.client, password=password, logical=args.logical_address,
+                      physical=args.physical_address, serial=args.serial, wrapper=args.wrapper) as client:
+        return spodes_reading(client, timezone, args.days, args.months)
