@@ -256,6 +256,18 @@ def _event_strip(ax, meter: Meter, reader: _Reader) -> None:
         ax.set_xlim(reader.when(meter.first) - dt.timedelta(hours=2), reader.when(meter.last) + dt.timedelta(hours=2))
 
 
+def _finish(axes, meter: Meter, reader: _Reader, legends: bool = True) -> None:
+    """What every family's figure ends with: the journal strip in the last panel, dated x axes
+    on all, and (with ``legends``) each other panel's legend beside it when it has one."""
+    _event_strip(axes[-1], meter, reader)
+    for ax in axes:
+        _date_axis(ax)
+    if legends:
+        for ax in axes[:-1]:
+            if ax.get_legend_handles_labels()[0]:
+                _legend(ax)
+
+
 def _say(ax, text: str) -> None:
     """A note in the middle of a panel that has nothing to draw."""
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="#555555")
@@ -363,12 +375,7 @@ def _draw_electric(figure, reader: _Reader, meter: Meter) -> str:
     consumption_ax.set_ylabel("kWh per day")
     consumption_ax.set_title("daily consumption ElDayConsEnergy: A+ per tariff", fontsize=10, loc="left")
 
-    _event_strip(events_ax, meter, reader)
-    for ax in axes:
-        _date_axis(ax)
-    for ax in axes[:3]:
-        if ax.get_legend_handles_labels()[0]:
-            _legend(ax)
+    _finish(axes, meter, reader)
     invalid = sum(len(v) for v in meter.invalid.values())
     return (f"meter {meter.meter_id} ({meter.type_name}): {len(profile)} profile slots, "
             f"{len(registers[0])} day registers, {len(stacked)} days of consumption, "
@@ -417,12 +424,7 @@ def _draw_pulse(figure, reader: _Reader, meter: Meter) -> str:
     if not moving and not day_moving:
         _say(hour_ax, "no channel counted anything")
 
-    _event_strip(events_ax, meter, reader)
-    for ax in axes:
-        _date_axis(ax)
-    for ax in axes[:2]:
-        if ax.get_legend_handles_labels()[0]:
-            _legend(ax)
+    _finish(axes, meter, reader)
     channels = sorted(set(moving) | set(day_moving))
     readings = len(next(iter(hourly.values()), {}))
     return (f"meter {meter.meter_id} ({meter.type_name}): {readings} {hourly_measure} readings, "
@@ -460,8 +462,6 @@ def _draw_digital(figure, reader: _Reader, meter: Meter) -> str:
     _mark_invalid(state_ax, meter.invalid.get("DigMomentState", []), reader, "Valid = 0")
     if not used:
         _say(state_ax, "no input was ever raised")
-    _event_strip(events_ax, meter, reader)
-    for ax in axes:
-        _date_axis(ax)
+    _finish(axes, meter, reader, legends=False)
     return (f"meter {meter.meter_id} ({meter.type_name}): {len(moments)} state records, "
             f"{len(changes)} state changes, inputs raised: {', '.join(map(str, used)) or 'none'}")

@@ -757,6 +757,16 @@ def _read_acse(out: Any, body: bytes, fields: _AcseFields) -> Any:
     return out
 
 
+def _encode_acse(tag: int, apdu, parts: List[Tuple[int, bytes]]) -> bytes:
+    """An AARQ (0x60) or AARE (0x61): the fields it kept unparsed (``other``), its application
+    context, its own ``parts`` and its user-information, in the order of their tag numbers."""
+    parts = list(apdu.other) + [(0xA1, b"\x06\x07" + CONTEXT_OID_PREFIX + bytes((apdu.application_context,)))] + parts
+    if apdu.user_apdu is not None:
+        parts.append((0xBE, _tlv(0x04, apdu.user_apdu.encode())))
+    parts.sort(key=lambda p: p[0] & 0x1F)
+    return _tlv(tag, b"".join(_tlv(t, v) for t, v in parts))
+
+
 @dataclass
 class AARQ(Apdu):
     """The association request. ``password`` is the low-level-security secret (or the HLS
@@ -773,8 +783,7 @@ class AARQ(Apdu):
     name = "aarq"
 
     def encode(self) -> bytes:
-        parts: List[Tuple[int, bytes]] = list(self.other)
-        parts.append((0xA1, b"\x06\x07" + CONTEXT_OID_PREFIX + bytes((self.application_context,))))
+        parts: List[Tuple[int, bytes]] = []
         if self.calling_ap_title is not None:
             parts.append((0xA6, _tlv(0x04, self.calling_ap_title)))
         if self.acse_requirements is not None:
@@ -785,10 +794,7 @@ class AARQ(Apdu):
             parts.append((0x8B, MECHANISM_OID_PREFIX + bytes((self.mechanism,))))
         if self.password is not None:
             parts.append((0xAC, _tlv(0x80, self.password)))
-        if self.user_apdu is not None:
-            parts.append((0xBE, _tlv(0x04, self.user_apdu.encode())))
-        parts.sort(key=lambda p: p[0] & 0x1F)
-        return _tlv(0x60, b"".join(_tlv(t, v) for t, v in parts))
+        return _encode_acse(0x60, self, parts)
 
     @classmethod
     def read(cls, body: bytes) -> "AARQ":
@@ -825,9 +831,7 @@ class AARE(Apdu):
         return self.result == 0
 
     def encode(self) -> bytes:
-        parts: List[Tuple[int, bytes]] = list(self.other)
-        parts.append((0xA1, b"\x06\x07" + CONTEXT_OID_PREFIX + bytes((self.application_context,))))
-        parts.append((0xA2, b"\x02\x01" + bytes((self.result,))))
+        parts: List[Tuple[int, bytes]] = [(0xA2, b"\x02\x01" + bytes((self.result,)))]
         parts.append((0xA3, _tlv(0xA0 + self.diagnostic_source, b"\x02\x01" + bytes((self.diagnostic,)))))
         if self.responding_ap_title is not None:
             parts.append((0xA4, _tlv(0x04, self.responding_ap_title)))
@@ -837,10 +841,7 @@ class AARE(Apdu):
             parts.append((0x89, MECHANISM_OID_PREFIX + bytes((self.mechanism,))))
         if self.authentication_value is not None:
             parts.append((0xAA, _tlv(0x80, self.authentication_value)))
-        if self.user_apdu is not None:
-            parts.append((0xBE, _tlv(0x04, self.user_apdu.encode())))
-        parts.sort(key=lambda p: p[0] & 0x1F)
-        return _tlv(0x61, b"".join(_tlv(t, v) for t, v in parts))
+        return _encode_acse(0x61, self, parts)
 
     @classmethod
     def read(cls, body: bytes) -> "AARE":
