@@ -35,6 +35,17 @@ def table_checksums(path: str) -> Dict[str, str]:
         conn.close()
 
 
+def execute(path: str, *statements: str) -> None:
+    """Run statements on a database file and commit: to damage or adjust a test's copy."""
+    conn = sqlite3.connect(path)
+    try:
+        for statement in statements:
+            conn.execute(statement)
+        conn.commit()
+    finally:
+        conn.close()
+
+
 def rows(path: str, sql: str, params=()) -> List[tuple]:
     conn = sqlite3.connect(path)
     try:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from helpers import rows, table_checksums
+from helpers import execute, rows, table_checksums
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # every seed names its last day: what a test checks must not depend on the date it runs (the one
@@ -24,6 +24,13 @@ def cli(*args, cwd=None, env=None):
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "GenerateMeterData", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=300)
+
+
+def seed_json(*args, cwd=None):
+    """``seed --meters 2 --days 2 --end 2026-01-10 --json ARGS``: its document (the seed must succeed)."""
+    result = cli("seed", "--meters", "2", "--days", "2", *END, "--json", *args, cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
 
 
 def assert_one_line_error(result, code, *fragments):
@@ -49,11 +56,8 @@ def test_init_seed_verify(tmp_path):
 def test_verify_reports_violations_and_exits_1(tmp_path):
     path = str(tmp_path / "m.db")
     assert cli("seed", "--db", path, "--meters", "1", "--days", "3", "--end", "2026-01-10").returncode == 0
-    conn = sqlite3.connect(path)
-    conn.execute("UPDATE ElectricEnergyValues SET Ap = Ap + 1000 WHERE Tariff = 2 AND Id = "
-                 "(SELECT min(Id) FROM MeterData WHERE RecordTypeId = 5)")
-    conn.commit()
-    conn.close()
+    execute(path, "UPDATE ElectricEnergyValues SET Ap = Ap + 1000 WHERE Tariff = 2 AND Id = "
+                  "(SELECT min(Id) FROM MeterData WHERE RecordTypeId = 5)")
     result = cli("verify", "--db", path)
     assert result.returncode == 1
     assert "meter 1001 (DeviceIdx 1) ElDayEnergy 2026-01-07 00:00:00 +0300: A+0 is not the sum of tariffs 1-4" in result.stdout

@@ -9,7 +9,7 @@ import sqlite3
 
 import pytest
 
-from helpers import rows, table_checksums
+from helpers import execute, rows, table_checksums
 from test_cli import END, assert_one_line_error, cli
 from test_cli_exit_codes import closed_port
 
@@ -57,10 +57,7 @@ def test_verify_tolerance_must_be_finite_and_not_negative(good, value):
 def test_verify_of_a_db_that_is_not_a_meter_db_is_bad_input_not_violations(tmp_path, good):
     no_table = str(tmp_path / "no_table.db")
     shutil.copy(good, no_table)
-    conn = sqlite3.connect(no_table)
-    conn.execute("DROP TABLE JournalValues")
-    conn.commit()
-    conn.close()
+    execute(no_table, "DROP TABLE JournalValues")
     assert_one_line_error(cli("verify", "--db", no_table), 2, "is not a meter.db (it has no table JournalValues)",
                           "nothing was verified")
     no_column = str(tmp_path / "no_column.db")

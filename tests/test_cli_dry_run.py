@@ -8,15 +8,7 @@ import subprocess
 import sys
 
 from helpers import rows, table_checksums
-from test_cli import REPO, cli
-
-END = ("--end", "2026-01-10")
-
-
-def seed(*args, cwd=None):
-    result = cli("seed", "--meters", "2", "--days", "2", *END, "--json", *args, cwd=cwd)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+from test_cli import END, REPO, cli, seed_json as seed
 
 
 def test_seed_dry_run_counts_exactly_what_the_load_writes(tmp_path):

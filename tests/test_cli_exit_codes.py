@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from helpers import table_checksums
+from helpers import execute, table_checksums
 from test_cli import END, REPO, cli
 
 MBUS_FRAME = sorted(glob.glob(os.path.join(REPO, "tests", "data", "mbus", "libmbus", "test-frames", "*.hex")))[0]
@@ -40,10 +40,7 @@ def bench(tmp_path_factory):
     assert cli("seed", "--db", good, "--meters", "2", "--days", "2", *END).returncode == 0
     damaged = str(root / "damaged.db")
     shutil.copy(good, damaged)
-    conn = sqlite3.connect(damaged)
-    conn.execute("UPDATE ElectricEnergyValues SET Ap = Ap + 1000 WHERE Tariff = 1")
-    conn.commit()
-    conn.close()
+    execute(damaged, "UPDATE ElectricEnergyValues SET Ap = Ap + 1000 WHERE Tariff = 1")
     notmeter = str(root / "notes.db")
     conn = sqlite3.connect(notmeter)
     conn.execute("CREATE TABLE notes (text)")

@@ -9,15 +9,7 @@ import re
 import pytest
 
 from helpers import rows, table_checksums
-from test_cli import assert_one_line_error, cli
-
-END = ("--end", "2026-01-10")
-
-
-def seed(*args, cwd=None):
-    result = cli("seed", "--meters", "2", "--days", "2", *END, "--json", *args, cwd=cwd)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+from test_cli import END, assert_one_line_error, cli, seed_json as seed
 
 
 def meter_ids(path):

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from GenerateMeterData import LocalTarget, Scenario
+from helpers import execute
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -82,9 +83,6 @@ def test_a_malformed_neva_fixture_is_one_line(tmp_path):
 def test_a_damaged_ledger_row_makes_clear_refuse_in_one_line(tmp_path):
     path = str(tmp_path / "meter.db")
     Scenario(meters=1, days=1, end=__import__("datetime").date(2026, 3, 1)).create(LocalTarget(path))
-    conn = sqlite3.connect(path)
-    conn.execute("UPDATE GenerateMeterDataLedger SET HeaderFirst = 'garbage'")
-    conn.commit()
-    conn.close()
+    execute(path, "UPDATE GenerateMeterDataLedger SET HeaderFirst = 'garbage'")
     one_line(cli("clear", "--db", path, "--all", cwd=tmp_path), 2, "ledger entry", "is damaged")
     assert sqlite3.connect(path).execute("SELECT count(*) FROM MeterTable").fetchone()[0] == 1

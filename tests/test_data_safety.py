@@ -12,7 +12,7 @@ import pytest
 
 from GenerateMeterData import InputError, LocalTarget, Scenario, TargetError, verify
 from GenerateMeterData.targets.ssh import DeviceTarget
-from helpers import all_at_once, rows, table_checksums
+from helpers import all_at_once, execute, rows, table_checksums
 
 END = dt.date(2026, 3, 1)
 
@@ -21,10 +21,7 @@ def not_meter_dbs(tmp_path):
     empty = tmp_path / "empty.db"
     empty.write_bytes(b"")
     notes = tmp_path / "notes.db"
-    conn = sqlite3.connect(notes)
-    conn.execute("CREATE TABLE notes (text TEXT)")
-    conn.commit()
-    conn.close()
+    execute(str(notes), "CREATE TABLE notes (text TEXT)")
     text = tmp_path / "text.db"
     text.write_text("not a database at all\n")
     return [str(empty), str(notes), str(text)]
@@ -206,10 +203,7 @@ def test_a_load_into_a_db_it_could_not_clear_is_refused_before_writing(device, t
 
     LocalTarget(str(tmp_path / "local.db")).init()
     for path in (device.path, str(tmp_path / "local.db")):
-        conn = sqlite3.connect(path)
-        conn.execute("DROP TABLE JournalValues")
-        conn.commit()
-        conn.close()
+        execute(path, "DROP TABLE JournalValues")
     before = table_checksums(device.path)
     with DeviceTarget(device.settings()) as target:
         with pytest.raises(SchemaError, match="no table JournalValues; nothing was written"):

@@ -14,7 +14,7 @@ import pytest
 import GenerateMeterData
 from GenerateMeterData import ConnectError, DatabaseLockedError, Scenario, verify
 from GenerateMeterData.targets.ssh import DeviceTarget
-from helpers import hold_lock, rows, table_checksums
+from helpers import execute, hold_lock, rows, table_checksums
 
 END = dt.date(2026, 3, 1)
 END_ARGS = ("--end", END.isoformat())   # the command line's form: no test depends on the date it runs
@@ -41,10 +41,7 @@ def test_seed_verify_clear_over_ssh(device):
     target = DeviceTarget(device.settings())
     # rows the device collected itself, before and outside this tool
     scenario(meters=2, seed=9).create(GenerateMeterData.LocalTarget(device.path))
-    conn = sqlite3.connect(device.path)
-    conn.execute("DELETE FROM GenerateMeterDataLedger")
-    conn.commit()
-    conn.close()
+    execute(device.path, "DELETE FROM GenerateMeterDataLedger")
     before = table_checksums(device.path)
     summary = scenario(meters=4).create(target)
     assert summary.meters == 4 and summary.total_rows > 10_000
