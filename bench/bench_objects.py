@@ -27,7 +27,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = r'''
 import json, os, sys, tempfile, time
 sys.path.insert(0, sys.argv[1])
+sys.path.insert(1, sys.argv[4])  # bench/: the script itself, one copy for both benchmarks
 rounds, clear = int(sys.argv[2]), sys.argv[3] == "clear"
+import tester_script
 import GenerateMeterData as G
 from GenerateMeterData.targets import LocalTarget
 
@@ -50,22 +52,14 @@ with tempfile.TemporaryDirectory() as tmp:
         target = LocalTarget(os.path.join(tmp, f"m{n}.db"))
         target.init()
         G.configure(target, seed=1000 + n)  # a new root seed: every round a meter never seen before
-        mt = timed("MeterTable", lambda: G.MeterTable())
-        cfg = timed("ElConfig", lambda: G.ElConfig(MeterTable=mt.get("MeterTable")))
-        kw = dict(MeterTable=cfg.get("MeterTable"), ElConfig=cfg.get("ElConfig"))
-        timed("Journal", lambda: G.Journal(RecordTypeId=G.JournalName.ElJrnlLimPwr, Redefine_tag={"Valid": 0}, **kw))
-        timed("ElDayEnergy(7)", lambda: G.ElDayEnergy(Count_timestamp=7, **kw))
-        timed("ElDayConsEnergy(7)", lambda: G.ElDayConsEnergy(Count_timestamp=7, **kw))
-        timed("ElMonthEnergy(3)", lambda: G.ElMonthEnergy(Count_timestamp=3, **kw))
-        timed("ElMomentEnergy()", lambda: G.ElMomentEnergy(**kw))
-        timed("ElMomentQuality(3)", lambda: G.ElMomentQuality(Count_timestamp=3, **kw))
-        timed("ElArr1ConsPower(48)", lambda: G.ElArr1ConsPower(Count_timestamp=48, **kw))
+        tester_script.run(G, timed)
 print(json.dumps(times))
 '''
 
 
 def run(package_root: str, rounds: int, clear: bool) -> dict:
-    out = subprocess.run([sys.executable, "-c", SCRIPT, package_root, str(rounds), "clear" if clear else "keep"],
+    out = subprocess.run([sys.executable, "-c", SCRIPT, package_root, str(rounds), "clear" if clear else "keep",
+                          os.path.dirname(os.path.abspath(__file__))],
                          check=True, capture_output=True, text=True, cwd=tempfile.gettempdir())
     return {label: statistics.median(values) for label, values in json.loads(out.stdout.splitlines()[-1]).items()}
 

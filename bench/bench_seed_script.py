@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 
 import sshd  # noqa: E402  (the tests' device stand-in)
+import tester_script  # noqa: E402  (the script both benchmarks time)
 import GenerateMeterData as G  # noqa: E402
 from GenerateMeterData.schema.layout import TABLE_COLUMNS, VALUE_TABLES  # noqa: E402
 from GenerateMeterData.settings import DeviceSettings  # noqa: E402
@@ -47,17 +48,7 @@ def script(target) -> List[Tuple[str, float]]:
         times.append((label, time.perf_counter() - started))
         return made
 
-    mt = timed("MeterTable()", lambda: G.MeterTable())
-    cfg = timed("ElConfig", lambda: G.ElConfig(MeterTable=mt.get("MeterTable")))
-    kw = dict(MeterTable=cfg.get("MeterTable"), ElConfig=cfg.get("ElConfig"))
-    timed("Journal(ElJrnlLimPwr)", lambda: G.Journal(RecordTypeId=G.JournalName.ElJrnlLimPwr,
-                                                     Redefine_tag={"Valid": 0}, **kw))
-    timed("ElDayEnergy(7)", lambda: G.ElDayEnergy(Count_timestamp=7, **kw))
-    timed("ElDayConsEnergy(7)", lambda: G.ElDayConsEnergy(Count_timestamp=7, **kw))
-    timed("ElMonthEnergy(3)", lambda: G.ElMonthEnergy(Count_timestamp=3, **kw))
-    timed("ElMomentEnergy()", lambda: G.ElMomentEnergy(**kw))
-    timed("ElMomentQuality(3)", lambda: G.ElMomentQuality(Count_timestamp=3, **kw))
-    timed("ElArr1ConsPower(48)", lambda: G.ElArr1ConsPower(Count_timestamp=48, **kw))
+    tester_script.run(G, timed)
     G.set_default_target(None)
     return times
 
