@@ -227,8 +227,9 @@ def cmd_imitate(args, out) -> int:
     return 0
 
 
-def _read_meter(args, tz, timezone: str):
+def _read_meter(args, timezone: str):
     """One reading of the meter on --port (IEC readout, Neva programming mode, M-Bus or SPODES)."""
+    from ..model import timegrid
     from .capture import mbus_reading, neva_reading, reading_from_data_sets
 
     if args.protocol == "dlms":
@@ -241,7 +242,7 @@ def _read_meter(args, tz, timezone: str):
                        baud_switch_delay=args.baud_switch_delay) as client:
             if args.neva:
                 with client.programming(args.password) as session:
-                    return neva_reading(session, tz, args.days)
+                    return neva_reading(session, timegrid.zone(timezone), args.days)
             readout = client.readout()
             ident = readout.identification
             return reading_from_data_sets(readout.data_sets, ident.manufacturer, ident.identification or "")
@@ -288,7 +289,7 @@ def cmd_capture(args, out) -> int:
         for n in range(args.count):
             if n:
                 time.sleep(args.every)
-            reading = _read_meter(args, tz, timezone)
+            reading = _read_meter(args, timezone)
             notes: list = []
             plan = plan_capture(reading, target)
             summary = capture_rows(reading, target, timezone, dry_run=args.dry_run, notes=notes, plan=plan)

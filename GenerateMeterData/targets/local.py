@@ -133,9 +133,8 @@ class LocalTarget(Target):
         if load:
             conn = self.open()
             try:
-                self._refuse_damaged(conn)
-            except sqlite3.Error as exc:
-                raise translate(exc, self.path, self.busy_timeout) from None
+                with self._translated():
+                    self._refuse_damaged(conn)
             finally:
                 conn.close()
 

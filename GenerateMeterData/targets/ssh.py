@@ -78,7 +78,7 @@ class DeviceTarget(Target):
         if self.executor is None or not self.executor.alive():
             if self.executor is not None:
                 self.executor.close()
-            self.state, self._damage = None, None
+            self._forget_state()
             self.executor = Executor(self.settings).connect()
             self.logins += 1
         return self.executor
@@ -96,6 +96,11 @@ class DeviceTarget(Target):
         if self.executor is not None:
             self.executor.close()
             self.executor = None
+        self._forget_state()
+
+    def _forget_state(self) -> None:
+        """The database may be another one now (a new connection, a restore, init): its state is
+        read, and its pages checked, again before the next load."""
         self.state, self._damage = None, None
 
     @property
@@ -325,7 +330,7 @@ class DeviceTarget(Target):
 
     def _integrity(self, text: str, marker: str) -> str:
         """What quick_check printed after the marker: "" when the pages are sound."""
-        head, found, tail = text.partition(marker + "\n")
+        _, found, tail = text.partition(marker + "\n")
         return quick_check_finding(tail) if found else "quick_check gave no answer"
 
     def _refuse_damaged(self) -> None:
@@ -633,7 +638,7 @@ class DeviceTarget(Target):
                                   "nothing on the device: run 'verify' or 'loads' to see which content it holds") from None
         finally:
             self._remove_remote(remote)
-        self.state, self._damage = None, None
+        self._forget_state()
 
     def clear(self, tokens=None, meters=None) -> int:
         """Undo the ledger's loads (all, those in ``tokens``), or remove the ``meters`` (MeterIds)
@@ -724,7 +729,7 @@ class DeviceTarget(Target):
                 self._check_in_use(moved.status)
                 raise RemoteError(f"{s.where}: cannot create {s.db_path}: {_first(moved.error_text())}",
                                   host=s.host)
-        self.state, self._damage = None, None
+        self._forget_state()
 
     def _check_in_use(self, status: int) -> None:
         s = self.settings
