@@ -22,6 +22,7 @@ from .generate.electric import StoryOptions, check_journal_name
 from .generate.emit import Emitter
 from .generate.meters import MeterSpec, kind_of, make_meter
 from .generate.overrides import Override, Overrides, check_tags
+from .generate.polls import PollClock
 from .generate.rows import RowSet
 from .generate.scenario import emit_meter
 from .generate.windows import last_records
@@ -296,7 +297,8 @@ class _Measure(_Written):
         origin = timegrid.add_months(today.replace(day=1), -HISTORY_MONTHS)
         history_start = timegrid.local_midnight(origin, tz)
         window_start, journal_last = last_records(measure, count, now, tz, spec.period_minutes,
-                                                  SEED_MOMENT_STEP, history_start)
+                                                  SEED_MOMENT_STEP, history_start,
+                                                  PollClock(_state["seed"], spec.ordinal, SEED_MOMENT_STEP * 60))
         recorded: List[Dict[str, Any]] = []
         overrides = Overrides.coerce([Override(measure, tags)] if tags else None)
 

@@ -32,7 +32,8 @@ from .generate.rows import NameIndex
 from .model import timegrid
 from .schema.layout import (CONFIG_TABLES, CONFIG_TAGS, ENERGY_GATES, ENERGY_QUANTITIES, FAMILIES, MEASURE_TABLE,
                             ROW_TYPES, TABLE_COLUMNS, VALUE_TABLES, Family, index)
-from .schema.measures import ALIASES, DAY, HOUR, MONTH, PROFILE, select
+from .schema import contract
+from .schema.measures import ALIASES, ALWAYS_0, DAY, HOUR, MONTH, PROFILE, select
 from .schema.measures import measure as measure_entry
 from .schema.reference import METER_KINDS, MeterKind
 
@@ -337,32 +338,140 @@ def valid_0_without_values(view: MeterView) -> Iterator[Finding]:
 
 @rule("valid-1-rows", reads=ALL_MEASURES)
 def valid_1_rows(view: MeterView) -> Iterator[Finding]:
-    """A Valid = 1 record has exactly the rows its value table defines.
+    """A Valid = 1 record has the rows its value table defines for this meter, each once.
 
-    Energy: tariffs 0-4, or tariff 0 alone when ElConfig.Tariff = 0 (no tariff unit); quality:
-    phases A, B, C and Summ; every other table: one row.  The APIs build a reading's tags from
-    these rows, so a missing or extra row is a tag that is missing or has two values."""
+    Energy: tariff 0, with tariffs 1-4 only when ElConfig.Tariff = 1 (a tariff the meter did not
+    report has no row); quality: phases A, B and C on a three-phase meter, A on a single-phase
+    one, and Summ when the meter reports totals (any of them on a meter of unknown type); every
+    other table: one row.  The
+    APIs build a reading's tags from these rows, so a missing or extra row is a tag that is
+    missing or has two values.  (A row whose values are all NULL is not counted here: that is
+    ``no-all-null-rows``.)"""
     tariff_unit = view.config("isTrf")
+    phases = _expected_phases(view)
     for measure in view.present(ALL_MEASURES):
         records = view.all(measure)
         for record in records:
             if not record.valid:
                 continue
             family = record.family
+            empty = _all_null_rows(record)
+            found = [key for key in record.keys() if key not in empty]
             if family.key_column is None:
-                expected: List[object] = [None]
-            elif family is ENERGY and tariff_unit == 0:
-                expected = [0]
-            else:
-                expected = list(family.keys)
-            found = record.keys()
-            if sorted(found, key=str) != sorted(expected, key=str):
-                if family.key_column is None:
+                if found != [None]:
                     yield Finding(measure, record.ts, f"Valid = 1 record has {len(found)} {family.table} rows",
                                   1, len(found))
-                else:
-                    yield Finding(measure, record.ts, f"Valid = 1 record's {family.key_column} rows are not "
-                                  f"those of its table", expected, sorted(found, key=str))
+                continue
+            if family is ENERGY:
+                allowed, required = ((0,), (0,)) if tariff_unit == 0 else (family.keys, (0,))
+            elif family is QUALITY and phases is not None:
+                # values on B/C of one phase: quality-single-phase; no Summ: a meter without totals
+                allowed, required = family.keys, tuple(p for p in phases if p != "Summ")
+            else:
+                allowed, required = family.keys, ()
+            if len(set(found)) != len(found) or not set(required) <= set(found) or not set(found) <= set(allowed):
+                expected = list(required) if required == allowed else f"{list(required)} .. {list(allowed)}"
+                yield Finding(measure, record.ts, f"Valid = 1 record's {family.key_column} rows are not "
+                              f"those of its table", expected, sorted(found, key=str))
+
+
+def _expected_phases(view: MeterView) -> Optional[Tuple[str, ...]]:
+    """The quality rows a meter of this type writes (None: type unknown)."""
+    if view.kind is None or view.kind.family != "electric":
+        return None
+    return QUALITY.keys if view.kind.phases == 3 else ("A", "Summ")
+
+
+def _all_null_rows(record: Record) -> List[object]:
+    """Keys of a record's keyed rows whose value cells are all NULL."""
+    family = record.family
+    if family.key_column is None:
+        return []
+    return [row[1] for row in record.rows if all(value is None for value in row[2:])]
+
+
+def legacy_convention(view: MeterView) -> List[str]:
+    """What of the old tool's convention (contract.LEGACY_CONVENTION) this meter's rows follow:
+    a config holding its profile's period in IntervalPowerArrays, single-phase quality records
+    that all carry all-NULL rows B and C.  Empty for a meter written as the device writes."""
+    found: List[str] = []
+    arrays = view.config("cArrays")
+    periods = {slot.value("cTime") for slot in view.valid(LOAD_PROFILE)}
+    if isinstance(arrays, int) and arrays > contract.PROFILE_ARRAYS and periods == {arrays}:
+        found.append(f"IntervalPowerArrays = {arrays} = the profile's Period")
+    if view.kind is not None and view.kind.phases == 1:
+        quality = [r for m in view.present(QUALITY_MEASURES) for r in view.valid(m)]
+        if quality and all({"B", "C"} <= set(_all_null_rows(r)) for r in quality):
+            found.append(f"all-NULL rows B and C in {len(quality)} quality records")
+    return found
+
+
+@rule("legacy-convention", reads=ALL_MEASURES)
+def legacy_convention_rule(view: MeterView) -> Iterator[Finding]:
+    """The meter's rows follow the convention of GenerateMeterData 0.1, which a device never
+    writes: IntervalPowerArrays holding the profile period (e.g. 30), single-phase quality
+    records with all-NULL rows B and C.  Reported once per meter; ``clear`` removes such loads
+    as any other.
+
+    The device stores the number of profile arrays (1) in IntervalPowerArrays and leaves out a
+    row whose values are all NULL (schema/contract.py); a head-end reading these rows through
+    the device would take a 30-minute profile for 30 arrays and see empty phases."""
+    found = legacy_convention(view)
+    if found:
+        yield Finding("ElectricConfig", None, "follows the " + contract.LEGACY_CONVENTION.split(":")[0]
+                      + " (" + "; ".join(found) + "), not the device's", None, None)
+
+
+@rule("no-all-null-rows", reads=ALL_MEASURES)
+def no_all_null_rows(view: MeterView) -> Iterator[Finding]:
+    """No tariff or phase row has all its values NULL.
+
+    The device's data API leaves out a row whose values are all null (schema/contract.py,
+    ``no-all-null-rows``); such a row is data no device writes.  (A meter whose every
+    single-phase record has them is reported once, as ``legacy-convention``.)"""
+    legacy_rows = any("rows B and C" in item for item in legacy_convention(view))
+    for measure in view.present(ALL_MEASURES):
+        for record in view.valid(measure):
+            empty = _all_null_rows(record)
+            if legacy_rows and record.family is QUALITY:
+                empty = [key for key in empty if key not in ("B", "C")]
+            for key in empty:
+                yield Finding(measure, record.ts, f"{record.family.key_column} {key} row has only NULL values",
+                              "no row", "all NULL")
+
+
+@rule("device-defaults", reads=ALL_MEASURES)
+def device_defaults(view: MeterView) -> Iterator[Finding]:
+    """Cells the device never leaves NULL are not NULL: profile Period, isPart, isOvfl,
+    isSummer; the config's Serial, Model, IntervalPowerArrays and flags; a journal's Event;
+    digital channels up to the channel count.
+
+    The device stores a null the meter gave there as 0 ('' for text) (schema/contract.py,
+    ``device-defaults``)."""
+    for table, columns in contract.DEVICE_DEFAULTS.items():
+        if table in CONFIG_TABLES:
+            row = view.configs.get(table)
+            for column in columns:
+                if row is not None and getattr(row, column) is None:
+                    yield Finding(table, row.Timestamp, f"{column} is NULL", columns[column], None)
+    checks = {table: list(contract.DEVICE_DEFAULTS[table].items()) for table in (POWER.table, JOURNAL.table)}
+    for measure in view.present(ALL_MEASURES):
+        records = view.valid(measure)
+        if not records:
+            continue
+        family = records[0].family
+        if family.table in checks:
+            for record in records:
+                row = record.rows[0]
+                for column, default in checks[family.table]:
+                    if getattr(row, column) is None:
+                        yield Finding(measure, record.ts, f"{column} is NULL", default, None)
+        elif family is DIGITAL:
+            for record in records:
+                count = record.value("Channels")
+                if isinstance(count, int) and any(record.value(f"Chnl{i}") is None for i in range(1, count + 1)):
+                    yield Finding(measure, record.ts, "a channel within Channels is NULL",
+                                  contract.DIGITAL_NULL_CHANNEL, None)
 
 
 UNTAGGED_CELLS = {family.table: [(key, column) for key in family.keys for column in family.value_columns
@@ -586,19 +695,21 @@ def _slot_energy(slot: Record, tag: str) -> Optional[float]:
     return None if power is None or not period else power * period / 60
 
 
-@rule("profile-period-config", reads=frozenset({LOAD_PROFILE}))
-def profile_period_config(view: MeterView) -> Iterator[Finding]:
-    """A profile slot's Period equals ElConfig.IntervalPowerArrays (as this tool reads that column).
+@rule("config-profile-arrays", reads=frozenset({LOAD_PROFILE}))
+def config_profile_arrays(view: MeterView) -> Iterator[Finding]:
+    """ElConfig.IntervalPowerArrays of a meter with a load profile is the number of profile
+    arrays, 1; the period is each slot's Period.
 
-    The meter integrates its profile over the configured interval; a slot of another length is
-    from another configuration, and the energy computed from it is wrong."""
-    configured = view.config("cArrays")
-    if not configured:
+    The device stores the meter's number of profile archives there ("currently always 1") and
+    takes the period from the profile rows (schema/contract.py, ``interval-power-arrays``).  A
+    config that holds the period as GenerateMeterData 0.1 wrote it is ``legacy-convention``."""
+    arrays = view.config("cArrays")
+    if view.configs.get("ElectricConfig") is None or arrays == contract.PROFILE_ARRAYS:
         return
-    for slot in view.valid(LOAD_PROFILE):
-        period = slot.value("cTime")
-        if period != configured:
-            yield Finding(LOAD_PROFILE, slot.ts, "Period differs from ElConfig.IntervalPowerArrays", configured, period)
+    if any(item.startswith("IntervalPowerArrays") for item in legacy_convention(view)):
+        return
+    yield Finding("ElectricConfig", view.configs["ElectricConfig"].Timestamp,
+                  "IntervalPowerArrays is not the number of profile arrays", contract.PROFILE_ARRAYS, arrays)
 
 
 @rule("profile-day-energy", reads=frozenset({LOAD_PROFILE}))
@@ -649,7 +760,9 @@ def moment_register_profile(view: MeterView) -> Iterator[Finding]:
         if base is None:
             continue
         lo, hi = bisect.bisect_right(ends, midnight), bisect.bisect_right(ends, ts)
-        period = (slots[lo].value("cTime") if hi > lo else view.config("cArrays")) or 30
+        period = slots[lo].value("cTime") if lo < len(slots) else None
+        if not period:
+            continue
         period_s = int(period) * 60
         if hi - lo != (ts - midnight) // period_s:
             continue
@@ -849,6 +962,27 @@ def journal_event_id_increases(view: MeterView) -> Iterator[Finding]:
             if previous is not None and event_id is not None and event_id <= previous:
                 yield Finding(measure, record.ts, "EventId does not increase", f"> {previous}", event_id)
             previous = event_id if event_id is not None else previous
+
+
+ZERO_EVENT_JOURNALS = frozenset(name for name in JOURNAL_MEASURES if measure_entry(name).events == ALWAYS_0
+                                and name != "ElJrnlTimeCorr")
+
+
+@rule("journal-event-values", reads=JOURNAL_MEASURES)
+def journal_event_values(view: MeterView) -> Iterator[Finding]:
+    """A journal's Event is a state bit, 0 or 1; Reset, Open, UnAyth and TrfCorr log 0.
+
+    The device stores the record's state (on/off, entered/left) there; the journals without a
+    state are 0 in both device test suites, and a clock correction is 0 or 1 (RTU-327 maps them
+    to 'time before' / 'time after') (schema/contract.py, ``journal-values``,
+    ``time-correction-event``)."""
+    for measure in view.present(JOURNAL_MEASURES):
+        allowed = (0,) if measure in ZERO_EVENT_JOURNALS else (0, 1)
+        for record in view.valid(measure):
+            event = record.value("event")
+            if event is not None and event not in allowed:
+                yield Finding(measure, record.ts, "Event is not a value the device logs here",
+                              " or ".join(map(str, allowed)), event)
 
 
 @rule("power-journal-alternates", reads=frozenset({"ElJrnlPwr"}))

@@ -344,7 +344,33 @@ def verify_page() -> str:
     return "".join(out)
 
 
+def contract_page() -> str:
+    """The device contract, point by point, from ``schema/contract.py``."""
+    from GenerateMeterData.schema import contract
+
+    confidence = {contract.RUN: "a device test suite's assertion, kept after runs",
+                  contract.EMU: "what the device's daemon stored from an emulated meter",
+                  contract.CAP: "a captured answer of a real device",
+                  contract.INFERRED: "follows from the evidence; no test shows it directly",
+                  contract.CHOICE: "the evidence is silent or weak: the tool's choice"}
+    out = [GENERATED, "# The device contract\n\n",
+           "What a UM-40 SMART does with meter.db, point by point, and what GenerateMeterData does about "
+           "it. Every point lives once in `GenerateMeterData/schema/contract.py`; the generator, `verify`, "
+           "`capture` and the imitators read it from there. The evidence is the public test suites of "
+           "people who tested real units (TR1GUN's `smart40_tests`, its CE303 emulator the device's daemon "
+           "polled, `rtu327-autotests`, `um40_smart_framework`), summarised with file and line in the "
+           "project's reference note `device-contract.md` (the section numbers below are that note's).\n\n",
+           _table(("confidence", "meaning"), confidence.items()), "\n",
+           _table(("point", "the device", "GenerateMeterData", "evidence", "confidence"),
+                  ((_code(p.key), p.point, p.tool, p.evidence, p.confidence) for p in contract.POINTS)),
+           "\nA meter.db written by GenerateMeterData 0.1 (IntervalPowerArrays = the profile period, all-NULL "
+           "phase rows B and C) is reported by `verify` as `legacy-convention`, once per meter, and its loads "
+           "stay clearable.\n"]
+    return "".join(out)
+
+
 PAGES = {
+    "reference/device-contract.md": contract_page,
     "reference/measures.md": measures_page,
     "reference/meter-types.md": meter_types_page,
     "reference/settings.md": settings_page,

@@ -138,17 +138,30 @@ def test_a_meter_whose_paths_disagree_is_merged_into_one_config(zeros_url, tmp_p
 
 def test_a_profile_of_another_period_is_refused_in_one_line(meter_url, tmp_path):
     db = str(tmp_path / "m.db")
-    capture(meter_url, db, "plain")
-    with sqlite3.connect(db) as conn:  # the device configured this meter for 60-minute profiles
-        conn.execute("UPDATE ElectricConfig SET IntervalPowerArrays = 60")
+    capture(meter_url, db, "neva")
+    with sqlite3.connect(db) as conn:  # the device stored this meter's profile in 60-minute slots
+        conn.execute("UPDATE ElectricPowerValues SET Period = 60, Pp = Pp / 2")
     before = rows(db, "SELECT count(*) FROM MeterData")[0][0]
     result = cli("capture", "iec", "--port", meter_url, "--db", db, "--neva", "--days", "1")
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
-    assert "IntervalPowerArrays = 60" in line and "30-min" in line and "nothing was written" in line
+    assert "profile of 60-min slots" in line and "30-min" in line and "nothing was written" in line
     assert rows(db, "SELECT count(*) FROM MeterData")[0][0] == before
-    result = cli("capture", "iec", "--port", meter_url, "--db", db, "--neva")  # no profile: no conflict
+    result = cli("capture", "iec", "--port", meter_url, "--db", db)  # no profile: no conflict
     assert result.returncode == 0, result.stderr
+
+
+def test_a_device_written_config_takes_a_profile(meter_url, tmp_path):
+    """A config as the device writes it (IntervalPowerArrays = 1, the number of profile arrays;
+    device contract) is no conflict for a 30-minute profile: the period is the rows' Period."""
+    db = str(tmp_path / "m.db")
+    capture(meter_url, db, "plain")
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE ElectricConfig SET IntervalPowerArrays = 1")
+    result = cli("capture", "iec", "--port", meter_url, "--db", db, "--neva", "--days", "1")
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT DISTINCT Period FROM ElectricPowerValues") == [(30,)]
+    assert rows(db, "SELECT IntervalPowerArrays FROM ElectricConfig") == [(1,)]
     assert verify(db) == []
 
 

@@ -4,6 +4,7 @@ passes every rule.  A rule added without a damage here fails ``test_every_rule_h
 from __future__ import annotations
 
 import datetime as dt
+import math
 import shutil
 import sqlite3
 from typing import Callable, Dict, List, Optional, Tuple
@@ -61,11 +62,19 @@ def middle(items: list) -> object:
     return items[len(items) // 2]
 
 
+def cycle(ts: int) -> dt.datetime:
+    """The start of the 30-minute poll cycle ``ts`` falls in (a grid stamp is its own cycle):
+    moment readings are stamped at the poll, seconds to minutes after the cycle starts."""
+    moment = local(ts)
+    return moment.replace(minute=moment.minute // 30 * 30, second=0)
+
+
 def at_local_time(items: List[Tuple[int, int]], hour: int, minute: int) -> List[Tuple[int, int]]:
-    """The records stamped at hh:mm local time, from the second day on (the first is partial)."""
+    """The records of the hh:mm local poll cycle (stamped at hh:mm exactly for grid archives),
+    from the second day on (the first is partial)."""
     first_day = local(items[0][1]).date()
     return [(i, ts) for i, ts in items
-            if (local(ts).hour, local(ts).minute) == (hour, minute) and local(ts).date() > first_day]
+            if (cycle(ts).hour, cycle(ts).minute) == (hour, minute) and local(ts).date() > first_day]
 
 
 def energy(conn, record_id: int, tariff: int, column: str = "Ap") -> Optional[float]:
@@ -82,7 +91,7 @@ def growing_moment(conn) -> Tuple[int, int, int]:
     index = {record_id: n for n, (record_id, _) in enumerate(moments)}
     for record_id, ts in at_local_time(moments, 12, 30)[3:]:
         following = moments[index[record_id] + 1]
-        if following[1] - ts != 1800:
+        if cycle(following[1]) - cycle(ts) != dt.timedelta(minutes=30):
             continue
         if energy(conn, following[0], 0) - energy(conn, record_id, 0) < 2:
             continue
@@ -177,11 +186,21 @@ def _invalid_header_keeps_values(conn):
 
 
 @damage("valid-1-rows")
-def _tariff_row_missing(conn):
-    """The tariff 3 row of a day consumption record deleted."""
-    record_id, ts = middle(headers(conn, SE303, "ElDayConsEnergy"))
-    conn.execute("DELETE FROM ElectricEnergyValues WHERE Id = ? AND Tariff = 3", (record_id,))
-    return "ElDayConsEnergy", ts
+def _phase_row_missing(conn):
+    """The phase C row of a three-phase meter's quality record deleted, its P and Q taken out of
+    the Summ row too (a tariff the meter did not report may be missing; a phase of a
+    three-phase meter may not)."""
+    record_id, ts = quality_record(conn)
+    pc, qc = conn.execute("SELECT P, Q FROM ElectricQualityValues WHERE Id = ? AND Phase = 'C'",
+                          (record_id,)).fetchone()
+    ps, qs = conn.execute("SELECT P, Q FROM ElectricQualityValues WHERE Id = ? AND Phase = 'Summ'",
+                          (record_id,)).fetchone()
+    p, q = round(ps - pc, 3), round(qs - qc, 3)
+    s = round(math.hypot(p, q), 3)
+    conn.execute("UPDATE ElectricQualityValues SET P = ?, Q = ?, S = ?, KP = ? WHERE Id = ? AND Phase = 'Summ'",
+                 (p, q, s, round(p / s, 4), record_id))
+    conn.execute("DELETE FROM ElectricQualityValues WHERE Id = ? AND Phase = 'C'", (record_id,))
+    return "ElMomentQuality", ts
 
 
 @damage("untagged-cells-null")
@@ -256,12 +275,13 @@ def _pulse_counter_goes_down(conn):
 
 
 @damage("same-instant")
-def _hour_archive_disagrees_with_moment(conn):
-    """The 10:00 hour-archive counter lowered by 1 pulse; the moment archive keeps the true
-    reading of 10:00.  The hour chosen grew by 2+ pulses, so the hour archive still rises."""
+def _hour_archive_disagrees_with_day(conn):
+    """The 00:00 hour-archive counter lowered by 1 pulse; the day archive keeps the true
+    reading of that midnight (moment readings are taken at polls, never at the hour).  The hour
+    chosen grew by 2+ pulses, so the hour archive still rises."""
     hours = headers(conn, PULSE, "PlsHourPulse")
     index = {record_id: n for n, (record_id, _) in enumerate(hours)}
-    for record_id, ts in at_local_time(hours, 10, 0)[5:]:
+    for record_id, ts in at_local_time(hours, 0, 0)[5:]:
         if pulse(conn, record_id) - pulse(conn, hours[index[record_id] - 1][0]) >= 2:
             conn.execute("UPDATE PulseValues SET Chnl1 = Chnl1 - 1 WHERE Id = ?", (record_id,))
             return "PlsHourPulse", ts
@@ -293,13 +313,56 @@ def _consumption_moved_between_tariffs(conn):
     return "ElDayConsEnergy", ts
 
 
-@damage("profile-period-config")
-def _slot_of_another_period(conn):
-    """A 12:00 profile slot stored as a 15-minute slot with doubled powers (the same energy)."""
-    record_id, ts = middle(at_local_time(headers(conn, SE303, "ElArr1ConsPower"), 12, 0))
-    conn.execute("UPDATE ElectricPowerValues SET Period = 15, Pp = Pp * 2, Pm = Pm * 2, Qp = Qp * 2, "
-                 "Qm = Qm * 2 WHERE Id = ?", (record_id,))
+@damage("config-profile-arrays")
+def _config_says_two_profile_arrays(conn):
+    """The SE303's ElConfig.IntervalPowerArrays set to 2 (the device stores 1, the number of
+    profile arrays; 2 is not the profile's period either)."""
+    ts = conn.execute("SELECT Timestamp FROM ElectricConfig WHERE DeviceIdx = ?", (SE303,)).fetchone()[0]
+    conn.execute("UPDATE ElectricConfig SET IntervalPowerArrays = 2 WHERE DeviceIdx = ?", (SE303,))
+    return "ElectricConfig", ts
+
+
+@damage("legacy-convention")
+def _config_holds_the_period(conn):
+    """The SE303's ElConfig.IntervalPowerArrays set to 30, its profile's period, as
+    GenerateMeterData 0.1 wrote it."""
+    conn.execute("UPDATE ElectricConfig SET IntervalPowerArrays = 30 WHERE DeviceIdx = ?", (SE303,))
+    return "ElectricConfig", None
+
+
+@damage("legacy-convention", "null-rows")
+def _single_phase_with_null_phases(conn):
+    """All-NULL rows B and C added to every quality record of the single-phase Mercury200, as
+    GenerateMeterData 0.1 wrote them: reported once, for the meter."""
+    conn.execute("INSERT INTO ElectricQualityValues (Id, Phase) SELECT m.Id, p.Phase FROM MeterData m, "
+                 "(SELECT 'B' AS Phase UNION ALL SELECT 'C') p WHERE m.DeviceIdx = ? AND m.Valid = 1 "
+                 "AND m.RecordTypeId = ?", (SINGLE_PHASE, record_type(conn, "ElMomentQuality")))
+    return "ElectricConfig", None
+
+
+@damage("no-all-null-rows")
+def _empty_phase_row(conn):
+    """An all-NULL phase B row added to one quality record of the single-phase Mercury200 (the
+    device leaves such a row out)."""
+    record_id, ts = middle(headers(conn, SINGLE_PHASE, "ElMomentQuality"))
+    conn.execute("INSERT INTO ElectricQualityValues (Id, Phase) VALUES (?, 'B')", (record_id,))
+    return "ElMomentQuality", ts
+
+
+@damage("device-defaults")
+def _profile_flag_null(conn):
+    """isOvfl of one profile slot set to NULL (the device stores a null flag as 0)."""
+    record_id, ts = middle(headers(conn, SE303, "ElArr1ConsPower"))
+    conn.execute("UPDATE ElectricPowerValues SET Overflow = NULL WHERE Id = ?", (record_id,))
     return "ElArr1ConsPower", ts
+
+
+@damage("journal-event-values")
+def _reset_event_one(conn):
+    """A time-correction record's Event set to 2 (the device logs 0 or 1)."""
+    record_id, ts = headers(conn, SE303, "ElJrnlTimeCorr")[0]
+    conn.execute("UPDATE JournalValues SET Event = 2 WHERE Id = ?", (record_id,))
+    return "ElJrnlTimeCorr", ts
 
 
 @damage("profile-day-energy")
@@ -317,13 +380,33 @@ def _last_slot_of_a_day_raised(conn):
 
 
 @damage("moment-register-profile")
-def _moment_register_raised(conn):
-    """1 Wh added to a 12:30 moment's A+ total and to the tariff it is counting in: the tariffs
-    still sum up and the registers still rise, but the profile says otherwise."""
-    record_id, ts, tariff = growing_moment(conn)
-    conn.execute("UPDATE ElectricEnergyValues SET Ap = Ap + 1 WHERE Id = ? AND Tariff IN (0, ?)",
-                 (record_id, tariff))
-    return "ElMomentEnergy", ts
+def _moment_register_below_profile(conn):
+    """A moment of the 12:30 poll cycle (taken a little after 12:30) lowered, total and the
+    tariff it is counting in alike, to 1 Wh below the day register plus the energy of the
+    day's slots ended by then: the tariffs still sum up and the registers still rise from the
+    previous moment (taken a little after 12:00, most of a slot earlier), but the profile says
+    the meter had counted more."""
+    moments = headers(conn, SE303, "ElMomentEnergy")
+    index = {record_id: n for n, (record_id, _) in enumerate(moments)}
+    days = dict((ts, record_id) for record_id, ts in headers(conn, SE303, "ElDayEnergy"))
+    slots = headers(conn, SE303, "ElArr1ConsPower")
+    for record_id, ts in at_local_time(moments, 12, 30)[3:]:
+        midnight = int(local(ts).replace(hour=0, minute=0, second=0).timestamp())
+        if midnight not in days:
+            continue
+        ended = [slot_id for slot_id, end in slots if midnight < end <= ts]
+        energy_so_far = sum(conn.execute("SELECT Pp * Period / 60.0 FROM ElectricPowerValues WHERE Id = ?",
+                                         (slot_id,)).fetchone()[0] for slot_id in ended)
+        low = energy(conn, days[midnight], 0) + energy_so_far
+        drop = energy(conn, record_id, 0) - (low - 1)
+        previous = moments[index[record_id] - 1][0]
+        for tariff in (1, 2, 3, 4):
+            grew = energy(conn, record_id, tariff) - energy(conn, previous, tariff)
+            if grew > drop + 1 and energy(conn, previous, 0) < low - 2:
+                conn.execute("UPDATE ElectricEnergyValues SET Ap = Ap - ? WHERE Id = ? AND Tariff IN (0, ?)",
+                             (drop, record_id, tariff))
+                return "ElMomentEnergy", ts
+    raise AssertionError("no moment with room below its profile bound")
 
 
 @damage("outage-in-profile")
@@ -401,7 +484,7 @@ def _frequency_off(conn):
 def _phase_b_on_single_phase_meter(conn):
     """A voltage on phase B of the single-phase Mercury200."""
     record_id, ts = quality_record(conn, SINGLE_PHASE, min_power=0.0, angle_needed=False)
-    conn.execute("UPDATE ElectricQualityValues SET U = 230.0 WHERE Id = ? AND Phase = 'B'", (record_id,))
+    conn.execute("INSERT INTO ElectricQualityValues (Id, Phase, U) VALUES (?, 'B', 230.0)", (record_id,))
     return "ElMomentQuality", ts
 
 

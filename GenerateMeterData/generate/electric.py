@@ -25,6 +25,7 @@ from ..schema.measures import ELECTRIC, JOURNAL, JOURNAL_NAMES, journal_event
 from ..schema import layout
 from .emit import Emitter, journal_values
 from .meters import MeterSpec
+from .polls import PollClock
 
 ELECTRIC_MEASURES = registry.select(family=ELECTRIC)
 # The journals a default electric story writes: the outages' (off/on; per phase on a three-phase
@@ -388,10 +389,11 @@ class ElectricStory(Story):
         spans = list(zip(bounds, bounds[1:]))
         outage_offs = self.core.outage_offs
         in_outage = self._in_outage
+        polls = PollClock(self.root_seed, spec.ordinal, step)
         if "ElMomentEnergy" in measures:
             energy = self.energy_values
             for a, b in spans:
-                moments = self._grid(a, b, step)
+                moments = polls.instants(a, b, tz)
                 registers = self.registers_at(moments)
                 em.records("ElMomentEnergy", device, meter_id, (
                     (ts, 0, None) if in_outage(ts, outage_offs) else (ts, 1, energy(registers[ts]))
@@ -400,10 +402,9 @@ class ElectricStory(Story):
         if "ElMomentQuality" in measures:
             quality = self.quality_values
             for a, b in spans:
-                moments = self._grid(a, b, step)
-                hours = self._hours
+                moments = polls.instants(a, b, tz)
                 em.records("ElMomentQuality", device, meter_id, (
-                    (ts, 0, None) if in_outage(ts, outage_offs) else (ts, 1, quality(ts, hours.get(ts)))
+                    (ts, 0, None) if in_outage(ts, outage_offs) else (ts, 1, quality(ts))
                     for ts in moments))
                 yield None
         if "ElArr1ConsPower" in measures:
@@ -416,25 +417,6 @@ class ElectricStory(Story):
     def _in_outage(self, ts: int, outage_offs: List[int]) -> bool:
         i = bisect.bisect_right(outage_offs, ts) - 1
         return i >= 0 and self.outages[i][0] < ts < self.outages[i][1]
-
-    def _grid(self, start_exclusive: int, end_inclusive: int, step: int) -> List[int]:
-        tz = self.tz
-        day = timegrid.local_datetime(start_exclusive, tz).date()
-        out: List[int] = []
-        self._hours: Dict[int, float] = {}
-        while True:
-            midnight = timegrid.local_midnight(day, tz)
-            if midnight > end_inclusive:
-                break
-            next_midnight = timegrid.local_midnight(day + dt.timedelta(days=1), tz)
-            t = midnight
-            while t < next_midnight:
-                if start_exclusive < t <= end_inclusive:
-                    out.append(t)
-                    self._hours[t] = (t - midnight) / 3600.0
-                t += step
-            day += dt.timedelta(days=1)
-        return out
 
     def _profile(self, window_start: int, end_ts: int) -> Iterator[Tuple[int, int, tuple]]:
         """(end stamp, 1, profile values) of every slot ending in (window_start, end_ts]."""
@@ -501,8 +483,7 @@ class ElectricStory(Story):
                              floor((119.5 + noise()) * 100 + 0.5) / 100 if three else None, None]
             total_p += p
             total_q += q
-        if not three:
-            values["B"] = values["C"] = [None] * len(QUALITY_ORDER)
+        # a single-phase meter has no rows B and C: the device never writes an all-NULL row (contract)
         ps, qs = floor(total_p * 1000 + 0.5) / 1000, floor(total_q * 1000 + 0.5) / 1000
         ss = floor(math.hypot(ps, qs) * 1000 + 0.5) / 1000
         values["Summ"] = [None, None, ps, qs, ss, floor(ps / ss * 10000 + 0.5) / 10000 if ss else 1.0,

@@ -8,7 +8,7 @@ from typing import Dict, Optional
 
 from ..errors import InputError
 from ..model.rng import faker_for
-from ..schema import layout, measures
+from ..schema import contract, layout, measures
 from ..schema.layout import CONFIG_TAGS
 from ..schema.reference import METER_KINDS, SERIAL_IFACES, MeterKind
 from .overrides import METER_TABLE_ALIASES, check_tags
@@ -33,6 +33,7 @@ class MeterSpec:
     device_idx: int = 0
     pv: Optional[bool] = None                # rooftop PV: None = the seed decides
     outages: Optional[list] = None           # fixed (off, on) epoch pairs; None = random
+    period: int = 30                         # profile period in minutes (each profile row's Period)
 
     @property
     def meter_id(self) -> int:
@@ -51,9 +52,9 @@ class MeterSpec:
 
     @property
     def period_minutes(self) -> int:
-        """The profile period from ElConfig.IntervalPowerArrays (30 when unusable)."""
-        value = self.config.get("IntervalPowerArrays") or 30
-        return int(value) if int(value) in ALLOWED_PERIODS else 30  # type: ignore[arg-type]
+        """The profile period in minutes.  It is the meter's own (``period``), not a config
+        column: ElectricConfig.IntervalPowerArrays is the number of profile arrays (contract)."""
+        return self.period
 
     def flag(self, column: str) -> bool:
         """A config flag as a bool."""
@@ -112,7 +113,7 @@ def make_meter(rng: random.Random, ordinal: int, meter_id: int, type_name: str, 
         "InterfaceConfig": iface_config, "RTUObjType": 1, "RTUFeederNum": 1 + ordinal // 64 % 64,
         "RTUObjNum": ordinal % 1000 + 1,
     }
-    spec = MeterSpec(ordinal, type_name, kind, table)
+    spec = MeterSpec(ordinal, type_name, kind, table, period=period_minutes)
     if table_overrides:
         tags = check_tags("MeterTable", table_overrides)
         for tag, value in tags.items():
@@ -126,7 +127,7 @@ def make_meter(rng: random.Random, ordinal: int, meter_id: int, type_name: str, 
         ct = rng.random() < 0.2 and kind.phases == 3
         spec.config = {
             "Timestamp": timestamp, "Serial": serial, "Model": fake.meter_model(kind.model, type_name),
-            "IntervalPowerArrays": period_minutes, "DST": 0, "Clock": 1,
+            "IntervalPowerArrays": contract.PROFILE_ARRAYS, "DST": 0, "Clock": 1,
             "Tariff": 1 if kind.tariffs else 0, "Reactive": 1,
             "ActiveReverse": 1 if kind.export else 0, "ReactiveReverse": 1 if kind.export else 0,
             "CurrentCoeff": float(rng.choice((20, 30, 40, 60))) if ct else 1.0,

@@ -19,6 +19,7 @@ from ..schema.measures import DIGITAL, PULSE, journal_event
 from .electric import KEEP_ALL_DAYS, OUTAGE_MARGIN, Story, StoryCache, StoryOptions, _poisson
 from .emit import Emitter, channel_values, journal_values
 from .meters import MeterSpec
+from .polls import PollClock
 
 PULSE_MEASURES = registry.by_cadence(registry.select(family=PULSE))  # moment, hour, day, month
 DIGITAL_MEASURES = registry.select(family=DIGITAL)
@@ -161,7 +162,7 @@ class PulseStory(Story):
         midnights, months = timegrid.window_stamps(window_start, end, tz)
         step = (moment_step_minutes or self.options.moment_step_minutes) * 60
         stamps = {
-            registry.MOMENT: lambda: range(timegrid.floor_to_step(window_start, step, tz) + step, end + 1, step),
+            registry.MOMENT: lambda: PollClock(self.root_seed, self.spec.ordinal, step).instants(window_start, end, tz),
             registry.HOUR: lambda: self._hour_stamps(window_start, end),
             registry.DAY: lambda: midnights,
             registry.MONTH: lambda: months,
@@ -191,6 +192,7 @@ class DigitalStory(Story):
     def __init__(self, spec: MeterSpec, root_seed: int, options: StoryOptions,
                  origin_day: dt.date, end_ts: int, *, reuse: bool = False) -> None:
         self.spec, self.options, self.tz, self.end_ts = spec, options, options.tz, end_ts
+        self.root_seed = root_seed
         self.origin_ts = timegrid.local_midnight(origin_day, self.tz)
         # changes are drawn to past the last day, so "now" within that day moves none of them
         horizon = timegrid.local_midnight(timegrid.local_datetime(end_ts, self.tz).date()
@@ -230,7 +232,8 @@ class DigitalStory(Story):
         step = (moment_step_minutes or self.options.moment_step_minutes) * 60
         moment, changes = "DigMomentState", "DigJournalState"
         if moment in measures:
-            for batch in _batches(range(timegrid.floor_to_step(window_start, step, tz) + step, end + 1, step)):
+            polls = PollClock(self.root_seed, self.spec.ordinal, step)
+            for batch in _batches(polls.instants(window_start, end, tz)):
                 for ts in batch:
                     em.record(moment, device, meter_id, ts, 1, channel_values(moment, self.channels, self.state_at(ts)))
                 yield None

@@ -17,6 +17,7 @@ from .emit import Emitter, Recorder
 from .meters import MeterSpec, make_meter
 from .modules import DigitalStory, PulseStory
 from .overrides import Overrides
+from .polls import PollClock
 from .rows import IdAllocator, NameIndex, RowSet
 from .summary import LoadSummary
 
@@ -132,7 +133,9 @@ class Scenario:
                 elif isinstance(meter_id, int):
                     ids.claim_meter_id(meter_id)
                 spec = make_meter(stream(self.seed, "meter", ordinal, "registry"), ordinal, meter_id,
-                                  plan.type, timestamp=self.start_ts, interface=plan.interface,
+                                  plan.type, interface=plan.interface,
+                                  timestamp=PollClock(self.seed, ordinal, self.options.moment_step_minutes * 60)
+                                  .at(self.start_ts),  # the first poll (contract: configs at poll time)
                                   parent_meter_id=parent.meter_id if parent else 0,
                                   period_minutes=plan.period_minutes,
                                   table_overrides=plan.table, config_overrides=plan.config,
@@ -259,7 +262,7 @@ def emit_meter_steps(emitter: Emitter, spec: MeterSpec, seed: int, options: Stor
             start, last = window_start, None
         else:
             start, last = last_records(measure, depth[measure], end_ts, options.tz, spec.period_minutes,
-                                       step, window_start)
+                                       step, window_start, PollClock(seed, spec.ordinal, step * 60))
             start = max(start, window_start)
         key = (start, tuple(sorted((last or {}).items())))
         groups.setdefault(key, set()).add(measure)

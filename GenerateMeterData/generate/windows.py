@@ -6,17 +6,20 @@ import datetime as dt
 from typing import Dict, Optional, Tuple
 
 from ..model import timegrid
-from ..schema.measures import DAY, EVENT, HOUR, MONTH, PROFILE, measure as measure_entry
+from ..schema.measures import DAY, EVENT, HOUR, MOMENT, MONTH, PROFILE, measure as measure_entry
+from .polls import PollClock
 
 
 def last_records(measure: str, count: int, end_ts: int, tz: dt.tzinfo, period_minutes: int,
-                 moment_step_minutes: int, history_start: int) -> Tuple[int, Optional[Dict[str, int]]]:
+                 moment_step_minutes: int, history_start: int,
+                 poll: Optional[PollClock] = None) -> Tuple[int, Optional[Dict[str, int]]]:
     """(window start, journal_last) that make a story emit the last ``count`` records of
     ``measure`` up to ``end_ts``; event measures are counted by event, from ``history_start``.
 
     A register of a day (month) is stamped at the midnight that starts it, so the last ``count``
     start ``count - 1`` days (months) before today; a consumption needs the register one period
-    earlier as well."""
+    earlier as well.  Moment records are stamped at the meter's polls (``poll``: its clock for
+    ``moment_step_minutes``; without one, on the grid)."""
     if count == 0:
         return end_ts, None
     entry = measure_entry(measure)
@@ -30,5 +33,7 @@ def last_records(measure: str, count: int, end_ts: int, tz: dt.tzinfo, period_mi
         return timegrid.local_midnight(timegrid.add_months(today.replace(day=1), -back), tz), None
     if entry.cadence == HOUR:
         return timegrid.floor_to_step(end_ts, 3600, tz) - back * 3600, None
+    if entry.cadence == MOMENT and poll is not None:
+        return poll.last_window(count, end_ts, tz), None
     step = (period_minutes if entry.cadence == PROFILE else moment_step_minutes) * 60
     return timegrid.floor_to_step(end_ts, step, tz) - count * step, None

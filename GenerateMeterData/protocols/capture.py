@@ -31,6 +31,22 @@ UNIT_FACTORS = {"wh": 1.0, "kwh": 1e3, "mwh": 1e6, "varh": 1.0, "kvarh": 1e3, "m
                 "kw": 1e3, "mw": 1e6, "var": 1.0, "kvar": 1e3, "va": 1.0, "kva": 1e3, "v": 1.0, "kv": 1e3,
                 "a": 1.0, "ma": 1e-3, "hz": 1.0, "deg": 1.0, "°": 1.0}
 MANUFACTURER_TYPES = {"TPC": "NEVA3xx", "EKT": "SE303", "GMD": "NEVA3xx", "INC": "Mercury23x", "ELS": "A1140"}
+#: The same makers' single-phase types, for a reading with values on phase A only (the device
+#: writes no all-NULL phase row, so a three-phase type would miss rows B and C).
+SINGLE_PHASE_TYPES = {"NEVA3xx": "NEVA1xx", "SE303": "SE102M", "Mercury23x": "Mercury206", "A1140": "SE102M"}
+
+
+def meter_type_of(reading: "Reading", given: Optional[str] = None) -> str:
+    """The MeterTypes.Type a new meter is registered as: ``given``, else by manufacturer (a
+    single-phase type when the reading has quality values on phase A only)."""
+    if given:
+        return given
+    type_name = MANUFACTURER_TYPES.get(reading.manufacturer.upper(), "SE303")
+    phases = {QUALITY.tags[tag][0] for tag, value in reading.quality.items()
+              if value is not None and tag in QUALITY.tags}
+    if "A" in phases and not phases & {"B", "C"}:
+        return SINGLE_PHASE_TYPES.get(type_name, "SE102M")
+    return type_name
 
 
 @dataclass
@@ -110,7 +126,7 @@ class CapturePlan:
     meter_id: Optional[int]
     tariffed: bool                        # energy rows for tariffs 0-4 (else tariff 0 alone)
     flags: Dict[str, int]                 # "A-"/"R+"/"R-" -> 0/1 as ElectricConfig says (or will say)
-    period: Optional[int]                 # ElectricConfig.IntervalPowerArrays
+    period: Optional[int]                 # the Period of the meter's stored profile (None: none stored)
     existing: Dict[str, set] = field(default_factory=dict)  # measure -> stamps already stored
     notes: List[str] = field(default_factory=list)
 
@@ -129,20 +145,25 @@ def plan_capture(reading: Reading, target: Target) -> CapturePlan:
     ElectricConfig: a quantity the config says it does not measure is written as NULL, tariffs
     1-4 only when it has a tariff unit (rows of tariffs 1-4 that the reading lacks are NULL),
     records already stored (same archive, same stamp) are not written again; a profile whose
-    period is not the config's is refused (CaptureConflict), nothing written."""
+    period is not that of the profile already stored (its rows' Period: IntervalPowerArrays is
+    the number of profile arrays, see schema/contract.py) is refused (CaptureConflict), nothing
+    written."""
     tariffed, flags = _reading_flags(reading)
     found = target.fetch(
         f"SELECT c.DeviceIdx, m.MeterId, c.Tariff, {', '.join('c.' + g.column for g in ENERGY_GATES)}, "
-        "c.IntervalPowerArrays FROM ElectricConfig c LEFT JOIN MeterTable m ON m.DeviceIdx = c.DeviceIdx "
+        "(SELECT p.Period FROM MeterData d JOIN ElectricPowerValues p ON p.Id = d.Id "
+        " JOIN ArchTypes a ON a.Id = d.RecordTypeId WHERE d.DeviceIdx = c.DeviceIdx AND a.Name = 'ElArr1ConsPower' "
+        " ORDER BY d.Timestamp DESC LIMIT 1) "
+        "FROM ElectricConfig c LEFT JOIN MeterTable m ON m.DeviceIdx = c.DeviceIdx "
         "WHERE c.Serial = ? ORDER BY c.Timestamp DESC LIMIT 1", (reading.serial,))
     if not found:
-        return CapturePlan(reading, None, None, tariffed, flags, NEVA_PERIOD)
+        return CapturePlan(reading, None, None, tariffed, flags, None)
     device_idx, meter_id, has_tariff, *stored_flags, period = found[0]
     plan = CapturePlan(reading, device_idx, meter_id, bool(has_tariff),
                        {q: int(bool(v)) for q, v in zip(GATED, stored_flags)}, period)
     who = f"meter {meter_id if meter_id is not None else '?'} (serial {reading.serial})"
     if reading.profile and period and period != NEVA_PERIOD:
-        raise CaptureConflict(f"capture: {who} has ElectricConfig.IntervalPowerArrays = {period} min but the meter's "
+        raise CaptureConflict(f"capture: {who} has a stored profile of {period}-min slots (Period) but the meter's "
                               f"profile has {NEVA_PERIOD}-min slots; nothing was written (capture without --days, "
                               "or into another meter.db)")
     dropped = [q for q in GATED if flags[q] and not plan.flags[q]]
@@ -170,7 +191,7 @@ def capture_rows(reading: Reading, target: Target, timezone: str = timegrid.DEFA
     plan = plan or plan_capture(reading, target)
     if notes is not None:
         notes.extend(plan.notes)
-    type_name = meter_type or MANUFACTURER_TYPES.get(reading.manufacturer.upper(), "SE303")
+    type_name = meter_type_of(reading, meter_type)
     skipped: List[str] = []
 
     def fresh(measure: str, ts: int) -> bool:
@@ -194,8 +215,8 @@ def capture_rows(reading: Reading, target: Target, timezone: str = timegrid.DEFA
                               timestamp=reading.timestamp,
                               config_overrides={"serial": reading.serial, "model": reading.model,
                                                 "isTrf": int(plan.tariffed),
-                                                **{g.tag: plan.flags[g.energy] for g in ENERGY_GATES},
-                                                "cArrays": NEVA_PERIOD})
+                                                **{g.tag: plan.flags[g.energy] for g in ENERGY_GATES}},
+                              period_minutes=NEVA_PERIOD)
             spec.device_idx = device_idx = ids.device_idx()
             rows["MeterTable"].append(spec.meter_table_row(names))
             rows["ElectricConfig"].append(spec.config_row())
@@ -204,7 +225,7 @@ def capture_rows(reading: Reading, target: Target, timezone: str = timegrid.DEFA
                            energy_values(lambda q, t: reading.energy.get(f"{q}{t}")))
         if reading.quality and fresh("ElMomentQuality", reading.timestamp):
             emitter.record("ElMomentQuality", device_idx, meter_id, reading.timestamp, 1,
-                           tags_to_values(QUALITY.table, reading.quality, QUALITY.keys))
+                           tags_to_values(QUALITY.table, reading.quality))  # no all-NULL phase row (contract)
         for measure, archive in (("ElDayEnergy", reading.day_registers), ("ElMonthEnergy", reading.month_registers)):
             for stamp, registers in archive:
                 if fresh(measure, stamp):

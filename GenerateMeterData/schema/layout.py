@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import namedtuple
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
-from . import measures
+from . import contract, measures
 
 # Insert column order of every table the tool writes (Id / DeviceIdx first where present).
 METER_TABLE_COLUMNS = ("DeviceIdx", "MeterId", "ParentId", "TypeId", "Address", "ReadPassword",
@@ -107,15 +107,14 @@ MEASURE_TABLE: Dict[str, str] = measures.MEASURE_TABLE
 
 HEADER_TAGS = ("DeviceIdx", "Timestamp", "RecordTypeId", "Valid")
 
-# Config tags (the JSON API's names) -> columns.  Reference Q4 leaves open which of isAm/isRm/isRp
-# belongs to Reactive/ActiveReverse/ReactiveReverse; this follows the physical meaning of the
-# column names (Reactive = R+, ActiveReverse = A-, ReactiveReverse = R-), the same rule the
-# generator's value gating uses.  Column names are accepted as tags too.
+# Config tags (the JSON API's names) -> columns.  The three direction flags go by position as the
+# device's data API maps them (contract.CONFIG_FLAG_TAGS: isAm = Reactive, isRm = ActiveReverse,
+# isRp = ReactiveReverse); the values are gated by the columns' meaning (ENERGY_GATES).  Column
+# names are accepted as tags too.
 CONFIG_TAGS: Dict[str, Dict[str, str]] = {
     "ElectricConfig": {"serial": "Serial", "model": "Model", "cArrays": "IntervalPowerArrays",
-                       "isDst": "DST", "isClock": "Clock", "isTrf": "Tariff", "isRp": "Reactive",
-                       "isAm": "ActiveReverse", "isRm": "ReactiveReverse", "kI": "CurrentCoeff",
-                       "kU": "VoltageCoeff", "const": "MeterConst", "Timestamp": "Timestamp",
+                       "isDst": "DST", "isClock": "Clock", "isTrf": "Tariff", **contract.CONFIG_FLAG_TAGS,
+                       "kI": "CurrentCoeff", "kU": "VoltageCoeff", "const": "MeterConst", "Timestamp": "Timestamp",
                        "DeviceIdx": "DeviceIdx"},
     "PulseConfig": {"serial": "Serial", "model": "Model", "chnl": "Channels", "isDst": "DST",
                     "Timestamp": "Timestamp", "DeviceIdx": "DeviceIdx"},
@@ -143,8 +142,8 @@ class Gate(NamedTuple):
                     if column == self.column and tag != column)
 
 
-# Reference Q4 (see CONFIG_TAGS): Reactive = R+, ActiveReverse = A-, ReactiveReverse = R-.  A+ is
-# always measured.
+# What the columns mean (not contradicted by the device evidence, see contract.py): Reactive = R+,
+# ActiveReverse = A-, ReactiveReverse = R-.  A+ is always measured.
 ENERGY_GATES: Tuple[Gate, ...] = (Gate("ActiveReverse", "A-", "P-"), Gate("Reactive", "R+", "Q+"),
                                   Gate("ReactiveReverse", "R-", "Q-"))
 CONFIG_MEASURE_TABLE: Dict[str, str] = measures.CONFIG_MEASURE_TABLE

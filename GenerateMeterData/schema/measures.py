@@ -8,18 +8,20 @@ Adding a measure is one entry here plus the story code that produces its values
 (``generate/electric.py`` or ``generate/modules.py``).
 
 The entries are in ArchTypes order: a fresh database made by ``init`` numbers them 1, 2, ...
-This module imports nothing from the package, so every other module may import it.
+This module imports only ``contract`` (which imports nothing), so every other module may import it.
 """
 from __future__ import annotations
 
 from typing import Dict, Iterable, NamedTuple, Optional, Tuple
 
+from . import contract
+
 # Cadence: when a record is stamped.
-MOMENT = "moment"    # on the moment grid (every ``moment_step_minutes``)
+MOMENT = "moment"    # at each poll of the meter (every ``moment_step_minutes``, off the grid: contract)
 HOUR = "hour"        # at the start of each local hour
 DAY = "day"          # at local midnight
 MONTH = "month"      # at local midnight of the 1st
-PROFILE = "profile"  # at the end of each profile period (ElConfig.IntervalPowerArrays)
+PROFILE = "profile"  # at the end of each profile period (its Period; see contract.PROFILE_ARRAYS)
 EVENT = "event"      # when something happens (journals, digital state changes)
 CADENCES = (MOMENT, HOUR, DAY, MONTH, PROFILE, EVENT)
 
@@ -80,7 +82,7 @@ REGISTRY: Tuple[Measure, ...] = (
     Measure("DigConfig", CONFIG, DIGITAL, "DigitalConfig", None, retention=1, seed_class="DigConfig",
             doc="Discrete I/O module config: serial, model, input and output channels."),
     Measure("ElMomentEnergy", ELECTRIC, ELECTRIC, "ElectricEnergyValues", MOMENT, cumulative=True,
-            seed_class="ElMomentEnergy", doc="Moment energy registers (A+/A-/R+/R- per tariff), every 5 minutes."),
+            seed_class="ElMomentEnergy", doc="Moment energy registers (A+/A-/R+/R- per tariff), at each poll."),
     Measure("ElDayEnergy", ELECTRIC, ELECTRIC, "ElectricEnergyValues", DAY, cumulative=True, retention=35,
             seed_class="ElDayEnergy", doc="Energy registers at local midnight of each day."),
     Measure("ElMonthEnergy", ELECTRIC, ELECTRIC, "ElectricEnergyValues", MONTH, cumulative=True, retention=12,
@@ -93,9 +95,9 @@ REGISTRY: Tuple[Measure, ...] = (
     Measure("ElMomentQuality", ELECTRIC, ELECTRIC, "ElectricQualityValues", MOMENT, seed_class="ElMomentQuality",
             doc="Voltages, currents, powers, power factor, angles, frequency."),
     Measure("ElArr1ConsPower", ELECTRIC, ELECTRIC, "ElectricPowerValues", PROFILE, retention=1680,
-            seed_class="ElArr1ConsPower", doc="30-minute load profile (average power in W per slot)."),
+            seed_class="ElArr1ConsPower", doc="Load profile (average power in W per slot of its Period, 30 minutes by default)."),
     Measure("PlsMomentPulse", PULSE, PULSE, "PulseValues", MOMENT, cumulative=True, seed_class="PlsMomentPulse",
-            doc="Pulse counters now, every 5 minutes."),
+            doc="Pulse counters now, at each poll."),
     Measure("PlsDayPulse", PULSE, PULSE, "PulseValues", DAY, cumulative=True, retention=35,
             seed_class="PlsDayPulse", doc="Pulse counters at local midnight."),
     Measure("PlsMonthPulse", PULSE, PULSE, "PulseValues", MONTH, cumulative=True, retention=12,
@@ -103,11 +105,12 @@ REGISTRY: Tuple[Measure, ...] = (
     Measure("PlsHourPulse", PULSE, PULSE, "PulseValues", HOUR, cumulative=True, seed_class="PlsHourPulse",
             doc="Pulse counters at the start of each hour."),
     Measure("DigMomentState", DIGITAL, DIGITAL, "DigitalValues", MOMENT, seed_class="DigMomentState",
-            doc="Discrete input states, every 5 minutes."),
+            doc="Discrete input states, at each poll."),
     Measure("DigJournalState", DIGITAL, DIGITAL, "DigitalValues", EVENT, seed_class="DigJournalState",
             doc="Discrete input states at each change."),
     _journal("ElJrnlPwr", OFF_ON, by_default=True),
-    _journal("ElJrnlTimeCorr", ALWAYS_1, by_default=True),
+    # contract.TIME_CORRECTION_EVENT: a correction is logged once, Event 0
+    _journal("ElJrnlTimeCorr", ALWAYS_0 if contract.TIME_CORRECTION_EVENT == 0 else ALWAYS_1, by_default=True),
     _journal("ElJrnlReset", ALWAYS_0),
     _journal("ElJrnlC1Init"),
     _journal("ElJrnlC2Init"),
