@@ -223,3 +223,34 @@ def test_readme_and_docs_show_every_contract_point():
     for point in contract.POINTS:
         assert f"`{point.key}`" in page and point.evidence.replace("|", "\\|") in page
     assert {p.confidence for p in contract.POINTS} <= set(contract.CONFIDENCES)
+
+
+@pytest.mark.parametrize("meter_type", ["SE303", "Mercury200"])
+def test_the_seed_compatible_script_writes_the_device_convention(tmp_path, seed_clock, meter_type):
+    """The tester's usual seed-API script (plain module-level calls), on a three-phase and a
+    single-phase meter: every contract point holds and verify finds nothing."""
+    from zoneinfo import ZoneInfo
+    seed_clock(int(dt.datetime(2026, 2, 27, 14, 41, 17, tzinfo=ZoneInfo("Europe/Moscow")).timestamp()))
+    path = str(tmp_path / "m.db")
+    G = GenerateMeterData
+    G.configure(LocalTarget(path))
+    mt = G.MeterTable(Redefine_tag={"typeName": meter_type})
+    cfg = G.ElConfig(MeterTable=mt.get("MeterTable"))
+    kw = dict(MeterTable=cfg.get("MeterTable"), ElConfig=cfg.get("ElConfig"))
+    G.Journal(RecordTypeId=G.JournalName.ElJrnlTimeCorr, Count_timestamp=2, **kw)
+    G.ElDayEnergy(Count_timestamp=7, **kw)
+    G.ElDayConsEnergy(Count_timestamp=7, **kw)
+    G.ElMonthEnergy(Count_timestamp=3, **kw)
+    G.ElMomentEnergy(**kw)
+    G.ElMomentQuality(Count_timestamp=3, **kw)
+    G.ElArr1ConsPower(Count_timestamp=48, **kw)
+    assert [c["cArrays"] for c in device_configs(path)] == [1]
+    assert rows(path, "SELECT DISTINCT Period FROM ElectricPowerValues") == [(30,)]
+    phases = [p for (p,) in rows(path, "SELECT DISTINCT Phase FROM ElectricQualityValues ORDER BY Phase")]
+    assert phases == (["A", "B", "C", "Summ"] if meter_type == "SE303" else ["A", "Summ"])
+    assert rows(path, "SELECT count(*) FROM ElectricQualityValues WHERE U IS NULL AND I IS NULL AND P IS NULL "
+                      "AND Q IS NULL AND S IS NULL AND KP IS NULL AND Angle IS NULL AND F IS NULL") == [(0,)]
+    assert {e for *_, e in measure_rows(path, "ElJrnlTimeCorr", "JournalValues", "v.Event")} == {0}
+    moments = [ts for _, ts, *_ in measure_rows(path, "ElMomentQuality", "ElectricQualityValues", "v.Id")]
+    assert moments and all(ts % 300 for ts in moments)
+    assert verify(path) == []

@@ -141,7 +141,7 @@ def test_the_reference_holds_every_tag_type_key_and_command():
             assert f"| `{tag}` | {row_key} | {family.table}.{family.value_columns[index]} |" in measures
     assert "| `A+1` | Tariff = 1 | ElectricEnergyValues.Ap |" in measures
     assert "| `Freq` | Phase = Summ | ElectricQualityValues.F |" in measures
-    assert "| `isAm` | ElectricConfig.ActiveReverse |" in measures
+    assert "| `isAm` | ElectricConfig.Reactive |" in measures  # by position, as the device API (contract)
     for name, _, _ in reference.ARCH_TYPES:
         assert f"| `{name}` |" in measures
     types = pages["reference/meter-types.md"]
