@@ -75,6 +75,14 @@ class MeterSpec:
         return layout.make_row(self.config_table, dict(self.config, DeviceIdx=self.device_idx))
 
 
+def meter_seed_path(ordinal: int, type_name: str) -> tuple:
+    """The root of an electricity meter's random streams (``model.rng.stream(seed, *path, purpose)``):
+    its ordinal and its type.  A meter's story depends on its type, so two meters of different
+    types with one ordinal (or seed-API MeterId) never share values; adding a meter still changes
+    no other meter's streams."""
+    return ("meter", ordinal, type_name)
+
+
 def kind_of(type_name: str) -> MeterKind:
     """What is known about a MeterTypes.Type (InputError naming the known types otherwise)."""
     try:
@@ -96,7 +104,7 @@ def make_meter(rng: random.Random, ordinal: int, meter_id: int, type_name: str, 
         raise InputError(f"profile period {period_minutes} min: use one of "
                          + ", ".join(map(str, ALLOWED_PERIODS)))
     fake = faker_for(rng, locale)
-    serial = fake.meter_serial(kind.family)
+    serial = fake.meter_serial(kind.family, kind.serial_digits)  # as the type's real meters carry it
     if interface is None:
         interface = ("Ethernet" if kind.family == "hub" else
                      "Hub" if parent_meter_id else rng.choice(SERIAL_IFACES))
@@ -127,8 +135,9 @@ def make_meter(rng: random.Random, ordinal: int, meter_id: int, type_name: str, 
         spec.config = {
             "Timestamp": timestamp, "Serial": serial, "Model": fake.meter_model(kind.model, type_name),
             "IntervalPowerArrays": period_minutes, "DST": 0, "Clock": 1,
-            "Tariff": 1 if kind.tariffs else 0, "Reactive": 1,
-            "ActiveReverse": 1 if kind.export else 0, "ReactiveReverse": 1 if kind.export else 0,
+            # what the type measures (schema.reference.METER_TYPES); config overrides below win
+            "Tariff": 1 if kind.tariffs else 0, "Reactive": 1 if kind.reactive else 0,
+            "ActiveReverse": 1 if kind.export else 0, "ReactiveReverse": 1 if kind.reactive_export else 0,
             "CurrentCoeff": float(rng.choice((20, 30, 40, 60))) if ct else 1.0,
             "VoltageCoeff": 1.0, "MeterConst": 1.0,
         }
