@@ -167,3 +167,24 @@ def test_measures_asked_for_by_name_are_written_whatever_the_type(tmp_path):
     profile = profile_cells(path)
     assert len(profile) == 3 * 48
     assert all(pp is not None and qp is None for pp, _, qp, _ in profile)
+
+
+@pytest.mark.usefixtures("seed_api_clock")
+def test_seed_api_meters_of_two_types_with_one_meter_id_differ(tmp_path, monkeypatch):
+    # The seed API numbers a meter's story by its MeterId: meter 1001 of a CE303 and meter 1001
+    # of a Mercury 234 (two databases, one seed) must not report the same instant values.
+    import GenerateMeterData
+
+    def quality(type_name):
+        folder = tmp_path / type_name
+        folder.mkdir()
+        monkeypatch.chdir(folder)
+        GenerateMeterData.configure(LocalTarget(str(folder / "meter.db")))
+        meter = GenerateMeterData.MeterTable(Type=type_name).get("MeterTable")
+        assert meter["MeterId"] == 1001
+        records = GenerateMeterData.ElMomentQuality(MeterTable=meter, Count_timestamp=4).get("ElMomentQuality")
+        return [(r["UA"], r["IA"], r["PA"]) for r in records]
+
+    first, second = quality("SE303"), quality("Mercury23x")
+    assert len(first) == len(second) == 4
+    assert all(a != b for a, b in zip(first, second))
