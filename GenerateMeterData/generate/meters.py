@@ -76,8 +76,8 @@ class MeterSpec:
 
 
 def meter_seed_path(ordinal: int, type_name: str) -> tuple:
-    """The root of an electricity meter's random streams (``model.rng.stream(seed, *path, purpose)``):
-    its ordinal and its type.  A meter's story depends on its type, so two meters of different
+    """The root of a meter's random streams (``model.rng.stream(seed, *path, purpose)``: the
+    registry text of every meter, the story of an electricity meter): its ordinal and its type.  A meter's story depends on its type, so two meters of different
     types with one ordinal (or seed-API MeterId) never share values; adding a meter still changes
     no other meter's streams."""
     return ("meter", ordinal, type_name)
