@@ -397,7 +397,7 @@ def legacy_convention(view: MeterView) -> List[str]:
     found: List[str] = []
     arrays = view.config("cArrays")
     periods = {slot.value("cTime") for slot in view.valid(LOAD_PROFILE)}
-    if isinstance(arrays, int) and arrays > contract.PROFILE_ARRAYS and periods == {arrays}:
+    if isinstance(arrays, int) and arrays > contract.PROFILE_ARRAYS and periods <= {arrays}:
         found.append(f"IntervalPowerArrays = {arrays} = the profile's Period")
     if view.kind is not None and view.kind.phases == 1:
         quality = [r for m in view.present(QUALITY_MEASURES) for r in view.valid(m)]
@@ -698,14 +698,14 @@ def _slot_energy(slot: Record, tag: str) -> Optional[float]:
 @rule("config-profile-arrays", reads=frozenset({LOAD_PROFILE}))
 def config_profile_arrays(view: MeterView) -> Iterator[Finding]:
     """ElConfig.IntervalPowerArrays of a meter with a load profile is the number of profile
-    arrays, 1; the period is each slot's Period.
+    arrays, 1 (or 0 where the meter did not report it); the period is each slot's Period.
 
     The device stores the meter's number of profile archives there ("currently always 1") and
     takes the period from the profile rows (schema/contract.py, ``interval-power-arrays``).  A
     config that holds the period as GenerateMeterData 0.1 wrote it is ``legacy-convention``."""
     arrays = view.config("cArrays")
-    if view.configs.get("ElectricConfig") is None or arrays == contract.PROFILE_ARRAYS:
-        return
+    if view.configs.get("ElectricConfig") is None or arrays in (contract.PROFILE_ARRAYS, contract.NO_PROFILE_ARRAYS):
+        return  # 0: the meter did not report it (the device stores a null cArrays as 0)
     if any(item.startswith("IntervalPowerArrays") for item in legacy_convention(view)):
         return
     yield Finding("ElectricConfig", view.configs["ElectricConfig"].Timestamp,

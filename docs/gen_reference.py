@@ -129,29 +129,71 @@ def meter_types_page() -> str:
     from GenerateMeterData.schema import reference
 
     out = ["# Meter types\n\n", GENERATED,
-           "`MeterPlan(type)` takes a `MeterTypes.Type`.  The family decides the config table and the measures "
-           "a Scenario writes; phases, tariffs and export decide which tags carry values (the rest are NULL, "
-           "as the meter's ElectricConfig flags say).  Ids are those of a fresh `init` database; on a device "
-           "types are always looked up by name.\n\n"]
+           "`MeterPlan(type)` takes a `MeterTypes.Type`.  Each type is written as its real meters are: what "
+           "they measure and keep, and how long their serial numbers are, is data in "
+           "`schema/reference.py` (`METER_TYPES`), each row with its source and a confidence.  The family "
+           "decides the config table and the measures a Scenario writes.  Ids are those of a fresh `init` "
+           "database; on a device types are always looked up by name.\n\n"
+           "What the data decides, and how to override it:\n\n"
+           "- **ElectricConfig flags**: `Reactive` (R+), `ActiveReverse` (A−) and `ReactiveReverse` (R−) are 1 "
+           "only for a type that measures the quantity; `Tariff` is 0 for a meter without a tariff unit "
+           "(Tariff 0 rows only).  Energy registers and profile columns follow the flags, so a Mercury 200.02, "
+           "a CE102 or a NEVA 103 has `Reactive = 0` and no R+ values.  A config override wins: "
+           "`MeterPlan(\"Mercury200\", config={\"Reactive\": 1})` writes R+ registers.\n"
+           "- **Quality values**: a quantity the type does not report (e.g. Q, S and kP of an active-energy "
+           "meter) is NULL in `ElMomentQuality`.\n"
+           "- **Profile and journals**: a default Scenario writes `ElArr1ConsPower` only for a type with a load "
+           "profile, and only the journals the type keeps.  Measures asked for by name win: "
+           "`Scenario(measures=[..., \"ElArr1ConsPower\"])`, `StoryOptions(journals=...)` and the seed API "
+           "write what they are asked for.  The profile periods listed are those the type's meters can be set to; "
+           "the default 30 minutes is one of them for every type with a profile, and a plan's `period_minutes` "
+           "is written as asked.\n"
+           "- **Serial numbers** (`ElectricConfig.Serial`, `PulseConfig.Serial`, `DigitalConfig.Serial`) have "
+           "the type's length, digits only: 15 for Energomera (a CE303's `009218054000006`) and MILUR "
+           "(`211500050411372`), 10 for the Frunze plant's SET-4TM / PSCh-4TM, 8 for Mercury.  A meter on a "
+           "serial bus answers to the last 8 digits (`MeterTable.Address`).\n"
+           "- **A meter's story depends on its type**: its random streams are keyed on its ordinal *and* its "
+           "type (`model.rng.stream(seed, \"meter\", n, type, ...)`), so two meters of different types with the "
+           "same MeterId, ordinal and seed never share quality or energy values.  Adding a meter still "
+           "changes no other meter; a given seed gives other values than before this change.\n\n"
+           "**RTU-327 and serials longer than 10 digits.** RTU-327 addresses a meter by its "
+           "`ElectricConfig.Serial` as a 10-digit BCD number (NSH, 5 bytes), and the public evidence shows only "
+           "serials of up to 10 digits used over it; how the device addresses a meter with a 15-digit serial "
+           "is not shown anywhere.  The tool writes the real-length serial (15 digits for a CE303 or a "
+           "MILUR) and does not shorten it; RTU-327 addressing of such a meter is unproven, and the planned "
+           "RTU-327 support will address it by the last 10 digits of its serial.\n\n"]
     rows = []
     for type_id, name, klass, kind in reference.METER_TYPES:
         if kind.family == "electric":
-            measured = (f"{'3' if kind.phases == 3 else '1'}-phase; A+ and R+ " +
-                        (f"accrue to tariffs 1-{kind.tariffs}" + (" (day / night)" if kind.tariffs == 2 else "")
-                         if kind.tariffs else "total only") +
-                        ("; A−, R− and P− (export)" if kind.export else "; no export (A−, R−, P− NULL)"))
+            energy = ["A+"] + (["A−"] if kind.export else []) + (["R+"] if kind.reactive else []) + \
+                (["R−"] if kind.reactive_export else [])
+            tariffs = f"tariffs 1-{kind.tariffs}" if kind.tariffs else "total only"
+            periods = kind.profile_periods
+            profile = ("none" if not periods else
+                       "1-60 min (programmable)" if periods == reference.PROGRAMMABLE_PERIODS else
+                       ", ".join(f"{p} min" for p in periods))
+            quality = ", ".join("kP" if q == "KP" else "angles" if q == "Angle" else q for q in kind.quality)
+            measured = (f"{kind.phases}-phase; {' '.join(energy)}; {tariffs}; profile {profile}; "
+                        f"quality {quality}")
         elif kind.family == "pulse":
             measured = "pulse counters on 32 channels"
         elif kind.family == "digital":
             measured = "32 inputs and 32 outputs, input states and their changes"
         else:
             measured = "a hub: no records of its own; meters hang behind it (`children=`)"
-        rows.append((type_id, _code(name), klass or "", kind.family, measured, kind.model))
-    out.append(_table(("Id", "Type", "Class", "family", "what it measures", "ElConfig.Model written"), rows))
+        rows.append((type_id, _code(name), klass or "", kind.family, measured, kind.serial_digits, kind.model,
+                     kind.confidence))
+    out.append(_table(("Id", "Type", "Class", "family", "what it measures", "serial digits",
+                       "ElConfig.Model written", "confidence"), rows))
+    out.append("\n## Sources\n\nConfidence: *high* = device evidence or a type approval retrieved; *medium* = "
+               "a manual or a sibling model's evidence; *low* = inferred from the type and model name.  Journals "
+               "(power on/off, per phase on three-phase meters, clock corrections) are not sourced per type: "
+               "every type keeps them here.\n\n")
+    out.append(_table(("Type", "source"), [(_code(name), kind.source) for _, name, _, kind in reference.METER_TYPES]))
     electric_journals = ", ".join(_code(j) for j in STORY_JOURNALS)
     out.append("\n## Measures written per family\n\n" + _table(("family", "measures a Scenario writes by default"), [
         ("electric", ", ".join(_code(m) for m in ELECTRIC_MEASURES) + "; journals " + electric_journals +
-         " (per-phase outage journals on three-phase meters only)"),
+         " (per-phase outage journals on three-phase meters only; the profile only for a type that keeps one)"),
         ("pulse", ", ".join(_code(m) for m in PULSE_MEASURES)),
         ("digital", ", ".join(_code(m) for m in DIGITAL_MEASURES)),
         ("hub", "its MeterTable row only"),

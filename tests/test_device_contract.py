@@ -55,7 +55,11 @@ def test_interval_power_arrays_is_the_number_of_profile_arrays(mix_db):
     """§1.4: cArrays is 1 ("number of profile archives, currently always 1"); the period is
     the Period of each profile row (30 minutes by default)."""
     configs = device_configs(mix_db)
-    assert configs and {c["cArrays"] for c in configs} == {1}
+    with_profile = {device for (device,) in rows(
+        mix_db, "SELECT DISTINCT m.DeviceIdx FROM MeterData m JOIN ArchTypes a ON a.Id = m.RecordTypeId "
+                "WHERE a.Name = 'ElArr1ConsPower'")}
+    assert with_profile and {c["cArrays"] for c in configs if c["id"] in with_profile} == {1}
+    assert {c["cArrays"] for c in configs if c["id"] not in with_profile} <= {0}  # a type without a profile
     assert rows(mix_db, "SELECT DISTINCT Period FROM ElectricPowerValues") == [(30,)]
     assert verify(mix_db) == []
 
@@ -211,7 +215,7 @@ def test_capture_writes_the_device_convention(tmp_path):
     capture_rows(reading, LocalTarget(path))
     assert rows(path, "SELECT Phase FROM ElectricQualityValues") == [("A",)]
     [config] = device_configs(path)
-    assert config["cArrays"] == 1 and config["serial"] == "012345678901234"
+    assert config["cArrays"] == 0 and config["serial"] == "012345678901234"  # a NEVA 103 keeps no profile
     assert rows(path, "SELECT t.Type FROM MeterTable m JOIN MeterTypes t ON t.Id = m.TypeId") == [("NEVA1xx",)]
 
 
@@ -244,7 +248,8 @@ def test_the_seed_compatible_script_writes_the_device_convention(tmp_path, seed_
     G.ElMomentEnergy(**kw)
     G.ElMomentQuality(Count_timestamp=3, **kw)
     G.ElArr1ConsPower(Count_timestamp=48, **kw)
-    assert [c["cArrays"] for c in device_configs(path)] == [1]
+    # a Mercury 200 keeps no profile of its own (0 arrays); asked for one by name, it gets one
+    assert [c["cArrays"] for c in device_configs(path)] == [1 if meter_type == "SE303" else 0]
     assert rows(path, "SELECT DISTINCT Period FROM ElectricPowerValues") == [(30,)]
     phases = [p for (p,) in rows(path, "SELECT DISTINCT Phase FROM ElectricQualityValues ORDER BY Phase")]
     assert phases == (["A", "B", "C", "Summ"] if meter_type == "SE303" else ["A", "Summ"])

@@ -49,9 +49,14 @@ def test_registry_text_is_faker_text_reproducible_per_seed():
     electric = [m for m in meters if m["DeviceIdx"] in configs]
     assert len(electric) == 4
     serial_at = TABLE_COLUMNS["ElectricConfig"].index("Serial")
-    for meter in electric:  # a meter on a serial bus answers to the last 8 digits of its serial
+    # serials as the type's real meters carry them: an Energomera CE303 15 digits (the one the
+    # device's daemon polled: 009218054000006), a Mercury 8; a meter on a serial bus answers to
+    # the last 8 digits of its serial
+    lengths = {1: 15, 2: 15, 3: 15, 6: 8}  # DeviceIdx: SE303 x3, and the Mercury200 behind the hub
+    for meter in electric:
         serial = configs[meter["DeviceIdx"]][serial_at]
-        assert re.fullmatch(r"[1-9]\d{8}", serial) and meter["Address"] == serial[-8:]
+        assert re.fullmatch(r"[1-9]\d{%d}" % (lengths[meter["DeviceIdx"]] - 1), serial), serial
+        assert meter["Address"] == serial[-8:]
     hub = next(m for m in meters if m["ParentId"] == 0 and re.search(r":\d+$", m["Address"]))
     assert hub["InterfaceConfig"] == ""
     assert len({configs[m["DeviceIdx"]][serial_at] for m in electric}) == len(electric)

@@ -146,11 +146,14 @@ def rule_of(damage_name: str) -> str:
 @damage("unique-record")
 def _second_header_for_one_reading(conn):
     """A second (Valid = 0) header for an existing power-journal reading; the database's own
-    UNIQUE index is dropped first, as a device's database may not have it."""
-    _, ts = headers(conn, SE303, "ElJrnlPwr")[2]
+    UNIQUE index is dropped first, as a device's database may not have it.  The meter is one
+    with fewer power-journal records than another, so the extra header stays within ArchInfo."""
+    counts = {device: len(headers(conn, device, "ElJrnlPwr")) for device in (SE303, SINGLE_PHASE, NO_REACTIVE)}
+    device = next(d for d, n in counts.items() if n < max(counts.values()))
+    _, ts = headers(conn, device, "ElJrnlPwr")[2]
     conn.execute("DROP INDEX MeterDataRecord")
     conn.execute("INSERT INTO MeterData (DeviceIdx, RecordTypeId, Timestamp, Valid) VALUES (?, ?, ?, 0)",
-                 (SE303, record_type(conn, "ElJrnlPwr"), ts))
+                 (device, record_type(conn, "ElJrnlPwr"), ts))
     return "ElJrnlPwr", ts
 
 
@@ -221,11 +224,15 @@ def _day_record_an_hour_late(conn):
 
 @damage("stamp-on-grid", "profile")
 def _profile_slot_a_minute_late(conn):
-    """A loaded 12:00 profile slot (not cut by an outage) stamped 12:01."""
-    for record_id, ts in at_local_time(headers(conn, SE303, "ElArr1ConsPower"), 12, 0)[5:]:
+    """A loaded 12:00 profile slot (neither it nor the next one cut by an outage) stamped 12:01."""
+    slots = headers(conn, SE303, "ElArr1ConsPower")
+    following = dict(zip((ts for _, ts in slots), (record_id for record_id, _ in slots[1:])))
+    for record_id, ts in at_local_time(slots, 12, 0)[5:]:
         pp, partial = conn.execute("SELECT Pp, Partial FROM ElectricPowerValues WHERE Id = ?",
                                    (record_id,)).fetchone()
-        if pp > 0 and partial == 0:
+        next_partial = conn.execute("SELECT Partial FROM ElectricPowerValues WHERE Id = ?",
+                                    (following[ts],)).fetchone()[0]
+        if pp > 0 and partial == 0 and next_partial == 0:
             conn.execute("UPDATE MeterData SET Timestamp = Timestamp + 60 WHERE Id = ?", (record_id,))
             return "ElArr1ConsPower", ts + 60
     raise AssertionError("no loaded 12:00 slot")

@@ -24,7 +24,7 @@ from ..schema import measures as registry
 from ..schema.measures import ELECTRIC, JOURNAL, JOURNAL_NAMES, journal_event
 from ..schema import layout
 from .emit import Emitter, journal_values
-from .meters import MeterSpec
+from .meters import MeterSpec, meter_seed_path
 from .polls import PollClock
 
 ELECTRIC_MEASURES = registry.select(family=ELECTRIC)
@@ -122,6 +122,7 @@ PROFILE_ORDER = ("Period", "Pp", "Pm", "Qp", "Qm", "Partial", "Overflow", "Seaso
 _ENERGY = layout.arranger("ElectricEnergyValues", ENERGY_ORDER)
 _QUALITY = layout.arranger("ElectricQualityValues", QUALITY_ORDER)
 _PROFILE = layout.arranger("ElectricPowerValues", PROFILE_ORDER)
+QUALITY_COLUMNS = layout.FAMILIES["ElectricQualityValues"].value_columns  # the table's order
 KEEP_ALL_DAYS = 400    # a story up to this long keeps every day's slots; a longer one the last few
 OUTAGE_MARGIN = 86400  # outages are drawn past the last day, so the last day's are complete
 
@@ -137,7 +138,7 @@ class ElectricModel:
         self.keep_days = keep_days
         self.tariffed = spec.flag("Tariff")
         active_reverse = spec.flag("ActiveReverse")
-        seed_path = ("meter", spec.ordinal)
+        seed_path = meter_seed_path(spec.ordinal, spec.type_name)
         self.model = LoadModel.random(stream(root_seed, *seed_path, "load"), spec.kind.phases or 1,
                                       spec.kind.export and active_reverse, pv=spec.pv)
         self._lock = threading.RLock()
@@ -178,7 +179,7 @@ class ElectricModel:
         """Everything the model depends on."""
         schedule = options.schedule or schedule_for(spec.kind.tariffs)
         flags = tuple(spec.flag(f) for f in ("Tariff", "Reactive", "ActiveReverse", "ReactiveReverse"))
-        return (root_seed, spec.ordinal, spec.kind.phases, spec.kind.export, spec.kind.tariffs, flags,
+        return (root_seed, spec.ordinal, spec.type_name, spec.kind.phases, spec.kind.export, spec.kind.tariffs, flags,
                 spec.pv, None if outages is None else tuple(sorted(tuple(o) for o in outages)),
                 options.timezone, schedule.key, options.outages_per_30_days, spec.period_minutes,
                 origin_day, last_day)
@@ -268,7 +269,9 @@ class ElectricStory(Story):
         self.model = self.core.model
         self.outages = self.core.outages
         self.initial = self.core.initial
-        self.quality_rng = stream(root_seed, "meter", spec.ordinal, "quality")
+        self.quality_rng = stream(root_seed, *meter_seed_path(spec.ordinal, spec.type_name), "quality")
+        # the quantities the type does not report are NULL (schema.reference.MeterKind.quality)
+        self.quality_gate = tuple(column in spec.kind.quality for column in QUALITY_COLUMNS)
         self.root_seed = root_seed
         self._series: Optional[SlotSeries] = None
 
@@ -400,7 +403,7 @@ class ElectricStory(Story):
                     for ts in moments))
                 yield None
         if "ElMomentQuality" in measures:
-            quality = self.quality_values
+            quality = self.reported_quality_values
             for a, b in spans:
                 moments = polls.instants(a, b, tz)
                 em.records("ElMomentQuality", device, meter_id, (
@@ -490,6 +493,15 @@ class ElectricStory(Story):
                           None, floor((49.95 + 0.1 * noise()) * 100 + 0.5) / 100]
         return values if _QUALITY is None else {phase: _QUALITY(row) for phase, row in values.items()}
 
+    def reported_quality_values(self, ts: int, hour: Optional[float] = None) -> Dict[str, Optional[list]]:
+        """``quality_values`` with what the meter's type does not report set to NULL."""
+        values = self.quality_values(ts, hour)
+        gate = self.quality_gate
+        if all(gate):
+            return values
+        return {phase: None if row is None else [value if keep else None for value, keep in zip(row, gate)]
+                for phase, row in values.items()}
+
     def journal_events(self, name: str, at_least: int = 0,
                        window_start: Optional[int] = None) -> List[Tuple[int, int]]:
         """(timestamp, Event) of every record of a journal over the story, oldest first.
@@ -501,7 +513,7 @@ class ElectricStory(Story):
             if name != POWER_JOURNALS[0] and self.model.phases != 3:
                 return []
             return [(t, e) for off, on in self.outages for t, e in ((off, 0), (on, 1)) if t <= self.end_ts]
-        rng = stream(self.root_seed, "meter", self.spec.ordinal, "journal", name)
+        rng = stream(self.root_seed, *meter_seed_path(self.spec.ordinal, self.spec.type_name), "journal", name)
         if name == "ElJrnlTimeCorr" and not at_least:
             times = _poisson(rng, self.origin_ts, self.end_ts, self.options.time_corrections_per_30_days)
         else:

@@ -10,7 +10,7 @@ from ..errors import InputError
 from ..model.rng import faker_for
 from ..schema import contract, layout, measures
 from ..schema.layout import CONFIG_TAGS
-from ..schema.reference import METER_KINDS, SERIAL_IFACES, MeterKind
+from ..schema.reference import METER_KINDS, PROGRAMMABLE_PERIODS, SERIAL_IFACES, MeterKind
 from .overrides import METER_TABLE_ALIASES, check_tags
 from .rows import NameIndex
 
@@ -18,7 +18,7 @@ from .rows import NameIndex
 FAMILY_CONFIG = {family: (config, measures.CONFIG_MEASURE_TABLE[config])
                  for family in measures.METER_FAMILIES
                  for config in [measures.config_measure(family)] if config}
-ALLOWED_PERIODS = (1, 2, 3, 5, 10, 15, 20, 30, 60)
+ALLOWED_PERIODS = PROGRAMMABLE_PERIODS  # the profile periods a meter can be programmed for
 
 
 @dataclass
@@ -76,6 +76,14 @@ class MeterSpec:
         return layout.make_row(self.config_table, dict(self.config, DeviceIdx=self.device_idx))
 
 
+def meter_seed_path(ordinal: int, type_name: str) -> tuple:
+    """The root of a meter's random streams (``model.rng.stream(seed, *path, purpose)``: the
+    registry text of every meter, the story of an electricity meter): its ordinal and its type.  A meter's story depends on its type, so two meters of different
+    types with one ordinal (or seed-API MeterId) never share values; adding a meter still changes
+    no other meter's streams."""
+    return ("meter", ordinal, type_name)
+
+
 def kind_of(type_name: str) -> MeterKind:
     """What is known about a MeterTypes.Type (InputError naming the known types otherwise)."""
     try:
@@ -97,7 +105,7 @@ def make_meter(rng: random.Random, ordinal: int, meter_id: int, type_name: str, 
         raise InputError(f"profile period {period_minutes} min: use one of "
                          + ", ".join(map(str, ALLOWED_PERIODS)))
     fake = faker_for(rng, locale)
-    serial = fake.meter_serial(kind.family)
+    serial = fake.meter_serial(kind.family, kind.serial_digits)  # as the type's real meters carry it
     if interface is None:
         interface = ("Ethernet" if kind.family == "hub" else
                      "Hub" if parent_meter_id else rng.choice(SERIAL_IFACES))
@@ -127,9 +135,12 @@ def make_meter(rng: random.Random, ordinal: int, meter_id: int, type_name: str, 
         ct = rng.random() < 0.2 and kind.phases == 3
         spec.config = {
             "Timestamp": timestamp, "Serial": serial, "Model": fake.meter_model(kind.model, type_name),
-            "IntervalPowerArrays": contract.PROFILE_ARRAYS, "DST": 0, "Clock": 1,
-            "Tariff": 1 if kind.tariffs else 0, "Reactive": 1,
-            "ActiveReverse": 1 if kind.export else 0, "ReactiveReverse": 1 if kind.export else 0,
+            # the number of profile arrays (contract), 0 for a type without a profile
+            "IntervalPowerArrays": contract.PROFILE_ARRAYS if kind.profile_periods else contract.NO_PROFILE_ARRAYS,
+            "DST": 0, "Clock": 1,
+            # what the type measures (schema.reference.METER_TYPES); config overrides below win
+            "Tariff": 1 if kind.tariffs else 0, "Reactive": 1 if kind.reactive else 0,
+            "ActiveReverse": 1 if kind.export else 0, "ReactiveReverse": 1 if kind.reactive_export else 0,
             "CurrentCoeff": float(rng.choice((20, 30, 40, 60))) if ct else 1.0,
             "VoltageCoeff": 1.0, "MeterConst": 1.0,
         }

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import Collection, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from ..errors import InputError
 from ..model import timegrid
@@ -14,7 +14,7 @@ from ..model.rng import DEFAULT_SEED, stream
 from ..schema import measures as registry
 from .electric import ElectricStory, StoryOptions
 from .emit import Emitter, Recorder
-from .meters import MeterSpec, make_meter
+from .meters import MeterSpec, make_meter, meter_seed_path
 from .modules import DigitalStory, PulseStory
 from .overrides import Overrides
 from .polls import PollClock
@@ -82,7 +82,11 @@ class Scenario:
                           for i in range(meters)]
         else:
             self.plans = list(meters)
+        # The default measures are each meter's as its type keeps them (no profile for a meter
+        # without one); measures asked for by name -- measures=, StoryOptions.journals -- win.
+        self.type_gated: Set[str] = set()
         if measures is None:
+            self.type_gated = set(DEFAULT_MEASURES[registry.ELECTRIC]) - set(self.options.journals)
             self.measures: Set[str] = set(DEFAULT_MEASURES[registry.ELECTRIC]) | set(self.options.journals)
             families = {self._family(plan) for plan in self._all_plans()}
             for family in families & {registry.PULSE, registry.DIGITAL}:
@@ -132,8 +136,8 @@ class Scenario:
                     meter_id = ids.meter_id()
                 elif isinstance(meter_id, int):
                     ids.claim_meter_id(meter_id)
-                spec = make_meter(stream(self.seed, "meter", ordinal, "registry"), ordinal, meter_id,
-                                  plan.type, interface=plan.interface,
+                spec = make_meter(stream(self.seed, *meter_seed_path(ordinal, plan.type), "registry"), ordinal,
+                                  meter_id, plan.type, interface=plan.interface,
                                   timestamp=PollClock(self.seed, ordinal, self.options.moment_step_minutes * 60)
                                   .at(self.start_ts),  # the first poll (contract: configs at poll time)
                                   parent_meter_id=parent.meter_id if parent else 0,
@@ -165,7 +169,8 @@ class Scenario:
                 continue
             emitter = Emitter(RowSet(), ids, names, self.overrides, self.tz, recorder)
             for _ in emit_meter_steps(emitter, spec, self.seed, self.options, self.origin_day, self.start_ts,
-                                      self.end_ts, self.measures, names, depth=self.depth):
+                                      self.end_ts, self.measures, names, depth=self.depth,
+                                      type_gated=self.type_gated):
                 if emitter.rows.total() >= limit:
                     yield emitter.take()
             if emitter.rows.total():
@@ -229,9 +234,11 @@ def emit_meter_steps(emitter: Emitter, spec: MeterSpec, seed: int, options: Stor
                      names: NameIndex, *, write_registry: bool = True, write_config: bool = True,
                      journal_last: Optional[Dict[str, int]] = None,
                      moment_step_minutes: Optional[int] = None,
-                     depth: Optional[Dict[str, int]] = None, reuse_story: bool = False) -> Iterator[None]:
+                     depth: Optional[Dict[str, int]] = None, reuse_story: bool = False,
+                     type_gated: Collection[str] = ()) -> Iterator[None]:
     """``emit_meter`` in steps: yields whenever ``emitter.rows`` may be taken away
-    (``Emitter.take``) -- after the registry rows, and after every span of a measure."""
+    (``Emitter.take``) -- after the registry rows, and after every span of a measure.  A measure
+    in ``type_gated`` is left out for a meter whose type does not keep it (``MeterKind.keeps``)."""
     rows = emitter.rows
     if write_registry:
         rows["MeterTable"].append(spec.meter_table_row(names))
@@ -247,7 +254,7 @@ def emit_meter_steps(emitter: Emitter, spec: MeterSpec, seed: int, options: Stor
     story_class = STORY_CLASSES.get(family)
     if story_class is None:
         return
-    wanted = {m for m in measures if _belongs(m, family)}
+    wanted = {m for m in measures if _belongs(m, family) and (m not in type_gated or spec.kind.keeps(m))}
     if not wanted:
         return
     story = story_class(spec, seed, options, origin_day, end_ts, reuse=reuse_story)

@@ -11,6 +11,7 @@ their own Faker::
     fake = Faker("ru_RU")
     fake.add_provider(MeterDataProvider)
     fake.meter_serial()            # '512804377'
+    fake.meter_serial(digits=15)   # '392018540000617'
     fake.meter_interface_config()  # '9600,8n1'
 """
 from __future__ import annotations
@@ -30,9 +31,16 @@ FACTORY_PASSWORDS = {1: "111111", 2: "222222"}
 class MeterDataProvider(BaseProvider):
     """Plausible values for the text columns of MeterTable and the config tables."""
 
-    def meter_serial(self, family: str = "electric") -> str:
-        """A factory serial number: 9 digits for an electricity meter, 8 for other devices."""
-        return self.numerify("%########" if family == "electric" else "%#######")
+    def meter_serial(self, family: str = "electric", digits: Optional[int] = None) -> str:
+        """A factory serial number of ``digits`` digits (digits only, the first not 0), as the
+        meter type's real meters carry it (``MeterKind.serial_digits``: 8 for a Mercury, 10 for a
+        SET-4TM, 15 for an Energomera or a MILUR); without ``digits``, 9 for an electricity meter
+        and 8 for other devices."""
+        if digits is None:
+            digits = 9 if family == "electric" else 8
+        if not isinstance(digits, int) or isinstance(digits, bool) or digits < 1:
+            raise ValueError(f"a serial number has at least 1 digit, got {digits!r}")
+        return self.numerify("%" + "#" * (digits - 1))
 
     def meter_bus_address(self, serial: Optional[str] = None, family: str = "electric") -> str:
         """The address a meter answers to on a serial bus: an electricity meter's is the last 8

@@ -12,47 +12,211 @@ from . import measures
 from .measures import REGISTRY
 
 
+# The instantaneous quantities of an ElectricQualityValues row, in the generator's order.
+QUALITY_QUANTITIES: Tuple[str, ...] = ("U", "I", "P", "Q", "S", "KP", "Angle", "F")
+# A meter with a programmable integration time can hold any period a profile row can carry.
+PROGRAMMABLE_PERIODS: Tuple[int, ...] = (1, 2, 3, 5, 10, 15, 20, 30, 60)
+
+
 class MeterKind(NamedTuple):
-    """What the generator needs to know about a MeterTypes.Type (not stored in meter.db)."""
+    """What the generator needs to know about a MeterTypes.Type (not stored in meter.db): what
+    the type's real meters measure and keep, with the evidence for it.
+
+    The generator writes only these (``generate.meters.make_meter`` sets the ElConfig flags from
+    them, ``generate.electric`` gates quality values, a default Scenario leaves out a profile or
+    journal the type does not keep); config overrides and an explicit ``measures=`` still win."""
 
     family: str          # "electric", "pulse", "digital" or "hub"
     phases: int          # 3 or 1 for electric meters, 0 otherwise
-    tariffs: int         # tariff registers the meter keeps (0 = no tariff unit)
-    export: bool         # can measure A- (bidirectional)
+    tariffs: int         # tariff registers the meter keeps (0 = total only, no tariff unit)
+    export: bool         # measures A- (active energy exported): ElConfig.ActiveReverse
     model: str           # a plausible model string for ElConfig.Model
+    reactive: bool = False           # measures R+ (reactive import): ElConfig.Reactive
+    reactive_export: bool = False    # measures R- (reactive export): ElConfig.ReactiveReverse
+    profile_periods: Tuple[int, ...] = ()   # integration periods of its load profile; () = no profile
+    quality: Tuple[str, ...] = ()    # instantaneous quantities it reports (QUALITY_QUANTITIES)
+    journals: Tuple[str, ...] = ()   # journals it keeps among those a default Scenario writes
+    serial_digits: int = 8           # digits of its factory serial number (ElConfig.Serial)
+    source: str = ""                 # where the row comes from
+    confidence: str = "low"          # "high" (device evidence or type approval), "medium", "low"
 
+    def keeps(self, measure: str) -> bool:
+        """Whether the type's meters keep ``measure`` at all (a profile, quality readings, a
+        journal); every other measure of its family is kept."""
+        entry = measures.measure(measure)
+        if self.family != measures.ELECTRIC or entry.meter != measures.ELECTRIC:
+            return True
+        if entry.table == "ElectricPowerValues":
+            return bool(self.profile_periods)
+        if entry.table == "ElectricQualityValues":
+            return bool(self.quality)
+        if entry.family == measures.JOURNAL:
+            return entry.name in self.journals
+        return True
+
+    @property
+    def serial_pattern(self) -> str:
+        """A regular expression every serial of this type matches (digits only)."""
+        return rf"\d{{{self.serial_digits}}}"
+
+
+# What each kind of meter reports instantaneously.
+QUALITY_ALL = QUALITY_QUANTITIES                      # U, I, P, Q, S, kP, angles, F
+QUALITY_ACTIVE = ("U", "I", "P", "F")                 # an active-energy meter: no Q, S or kP
+QUALITY_BASIC = ("U", "I", "P")                       # U, I, P only (Mercury 200's auxiliary read)
+
+
+def _journals(phases: int) -> Tuple[str, ...]:
+    # Every type here has a clock and an on/off journal; three-phase meters journal each phase.
+    # No datasheet retrieved names the journals per type: confidence low for all.
+    per_phase = ("ElJrnlPwrA", "ElJrnlPwrB", "ElJrnlPwrC") if phases == 3 else ()
+    return ("ElJrnlPwr",) + per_phase + ("ElJrnlTimeCorr",)
+
+
+def _electric(phases: int, tariffs: int, model: str, *, active_export: bool, reactive: bool,
+              reactive_export: bool, profile: Tuple[int, ...], quality: Tuple[str, ...], serial_digits: int,
+              source: str, confidence: str) -> MeterKind:
+    return MeterKind("electric", phases, tariffs, active_export, model, reactive, reactive_export, profile,
+                     quality, _journals(phases), serial_digits, source, confidence)
+
+
+# Sources (URLs as retrieved; "device evidence" = ../shared/reference/device-contract.md, which
+# cites TR1GUN's repositories).  Serial lengths: Mercury meters read their serial as 4 bytes of
+# two decimal digits (8 digits); the Frunze plant (SET-4TM, PSCh-4TM, SEB-2A) numbers 10 digits
+# (a SET-4TM.03M passport: 0814200459); Energomera 15 (the CE303 the device's daemon polled:
+# 009218054000006); MILUR 15 (a real SPODES_MILUR: 211500050411372).
+SRC_MERCURY200 = ("type approval 64128-16 'Mercury 200': multi-tariff, active energy only "
+                  "(https://pover.ru/spravochnik-sredstv-izmerenij/64128-16-schetchiki-vatt-chasov-aktivnoy-energii-peremennogo-t)")
+SRC_MERCURY234 = ("type approval 75755-19 'Mercury 204/234': active and reactive energy, import and export; "
+                  "P, Q, S, power factor, F, U, I "
+                  "(https://pover.ru/spravochnik-sredstv-izmerenij/75755-19-schyotchiki-elektricheskoy-energii-staticheskie-merkuri)")
+SRC_SET4TM = ("type approval 36697-17 'SET-4TM.03M': active and reactive energy in both directions, load profile "
+              "with a programmable integration time, network and quality parameters; passport of serial 0814200459 "
+              "(https://oei-analitika.ru/kurilka/pasport_mi.php?poverka_id=17223970)")
+SRC_PSCH = ("Frunze plant, multifunction meters (PSCh-4TM.05 line): bidirectional active and reactive energy, load "
+            "profile with a programmed integration time, network and quality parameters "
+            "(http://www.zifnn.com/multifunction-meters/psch-4tm.05d.html); serial as SET-4TM (same plant)")
+SRC_CE303 = ("device evidence: the CE303 the device's daemon polled (serial 009218054000006, profile period = the "
+             "meter's TAVER); CE301 'active energy', CE303 'active and reactive energy' (manual quoted at "
+             "https://gist.github.com/1dbf880ab547f9f9a608cc551b0a932e)")
+SRC_CE102 = ("CE102 operation manual: 'single-phase multi-tariff active energy meter' "
+             "(https://manuelutilisateur.fr/energomera/measuring-instrument/ce102/user-manual/1devu)")
+SRC_MILUR104 = ("type approval 'Milur 104': active energy "
+                "(https://fgisarshin.ru/schetchiki-elektricheskoj-energii-staticheskie-milur-104)")
+SRC_SPODES_MILUR = ("device evidence: a real SPODES_MILUR's ElConfig (um40_smart_framework Setup.py): "
+                    "isAm, isRm, isRp, isTrf = true, serial 211500050411372")
+SRC_SOE55 = ("type approval 28267-08 'SOE-55': single-phase static meter of active energy "
+             "(https://all-pribors.ru/opisanie/28267-08-soe-55-27190)")
+SRC_A1140 = ("Elster A1120/40 users manual: programmable polyphase meter, load profiling option "
+             "(https://manualslib.com/manual/1440182/Elster-A1140.html)")
+SRC_NONE = "no datasheet retrieved: inferred from the type and model name"
 
 # (Id, Type, Class, kind) -- ids from the reconstructed reference (schema reference §4.2).
 METER_TYPES: List[Tuple[int, str, Optional[str], MeterKind]] = [
-    (1, "Mercury200", None, MeterKind("electric", 1, 4, False, "Mercury 200.02")),
-    (2, "SEB2a", None, MeterKind("electric", 1, 2, False, "SEB-2A.07")),
-    (3, "Mercury23x", None, MeterKind("electric", 3, 4, True, "Mercury 234 ARTM-01")),
-    (4, "SETxTM", None, MeterKind("electric", 3, 4, True, "SET-4TM.03M")),
-    (5, "SE303", None, MeterKind("electric", 3, 4, True, "CE303 S31 543-JAVZ")),
-    (6, "SE301", None, MeterKind("electric", 3, 4, False, "CE301 R33 145-JAZ")),
-    (8, "SE102", None, MeterKind("electric", 1, 4, False, "CE102 S7 145-JV")),
-    (9, "UMTV10", None, MeterKind("digital", 0, 0, False, "UMTV-10")),
-    (10, "PSCHxTM", None, MeterKind("electric", 3, 4, True, "PSCH-4TM.05MK")),
-    (11, "SE102M", None, MeterKind("electric", 1, 4, False, "CE102M S7 145-JV")),
-    (22, "SOE55_217", None, MeterKind("electric", 3, 4, False, "SOE-55/217")),
-    (23, "STE561", None, MeterKind("electric", 3, 4, False, "STE-561")),
-    (24, "SOE55_215", None, MeterKind("electric", 1, 4, False, "SOE-55/215")),
-    (25, "A1140", None, MeterKind("electric", 3, 4, True, "A1140-05-RAL-SW-4T")),
-    (26, "NEVA1xx", None, MeterKind("electric", 1, 4, False, "NEVA 103 1SO")),
-    (27, "NEVA3xx", None, MeterKind("electric", 3, 4, False, "NEVA MT 324 AR E4S")),
-    (28, "MILUR10x", None, MeterKind("electric", 1, 4, False, "MILUR 104.26")),
-    (29, "MILUR30x", None, MeterKind("electric", 3, 4, True, "MILUR 307.51")),
-    (30, "SOE55_415", None, MeterKind("electric", 3, 4, False, "SOE-55/415")),
-    (31, "Mercury203", None, MeterKind("electric", 1, 4, False, "Mercury 203.2TD")),
-    (32, "Mercury206", None, MeterKind("electric", 1, 4, False, "Mercury 206 RN")),
-    (33, "TOPAZ", None, MeterKind("electric", 3, 4, True, "TOPAZ-01")),
-    (34, "CASCAD", None, MeterKind("electric", 3, 4, False, "CASCAD-310")),
-    (35, "INTEGRA10x", None, MeterKind("electric", 1, 4, False, "INTEGRA 103")),
-    (36, "SPODES", None, MeterKind("electric", 3, 4, True, "Mercury 234 SPODES")),
-    (42, "SPODES_MILUR", None, MeterKind("electric", 3, 4, True, "MILUR 307S")),
-    (93, "Pulsar", None, MeterKind("pulse", 0, 0, False, "Pulsar 16M")),
-    (94, "MILUR IC", "Hub", MeterKind("hub", 0, 0, False, "MILUR IC")),
-    (192, "ST410", None, MeterKind("electric", 3, 4, True, "ST410")),
+    (1, "Mercury200", None, _electric(
+        1, 4, "Mercury 200.02", active_export=False, reactive=False, reactive_export=False, profile=(),
+        quality=QUALITY_BASIC, serial_digits=8, source=SRC_MERCURY200, confidence="high")),
+    (2, "SEB2a", None, _electric(
+        1, 2, "SEB-2A.07", active_export=False, reactive=False, reactive_export=False, profile=(30,),
+        quality=QUALITY_ACTIVE, serial_digits=10, source=SRC_NONE + " (a household active-energy meter, two "
+        "tariffs; Frunze plant numbering)", confidence="low")),
+    (3, "Mercury23x", None, _electric(
+        3, 4, "Mercury 234 ARTM-01", active_export=True, reactive=True, reactive_export=True,
+        profile=PROGRAMMABLE_PERIODS, quality=QUALITY_ALL, serial_digits=8, source=SRC_MERCURY234,
+        confidence="high")),
+    (4, "SETxTM", None, _electric(
+        3, 4, "SET-4TM.03M", active_export=True, reactive=True, reactive_export=True,
+        profile=PROGRAMMABLE_PERIODS, quality=QUALITY_ALL, serial_digits=10, source=SRC_SET4TM,
+        confidence="high")),
+    (5, "SE303", None, _electric(
+        3, 4, "CE303 S31 543-JAVZ", active_export=True, reactive=True, reactive_export=True,
+        profile=PROGRAMMABLE_PERIODS, quality=QUALITY_ALL, serial_digits=15, source=SRC_CE303,
+        confidence="medium")),
+    (6, "SE301", None, _electric(
+        3, 4, "CE301 R33 145-JAZ", active_export=False, reactive=False, reactive_export=False, profile=(30,),
+        quality=QUALITY_ACTIVE, serial_digits=15, source=SRC_CE303, confidence="medium")),
+    (8, "SE102", None, _electric(
+        1, 4, "CE102 S7 145-JV", active_export=False, reactive=False, reactive_export=False, profile=(),
+        quality=QUALITY_BASIC, serial_digits=15, source=SRC_CE102, confidence="medium")),
+    (9, "UMTV10", None, MeterKind("digital", 0, 0, False, "UMTV-10", serial_digits=8,
+                                  source=SRC_NONE + " (a telesignalling / telecontrol module)")),
+    (10, "PSCHxTM", None, _electric(
+        3, 4, "PSCH-4TM.05MK", active_export=True, reactive=True, reactive_export=True,
+        profile=PROGRAMMABLE_PERIODS, quality=QUALITY_ALL, serial_digits=10, source=SRC_PSCH,
+        confidence="medium")),
+    (11, "SE102M", None, _electric(
+        1, 4, "CE102M S7 145-JV", active_export=False, reactive=False, reactive_export=False, profile=(),
+        quality=QUALITY_BASIC, serial_digits=15, source=SRC_CE102 + "; CE102M as CE102", confidence="medium")),
+    (22, "SOE55_217", None, _electric(
+        1, 2, "SOE-55/217", active_export=False, reactive=False, reactive_export=False, profile=(),
+        quality=QUALITY_BASIC, serial_digits=8, source=SRC_SOE55 + "; tariffs from the variant number, "
+        "serial length unknown", confidence="low")),
+    (23, "STE561", None, _electric(
+        3, 4, "STE-561", active_export=False, reactive=False, reactive_export=False, profile=(30,),
+        quality=QUALITY_ACTIVE, serial_digits=8, source=SRC_NONE + " (the three-phase sibling of SOE-55)",
+        confidence="low")),
+    (24, "SOE55_215", None, _electric(
+        1, 2, "SOE-55/215", active_export=False, reactive=False, reactive_export=False, profile=(),
+        quality=QUALITY_BASIC, serial_digits=8, source=SRC_SOE55 + "; tariffs from the variant number, "
+        "serial length unknown", confidence="low")),
+    (25, "A1140", None, _electric(
+        3, 4, "A1140-05-RAL-SW-4T", active_export=True, reactive=True, reactive_export=True,
+        profile=PROGRAMMABLE_PERIODS, quality=QUALITY_ALL, serial_digits=8, source=SRC_A1140,
+        confidence="medium")),
+    (26, "NEVA1xx", None, _electric(
+        1, 0, "NEVA 103 1SO", active_export=False, reactive=False, reactive_export=False, profile=(),
+        quality=QUALITY_BASIC, serial_digits=8, source=SRC_NONE + " (NEVA 103: single-tariff single-phase "
+        "active-energy meter)", confidence="low")),
+    (27, "NEVA3xx", None, _electric(
+        3, 4, "NEVA MT 324 AR E4S", active_export=False, reactive=True, reactive_export=False, profile=(30,),
+        quality=QUALITY_ALL, serial_digits=8, source=SRC_NONE + " ('AR' in the model: active and reactive)",
+        confidence="low")),
+    (28, "MILUR10x", None, _electric(
+        1, 4, "MILUR 104.26", active_export=False, reactive=False, reactive_export=False, profile=(30,),
+        quality=QUALITY_ACTIVE, serial_digits=15, source=SRC_MILUR104 + "; serial as SPODES_MILUR (same maker)",
+        confidence="medium")),
+    (29, "MILUR30x", None, _electric(
+        3, 4, "MILUR 307.51", active_export=True, reactive=True, reactive_export=True, profile=(30,),
+        quality=QUALITY_ALL, serial_digits=15, source=SRC_SPODES_MILUR + " (the SPODES model of the same "
+        "meter)", confidence="medium")),
+    (30, "SOE55_415", None, _electric(
+        1, 4, "SOE-55/415", active_export=False, reactive=False, reactive_export=False, profile=(),
+        quality=QUALITY_BASIC, serial_digits=8, source=SRC_SOE55 + "; tariffs from the variant number, "
+        "serial length unknown", confidence="low")),
+    (31, "Mercury203", None, _electric(
+        1, 4, "Mercury 203.2TD", active_export=False, reactive=False, reactive_export=False, profile=(),
+        quality=QUALITY_BASIC, serial_digits=8, source=SRC_NONE + " (a Mercury 200-line multi-tariff "
+        "active-energy meter; Mercury serial numbering)", confidence="low")),
+    (32, "Mercury206", None, _electric(
+        1, 4, "Mercury 206 RN", active_export=False, reactive=False, reactive_export=False, profile=(),
+        quality=QUALITY_ACTIVE, serial_digits=8, source=SRC_NONE + " (a Mercury multi-tariff active-energy "
+        "meter with network parameters; Mercury serial numbering)", confidence="low")),
+    (33, "TOPAZ", None, _electric(
+        3, 4, "TOPAZ-01", active_export=True, reactive=True, reactive_export=True, profile=(30,),
+        quality=QUALITY_ALL, serial_digits=8, source=SRC_NONE, confidence="low")),
+    (34, "CASCAD", None, _electric(
+        3, 4, "CASCAD-310", active_export=False, reactive=True, reactive_export=False, profile=(30,),
+        quality=QUALITY_ALL, serial_digits=8, source=SRC_NONE, confidence="low")),
+    (35, "INTEGRA10x", None, _electric(
+        1, 4, "INTEGRA 103", active_export=False, reactive=False, reactive_export=False, profile=(),
+        quality=QUALITY_BASIC, serial_digits=8, source=SRC_NONE + " (a single-phase household meter)",
+        confidence="low")),
+    (36, "SPODES", None, _electric(
+        3, 4, "Mercury 234 SPODES", active_export=True, reactive=True, reactive_export=True,
+        profile=PROGRAMMABLE_PERIODS, quality=QUALITY_ALL, serial_digits=8, source=SRC_MERCURY234,
+        confidence="medium")),
+    (42, "SPODES_MILUR", None, _electric(
+        3, 4, "MILUR 307S", active_export=True, reactive=True, reactive_export=True, profile=(30,),
+        quality=QUALITY_ALL, serial_digits=15, source=SRC_SPODES_MILUR, confidence="high")),
+    (93, "Pulsar", None, MeterKind("pulse", 0, 0, False, "Pulsar 16M", serial_digits=8,
+                                   source=SRC_NONE + " (a pulse counter addressed by its serial)",
+                                   confidence="medium")),
+    (94, "MILUR IC", "Hub", MeterKind("hub", 0, 0, False, "MILUR IC", serial_digits=15,
+                                      source="device evidence: the hub of hub chains, on Ethernet with ip:port",
+                                      confidence="medium")),
+    (192, "ST410", None, _electric(
+        3, 4, "ST410", active_export=True, reactive=True, reactive_export=True, profile=(30,),
+        quality=QUALITY_ALL, serial_digits=8, source=SRC_NONE, confidence="low")),
 ]
 
 # The meter type the seed API creates when a script passes no MeterTable, per meter family.

@@ -91,7 +91,9 @@ def generated_lookup(meter: GeneratedMeter) -> Lookup:
         if key == "000901FF":
             return now.strftime("%H%M%S")
         if key == "600100FF":
-            return meter.serial.rjust(12, "0")[-12:]
+            # 12 digits, zero-padded; a longer serial (an Energomera's or a MILUR's 15) whole, so
+            # every path of a capture finds the same meter
+            return meter.serial.rjust(12, "0")
         if key == "600101FF":
             return meter.serial[-8:]
         if key == "600104FF":
