@@ -31,7 +31,8 @@ from .schema import layout, measures
 from .schema.layout import CONFIG_MEASURE_TABLE, CONFIG_TAGS, METER_TABLE_COLUMNS, TABLE_COLUMNS
 from .schema.measures import JOURNAL_NAMES
 from .schema.reference import DEFAULT_METER_TYPE
-from .targets import default_target, set_default_target, target_for
+from .model.context import check_timezone
+from .targets import current_default_target, default_target, set_default_target, target_for
 from .targets.base import Target
 
 JournalName = enum.Enum("JournalName", {name: name for name in JOURNAL_NAMES}, type=str)
@@ -41,8 +42,7 @@ JournalName.__str__ = lambda self: self.value  # type: ignore[assignment]
 HISTORY_MONTHS = 26  # how far back a seed-API meter's story starts (the 1st of that month)
 SEED_MOMENT_STEP = 5  # minutes between moment records, as the seed generated them
 
-_state: Dict[str, Any] = {"seed": DEFAULT_SEED, "timezone": timegrid.DEFAULT_TIMEZONE, "locale": None,
-                          "now": None}
+_state: Dict[str, Any] = {"seed": DEFAULT_SEED, "locale": None, "now": None}
 
 
 def set_clock(now: Optional[int] = None) -> Optional[int]:
@@ -60,22 +60,35 @@ def configure(target: Optional[Target] = None, *, db: Optional[str] = None,
               seed: Optional[int] = None, timezone: Optional[str] = None,
               locale: Optional[str] = None) -> Target:
     """Choose where the seed-compatible classes write, the root seed, the time zone and the
-    Faker locale of the meters' text columns (serials, addresses)."""
-    from . import settings as settings_module
+    Faker locale of the meters' text columns (serials, addresses).
 
+    The time zone belongs to the target (``target.context``): settings.ini's ``timezone`` key
+    sets it, ``timezone=`` here overrides it -- for the target configured in this call, else the
+    current one -- and stays in force when a later call configures another target without
+    naming a zone.  Everything checked before anything changes."""
+    from . import settings as settings_module
+    from .model.context import CONFIGURED, EXPLICIT
+
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise InputError(f"seed must be an integer, got {seed!r}")
+    if timezone is not None:
+        check_timezone(timezone, "configure(timezone=...)")
+    if locale is not None:
+        faker_for(stream(0), locale)  # an unknown locale fails here, not at the first meter
     if target is None and (db or settings or section):
         target = target_for(settings_module.resolve(settings, section, db))
     if target is not None:
+        previous = current_default_target()
+        if timezone is None and previous is not None and previous.context.source == CONFIGURED \
+                and target.context.source not in (EXPLICIT, CONFIGURED):  # configure(timezone=) beats settings.ini
+            target.context = target.context.with_timezone(previous.context.timezone, CONFIGURED)
         set_default_target(target)
-    if seed is not None:
-        if not isinstance(seed, int):
-            raise InputError(f"seed must be an integer, got {seed!r}")
-        _state["seed"] = seed
     if timezone is not None:
-        timegrid.zone(timezone)
-        _state["timezone"] = timezone
+        chosen = default_target()
+        chosen.context = chosen.context.with_timezone(timezone, CONFIGURED, "configure(timezone=...)")
+    if seed is not None:
+        _state["seed"] = seed
     if locale is not None:
-        faker_for(stream(0), locale)  # an unknown locale fails here, not at the first meter
         _state["locale"] = locale
     return default_target()
 
@@ -110,8 +123,9 @@ def _now() -> int:
     return _state["now"] if _state["now"] is not None else int(time.time())
 
 
-def _options() -> StoryOptions:
-    return StoryOptions(timezone=_state["timezone"], locale=_state["locale"])
+def _options(target: Target) -> StoryOptions:
+    """The story options of a meter written to ``target``: the target's time zone."""
+    return StoryOptions(timezone=target.context.timezone, locale=_state["locale"])
 
 
 def _meter_dict(spec: MeterSpec, names) -> Dict[str, Any]:
@@ -289,7 +303,7 @@ class _Measure(_Written):
                          {c: meter.get(c) for c in METER_TABLE_COLUMNS if c != "DeviceIdx"},
                          {CONFIG_TAGS[config_table][tag]: value for tag, value in config.items()
                           if tag in CONFIG_TAGS[config_table]}, meter["DeviceIdx"])
-        options = _options()
+        options = _options(target)
         tz = options.tz
         now = _now()
         today = timegrid.local_datetime(now, tz).date()
