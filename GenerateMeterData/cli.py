@@ -405,12 +405,13 @@ def _check_period(args) -> None:
                          f"{FIRST_DAY} and {LAST_DAY}")
 
 
-def _scenario(args, timezone: str):
-    """The scenario a seed command line describes, its calendar in ``timezone`` (the target's)."""
+def _scenario(args):
+    """The scenario a seed command line describes; its calendar takes the zone of the target it
+    is written to (``Scenario.for_target``)."""
     from .generate.electric import StoryOptions
     from .generate.scenario import Scenario
 
-    options = StoryOptions(timezone=timezone, moment_step_minutes=args.moment_step)
+    options = StoryOptions(moment_step_minutes=args.moment_step)
     return Scenario(meters=args.meters, days=args.days, end=args.end, seed=args.seed,
                     options=options, period_minutes=args.period)
 
@@ -440,7 +441,8 @@ def _seed_one(args, settings: settings_module.Settings, out: Output, context, st
     next step once the event is set -- never after its merge started, so it ends before its commit."""
     out.detail("target: " + ", ".join(f"{k}={v}" for k, v in settings_module.describe(settings).items())
                + f"; time zone {context}")
-    scenario = _scenario(args, context.timezone)
+    target = _target(settings, context)  # made, not connected yet
+    scenario = _scenario(args).for_target(target)
     out.detail(f"scenario: {scenario.meter_count()} meters, {args.days} days up to {scenario.end}, seed {scenario.seed}, "
                f"measures {', '.join(sorted(scenario.measures))}")
 
@@ -455,7 +457,7 @@ def _seed_one(args, settings: settings_module.Settings, out: Output, context, st
         if out.verbose and (total is None or done in (0, total)):
             out.detail(f"{stage}: {done}/{total if total is not None else '?'}")
 
-    with _target(settings, context) as target:
+    with target:
         if args.dry_run:
             target.check()  # reachable and a meter.db (or a local file still to be created): read only
             return count_scenario(scenario, f"(dry run) {_where(settings)}", stop_here)
@@ -471,7 +473,7 @@ def cmd_seed(args, out: Output) -> int:
     context = _context(args, settings)
     tz = context.tz
     if args.meters == 0:
-        _scenario(args, context.timezone)  # the other values are still checked
+        _scenario(args)  # the other values are still checked
         return _nothing_to_seed(out, _where(settings), tz)
     summary = _seed_one(args, settings, out, context)
     if out.json:

@@ -254,7 +254,9 @@ def test_unknown_time_zone_is_one_line_exit_2_and_nothing_written(where, fresh, 
     ini = write_ini(tmp_path, fresh, "Mars/Olympus" if where == "settings" else None)
     before = table_checksums(str(fresh))
     extra = ["--timezone", "Mars/Olympus"] if where == "option" else []
-    for command in (["seed", "--meters", "1", "--days", "1"], ["verify"], ["plot", "--out", tmp_path / "x.png"]):
+    for command in (["seed", "--meters", "1", "--days", "1"], ["verify"], ["plot", "--out", tmp_path / "x.png"],
+                    ["loads"], ["capture", "iec", "--port", "socket://127.0.0.1:9"],   # before any port is opened
+                    ["imitate", "iec", "--seconds", "0"]):
         code, out, err = run_cli(capsys, *command, "--settings", ini, *extra)
         assert code == 2, (command, out, err)
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
@@ -350,3 +352,25 @@ def test_plugin_seeders_and_factories_write_in_the_zone_of_settings_ini(pytester
     monkeypatch.setenv("PYTEST_ADDOPTS", "--meterdata-now=2026-03-10T14:20")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+# ---- a device over SSH (the suite's loopback OpenSSH server) --------------------------------------
+def test_seed_classes_scenario_and_verify_on_a_device_in_its_zone(device, tmp_path, monkeypatch, seed_clock,
+                                                                   capsys):
+    zone = "Asia/Vladivostok"
+    monkeypatch.chdir(tmp_path)
+    seed_clock(SEED_API_NOW)
+    ini = tmp_path / "settings.ini"
+    ini.write_text(device.ini(f"timezone = {zone}\n"), encoding="utf-8")
+    target = GenerateMeterData.configure(settings=str(ini))
+    assert type(target).__name__ == "DeviceTarget" and target.context.timezone == zone
+    try:
+        energy = GenerateMeterData.ElDayEnergy(Count_timestamp=2)
+        Scenario(meters=[MeterPlan("SE303")], days=DAYS, end=END, measures=["ElDayEnergy"]).create(target)
+    finally:
+        target.close()
+    seeded = stamps(device.path, "ElDayEnergy")
+    assert [r["Timestamp"] for r in energy.get("ElDayEnergy")] == last_midnights(zone, SEED_API_NOW, 2)
+    assert seeded == sorted(last_midnights(zone, SEED_API_NOW, 2) + scenario_midnights(zone))
+    code, out, err = run_cli(capsys, "verify", "--settings", ini)
+    assert (code, out.strip()) == (0, "verify: all invariants hold"), err
