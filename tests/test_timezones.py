@@ -151,6 +151,21 @@ def test_unknown_time_zone_in_configure_is_one_line_and_changes_nothing(fresh, t
     assert not other.exists()
 
 
+def test_seed_and_locale_belong_to_the_target_too(tmp_path, seed_clock):
+    seed_clock(SEED_API_NOW)
+    a, b, c = (LocalTarget(str(tmp_path / f"{name}.db")) for name in "abc")
+    GenerateMeterData.configure(a, seed=7, locale="ru_RU", timezone="Asia/Vladivostok")
+    assert (a.context.seed, a.context.locale, a.context.timezone) == (7, "ru_RU", "Asia/Vladivostok")
+    GenerateMeterData.configure(c)             # configured after a: its seed, locale and zone carry over
+    assert (c.context.seed, c.context.locale, c.context.timezone) == (7, "ru_RU", "Asia/Vladivostok")
+    assert (b.context.seed, b.context.locale) == (20240601, None)   # never configured: the defaults
+
+    def meter(target):
+        return GenerateMeterData.ElConfig(target=target).get("ElConfig")["serial"]
+
+    assert meter(a) == meter(c) != meter(b)    # the same seed gives the same meter, another seed another
+
+
 # ---- Scenario.create --------------------------------------------------------------------------
 @pytest.mark.parametrize("zone", ZONES)
 def test_scenario_written_to_a_target_follows_the_targets_zone(zone, fresh, tmp_path):

@@ -2,7 +2,8 @@
 
 A target (a local file or a device) owns one ``TargetContext``; the seed-compatible classes,
 ``Scenario.create``, the plugin's seeders, ``verify``, ``plot``, ``capture`` and the imitators
-read the device's time zone from it, so it is held in one place only.
+read the device's time zone from it, so it is held in one place only.  The seed-compatible
+classes also take their root seed and Faker locale from it (``configure(seed=..., locale=...)``).
 
 Where the time zone comes from, strongest first (``source`` records which one won):
 
@@ -16,8 +17,11 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
+from typing import Optional
+
 from ..errors import InputError
 from . import timegrid
+from .rng import DEFAULT_SEED
 
 # Where a context's time zone came from (weakest first): EXPLICIT is --timezone or a target's
 # timezone= argument; CONFIGURED is configure(timezone=...), which a target configured later
@@ -42,13 +46,18 @@ def check_timezone(name: object, setting: str) -> str:
 
 @dataclass(frozen=True)
 class TargetContext:
-    """The device's time zone (an IANA name) and where that choice came from."""
+    """The device's time zone (an IANA name) and where that choice came from; the root seed and
+    the Faker locale (None: Faker's default) of the seed-compatible classes."""
 
     timezone: str = timegrid.DEFAULT_TIMEZONE
     source: str = DEFAULT
+    seed: int = DEFAULT_SEED
+    locale: Optional[str] = None
 
     def __post_init__(self) -> None:
         check_timezone(self.timezone, "timezone")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise InputError(f"seed must be an integer, got {self.seed!r}")
         if self.source not in SOURCES:
             raise ValueError(f"TargetContext source must be one of {', '.join(SOURCES)}, got {self.source!r}")
 
@@ -60,6 +69,15 @@ class TargetContext:
     def with_timezone(self, timezone: str, source: str = EXPLICIT, setting: str = "timezone") -> "TargetContext":
         """This context in another time zone (checked, an unknown name named by ``setting``)."""
         return dataclasses.replace(self, timezone=check_timezone(timezone, setting), source=source)
+
+    def inherit(self, previous: "TargetContext") -> "TargetContext":
+        """This context for a target configured after one with ``previous``: the seed and
+        locale carry over, and a zone set by configure() wins over this one unless this one was
+        given explicitly."""
+        context = dataclasses.replace(self, seed=previous.seed, locale=previous.locale)
+        if previous.source == CONFIGURED and self.source not in (EXPLICIT, CONFIGURED):
+            context = dataclasses.replace(context, timezone=previous.timezone, source=CONFIGURED)
+        return context
 
     def __str__(self) -> str:
         return f"{self.timezone} ({self.source})"
