@@ -282,7 +282,7 @@ class ProtocolCommandsMissing(InputError):
 
 # ---- helpers shared by the commands -----------------------------------------------------------
 _settings = settings_module.from_arguments
-_timezone = settings_module.timezone_for
+_context = settings_module.context_for
 
 
 def _where(settings: settings_module.Settings) -> str:
@@ -291,10 +291,11 @@ def _where(settings: settings_module.Settings) -> str:
     return settings.db_path
 
 
-def _target(settings: settings_module.Settings):
+def _target(settings: settings_module.Settings, context=None):
+    """The target of the settings, in ``context`` (a command's --timezone) or the settings' own."""
     from .targets import target_for
 
-    return target_for(settings)
+    return target_for(settings, context)
 
 
 def meter_id_ranges(ids: Iterable[int]) -> str:
@@ -404,11 +405,13 @@ def _check_period(args) -> None:
                          f"{FIRST_DAY} and {LAST_DAY}")
 
 
-def _scenario(args, timezone: str):
+def _scenario(args):
+    """The scenario a seed command line describes; its calendar takes the zone of the target it
+    is written to (``Scenario.for_target``)."""
     from .generate.electric import StoryOptions
     from .generate.scenario import Scenario
 
-    options = StoryOptions(timezone=timezone, moment_step_minutes=args.moment_step)
+    options = StoryOptions(moment_step_minutes=args.moment_step)
     return Scenario(meters=args.meters, days=args.days, end=args.end, seed=args.seed,
                     options=options, period_minutes=args.period)
 
@@ -432,12 +435,14 @@ def count_scenario(scenario, target_name: str, each_meter: Optional[Callable[[],
     return summary
 
 
-def _seed_one(args, settings: settings_module.Settings, out: Output, stop=None):
+def _seed_one(args, settings: settings_module.Settings, out: Output, context, stop=None):
     """One section: a real load, or with --dry-run the count and a read-only check of the target.
     With ``stop`` (a threading.Event, --all-sections) the load ends with KeyboardInterrupt at its
     next step once the event is set -- never after its merge started, so it ends before its commit."""
-    out.detail("target: " + ", ".join(f"{k}={v}" for k, v in settings_module.describe(settings).items()))
-    scenario = _scenario(args, _timezone(args, settings))
+    out.detail("target: " + ", ".join(f"{k}={v}" for k, v in settings_module.describe(settings).items())
+               + f"; time zone {context}")
+    target = _target(settings, context)  # made, not connected yet
+    scenario = _scenario(args).for_target(target)
     out.detail(f"scenario: {scenario.meter_count()} meters, {args.days} days up to {scenario.end}, seed {scenario.seed}, "
                f"measures {', '.join(sorted(scenario.measures))}")
 
@@ -452,7 +457,7 @@ def _seed_one(args, settings: settings_module.Settings, out: Output, stop=None):
         if out.verbose and (total is None or done in (0, total)):
             out.detail(f"{stage}: {done}/{total if total is not None else '?'}")
 
-    with _target(settings) as target:
+    with target:
         if args.dry_run:
             target.check()  # reachable and a meter.db (or a local file still to be created): read only
             return count_scenario(scenario, f"(dry run) {_where(settings)}", stop_here)
@@ -464,15 +469,13 @@ def cmd_seed(args, out: Output) -> int:
     _check_period(args)
     if args.all_sections:
         return _seed_all(args, out)
-    from .model import timegrid
-
     settings = _settings(args)
-    timezone = _timezone(args, settings)
-    tz = timegrid.zone(timezone)
+    context = _context(args, settings)
+    tz = context.tz
     if args.meters == 0:
-        _scenario(args, timezone)  # the other values are still checked
+        _scenario(args)  # the other values are still checked
         return _nothing_to_seed(out, _where(settings), tz)
-    summary = _seed_one(args, settings, out)
+    summary = _seed_one(args, settings, out, context)
     if out.json:
         out.document(seed_document(summary, tz, args.dry_run))
         return EXIT_OK
@@ -498,8 +501,6 @@ def _seed_all(args, out: Output) -> int:
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from .model import timegrid
-
     path = args.settings or settings_module.DEFAULT_SETTINGS_FILE
     names = settings_module.sections(path)
     if not names:
@@ -512,11 +513,12 @@ def _seed_all(args, out: Output) -> int:
         tz = None
         try:
             settings = settings_module.load(path, name)
-            tz = timegrid.zone(_timezone(args, settings))
+            context = _context(args, settings)
+            tz = context.tz
             if args.meters == 0:
                 result = (EXIT_OK, f"[{name}] nothing to write (--meters 0); not touched", None)
             else:
-                summary = _seed_one(args, settings, quiet, stop)
+                summary = _seed_one(args, settings, quiet, context, stop)
                 document = seed_document(summary, tz, args.dry_run)
                 if args.dry_run:
                     line = (f"[{name}] dry run: {summary.meters} meters, {summary.total_rows:,} rows would be "
@@ -566,20 +568,19 @@ def _seed_all(args, out: Output) -> int:
 # ---- verify -----------------------------------------------------------------------------------
 def cmd_verify(args, out: Output) -> int:
     """``verify``: print every violation; exit 1 when there is any, 2 when it is not a meter.db."""
-    from .model import timegrid
     from .schema import meter_db_problem
     from .verify import verify
 
     settings = _settings(args)
-    timezone = _timezone(args, settings)
-    tz = timegrid.zone(timezone)
+    context = _context(args, settings)
+    tz = context.tz
     where = _where(settings)
-    with _target(settings) as target:
+    with _target(settings, context) as target:
         with target.readable_copy() as path:
             problem = meter_db_problem(path)
             if problem:
                 raise SchemaError(f"{where} is not a meter.db ({problem}); nothing was verified")
-            violations = verify(path, timezone, args.tolerance)
+            violations = verify(path, target.context.timezone, args.tolerance)
     if out.json:
         out.document({"target": where, "ok": not violations, "count": len(violations), "violations": [
             {"meter_id": v.meter_id, "device_idx": v.device_idx, "table": v.table, "timestamp": v.timestamp,
@@ -614,14 +615,13 @@ def _load_line(info, tz: dt.tzinfo) -> str:
 
 def cmd_loads(args, out: Output) -> int:
     """``loads``: the ledger of the target, oldest first."""
-    from .model import timegrid
-
     settings = _settings(args)
-    tz = timegrid.zone(_timezone(args, settings))
+    context = _context(args, settings)
+    tz = context.tz
     where = _where(settings)
     if isinstance(settings, settings_module.LocalSettings) and not os.path.isfile(settings.db_path):
         raise SchemaError(f"{where} does not exist; nothing to list (a typo in --db or db_path?)")
-    with _target(settings) as target:
+    with _target(settings, context) as target:
         infos = target.loads()
     if out.json:
         out.document({"target": where, "loads": [_load_document(info, tz) for info in infos]})
@@ -676,13 +676,11 @@ def cmd_clear(args, out: Output) -> int:
     if len(chosen) > 1:
         raise InputError(f"clear takes one of --load, --meter and --all, not {' and '.join(chosen)} "
                          "(run clear once per choice)")
-    from .model import timegrid
-
     settings = _settings(args)
     where = _where(settings)
-    tz = timegrid.zone(settings.timezone)
     document: Dict[str, object] = {"target": where, "dry_run": args.dry_run}
     with _target(settings) as target:
+        tz = target.context.tz
         if args.meter:
             meters = list(dict.fromkeys(args.meter))
             if args.dry_run:
@@ -776,9 +774,9 @@ def cmd_plot(args, out: Output) -> int:
     from .plot import plot_meter
 
     settings = _settings(args)
-    with _target(settings) as target:
+    with _target(settings, _context(args, settings)) as target:
         with target.readable_copy() as path:
-            out.print(plot_meter(path, args.out, args.meter, _timezone(args, settings)))
+            out.print(plot_meter(path, args.out, args.meter, target.context.timezone))
     return EXIT_OK
 
 

@@ -20,6 +20,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from .errors import InputError
 from .model import timegrid
+from .model.context import check_timezone
 from .schema.reference import METER_KINDS
 
 FORMATS = {".png": "png", ".svg": "svg"}
@@ -55,25 +56,32 @@ def output_format(output: str) -> str:
     return FORMATS[suffix]
 
 
-def plot_meter(db_path: str, output: str, meter_id: Optional[int] = None,
-               timezone: str = timegrid.DEFAULT_TIMEZONE) -> str:
+def plot_meter(db_path, output: str, meter_id: Optional[int] = None,
+               timezone: Optional[str] = None) -> str:
     """Draw one meter (default: the first meter with records to draw) to a PNG or SVG file;
-    returns a one-line description of what was drawn."""
+    returns a one-line description of what was drawn.  ``db_path`` may be a target: its
+    database through a consistent copy, its time zone (``target.context``) the default of
+    ``timezone``; for a file the default is Europe/Moscow."""
+    context = getattr(db_path, "context", None)
+    if context is not None:
+        with db_path.readable_copy() as copy:
+            return plot_meter(copy, output, meter_id, timezone or context.timezone)
     file_format = output_format(output)
     figure, description = meter_figure(db_path, meter_id, timezone)
     figure.savefig(output, format=file_format, dpi=90)
     return f"{description} -> {output}"
 
 
-def meter_figure(db_path: str, meter_id: Optional[int] = None,
-                 timezone: str = timegrid.DEFAULT_TIMEZONE):
-    """The matplotlib Figure of one meter and a one-line description of it (no file written)."""
+def meter_figure(db_path: str, meter_id: Optional[int] = None, timezone: Optional[str] = None):
+    """The matplotlib Figure of one meter and a one-line description of it (no file written);
+    times in ``timezone`` (default Europe/Moscow)."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         from matplotlib.figure import Figure
     except ImportError:
         raise InputError("plot needs matplotlib: pip install 'GenerateMeterData[plot]'") from None
+    timezone = check_timezone(timezone, "plot timezone") if timezone else timegrid.DEFAULT_TIMEZONE
     tz = timegrid.zone(timezone)
     if not os.path.exists(db_path):
         raise InputError(f"{db_path} not found")

@@ -159,12 +159,13 @@ class MeterdataSession:
             self.clock_before = seedapi.set_clock(int(self.now.replace(tzinfo=zone).timestamp()))
 
     def _timezone(self) -> str:
-        """The target's time zone from its settings (read, not connected); the default when the
-        settings cannot be read -- the session then fails at its first seeder anyway."""
+        """The target's time zone from its settings (read, not connected) -- the zone its
+        context will have; the default when the settings cannot be read (the session then fails
+        at its first seeder anyway)."""
         path = _settings_path(self.config)
         try:
-            return settings_module.load(path, _option(self.config, "section")).timezone if path \
-                else timegrid.DEFAULT_TIMEZONE
+            return settings_module.settings_context(settings_module.load(path, _option(self.config, "section"))
+                                                    ).timezone if path else timegrid.DEFAULT_TIMEZONE
         except Exception:
             return timegrid.DEFAULT_TIMEZONE
 
@@ -293,7 +294,15 @@ class _TrackingTarget(Target):
         self.session = session
         self.summaries: List[LoadSummary] = []
         self.name = inner.name
-        self.timezone = inner.timezone
+
+    @property
+    def context(self):  # type: ignore[override]
+        """The session target's context (its time zone): seeders and factories write in it."""
+        return self.inner.context
+
+    @context.setter
+    def context(self, value) -> None:
+        self.inner.context = value
 
     @property
     def meter_id_floor(self) -> int:  # type: ignore[override]

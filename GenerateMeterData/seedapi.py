@@ -27,12 +27,13 @@ from .generate.rows import RowSet
 from .generate.scenario import emit_meter
 from .generate.windows import last_records
 from .model import timegrid
-from .model.rng import DEFAULT_SEED, faker_for, stream
+from .model.rng import faker_for, stream
 from .schema import layout, measures
 from .schema.layout import CONFIG_MEASURE_TABLE, CONFIG_TAGS, METER_TABLE_COLUMNS, TABLE_COLUMNS
 from .schema.measures import JOURNAL_NAMES
 from .schema.reference import DEFAULT_METER_TYPE
-from .targets import default_target, set_default_target, target_for
+from .model.context import check_timezone
+from .targets import current_default_target, default_target, set_default_target, target_for
 from .targets.base import Target
 
 JournalName = enum.Enum("JournalName", {name: name for name in JOURNAL_NAMES}, type=str)
@@ -42,8 +43,7 @@ JournalName.__str__ = lambda self: self.value  # type: ignore[assignment]
 HISTORY_MONTHS = 26  # how far back a seed-API meter's story starts (the 1st of that month)
 SEED_MOMENT_STEP = 5  # minutes between moment records, as the seed generated them
 
-_state: Dict[str, Any] = {"seed": DEFAULT_SEED, "timezone": timegrid.DEFAULT_TIMEZONE, "locale": None,
-                          "now": None}
+_state: Dict[str, Any] = {"now": None}   # set_clock(): the one setting not owned by a target
 
 
 def set_clock(now: Optional[int] = None) -> Optional[int]:
@@ -61,24 +61,39 @@ def configure(target: Optional[Target] = None, *, db: Optional[str] = None,
               seed: Optional[int] = None, timezone: Optional[str] = None,
               locale: Optional[str] = None) -> Target:
     """Choose where the seed-compatible classes write, the root seed, the time zone and the
-    Faker locale of the meters' text columns (serials, addresses)."""
-    from . import settings as settings_module
+    Faker locale of the meters' text columns (serials, addresses).
 
+    All three belong to the target (``target.context``): settings.ini's ``timezone`` key sets
+    its zone, ``timezone=`` here overrides it; ``seed=`` and ``locale=`` set the others -- for
+    the target configured in this call, else the current one -- and they stay in force when a
+    later call configures another target (a zone only when that target's was not given
+    explicitly).  Everything is checked before anything changes."""
+    import dataclasses
+
+    from . import settings as settings_module
+    from .model.context import CONFIGURED
+
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise InputError(f"seed must be an integer, got {seed!r}")
+    if timezone is not None:
+        check_timezone(timezone, "configure(timezone=...)")
+    if locale is not None:
+        faker_for(stream(0), locale)  # an unknown locale fails here, not at the first meter
     if target is None and (db or settings or section):
         target = target_for(settings_module.resolve(settings, section, db))
     if target is not None:
+        previous = current_default_target()
+        if previous is not None and previous is not target:
+            target.context = target.context.inherit(previous.context)
         set_default_target(target)
-    if seed is not None:
-        if not isinstance(seed, int):
-            raise InputError(f"seed must be an integer, got {seed!r}")
-        _state["seed"] = seed
+    chosen = default_target()
     if timezone is not None:
-        timegrid.zone(timezone)
-        _state["timezone"] = timezone
+        chosen.context = chosen.context.with_timezone(timezone, CONFIGURED, "configure(timezone=...)")
+    if seed is not None:
+        chosen.context = dataclasses.replace(chosen.context, seed=seed)
     if locale is not None:
-        faker_for(stream(0), locale)  # an unknown locale fails here, not at the first meter
-        _state["locale"] = locale
-    return default_target()
+        chosen.context = dataclasses.replace(chosen.context, locale=locale)
+    return chosen
 
 
 def _count(value: Any, name: str = "Count_timestamp") -> int:
@@ -111,8 +126,9 @@ def _now() -> int:
     return _state["now"] if _state["now"] is not None else int(time.time())
 
 
-def _options() -> StoryOptions:
-    return StoryOptions(timezone=_state["timezone"], locale=_state["locale"])
+def _options(target: Target) -> StoryOptions:
+    """The story options of a meter written to ``target``: the target's time zone."""
+    return StoryOptions(timezone=target.context.timezone, locale=target.context.locale)
 
 
 def _meter_dict(spec: MeterSpec, names) -> Dict[str, Any]:
@@ -144,9 +160,9 @@ class MeterTable(_Written):
             # a target may number the meter only inside its transaction (a negative provisional
             # id here): the registry's randomness must still differ from meter to meter
             key = meter_id if isinstance(meter_id, int) and meter_id > 0 else _next_provisional()
-            spec = make_meter(stream(_state["seed"], "seedapi", key, "registry"), int(meter_id)
+            spec = make_meter(stream(target.context.seed, "seedapi", key, "registry"), int(meter_id)
                               if isinstance(meter_id, int) else 0, meter_id, type_name,
-                              timestamp=_now(), table_overrides=tags, locale=_state["locale"])
+                              timestamp=_now(), table_overrides=tags, locale=target.context.locale)
             spec.device_idx = ids.device_idx()
             rows = RowSet()
             rows["MeterTable"].append(spec.meter_table_row(names))
@@ -215,9 +231,9 @@ class _Config(_Written):
         holder: Dict[str, Any] = {}
 
         def produce(ids, names):
-            spec = make_meter(stream(_state["seed"], "seedapi", meter["MeterId"], "registry"),
+            spec = make_meter(stream(target.context.seed, "seedapi", meter["MeterId"], "registry"),
                               meter["MeterId"], meter["MeterId"], meter["typeName"], timestamp=_now(),
-                              config_overrides=tags, locale=_state["locale"])
+                              config_overrides=tags, locale=target.context.locale)
             if spec.config_measure != self.measure:
                 raise InputError(f"{self.measure}: meter {meter['MeterId']} is a {meter['typeName']} "
                                  f"({spec.kind.family}); it takes {spec.config_measure}")
@@ -290,7 +306,7 @@ class _Measure(_Written):
                          {c: meter.get(c) for c in METER_TABLE_COLUMNS if c != "DeviceIdx"},
                          {CONFIG_TAGS[config_table][tag]: value for tag, value in config.items()
                           if tag in CONFIG_TAGS[config_table]}, meter["DeviceIdx"])
-        options = _options()
+        options = _options(target)
         tz = options.tz
         now = _now()
         today = timegrid.local_datetime(now, tz).date()
@@ -298,7 +314,7 @@ class _Measure(_Written):
         history_start = timegrid.local_midnight(origin, tz)
         window_start, journal_last = last_records(measure, count, now, tz, spec.period_minutes,
                                                   SEED_MOMENT_STEP, history_start,
-                                                  PollClock(_state["seed"], spec.ordinal, SEED_MOMENT_STEP * 60))
+                                                  PollClock(target.context.seed, spec.ordinal, SEED_MOMENT_STEP * 60))
         recorded: List[Dict[str, Any]] = []
         overrides = Overrides.coerce([Override(measure, tags)] if tags else None)
 
@@ -310,7 +326,7 @@ class _Measure(_Written):
             emitter = Emitter(rows, ids, names, overrides, tz,
                               lambda _measure, record: recorded.append(record))
             if count:
-                emit_meter(emitter, spec, _state["seed"], options, origin, window_start, now, {measure},
+                emit_meter(emitter, spec, target.context.seed, options, origin, window_start, now, {measure},
                            names, write_registry=False, write_config=False, journal_last=journal_last,
                            moment_step_minutes=SEED_MOMENT_STEP, reuse_story=True)
             yield rows

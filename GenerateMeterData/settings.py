@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
 
-from .errors import ConfigError
+from .errors import ConfigError, InputError
+from .model.context import EXPLICIT, SETTINGS, TargetContext, check_timezone
 from .model.timegrid import DEFAULT_TIMEZONE
 
 DEFAULT_SETTINGS_FILE = "settings.ini"
@@ -157,6 +158,10 @@ def load(path: Union[str, Path] = DEFAULT_SETTINGS_FILE, section: Optional[str] 
         return value
 
     timezone = raw.get("timezone") or DEFAULT_TIMEZONE
+    try:
+        check_timezone(timezone, "key timezone")
+    except InputError as exc:  # before anything is read or written: the file is wrong
+        raise ConfigError(f"{where}: {exc}") from None
     integrity = raw.get("integrity_check", "once").lower()
     if integrity not in INTEGRITY_CHECKS:
         raise ConfigError(f"{where}: key integrity_check must be once or off, got {raw['integrity_check']!r}")
@@ -234,6 +239,17 @@ def from_arguments(args) -> Settings:
     return resolve(getattr(args, "settings", None), getattr(args, "section", None), getattr(args, "db", None))
 
 
-def timezone_for(args, settings: Settings) -> str:
-    """The meter time zone of a command: ``--timezone``, else the settings' one."""
-    return getattr(args, "timezone", None) or settings.timezone
+def settings_context(settings: Settings) -> TargetContext:
+    """The context of the target a settings section names: its ``timezone`` key (Europe/Moscow
+    when the key is absent)."""
+    return TargetContext(settings.timezone, SETTINGS)
+
+
+def context_for(args, settings: Settings) -> TargetContext:
+    """The context of a command's target: ``--timezone`` when given (checked, one line naming the
+    option and the value otherwise), else the settings' ``timezone``."""
+    context = settings_context(settings)
+    given = getattr(args, "timezone", None)
+    if given is not None:
+        context = context.with_timezone(given, EXPLICIT, "--timezone")
+    return context

@@ -30,6 +30,7 @@ from typing import (Callable, Dict, FrozenSet, Iterable, Iterator, List, Mapping
 from .errors import SchemaError, VerificationFailed
 from .generate.rows import NameIndex
 from .model import timegrid
+from .model.context import check_timezone
 from .schema.layout import (CONFIG_TABLES, CONFIG_TAGS, ENERGY_GATES, ENERGY_QUANTITIES, FAMILIES, MEASURE_TABLE,
                             ROW_TYPES, TABLE_COLUMNS, VALUE_TABLES, Family, index)
 from .schema import contract
@@ -1140,15 +1141,23 @@ def run_rules(view: MeterView, rules: Optional[Sequence[Rule]] = None) -> List[V
     return out
 
 
-def verify(path: str, timezone: str = timegrid.DEFAULT_TIMEZONE, tolerance: float = 0.005, *,
+def verify(path, timezone: Optional[str] = None, tolerance: float = 0.005, *,
            raise_on_violation: bool = False) -> List[Violation]:
     """Every violation of the invariants in the meter.db at ``path``: the database-wide rules
     first, then each meter (DeviceIdx order) under every rule of ``RULES`` that applies to it.
 
+    ``path`` may be a target (``LocalTarget``, ``DeviceTarget``): its database is read through a
+    consistent copy and its time zone (``target.context``) is the default of ``timezone``; for a
+    file the default is Europe/Moscow.
+
     With ``raise_on_violation=True`` a non-empty result raises ``VerificationFailed`` (carrying
     ``path`` and ``violations``) instead of being returned -- for scripts and tests that want a
     failure rather than a list."""
-    tz = timegrid.zone(timezone)
+    context = getattr(path, "context", None)
+    if context is not None:  # a target: its copy, in its time zone
+        with path.readable_copy() as copy:
+            return verify(copy, timezone or context.timezone, tolerance, raise_on_violation=raise_on_violation)
+    tz = timegrid.zone(check_timezone(timezone, "verify timezone") if timezone else timegrid.DEFAULT_TIMEZONE)
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     except sqlite3.Error as exc:

@@ -221,7 +221,7 @@ SETTING_TEXT: Dict[str, str] = {
     "busy_timeout": "seconds a load waits for the device's own writers (local files: 5)",
     "keepalive": "SSH keepalive interval, seconds",
     "disabled_algorithms": "public-key algorithms to disable, comma-separated (e.g. `rsa-sha2-256,rsa-sha2-512` for old Dropbear)",
-    "timezone": "the device's local time zone (IANA name)",
+    "timezone": "the device's local time zone (IANA name): the seed classes, `Scenario.create`, the plugin, `verify`, `plot`, `capture` and `imitate` use it; `--timezone` and `configure(timezone=...)` override it; an unknown name is refused in one line",
     "before_load": "a command run on the device before a load (e.g. stop the poller)",
     "after_load": "a command run on the device after a load, after a failed one too",
     "compress": "`auto`, `yes` or `no`: gzip the staged file when the device has gzip",

@@ -41,7 +41,7 @@ NOMINAL_VOLTAGE = 230.0
 class StoryOptions:
     """Knobs of the physical story shared by all meters of a run."""
 
-    timezone: str = timegrid.DEFAULT_TIMEZONE
+    timezone: Optional[str] = None   # None: the target's (Scenario.create), Europe/Moscow without one
     schedule: Optional[TariffSchedule] = None   # None: 4-zone for 4-tariff meters, 2-zone otherwise
     moment_step_minutes: int = 60
     outages_per_30_days: float = 1.0
@@ -50,7 +50,7 @@ class StoryOptions:
     locale: Optional[str] = None   # Faker locale of the registry's text (serials, addresses); None = Faker's default
 
     def __post_init__(self) -> None:
-        self.tz = timegrid.zone(self.timezone)
+        self.tz = timegrid.zone(self.timezone or timegrid.DEFAULT_TIMEZONE)
         if not isinstance(self.moment_step_minutes, int) or self.moment_step_minutes <= 0 \
                 or 1440 % self.moment_step_minutes:
             raise InputError(f"moment step {self.moment_step_minutes!r} min must divide a day (e.g. 5, 30, 60)")

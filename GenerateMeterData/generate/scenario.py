@@ -4,6 +4,8 @@
 them); ``create(target)`` streams meter after meter into a target inside one transaction."""
 from __future__ import annotations
 
+import copy
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Collection, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
@@ -31,6 +33,7 @@ DEFAULT_MEASURES = {family: registry.select(meter=family, records=True, by_defau
 # A meter's rows are handed to the target in RowSets of about this many rows at most (a span of
 # one measure more): a meter of a few hundred days is one RowSet, one over decades streams.
 ROWS_PER_SET = 50_000
+DEFAULT_PERIOD_MINUTES = 30   # a Scenario's load-profile period unless it is given
 STORY_CLASSES = {registry.ELECTRIC: ElectricStory, registry.PULSE: PulseStory, registry.DIGITAL: DigitalStory}
 
 
@@ -44,7 +47,7 @@ class MeterPlan:
     table: Dict[str, object] = field(default_factory=dict)     # MeterTable overrides
     config: Dict[str, object] = field(default_factory=dict)    # config overrides (tags)
     children: Sequence["MeterPlan"] = ()
-    period_minutes: int = 30
+    period_minutes: Optional[int] = None   # load-profile period; None: the Scenario's period_minutes
     pv: Optional[bool] = None          # rooftop PV (export, A-): None = the seed decides
     outages: Sequence[Tuple[object, object]] = ()  # (off, on) as datetimes or epoch seconds
 
@@ -54,13 +57,18 @@ class MeterPlan:
 
 
 class Scenario:
-    """N meters over a period with every measure, each meter one consistent story."""
+    """N meters over a period with every measure, each meter one consistent story.
+
+    Its calendar (midnights, month starts, "today") is in the time zone of the target it is
+    written to (``create``), unless ``options`` name one (``StoryOptions(timezone=...)``);
+    ``build()`` without a target uses Europe/Moscow.  ``period_minutes`` is the load-profile
+    period of every meter whose plan does not set its own."""
 
     def __init__(self, meters: Union[int, Sequence[MeterPlan]] = 1, days: int = 30,
                  end: Optional[dt.date] = None, seed: int = DEFAULT_SEED,
                  measures: Optional[Iterable[str]] = None,
                  overrides: Union[None, Overrides, Mapping, Iterable] = None,
-                 options: Optional[StoryOptions] = None, period_minutes: int = 30,
+                 options: Optional[StoryOptions] = None, period_minutes: int = DEFAULT_PERIOD_MINUTES,
                  depth: Union[None, str, Mapping[str, int]] = None) -> None:
         if isinstance(meters, bool) or not isinstance(meters, (int, list, tuple)):
             raise InputError(f"meters must be a count or a list of MeterPlan, got {meters!r}")
@@ -70,18 +78,25 @@ class Scenario:
             raise InputError(f"days must be a whole number >= 1, got {days!r}")
         if not isinstance(seed, int):
             raise InputError(f"seed must be an integer, got {seed!r}")
+        _check_period(period_minutes, "Scenario period_minutes")
         self.options = options or StoryOptions()
-        self.tz = self.options.tz
         self.seed = seed
         self.days = days
-        self.end = end or dt.datetime.now(self.tz).date()
+        self.period_minutes = period_minutes
+        self._end_given = end
+        self._set_calendar()
         if isinstance(meters, int):
             rng = stream(seed, "mix")
             self.plans = [MeterPlan(DEFAULT_MIX[i % len(DEFAULT_MIX)] if i < len(DEFAULT_MIX)
-                                    else rng.choice(DEFAULT_MIX), period_minutes=period_minutes)
+                                    else rng.choice(DEFAULT_MIX))
                           for i in range(meters)]
         else:
             self.plans = list(meters)
+            if not all(isinstance(plan, MeterPlan) for plan in self.plans):
+                raise InputError("meters must be a count or a list of MeterPlan")
+        for plan in self._all_plans():
+            if plan.period_minutes is not None:
+                _check_period(plan.period_minutes, f"meter plan {plan.type}: period_minutes")
         # The default measures are each meter's as its type keeps them (no profile for a meter
         # without one); measures asked for by name -- measures=, StoryOptions.journals -- win.
         self.type_gated: Set[str] = set()
@@ -103,8 +118,37 @@ class Scenario:
             self.depth = dict(depth) if depth else None
         else:
             raise InputError(f"depth must be 'retention' or a dict of measure -> record count, got {depth!r}")
-        self.start_ts = timegrid.local_midnight(self.end - dt.timedelta(days=days), self.tz)
+
+    def _set_calendar(self) -> None:
+        """The period's end day and its first and last midnight, in the options' time zone."""
+        self.tz = self.options.tz
+        self.end = self._end_given or dt.datetime.now(self.tz).date()
+        self.start_ts = timegrid.local_midnight(self.end - dt.timedelta(days=self.days), self.tz)
         self.end_ts = timegrid.local_midnight(self.end, self.tz)
+
+    @property
+    def timezone(self) -> str:
+        """The IANA name of the time zone the scenario's calendar is in."""
+        return self.options.timezone or timegrid.DEFAULT_TIMEZONE
+
+    def in_zone(self, timezone: str) -> "Scenario":
+        """This scenario with its calendar in ``timezone`` -- unless its options name a zone of
+        their own, which wins (then the scenario itself)."""
+        if self.options.timezone is not None:
+            return self
+        bound = copy.copy(self)
+        bound.options = dataclasses.replace(self.options, timezone=timezone)
+        bound._set_calendar()
+        return bound
+
+    def for_target(self, target) -> "Scenario":
+        """This scenario as it is written to ``target``: in the target's time zone
+        (``target.context``) unless the options name another."""
+        return self.in_zone(target.context.timezone)
+
+    def period_of(self, plan: MeterPlan) -> int:
+        """The load-profile period of a plan's meters: the plan's own, else the scenario's."""
+        return self.period_minutes if plan.period_minutes is None else plan.period_minutes
 
     def _all_plans(self) -> Iterator[MeterPlan]:
         stack = list(self.plans)
@@ -141,7 +185,7 @@ class Scenario:
                                   timestamp=PollClock(self.seed, ordinal, self.options.moment_step_minutes * 60)
                                   .at(self.start_ts),  # the first poll (contract: configs at poll time)
                                   parent_meter_id=parent.meter_id if parent else 0,
-                                  period_minutes=plan.period_minutes,
+                                  period_minutes=self.period_of(plan),
                                   table_overrides=plan.table, config_overrides=plan.config,
                                   locale=self.options.locale)
                 spec.device_idx = ids.device_idx()
@@ -196,7 +240,7 @@ class Scenario:
         from ..targets import default_target
 
         target = target or default_target()
-        return target.load(self, progress=progress, expected_meters=self.meter_count())
+        return target.load(self.for_target(target), progress=progress, expected_meters=self.meter_count())
 
     def meter_count(self) -> int:
         """How many meters the scenario has (children included)."""
@@ -287,6 +331,14 @@ def _story_steps(story, emitter: Emitter, window_start: int, measures: Set[str],
     else:
         yield from steps(emitter, window_start, measures, journal_last=journal_last,
                          moment_step_minutes=moment_step_minutes)
+
+
+def _check_period(value: object, what: str) -> None:
+    """A profile period the device knows (minutes), or one line naming it."""
+    from .meters import ALLOWED_PERIODS
+
+    if isinstance(value, bool) or value not in ALLOWED_PERIODS:
+        raise InputError(f"profile period {value!r} min ({what}): use one of {', '.join(map(str, ALLOWED_PERIODS))}")
 
 
 def _epoch(value: object) -> int:

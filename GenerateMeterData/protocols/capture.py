@@ -179,15 +179,16 @@ def plan_capture(reading: Reading, target: Target) -> CapturePlan:
     return plan
 
 
-def capture_rows(reading: Reading, target: Target, timezone: str = timegrid.DEFAULT_TIMEZONE,
+def capture_rows(reading: Reading, target: Target, timezone: Optional[str] = None,
                  meter_type: Optional[str] = None, *, dry_run: bool = False,
                  notes: Optional[List[str]] = None, plan: Optional[CapturePlan] = None) -> LoadSummary:
     """Write a Reading into the target (one transaction): the meter is found by its serial in
     ElectricConfig and the reading joins its story (see ``plan_capture``), or it is registered
     (MeterTable + ElectricConfig) when new.  ``dry_run``: count what would be written, write
     nothing (the summary has no token).  ``notes`` collects what was not written and why;
-    ``plan``: one ``plan_capture`` made for this reading and target just before."""
-    tz = timegrid.zone(timezone)
+    ``plan``: one ``plan_capture`` made for this reading and target just before.  ``timezone``:
+    the device's, by default the target's (``target.context``)."""
+    tz = timegrid.zone(timezone or target.context.timezone)
     plan = plan or plan_capture(reading, target)
     if notes is not None:
         notes.extend(plan.notes)

@@ -44,6 +44,8 @@ def add_commands(sub, common) -> None:
     p.add_argument("--address", type=int, default=1, help="M-Bus: primary address (default 1)")
     p.add_argument("--frames", nargs="*", help="M-Bus: serve these recorded frames (hex files) instead")
     p.add_argument("--seconds", type=float, default=None, help="stop after this many seconds (default: run until Ctrl-C)")
+    p.add_argument("--timezone", help="the generated meter's time zone: its clock, midnights and archive "
+                                      "(default: timezone in settings.ini, else Europe/Moscow)")
     from .dlms.cli import add_imitate_options
     add_imitate_options(p)
     p.set_defaults(handler=cmd_imitate)
@@ -64,7 +66,8 @@ def add_commands(sub, common) -> None:
     p.add_argument("--mbus-address", type=int, default=1, help="M-Bus primary address")
     p.add_argument("--every", type=float, default=0.0, help="repeat every N seconds")
     p.add_argument("--count", type=int, default=1, help="captures to make (with --every)")
-    p.add_argument("--timezone", help="meter time zone (default from settings, else Europe/Moscow)")
+    p.add_argument("--timezone", help="meter and device time zone (default: timezone in settings.ini, else "
+                                      "Europe/Moscow)")
     from .dlms.cli import add_capture_options
     add_capture_options(p)
     p.set_defaults(handler=cmd_capture)
@@ -173,7 +176,7 @@ def cmd_imitate(args, out) -> int:
             raise InputError("--mode and --port are for imitate iec and mbus; imitate dlms serves on --listen or --pty")
         from .dlms.cli import imitate
         return imitate(args, out)
-    from .meters import GeneratedMeter
+    from .meters import meter_from_arguments
 
     overrides: Dict[str, str] = {}
     for item in args.obis:
@@ -183,10 +186,7 @@ def cmd_imitate(args, out) -> int:
         overrides[match.group(1)] = match.group(2)
     meter = None
     if not args.neva_fixture and not args.frames:
-        kwargs = {"type_name": args.meter_type}
-        if args.meter_seed is not None:
-            kwargs["seed"] = args.meter_seed
-        meter = GeneratedMeter(**kwargs)
+        meter = meter_from_arguments(args)
     if args.protocol == "iec":
         from .iec62056.imitator import IECImitator, RegisterTable
         if args.neva_fixture:
@@ -263,14 +263,13 @@ def capture_document(reading, summary, tz, notes, dry_run: bool, meter_id=None) 
 def cmd_capture(args, out) -> int:
     """``capture``: read a meter (repeatedly with --every) and write the rows (--dry-run: show
     what would be written, write nothing)."""
-    from ..settings import from_arguments as _settings, timezone_for as _timezone
-    from ..model import timegrid
+    from ..settings import context_for, from_arguments as _settings
     from ..targets import target_for
     from .capture import capture_rows, plan_capture
 
     settings = _settings(args)
-    timezone = _timezone(args, settings)
-    tz = timegrid.zone(timezone)
+    context = context_for(args, settings)  # --timezone, else settings.ini's timezone: the target's zone
+    timezone, tz = context.timezone, context.tz
     if args.count < 1 or args.every < 0 or args.days < 0:
         raise InputError("--count must be >= 1, --every and --days >= 0")
     if args.protocol == "dlms" and args.follow:
@@ -278,12 +277,12 @@ def cmd_capture(args, out) -> int:
             raise InputError("capture dlms --follow has no --dry-run or --json (a push stream has no end "
                              "to report); they work for a SPODES meter without --follow")
         from .dlms.cli import follow
-        with target_for(settings) as target:
-            return follow(args, out, target, timezone)
+        with target_for(settings, context) as target:
+            return follow(args, out, target)
     if args.days and not args.neva and args.protocol != "dlms":
         raise InputError("--days is for the Neva archive: give --neva too")
     documents = []
-    with target_for(settings) as target:
+    with target_for(settings, context) as target:
         if args.dry_run:
             target.check()  # reachable and a meter.db: read only
         for n in range(args.count):
@@ -292,7 +291,7 @@ def cmd_capture(args, out) -> int:
             reading = _read_meter(args, timezone)
             notes: list = []
             plan = plan_capture(reading, target)
-            summary = capture_rows(reading, target, timezone, dry_run=args.dry_run, notes=notes, plan=plan)
+            summary = capture_rows(reading, target, dry_run=args.dry_run, notes=notes, plan=plan)
             meter_id = plan.meter_id if plan.device_idx is not None else \
                 (summary.meter_ids[0] if summary.meter_ids and not args.dry_run else None)
             if out.json:

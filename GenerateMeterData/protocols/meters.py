@@ -199,3 +199,16 @@ class RegisterOverrides:
     def text(self, code: tuple) -> Optional[str]:
         """A register's override as given, or None."""
         return self.by_code.get(code)
+
+
+def meter_from_arguments(args) -> GeneratedMeter:
+    """The generated meter of an ``imitate`` command line: ``--meter-type``, ``--meter-seed`` and
+    its time zone -- ``--timezone``, else settings.ini's ``timezone`` (the bench's device), else
+    Europe/Moscow."""
+    from ..settings import context_for, from_arguments
+
+    kwargs: Dict[str, object] = {"type_name": args.meter_type,
+                                 "timezone": context_for(args, from_arguments(args)).timezone}
+    if args.meter_seed is not None:
+        kwargs["seed"] = args.meter_seed
+    return GeneratedMeter(**kwargs)  # type: ignore[arg-type]

@@ -4,26 +4,34 @@ from __future__ import annotations
 from typing import Optional
 
 from .. import settings as settings_module
+from ..model.context import TargetContext
 from .base import Target
 from .local import LocalTarget
 
 _default: Optional[Target] = None
 
 
-def target_for(settings: "settings_module.Settings") -> Target:
-    """The target a settings object names."""
+def target_for(settings: "settings_module.Settings", context: Optional[TargetContext] = None) -> Target:
+    """The target a settings object names; its context (time zone) is ``context`` when given
+    (a command's ``--timezone``), else the settings' own."""
+    context = context or settings_module.settings_context(settings)
     if isinstance(settings, settings_module.LocalSettings):
-        return LocalTarget(settings.db_path, settings.busy_timeout, settings.timezone,
+        return LocalTarget(settings.db_path, settings.busy_timeout, context=context,
                            integrity_check=settings.integrity_check != "off")
     from .ssh import DeviceTarget
 
-    return DeviceTarget(settings)
+    return DeviceTarget(settings, context)
 
 
 def set_default_target(target: Optional[Target]) -> None:
     """Make ``target`` the one the seed-compatible classes and ``Scenario.create()`` write to."""
     global _default
     _default = target
+
+
+def current_default_target() -> Optional[Target]:
+    """The target set_default_target() chose, or None (without making one from settings.ini)."""
+    return _default
 
 
 def default_target() -> Target:
@@ -35,4 +43,4 @@ def default_target() -> Target:
     return _default
 
 
-__all__ = ["LocalTarget", "Target", "default_target", "set_default_target", "target_for"]
+__all__ = ["LocalTarget", "Target", "TargetContext", "default_target", "set_default_target", "target_for"]

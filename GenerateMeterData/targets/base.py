@@ -10,7 +10,7 @@ from typing import Callable, Iterable, List, Optional
 
 from ..generate.rows import IdAllocator, NameIndex, RowSet
 from ..generate.summary import LoadSummary
-from ..model.timegrid import DEFAULT_TIMEZONE
+from ..model.context import TargetContext
 from .ledger import LoadInfo
 
 Produce = Callable[[IdAllocator, NameIndex], Iterable[RowSet]]
@@ -21,7 +21,18 @@ class Target(abc.ABC):
     """Somewhere meter.db lives."""
 
     name: str = "target"
-    timezone: str = DEFAULT_TIMEZONE
+    #: What every writer and reader of this target shares (the device's time zone): the seed
+    #: classes, Scenario.create, the plugin, verify, plot, capture read it from here.
+    context: TargetContext = TargetContext()
+
+    @property
+    def timezone(self) -> str:
+        """The device's time zone (``context.timezone``)."""
+        return self.context.timezone
+
+    @timezone.setter
+    def timezone(self, name: str) -> None:
+        self.context = self.context.with_timezone(name)
 
     @abc.abstractmethod
     def load(self, produce: Produce, progress: Progress = None,

@@ -12,7 +12,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 from ..errors import SchemaError, TargetError
 from ..generate.rows import IdAllocator, NameIndex, RowSet
 from ..generate.summary import CreatedMeter, LoadSummary
-from ..model.timegrid import DEFAULT_TIMEZONE
+from ..model.context import TargetContext
 from ..schema import create_schema, integrity_problem, layout
 from ..schema.layout import CONFIG_TABLES, REFERENCE_TABLES, WRITE_ORDER, insert_sql
 from . import ledger
@@ -46,10 +46,13 @@ class LocalTarget(Target):
     """meter.db on this machine."""
 
     def __init__(self, path: str = "Meter.db", busy_timeout: float = 5.0,
-                 timezone: str = DEFAULT_TIMEZONE, integrity_check: bool = True) -> None:
+                 timezone: Optional[str] = None, integrity_check: bool = True, *,
+                 context: Optional[TargetContext] = None) -> None:
         self.path = str(path)
         self.busy_timeout = busy_timeout
-        self.timezone = timezone
+        self.context = context or TargetContext()
+        if timezone is not None:  # given in code: stronger than settings.ini
+            self.context = self.context.with_timezone(timezone)
         self.name = self.path
         self.integrity_check = integrity_check
         self._checked_file: Optional[Tuple[int, ...]] = None  # the file (as _identity says) whose pages passed

@@ -30,7 +30,8 @@ from ..generate.rows import NameIndex
 from ..generate.summary import CreatedMeter, LoadSummary
 from ..schema.layout import REFERENCE_TABLES, WRITE_ORDER
 from ..schema import integrity_problem, meter_db_problem, quick_check_finding
-from ..settings import DeviceSettings
+from ..model.context import TargetContext
+from ..settings import DeviceSettings, settings_context
 from . import ledger, merge
 from .base import Produce, Progress, Target
 from .executor import Executor, RemoteProcess, Result
@@ -54,10 +55,10 @@ class DeviceState:
 class DeviceTarget(Target):
     """meter.db on a device reached over SSH."""
 
-    def __init__(self, settings: DeviceSettings) -> None:
+    def __init__(self, settings: DeviceSettings, context: Optional[TargetContext] = None) -> None:
         self.settings = settings
         self.name = f"{settings.where}:{settings.db_path}"
-        self.timezone = settings.timezone
+        self.context = context or settings_context(settings)
         self.executor: Optional[Executor] = None
         self.state: Optional[DeviceState] = None
         # quick_check's first finding for the database of this connection: "" sound, None not

@@ -179,7 +179,7 @@ def follow_pushes(url: str, handle: Callable[[DataNotification], None], *, keys:
     return handled
 
 
-def capture_push(notification: DataNotification, target, timezone: str = timegrid.DEFAULT_TIMEZONE):
+def capture_push(notification: DataNotification, target, timezone: Optional[str] = None):
     """Write one push telegram's reading (one transaction)."""
     return capture_rows(push_reading(decode_notification(notification)), target, timezone)
 

@@ -77,14 +77,11 @@ def _overrides(items) -> Dict[str, str]:
 def imitate(args, out) -> int:
     """``imitate dlms``: a SPODES meter (or a HAN push source) until interrupted or --seconds."""
 
-    from ..meters import GeneratedMeter
+    from ..meters import meter_from_arguments
     from ..tcpservice import serve_until
     from .imitator import DLMSImitator
 
-    kwargs = {"type_name": args.meter_type}
-    if args.meter_seed is not None:
-        kwargs["seed"] = args.meter_seed
-    meter = GeneratedMeter(**kwargs)
+    meter = meter_from_arguments(args)
     try:
         imitator = DLMSImitator(meter, overrides=_overrides(args.obis), passwords={32: args.dlms_password.encode()},
                                 physical=args.physical_address, wrapper=args.wrapper, push=args.push,
@@ -127,7 +124,7 @@ def add_capture_options(p) -> None:
     p.add_argument("--dlms-auth-key", help="DLMS: authentication key of ciphered pushes (32 hex digits)")
 
 
-def follow(args, out, target, timezone: str) -> int:
+def follow(args, out, target) -> int:
     """``capture dlms --follow``: a push stream (``--count`` telegrams, default for ever)."""
     from .capture import capture_push, follow_pushes
 
@@ -144,7 +141,7 @@ def follow(args, out, target, timezone: str) -> int:
         if reading.timestamp == last["stamp"]:
             return       # two telegrams in one second: the table holds one record a second
         last["stamp"] = reading.timestamp
-        summary = capture_push(notification, target, timezone)
+        summary = capture_push(notification, target)  # in the target's time zone
         out.print(f"captured push of meter {reading.serial}: "
                   + ", ".join(f"{t} {c}" for t, c in sorted(summary.rows.items())))
 
