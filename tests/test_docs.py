@@ -56,15 +56,16 @@ def markdown_files() -> List[str]:
     return [os.path.join(REPO, "README.md")] + sorted(glob.glob(os.path.join(DOCS, "**", "*.md"), recursive=True))
 
 
-def environment(tmp_path) -> dict:
-    """The package importable, ``python`` on PATH meaning this interpreter, no settings leaking in."""
+def environment(tmp_path, python: str = sys.executable) -> dict:
+    """The package importable, ``python`` on PATH meaning this interpreter (``python``), no
+    settings leaking in."""
     bin_dir = tmp_path / ".bin"
     bin_dir.mkdir()
     # a script, not a symlink: a virtualenv's python found through a link outside the venv loses
     # the venv (its pyvenv.cfg is looked up beside the link) and with it the installed packages
-    python = bin_dir / "python"
-    python.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n', encoding="utf-8")
-    python.chmod(0o755)
+    wrapper = bin_dir / "python"
+    wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(python)} "$@"\n', encoding="utf-8")
+    wrapper.chmod(0o755)
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
                PATH=str(bin_dir) + os.pathsep + os.environ.get("PATH", ""), MPLBACKEND="Agg")
     env.pop("GENERATEMETERDATA_PASSWORD", None)
@@ -130,16 +131,11 @@ def test_python_of_the_blocks_keeps_a_virtualenv(tmp_path):
     """``python`` in a block is the interpreter running the tests, its virtualenv included (a
     symlink to a venv's python outside the venv ran the base interpreter: "No module named ...")."""
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(venv)], check=True)
-    inside = str(venv / "bin" / "python")
-    probe = ("import os, subprocess, sys, pathlib; sys.path.insert(0, sys.argv[1]); import test_docs; "
-             "env = test_docs.environment(pathlib.Path(sys.argv[2])); "
-             "print(subprocess.run(['python', '-c', 'import sys; print(sys.prefix)'], env=env, "
-             "capture_output=True, text=True, check=True).stdout.strip())")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     (tmp_path / "blocks").mkdir()
-    result = subprocess.run([inside, "-c", probe, os.path.dirname(__file__), str(tmp_path / "blocks")],
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    env = environment(tmp_path / "blocks", python=str(venv / "bin" / "python"))
+    result = subprocess.run(["python", "-c", "import sys; print(sys.prefix)"], env=env, capture_output=True,
+                            text=True, check=True)
     assert os.path.realpath(result.stdout.strip()) == os.path.realpath(venv)
 
 

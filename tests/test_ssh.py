@@ -258,6 +258,10 @@ def test_accept_new_host_key_is_an_explicit_opt_in(device, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "accepting new host key" in result.stderr
     assert f"[127.0.0.1]:{device.server.port}" in fresh.read_text()
+    # the fingerprint as OpenSSH shows it, to compare with the device's console (`ssh-keygen -lf`)
+    shown = subprocess.run(["ssh-keygen", "-l", "-E", "sha256", "-f", device.server.host_key + ".pub"],
+                           capture_output=True, text=True, check=True).stdout.split()[1]
+    assert shown.startswith("SHA256:") and f"ssh-ed25519 {shown} for" in result.stderr
 
 
 def test_unreachable_host_missing_sqlite3_and_missing_db(device, tmp_path):
