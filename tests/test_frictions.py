@@ -238,3 +238,35 @@ def test_the_docs_say_plot_needs_the_plot_extra():
     assert "pip install 'GenerateMeterData[plot]'" in text
     help_text = cli("plot", "--help").stdout
     assert "GenerateMeterData[plot]" in " ".join(help_text.split())
+
+
+# ---- over SSH: the same lines from a device ---------------------------------------------------------
+@pytest.mark.parametrize("upload", ["sql", "staged"])
+def test_no_meter_id_left_on_a_device_writes_no_real_meter_id(device, upload):
+    from GenerateMeterData.targets.ssh import DeviceTarget
+
+    Scenario(meters=[MeterPlan("SE303", table={"MeterId": BIGGEST})], days=1, end=DAY).create(LocalTarget(device.path))
+    before = table_checksums(device.path)
+    with DeviceTarget(device.settings(upload=upload)) as target:
+        with pytest.raises(InputError, match=f"no MeterId left above {BIGGEST}.*nothing was written"):
+            Scenario(meters=2, days=1, end=DAY, seed=2).create(target)
+    assert table_checksums(device.path) == before
+    assert rows(device.path, "SELECT count(*) FROM MeterTable WHERE typeof(MeterId) <> 'integer'") == [(0,)]
+
+
+def test_no_meter_id_left_on_a_device_at_the_command_line(device, tmp_path):
+    Scenario(meters=[MeterPlan("SE303", table={"MeterId": BIGGEST})], days=1, end=DAY).create(LocalTarget(device.path))
+    (tmp_path / "settings.ini").write_text(device.ini(), encoding="utf-8")
+    before = table_checksums(device.path)
+    assert_one_line_error(cli("seed", "--meters", "1", "--days", "1", *END, cwd=tmp_path), 2,
+                          f"no MeterId left above {BIGGEST}")
+    assert table_checksums(device.path) == before
+
+
+def test_loads_of_a_foreign_sqlite_file_on_a_device(device, not_meter_dbs, tmp_path):
+    for path in not_meter_dbs:
+        (tmp_path / "settings.ini").write_text(device.ini().replace(f"db_path = {device.path}", f"db_path = {path}"),
+                                               encoding="utf-8")
+        result = cli("loads", cwd=tmp_path)
+        assert_one_line_error(result, 2, "is not a meter.db")
+        assert result.stdout == ""
