@@ -16,6 +16,9 @@ METER_TABLE_COLUMNS = ("DeviceIdx", "MeterId", "ParentId", "TypeId", "Address", 
                        "WritePassword", "InterfaceId", "InterfaceConfig", "RTUObjType",
                        "RTUFeederNum", "RTUObjNum")
 HEADER_COLUMNS = ("Id", "DeviceIdx", "RecordTypeId", "Timestamp", "Valid")
+CHANNELS = 32
+CHANNEL_COLUMNS = tuple(f"Chnl{i}" for i in range(1, CHANNELS + 1))
+
 #: An SQLite INTEGER is 64-bit signed: a larger Python int cannot be bound (OverflowError), and
 #: in SQL text it turns into a REAL.
 SQLITE_INTEGER_MIN, SQLITE_INTEGER_MAX = -(2 ** 63), 2 ** 63 - 1
@@ -45,8 +48,7 @@ def meter_ids_exhausted(highest: object) -> str:
     """The message when no MeterId is left above the highest one a target has."""
     return (f"no MeterId left above {highest}, the highest one the target has (MeterIds end at {METER_ID_MAX}); "
             "nothing was written: give the new meters MeterIds of their own (MeterPlan table={'MeterId': ...})")
-CHANNELS = 32
-CHANNEL_COLUMNS = tuple(f"Chnl{i}" for i in range(1, CHANNELS + 1))
+
 
 TABLE_COLUMNS: Dict[str, Tuple[str, ...]] = {
     "MeterTable": METER_TABLE_COLUMNS,
