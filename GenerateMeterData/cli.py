@@ -160,6 +160,26 @@ def _tolerance(text: str) -> float:
     return value
 
 
+def _meter_id(text: str) -> int:
+    from .schema.layout import integer_problem
+
+    value = _whole(text)
+    problem = integer_problem("MeterId", value)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0 or value > 86400 * 7:
+        raise argparse.ArgumentTypeError(f"{text} must be a number of seconds > 0 and <= 604800")
+    return value
+
+
 def _token(text: str) -> str:
     text = text.strip().lower()
     if not re.fullmatch(r"[0-9a-f]{4,32}", text):
@@ -177,7 +197,12 @@ def build_parser(argv: Optional[Sequence[str]] = None) -> argparse.ArgumentParse
     common.add_argument("--settings", metavar="FILE", help="settings.ini to read (default ./settings.ini if present)")
     common.add_argument("--section", metavar="NAME", help="section of settings.ini naming the target (default [Test])")
     common.add_argument("--db", metavar="PATH", help="a local meter.db (overrides settings.ini)")
-    common.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    common.add_argument("--busy-timeout", type=_seconds, metavar="SECONDS",
+                        help="how long a write waits for another writer's lock (default: busy_timeout of "
+                             f"settings.ini, else {settings_module.LOCAL_BUSY_TIMEOUT:g} for a local file, "
+                             f"{settings_module.DEVICE_BUSY_TIMEOUT:g} for a device)")
+    common.add_argument("-q", "--quiet", action="store_true",
+                        help="print nothing but errors ('loads -q': the tokens alone, one a line)")
     common.add_argument("-v", "--verbose", action="store_true", help="print what is being done")
 
     def json_option(p: argparse.ArgumentParser) -> None:
@@ -226,7 +251,7 @@ def build_parser(argv: Optional[Sequence[str]] = None) -> argparse.ArgumentParse
     p = sub.add_parser("clear", parents=[common], help="remove loads this tool wrote: --load, --meter or --all")
     p.add_argument("--load", action="append", type=_token, default=[], metavar="TOKEN",
                    help="remove this load (a token as 'loads' lists it, or a unique prefix); repeatable")
-    p.add_argument("--meter", action="append", type=_positive, default=[], metavar="ID",
+    p.add_argument("--meter", action="append", type=_meter_id, default=[], metavar="ID",
                    help="remove this meter (a MeterId a load of this tool created); repeatable")
     p.add_argument("--all", action="store_true", help="remove every load this tool recorded (colleagues' too)")
     dry_run_option(p, "would be removed")
@@ -241,8 +266,10 @@ def build_parser(argv: Optional[Sequence[str]] = None) -> argparse.ArgumentParse
     p = sub.add_parser("restore", parents=[common], help="put a backup back, in one transaction")
     p.add_argument("input", help="local backup file")
     dry_run_option(p, "would be restored")
-    p = sub.add_parser("plot", parents=[common], help="draw a meter's profile, registers and consumption to a PNG or SVG")
-    p.add_argument("--meter", type=int, help="MeterId (default: the first meter with data)")
+    about = ("draw a meter's profile, registers and consumption to a PNG or SVG (needs the plot extra: "
+             "pip install 'GenerateMeterData[plot]')")
+    p = sub.add_parser("plot", parents=[common], help=about, description=about)
+    p.add_argument("--meter", type=_meter_id, help="MeterId (default: the first meter with data)")
     p.add_argument("--out", default="meter.png", help="file to write: .png or .svg (default meter.png)")
     p.add_argument("--timezone", help="device time zone (default from settings, else Europe/Moscow)")
 
@@ -512,7 +539,7 @@ def _seed_all(args, out: Output) -> int:
     def run(name: str) -> None:
         tz = None
         try:
-            settings = settings_module.load(path, name)
+            settings = settings_module.with_arguments(settings_module.load(path, name), args)
             context = _context(args, settings)
             tz = context.tz
             if args.meters == 0:
@@ -566,9 +593,17 @@ def _seed_all(args, out: Output) -> int:
 
 
 # ---- verify -----------------------------------------------------------------------------------
+def _refuse_not_meter_db(path: str, where: str, consequence: str, integrity: bool = True) -> None:
+    """SchemaError (one line, exit 2) when the file at ``path`` is not a meter.db."""
+    from .schema import meter_db_problem
+
+    problem = meter_db_problem(path, integrity)
+    if problem:
+        raise SchemaError(f"{where} is not a meter.db ({problem}); {consequence}")
+
+
 def cmd_verify(args, out: Output) -> int:
     """``verify``: print every violation; exit 1 when there is any, 2 when it is not a meter.db."""
-    from .schema import meter_db_problem
     from .verify import verify
 
     settings = _settings(args)
@@ -577,14 +612,13 @@ def cmd_verify(args, out: Output) -> int:
     where = _where(settings)
     with _target(settings, context) as target:
         with target.readable_copy() as path:
-            problem = meter_db_problem(path)
-            if problem:
-                raise SchemaError(f"{where} is not a meter.db ({problem}); nothing was verified")
+            _refuse_not_meter_db(path, where, "nothing was verified")
             violations = verify(path, target.context.timezone, args.tolerance)
     if out.json:
         out.document({"target": where, "ok": not violations, "count": len(violations), "violations": [
             {"meter_id": v.meter_id, "device_idx": v.device_idx, "table": v.table, "timestamp": v.timestamp,
-             "time": _iso(v.timestamp, tz), "rule": v.rule, "expected": v.expected, "found": v.found}
+             "time": _iso(v.timestamp, tz), "rule": v.rule_name or None, "message": v.rule,
+             "expected": v.expected, "found": v.found}
             for v in violations]})
         return EXIT_VIOLATIONS if violations else EXIT_OK
     shown = violations if not args.max_lines else violations[:args.max_lines]
@@ -622,9 +656,15 @@ def cmd_loads(args, out: Output) -> int:
     if isinstance(settings, settings_module.LocalSettings) and not os.path.isfile(settings.db_path):
         raise SchemaError(f"{where} does not exist; nothing to list (a typo in --db or db_path?)")
     with _target(settings, context) as target:
+        target.check(load=False)  # a meter.db (a foreign SQLite file has no loads to list: exit 2)
         infos = target.loads()
     if out.json:
         out.document({"target": where, "loads": [_load_document(info, tz) for info in infos]})
+        return EXIT_OK
+    if out.quiet:  # the tokens alone, one a line, for scripts: for t in $(... loads -q); do ...
+        for info in infos:
+            if info.token:
+                print(info.token, flush=True)
         return EXIT_OK
     if not infos:
         out.print(f"no loads of this tool in {where}")
@@ -776,6 +816,7 @@ def cmd_plot(args, out: Output) -> int:
     settings = _settings(args)
     with _target(settings, _context(args, settings)) as target:
         with target.readable_copy() as path:
+            _refuse_not_meter_db(path, _where(settings), "nothing was plotted", integrity=False)
             out.print(plot_meter(path, args.out, args.meter, target.context.timezone))
     return EXIT_OK
 

@@ -119,10 +119,19 @@ def _option(config, name: str) -> Any:
 
 
 def _settings_path(config) -> Optional[str]:
-    path = _option(config, "settings")
-    if path and not os.path.isabs(path):
-        path = str(config.rootpath / path)
-    return path
+    """The settings file: ``--meterdata-settings`` relative to where pytest was started (as any
+    path a shell hands over; the rootdir may even be moved by that very argument), the ini key
+    ``meterdata_settings`` relative to the ini file that holds it."""
+    given = config.getoption("--meterdata-settings")
+    if given:
+        base = config.invocation_params.dir
+    else:
+        given = config.getini("meterdata_settings")
+        base = config.inipath.parent if config.inipath else config.rootpath
+    if not given:
+        return None
+    path = os.path.expanduser(str(given))
+    return path if os.path.isabs(path) else str(base / path)
 
 
 def _worker_index(config) -> int:

@@ -32,6 +32,11 @@ KNOWN_KEYS = {
 }
 INTEGRITY_CHECKS = ("once", "off")
 DEFAULT_STAGE_DIR = "/tmp"
+#: Seconds a write waits for another writer's lock.  A local file: another seed holds the lock for
+#: its whole generation (a 100-meter month takes tens of seconds), so waiting long is the useful
+#: default.  A device: its own daemons write briefly and often, and a merge is short.
+LOCAL_BUSY_TIMEOUT = 120.0
+DEVICE_BUSY_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ class LocalSettings:
 
     db_path: str = DEFAULT_LOCAL_DB
     timezone: str = DEFAULT_TIMEZONE
-    busy_timeout: float = 5.0
+    busy_timeout: float = LOCAL_BUSY_TIMEOUT
     name: str = "local"
     integrity_check: str = "once"  # "once": quick_check the file before the first load into it; "off"
 
@@ -62,7 +67,7 @@ class DeviceSettings:
     sudo: bool = False
     connect_timeout: float = 10.0
     command_timeout: float = 600.0
-    busy_timeout: float = 10.0
+    busy_timeout: float = DEVICE_BUSY_TIMEOUT
     keepalive: int = 15
     disabled_algorithms: Tuple[str, ...] = ()
     timezone: str = DEFAULT_TIMEZONE
@@ -169,7 +174,7 @@ def load(path: Union[str, Path] = DEFAULT_SETTINGS_FILE, section: Optional[str] 
         if "db_path" not in raw:
             raise ConfigError(f"{where}: key IP_address (a device) or db_path (a local file) is missing")
         return LocalSettings(db_path=raw["db_path"], timezone=timezone,
-                             busy_timeout=number("busy_timeout", 5.0, positive=True), name=section,
+                             busy_timeout=number("busy_timeout", LOCAL_BUSY_TIMEOUT, positive=True), name=section,
                              integrity_check=integrity)
     if "user_login" not in raw:
         raise ConfigError(f"{where}: key user_login is missing")
@@ -203,7 +208,7 @@ def load(path: Union[str, Path] = DEFAULT_SETTINGS_FILE, section: Optional[str] 
         sqlite3=raw.get("sqlite3") or "sqlite3", sudo=sudo in ("yes", "true", "1", "on"),
         connect_timeout=number("connect_timeout", 10.0, positive=True),
         command_timeout=number("command_timeout", 600.0, positive=True),
-        busy_timeout=number("busy_timeout", 10.0, positive=True), keepalive=int(number("keepalive", 15, int)),
+        busy_timeout=number("busy_timeout", DEVICE_BUSY_TIMEOUT, positive=True), keepalive=int(number("keepalive", 15, int)),
         disabled_algorithms=tuple(a.strip() for a in raw.get("disabled_algorithms", "").split(",") if a.strip()),
         timezone=timezone, before_load=raw.get("before_load") or None,
         after_load=raw.get("after_load") or None, compress=compress, upload=upload,
@@ -235,8 +240,20 @@ def describe(settings: Settings) -> Dict[str, object]:
 
 
 def from_arguments(args) -> Settings:
-    """The target a command line names with ``--settings``, ``--section`` and ``--db``."""
-    return resolve(getattr(args, "settings", None), getattr(args, "section", None), getattr(args, "db", None))
+    """The target a command line names with ``--settings``, ``--section`` and ``--db``
+    (``--busy-timeout`` replacing the settings' ``busy_timeout``)."""
+    return with_arguments(resolve(getattr(args, "settings", None), getattr(args, "section", None),
+                                  getattr(args, "db", None)), args)
+
+
+def with_arguments(settings: Settings, args) -> Settings:
+    """``settings`` with what the command line overrides (``--busy-timeout``)."""
+    import dataclasses
+
+    busy_timeout = getattr(args, "busy_timeout", None)
+    if busy_timeout is not None:
+        settings = dataclasses.replace(settings, busy_timeout=busy_timeout)
+    return settings
 
 
 def settings_context(settings: Settings) -> TargetContext:

@@ -103,8 +103,10 @@ class Violation:
         if self.timestamp is not None:
             when = " " + dt.datetime.fromtimestamp(self.timestamp, tz).strftime("%Y-%m-%d %H:%M:%S %z")
         text = f"{who} {self.table}{when}: {self.rule}"
-        if self.expected is not None or self.found is not None:
+        if self.expected is not None:  # None: the message says what was expected ("must be NULL")
             text += f": expected {_show(self.expected)}, found {_show(self.found)}"
+        elif self.found is not None:
+            text += f": found {_show(self.found)}"
         if self.rule_name:
             text += f" [{self.rule_name}]"
         return text
@@ -121,6 +123,8 @@ class Finding(NamedTuple):
 
 
 def _show(value: object) -> str:
+    if value is None:
+        return "NULL"  # a value found is a column's: None is its NULL
     if isinstance(value, float):
         return f"{value:.3f}"
     return str(value)

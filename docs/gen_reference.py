@@ -218,7 +218,7 @@ SETTING_TEXT: Dict[str, str] = {
     "sudo": "`yes` runs the remote sqlite3 through `sudo -n`",
     "connect_timeout": "seconds to connect and log in",
     "command_timeout": "seconds one remote command may take",
-    "busy_timeout": "seconds a load waits for the device's own writers (local files: 5)",
+    "busy_timeout": "seconds a load waits for the device's own writers (a local file's section: 120, as another seed holds the lock for its whole run; `--busy-timeout` wins)",
     "keepalive": "SSH keepalive interval, seconds",
     "disabled_algorithms": "public-key algorithms to disable, comma-separated (e.g. `rsa-sha2-256,rsa-sha2-512` for old Dropbear)",
     "timezone": "the device's local time zone (IANA name): the seed classes, `Scenario.create`, the plugin, `verify`, `plot`, `capture` and `imitate` use it; `--timezone` and `configure(timezone=...)` override it; an unknown name is refused in one line",

@@ -91,22 +91,27 @@ def ssh_server(tmp_path_factory):
 
 @pytest.fixture
 def device(ssh_server, tmp_path):
-    """A device stand-in: a fresh meter.db behind the SSH server, and settings that point at it."""
+    """A device stand-in: a fresh meter.db and a stage directory of its own behind the SSH
+    server, and settings that point at them."""
     from GenerateMeterData.settings import DeviceSettings
 
     db = tmp_path / "device" / "meter.db"
     db.parent.mkdir()
     LocalTarget(str(db)).init()
+    stage = tmp_path / "device" / "stage"  # its own: the machine's /tmp holds other runs' files
+    stage.mkdir()
 
     class Device:
         path = str(db)
+        stage_dir = str(stage)
         server = ssh_server
 
         @staticmethod
         def settings(**overrides):
             values = dict(name="Test", host="127.0.0.1", port=ssh_server.port, user="root",
                           key_filename=ssh_server.client_key, known_hosts=ssh_server.known_hosts,
-                          db_path=str(db), connect_timeout=10.0, command_timeout=120.0, busy_timeout=5.0)
+                          db_path=str(db), connect_timeout=10.0, command_timeout=120.0, busy_timeout=5.0,
+                          stage_dir=str(stage))
             values.update(overrides)
             return DeviceSettings(**values)
 
@@ -114,6 +119,6 @@ def device(ssh_server, tmp_path):
         def ini(extra="", section="Test"):
             return (f"[{section}]\nIP_address = 127.0.0.1\nIP_port = {ssh_server.port}\nuser_login = root\n"
                     f"key_filename = {ssh_server.client_key}\nknown_hosts = {ssh_server.known_hosts}\n"
-                    f"db_path = {db}\n{extra}")
+                    f"db_path = {db}\nstage_dir = {stage}\n{extra}")
 
     return Device

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need, then runs them.
-#   - Python packages: the package itself (editable) with its [test] extra
+#   - Python packages: the package itself (editable) with its [test] extra, into the Python
+#     tests/python.sh chooses ($PYTHON, else python3, else a ./.venv it creates: PEP 668 systems)
 #   - openssh-server and sqlite3: the device stand-in the SSH tests start on a loopback port
 # Extra arguments go to pytest (e.g. `bash tests/run.sh -k ssh`).
 set -euo pipefail
@@ -20,7 +21,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
-PYTHON=${PYTHON:-python3}
-"$PYTHON" -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 | grep -v -i "running pip as the 'root' user" || true
-"$PYTHON" -m pip show -q GenerateMeterData >/dev/null   # fail here, loudly, if the install did not happen
+# PYTHON: the given one, else python3 when it may install, else ./.venv (PEP 668 systems)
+. tests/python.sh || exit 1
+if ! installed=$("$PYTHON" -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1); then
+    printf '%s\n' "$installed" >&2
+    echo "error: $PYTHON -m pip could not install the package with its [test] extra (above)" >&2
+    exit 1
+fi
+printf '%s\n' "$installed" | grep -v -i -e "running pip as the 'root' user" -e '^$' >&2 || true
 exec "$PYTHON" -m pytest "$@"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -55,11 +56,16 @@ def markdown_files() -> List[str]:
     return [os.path.join(REPO, "README.md")] + sorted(glob.glob(os.path.join(DOCS, "**", "*.md"), recursive=True))
 
 
-def environment(tmp_path) -> dict:
-    """The package importable, ``python`` on PATH meaning this interpreter, no settings leaking in."""
+def environment(tmp_path, python: str = sys.executable) -> dict:
+    """The package importable, ``python`` on PATH meaning this interpreter (``python``), no
+    settings leaking in."""
     bin_dir = tmp_path / ".bin"
     bin_dir.mkdir()
-    (bin_dir / "python").symlink_to(sys.executable)
+    # a script, not a symlink: a virtualenv's python found through a link outside the venv loses
+    # the venv (its pyvenv.cfg is looked up beside the link) and with it the installed packages
+    wrapper = bin_dir / "python"
+    wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(python)} "$@"\n', encoding="utf-8")
+    wrapper.chmod(0o755)
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
                PATH=str(bin_dir) + os.pathsep + os.environ.get("PATH", ""), MPLBACKEND="Agg")
     env.pop("GENERATEMETERDATA_PASSWORD", None)
@@ -119,6 +125,98 @@ def test_a_failing_block_fails_the_test(tmp_path):
     (tmp_path / "page.md").write_text(text, encoding="utf-8")
     found = blocks_of(str(tmp_path / "page.md"))
     assert [(b.language, b.no_run) for b in found] == [("python", "needs a real device on the bench"), ("bash", "")]
+
+
+def test_python_of_the_blocks_keeps_a_virtualenv(tmp_path):
+    """``python`` in a block is the interpreter running the tests, its virtualenv included (a
+    symlink to a venv's python outside the venv ran the base interpreter: "No module named ...")."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    (tmp_path / "blocks").mkdir()
+    env = environment(tmp_path / "blocks", python=str(venv / "bin" / "python"))
+    result = subprocess.run(["python", "-c", "import sys; print(sys.prefix)"], env=env, capture_output=True,
+                            text=True, check=True)
+    assert os.path.realpath(result.stdout.strip()) == os.path.realpath(venv)
+
+
+#: The README's two commands, exactly as a newcomer copies them (and as .ci/run and CI run the second).
+README_COMMANDS = ['. tests/python.sh && "$PYTHON" -m pip install . && "$PYTHON" -m GenerateMeterData seed --meters 10 --days 30',
+                   "bash tests/run.sh"]
+
+
+def test_the_two_commands_stay_as_documented():
+    text = open(os.path.join(REPO, "README.md"), encoding="utf-8").read()
+    section = text.index("## The two commands")
+    block = next(b for b in blocks_of(os.path.join(REPO, "README.md"))
+                 if text.count("\n", 0, section) < b.line)
+    assert [line for line in block.code.splitlines() if line.strip() and not line.startswith("#")] == README_COMMANDS
+    ci = [line for line in open(os.path.join(REPO, ".ci", "run"), encoding="utf-8") if line.startswith("exec ")]
+    assert ci == ["exec bash tests/run.sh -q\n"]
+    run = open(os.path.join(REPO, "tests", "run.sh"), encoding="utf-8").read()
+    assert "\n. tests/python.sh || exit 1\n" in run and 'exec "$PYTHON" -m pytest "$@"' in run
+
+
+def _choose_python(cwd, shell="sh", path_first=None, **env_extra):
+    """Source tests/python.sh as the README's first command does; (exit, PYTHON, python3 on PATH, stderr)."""
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHON", "VIRTUAL_ENV")}
+    if path_first:
+        env["PATH"] = str(path_first) + os.pathsep + env["PATH"]
+    env.update(env_extra)
+    script = f'. {shlex.quote(os.path.join(REPO, "tests", "python.sh"))} && echo "$PYTHON" && command -v python3'
+    result = subprocess.run([shell, "-c", script], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    lines = result.stdout.splitlines() + ["", ""]
+    return result.returncode, lines[0], lines[1], result.stderr
+
+
+def _marked(python: str) -> bool:
+    probe = "import os, sys, sysconfig; print(sys.prefix == sys.base_prefix and os.path.exists(os.path.join(sysconfig.get_path('stdlib'), 'EXTERNALLY-MANAGED')))"
+    result = subprocess.run([python, "-c", probe], capture_output=True, text=True)
+    return result.stdout.strip() == "True"
+
+
+def _python3_wrapper(folder, python: str):
+    folder.mkdir()
+    wrapper = folder / "python3"
+    wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(python)} "$@"\n', encoding="utf-8")
+    wrapper.chmod(0o755)
+    return folder
+
+
+@pytest.mark.parametrize("shell", ["sh", "bash"])
+def test_a_python_that_may_install_is_used_as_it_is(tmp_path, shell):
+    if _marked(sys.executable):
+        pytest.skip("the tests run on an externally managed Python (PEP 668)")
+    status, python, on_path, _ = _choose_python(tmp_path, shell, _python3_wrapper(tmp_path / "bin", sys.executable))
+    assert status == 0 and python == str(tmp_path / "bin" / "python3") == on_path
+    assert not (tmp_path / ".venv").exists()
+    status, python, _, _ = _choose_python(tmp_path, shell, PYTHON="/opt/my/python")  # the user's choice wins
+    assert status == 0 and python == "/opt/my/python"
+
+
+def test_an_active_virtualenv_is_used(tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    status, python, _, _ = _choose_python(tmp_path, "sh", venv / "bin", VIRTUAL_ENV=str(venv))
+    assert status == 0 and python == str(venv / "bin" / "python3")
+    assert not (tmp_path / ".venv").exists()
+
+
+def test_an_externally_managed_python_gets_a_virtualenv_of_its_own(tmp_path):
+    """PEP 668 (Debian 12, Ubuntu 24.04): `pip install .` is refused outside a venv, so the
+    commands make ./.venv, activate it and install there."""
+    marked = [p for p in ("/usr/bin/python3", "/usr/local/bin/python3") if os.path.exists(p) and _marked(p)]
+    if not marked:
+        pytest.skip("no externally managed (PEP 668) python3 on this machine")
+    work = tmp_path / "clone"
+    work.mkdir()
+    status, python, on_path, stderr = _choose_python(work, "sh", _python3_wrapper(tmp_path / "bin", marked[0]))
+    assert status == 0, stderr
+    assert python == str(work / ".venv" / "bin" / "python") and on_path == str(work / ".venv" / "bin" / "python3")
+    assert "creating the virtualenv" in stderr and "PEP 668" in stderr
+    pip = subprocess.run([python, "-m", "pip", "--version"], capture_output=True, text=True)
+    assert pip.returncode == 0 and str(work / ".venv") in pip.stdout   # installs go into the venv
+    status, again, _, stderr = _choose_python(work, "bash", tmp_path / "bin")  # a second run reuses it
+    assert status == 0 and again == python and "using the virtualenv" in stderr
 
 
 def test_generated_reference_pages_match_the_code():

@@ -25,16 +25,9 @@ def scenario(meters=3, days=10, seed=1, **kwargs):
     return Scenario(meters=meters, days=days, end=END, seed=seed, **kwargs)
 
 
-def _temp_files():
-    return {name for name in os.listdir("/tmp") if name.startswith(("gmd-stage-", "gmd-backup-"))}
-
-
-_STALE = _temp_files()  # what earlier runs may have left is not this run's
-
-
-def remote_temp_files():
-    """Staged or backup files this test run left in the stand-in's /tmp."""
-    return sorted(_temp_files() - _STALE)
+def remote_temp_files(device):
+    """Staged or backup files left in the stand-in's stage directory (the test's own)."""
+    return sorted(name for name in os.listdir(device.stage_dir) if name.startswith("gmd-"))
 
 
 def test_seed_verify_clear_over_ssh(device):
@@ -56,7 +49,7 @@ def test_seed_verify_clear_over_ssh(device):
     assert verify(device.path) == []
     with target.readable_copy() as copy:
         assert verify(copy) == []
-    assert not remote_temp_files()
+    assert not remote_temp_files(device)
     assert target.clear() == 1
     assert table_checksums(device.path) == before
     target.close()
@@ -112,7 +105,7 @@ def test_connection_cut_during_upload_then_retry(device):
         target.load(scenario(meters=5, days=30).generate, progress=progress)
     assert cut["done"]
     assert table_checksums(device.path) == before
-    assert not remote_temp_files()  # removed after the failure, over a new connection
+    assert not remote_temp_files(device)  # removed after the failure, over a new connection
     target.close()
     summary = scenario(meters=5, days=30).create(DeviceTarget(device.settings(port=proxy.port, known_hosts=device.server.known_hosts_for(proxy.port))))
     assert summary.meters == 5
@@ -171,7 +164,7 @@ def test_locked_past_timeout_is_a_clear_error_and_nothing_written(device):
             scenario(meters=1, days=2).create(target)
     thread.join()
     assert table_checksums(device.path) == before
-    assert not remote_temp_files()
+    assert not remote_temp_files(device)
 
 
 def cli(*args, cwd, env=None):
@@ -265,6 +258,10 @@ def test_accept_new_host_key_is_an_explicit_opt_in(device, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "accepting new host key" in result.stderr
     assert f"[127.0.0.1]:{device.server.port}" in fresh.read_text()
+    # the fingerprint as OpenSSH shows it, to compare with the device's console (`ssh-keygen -lf`)
+    shown = subprocess.run(["ssh-keygen", "-l", "-E", "sha256", "-f", device.server.host_key + ".pub"],
+                           capture_output=True, text=True, check=True).stdout.split()[1]
+    assert shown.startswith("SHA256:") and f"ssh-ed25519 {shown} for" in result.stderr
 
 
 def test_unreachable_host_missing_sqlite3_and_missing_db(device, tmp_path):

@@ -12,7 +12,7 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, 
 
 from ..errors import OverrideError
 from ..schema.layout import (CONFIG_MEASURE_TABLE, CONFIG_TAGS, ENERGY_QUANTITIES, FAMILIES,
-                             HEADER_TAGS, MEASURE_TABLE, METER_TABLE_COLUMNS, TEXT_COLUMNS)
+                             HEADER_TAGS, MEASURE_TABLE, METER_TABLE_COLUMNS, TEXT_COLUMNS, integer_problem)
 from ..schema.measures import TABLE_OF
 
 When = Union[None, int, dt.datetime, dt.date, Callable[[int], bool]]
@@ -70,6 +70,9 @@ def check_tags(measure: str, tags: Mapping[str, object], where: str = "") -> Dic
                                 f"got {type(value).__name__} {value!r}")
         if isinstance(value, float) and not math.isfinite(value):
             raise OverrideError(f"{where or measure}: tag {tag!r} must be a finite number, got {value!r}")
+        problem = integer_problem(column, value)
+        if problem:
+            raise OverrideError(f"{where or measure}: tag {tag!r} {problem}")
     return dict(tags)
 
 

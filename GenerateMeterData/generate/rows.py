@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from ..errors import SchemaError
-from ..schema.layout import FAMILIES, WRITE_ORDER
+from ..errors import InputError, SchemaError
+from ..schema.layout import FAMILIES, METER_ID_MAX, WRITE_ORDER, meter_ids_exhausted
 from ..schema.reference import ARCH_TYPE_ALIASES, ARCH_TYPES, METER_IFACES, METER_TYPES
 
 
@@ -131,6 +131,8 @@ class IdAllocator:
         while self.next_meter_id in self.taken_meter_ids:
             self.next_meter_id += 1
         value = self.next_meter_id
+        if value > METER_ID_MAX:
+            raise InputError(meter_ids_exhausted(value - 1))
         self.taken_meter_ids.add(value)
         self.next_meter_id += 1
         return value

@@ -19,6 +19,37 @@ HEADER_COLUMNS = ("Id", "DeviceIdx", "RecordTypeId", "Timestamp", "Valid")
 CHANNELS = 32
 CHANNEL_COLUMNS = tuple(f"Chnl{i}" for i in range(1, CHANNELS + 1))
 
+#: An SQLite INTEGER is 64-bit signed: a larger Python int cannot be bound (OverflowError), and
+#: in SQL text it turns into a REAL.
+SQLITE_INTEGER_MIN, SQLITE_INTEGER_MAX = -(2 ** 63), 2 ** 63 - 1
+#: MeterTable.MeterId of a meter: an SQLite INTEGER above 0 -- ParentId 0 means "no parent", and a
+#: load staged away from its device numbers its new meters -1, -2, ... until the merge maps them.
+METER_ID_MIN, METER_ID_MAX = 1, SQLITE_INTEGER_MAX
+
+
+def integer_problem(column: str, value: object) -> str:
+    """Why an int ``value`` cannot be stored in ``column`` ("" when it can, or is no int): the
+    one check of MeterId / ParentId ranges and of SQLite's INTEGER range."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return ""
+    low, high, what = SQLITE_INTEGER_MIN, SQLITE_INTEGER_MAX, "an SQLite INTEGER is 64-bit signed"
+    if column == "MeterId":
+        low, high, what = METER_ID_MIN, METER_ID_MAX, "a MeterId: an SQLite INTEGER above 0"
+    elif column == "ParentId":
+        low, high, what = 0, METER_ID_MAX, "a ParentId: a MeterId, or 0 for none"
+    if value < low:
+        return f"must be >= {low} ({what}), got {value}"
+    if value > high:
+        return f"must be <= {high} ({what}), got {value}"
+    return ""
+
+
+def meter_ids_exhausted(highest: object) -> str:
+    """The message when no MeterId is left above the highest one a target has."""
+    return (f"no MeterId left above {highest}, the highest one the target has (MeterIds end at {METER_ID_MAX}); "
+            "nothing was written: give the new meters MeterIds of their own (MeterPlan table={'MeterId': ...})")
+
+
 TABLE_COLUMNS: Dict[str, Tuple[str, ...]] = {
     "MeterTable": METER_TABLE_COLUMNS,
     "ElectricConfig": ("DeviceIdx", "Timestamp", "Serial", "Model", "IntervalPowerArrays", "DST",

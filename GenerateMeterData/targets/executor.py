@@ -340,7 +340,7 @@ class _AcceptNewPolicy:
     def missing_host_key(self, client, hostname, key) -> None:
         """Accept and remember an unknown key (opt-in), saying so once per host."""
         _refuse_revoked(hostname, key, self.revoked)
-        fingerprint = key.get_fingerprint().hex()
+        fingerprint = sha256_fingerprint(key)
         if hostname not in _warned_accept_new:
             _warned_accept_new.add(hostname)
             log.warning("accepting new host key %s %s for %s (host_key_policy = accept-new)",
@@ -351,6 +351,15 @@ class _AcceptNewPolicy:
             raise ConnectError(f"{hostname}: cannot remember the accepted host key in {self.save_to} "
                                f"({exc.strerror}); set known_hosts to a writable file") from None
         client.get_host_keys().add(hostname, key.get_name(), key)
+
+
+def sha256_fingerprint(key) -> str:
+    """A host key's fingerprint as OpenSSH shows it (``ssh-keygen -l``): ``SHA256:`` and the
+    unpadded base64 of the SHA-256 of the key's wire blob."""
+    import base64
+    import hashlib
+
+    return "SHA256:" + base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode("ascii").rstrip("=")
 
 
 def append_known_host(path: str, hostname: str, key) -> None:

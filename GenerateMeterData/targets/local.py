@@ -15,6 +15,7 @@ from ..generate.summary import CreatedMeter, LoadSummary
 from ..model.context import TargetContext
 from ..schema import create_schema, integrity_problem, layout
 from ..schema.layout import CONFIG_TABLES, REFERENCE_TABLES, WRITE_ORDER, insert_sql
+from ..settings import LOCAL_BUSY_TIMEOUT
 from . import ledger
 from .sqlerrors import classify_sqlite_error
 from .staging import LoadTally, produced
@@ -45,7 +46,7 @@ def insert_rows(conn: sqlite3.Connection, rows: RowSet, statements: Dict[str, st
 class LocalTarget(Target):
     """meter.db on this machine."""
 
-    def __init__(self, path: str = "Meter.db", busy_timeout: float = 5.0,
+    def __init__(self, path: str = "Meter.db", busy_timeout: float = LOCAL_BUSY_TIMEOUT,
                  timezone: Optional[str] = None, integrity_check: bool = True, *,
                  context: Optional[TargetContext] = None) -> None:
         self.path = str(path)

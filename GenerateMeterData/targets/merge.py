@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from ..schema.layout import CONFIG_TABLES, TABLE_COLUMNS, WRITE_ORDER
+from ..schema.layout import CONFIG_TABLES, METER_ID_MAX, TABLE_COLUMNS, WRITE_ORDER
 from . import ledger
 from .sqltext import literal
 
 READY, COMMITTED, DUPLICATE, CHANGED, METER = (
     "GMD-READY", "GMD-COMMITTED", "GMD-DUPLICATE", "GMD-CHANGED", "GMD-METER")
 LEDGER_ROW, LEDGER_READY = "GMD-LEDGER", "GMD-LEDGER-READY"
+NO_METER_ID = "GMD-NO-METER-ID"  # the new meters' MeterIds would pass METER_ID_MAX (printed with the highest)
 RESTORED = "GMD-RESTORED"  # printed by the device's sqlite3 once a .restore finished
 
 # A statement that always fails: with .bail on it ends the script (and so the transaction).
@@ -81,6 +82,12 @@ def merge_script(source: str, schemas: Sequence[str], counts: Dict[str, int], he
         f"(SELECT MeterId FROM main.MeterTable WHERE {in_range} UNION ALL {fixed_ids})) AS mid, "
         + ", ".join(f"(SELECT coalesce(max(rowid), 0) FROM main.{t}) AS {t}" for t in CONFIG_TABLES) + ";",
     ]
+    # numbered above the highest MeterId, the new meters must stay SQLite INTEGERs (past the
+    # largest one, SQL arithmetic makes a REAL): say so and fail rather than write one
+    numbered = " UNION ALL ".join(f"SELECT MeterId FROM {schema}.MeterTable WHERE MeterId < 0" for schema in schemas)
+    exhausted = f"{off('mid')} > {METER_ID_MAX} - (SELECT count(*) FROM ({numbered}))"
+    lines.append(f"SELECT quote('{NO_METER_ID}'), quote({off('mid')}) WHERE {exhausted};")
+    lines.append(f"{FAIL} WHERE {exhausted};")
     device = f"CASE WHEN DeviceIdx < 0 THEN {off('dev')} - DeviceIdx ELSE DeviceIdx END"
     mapped = {"DeviceIdx": device, "Id": f"Id + {off('hid')}",
               "MeterId": f"CASE WHEN MeterId < 0 THEN {off('mid')} - MeterId ELSE MeterId END",

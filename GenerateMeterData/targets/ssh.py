@@ -28,7 +28,7 @@ from ..errors import (ConnectError, InputError, InterruptedLoad,
                       RemoteError, SchemaError, TargetError)
 from ..generate.rows import NameIndex
 from ..generate.summary import CreatedMeter, LoadSummary
-from ..schema.layout import REFERENCE_TABLES, WRITE_ORDER
+from ..schema.layout import REFERENCE_TABLES, WRITE_ORDER, meter_ids_exhausted
 from ..schema import integrity_problem, meter_db_problem, quick_check_finding
 from ..model.context import TargetContext
 from ..settings import DeviceSettings, settings_context
@@ -194,7 +194,7 @@ class DeviceTarget(Target):
         if merge.DUPLICATE in result.text():
             text = "UNIQUE constraint failed: MeterData"  # the merge's own duplicate check said so
         error = classify_sqlite_error(text, f"{s.where}: {s.db_path}", s.db_path, s.busy_timeout,
-                                      "stop the poller with before_load, or raise busy_timeout")
+                                      "stop the poller with before_load, or raise busy_timeout or --busy-timeout")
         if error is not None:
             raise error
         if result.status == 127 or "not found" in text:
@@ -493,6 +493,10 @@ class DeviceTarget(Target):
             return
         if commit_sent and self._committed(token):
             return
+        highest = [row[1] for row in parse_quoted(_lines_with(result.text(), merge.NO_METER_ID))
+                   if len(row) > 1 and row[0] == merge.NO_METER_ID]
+        if highest:
+            raise InputError(f"{self.settings.where}: {meter_ids_exhausted(highest[0])}")
         changed = merge.changed_tables(parse_quoted(_lines_with(result.text(), merge.CHANGED)))
         if changed:
             self.state, before = None, (self.state.fingerprints if self.state else {})
