@@ -74,6 +74,16 @@ class Target(abc.ABC):
         only the meters (MeterIds) in ``meters`` that a load of this tool created; returns the
         number of loads (or meters) removed."""
 
+    #: What the last ``clear`` removed (a ledger.ClearPlan: loads, meters, hub children).
+    last_clear = None
+
+    def plan_clear(self, tokens: Optional[Iterable[str]] = None, meters: Optional[Iterable[int]] = None):
+        """What ``clear`` with these arguments would remove (a ledger.ClearPlan), read only --
+        refused the same way (a dry run)."""
+        from .ledger import plan_clear
+
+        return plan_clear(lambda sql: self.fetch(sql), tokens, meters)
+
     @abc.abstractmethod
     def backup(self, destination: str) -> None:
         """Fetch a consistent copy of meter.db to a local file."""
