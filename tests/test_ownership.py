@@ -299,3 +299,51 @@ def test_clear_json_counts_loads_not_the_parts_of_a_split_load(device, tmp_path)
     document = json.loads(result.stdout)
     assert document["removed"] == 1 and [load["token"] for load in document["loads"]] == [summary.token]
     assert meter_ids(device.path) == []
+
+
+SEED_SCRIPT = '''import GenerateMeterData
+GenerateMeterData.configure(db={path!r}, seed=7)
+mt = GenerateMeterData.MeterTable()
+cfg = GenerateMeterData.ElConfig(MeterTable=mt.get("MeterTable"))
+GenerateMeterData.ElDayEnergy(MeterTable=mt.get("MeterTable"), Count_timestamp=3)
+GenerateMeterData.Journal(RecordTypeId=GenerateMeterData.JournalName.ElJrnlLimPwr, MeterTable=mt.get("MeterTable"),
+                          ElConfig=cfg.get("ElConfig"))
+GenerateMeterData.ElConfig()  # a meter of its own, made on the way
+'''
+
+
+def test_a_seed_api_script_is_one_load_per_run(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    path = str(tmp_path / "meter.db")
+    LocalTarget(path).init()
+    script = tmp_path / "tester.py"
+    script.write_text(SEED_SCRIPT.format(path=path))
+    for _ in range(2):
+        done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path,
+                              env=dict(os.environ), timeout=300)
+        assert done.returncode == 0, done.stderr
+    loads = LocalTarget(path).loads()
+    assert len(loads) == 2  # one line per run of the script, however many objects it made
+    assert all(len(load.meter_ids) == 2 and load.command.endswith("tester.py") for load in loads)
+    first_run = set(loads[0].meter_ids)
+    assert LocalTarget(path).clear(tokens=[loads[0].token]) == 1  # the whole run at once
+    assert set(meter_ids(path)) == set(loads[1].meter_ids) and not first_run & set(meter_ids(path))
+
+
+def test_loads_in_an_xdist_worker_record_the_test_not_dash_c(pytester, tmp_path):
+    pytest.importorskip("xdist")
+    path = str(tmp_path / "meter.db")
+    LocalTarget(path).init()
+    pytester.makepyfile(test_worker=f'''
+import datetime as dt
+from GenerateMeterData import LocalTarget, Scenario
+
+def test_load():
+    Scenario(meters=1, days=1, end=dt.date(2026, 3, 1)).create(LocalTarget({path!r}))
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "1")
+    result.assert_outcomes(passed=1)
+    assert [load.command for load in LocalTarget(path).loads()] == ["pytest test_worker.py::test_load"]

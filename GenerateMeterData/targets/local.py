@@ -6,7 +6,6 @@ import os
 import sqlite3
 import tempfile
 import time
-import uuid
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from ..errors import SchemaError, TargetError
@@ -168,7 +167,7 @@ class LocalTarget(Target):
                                       f"{', '.join(missing)}; nothing was written")
                 names = NameIndex.from_connection(conn, self.path)
                 ids = IdAllocator.from_connection(conn).confine(self.meter_id_floor, self.meter_id_span)
-                token = uuid.uuid4().hex
+                token = self.new_token()
                 summary = write_load(conn, produce, ids, names, progress, expected_meters, token=token,
                                      about=self.load_about)
         finally:

@@ -344,7 +344,7 @@ class DeviceTarget(Target):
              expected_meters: Optional[int] = None) -> LoadSummary:
         """Stage, (upload,) merge in one device-side transaction; see the module docstring."""
         started = time.perf_counter()
-        token = uuid.uuid4().hex
+        token = self.new_token()
         remove_stale_workdirs()
         # with before_load (which stops the poller), the whole-database read of quick_check waits
         # for it: one command of its own on the first load of a connection
