@@ -15,6 +15,7 @@ from GenerateMeterData import InputError, LocalTarget, Scenario, SchemaError
 from GenerateMeterData.generate.scenario import MeterPlan
 from GenerateMeterData.targets.ssh import DeviceTarget
 from helpers import execute, rows
+from test_data_safety import small_tmpfs  # noqa: F401  (a fixture)
 
 END = dt.date(2026, 3, 1)
 TABLES = ("MeterTable", "ElectricConfig", "PulseConfig", "DigitalConfig", "MeterData", "ElectricEnergyValues",
@@ -280,6 +281,8 @@ def test_a_ledger_with_a_missing_column_is_called_damaged_never_init(tmp_path):
     assert result.returncode == 2, result.stdout + result.stderr
     assert "ledger" in result.stderr and "damaged" in result.stderr
     assert "'init'" not in result.stderr and "with init" not in result.stderr
+    listed = cli("loads", "--db", path)
+    assert listed.returncode == 2 and "damaged" in listed.stderr and "'init'" not in listed.stderr, listed.stderr
     assert rows(path, "SELECT count(*) FROM MeterTable") == [(1,)]
 
 
@@ -347,3 +350,68 @@ def test_load():
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "1")
     result.assert_outcomes(passed=1)
     assert [load.command for load in LocalTarget(path).loads()] == ["pytest test_worker.py::test_load"]
+
+
+def test_a_link_lost_after_the_clears_commit_is_not_reported_as_a_failure(device, tmp_path):
+    """The device's sqlite3 committed the clear; the network goes before its confirmation
+    arrives: the ledger says the clear landed, so the clear reports success."""
+    import threading
+    import time
+
+    import sshd
+
+    a = Scenario(meters=2, days=1, end=END, seed=1).create(DeviceTarget(device.settings()))
+    mark = tmp_path / "mark"
+    slow = tmp_path / "slow-sqlite3"
+    slow.write_text("#!/bin/sh\n"
+                    "sqlite3 \"$@\" | while IFS= read -r line; do\n"
+                    f"  case \"$line\" in *GMD-COMMITTED*) touch {mark}; sleep 4;; esac\n"
+                    "  printf '%s\\n' \"$line\"\n"
+                    "done\n")
+    slow.chmod(0o755)
+    proxy = sshd.CuttableProxy(device.server.port)
+    target = DeviceTarget(device.settings(port=proxy.port, sqlite3=str(slow),
+                                          known_hosts=device.server.known_hosts_for(proxy.port)))
+
+    def cut_when_committed():
+        deadline = time.monotonic() + 60
+        while not mark.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proxy.cut()
+
+    cutter = threading.Thread(target=cut_when_committed, daemon=True)
+    cutter.start()
+    try:
+        assert target.clear(tokens=[a.token]) == 1
+    finally:
+        cutter.join(70)
+        target.close()
+        proxy.close()
+    assert mark.exists()  # the link really went after the COMMIT
+    assert meter_ids(device.path) == [] and rows(device.path, "SELECT count(*) FROM GenerateMeterDataLedger") == [(0,)]
+
+
+def test_clear_on_a_nearly_full_filesystem_says_how_to_clear_with_less(small_tmpfs, tmp_path):
+    from helpers import table_checksums
+    from test_cli import cli
+
+    folder = small_tmpfs("full", "6m")
+    path = str(folder / "meter.db")
+    LocalTarget(path).init()
+    Scenario(meters=2, days=20, end=END, seed=1).create(LocalTarget(path))
+    Scenario(meters=1, days=1, end=END, seed=2).create(LocalTarget(path))
+    filler = folder / "filler"
+    with open(filler, "wb", buffering=0) as handle:  # the filesystem full
+        try:
+            while True:
+                handle.write(b"\0" * 4096)
+        except OSError:
+            pass
+    before = table_checksums(path)
+    result = cli("clear", "--db", path, "--all")
+    assert result.returncode != 0, result.stdout
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "nothing was removed" in result.stderr and "clear --load TOKEN" in result.stderr, result.stderr
+    assert table_checksums(path) == before
+    filler.unlink()
+    assert cli("clear", "--db", path, "--all").returncode == 0

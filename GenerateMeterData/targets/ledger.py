@@ -246,6 +246,22 @@ def _damaged(what: str):
                        "delete that row, or restore a backup (not init: that makes a new, empty database)")
 
 
+_COLUMNS = {LEDGER_TABLE: [c.strip() for c in LEDGER_COLUMNS.split(",")] + ["CreatedAt"],
+            LOADS_TABLE: ["Token", "CreatedAt", "CreatedBy", "Command", "MeterIds", "Rows"],
+            OWNED_TABLE: [c.strip() for c in OWNED_COLUMNS.split(",")]}
+
+
+def check_tables(tables: Dict[str, str]) -> None:
+    """SchemaError, saying the ledger is damaged, when one of its tables (name -> its CREATE
+    statement in sqlite_master) lacks a column this tool reads."""
+    for table, columns in _COLUMNS.items():
+        if table in tables:
+            text = tables[table]
+            for column in columns:
+                if column not in text:
+                    raise _damaged(f"table {table} has no column {column}")
+
+
 def _entry(row: Tuple) -> _Entry:
     load_id, device_first, device_last, header_first, header_last, configs, archinfo, token = row[:8]
 
@@ -301,16 +317,12 @@ def plan_clear(ask: Ask, tokens: Optional[Iterable[str]] = None,
             raise InputError(f"meter {meters[0]} was not created by GenerateMeterData (the database has no "
                              "ledger of this tool); nothing was removed")
         return ClearPlan()
-    for column in ("LoadId", "DeviceFirst", "HeaderFirst", "ConfigRowids", "ArchInfoBefore", "Token"):
-        if column not in tables[LEDGER_TABLE]:
-            raise _damaged(f"its table has no column {column}")
+    check_tables(tables)
     try:
         entries = [_entry(row) for row in ask(f"SELECT {LEDGER_COLUMNS} FROM {LEDGER_TABLE}")]
     except (ValueError, TypeError, IndexError) as exc:
         raise _damaged(f"a ledger entry holds {exc}") from None
     has_owned = OWNED_TABLE in tables
-    if has_owned and not all(c in tables[OWNED_TABLE] for c in ("LoadId", "What", "DeviceIdx", "MeterId")):
-        raise _damaged(f"{OWNED_TABLE} lacks columns")
     owned = [(int(l), w, int(d), m, int(n)) for l, w, d, m, n in ask(
         f"SELECT LoadId, What, DeviceIdx, MeterId, count(*) FROM {OWNED_TABLE} "
         "GROUP BY LoadId, What, DeviceIdx, MeterId")] if has_owned else []

@@ -264,9 +264,11 @@ class LocalTarget(Target):
             return []
         conn = self.open()
         try:
-            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            tables = {name: sql or "" for name, sql in conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table'")}
             if ledger.LEDGER_TABLE not in tables:
                 return []
+            ledger.check_tables(tables)  # a damaged ledger is called that, not "not a meter.db"
             return [ledger.load_info(row) for row in
                     conn.execute(ledger.list_loads_sql(ledger.LOADS_TABLE in tables))]
         except sqlite3.Error as exc:

@@ -711,11 +711,12 @@ class DeviceTarget(Target):
 
     def loads(self) -> List[ledger.LoadInfo]:
         """Every load of the device's ledger, oldest first."""
-        tables = {row[0] for row in self._query(
-            "SELECT quote(name) FROM sqlite_master WHERE type = 'table' AND name IN "
+        tables = {row[0]: row[1] or "" for row in self._query(
+            "SELECT quote(name), quote(sql) FROM sqlite_master WHERE type = 'table' AND name IN "
             f"('{ledger.LEDGER_TABLE}', '{ledger.LOADS_TABLE}');")}
         if ledger.LEDGER_TABLE not in tables:
             return []
+        ledger.check_tables(tables)  # a damaged ledger is called that, not "not a meter.db"
         return [ledger.load_info(row) for row in self._query(merge.loads_query(ledger.LOADS_TABLE in tables))]
 
     def _clear_failed(self, process: RemoteProcess) -> int:
