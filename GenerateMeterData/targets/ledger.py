@@ -417,12 +417,14 @@ def plan_clear(ask: Ask, tokens: Optional[Iterable[str]] = None,
         conditions = []
         if gone:
             conditions.append(f"LoadId IN ({_ids(gone)})")
-        if devices:
-            conditions.append(f"DeviceIdx IN ({_ids(devices)})")
+        if devices:  # the temporary table clear_meters_sql filled
+            conditions.append("DeviceIdx IN (SELECT d FROM temp.gmd_clear)")
         statements.append(f"DELETE FROM {OWNED_TABLE} WHERE {' OR '.join(conditions)}")
     statements += _archinfo_sql([by_id[l] for l in gone], [e for e in entries if e.load_id not in gone])
     if gone:
         statements.append(f"DELETE FROM {LEDGER_TABLE} WHERE LoadId IN ({_ids(gone)})")
+    if devices:
+        statements.append("DROP TABLE temp.gmd_clear")
 
     # the loads table: rows of loads that went; the MeterIds of loads that lost meters
     removed_ids = {meter_of[d] for d in devices}
@@ -544,10 +546,16 @@ def full_disk_hint(exc, meters):
 
 
 def clear_meters_sql(device_idxs: List[int]) -> List[str]:
-    """Statements that remove whole meters (every row keyed by their DeviceIdx)."""
-    devices = _ids(device_idxs)
-    statements = [f"DELETE FROM {table} WHERE Id IN (SELECT Id FROM MeterData WHERE DeviceIdx IN ({devices}))"
-                  for table in VALUE_TABLES]
+    """Statements that remove whole meters (every row keyed by their DeviceIdx).  The DeviceIdx
+    go into a temporary table first, so a clear of many meters sends each id once (in chunks of
+    500 rows: older SQLite counts a multi-row VALUES as a compound select)."""
+    ids = sorted({int(d) for d in device_idxs})
+    statements = ["DROP TABLE IF EXISTS temp.gmd_clear", "CREATE TEMP TABLE gmd_clear (d INTEGER PRIMARY KEY)"]
+    statements += [f"INSERT INTO temp.gmd_clear (d) VALUES {', '.join(f'({d})' for d in ids[i:i + 500])}"
+                   for i in range(0, len(ids), 500)]
+    devices = "SELECT d FROM temp.gmd_clear"
+    statements += [f"DELETE FROM {table} WHERE Id IN (SELECT Id FROM MeterData WHERE DeviceIdx IN ({devices}))"
+                   for table in VALUE_TABLES]
     statements.append(f"DELETE FROM MeterData WHERE DeviceIdx IN ({devices})")
     statements += [f"DELETE FROM {table} WHERE DeviceIdx IN ({devices})" for table in CONFIG_TABLES]
     statements.append(f"DELETE FROM MeterTable WHERE DeviceIdx IN ({devices})")
