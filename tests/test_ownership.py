@@ -286,6 +286,17 @@ def test_a_ledger_with_a_missing_column_is_called_damaged_never_init(tmp_path):
     assert rows(path, "SELECT count(*) FROM MeterTable") == [(1,)]
 
 
+def test_a_damaged_ledger_row_makes_loads_say_so_in_one_line(tmp_path):
+    path = str(tmp_path / "meter.db")
+    Scenario(meters=1, days=1, end=END).create(LocalTarget(path))
+    execute(path, "UPDATE GenerateMeterDataLedger SET CreatedAt = 'yesterday'")
+    from test_cli import cli
+
+    result = cli("loads", "--db", path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "is damaged" in result.stderr and "a bug" not in result.stderr and "'init'" not in result.stderr
+
+
 def test_clear_json_counts_loads_not_the_parts_of_a_split_load(device, tmp_path):
     target = DeviceTarget(device.settings(max_rows_per_load=100))
     try:

@@ -195,10 +195,13 @@ def list_loads_sql(with_info: bool) -> str:
 
 def load_info(row: Tuple) -> LoadInfo:
     """A LoadInfo from a row of ``list_loads_sql``."""
-    token, created_at, created_by, command, meter_ids, rows = row
-    ids = tuple(int(m) for m in str(meter_ids).split(",") if m.strip()) if meter_ids else ()
-    return LoadInfo(token or "", int(created_at or 0), created_by or "", command or "", ids,
-                    int(rows) if rows is not None else None)
+    try:
+        token, created_at, created_by, command, meter_ids, rows = row
+        ids = tuple(int(m) for m in str(meter_ids).split(",") if m.strip()) if meter_ids else ()
+        return LoadInfo(str(token or ""), int(created_at or 0), str(created_by or ""), str(command or ""), ids,
+                        int(rows) if rows is not None else None)
+    except (ValueError, TypeError) as exc:
+        raise _damaged(f"a ledger entry holds {exc}") from None
 
 
 # ---- clearing -------------------------------------------------------------------------------------
