@@ -21,7 +21,7 @@ from .sqltext import literal, parse_quoted
 
 READY, COMMITTED, DUPLICATE, CHANGED, METER = (
     "GMD-READY", "GMD-COMMITTED", "GMD-DUPLICATE", "GMD-CHANGED", "GMD-METER")
-LEDGER_ROW, LEDGER_READY = "GMD-LEDGER", "GMD-LEDGER-READY"
+LEDGER_READY = "GMD-LEDGER-READY"
 RESTORED = "GMD-RESTORED"  # printed by the device's sqlite3 once a .restore finished
 
 # A statement that always fails: with .bail on it ends the script (and so the transaction).
@@ -179,7 +179,7 @@ def clear_begin(busy_timeout: float) -> str:
 def ask_text(sql: str, number: int) -> Tuple[str, str, str]:
     """(script, begin marker, end marker) of one read query inside a running clear: its rows
     printed in quote mode between two markers unique to ``number``."""
-    begin, end = f"GMD-BEGIN-{number}", f"GMD-END-{number}"
+    begin, end = f"GMD-BEGIN-{number}", f"{READY}-{number}"
     return (f".mode quote\nSELECT '{begin}';\n{sql.rstrip().rstrip(';')};\nSELECT '{end}';\n"
             ".mode list\n.separator ,\n", begin, end)
 
