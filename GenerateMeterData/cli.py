@@ -693,20 +693,6 @@ def _resolve_tokens(wanted: Sequence[str], infos, where: str) -> List[str]:
     return resolved
 
 
-def _check_meters(target, meters: List[int]) -> None:
-    """Read only: every meter exists and was created by a load of this tool (InputError otherwise)."""
-    from .targets import ledger
-
-    has_ledger = target.fetch("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
-                              (ledger.LEDGER_TABLE,))
-    if has_ledger and has_ledger[0][0]:
-        found = target.fetch(ledger.meters_sql(meters))
-    else:
-        marks = ", ".join(str(int(m)) for m in meters)
-        found = [(m, d, 0) for m, d in target.fetch(f"SELECT MeterId, DeviceIdx FROM MeterTable WHERE MeterId IN ({marks})")]
-    ledger.check_meters(meters, found)
-
-
 def cmd_clear(args, out: Output) -> int:
     """``clear``: undo loads this tool wrote -- the ones chosen, never by default."""
     chosen = [name for name, given in (("--load", args.load), ("--meter", args.meter), ("--all", args.all)) if given]
@@ -724,20 +710,26 @@ def cmd_clear(args, out: Output) -> int:
         if args.meter:
             meters = list(dict.fromkeys(args.meter))
             if args.dry_run:
-                _check_meters(target, meters)
+                plan = target.plan_clear(meters=meters)  # refused as the clear would be
                 removed = len(meters)
             else:
                 removed = target.clear(meters=meters)
-            document.update(removed=removed, meters=meters)
+                plan = target.last_clear
+            under = [m for m in (plan.meter_ids if plan else []) if m not in meters]
+            document.update(removed=removed, meters=meters, children=under,
+                            loads_removed=list(plan.tokens) if plan else [])
             text = f"{'would remove' if args.dry_run else 'removed'} {removed} meter(s): MeterId {meter_id_ranges(meters)}"
+            if under:
+                text += f", with the meter(s) under them: MeterId {meter_id_ranges(under)}"
         else:
             infos = target.loads()
             tokens = _resolve_tokens(args.load, infos, where) if args.load else None
             selected = [info for info in infos if tokens is None or info.token in tokens]
             if args.dry_run:
+                target.plan_clear(tokens=tokens)  # refused as the clear would be
                 removed = len(selected)
             else:
-                removed = target.clear(tokens=tokens)
+                removed = target.clear(tokens=tokens)  # loads, not the parts of split loads
             document.update(removed=removed, loads=[_load_document(info, tz) for info in selected])
             verb = "would remove" if args.dry_run else "cleared"
             text = f"{verb} {removed} load(s) written by this tool"

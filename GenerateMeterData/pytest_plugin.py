@@ -298,10 +298,16 @@ def pytest_runtest_setup(item) -> None:
 class _TrackingTarget(Target):
     """The session target, remembering the loads one seeder made."""
 
-    def __init__(self, inner: Target, session: Optional[MeterdataSession] = None) -> None:
+    def __init__(self, inner: Target, session: Optional[MeterdataSession] = None,
+                 nodeid: Optional[str] = None) -> None:
+        import uuid
+
         self.inner = inner
         self.session = session
         self.summaries: List[LoadSummary] = []
+        # every load of this seeder under one token, recorded with the test that made it
+        self.run_token = uuid.uuid4().hex
+        self.nodeid = nodeid
         self.name = inner.name
 
     @property
@@ -323,12 +329,14 @@ class _TrackingTarget(Target):
 
     @property
     def tokens(self) -> List[str]:
-        """Tokens of the loads made through this seeder."""
-        return [summary.token for summary in self.summaries if summary.token]
+        """Tokens of the loads made through this seeder (one: the seeder's run token)."""
+        return list(dict.fromkeys(summary.token for summary in self.summaries if summary.token))
 
     def load(self, produce, progress=None, expected_meters=None) -> LoadSummary:
-        """Load through the session target and remember what the load created."""
-        summary = self.inner.load(produce, progress, expected_meters)
+        """Load through the session target under this seeder's token, recording the test, and
+        remember what the load created."""
+        with self.inner.recording(self.run_token, f"pytest {self.nodeid}" if self.nodeid else None):
+            summary = self.inner.load(produce, progress, expected_meters)
         self.summaries.append(summary)
         if summary.token and self.session is not None:
             self.session.loaded(summary.token)
@@ -433,7 +441,7 @@ def _seeder(request, target: Target) -> Iterator[Seeder]:
     """A seeder on the session target; at teardown its loads are removed in one transaction
     (one remote command on a device), unless --meterdata-keep."""
     session = session_state(request.config)
-    tracking = _TrackingTarget(target, session)
+    tracking = _TrackingTarget(target, session, request.node.nodeid or request.config.rootpath.name)
     yield Seeder(tracking)
     if not session.keep and tracking.tokens:
         tracking.clear()

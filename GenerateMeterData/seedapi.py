@@ -169,7 +169,8 @@ class MeterTable(_Written):
             holder["row"] = _meter_dict(spec, names)
             yield rows
 
-        summary = target.load(produce)
+        with _run(target):
+            summary = target.load(produce)
         if summary.created:  # the ids the target assigned inside its transaction
             holder["row"]["MeterId"] = summary.created[0].meter_id
             holder["row"]["DeviceIdx"] = summary.created[0].device_idx
@@ -177,6 +178,18 @@ class MeterTable(_Written):
 
 
 _provisional = {"count": 0}
+
+
+def _run(target: Target):
+    """Every load of this process's seed-compatible objects under one token (one line in
+    'loads', one 'clear --load'); a target that already has a run token (a test's) keeps it."""
+    if target.run_token is not None:
+        return target.recording()
+    if _state.get("run_pid") != os.getpid():  # a forked child is a run of its own
+        import uuid
+
+        _state["run_pid"], _state["run_token"] = os.getpid(), uuid.uuid4().hex
+    return target.recording(token=_state["run_token"])
 
 
 def _next_provisional() -> str:
@@ -246,7 +259,8 @@ class _Config(_Written):
                                 if tag[0].islower() or tag in ("DeviceIdx", "Timestamp")}
             yield rows
 
-        target.load(produce)
+        with _run(target):
+            target.load(produce)
         self._written["MeterTable"] = meter
         self._written[self.measure] = holder["config"]
 
@@ -331,7 +345,8 @@ class _Measure(_Written):
                            moment_step_minutes=SEED_MOMENT_STEP, reuse_story=True)
             yield rows
 
-        summary = target.load(produce)
+        with _run(target):
+            summary = target.load(produce)
         if summary.first_record_id is not None and recorded:  # ids as the target numbered them
             shift = summary.first_record_id - first_id["Id"]
             for record in recorded:

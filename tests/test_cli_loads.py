@@ -65,7 +65,8 @@ def test_clear_one_load_one_meter_or_all(tmp_path):
     assert f"cleared 1 load(s) written by this tool: {second['token']}" in result.stdout
     assert meter_ids(path) == first["meter_ids"] + third["meter_ids"]
     document = json.loads(cli("clear", "--db", path, "--meter", str(third["meter_ids"][0]), "--json").stdout)
-    assert document == {"target": path, "dry_run": False, "removed": 1, "meters": [third["meter_ids"][0]]}
+    assert document == {"target": path, "dry_run": False, "removed": 1, "meters": [third["meter_ids"][0]],
+                        "children": [], "loads_removed": []}
     assert meter_ids(path) == first["meter_ids"] + third["meter_ids"][1:]
     document = json.loads(cli("clear", "--db", path, "--all", "--json").stdout)
     assert document["removed"] == 2 and {load["token"] for load in document["loads"]} == {first["token"], third["token"]}

@@ -181,7 +181,7 @@ def test_max_rows_per_load_splits_into_transactions_under_one_token(device, tmp_
         assert rows(device.path, "SELECT count(DISTINCT DeviceIdx), max(DeviceIdx) - min(DeviceIdx) FROM MeterTable") \
             == [(5, 4)]  # no gaps in DeviceIdx
         assert verify(device.path) == []
-        assert target.clear([summary.token]) == len(entries)
+        assert target.clear([summary.token]) == 1  # one load, however many parts (it counted parts)
     assert table_checksums(device.path) == before
 
 

@@ -273,7 +273,7 @@ def test_ids(meterdata, meterdata_target):
     types = dict(sqlite3.connect(meterdata_target.path).execute(
         "SELECT m.MeterId, t.Type FROM MeterTable m JOIN MeterTypes t ON t.Id = m.TypeId"))
     assert [m.type_name for m in meterdata.created] == [types[i] for i in meterdata.meter_ids]
-    assert meterdata.clear() == 2  # both loads, now, in one transaction
+    assert meterdata.clear() == 1  # both loads: one run token (the test), now, in one transaction
     assert meters(meterdata_target.path) == before and meterdata.meter_ids == []
 ''')
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--meterdata-settings", "settings.ini")
@@ -483,12 +483,15 @@ def test_keep_prints_the_device_and_its_tokens(pytester, device):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--meterdata-settings", "settings.ini",
                                            "--meterdata-keep")
     result.assert_outcomes(passed=1)
-    match = re.search(r"^meterdata: kept 2 load\(s\) on (\S+) "
+    # the test's two loads: two ledger entries under the test's one token
+    match = re.search(r"^meterdata: kept 1 load\(s\) on (\S+) "
                       r"\(ledger GenerateMeterDataLedger, tokens: ([0-9a-f ]+)\)$", result.stdout.str(), re.M)
     assert match, result.stdout.str()
     assert match.group(1) == f"root@127.0.0.1:{device.server.port}:{device.path}"
     ledger = sorted(r[0] for r in rows(device.path, "SELECT Token FROM GenerateMeterDataLedger"))
-    assert sorted(match.group(2).split()) == ledger and len(ledger) == 2
+    assert match.group(2).split() == ledger[:1] and len(ledger) == 2 and len(set(ledger)) == 1
+    commands = {r[0] for r in rows(device.path, "SELECT Command FROM GenerateMeterDataLoads")}
+    assert commands == {"pytest test_keep_prints_the_device_and_its_tokens.py::test_seed"}
 
 
 def test_nothing_is_printed_without_keep(pytester):

@@ -60,15 +60,40 @@ class Target(abc.ABC):
     #: running program's name and arguments.
     command: Optional[str] = None
 
+    #: The token every load of this target goes under (one ledger line, one ``clear --load`` for
+    #: many loads: a seed-API script, a test); None: each load its own.
+    run_token: Optional[str] = None
+
+    def new_token(self) -> str:
+        """The ledger token of the next load."""
+        import uuid
+
+        return self.run_token or uuid.uuid4().hex
+
+    @contextlib.contextmanager
+    def recording(self, token: Optional[str] = None, command: Optional[str] = None):
+        """Loads inside the block go under ``token`` and record ``command`` (each when given)."""
+        saved = {key: self.__dict__[key] for key in ("run_token", "command") if key in self.__dict__}
+        if token is not None:
+            self.run_token = token
+        if command is not None:
+            self.command = command
+        try:
+            yield self
+        finally:
+            for key in ("run_token", "command"):
+                if key in saved:
+                    setattr(self, key, saved[key])
+                else:
+                    self.__dict__.pop(key, None)
+
     def load_about(self, rows: int) -> tuple:
         """(who, command, rows) of a load, for the ledger's loads table."""
-        import sys
-
         from .ledger import who
 
         command = self.command
         if command is None:
-            command = " ".join([os.path.basename(sys.argv[0] or "python")] + sys.argv[1:])
+            command = running_command()
         return who(), command[:500], rows
 
     def loads(self) -> List["LoadInfo"]:
@@ -84,6 +109,16 @@ class Target(abc.ABC):
         """Remove exactly what this tool wrote: every load, only the loads in ``tokens``, or
         only the meters (MeterIds) in ``meters`` that a load of this tool created; returns the
         number of loads (or meters) removed."""
+
+    #: What the last ``clear`` removed (a ledger.ClearPlan: loads, meters, hub children).
+    last_clear = None
+
+    def plan_clear(self, tokens: Optional[Iterable[str]] = None, meters: Optional[Iterable[int]] = None):
+        """What ``clear`` with these arguments would remove (a ledger.ClearPlan), read only --
+        refused the same way (a dry run)."""
+        from .ledger import plan_clear
+
+        return plan_clear(lambda sql: self.fetch(sql), tokens, meters)
 
     @abc.abstractmethod
     def backup(self, destination: str) -> None:
@@ -122,3 +157,24 @@ class Target(abc.ABC):
     def __exit__(self, *exc) -> None:
         self.close()
 
+
+
+def running_command() -> str:
+    """What started this process, for the ledger: its program and arguments -- or, in a process
+    whose arguments say nothing (``python -c``, as pytest-xdist starts its workers), the test
+    running in it, else that process's own command line."""
+    import sys
+
+    if sys.argv and sys.argv[0] not in ("-c", ""):
+        return " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:])
+    test = os.environ.get("PYTEST_CURRENT_TEST")
+    if test:
+        return "pytest " + test.rsplit(" (", 1)[0]
+    try:
+        with open("/proc/self/cmdline", "rb") as handle:
+            words = [w.decode(errors="replace") for w in handle.read().split(b"\0") if w]
+        if words:
+            return " ".join([os.path.basename(words[0])] + words[1:])
+    except OSError:
+        pass
+    return "python -c"

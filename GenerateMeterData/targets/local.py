@@ -6,7 +6,6 @@ import os
 import sqlite3
 import tempfile
 import time
-import uuid
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from ..errors import SchemaError, TargetError
@@ -18,6 +17,7 @@ from ..schema.layout import CONFIG_TABLES, REFERENCE_TABLES, WRITE_ORDER, insert
 from ..settings import LOCAL_BUSY_TIMEOUT
 from . import ledger
 from .sqlerrors import classify_sqlite_error
+from .sqltext import literal
 from .staging import LoadTally, produced
 from .base import Produce, Progress, Target
 
@@ -95,8 +95,8 @@ class LocalTarget(Target):
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 create_schema(conn)
-                conn.execute(ledger.CREATE_LEDGER)
-                conn.execute(ledger.CREATE_LOADS)
+                for statement in ledger.prepare_load_sql():
+                    conn.execute(statement)
                 conn.execute("COMMIT")
             finally:
                 conn.close()
@@ -171,7 +171,7 @@ class LocalTarget(Target):
                                       f"{', '.join(missing)}; nothing was written")
                 names = NameIndex.from_connection(conn, self.path)
                 ids = IdAllocator.from_connection(conn).confine(self.meter_id_floor, self.meter_id_span)
-                token = uuid.uuid4().hex
+                token = self.new_token()
                 summary = write_load(conn, produce, ids, names, progress, expected_meters, token=token,
                                      about=self.load_about)
         finally:
@@ -245,26 +245,20 @@ class LocalTarget(Target):
 
     def clear(self, tokens=None, meters=None) -> int:
         """Undo the ledger's loads (all, those in ``tokens``), or remove the ``meters`` (MeterIds)
-        a load created -- reading the ledger and deleting in one transaction."""
+        a load created (hubs with the meters under them) -- reading the ledger and deleting in
+        one transaction.  Returns the number of loads (or meters asked for) removed; the whole
+        plan is kept in ``last_clear``."""
         conn = self.open()
         try:
-            with self._transaction(conn):
-                has_ledger = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
-                                          (ledger.LEDGER_TABLE,)).fetchone()[0]
-                if meters is not None:
-                    meters = [int(m) for m in meters]
-                    if not has_ledger:
-                        ledger.check_meters(meters, [])
-                    devices = ledger.check_meters(meters, list(conn.execute(ledger.meters_sql(meters))))
-                    statements, removed = ledger.clear_meters_sql(devices), len(devices)
-                else:
-                    entries = list(conn.execute(f"SELECT {ledger.LEDGER_COLUMNS} FROM {ledger.LEDGER_TABLE}")) \
-                        if has_ledger else []
-                    entries = ledger.select_entries(entries, tokens)
-                    statements, removed = ledger.clear_sql(entries), len(entries)
-                for statement in statements:
-                    conn.execute(statement)
-            return removed
+            try:
+                with self._transaction(conn):
+                    plan = ledger.plan_clear(lambda sql: list(conn.execute(sql)), tokens, meters)
+                    for statement in plan.statements:
+                        conn.execute(statement)
+            except TargetError as exc:
+                raise ledger.full_disk_hint(exc, meters) from None
+            self.last_clear = plan
+            return len(list(meters)) if meters is not None else plan.loads
         finally:
             conn.close()
 
@@ -274,9 +268,11 @@ class LocalTarget(Target):
             return []
         conn = self.open()
         try:
-            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            tables = {name: sql or "" for name, sql in conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table'")}
             if ledger.LEDGER_TABLE not in tables:
                 return []
+            ledger.check_tables(tables)  # a damaged ledger is called that, not "not a meter.db"
             return [ledger.load_info(row) for row in
                     conn.execute(ledger.list_loads_sql(ledger.LOADS_TABLE in tables))]
         except sqlite3.Error as exc:
@@ -319,19 +315,34 @@ class LocalTarget(Target):
 def write_load(conn: sqlite3.Connection, produce: Produce, ids: IdAllocator, names: NameIndex,
                progress: Progress = None, expected_meters: Optional[int] = None,
                ledger_entry: bool = True, token: Optional[str] = None, about=None) -> LoadSummary:
-    """Insert every RowSet ``produce`` yields, raise ArchInfo, add the ledger entry.  The caller
-    owns the transaction."""
+    """Insert every RowSet ``produce`` yields, raise ArchInfo, add the ledger entry and what it
+    owns (ledger.py).  The caller owns the transaction."""
     statements = {table: insert_sql(table) for table in WRITE_ORDER}
     device_first, header_first = ids.next_device_idx, ids.next_header_id
     config_first = {table: conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]
                     for table in CONFIG_TABLES}
+    if ledger_entry:
+        for statement in ledger.prepare_load_sql():
+            conn.execute(statement)
+        load_id = conn.execute(f"SELECT {ledger.NEXT_LOAD_ID}").fetchone()[0]
     tally = LoadTally()
     new_meters: List[CreatedMeter] = []
+    # what goes into meters that were there before: owned by key (a new meter is owned whole)
+    owned: List[tuple] = []
     for rows in produced(produce, ids, names, tally, progress, expected_meters):
         insert_rows(conn, rows, statements)
         for row in rows["MeterTable"]:
             new_meters.append(CreatedMeter(row[_METER_ID], row[_DEVICE_IDX],
                                         names.meter_type_names.get(row[_TYPE_ID], str(row[_TYPE_ID]))))
+        if ledger_entry:
+            for row in rows["MeterData"]:
+                if row[_RECORD_DEVICE] < device_first:
+                    owned.append((load_id, "MeterData", row[_RECORD_DEVICE], None, row[_RECORD_ID],
+                                  row[_RECORD_TYPE], row[_RECORD_TIME], None))
+            for table in CONFIG_TABLES:
+                device, stamp, serial = _CONFIG_KEY[table]
+                owned.extend((load_id, table, row[device], None, None, None, row[stamp], row[serial])
+                             for row in rows[table] if row[device] < device_first)
     counts = tally.counts
     if ledger_entry and counts:  # a load that wrote nothing leaves no ledger entry
         config_ranges: Dict[str, Tuple[str, str]] = {}
@@ -339,14 +350,17 @@ def write_load(conn: sqlite3.Connection, produce: Produce, ids: IdAllocator, nam
             if counts.get(table):
                 config_ranges[table] = (str(config_first[table] + 1),
                                         str(conn.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0]))
-        created = ids.next_device_idx > device_first
+        records = [row for row in owned if row[1] == "MeterData"]
+        if records:  # those keys were free: whoever else names them names a record that is gone
+            conn.executemany(ledger.FORGET_RECORD, [(row[2], row[5], row[6]) for row in records])
+        conn.executemany(ledger.INSERT_OWNED, [(load_id, "MeterTable", meter.device_idx, meter.meter_id,
+                                                None, None, None, None) for meter in new_meters] + owned)
         wrote_headers = ids.next_header_id > header_first
         for statement in ledger.finish_load_sql(
-                str(device_first) if created else "NULL",
-                str(ids.next_device_idx - 1) if created else "NULL",
+                str(int(load_id)),
                 str(header_first) if wrote_headers else "NULL",
                 str(ids.next_header_id - 1) if wrote_headers else "NULL",
-                config_ranges, str(int(time.time())), "NULL" if token is None else f"'{token}'",
+                config_ranges, str(int(time.time())), "NULL" if token is None else literal(token),
                 about(sum(counts.values())) if about else None):
             conn.execute(statement)
     summary = tally.summary()
@@ -356,4 +370,7 @@ def write_load(conn: sqlite3.Connection, produce: Produce, ids: IdAllocator, nam
 
 
 _METER_ID, _DEVICE_IDX, _TYPE_ID = layout.indexes("MeterTable", "MeterId", "DeviceIdx", "TypeId")
+_RECORD_ID, _RECORD_DEVICE, _RECORD_TYPE, _RECORD_TIME = layout.indexes(
+    "MeterData", "Id", "DeviceIdx", "RecordTypeId", "Timestamp")
+_CONFIG_KEY = {table: layout.indexes(table, "DeviceIdx", "Timestamp", "Serial") for table in CONFIG_TABLES}
 

@@ -17,11 +17,11 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..schema.layout import CONFIG_TABLES, METER_ID_MAX, TABLE_COLUMNS, WRITE_ORDER
 from . import ledger
-from .sqltext import literal
+from .sqltext import literal, parse_quoted
 
 READY, COMMITTED, DUPLICATE, CHANGED, METER = (
     "GMD-READY", "GMD-COMMITTED", "GMD-DUPLICATE", "GMD-CHANGED", "GMD-METER")
-LEDGER_ROW, LEDGER_READY = "GMD-LEDGER", "GMD-LEDGER-READY"
+LEDGER_READY = "GMD-LEDGER-READY"
 NO_METER_ID = "GMD-NO-METER-ID"  # the new meters' MeterIds would pass METER_ID_MAX (printed with the highest)
 RESTORED = "GMD-RESTORED"  # printed by the device's sqlite3 once a .restore finished
 
@@ -72,6 +72,7 @@ def merge_script(source: str, schemas: Sequence[str], counts: Dict[str, int], he
         lines.append(f"SELECT quote('{CHANGED}'), quote('{table}'), quote(({FINGERPRINTS[table]})) WHERE {differs};")
         lines.append(f"{FAIL} WHERE {differs};")
     fixed_ids = " UNION ALL ".join(f"SELECT MeterId FROM {schema}.MeterTable WHERE {in_range}" for schema in schemas)
+    lines += [statement + ";" for statement in ledger.prepare_load_sql()]
     lines += [
         "DROP TABLE IF EXISTS temp.gmd_offsets;",
         "CREATE TEMP TABLE gmd_offsets AS SELECT "
@@ -80,7 +81,9 @@ def merge_script(source: str, schemas: Sequence[str], counts: Dict[str, int], he
         "(SELECT coalesce(max(Id), 0) FROM main.MeterData) AS hid0, "
         f"(SELECT coalesce(max(MeterId), {int(meter_floor) - 1}) FROM "
         f"(SELECT MeterId FROM main.MeterTable WHERE {in_range} UNION ALL {fixed_ids})) AS mid, "
-        + ", ".join(f"(SELECT coalesce(max(rowid), 0) FROM main.{t}) AS {t}" for t in CONFIG_TABLES) + ";",
+        + ", ".join(f"(SELECT coalesce(max(rowid), 0) FROM main.{t}) AS {t}" for t in CONFIG_TABLES)
+        + f", {ledger.NEXT_LOAD_ID} AS lid, "
+        f"(SELECT count(*) FROM main.{ledger.LEDGER_TABLE} WHERE Token = {literal(token)}) AS entries;",
     ]
     # numbered above the highest MeterId, the new meters must stay SQLite INTEGERs (past the
     # largest one, SQL arithmetic makes a REAL): say so and fail rather than write one
@@ -109,12 +112,16 @@ def merge_script(source: str, schemas: Sequence[str], counts: Dict[str, int], he
                       for column in columns]
             lines.append(f"INSERT INTO main.{table} ({', '.join(columns)}) SELECT {', '.join(select)} "
                          f"FROM {schema}.{table} ORDER BY rowid;")
+            if table == "MeterData" or table in CONFIG_TABLES:  # what goes into meters that were there
+                lines.extend(statement + ";" for statement in ledger.owned_from_stage_sql(
+                    off("lid"), schema, table, off("hid")))
     header_total = sum(header_counts)
     config_ranges = {t: (f"(SELECT {t} + 1 FROM temp.gmd_offsets)", f"(SELECT max(rowid) FROM main.{t})")
                      for t in CONFIG_TABLES if counts.get(t)}
+    if created:
+        lines.append(ledger.owned_meters_sql(off("lid"), off("dev")) + ";")
     lines.extend(statement + ";" for statement in ledger.finish_load_sql(
-        "(SELECT dev + 1 FROM temp.gmd_offsets)" if created else "NULL",
-        f"(SELECT dev + {int(created)} FROM temp.gmd_offsets)" if created else "NULL",
+        off("lid"),
         "(SELECT hid0 + 1 FROM temp.gmd_offsets)" if header_total else "NULL",
         f"(SELECT hid0 + {int(header_total)} FROM temp.gmd_offsets)" if header_total else "NULL",
         config_ranges, str(int(created_at)), literal(token), about))
@@ -124,7 +131,8 @@ def merge_script(source: str, schemas: Sequence[str], counts: Dict[str, int], he
                      f"WHERE t.DeviceIdx > {off('dev')} ORDER BY t.DeviceIdx;")
     staged = ", ".join("quote(" + " + ".join(f"(SELECT count(*) FROM {schema}.{t})" for schema in schemas) + ")"
                        for t in WRITE_ORDER)
-    lines.append(f"SELECT quote('{READY}'), quote((SELECT hid0 FROM temp.gmd_offsets)), {staged};")
+    lines.append(f"SELECT quote('{READY}'), quote((SELECT hid0 FROM temp.gmd_offsets)), "
+                 f"quote((SELECT entries FROM temp.gmd_offsets)), {staged};")
     return "\n".join(lines) + "\n"
 
 
@@ -135,15 +143,22 @@ def commit_text() -> str:
 
 def parse_ready(rows: List[tuple]) -> Tuple[Optional[int], List[int], List[Tuple[int, int, str]]]:
     """(hid0, staged counts in WRITE_ORDER, created meters) from the merge's output rows."""
-    hid0, counts, meters = None, [], []
+    hid0, _, counts, meters = parse_ready_entries(rows)
+    return hid0, counts, meters
+
+
+def parse_ready_entries(rows: List[tuple]):
+    """(hid0, ledger entries of the token before this merge, staged counts in WRITE_ORDER,
+    created meters) from the merge's output rows."""
+    hid0, entries, counts, meters = None, 0, [], []
     for row in rows:
         if not row:
             continue
         if row[0] == READY:
-            hid0, counts = int(row[1]), [int(v) for v in row[2:]]
+            hid0, entries, counts = int(row[1]), int(row[2]), [int(v) for v in row[3:]]
         elif row[0] == METER:
             meters.append((int(row[1]), int(row[2]), row[3]))
-    return hid0, counts, meters
+    return hid0, entries, counts, meters
 
 
 def changed_tables(rows: List[tuple]) -> Dict[str, str]:
@@ -163,34 +178,27 @@ def describe_change(before: str, after: str) -> str:
 
 
 def clear_begin(busy_timeout: float) -> str:
-    """First step of a clear: take the lock, and say whether the database has a ledger at all."""
+    """First step of a clear: take the lock, and say so."""
     return "\n".join(preamble(busy_timeout) + [
-        "BEGIN IMMEDIATE;",
-        f"SELECT quote('{LEDGER_READY}'), quote((SELECT count(*) FROM sqlite_master "
-        f"WHERE type = 'table' AND name = '{ledger.LEDGER_TABLE}'));"]) + "\n"
+        "BEGIN IMMEDIATE;", f"SELECT quote('{LEDGER_READY}');"]) + "\n"
 
 
-def meters_query(meter_ids: List[int]) -> str:
-    """Second step of a clear by meter: the requested meters, and whether a load created them."""
-    return (f"SELECT quote('{METER}'), quote(m), quote(d), quote(o) FROM ({ledger.meters_sql(meter_ids)});\n"
-            f"SELECT quote('{READY}');\n")
+def ask_text(sql: str, number: int) -> Tuple[str, str, str]:
+    """(script, begin marker, end marker) of one read query inside a running clear: its rows
+    printed in quote mode between two markers unique to ``number``."""
+    begin, end = f"GMD-BEGIN-{number}", f"{READY}-{number}"
+    return (f".mode quote\nSELECT '{begin}';\n{sql.rstrip().rstrip(';')};\nSELECT '{end}';\n"
+            ".mode list\n.separator ,\n", begin, end)
+
+
+def asked_rows(text: str, begin: str, end: str) -> List[tuple]:
+    """The rows a query of ``ask_text`` printed."""
+    _, _, tail = text.partition(f"'{begin}'\n")
+    body, found, _ = tail.partition(f"'{end}'")
+    return parse_quoted(body) if found else []
 
 
 def loads_query(with_info: bool) -> str:
     """The ledger's loads, quoted (see ledger.list_loads_sql)."""
     return ("SELECT " + ", ".join(f"quote(c{i})" for i in range(6)) + " FROM ("
             + ledger.list_loads_sql(with_info) + ");\n")
-
-
-def ledger_query(tokens: Optional[Iterable[str]]) -> str:
-    """Second step: list the ledger entries to undo (all, or the loads in ``tokens``), still
-    inside the transaction that will delete them."""
-    where = ""
-    if tokens is not None:
-        tokens = list(tokens)
-        where = (" WHERE Token IN (" + ", ".join(literal(t) for t in tokens) + ")") if tokens else " WHERE 0"
-    columns = ", ".join(f"quote({c.strip()})" for c in ledger.LEDGER_COLUMNS.split(","))
-    return (f"SELECT quote('{LEDGER_ROW}'), {columns} FROM {ledger.LEDGER_TABLE}{where};\n"
-            f"SELECT quote('{READY}');\n")
-
-

@@ -345,7 +345,7 @@ class DeviceTarget(Target):
              expected_meters: Optional[int] = None) -> LoadSummary:
         """Stage, (upload,) merge in one device-side transaction; see the module docstring."""
         started = time.perf_counter()
-        token = uuid.uuid4().hex
+        token = self.new_token()
         remove_stale_workdirs()
         # with before_load (which stops the poller), the whole-database read of quick_check waits
         # for it: one command of its own on the first load of a connection
@@ -461,8 +461,9 @@ class DeviceTarget(Target):
         try:
             process.write(script.encode("utf-8"))
             if process.wait_for(merge.READY.encode()):
-                hid0, counts, meters = merge.parse_ready(parse_quoted(_lines_with(process.text(), merge.READY,
-                                                                                  merge.METER)))
+                hid0, before, counts, meters = merge.parse_ready_entries(parse_quoted(_lines_with(
+                    process.text(), merge.READY, merge.METER)))
+                self._entries_expected = before + 1  # the token's entries once this commit landed
                 expected = [summary.rows.get(t, 0) for t in WRITE_ORDER]
                 if counts != expected:
                     process.write(b"ROLLBACK;\n")
@@ -647,56 +648,81 @@ class DeviceTarget(Target):
 
     def clear(self, tokens=None, meters=None) -> int:
         """Undo the ledger's loads (all, those in ``tokens``), or remove the ``meters`` (MeterIds)
-        a load created: one remote command that reads the ledger and deletes inside one
-        transaction, so no load made meanwhile is touched."""
+        a load created (hubs with the meters under them): one remote command that reads the
+        ledger and deletes inside one transaction, so no load made meanwhile is touched.  A link
+        lost after COMMIT was sent is settled by looking at the ledger again."""
         meters = None if meters is None else [int(m) for m in meters]
         process = self._start(self._sqlite_command())
+        commit_sent = False
         try:
             process.write(merge.clear_begin(self.settings.busy_timeout).encode())
             if not process.wait_for(merge.LEDGER_READY.encode()):
                 return self._clear_failed(process)
-            has_ledger = parse_quoted(_lines_with(process.text(), merge.LEDGER_READY))[0][1]
-            statements: List[str] = []
-            removed = 0
-            if meters is not None:
-                found = self._ask(process, merge.meters_query(meters), merge.METER) if has_ledger else []
-                devices = ledger.check_meters(meters, found)
-                statements, removed = ledger.clear_meters_sql(devices), len(devices)
-            elif has_ledger:
-                entries = self._ask(process, merge.ledger_query(tokens), merge.LEDGER_ROW)
-                statements, removed = ledger.clear_sql(entries), len(entries)
-            if not statements:
+            asked = iter(range(1, 1 << 30))
+
+            def ask(sql: str) -> List[tuple]:
+                script, begin, end = merge.ask_text(sql, next(asked))
+                process.write(script.encode())
+                if not process.wait_for(f"'{end}'".encode()):
+                    self._clear_failed(process)
+                return merge.asked_rows(process.text(), begin, end)
+
+            plan = ledger.plan_clear(ask, tokens, meters)
+            if not plan.statements:
                 process.write(b"ROLLBACK;\n")
                 process.close_stdin()
                 process.finish()
+                self.last_clear = plan
                 return 0
-            process.write(("".join(s + ";\n" for s in statements) + merge.commit_text()).encode())
+            process.write(("".join(s + ";\n" for s in plan.statements)).encode())
+            commit_sent = True
+            process.write(merge.commit_text().encode())
             process.close_stdin()
             result = process.finish()
+        except (ConnectError, RemoteError) as exc:
+            process.abort()
+            if commit_sent and self._cleared(plan):
+                return self._cleared_result(plan, meters)
+            if isinstance(exc, ConnectError):
+                raise ConnectError(f"{exc}; the clear was not committed, nothing was removed",
+                                   **exc.fields()) from None
+            raise
         except BaseException:
             process.abort()
             raise
-        self._raise_for(result, "clear")
-        if merge.COMMITTED not in result.text():
-            raise RemoteError(f"{self.settings.where}: clear ended without a commit; nothing was removed",
-                              host=self.settings.host)
-        return removed
+        if merge.COMMITTED in result.text():
+            return self._cleared_result(plan, meters)
+        if self._cleared(plan):  # the link went after COMMIT, before its confirmation
+            return self._cleared_result(plan, meters)
+        try:
+            self._raise_for(result, "clear")
+        except TargetError as exc:
+            raise ledger.full_disk_hint(exc, meters) from None
+        raise RemoteError(f"{self.settings.where}: clear ended without a commit; nothing was removed",
+                          host=self.settings.host)
+
+    def _cleared_result(self, plan: ledger.ClearPlan, meters) -> int:
+        self.last_clear = plan
+        return len(meters) if meters is not None else plan.loads
+
+    def _cleared(self, plan: ledger.ClearPlan) -> bool:
+        """After a clear whose confirmation did not arrive: did it land (what it removes is gone)?"""
+        self.close()
+        try:
+            rows = self._query(f"SELECT quote(({plan.settled}));")
+        except TargetError:
+            return False
+        return bool(rows) and rows[0][0] == 0
 
     def loads(self) -> List[ledger.LoadInfo]:
         """Every load of the device's ledger, oldest first."""
-        tables = {row[0] for row in self._query(
-            "SELECT quote(name) FROM sqlite_master WHERE type = 'table' AND name IN "
+        tables = {row[0]: row[1] or "" for row in self._query(
+            "SELECT quote(name), quote(sql) FROM sqlite_master WHERE type = 'table' AND name IN "
             f"('{ledger.LEDGER_TABLE}', '{ledger.LOADS_TABLE}');")}
         if ledger.LEDGER_TABLE not in tables:
             return []
+        ledger.check_tables(tables)  # a damaged ledger is called that, not "not a meter.db"
         return [ledger.load_info(row) for row in self._query(merge.loads_query(ledger.LOADS_TABLE in tables))]
-
-    def _ask(self, process: RemoteProcess, query: str, marker: str) -> List[tuple]:
-        """Send a query inside a running clear; the rows it printed with ``marker`` (marker cut off)."""
-        process.write(query.encode())
-        if not process.wait_for(merge.READY.encode()):
-            self._clear_failed(process)
-        return [row[1:] for row in parse_quoted(_lines_with(process.text(), marker)) if row and row[0] == marker]
 
     def _clear_failed(self, process: RemoteProcess) -> int:
         process.close_stdin()
