@@ -122,3 +122,19 @@ def device(ssh_server, tmp_path):
                     f"db_path = {db}\nstage_dir = {stage}\n{extra}")
 
     return Device
+
+
+@pytest.fixture(params=["local", "device"])
+def target_and_path(request, tmp_path):
+    """(target, path) of a fresh meter.db: a local file, then the loopback device."""
+    from GenerateMeterData.targets.ssh import DeviceTarget
+
+    if request.param == "local":
+        path = str(tmp_path / "meter.db")
+        LocalTarget(path).init()
+        yield LocalTarget(path), path
+    else:
+        device = request.getfixturevalue("device")
+        target = DeviceTarget(device.settings())
+        yield target, device.path
+        target.close()

@@ -9,24 +9,10 @@ import sqlite3
 
 import pytest
 
-from GenerateMeterData import InputError, LocalTarget, Scenario, verify
-from GenerateMeterData.targets.ssh import DeviceTarget
+from GenerateMeterData import InputError, Scenario, verify
 from helpers import rows, table_checksums
 
 END = dt.date(2026, 3, 1)
-
-
-@pytest.fixture(params=["local", "device"])
-def target_and_path(request, tmp_path):
-    if request.param == "local":
-        path = str(tmp_path / "meter.db")
-        LocalTarget(path).init()
-        yield LocalTarget(path), path
-    else:
-        device = request.getfixturevalue("device")
-        target = DeviceTarget(device.settings())
-        yield target, device.path
-        target.close()
 
 
 def test_loads_lists_token_who_command_meters_and_rows(target_and_path):

@@ -22,19 +22,6 @@ TABLES = ("MeterTable", "ElectricConfig", "PulseConfig", "DigitalConfig", "Meter
           "ElectricQualityValues", "ElectricPowerValues", "PulseValues", "DigitalValues", "JournalValues")
 
 
-@pytest.fixture(params=["local", "device"])
-def target_and_path(request, tmp_path):
-    if request.param == "local":
-        path = str(tmp_path / "meter.db")
-        LocalTarget(path).init()
-        yield LocalTarget(path), path
-    else:
-        device = request.getfixturevalue("device")
-        target = DeviceTarget(device.settings())
-        yield target, device.path
-        target.close()
-
-
 def dump(path: str) -> Dict[str, List[tuple]]:
     """Every row of every data table (config tables with their rowid, as a VACUUM may move it)."""
     conn = sqlite3.connect(path)
