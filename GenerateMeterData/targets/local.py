@@ -16,6 +16,7 @@ from ..model.timegrid import DEFAULT_TIMEZONE
 from ..schema import create_schema, integrity_problem, layout
 from ..schema.layout import CONFIG_TABLES, REFERENCE_TABLES, WRITE_ORDER, insert_sql
 from . import ledger
+from .backupfile import new_backup
 from .sqlerrors import classify_sqlite_error
 from .staging import LoadTally, produced
 from .base import Produce, Progress, Target
@@ -284,12 +285,13 @@ class LocalTarget(Target):
         """SQLite's online backup to a local file."""
         source = self.open()
         try:
-            if not os.path.exists(destination):  # a backup holds the meters' passwords: owner only
-                os.close(os.open(destination, os.O_WRONLY | os.O_CREAT, 0o600))
-            target = sqlite3.connect(destination)
-            with target:
-                source.backup(target)
-            target.close()
+            with new_backup(destination) as path:  # a new 0600 file, renamed into place
+                target = sqlite3.connect(path)
+                try:
+                    with target:
+                        source.backup(target)
+                finally:
+                    target.close()
         except sqlite3.Error as exc:
             raise translate(exc, self.path, self.busy_timeout) from None
         finally:

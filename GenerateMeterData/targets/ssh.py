@@ -32,6 +32,7 @@ from ..schema.layout import REFERENCE_TABLES, WRITE_ORDER
 from ..schema import integrity_problem, meter_db_problem, quick_check_finding
 from ..settings import DeviceSettings
 from . import ledger, merge
+from .backupfile import new_backup, refuse_foreign
 from .base import Produce, Progress, Target
 from .executor import Executor, RemoteProcess, Result
 from .sqlerrors import classify_sqlite_error
@@ -563,19 +564,13 @@ class DeviceTarget(Target):
             yield path
 
     def backup(self, destination: str) -> None:
-        """``.backup`` on the device (a 0600 file in stage_dir), streamed to a local file as it
-        arrives (never held in memory), checked, then moved into place."""
-        if not destination:
-            raise InputError("backup needs a destination file name")
+        """``.backup`` on the device (a 0600 file in stage_dir), streamed to a new local file as
+        it arrives (never held in memory; see backupfile), checked, then moved into place."""
+        refuse_foreign(destination)  # before anything runs on the device
         state = self._device_state(integrity=False)
         remote = f"{self._stage_dir}/gmd-backup-{uuid.uuid4().hex}.db"
-        partial = destination + ".part"
         try:
-            handle = os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
-        except OSError as exc:
-            raise InputError(f"cannot write the backup to {destination}: {exc.strerror}") from None
-        try:
-            with handle:  # a backup holds the meters' passwords: only its owner may read it
+            with new_backup(destination) as partial, open(partial, "wb") as handle:
                 result = self._run("umask 077; " + self._sqlite_command(self._timeout, f".backup {remote}"))
                 self._raise_for(result, "backup")
                 inflate = zlib.decompressobj(31) if state.gzip else None
@@ -593,14 +588,12 @@ class DeviceTarget(Target):
                                       f"{_first(result.error_text())}", host=self.settings.host)
                 if inflate is not None:
                     handle.write(inflate.flush())
-            problem = _quick_check(partial)
-            if problem:
-                raise RemoteError(f"{self.settings.where}: the fetched backup is damaged ({problem})",
-                                  host=self.settings.host)
-            os.replace(partial, destination)
+                handle.close()
+                problem = _quick_check(partial)
+                if problem:
+                    raise RemoteError(f"{self.settings.where}: the fetched backup is damaged ({problem})",
+                                      host=self.settings.host)
         finally:
-            if os.path.exists(partial):
-                os.remove(partial)
             self._remove_remote(remote)
 
     def restore(self, source: str) -> None:
