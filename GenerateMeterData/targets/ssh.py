@@ -203,9 +203,21 @@ class DeviceTarget(Target):
                           host=s.host, exit_status=result.status, stderr=text)
 
     def _hook(self, command: Optional[str], label: str) -> None:
+        """Run before_load/after_load: it has done its part once its exit status arrived and its
+        output went quiet (a poller it starts in the background keeps the channel open); a hook
+        that fails, hangs or loses the connection is named."""
         if not command:
             return
-        result = self._run(command)
+        try:
+            self.commands += 1
+            result = self._ex().run(command, settle=True)
+        except (ConnectError, RemoteError) as exc:
+            prefix = f"{self.settings.where}: "
+            text = str(exc)[len(prefix):] if str(exc).startswith(prefix) else str(exc)
+            message = f"{prefix}{label} command failed: {text}"
+            if isinstance(exc, ConnectError):
+                raise ConnectError(message, **exc.fields()) from None
+            raise RemoteError(message, host=exc.host, exit_status=exc.exit_status, stderr=exc.stderr) from None
         if result.status != 0:
             raise RemoteError(f"{self.settings.where}: {label} command failed (exit {result.status}): "
                               f"{_first(result.error_text())}", host=self.settings.host, exit_status=result.status)
