@@ -292,6 +292,7 @@ class _TrackingTarget(Target):
         self.inner = inner
         self.session = session
         self.summaries: List[LoadSummary] = []
+        self.committed: List[str] = []  # tokens of every load that committed (part of) itself
         self.name = inner.name
         self.timezone = inner.timezone
 
@@ -305,15 +306,29 @@ class _TrackingTarget(Target):
 
     @property
     def tokens(self) -> List[str]:
-        """Tokens of the loads made through this seeder."""
-        return [summary.token for summary in self.summaries if summary.token]
+        """Tokens of the loads made through this seeder (one that failed after committing a
+        part included: teardown clears it too)."""
+        tokens = list(self.committed)
+        return tokens + [s.token for s in self.summaries if s.token and s.token not in tokens]
 
-    def load(self, produce, progress=None, expected_meters=None) -> LoadSummary:
+    def _committed(self, token: str) -> None:
+        """Told by the target the moment (a part of) a load committed."""
+        if token not in self.committed:
+            self.committed.append(token)
+            if self.session is not None:
+                self.session.loaded(token)
+
+    def load(self, produce, progress=None, expected_meters=None, committed=None) -> LoadSummary:
         """Load through the session target and remember what the load created."""
-        summary = self.inner.load(produce, progress, expected_meters)
+        def tell(token: str) -> None:
+            self._committed(token)
+            if committed is not None:
+                committed(token)
+
+        summary = self.inner.load(produce, progress, expected_meters, committed=tell)
         self.summaries.append(summary)
-        if summary.token and self.session is not None:
-            self.session.loaded(summary.token)
+        if summary.token:
+            self._committed(summary.token)
         return summary
 
     def fetch(self, sql, params=()):
@@ -339,6 +354,7 @@ class _TrackingTarget(Target):
             return 0
         undone = self.inner.clear(tokens)
         self.summaries = [s for s in self.summaries if s.token not in tokens]
+        self.committed = [t for t in self.committed if t not in tokens]
         if self.session is not None:
             self.session.cleared(tokens)
         return undone

@@ -19,7 +19,7 @@ from . import ledger
 from .backupfile import new_backup
 from .sqlerrors import classify_sqlite_error
 from .staging import LoadTally, produced
-from .base import Produce, Progress, Target
+from .base import Committed, Produce, Progress, Target
 
 
 def connect(path: str, timeout: float) -> sqlite3.Connection:
@@ -148,7 +148,7 @@ class LocalTarget(Target):
             conn.close()
 
     def load(self, produce: Produce, progress: Progress = None,
-             expected_meters: Optional[int] = None) -> LoadSummary:
+             expected_meters: Optional[int] = None, committed: Committed = None) -> LoadSummary:
         """Everything ``produce`` yields in one BEGIN IMMEDIATE transaction (the file is created when missing)."""
         if self._is_empty():
             self._create(replace=False)  # or another process just did: then load into its file
@@ -176,6 +176,8 @@ class LocalTarget(Target):
         summary.seconds = time.perf_counter() - started
         summary.target = self.path
         summary.token = token if summary.total_rows else None
+        if committed is not None and summary.token:
+            committed(summary.token)
         return summary
 
     @contextlib.contextmanager

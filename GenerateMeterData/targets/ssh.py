@@ -24,7 +24,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional
 
-from ..errors import (ConnectError, InputError, InterruptedLoad,
+from ..errors import (ConnectError, GenerateMeterDataError, InputError, InterruptedLoad,
                       RemoteError, SchemaError, TargetError)
 from ..generate.rows import NameIndex
 from ..generate.summary import CreatedMeter, LoadSummary
@@ -33,7 +33,7 @@ from ..schema import integrity_problem, meter_db_problem, quick_check_finding
 from ..settings import DeviceSettings
 from . import ledger, merge
 from .backupfile import new_backup, refuse_foreign
-from .base import Produce, Progress, Target
+from .base import Committed, Produce, Progress, Target
 from .executor import Executor, RemoteProcess, Result
 from .sqlerrors import classify_sqlite_error
 from .sqltext import bind, literal, parse_quoted
@@ -354,7 +354,7 @@ class DeviceTarget(Target):
 
     # ---- load ----------------------------------------------------------------------------
     def load(self, produce: Produce, progress: Progress = None,
-             expected_meters: Optional[int] = None) -> LoadSummary:
+             expected_meters: Optional[int] = None, committed: Committed = None) -> LoadSummary:
         """Stage, (upload,) merge in one device-side transaction; see the module docstring."""
         started = time.perf_counter()
         token = uuid.uuid4().hex
@@ -374,7 +374,7 @@ class DeviceTarget(Target):
                 self._hook(self.settings.before_load, "before_load")
                 state = self._device_state(integrity=True)
                 self._refuse_damaged()
-            summary = self._load(produce, state, token, progress, expected_meters)
+            summary = self._load(produce, state, token, progress, expected_meters, committed)
         except BaseException as exc:
             outcome = exc
             raise
@@ -397,30 +397,61 @@ class DeviceTarget(Target):
             raise RemoteError(f"{done}, but {exc}", host=self.settings.host) from None
 
     def _load(self, produce: Produce, state: DeviceState, token: str, progress: Progress,
-              expected_meters: Optional[int]) -> LoadSummary:
+              expected_meters: Optional[int], committed: Committed = None) -> LoadSummary:
         """One transaction -- or, when the user set max_rows_per_load, one per part of about
         that many rows (whole meters), all under the same token, so clearing the token removes
-        every part."""
+        every part.  ``committed`` hears the token after each part's commit; a failure or an
+        interrupt after some parts committed says the token and how many (and carries them as
+        ``token`` and ``parts_committed``)."""
         self._entries_expected = 1
         max_rows = self.settings.max_rows_per_load
-        if not max_rows:
-            return self._load_part(produce, None, state, token, progress, expected_meters)
-        numbering = PartNumbering()
         total: Optional[LoadSummary] = None
-        for number, part in enumerate(parts_of(produce, state.names, max_rows)):
-            rowsets, created, provisional = numbering.renumber(part)
-            self._entries_expected = number + 1
-            try:
+        done = 0  # parts committed
+        try:
+            if not max_rows:
+                total = self._load_part(produce, None, state, token, progress, expected_meters)
+                if committed is not None and total.token:
+                    committed(token)
+                return total
+            numbering = PartNumbering()
+            for number, part in enumerate(parts_of(produce, state.names, max_rows)):
+                rowsets, created, provisional = numbering.renumber(part)
+                self._entries_expected = number + 1
                 summary = self._load_part(lambda ids, names, rowsets=rowsets: iter(rowsets), created, state,
                                           token, progress, expected_meters)
-            except TargetError as exc:
-                if number:
-                    exc.args = (f"{exc}; {number} earlier part(s) of this load are on the device under token "
-                                f"{token} ('clear --load {token}' removes them)",) + tuple(exc.args[1:])
+                done += 1
+                if committed is not None:
+                    committed(token)
+                numbering.merged(provisional, [meter.meter_id for meter in summary.created])
+                total = summary if total is None else _combined(total, summary)
+        except BaseException as exc:
+            landed = getattr(exc, "landed", False) if isinstance(exc, InterruptedLoad) else False
+            if landed is not False and committed is not None:
+                committed(token)  # this part is on the device (or may be): its token must be known
+            if landed:
+                done += 1  # interrupted after this part's commit
+            if not done or not max_rows:
                 raise
-            numbering.merged(provisional, [meter.meter_id for meter in summary.created])
-            total = summary if total is None else _combined(total, summary)
+            raise self._partly_loaded(exc, token, done) from None
         return total or LoadSummary({}, 0, None, None)
+
+    def _partly_loaded(self, exc: BaseException, token: str, done: int) -> BaseException:
+        """The error of a split load that failed (or was interrupted) after ``done`` parts
+        committed: what happened, and the token that clears those parts."""
+        kept = (f"{done} part(s) of this load committed and are on the device under token {token} "
+                f"('clear --load {token}' removes them)")
+        if isinstance(exc, (KeyboardInterrupt, InterruptedLoad)):
+            landed = getattr(exc, "landed", False)
+            when = {True: f"after the commit of part {done}",
+                    None: f"just after part {done + 1}'s COMMIT was sent (whether that part landed is unknown)",
+                    False: f"during part {done + 1}"}[landed]
+            error: BaseException = InterruptedLoad(f"{self.settings.where}: interrupted {when} of the load: {kept}")
+        else:  # the error stays what it is (a bug stays a bug); its message says what is kept
+            error = exc
+            if isinstance(exc, GenerateMeterDataError) or len(exc.args) <= 1:
+                exc.args = (f"{exc}; {kept}",) + tuple(exc.args[1:])
+        error.token, error.parts_committed = token, done  # type: ignore[attr-defined]
+        return error
 
     def _load_part(self, produce: Produce, created: Optional[int], state: DeviceState, token: str,
                    progress: Progress, expected_meters: Optional[int]) -> LoadSummary:
@@ -535,14 +566,19 @@ class DeviceTarget(Target):
                 try:
                     landed = self._committed(token)
                 except BaseException:
-                    raise InterruptedLoad(f"{self.settings.where}: interrupted just after COMMIT was sent; "
-                                          f"whether load {token} landed is unknown: look for it with 'loads'") from None
+                    error = InterruptedLoad(f"{self.settings.where}: interrupted just after COMMIT was sent; "
+                                            f"whether load {token} landed is unknown: look for it with 'loads'")
+                    error.landed = None  # type: ignore[attr-defined]
+                    raise error from None
         else:
             process.abort()
         if landed:
-            raise InterruptedLoad(f"{self.settings.where}: interrupted after the commit: the load is on the "
-                                  f"device (token {token})") from None
-        raise InterruptedLoad(f"{self.settings.where}: interrupted before the commit: nothing was written") from None
+            error = InterruptedLoad(f"{self.settings.where}: interrupted after the commit: the load is on the "
+                                    f"device (token {token})")
+        else:
+            error = InterruptedLoad(f"{self.settings.where}: interrupted before the commit: nothing was written")
+        error.landed = landed  # type: ignore[attr-defined]
+        raise error from None
 
     def _ex_alive(self) -> bool:
         return self.executor is not None and self.executor.alive()
