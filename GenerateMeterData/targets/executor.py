@@ -104,10 +104,16 @@ class RemoteProcess:
         with self._changed:
             return self._stdout.decode("utf-8", "replace")
 
+    #: The command ended before it read all it was sent (``test -f db || exit 66`` does):
+    #: the rest was dropped, and its exit status and stderr are the answer.
+    input_refused = False
+
     def write(self, data: bytes) -> None:
-        """Send bytes to the command's stdin (with the command's deadline)."""
+        """Send bytes to the command's stdin (with the command's deadline).  A command that has
+        already ended takes nothing more: the bytes are dropped (``input_refused``) and
+        ``finish`` tells its exit status -- not a lost connection."""
         view = memoryview(data)
-        while view:
+        while view and not self.input_refused:
             if time.monotonic() > self.deadline:
                 raise RemoteError(f"{self.host}: command timed out after {self.timeout:g} s while sending data",
                                   host=self.host)
@@ -116,12 +122,26 @@ class RemoteProcess:
             except socket.timeout:
                 continue
             except Exception as exc:
+                if self._ended():
+                    return
                 raise ConnectError(f"{self.host}: connection lost while sending data ({exc.__class__.__name__})",
                                    host=self.host, reason="connection lost") from None
             if sent == 0:
+                if self._ended():
+                    return
                 raise ConnectError(f"{self.host}: connection lost while sending data", host=self.host,
                                    reason="connection lost")
             view = view[sent:]
+
+    def _ended(self) -> bool:
+        """After a failed send: True (and ``input_refused``) when the command ended on its own --
+        its exit status arrived, or the device closed the channel over a live connection --
+        rather than the connection being lost."""
+        transport = getattr(self.channel, "transport", None)
+        alive = bool(transport is not None and transport.is_active())
+        if self.channel.exit_status_ready() or (alive and self.channel.closed):
+            self.input_refused = True
+        return self.input_refused
 
     def abort(self) -> None:
         """Close the channel, quietly: on a dead connection closing raises (EOFError) too."""

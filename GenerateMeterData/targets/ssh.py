@@ -41,6 +41,9 @@ from .staging import SQL_TEXT_MAX_ROWS, PartNumbering, parts_of, remove_stale_wo
 
 CHUNK = 256 * 1024
 NO_SPACE = 75  # exit status of the free-space check
+#: A stage file in stage_dir untouched for this long (minutes, by the device's clock) belongs to
+#: a dead run, whatever the command_timeout of the client that left it.
+STALE_MINUTES = 24 * 60
 
 
 @dataclass
@@ -130,9 +133,11 @@ class DeviceTarget(Target):
 
     def _checks(self) -> str:
         """Shell that exits 127 without sqlite3, 66 without the database, and says if gzip exists;
-        on the way it removes this tool's temporaries that dead runs left in stage_dir (older than
-        any command may live, so never a live load's)."""
-        minutes = int(self.settings.command_timeout // 60) + 2
+        on the way it removes this tool's temporaries that dead runs left in stage_dir -- those
+        untouched for a day (``STALE_MINUTES``), or longer than this client's own commands may
+        live: other clients' loads (their own command_timeout, unknown here) may still use a
+        younger one."""
+        minutes = max(STALE_MINUTES, int(self.settings.command_timeout // 60) + 2)
         sudo = "command -v sudo >/dev/null 2>&1 || exit 126; " if self.settings.sudo else ""
         return (f"find {shlex.quote(self._stage_dir)} -maxdepth 1 -type f -name 'gmd-*' -mmin +{minutes} "
                 f"-exec rm -f {{}} + 2>/dev/null; {sudo}"
