@@ -135,11 +135,12 @@ class RemoteProcess:
 
     def _ended(self) -> bool:
         """After a failed send: True (and ``input_refused``) when the command ended on its own --
-        its exit status arrived, or the device closed the channel over a live connection --
-        rather than the connection being lost."""
+        the device sent EOF and closed the channel over a live connection -- rather than the
+        connection being lost."""
+        # The device's EOF came before its CLOSE.  (A dying connection closes the channel too,
+        # and paramiko's exit_status_ready() is true then -- but no EOF was received.)
         transport = getattr(self.channel, "transport", None)
-        alive = bool(transport is not None and transport.is_active())
-        if self.channel.exit_status_ready() or (alive and self.channel.closed):
+        if transport is not None and transport.is_active() and self.channel.closed and self.channel.eof_received:
             self.input_refused = True
         return self.input_refused
 
