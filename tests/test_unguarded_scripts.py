@@ -77,10 +77,10 @@ def test_an_unguarded_script_loads_into_a_local_file_once(tmp_path):
 
 def test_a_scenario_of_several_meters_is_staged_in_two_parts(tmp_path):
     """The helper process stages every other meter: two stage files, together the whole load."""
-    scenario = Scenario(meters=3, days=2, end=dt.date(2026, 3, 1), seed=5)
-    staged = staging.stage(scenario, NameIndex.reference(), str(tmp_path))
     if (os.cpu_count() or 1) < 2:
         pytest.skip("one core: staged by one process")
+    scenario = Scenario(meters=3, days=2, end=dt.date(2026, 3, 1), seed=5)
+    staged = staging.stage(scenario, NameIndex.reference(), str(tmp_path))
     assert len(staged.paths) == 2
     meters = [rows(path, "SELECT count(*) FROM MeterTable")[0][0] for path in staged.paths]
     assert meters == [2, 1]  # meters 0 and 2 here, meter 1 in the helper
