@@ -13,6 +13,7 @@ from ..capture import Reading, capture_rows
 from ..obis import ENERGY_BY_CODE, QUALITY_BY_CODE, energy_code
 from . import spodes
 from .apdu import CipheredApdu, DataNotification, decode_apdu, unwrap_llc
+from .client import BOUNDS
 from .errors import DLMSError
 from .hdlc import FrameReader, Reassembler
 from .link import open_stream
@@ -31,11 +32,15 @@ def spodes_reading(client, timezone: str = timegrid.DEFAULT_TIMEZONE, days: int 
     serial = client.text(spodes.SERIAL).strip()
     try:
         model = client.text(spodes.MODEL).strip()
-    except DLMSError:
+    except DLMSError as exc:
+        if exc.category in BOUNDS:
+            raise
         model = ""
     try:
         manufacturer = client.get(spodes.DATA, spodes.LOGICAL_DEVICE_NAME).value[:3].decode("ascii", "replace")
-    except (DLMSError, AttributeError):
+    except (DLMSError, AttributeError, TypeError) as exc:
+        if getattr(exc, "category", None) in BOUNDS:
+            raise
         manufacturer = ""
     now = client.clock()
     reading = Reading(serial, model, manufacturer, int(now.timestamp()))

@@ -125,6 +125,8 @@ def add_capture_options(p) -> None:
                    help="DLMS: monthly registers of this many month starts (the present month's included)")
     p.add_argument("--dlms-key", help="DLMS: encryption key of ciphered pushes (32 hex digits)")
     p.add_argument("--dlms-auth-key", help="DLMS: authentication key of ciphered pushes (32 hex digits)")
+    p.add_argument("--read-timeout", type=float, default=300.0,
+                   help="DLMS: seconds one read may take, all its blocks and segments together (default 300)")
 
 
 def follow(args, out, target, timezone: str) -> int:
@@ -160,6 +162,9 @@ def read_meter(args, timezone: str):
     from .client import SpodesClient
 
     password = args.dlms_password.encode() if args.client == 32 else None
+    if not args.read_timeout > 0:
+        raise InputError(f"--read-timeout {args.read_timeout:g}: give a number of seconds above 0")
     with SpodesClient(args.port, client=args.client, password=password, logical=args.logical_address,
-                      physical=args.physical_address, serial=args.serial, wrapper=args.wrapper) as client:
+                      physical=args.physical_address, serial=args.serial, wrapper=args.wrapper,
+                      read_timeout=args.read_timeout) as client:
         return spodes_reading(client, timezone, args.days, args.months)

@@ -292,10 +292,13 @@ class Association:
         if isinstance(request, GetRequestNormal):
             return self._answer(self._get(request.attribute, request.access), request.invoke)
         if isinstance(request, GetRequestWithList):
-            results = []
+            results, size = [], 0
             for attribute, access in request.attributes:
                 value = self._get(attribute, access)
                 results.append(GetResult(error=value) if isinstance(value, int) else GetResult(data=value))
+                size += 2 if isinstance(value, int) else len(value.encode())
+                if size > self.client_max_pdu:   # stop at once: a list of many profiles holds one at a time
+                    return GetResponseNormal(GetResult(error=OTHER_REASON), request.invoke).encode()
             encoded = GetResponseWithList(results, request.invoke).encode()
             if len(encoded) <= self.client_max_pdu:
                 return encoded
