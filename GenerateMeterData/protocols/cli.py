@@ -63,7 +63,9 @@ def add_commands(sub, common) -> None:
                         "as IEC 62056-21 wants; keep it below the meter's reaction time)")
     p.add_argument("--mbus-address", type=int, default=1, help="M-Bus primary address")
     p.add_argument("--every", type=float, default=0.0, help="repeat every N seconds")
-    p.add_argument("--count", type=int, default=1, help="captures to make (with --every)")
+    p.add_argument("--count", type=int, default=None,
+                   help="captures to make (with --every; default 1); with dlms --follow: stop after N telegrams "
+                        "captured (default: for ever)")
     p.add_argument("--timezone", help="meter time zone (default from settings, else Europe/Moscow)")
     from .dlms.cli import add_capture_options
     add_capture_options(p)
@@ -271,7 +273,7 @@ def cmd_capture(args, out) -> int:
     settings = _settings(args)
     timezone = _timezone(args, settings)
     tz = timegrid.zone(timezone)
-    if args.count < 1 or args.every < 0 or args.days < 0:
+    if (args.count is not None and args.count < 1) or args.every < 0 or args.days < 0:
         raise InputError("--count must be >= 1, --every and --days >= 0")
     if args.protocol == "dlms" and args.follow:
         if args.dry_run or args.json:
@@ -286,7 +288,7 @@ def cmd_capture(args, out) -> int:
     with target_for(settings) as target:
         if args.dry_run:
             target.check()  # reachable and a meter.db: read only
-        for n in range(args.count):
+        for n in range(args.count or 1):
             if n:
                 time.sleep(args.every)
             reading = _read_meter(args, timezone)
