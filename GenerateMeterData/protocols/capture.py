@@ -72,6 +72,8 @@ def reading_from_data_sets(data_sets: List[DataSet], manufacturer: str, model: s
             serial = serial or data_set.value
         if c == 96 and d == 1 and e == 0 and data_set.value:
             serial = data_set.value
+        if c == 96 and d == 1 and e == 1 and data_set.value:
+            reading.model = data_set.value   # the model as the meter names it (the DLMS object of the same name)
         if (c, d, e) in ENERGY_BY_CODE:
             value = _scaled(data_set)
             if value is not None:

@@ -12,7 +12,7 @@ from ..errors import InputError, ProtocolError
 
 def add_commands(sub, common) -> None:
     """Register decode, imitate and capture on the CLI's subparsers."""
-    p = sub.add_parser("decode", parents=[common], help="decode an M-Bus frame or an IEC 62056-21 readout to JSON")
+    p = sub.add_parser("decode", parents=[common], help="decode an M-Bus frame, an IEC 62056-21 readout or DLMS/COSEM frames or APDUs to JSON")
     p.add_argument("protocol", choices=("mbus", "iec", "dlms"))
     p.add_argument("file", help="raw bytes or hex text (spaces and newlines allowed); - for stdin")
     from .dlms.cli import add_decode_options

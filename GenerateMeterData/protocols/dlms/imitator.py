@@ -391,7 +391,7 @@ def push_records(objects: SpodesObjects, layout: str, short: bool = False) -> Da
     if layout == "aidon":
         records = [("1.1.0.2.129.255", Data(axdr.VISIBLE_STRING, "AIDON_V0001")),
                    ("0.0.96.1.0.255", Data(axdr.VISIBLE_STRING, meter.serial)),
-                   ("0.0.96.1.7.255", Data(axdr.VISIBLE_STRING, meter.model[:16])),
+                   ("0.0.96.1.7.255", Data(axdr.VISIBLE_STRING, meter.model)),
                    ("1.0.1.7.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(1), 0))),
                    ("1.0.3.7.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(3), 0)))]
         scalers = {"1.0.1.7.0.255": (0, 27), "1.0.3.7.0.255": (0, 29)}
@@ -408,7 +408,7 @@ def push_records(objects: SpodesObjects, layout: str, short: bool = False) -> Da
         return notification_for(records, layout="obis-structures", scaler_units=scalers)
     if layout == "kamstrup":
         records = [("1.1.0.0.5.255", Data(axdr.VISIBLE_STRING, meter.serial)),
-                   ("1.1.96.1.1.255", Data(axdr.VISIBLE_STRING, meter.model[:18])),
+                   ("1.1.96.1.1.255", Data(axdr.VISIBLE_STRING, meter.model)),
                    ("1.1.1.7.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(1), 0))),
                    ("1.1.3.7.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(3), 0)))]
         for c in (31, 51, 71):
@@ -423,7 +423,7 @@ def push_records(objects: SpodesObjects, layout: str, short: bool = False) -> Da
                                 invoke_id=0)
     if layout == "kaifa":
         values = [Data(axdr.OCTET_STRING, b"KFM_001"), Data(axdr.OCTET_STRING, meter.serial.encode()),
-                  Data(axdr.OCTET_STRING, meter.model[:16].encode()),
+                  Data(axdr.OCTET_STRING, meter.model.encode()),
                   Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(1), 0)), Data(axdr.DOUBLE_LONG_UNSIGNED, 0),
                   Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(3), 0)), Data(axdr.DOUBLE_LONG_UNSIGNED, 0)]
         values += [Data(axdr.DOUBLE_LONG_UNSIGNED, number(c, 1000)) for c in (31, 51, 71)]
