@@ -54,7 +54,9 @@ def add_commands(sub, common) -> None:
     p.add_argument("--neva", action="store_true", help="IEC: Neva MT 3xx in programming mode (with its profile)")
     p.add_argument("--dry-run", action="store_true", help="read the meter and show what would be written; write nothing")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text (for scripts)")
-    p.add_argument("--days", type=int, default=0, help="Neva: past days of the half-hour archive to capture")
+    p.add_argument("--days", type=int, default=0,
+                   help="Neva and DLMS: this many complete past days of the half-hour archive and day registers, "
+                        "and today so far (its midnight registers and the half hours completed by the meter's clock)")
     p.add_argument("--password", default="00000000", help="IEC programming-mode password")
     p.add_argument("--device-address", default="", help="IEC device address in the sign-on")
     p.add_argument("--initial-baud", type=int, default=300, help="IEC: baud rate of the sign-on (Neva: 9600)")

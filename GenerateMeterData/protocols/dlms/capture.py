@@ -26,7 +26,8 @@ _SCALE_TO_BASE = {"kWh": 1e3, "kvarh": 1e3, "kW": 1e3, "kvar": 1e3, "kVA": 1e3, 
 
 def spodes_reading(client, timezone: str = timegrid.DEFAULT_TIMEZONE, days: int = 0, months: int = 0) -> Reading:
     """Read a SPODES meter: identity, registers per tariff, instantaneous values and, with
-    ``days``, that many complete past days of the load profile and the daily registers; with
+    ``days``, that many complete past days of the load profile and the daily registers and today
+    so far (its midnight registers, the half hours completed by the meter's clock); with
     ``months``, the monthly registers of that many past month starts (the present month's included).
     Stamped by the meter's own clock, as its profiles are."""
     tz = timegrid.zone(timezone)
@@ -59,17 +60,16 @@ def spodes_reading(client, timezone: str = timegrid.DEFAULT_TIMEZONE, days: int 
         first = timegrid.local_midnight(today - dt.timedelta(days=days), tz)
         last = timegrid.local_midnight(today, tz)
         start = dt.datetime.fromtimestamp(first + 1, tz)
-        end = dt.datetime.fromtimestamp(last, tz)
-        columns, rows = client.profile(spodes.LOAD_PROFILE, start, end)
+        columns, rows = client.profile(spodes.LOAD_PROFILE, start, now.astimezone(tz))
         obis_columns = [obis for _, obis, _ in columns]
         period = client.get(spodes.PROFILE_GENERIC, spodes.LOAD_PROFILE, 4).value or 1800
         energy_column = obis_columns.index(obis_text(parse_obis(spodes.LOAD_PROFILE_COLUMNS[0][0])))
         for row in rows:
             stamp = row[0]
-            if isinstance(stamp, dt.datetime):
+            if isinstance(stamp, dt.datetime) and stamp <= now:   # a slot still running is no reading
                 reading.profile.append((int(stamp.timestamp()), float(row[energy_column]) * 3600 / period))
         columns, rows = client.profile(spodes.DAILY_PROFILE, dt.datetime.fromtimestamp(first, tz),
-                                       dt.datetime.fromtimestamp(last - 1, tz))
+                                       dt.datetime.fromtimestamp(last, tz))
         obis_columns = [obis for _, obis, _ in columns]
         indexes = [obis_columns.index(obis) for obis in a_plus]
         for row in rows:
