@@ -108,14 +108,15 @@ class SpodesClient:
         """RLRQ, DISC, close the stream."""
         if self.link is None:
             return
+        # a meter that does not answer the release or the DISC is left after one frame's timeout
+        leave = Deadline(min(self.read_timeout, self.timeout))
         try:
             if release:
                 try:
-                    # a meter that does not answer the release is left at once, not after a read's deadline
-                    self.link.request(ReleaseRequest(0).encode(), Deadline(min(self.read_timeout, self.timeout)))
+                    self.link.request(ReleaseRequest(0).encode(), leave)
                 except DLMSError:
                     pass
-            self.link.disconnect()
+            self.link.disconnect(leave)
         finally:
             self.stream.close()
             self.link = None

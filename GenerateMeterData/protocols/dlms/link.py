@@ -242,14 +242,14 @@ class HdlcClientLink:
                 return whole[0]
             raw = self._send(control_s(RR, self.receive_seq))
 
-    def disconnect(self) -> None:
-        """DISC; UA or DM both end the link."""
+    def disconnect(self, deadline: Optional[Deadline] = None) -> None:
+        """DISC; UA or DM both end the link (or ``deadline``: the link is left all the same)."""
         if not self.connected:
             return
         raw = self._send(control_u(DISC))
         self.connected = False
         try:
-            self._exchange(raw, lambda f: f.kind in ("UA", "DM"))
+            self._exchange(raw, lambda f: f.kind in ("UA", "DM"), deadline)
         except DLMSError:
             pass
 
@@ -271,6 +271,9 @@ class WrapperClientLink:
     def connect(self) -> dict:
         return {}
 
+    def disconnect(self, deadline: Optional[Deadline] = None) -> None:
+        pass
+
     def request(self, apdu: bytes, deadline: Optional[Deadline] = None) -> bytes:
         """Send one APDU and return the answer addressed to us (a wrapper PDU holds at most
         65535 bytes, so the reader's memory is bounded), within ``timeout`` and ``deadline``."""
@@ -285,9 +288,6 @@ class WrapperClientLink:
         if deadline.expired():
             raise deadline.error()
         raise DLMSError(f"no answer within {self.timeout:g} s over the wrapper", "timeout")
-
-    def disconnect(self) -> None:
-        pass
 
 
 # ---- server side --------------------------------------------------------------------------
