@@ -308,6 +308,7 @@ class _TrackingTarget(Target):
         # every load of this seeder under one token, recorded with the test that made it
         self.run_token = uuid.uuid4().hex
         self.nodeid = nodeid
+        self.committed: List[str] = []  # tokens of every load that committed (part of) itself
         self.name = inner.name
 
     @property
@@ -329,17 +330,31 @@ class _TrackingTarget(Target):
 
     @property
     def tokens(self) -> List[str]:
-        """Tokens of the loads made through this seeder (one: the seeder's run token)."""
-        return list(dict.fromkeys(summary.token for summary in self.summaries if summary.token))
+        """Tokens of the loads made through this seeder (one: the seeder's run token; a load that
+        failed after committing a part included: teardown clears it too)."""
+        tokens = list(self.committed)
+        return tokens + [s.token for s in self.summaries if s.token and s.token not in tokens]
 
-    def load(self, produce, progress=None, expected_meters=None) -> LoadSummary:
+    def _committed(self, token: str) -> None:
+        """Told by the target the moment (a part of) a load committed."""
+        if token not in self.committed:
+            self.committed.append(token)
+            if self.session is not None:
+                self.session.loaded(token)
+
+    def load(self, produce, progress=None, expected_meters=None, committed=None) -> LoadSummary:
         """Load through the session target under this seeder's token, recording the test, and
         remember what the load created."""
+        def tell(token: str) -> None:
+            self._committed(token)
+            if committed is not None:
+                committed(token)
+
         with self.inner.recording(self.run_token, f"pytest {self.nodeid}" if self.nodeid else None):
-            summary = self.inner.load(produce, progress, expected_meters)
+            summary = self.inner.load(produce, progress, expected_meters, committed=tell)
         self.summaries.append(summary)
-        if summary.token and self.session is not None:
-            self.session.loaded(summary.token)
+        if summary.token:
+            self._committed(summary.token)
         return summary
 
     def fetch(self, sql, params=()):
@@ -365,6 +380,7 @@ class _TrackingTarget(Target):
             return 0
         undone = self.inner.clear(tokens)
         self.summaries = [s for s in self.summaries if s.token not in tokens]
+        self.committed = [t for t in self.committed if t not in tokens]
         if self.session is not None:
             self.session.cleared(tokens)
         return undone

@@ -2,6 +2,7 @@
 master against the slave imitator; the decode/imitate/capture commands."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -43,7 +44,8 @@ def test_iec_readout_capture_writes_rows_that_verify(iec_meter, db_path):
     assert summary.rows == {"MeterTable": 1, "ElectricConfig": 1, "MeterData": 2, "ElectricEnergyValues": 5,
                             "ElectricQualityValues": 4}
     serial, model = rows(db_path, "SELECT Serial, Model FROM ElectricConfig")[0]
-    assert serial == imitator.meter.serial and model == readout.identification.identification
+    # the model as the meter names it (96.1.1), the same string the DLMS imitator of the meter gives
+    assert serial == imitator.meter.serial and model == imitator.meter.model
     registers = imitator.meter.registers()  # a moment later: the meter has counted on a little
     a_plus = [value for _, value in rows(db_path, "SELECT Tariff, Ap FROM ElectricEnergyValues ORDER BY Tariff")]
     assert a_plus == pytest.approx([float(v) for v in registers[0]], abs=2000)  # kWh read, Wh stored
@@ -57,9 +59,12 @@ def test_neva_capture_with_profile_then_again_adds_to_the_same_meter(iec_meter, 
         with client.programming("00000000") as session:
             reading = neva_reading(session, MSK, days=2)
     capture_rows(reading, LocalTarget(db_path))
-    assert rows(db_path, "SELECT count(*) FROM ElectricPowerValues")[0][0] == 96
+    # two past days and today's half hours completed by the meter's clock (issue 19)
+    today = dt.datetime.fromtimestamp(reading.timestamp, MSK).replace(hour=0, minute=0, second=0)
+    completed_today = (reading.timestamp - int(today.timestamp())) // 1800
+    assert rows(db_path, "SELECT count(*) FROM ElectricPowerValues")[0][0] == 96 + completed_today
     assert rows(db_path, "SELECT count(*) FROM MeterData m JOIN ArchTypes a ON a.Id = m.RecordTypeId "
-                         "WHERE a.Name = 'ElDayEnergy'")[0][0] == 2
+                         "WHERE a.Name = 'ElDayEnergy'")[0][0] == 3
     profile = imitator.meter.profile(1)
     stored = [r[0] for r in rows(db_path, "SELECT p.Pp FROM ElectricPowerValues p JOIN MeterData m ON m.Id = p.Id "
                                           "ORDER BY m.Timestamp")][:48]
@@ -170,8 +175,11 @@ def test_imitate_and_capture_commands(tmp_path):
         assert result.returncode == 0, result.stderr
         assert "captured meter" in result.stdout
         # -o 1.8.0 reaches the Neva list register too (issue 9): the total no longer sums the tariffs
-        [violation] = verify(db)
-        assert (violation.rule_name, violation.found) == ("tariff-sum", 1000.0)
+        # (nor, with today's midnight register and half hours, is it their sum so far)
+        violations = verify(db)
+        assert {(v.rule_name, v.found) for v in violations} <= {("tariff-sum", 1000.0),
+                                                                ("moment-register-profile", 1000.0)}
+        assert ("tariff-sum", 1000.0) in {(v.rule_name, v.found) for v in violations}
         result = cli("capture", "iec", "--port", f"socket://127.0.0.1:{free_port()}", "--db", db)
         assert result.returncode != 0 and "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1

@@ -97,7 +97,10 @@ def iec_meter():
     # half-hour powers (W) that differ in every slot and between the days
     archive = {"0F.80.80*01": "20.000,5.000,5.000,5.000,5.000", "0F.80.80*02": "10.000,2.500,2.500,2.500,2.500",
                "63.01.00*01": ",".join(str(1000 + slot) for slot in range(48)),
-               "63.01.00*02": ",".join(str(2000 + slot) for slot in range(48))}
+               "63.01.00*02": ",".join(str(2000 + slot) for slot in range(48)),
+               # today: a value in every slot, so the test sees that only those completed by NOW are read
+               "0F.80.80*00": "30.000,7.500,7.500,7.500,7.500",
+               "63.01.00*00": ",".join(str(3000 + slot) for slot in range(48))}
     imitator = IECImitator(meter=fixed_meter(), overrides={**REGISTERS_KWH, **QUALITY_GIVEN, **archive},
                            reaction_ms=20)
     host, port = imitator.start_tcp()
@@ -125,8 +128,12 @@ def test_neva_capture_at_a_fixed_clock_stamps_by_the_meters_clock_and_zone(iec_m
     assert stamps(db_path, "ElMomentEnergy") == [NOW] and stamps(db_path, "ElMomentQuality") == [NOW]
     assert energy_rows(db_path, "ElMomentEnergy", NOW) == ENERGY_ROWS
     assert quality_rows(db_path) == QUALITY_ROWS
-    # day-start registers: yesterday's at its local midnight, the day before's a day earlier
-    assert stamps(db_path, "ElDayEnergy") == [MIDNIGHT_12, MIDNIGHT_13]
+    # --days 2: two past days and today so far (issue 19): day-start registers at today's, yesterday's
+    # and the day before's local midnight
+    assert stamps(db_path, "ElDayEnergy") == [MIDNIGHT_12, MIDNIGHT_13, MIDNIGHT_14]
+    assert energy_rows(db_path, "ElDayEnergy", MIDNIGHT_14) == [
+        (0, 30000.0, None, None, None), (1, 7500.0, None, None, None), (2, 7500.0, None, None, None),
+        (3, 7500.0, None, None, None), (4, 7500.0, None, None, None)]
     assert energy_rows(db_path, "ElDayEnergy", MIDNIGHT_13) == [
         (0, 20000.0, None, None, None), (1, 5000.0, None, None, None), (2, 5000.0, None, None, None),
         (3, 5000.0, None, None, None), (4, 5000.0, None, None, None)]
@@ -134,12 +141,14 @@ def test_neva_capture_at_a_fixed_clock_stamps_by_the_meters_clock_and_zone(iec_m
         (0, 10000.0, None, None, None), (1, 2500.0, None, None, None), (2, 2500.0, None, None, None),
         (3, 2500.0, None, None, None), (4, 2500.0, None, None, None)]
     # slot n (1..48) of a day ends n half hours after its midnight; the last one of yesterday at MIDNIGHT_14
+    # today: NOW is 13:17:42, so the 26 slots ending 00:30 ... 13:00 are complete, 13:30 is not
     profile = power_by_stamp(db_path)
-    assert len(profile) == 96
+    assert len(profile) == 96 + 26
     assert profile[MIDNIGHT_12 + 1800] == 2000.0 and profile[MIDNIGHT_13] == 2047.0
     assert profile[MIDNIGHT_13 + 1800] == 1000.0 and profile[MIDNIGHT_14] == 1047.0
     assert profile == {**{MIDNIGHT_12 + 1800 * n: 2000.0 + n - 1 for n in range(1, 49)},
-                       **{MIDNIGHT_13 + 1800 * n: 1000.0 + n - 1 for n in range(1, 49)}}
+                       **{MIDNIGHT_13 + 1800 * n: 1000.0 + n - 1 for n in range(1, 49)},
+                       **{MIDNIGHT_14 + 1800 * n: 3000.0 + n - 1 for n in range(1, 27)}}
 
 
 def test_spodes_capture_at_a_fixed_clock(db_path):
@@ -159,13 +168,17 @@ def test_spodes_capture_at_a_fixed_clock(db_path):
     assert quality_rows(db_path) == QUALITY_ROWS
     # the archives are the imitated meter's own: stamped at the local midnights and slot ends by
     # hand, each holding what the meter's registers and profile say for that very moment
-    assert stamps(db_path, "ElDayEnergy") == [MIDNIGHT_12, MIDNIGHT_13]
+    # --days 2: two past days and today so far (issue 19)
+    assert stamps(db_path, "ElDayEnergy") == [MIDNIGHT_12, MIDNIGHT_13, MIDNIGHT_14]
     assert stamps(db_path, "ElMonthEnergy") == [MARCH_1]
-    for measure, ts in (("ElDayEnergy", MIDNIGHT_12), ("ElDayEnergy", MIDNIGHT_13), ("ElMonthEnergy", MARCH_1)):
+    for measure, ts in (("ElDayEnergy", MIDNIGHT_12), ("ElDayEnergy", MIDNIGHT_13), ("ElDayEnergy", MIDNIGHT_14),
+                        ("ElMonthEnergy", MARCH_1)):
         a_plus = [float(v) for v in meter.registers(ts)[0]]
         assert energy_rows(db_path, measure, ts) == [(t, a_plus[t], None, None, None) for t in range(5)]
     profile = power_by_stamp(db_path)
-    assert sorted(profile) == [MIDNIGHT_12 + 1800 * n for n in range(1, 97)]
+    # NOW is 13:17:42: today's 26 slots ending 00:30 ... 13:00 are complete
+    assert sorted(profile) == [MIDNIGHT_12 + 1800 * n for n in range(1, 97 + 26)]
+    assert [profile[MIDNIGHT_14 + 1800 * n] for n in range(1, 27)] == [float(p) for p in meter.profile(0)[:26]]
     assert [profile[MIDNIGHT_12 + 1800 * n] for n in range(1, 49)] == [float(p) for p in meter.profile(2)]
     assert [profile[MIDNIGHT_13 + 1800 * n] for n in range(1, 49)] == [float(p) for p in meter.profile(1)]
 

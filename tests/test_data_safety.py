@@ -168,6 +168,22 @@ def test_litter_of_killed_runs_is_removed_at_the_next_run(device, tmp_path):
     os.rmdir(new_local)
 
 
+def test_the_sweep_keeps_another_clients_younger_stage_file_whatever_its_own_timeout(device, tmp_path):
+    """Issue 19 item 9: a client with command_timeout = 60 s removed stage files of two hours --
+    another client's load with a longer command_timeout may still use them."""
+    import time
+
+    stage_dir = tmp_path / "stage"
+    stage_dir.mkdir()
+    other = stage_dir / "gmd-stage-0123456789abcdef-0.db"
+    other.write_bytes(b"another client's upload")
+    two_hours_ago = time.time() - 2 * 3600
+    os.utime(other, (two_hours_ago, two_hours_ago))
+    with DeviceTarget(device.settings(stage_dir=str(stage_dir), command_timeout=60)) as target:
+        Scenario(meters=1, days=1, end=END).create(target)
+    assert other.read_bytes() == b"another client's upload"
+
+
 def test_backups_are_readable_by_their_owner_only(device, tmp_path):
     local = str(tmp_path / "local-backup.db")
     remote = str(tmp_path / "device-backup.db")

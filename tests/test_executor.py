@@ -29,3 +29,57 @@ def test_a_large_output_arrives_whole(device):
     finally:
         ex.close()
     assert result.status == 0 and result.stdout == b"a" * 3_000_000
+
+
+def test_a_command_that_ends_before_reading_its_input_is_answered_by_its_exit_status(device):
+    """``test -f db || exit 66`` ends before reading the script sent to it: once the device closed
+    the channel, sending fails -- that is the command's answer (status, stderr), not a lost
+    connection.  The write is made after the close has arrived, so the race is forced."""
+    import time
+
+    ex = Executor(device.settings()).connect()
+    try:
+        process = ex.start("echo 'no database here' >&2; exit 66")
+        limit = time.monotonic() + 30
+        while not process.channel.closed:  # the device's exit status, EOF and CLOSE have arrived
+            assert time.monotonic() < limit, "the device never closed the channel"
+            time.sleep(0.01)
+        process.write(b"SELECT 1;\n" * 1000)
+        process.close_stdin()
+        result = process.finish()
+    finally:
+        ex.close()
+    assert process.input_refused
+    assert (result.status, result.error_text()) == (66, "no database here")
+
+
+def test_a_missing_db_path_is_always_reported_as_missing(device, tmp_path):
+    """Issue 19 item 10: with a missing db_path, 'loads', 'clear --dry-run' and 'plot' sometimes
+    said "connection lost while sending data".  A login whose shell is plain /bin/sh (a device's
+    busybox: the command ends within milliseconds) makes the race frequent; 30 rounds of the
+    three kinds of command, each on a new connection."""
+    import pytest
+    import sshd
+
+    from GenerateMeterData import RemoteError
+    from GenerateMeterData.targets.ssh import DeviceTarget
+
+    password = sshd.password_user()
+    if password is None:
+        pytest.skip("cannot create a login with /bin/sh here (needs root and useradd)")
+    settings = device.settings(user=sshd.PASSWORD_USER, password=password, key_filename=None,
+                               db_path=str(tmp_path / "missing.db"))
+    wrong = []
+    for round_ in range(30):
+        for name, call in (("loads", lambda t: t.loads()), ("query", lambda t: t.query("SELECT 1")),
+                           ("state", lambda t: t.check(load=False))):
+            with DeviceTarget(settings) as target:
+                try:
+                    call(target)
+                    wrong.append((round_, name, "no error"))
+                except RemoteError as exc:
+                    if exc.exit_status != 66 or "does not exist on the device" not in str(exc):
+                        wrong.append((round_, name, str(exc)))
+                except Exception as exc:  # ConnectError "connection lost while sending data"
+                    wrong.append((round_, name, str(exc)))
+    assert wrong == []

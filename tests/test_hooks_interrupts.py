@@ -121,3 +121,38 @@ def test_ctrl_c_after_a_device_restore_finished_says_so(device, tmp_path):
     assert f"interrupted after the restore finished: the device's meter.db now holds {backup}" in stderr
     assert "Traceback" not in stderr
     assert table_checksums(device.path) == expected
+
+
+def test_an_after_load_that_starts_a_daemon_does_not_hold_the_load(device, tmp_path):
+    """``after_load = poller &``: the daemon keeps the channel's stdout open; the load ends once
+    the hook's exit status arrived and its output went quiet, with the daemon still running."""
+    pidfile = tmp_path / "daemon.pid"
+    (tmp_path / "settings.ini").write_text(
+        device.ini(f"after_load = sleep 600 & echo $! > {pidfile}\ncommand_timeout = 600\n"), encoding="utf-8")
+    try:
+        # the timeout only ends a load held by the daemon (the bug); it judges no speed
+        result = subprocess.run([sys.executable, "-m", "GenerateMeterData", "seed", "--meters", "1", "--days", "1",
+                                 "--end", "2026-03-01"], cwd=tmp_path, env=dict(os.environ, PYTHONPATH=REPO),
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        daemon = int(pidfile.read_text())
+        os.kill(daemon, 0)  # still running: the load did not wait for it to end
+    finally:
+        if pidfile.exists():
+            try:
+                os.kill(int(pidfile.read_text()), signal.SIGTERM)
+            except (ProcessLookupError, ValueError):
+                pass
+    assert rows(device.path, "SELECT count(*) FROM GenerateMeterDataLedger")[0][0] == 1
+
+
+@pytest.mark.parametrize("hook", ["before_load", "after_load"])
+def test_a_hung_hook_is_named(device, tmp_path, hook):
+    before = table_checksums(device.path)
+    with DeviceTarget(device.settings(command_timeout=3, **{hook: "sleep 30"})) as target:
+        with pytest.raises(RemoteError, match=rf"{hook} command failed: command did not finish within 3 s"):
+            Scenario(meters=1, days=1, end=END).create(target)
+    if hook == "before_load":
+        assert table_checksums(device.path) == before  # nothing loaded
+    else:  # the load itself committed, and the message says so
+        assert rows(device.path, "SELECT count(*) FROM GenerateMeterDataLedger")[0][0] == 1

@@ -88,6 +88,8 @@ def reading_from_data_sets(data_sets: List[DataSet], manufacturer: str, model: s
             serial = serial or data_set.value
         if c == 96 and d == 1 and e == 0 and data_set.value:
             serial = data_set.value
+        if c == 96 and d == 1 and e == 1 and data_set.value:
+            reading.model = data_set.value   # the model as the meter names it (the DLMS object of the same name)
         if (c, d, e) in ENERGY_BY_CODE:
             value = _scaled(data_set)
             if value is not None:
@@ -292,11 +294,14 @@ def neva_reading(session, meter_timezone: dt.tzinfo, days: int = 0) -> Reading:
             continue
         if value not in (None, ""):
             reading.quality[quantity.tag] = float(value)
-    for days_ago in range(1, days + 1):
+    # --days N: N complete past days and today so far (its midnight registers and the half hours
+    # completed by the meter's clock; the meter reads 0 for the slots still to come)
+    for days_ago in range(days, -1 if days else 0, -1):
         day = neva_half_hour_registers(session, days_ago)
         midnight = timegrid.local_midnight(day["date"], meter_timezone)
         reading.day_registers.append((midnight, [float(v) for v in day["day_start_wh"]]))
-        reading.profile.extend((midnight + 1800 * (i + 1), float(p)) for i, p in enumerate(day["powers_w"]))
+        reading.profile.extend((midnight + 1800 * (i + 1), float(p)) for i, p in enumerate(day["powers_w"])
+                               if days_ago or midnight + 1800 * (i + 1) <= reading.timestamp)
     return reading
 
 

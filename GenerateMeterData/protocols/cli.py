@@ -12,7 +12,7 @@ from ..errors import InputError, ProtocolError
 
 def add_commands(sub, common) -> None:
     """Register decode, imitate and capture on the CLI's subparsers."""
-    p = sub.add_parser("decode", parents=[common], help="decode an M-Bus frame or an IEC 62056-21 readout to JSON")
+    p = sub.add_parser("decode", parents=[common], help="decode an M-Bus frame, an IEC 62056-21 readout or DLMS/COSEM frames or APDUs to JSON")
     p.add_argument("protocol", choices=("mbus", "iec", "dlms"))
     p.add_argument("file", help="raw bytes or hex text (spaces and newlines allowed); - for stdin")
     from .dlms.cli import add_decode_options
@@ -56,7 +56,9 @@ def add_commands(sub, common) -> None:
     p.add_argument("--neva", action="store_true", help="IEC: Neva MT 3xx in programming mode (with its profile)")
     p.add_argument("--dry-run", action="store_true", help="read the meter and show what would be written; write nothing")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text (for scripts)")
-    p.add_argument("--days", type=int, default=0, help="Neva: past days of the half-hour archive to capture")
+    p.add_argument("--days", type=int, default=0,
+                   help="Neva and DLMS: this many complete past days of the half-hour archive and day registers, "
+                        "and today so far (its midnight registers and the half hours completed by the meter's clock)")
     p.add_argument("--password", default="00000000", help="IEC programming-mode password")
     p.add_argument("--device-address", default="", help="IEC device address in the sign-on")
     p.add_argument("--initial-baud", type=int, default=300, help="IEC: baud rate of the sign-on (Neva: 9600)")
@@ -65,7 +67,9 @@ def add_commands(sub, common) -> None:
                         "as IEC 62056-21 wants; keep it below the meter's reaction time)")
     p.add_argument("--mbus-address", type=int, default=1, help="M-Bus primary address")
     p.add_argument("--every", type=float, default=0.0, help="repeat every N seconds")
-    p.add_argument("--count", type=int, default=1, help="captures to make (with --every)")
+    p.add_argument("--count", type=int, default=None,
+                   help="captures to make (with --every; default 1); with dlms --follow: stop after N telegrams "
+                        "captured (default: for ever)")
     p.add_argument("--timezone", help="meter and device time zone (default: timezone in settings.ini, else "
                                       "Europe/Moscow)")
     from .dlms.cli import add_capture_options
@@ -270,7 +274,7 @@ def cmd_capture(args, out) -> int:
     settings = _settings(args)
     context = context_for(args, settings)  # --timezone, else settings.ini's timezone: the target's zone
     timezone, tz = context.timezone, context.tz
-    if args.count < 1 or args.every < 0 or args.days < 0:
+    if (args.count is not None and args.count < 1) or args.every < 0 or args.days < 0:
         raise InputError("--count must be >= 1, --every and --days >= 0")
     if args.protocol == "dlms" and args.follow:
         if args.dry_run or args.json:
@@ -285,7 +289,7 @@ def cmd_capture(args, out) -> int:
     with target_for(settings, context) as target:
         if args.dry_run:
             target.check()  # reachable and a meter.db: read only
-        for n in range(args.count):
+        for n in range(args.count or 1):
             if n:
                 time.sleep(args.every)
             reading = _read_meter(args, timezone)

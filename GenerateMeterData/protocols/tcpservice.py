@@ -117,6 +117,10 @@ class TCPService:
         """Stop accepting and end the serving threads."""
         self._stop.set()
         if self._server is not None:
+            try:   # stop listening now: a close alone waits for the accept loop's next timeout
+                self._server.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             self._server.close()
 
 

@@ -15,6 +15,10 @@ from .ledger import LoadInfo
 
 Produce = Callable[[IdAllocator, NameIndex], Iterable[RowSet]]
 Progress = Optional[Callable[[str, int, Optional[int]], None]]  # (stage, done, total)
+#: Told the load's token each time one of its transactions committed (a load split by
+#: ``max_rows_per_load`` commits part after part): whoever must clear the load knows it even
+#: when a later part fails or is interrupted.
+Committed = Optional[Callable[[str], None]]
 
 
 class Target(abc.ABC):
@@ -36,8 +40,9 @@ class Target(abc.ABC):
 
     @abc.abstractmethod
     def load(self, produce: Produce, progress: Progress = None,
-             expected_meters: Optional[int] = None) -> LoadSummary:
-        """Write everything ``produce`` yields in one transaction; nothing on failure."""
+             expected_meters: Optional[int] = None, committed: Committed = None) -> LoadSummary:
+        """Write everything ``produce`` yields in one transaction; nothing on failure.
+        ``committed`` is told the load's token the moment (each part of) it committed."""
 
     @abc.abstractmethod
     def fetch(self, sql: str, params: tuple = ()) -> List[tuple]:

@@ -18,6 +18,11 @@ from ..settings import DeviceSettings
 log = logging.getLogger("GenerateMeterData.ssh")
 #: How long one receive waits before the reader looks at the deadline again (seconds).
 RECEIVE_POLL = 1.0
+#: A command that ``settle``s: once its exit status arrived, how long its output may stay
+#: quiet, and how long it may go on at most, before the wait for the end of its output stops
+#: (a daemon it started in the background holds its stdout open for ever).
+SETTLE_IDLE = 1.0
+SETTLE_MAX = 5.0
 _warned_accept_new = set()
 
 
@@ -53,6 +58,7 @@ class RemoteProcess:
         self._stderr = bytearray()
         self._changed = threading.Condition()
         self._eof = {"out": False, "err": False}
+        self._last_output = time.monotonic()
         self._readers = [threading.Thread(target=self._drain, args=("out",), daemon=True),
                          threading.Thread(target=self._drain, args=("err",), daemon=True)]
         for reader in self._readers:
@@ -74,6 +80,8 @@ class RemoteProcess:
                 break
             if not data:
                 break
+            with self._changed:
+                self._last_output = time.monotonic()
             if which == "out" and self.sink is not None:
                 try:
                     self.sink(data)
@@ -96,10 +104,16 @@ class RemoteProcess:
         with self._changed:
             return self._stdout.decode("utf-8", "replace")
 
+    #: The command ended before it read all it was sent (``test -f db || exit 66`` does):
+    #: the rest was dropped, and its exit status and stderr are the answer.
+    input_refused = False
+
     def write(self, data: bytes) -> None:
-        """Send bytes to the command's stdin (with the command's deadline)."""
+        """Send bytes to the command's stdin (with the command's deadline).  A command that has
+        already ended takes nothing more: the bytes are dropped (``input_refused``) and
+        ``finish`` tells its exit status -- not a lost connection."""
         view = memoryview(data)
-        while view:
+        while view and not self.input_refused:
             if time.monotonic() > self.deadline:
                 raise RemoteError(f"{self.host}: command timed out after {self.timeout:g} s while sending data",
                                   host=self.host)
@@ -108,12 +122,27 @@ class RemoteProcess:
             except socket.timeout:
                 continue
             except Exception as exc:
+                if self._ended():
+                    return
                 raise ConnectError(f"{self.host}: connection lost while sending data ({exc.__class__.__name__})",
                                    host=self.host, reason="connection lost") from None
             if sent == 0:
+                if self._ended():
+                    return
                 raise ConnectError(f"{self.host}: connection lost while sending data", host=self.host,
                                    reason="connection lost")
             view = view[sent:]
+
+    def _ended(self) -> bool:
+        """After a failed send: True (and ``input_refused``) when the command ended on its own --
+        the device sent EOF and closed the channel over a live connection -- rather than the
+        connection being lost."""
+        # The device's EOF came before its CLOSE.  (A dying connection closes the channel too,
+        # and paramiko's exit_status_ready() is true then -- but no EOF was received.)
+        transport = getattr(self.channel, "transport", None)
+        if transport is not None and transport.is_active() and self.channel.closed and self.channel.eof_received:
+            self.input_refused = True
+        return self.input_refused
 
     def abort(self) -> None:
         """Close the channel, quietly: on a dead connection closing raises (EOFError) too."""
@@ -129,6 +158,18 @@ class RemoteProcess:
         except Exception:
             pass
 
+    def _settle(self) -> None:
+        """Wait for the end of the output, or until it stayed quiet SETTLE_IDLE seconds (at
+        most SETTLE_MAX after the exit status; never past the deadline)."""
+        exited = time.monotonic()
+        limit = min(self.deadline, exited + SETTLE_MAX)
+        with self._changed:
+            while not (self._eof["out"] and self._eof["err"]):
+                now = time.monotonic()
+                if now >= limit or now - max(self._last_output, exited) >= SETTLE_IDLE:
+                    return
+                self._changed.wait(0.1)
+
     def wait_for(self, marker: bytes, timeout: Optional[float] = None) -> bool:
         """True once ``marker`` appeared on stdout; False if the command ended or the wait expired."""
         limit = min(self.deadline, time.monotonic() + timeout) if timeout else self.deadline
@@ -139,16 +180,21 @@ class RemoteProcess:
                 self._changed.wait(min(0.2, max(0.0, limit - time.monotonic())))
         return True
 
-    def finish(self) -> Result:
-        """Wait (with the command's deadline) for the exit status and all output."""
+    def finish(self, settle: bool = False) -> Result:
+        """Wait (with the command's deadline) for the exit status and all output -- with
+        ``settle`` (a hook), only until the output stays quiet after the exit status arrived
+        (``SETTLE_IDLE``, at most ``SETTLE_MAX``): what a daemon the command left running
+        prints later is not the command's, and its open stdout must not hold the caller."""
         # paramiko sets status_event when the exit status arrives or the channel closes: wait on
         # it, no polling
         if not self.channel.status_event.wait(max(0.0, self.deadline - time.monotonic())):
             self.abort()
             raise RemoteError(f"{self.host}: command did not finish within {self.timeout:g} s",
                               host=self.host)
+        if settle:
+            self._settle()
         for reader in self._readers:  # all output: the readers end at the channel's EOF
-            reader.join(max(0.1, self.deadline - time.monotonic()))
+            reader.join(0.1 if settle else max(0.1, self.deadline - time.monotonic()))
         status = self.channel.recv_exit_status() if self.channel.exit_status_ready() else -1
         self.abort()
         return Result(status, bytes(self._stdout), bytes(self._stderr))
@@ -255,15 +301,16 @@ class Executor:
         return RemoteProcess(channel, command, self.where, timeout or self.settings.command_timeout, sink)
 
     def run(self, command: str, stdin: Union[None, bytes, Iterable[bytes]] = None,
-            timeout: Optional[float] = None) -> Result:
-        """Run a command to its end, feeding ``stdin`` (bytes or chunks) while draining output."""
+            timeout: Optional[float] = None, settle: bool = False) -> Result:
+        """Run a command to its end, feeding ``stdin`` (bytes or chunks) while draining output
+        (``settle``: see ``RemoteProcess.finish``)."""
         process = self.start(command, timeout)
         try:
             if stdin is not None:
                 for chunk in ([stdin] if isinstance(stdin, (bytes, bytearray)) else stdin):
                     process.write(chunk)
             process.close_stdin()
-            return process.finish()
+            return process.finish(settle)
         except BaseException:
             process.abort()
             raise

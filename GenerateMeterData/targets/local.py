@@ -16,10 +16,11 @@ from ..schema import create_schema, integrity_problem, layout
 from ..schema.layout import CONFIG_TABLES, REFERENCE_TABLES, WRITE_ORDER, insert_sql
 from ..settings import LOCAL_BUSY_TIMEOUT
 from . import ledger
+from .backupfile import new_backup
 from .sqlerrors import classify_sqlite_error
 from .sqltext import literal
 from .staging import LoadTally, produced
-from .base import Produce, Progress, Target
+from .base import Committed, Produce, Progress, Target
 
 
 def connect(path: str, timeout: float) -> sqlite3.Connection:
@@ -151,7 +152,7 @@ class LocalTarget(Target):
             conn.close()
 
     def load(self, produce: Produce, progress: Progress = None,
-             expected_meters: Optional[int] = None) -> LoadSummary:
+             expected_meters: Optional[int] = None, committed: Committed = None) -> LoadSummary:
         """Everything ``produce`` yields in one BEGIN IMMEDIATE transaction (the file is created when missing)."""
         if self._is_empty():
             self._create(replace=False)  # or another process just did: then load into its file
@@ -179,6 +180,8 @@ class LocalTarget(Target):
         summary.seconds = time.perf_counter() - started
         summary.target = self.path
         summary.token = token if summary.total_rows else None
+        if committed is not None and summary.token:
+            committed(summary.token)
         return summary
 
     @contextlib.contextmanager
@@ -284,12 +287,13 @@ class LocalTarget(Target):
         """SQLite's online backup to a local file."""
         source = self.open()
         try:
-            if not os.path.exists(destination):  # a backup holds the meters' passwords: owner only
-                os.close(os.open(destination, os.O_WRONLY | os.O_CREAT, 0o600))
-            target = sqlite3.connect(destination)
-            with target:
-                source.backup(target)
-            target.close()
+            with new_backup(destination) as path:  # a new 0600 file, renamed into place
+                target = sqlite3.connect(path)
+                try:
+                    with target:
+                        source.backup(target)
+                finally:
+                    target.close()
         except sqlite3.Error as exc:
             raise translate(exc, self.path, self.busy_timeout) from None
         finally:

@@ -24,7 +24,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional
 
-from ..errors import (ConnectError, InputError, InterruptedLoad,
+from ..errors import (ConnectError, GenerateMeterDataError, InputError, InterruptedLoad,
                       RemoteError, SchemaError, TargetError)
 from ..generate.rows import NameIndex
 from ..generate.summary import CreatedMeter, LoadSummary
@@ -33,7 +33,8 @@ from ..schema import integrity_problem, meter_db_problem, quick_check_finding
 from ..model.context import TargetContext
 from ..settings import DeviceSettings, settings_context
 from . import ledger, merge
-from .base import Produce, Progress, Target
+from .backupfile import new_backup, refuse_foreign
+from .base import Committed, Produce, Progress, Target
 from .executor import Executor, RemoteProcess, Result
 from .sqlerrors import classify_sqlite_error
 from .sqltext import bind, literal, parse_quoted
@@ -41,6 +42,9 @@ from .staging import SQL_TEXT_MAX_ROWS, PartNumbering, parts_of, remove_stale_wo
 
 CHUNK = 256 * 1024
 NO_SPACE = 75  # exit status of the free-space check
+#: A stage file in stage_dir untouched for this long (minutes, by the device's clock) belongs to
+#: a dead run, whatever the command_timeout of the client that left it.
+STALE_MINUTES = 24 * 60
 
 
 @dataclass
@@ -130,9 +134,11 @@ class DeviceTarget(Target):
 
     def _checks(self) -> str:
         """Shell that exits 127 without sqlite3, 66 without the database, and says if gzip exists;
-        on the way it removes this tool's temporaries that dead runs left in stage_dir (older than
-        any command may live, so never a live load's)."""
-        minutes = int(self.settings.command_timeout // 60) + 2
+        on the way it removes this tool's temporaries that dead runs left in stage_dir -- those
+        untouched for a day (``STALE_MINUTES``), or longer than this client's own commands may
+        live: other clients' loads (their own command_timeout, unknown here) may still use a
+        younger one."""
+        minutes = max(STALE_MINUTES, int(self.settings.command_timeout // 60) + 2)
         sudo = "command -v sudo >/dev/null 2>&1 || exit 126; " if self.settings.sudo else ""
         return (f"find {shlex.quote(self._stage_dir)} -maxdepth 1 -type f -name 'gmd-*' -mmin +{minutes} "
                 f"-exec rm -f {{}} + 2>/dev/null; {sudo}"
@@ -203,9 +209,21 @@ class DeviceTarget(Target):
                           host=s.host, exit_status=result.status, stderr=text)
 
     def _hook(self, command: Optional[str], label: str) -> None:
+        """Run before_load/after_load: it has done its part once its exit status arrived and its
+        output went quiet (a poller it starts in the background keeps the channel open); a hook
+        that fails, hangs or loses the connection is named."""
         if not command:
             return
-        result = self._run(command)
+        try:
+            self.commands += 1
+            result = self._ex().run(command, settle=True)
+        except (ConnectError, RemoteError) as exc:
+            prefix = f"{self.settings.where}: "
+            text = str(exc)[len(prefix):] if str(exc).startswith(prefix) else str(exc)
+            message = f"{prefix}{label} command failed: {text}"
+            if isinstance(exc, ConnectError):
+                raise ConnectError(message, **exc.fields()) from None
+            raise RemoteError(message, host=exc.host, exit_status=exc.exit_status, stderr=exc.stderr) from None
         if result.status != 0:
             raise RemoteError(f"{self.settings.where}: {label} command failed (exit {result.status}): "
                               f"{_first(result.error_text())}", host=self.settings.host, exit_status=result.status)
@@ -342,7 +360,7 @@ class DeviceTarget(Target):
 
     # ---- load ----------------------------------------------------------------------------
     def load(self, produce: Produce, progress: Progress = None,
-             expected_meters: Optional[int] = None) -> LoadSummary:
+             expected_meters: Optional[int] = None, committed: Committed = None) -> LoadSummary:
         """Stage, (upload,) merge in one device-side transaction; see the module docstring."""
         started = time.perf_counter()
         token = self.new_token()
@@ -362,7 +380,7 @@ class DeviceTarget(Target):
                 self._hook(self.settings.before_load, "before_load")
                 state = self._device_state(integrity=True)
                 self._refuse_damaged()
-            summary = self._load(produce, state, token, progress, expected_meters)
+            summary = self._load(produce, state, token, progress, expected_meters, committed)
         except BaseException as exc:
             outcome = exc
             raise
@@ -385,30 +403,61 @@ class DeviceTarget(Target):
             raise RemoteError(f"{done}, but {exc}", host=self.settings.host) from None
 
     def _load(self, produce: Produce, state: DeviceState, token: str, progress: Progress,
-              expected_meters: Optional[int]) -> LoadSummary:
+              expected_meters: Optional[int], committed: Committed = None) -> LoadSummary:
         """One transaction -- or, when the user set max_rows_per_load, one per part of about
         that many rows (whole meters), all under the same token, so clearing the token removes
-        every part."""
+        every part.  ``committed`` hears the token after each part's commit; a failure or an
+        interrupt after some parts committed says the token and how many (and carries them as
+        ``token`` and ``parts_committed``)."""
         self._entries_expected = 1
         max_rows = self.settings.max_rows_per_load
-        if not max_rows:
-            return self._load_part(produce, None, state, token, progress, expected_meters)
-        numbering = PartNumbering()
         total: Optional[LoadSummary] = None
-        for number, part in enumerate(parts_of(produce, state.names, max_rows)):
-            rowsets, created, provisional = numbering.renumber(part)
-            self._entries_expected = number + 1
-            try:
+        done = 0  # parts committed
+        try:
+            if not max_rows:
+                total = self._load_part(produce, None, state, token, progress, expected_meters)
+                if committed is not None and total.token:
+                    committed(token)
+                return total
+            numbering = PartNumbering()
+            for number, part in enumerate(parts_of(produce, state.names, max_rows)):
+                rowsets, created, provisional = numbering.renumber(part)
+                self._entries_expected = number + 1
                 summary = self._load_part(lambda ids, names, rowsets=rowsets: iter(rowsets), created, state,
                                           token, progress, expected_meters)
-            except TargetError as exc:
-                if number:
-                    exc.args = (f"{exc}; {number} earlier part(s) of this load are on the device under token "
-                                f"{token} ('clear --load {token}' removes them)",) + tuple(exc.args[1:])
+                done += 1
+                if committed is not None:
+                    committed(token)
+                numbering.merged(provisional, [meter.meter_id for meter in summary.created])
+                total = summary if total is None else _combined(total, summary)
+        except BaseException as exc:
+            landed = getattr(exc, "landed", False) if isinstance(exc, InterruptedLoad) else False
+            if landed is not False and committed is not None:
+                committed(token)  # this part is on the device (or may be): its token must be known
+            if landed:
+                done += 1  # interrupted after this part's commit
+            if not done or not max_rows:
                 raise
-            numbering.merged(provisional, [meter.meter_id for meter in summary.created])
-            total = summary if total is None else _combined(total, summary)
+            raise self._partly_loaded(exc, token, done) from None
         return total or LoadSummary({}, 0, None, None)
+
+    def _partly_loaded(self, exc: BaseException, token: str, done: int) -> BaseException:
+        """The error of a split load that failed (or was interrupted) after ``done`` parts
+        committed: what happened, and the token that clears those parts."""
+        kept = (f"{done} part(s) of this load committed and are on the device under token {token} "
+                f"('clear --load {token}' removes them)")
+        if isinstance(exc, (KeyboardInterrupt, InterruptedLoad)):
+            landed = getattr(exc, "landed", False)
+            when = {True: f"after the commit of part {done}",
+                    None: f"just after part {done + 1}'s COMMIT was sent (whether that part landed is unknown)",
+                    False: f"during part {done + 1}"}[landed]
+            error: BaseException = InterruptedLoad(f"{self.settings.where}: interrupted {when} of the load: {kept}")
+        else:  # the error stays what it is (a bug stays a bug); its message says what is kept
+            error = exc
+            if isinstance(exc, GenerateMeterDataError) or len(exc.args) <= 1:
+                exc.args = (f"{exc}; {kept}",) + tuple(exc.args[1:])
+        error.token, error.parts_committed = token, done  # type: ignore[attr-defined]
+        return error
 
     def _load_part(self, produce: Produce, created: Optional[int], state: DeviceState, token: str,
                    progress: Progress, expected_meters: Optional[int]) -> LoadSummary:
@@ -528,14 +577,19 @@ class DeviceTarget(Target):
                 try:
                     landed = self._committed(token)
                 except BaseException:
-                    raise InterruptedLoad(f"{self.settings.where}: interrupted just after COMMIT was sent; "
-                                          f"whether load {token} landed is unknown: look for it with 'loads'") from None
+                    error = InterruptedLoad(f"{self.settings.where}: interrupted just after COMMIT was sent; "
+                                            f"whether load {token} landed is unknown: look for it with 'loads'")
+                    error.landed = None  # type: ignore[attr-defined]
+                    raise error from None
         else:
             process.abort()
         if landed:
-            raise InterruptedLoad(f"{self.settings.where}: interrupted after the commit: the load is on the "
-                                  f"device (token {token})") from None
-        raise InterruptedLoad(f"{self.settings.where}: interrupted before the commit: nothing was written") from None
+            error = InterruptedLoad(f"{self.settings.where}: interrupted after the commit: the load is on the "
+                                    f"device (token {token})")
+        else:
+            error = InterruptedLoad(f"{self.settings.where}: interrupted before the commit: nothing was written")
+        error.landed = landed  # type: ignore[attr-defined]
+        raise error from None
 
     def _ex_alive(self) -> bool:
         return self.executor is not None and self.executor.alive()
@@ -569,19 +623,13 @@ class DeviceTarget(Target):
             yield path
 
     def backup(self, destination: str) -> None:
-        """``.backup`` on the device (a 0600 file in stage_dir), streamed to a local file as it
-        arrives (never held in memory), checked, then moved into place."""
-        if not destination:
-            raise InputError("backup needs a destination file name")
+        """``.backup`` on the device (a 0600 file in stage_dir), streamed to a new local file as
+        it arrives (never held in memory; see backupfile), checked, then moved into place."""
+        refuse_foreign(destination)  # before anything runs on the device
         state = self._device_state(integrity=False)
         remote = f"{self._stage_dir}/gmd-backup-{uuid.uuid4().hex}.db"
-        partial = destination + ".part"
         try:
-            handle = os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
-        except OSError as exc:
-            raise InputError(f"cannot write the backup to {destination}: {exc.strerror}") from None
-        try:
-            with handle:  # a backup holds the meters' passwords: only its owner may read it
+            with new_backup(destination) as partial, open(partial, "wb") as handle:
                 result = self._run("umask 077; " + self._sqlite_command(self._timeout, f".backup {remote}"))
                 self._raise_for(result, "backup")
                 inflate = zlib.decompressobj(31) if state.gzip else None
@@ -599,14 +647,12 @@ class DeviceTarget(Target):
                                       f"{_first(result.error_text())}", host=self.settings.host)
                 if inflate is not None:
                     handle.write(inflate.flush())
-            problem = _quick_check(partial)
-            if problem:
-                raise RemoteError(f"{self.settings.where}: the fetched backup is damaged ({problem})",
-                                  host=self.settings.host)
-            os.replace(partial, destination)
+                handle.close()
+                problem = _quick_check(partial)
+                if problem:
+                    raise RemoteError(f"{self.settings.where}: the fetched backup is damaged ({problem})",
+                                      host=self.settings.host)
         finally:
-            if os.path.exists(partial):
-                os.remove(partial)
             self._remove_remote(remote)
 
     def restore(self, source: str) -> None:

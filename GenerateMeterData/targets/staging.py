@@ -3,21 +3,31 @@
 is not.  A small load then travels inside the one remote command that merges it; a large one is
 uploaded as files first.
 
-A producer that can be split (``split(part, parts)``, as ``Scenario`` offers) is staged by
-two processes at once on a machine with two cores or more.  They are started with ``fork`` only
-while this process runs no other thread; once an SSH connection's threads exist they come from a
-``forkserver`` (forking a process that runs threads can deadlock the child)."""
+A producer that can be split (``split(part, parts)``, as ``Scenario`` offers) is staged by two
+processes at once on a machine with two cores or more: this one, and a helper process kept for
+the life of this one (``StageWorker``).  The helper is started as ``python -c`` importing this
+package only -- never a fork (this process runs SSH threads, whose locks a fork would copy
+held) and never multiprocessing's spawn or forkserver, which import the user's ``__main__``
+again: a script without an ``if __name__ == "__main__":`` guard would load a second time.  A
+part whose producer refers to anything but this package and the standard library (a class of
+the user's script) is staged here instead."""
 from __future__ import annotations
 
+import atexit
+import contextlib
 import gc
 import os
+import pickle
 import sqlite3
+import struct
+import subprocess
+import sys
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Tuple
 
-from ..errors import InputError, TargetError
+from ..errors import InputError
 from ..generate.emit import ContinuedRowSet  # a long meter's later RowSets
 from ..generate.rows import IdAllocator, NameIndex, ProvisionalIds, RowSet
 from ..generate.summary import LoadSummary
@@ -100,7 +110,9 @@ def stage(produce: Produce, names: NameIndex, workdir: str, *, text: bool = Fals
     ``created`` is the number of new meters when the rows were numbered elsewhere (a part)."""
     parts = 1 if text else _parts_for(produce)
     if parts > 1:
-        return _stage_in_processes(produce, names, workdir, parts, progress, expected_meters)
+        staged = _stage_in_processes(produce, names, workdir, parts, progress, expected_meters)
+        if staged is not None:
+            return staged
     ids = ProvisionalIds()
     tally = LoadTally()
     held: Optional[RowSet] = RowSet()
@@ -293,47 +305,195 @@ def _stage_file(path: str, produce: Produce, names: NameIndex) -> Dict[str, obje
             "headers": tally.headers, "created": ids.next_device_idx - 1}
 
 
-def _child(path: str, produce: Produce, names: NameIndex, queue) -> None:
+class StageWorker:
+    """The helper process that stages one part of a load: ``python -c`` importing this module
+    (so nothing of the user's ``__main__`` runs there), fed pickled jobs on its stdin, answering
+    on its stdout, length-prefixed.  One per process, kept between loads (its start costs an
+    interpreter and this package's import), used by one load at a time."""
+
+    _lock = threading.Lock()
+    _current: Optional["StageWorker"] = None
+    #: The largest answer read from the helper (a tally: a few hundred bytes).
+    MAX_REPLY = 1 << 20
+
+    def __init__(self) -> None:
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        code = (f"import sys; sys.path.insert(0, {root!r}); "
+                "from GenerateMeterData.targets.staging import serve_stage_jobs; serve_stage_jobs()")
+        self.owner = os.getpid()
+        self.process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, close_fds=True)
+
+    @classmethod
+    def acquire(cls) -> Optional["StageWorker"]:
+        """The helper, reserved for the caller (``release`` it); None while another load of
+        this process uses it or when no helper can start (the caller stages here then)."""
+        if not cls._lock.acquire(blocking=False):
+            return None
+        try:
+            worker = cls._current
+            if worker is None or worker.owner != os.getpid() or worker.process.poll() is not None:
+                if not sys.executable:  # an embedded interpreter: nothing to start
+                    raise OSError("no interpreter to start")
+                worker = cls._current = StageWorker()
+            return worker
+        except BaseException:
+            cls._lock.release()
+            return None
+
+    def release(self, healthy: bool) -> None:
+        """Give the helper back; an unhealthy one (interrupted, died, out of step) is stopped."""
+        if not healthy:
+            self.stop()
+            if StageWorker._current is self:
+                StageWorker._current = None
+        StageWorker._lock.release()
+
+    def send(self, job: bytes) -> bool:
+        """Hand over a pickled job; False when the helper is gone."""
+        try:
+            self.process.stdin.write(struct.pack(">Q", len(job)) + job)  # type: ignore[union-attr]
+            self.process.stdin.flush()  # type: ignore[union-attr]
+            return True
+        except (OSError, ValueError):
+            return False
+
+    def answer(self) -> Optional[tuple]:
+        """The helper's answer to the job sent, None when it died before answering."""
+        frame = _read_frame(self.process.stdout, self.MAX_REPLY)  # type: ignore[arg-type]
+        return None if frame is None else pickle.loads(frame)
+
+    def stop(self) -> None:
+        """End the helper (its stdin closed, then killed if it does not go)."""
+        if self.owner != os.getpid():
+            return  # a forked copy of the object: the helper belongs to the parent
+        with contextlib.suppress(Exception):
+            self.process.stdin.close()  # type: ignore[union-attr]
+        with contextlib.suppress(Exception):
+            self.process.kill()
+        with contextlib.suppress(Exception):
+            self.process.wait(5)
+        with contextlib.suppress(Exception):
+            self.process.stdout.close()  # type: ignore[union-attr]
+
+
+def _stop_worker_at_exit() -> None:
+    if StageWorker._current is not None:
+        StageWorker._current.stop()
+
+
+atexit.register(_stop_worker_at_exit)
+
+
+def _read_frame(stream, limit: Optional[int]) -> Optional[bytes]:
+    """One length-prefixed frame; None at end of stream (or a frame over ``limit``)."""
+    head = stream.read(8)
+    if len(head) < 8:
+        return None
+    size = struct.unpack(">Q", head)[0]
+    if limit is not None and size > limit:
+        return None
+    data = stream.read(size)
+    return data if len(data) == size else None
+
+
+def serve_stage_jobs() -> None:
+    """The helper's loop: stage each job it is sent, answer with its tally or its error.
+    Anything a job prints goes to stderr, never into the answers; Ctrl-C is its parent's."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    _inside_worker["yes"] = True
+    jobs = sys.stdin.buffer
+    while True:
+        job = _read_frame(jobs, None)
+        if job is None:
+            return
+        try:
+            path, produce, names = pickle.loads(job)
+            answer: tuple = ("ok", _stage_file(path, produce, names))
+        except BaseException as exc:  # told to the parent, which stages the part itself
+            answer = ("error", f"{exc.__class__.__name__}: {exc}")
+        data = pickle.dumps(answer)
+        answers.write(struct.pack(">Q", len(data)) + data)
+        answers.flush()
+
+
+_inside_worker = {"yes": False}
+
+
+def shippable(job: tuple) -> Optional[bytes]:
+    """The pickled job when it refers to nothing but this package and the standard library
+    (what the helper may import without running user code); else None."""
+    stdlib = getattr(sys, "stdlib_module_names", None)
+
+    class Checked(pickle.Pickler):
+        def reducer_override(self, obj):  # every class and function the pickle refers to
+            if isinstance(obj, type) or callable(obj):
+                owner = getattr(obj, "__self__", None)  # a class's method (ZoneInfo._unpickle)
+                module = getattr(owner if isinstance(owner, type) else obj, "__module__", None) or ""
+                top = module.split(".")[0]
+                if top != "GenerateMeterData" and not _standard(top, stdlib):
+                    raise pickle.PicklingError(f"{module} is not importable in the helper")
+            return NotImplemented
+
+    import io
+
+    buffer = io.BytesIO()
     try:
-        queue.put(("ok", _stage_file(path, produce, names)))
-    except BaseException as exc:  # reported to the parent, which raises it
-        queue.put(("error", str(exc) or exc.__class__.__name__))
+        Checked(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(job)
+    except Exception:  # a lambda, a class of the user's script, ...: staged here
+        return None
+    return buffer.getvalue()
 
 
-def _context():
-    """fork while this process runs no other thread; a forkserver otherwise."""
-    import multiprocessing  # only a load of several meters needs it: a small CLI run stays light
+def _standard(top: str, stdlib) -> bool:
+    """A standard-library module (``sys.stdlib_module_names``, or on Python 3.9 one that is
+    built in or lives in the standard library's folder)."""
+    if stdlib is not None:
+        return top in stdlib
+    import sysconfig
 
-    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("fork")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["GenerateMeterData.generate.scenario"])
-    return context
+    module = sys.modules.get(top)
+    where = getattr(module, "__file__", None)
+    if module is None:
+        return False
+    if where is None:
+        return True
+    folders = {os.path.realpath(sysconfig.get_paths()[key]) for key in ("stdlib", "platstdlib")}
+    return any(os.path.realpath(where).startswith(folder + os.sep) for folder in folders) \
+        and "site-packages" not in where
 
 
 def _stage_in_processes(produce: Produce, names: NameIndex, workdir: str, parts: int,
-                        progress: Progress, expected_meters: Optional[int]) -> Stage:
+                        progress: Progress, expected_meters: Optional[int]) -> Optional[Stage]:
+    """Part 1 in the helper while this process stages part 0; None when the part cannot be
+    shipped or the helper is busy (the caller stages everything here)."""
     paths = [os.path.join(workdir, f"stage{n}.db") for n in range(parts)]
-    context = _context()
-    queue = context.SimpleQueue()
-    children = []
-    for part in range(1, parts):
-        child = context.Process(target=_child, args=(paths[part], produce.split(part, parts), names, queue),  # type: ignore[attr-defined]
-                                daemon=True)
-        child.start()
-        children.append(child)
+    job = shippable((paths[1], produce.split(1, parts), names))  # type: ignore[attr-defined]
+    if job is None or _inside_worker["yes"]:
+        return None
+    worker = StageWorker.acquire()
+    if worker is None:
+        return None
+    healthy = False
     try:
+        sent = worker.send(job)
         reports = [_stage_file(paths[0], produce.split(0, parts), names)]  # type: ignore[attr-defined]
-        for _ in children:
-            kind, report = queue.get()
-            if kind != "ok":
-                raise TargetError(f"staging failed in a worker process: {report}")
-            reports.append(report)
+        answer = worker.answer() if sent else None
+        healthy = answer is not None
+        if answer is None or answer[0] != "ok":
+            # the helper died or failed: stage the part here (an error of the rows is raised
+            # here then, as it would be without the helper)
+            if os.path.exists(paths[1]):
+                os.remove(paths[1])
+            reports.append(_stage_file(paths[1], produce.split(1, parts), names))  # type: ignore[attr-defined]
+        else:
+            reports.append(answer[1])
     finally:
-        for child in children:
-            child.join(5)
-            if child.is_alive():
-                child.kill()
+        worker.release(healthy)
     tally = LoadTally()
     for report in reports:
         tally.counts.update(report["rows"])  # type: ignore[arg-type]

@@ -148,12 +148,8 @@ class AccessSelection:
 
     def as_dict(self) -> dict:
         out: Dict[str, Any] = {"selector": self.selector, "parameters": self.parameters.plain()}
-        if self.selector == 1:
-            try:
-                rng = RangeDescriptor.from_data(self.parameters)
-                out["range"] = rng.as_dict()
-            except DLMSError:
-                pass
+        if self.selector == 1:   # a range that is not one is undecodable input, as a bad tag is
+            out["range"] = RangeDescriptor.from_data(self.parameters).as_dict()
         return out
 
 
@@ -180,10 +176,14 @@ class RangeDescriptor:
 
             def column(item: Data) -> Tuple[int, bytes, int, int]:
                 c, o, a, i = item.value
+                if not isinstance(o.value, bytes) or len(o.value) != 6:
+                    raise ValueError("a capture object's logical name is 6 bytes")
+                if not all(isinstance(v.value, int) and not isinstance(v.value, bool) for v in (c, a, i)):
+                    raise ValueError("a capture object's class, attribute and index are integers")
                 return (c.value, o.value, a.value, i.value)
             return cls(column(restricting), from_value, to_value, [column(s) for s in selected.value])
-        except (TypeError, ValueError, AttributeError):
-            raise _err("selective access by range: the parameters are not a range descriptor") from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise _err(f"selective access by range: the parameters are not a range descriptor ({exc})") from None
 
     def as_dict(self) -> dict:
         def moment(d: Data) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections import Counter
 from typing import Callable, Iterator, Optional
 
 from ...model import timegrid
@@ -13,6 +14,7 @@ from ..capture import Reading, capture_rows
 from ..obis import ENERGY_BY_CODE, QUALITY_BY_CODE, energy_code
 from . import spodes
 from .apdu import CipheredApdu, DataNotification, decode_apdu, unwrap_llc
+from .client import BOUNDS
 from .errors import DLMSError
 from .hdlc import FrameReader, Reassembler
 from .link import open_stream
@@ -24,18 +26,23 @@ _SCALE_TO_BASE = {"kWh": 1e3, "kvarh": 1e3, "kW": 1e3, "kvar": 1e3, "kVA": 1e3, 
 
 def spodes_reading(client, timezone: str = timegrid.DEFAULT_TIMEZONE, days: int = 0, months: int = 0) -> Reading:
     """Read a SPODES meter: identity, registers per tariff, instantaneous values and, with
-    ``days``, that many complete past days of the load profile and the daily registers; with
+    ``days``, that many complete past days of the load profile and the daily registers and today
+    so far (its midnight registers, the half hours completed by the meter's clock); with
     ``months``, the monthly registers of that many past month starts (the present month's included).
     Stamped by the meter's own clock, as its profiles are."""
     tz = timegrid.zone(timezone)
     serial = client.text(spodes.SERIAL).strip()
     try:
         model = client.text(spodes.MODEL).strip()
-    except DLMSError:
+    except DLMSError as exc:
+        if exc.category in BOUNDS:
+            raise
         model = ""
     try:
         manufacturer = client.get(spodes.DATA, spodes.LOGICAL_DEVICE_NAME).value[:3].decode("ascii", "replace")
-    except (DLMSError, AttributeError):
+    except (DLMSError, AttributeError, TypeError) as exc:
+        if getattr(exc, "category", None) in BOUNDS:
+            raise
         manufacturer = ""
     now = client.clock()
     reading = Reading(serial, model, manufacturer, int(now.timestamp()))
@@ -53,17 +60,16 @@ def spodes_reading(client, timezone: str = timegrid.DEFAULT_TIMEZONE, days: int 
         first = timegrid.local_midnight(today - dt.timedelta(days=days), tz)
         last = timegrid.local_midnight(today, tz)
         start = dt.datetime.fromtimestamp(first + 1, tz)
-        end = dt.datetime.fromtimestamp(last, tz)
-        columns, rows = client.profile(spodes.LOAD_PROFILE, start, end)
+        columns, rows = client.profile(spodes.LOAD_PROFILE, start, now.astimezone(tz))
         obis_columns = [obis for _, obis, _ in columns]
         period = client.get(spodes.PROFILE_GENERIC, spodes.LOAD_PROFILE, 4).value or 1800
         energy_column = obis_columns.index(obis_text(parse_obis(spodes.LOAD_PROFILE_COLUMNS[0][0])))
         for row in rows:
             stamp = row[0]
-            if isinstance(stamp, dt.datetime):
+            if isinstance(stamp, dt.datetime) and stamp <= now:   # a slot still running is no reading
                 reading.profile.append((int(stamp.timestamp()), float(row[energy_column]) * 3600 / period))
         columns, rows = client.profile(spodes.DAILY_PROFILE, dt.datetime.fromtimestamp(first, tz),
-                                       dt.datetime.fromtimestamp(last - 1, tz))
+                                       dt.datetime.fromtimestamp(last, tz))
         obis_columns = [obis for _, obis, _ in columns]
         indexes = [obis_columns.index(obis) for obis in a_plus]
         for row in rows:
@@ -109,8 +115,12 @@ def push_reading(push: PushReading, received: Optional[int] = None) -> Reading:
     return reading
 
 
-def push_telegrams(stream, keys: Optional[dict] = None, octet_stuffing: bool = False) -> Iterator[DataNotification]:
-    """Every complete push telegram arriving on a stream (until it fails)."""
+def push_telegrams(stream, keys: Optional[dict] = None, octet_stuffing: bool = False,
+                   skipped: Optional[Counter] = None) -> Iterator[DataNotification]:
+    """Every complete push telegram arriving on a stream (until it fails). Frames that are no
+    APDU are skipped and counted in ``skipped``; a ciphered telegram without ``keys``, or one
+    that does not decrypt with them, raises DLMSError ``cipher`` at once (reading on could never
+    capture anything). A telegram is reassembled up to the largest APDU (DLMSError ``limit``)."""
     reader = FrameReader(octet_stuffing)
     reassembler = Reassembler()
     while True:
@@ -122,13 +132,30 @@ def push_telegrams(stream, keys: Optional[dict] = None, octet_stuffing: bool = F
                 continue
             try:
                 apdu = decode_apdu(unwrap_llc(whole))
-                if isinstance(apdu, CipheredApdu) and keys:
-                    from .cipher import decrypt
-                    apdu = decrypt(apdu, keys["encryption"], keys.get("authentication"))
             except DLMSError:
+                if skipped is not None:
+                    skipped["not an APDU"] += 1
                 continue
+            if isinstance(apdu, CipheredApdu):
+                apdu = _decrypted(apdu, keys)
             if isinstance(apdu, DataNotification):
                 yield apdu
+            elif skipped is not None:
+                skipped[f"{apdu.name}, not a data-notification"] += 1
+
+
+def _decrypted(apdu: CipheredApdu, keys: Optional[dict]):
+    """The plain APDU of a ciphered push; DLMSError ``cipher`` naming what to give."""
+    if not keys:
+        raise DLMSError(f"the meter pushes ciphered telegrams ({apdu.name}): give its encryption key "
+                        "(--dlms-key, and --dlms-auth-key when they are authenticated)", "cipher")
+    from .cipher import decrypt
+    try:
+        return decrypt(apdu, keys["encryption"], keys.get("authentication"))
+    except DLMSError as exc:
+        detail = "it decrypts to no APDU" if exc.category != "cipher" else str(exc)
+        raise DLMSError(f"a ciphered push telegram does not decrypt with the keys given ({detail}): "
+                        "check --dlms-key and --dlms-auth-key", "cipher") from None
 
 
 class Backoff:
@@ -148,12 +175,15 @@ class Backoff:
         return pause
 
 
-def follow_pushes(url: str, handle: Callable[[DataNotification], None], *, keys: Optional[dict] = None,
+def follow_pushes(url: str, handle: Callable[[DataNotification], Optional[bool]], *, keys: Optional[dict] = None,
                   count: Optional[int] = None, sleep: Callable[[float], None] = time.sleep,
                   log: Callable[[str], None] = lambda _: None, backoff: Optional[Backoff] = None,
-                  max_attempts: Optional[int] = None) -> int:
-    """Read push telegrams from ``url`` for ever (or ``count`` telegrams), reconnecting with
-    back-off when the link drops; every complete telegram goes to ``handle``. Returns how many."""
+                  max_attempts: Optional[int] = None, skipped: Optional[Counter] = None) -> int:
+    """Read push telegrams from ``url`` for ever (or until ``count`` were handled), reconnecting
+    with back-off when the link drops; every complete telegram goes to ``handle``, which returns
+    False for one it skipped (it does not count towards ``count``, and is no link failure).
+    Returns how many were handled. A telegram that does not decrypt raises DLMSError ``cipher``
+    at once, without reconnecting: another attempt would meet the same key."""
     backoff = backoff or Backoff()
     handled = failures = 0
     while count is None or handled < count:
@@ -161,15 +191,18 @@ def follow_pushes(url: str, handle: Callable[[DataNotification], None], *, keys:
         try:
             stream = open_stream(url)
             try:
-                for notification in push_telegrams(stream, keys):
-                    handle(notification)
-                    handled += 1
+                for notification in push_telegrams(stream, keys, skipped=skipped):
                     failures = 0
+                    if handle(notification) is False:
+                        continue
+                    handled += 1
                     if count is not None and handled >= count:
                         return handled
             finally:
                 stream.close()
         except DLMSError as exc:
+            if exc.category == "cipher":
+                raise
             failures += 1
             if max_attempts is not None and failures >= max_attempts:
                 raise

@@ -54,6 +54,11 @@ def add_imitate_options(p) -> None:
     p.add_argument("--push", choices=("aidon", "kamstrup", "kaifa"),
                    help="DLMS: push data-notifications in this HAN list layout instead of answering requests")
     p.add_argument("--push-interval", type=float, default=10.0, help="DLMS: seconds between pushes (default 10)")
+    p.add_argument("--push-short", type=int, default=0, metavar="N",
+                   help="DLMS: after each full list, N short lists without the meter id (Aidon and Kaifa "
+                        "list 1: the active power alone), push-interval apart")
+    p.add_argument("--push-key", help="DLMS: cipher the pushes (general-glo-cipher) with this encryption key (32 hex)")
+    p.add_argument("--push-auth-key", help="DLMS: and authenticate them with this key (32 hex digits)")
     p.add_argument("--dlms-password", default="12345678", help="DLMS: low-level password of client 32 (default 12345678)")
     p.add_argument("--physical-address", type=int, default=None,
                    help="DLMS: HDLC physical address (default: from the serial number, last 4 digits + 1000)")
@@ -85,7 +90,9 @@ def imitate(args, out) -> int:
     try:
         imitator = DLMSImitator(meter, overrides=_overrides(args.obis), passwords={32: args.dlms_password.encode()},
                                 physical=args.physical_address, wrapper=args.wrapper, push=args.push,
-                                push_interval=args.push_interval)
+                                push_interval=args.push_interval, push_short=args.push_short,
+                                push_key=_hex_key(args.push_key, "--push-key"),
+                                push_auth_key=_hex_key(args.push_auth_key, "--push-auth-key"))
     except ProtocolError as exc:
         raise InputError(str(exc)) from None
     if args.pty:
@@ -122,31 +129,57 @@ def add_capture_options(p) -> None:
                    help="DLMS: monthly registers of this many month starts (the present month's included)")
     p.add_argument("--dlms-key", help="DLMS: encryption key of ciphered pushes (32 hex digits)")
     p.add_argument("--dlms-auth-key", help="DLMS: authentication key of ciphered pushes (32 hex digits)")
+    p.add_argument("--read-timeout", type=float, default=300.0,
+                   help="DLMS: seconds one read may take, all its blocks and segments together (default 300)")
 
 
 def follow(args, out, target) -> int:
-    """``capture dlms --follow``: a push stream (``--count`` telegrams, default for ever)."""
-    from .capture import capture_push, follow_pushes
+    """``capture dlms --follow``: a push stream; ``--count N`` stops after N telegrams captured
+    (written), for ever without it. A telegram that names no meter (Aidon/Kaifa list 1), or a
+    second one within the same second, is skipped and counted (``-v``), never taken for a link
+    failure; a telegram that does not decrypt ends the capture (exit 2)."""
+    from collections import Counter
+
+    from .capture import capture_push, follow_pushes, push_reading
+    from .errors import DLMSError
+    from .push import decode_notification
 
     keys = None
     key = _hex_key(args.dlms_key, "--dlms-key")
     if key:
         keys = {"encryption": key, "authentication": _hex_key(args.dlms_auth_key, "--dlms-auth-key")}
     last = {"stamp": None}
+    skipped: Counter = Counter()
 
-    def handle(notification) -> None:
-        from .push import decode_notification
-        from .capture import push_reading
-        reading = push_reading(decode_notification(notification))
+    def skip(why: str) -> bool:
+        skipped[why] += 1
+        out.detail(f"skipped a push telegram: {why} ({skipped[why]} so far)")
+        return False
+
+    def handle(notification) -> bool:
+        try:
+            push = decode_notification(notification)
+            reading = push_reading(push)
+        except DLMSError as exc:   # a list that names no meter, or a layout we do not know
+            return skip("no meter id (a short list)" if "no meter id" in str(exc) else str(exc))
         if reading.timestamp == last["stamp"]:
-            return       # two telegrams in one second: the table holds one record a second
+            return skip("a second telegram within the same second")   # the table holds one a second
         last["stamp"] = reading.timestamp
         summary = capture_push(notification, target)  # in the target's time zone
         out.print(f"captured push of meter {reading.serial}: "
                   + ", ".join(f"{t} {c}" for t, c in sorted(summary.rows.items())))
+        return True
 
-    count = args.count if args.count > 1 else None
-    follow_pushes(args.port, handle, keys=keys, count=count, log=out.print)
+    try:
+        captured = follow_pushes(args.port, handle, keys=keys, count=args.count, log=out.print, skipped=skipped)
+    except DLMSError as exc:
+        if exc.category != "cipher":
+            raise
+        raise InputError(f"{args.port}: {exc}") from None
+    finally:
+        if skipped:
+            out.detail("skipped: " + ", ".join(f"{n} {why}" for why, n in sorted(skipped.items())))
+    out.detail(f"captured {captured} telegram(s)")
     return 0
 
 
@@ -157,6 +190,9 @@ def read_meter(args, timezone: str):
     from .client import SpodesClient
 
     password = args.dlms_password.encode() if args.client == 32 else None
+    if not args.read_timeout > 0:
+        raise InputError(f"--read-timeout {args.read_timeout:g}: give a number of seconds above 0")
     with SpodesClient(args.port, client=args.client, password=password, logical=args.logical_address,
-                      physical=args.physical_address, serial=args.serial, wrapper=args.wrapper) as client:
+                      physical=args.physical_address, serial=args.serial, wrapper=args.wrapper,
+                      read_timeout=args.read_timeout) as client:
         return spodes_reading(client, timezone, args.days, args.months)

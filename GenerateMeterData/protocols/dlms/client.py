@@ -4,7 +4,8 @@ their scaler profile, event logs -- over HDLC on any pyserial URL, or TCP with t
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, List, Optional, Tuple
+from contextlib import contextmanager
+from typing import Any, Iterator, List, Optional, Tuple
 
 from . import axdr, spodes
 from .apdu import (AARE, AARQ, AccessSelection, AttributeDescriptor, ExceptionResponse, GetRequestNext,
@@ -13,21 +14,42 @@ from .apdu import (AARE, AARQ, AccessSelection, AttributeDescriptor, ExceptionRe
 from .axdr import CosemDateTime, Data
 from .errors import DLMSError
 from .hdlc import Address
-from .link import HdlcClientLink, WrapperClientLink, open_stream
+from .link import READ_TIMEOUT, Deadline, HdlcClientLink, WrapperClientLink, open_stream
 from .obis import obis_bytes, obis_text, parse_obis
 from .push import scale
 from .tables import UNITS
 
 CLIENT_CONFORMANCE = 0x001E1D  # get, set, selective access, action, block transfer with get, multiple references
+#: The most one GET gathers over block transfer: a year of a 30-minute load profile is ~0.4 MB
+MAX_ANSWER = 8 * 1024 * 1024
+#: The most blocks one GET follows (a meter sending empty blocks adds no bytes)
+MAX_BLOCKS = 10_000
+#: The categories of a read that ran past a bound: never taken for "the meter has no such object"
+BOUNDS = ("deadline", "limit")
+
+
+@contextmanager
+def _shape(what: str) -> Iterator[None]:
+    """A value the meter sent that has not the shape the object's class gives: one DLMSError."""
+    try:
+        yield
+    except (TypeError, ValueError, AttributeError, IndexError, KeyError, OverflowError) as exc:
+        raise DLMSError(f"{what}: the meter's answer has not the expected shape ({exc})", "apdu") from None
 
 
 class SpodesClient:
-    """``with SpodesClient("socket://host:port", client=32, password=b"12345678", serial="...") as c:``"""
+    """``with SpodesClient("socket://host:port", client=32, password=b"12345678", serial="...") as c:``
+
+    Every read is bounded: ``timeout`` per frame (resent ``retries`` times), one deadline of
+    ``read_timeout`` seconds for a whole read (a GET with all its blocks and segments: DLMSError
+    ``deadline``), at most ``max_answer`` bytes and ``max_blocks`` blocks per GET and ``max_pdu``
+    bytes per APDU (DLMSError ``limit``)."""
 
     def __init__(self, url: str, *, client: int = spodes.PUBLIC_CLIENT, password: Optional[bytes] = None,
                  logical: int = 1, physical: Optional[int] = None, serial: Optional[str] = None,
                  wrapper: bool = False, timeout: float = 3.0, retries: int = 3, baudrate: int = 9600,
-                 max_info: int = 512, window: int = 7, max_pdu: int = 0xFFFF) -> None:
+                 max_info: int = 512, window: int = 7, max_pdu: int = 0xFFFF, read_timeout: float = READ_TIMEOUT,
+                 max_answer: int = MAX_ANSWER, max_blocks: int = MAX_BLOCKS) -> None:
         if physical is None and serial:
             physical = spodes.server_address_from_serial(serial)
         self.url = url
@@ -37,6 +59,7 @@ class SpodesClient:
         self.wrapper = wrapper
         self.timeout, self.retries, self.baudrate = timeout, retries, baudrate
         self.max_info, self.window, self.max_pdu = max_info, window, max_pdu
+        self.read_timeout, self.max_answer, self.max_blocks = read_timeout, max_answer, max_blocks
         self.link = None
         self.stream = None
         self.invoke = 1
@@ -55,10 +78,12 @@ class SpodesClient:
         self.stream = open_stream(self.url, self.baudrate)
         try:
             if self.wrapper:
-                self.link = WrapperClientLink(self.stream, self.client, self.server.logical, self.timeout * 3)
+                self.link = WrapperClientLink(self.stream, self.client, self.server.logical, self.timeout * 3,
+                                              read_timeout=self.read_timeout)
             else:
                 self.link = HdlcClientLink(self.stream, self.client, self.server, timeout=self.timeout,
-                                           retries=self.retries, max_info=self.max_info, window=self.window)
+                                           retries=self.retries, max_info=self.max_info, window=self.window,
+                                           read_timeout=self.read_timeout, max_answer=self.max_pdu)
             self.link.connect()
             self.associate()
         except BaseException:
@@ -83,13 +108,15 @@ class SpodesClient:
         """RLRQ, DISC, close the stream."""
         if self.link is None:
             return
+        # a meter that does not answer the release or the DISC is left after one frame's timeout
+        leave = Deadline(min(self.read_timeout, self.timeout))
         try:
             if release:
                 try:
-                    self.link.request(ReleaseRequest(0).encode())
+                    self.link.request(ReleaseRequest(0).encode(), leave)
                 except DLMSError:
                     pass
-            self.link.disconnect()
+            self.link.disconnect(leave)
         finally:
             self.stream.close()
             self.link = None
@@ -105,7 +132,8 @@ class SpodesClient:
         self.invoke = (self.invoke % 15) + 1
         invoke = 0xC0 | self.invoke
         request = GetRequestNormal(AttributeDescriptor(class_id, obis_bytes(obis), attribute), access, invoke)
-        answer = decode_apdu(self.link.request(request.encode()))
+        deadline = Deadline(self.read_timeout)
+        answer = decode_apdu(self.link.request(request.encode(), deadline))
         where = f"{obis_text(parse_obis(obis))} attribute {attribute}"
         if isinstance(answer, GetResponseNormal):
             if answer.result.error is not None:
@@ -114,14 +142,23 @@ class SpodesClient:
             return answer.result.data
         if isinstance(answer, GetResponseWithBlock):
             raw = bytearray()
+            blocks = 0
             while True:
                 if answer.error is not None:
                     raise DLMSError(f"{where}: block {answer.block_number}: "
                                     f"{DATA_ACCESS_RESULTS.get(answer.error, answer.error)}", "access")
+                blocks += 1
+                if len(raw) + len(answer.raw_data or b"") > self.max_answer or blocks > self.max_blocks:
+                    raise DLMSError(f"{where}: the meter's block transfer runs past {self.max_answer} bytes or "
+                                    f"{self.max_blocks} blocks ({blocks} blocks, {len(raw)} bytes so far) "
+                                    "without its last block", "limit")
                 raw += answer.raw_data or b""
                 if answer.last_block:
                     break
-                answer = decode_apdu(self.link.request(GetRequestNext(answer.block_number, invoke).encode()))
+                if deadline.expired():
+                    raise deadline.error()
+                answer = decode_apdu(self.link.request(GetRequestNext(answer.block_number, invoke).encode(),
+                                                       deadline))
                 if not isinstance(answer, GetResponseWithBlock):
                     raise DLMSError(f"{where}: expected the next block, got {answer.name}", "session")
             return axdr.decode_all(bytes(raw))
@@ -135,7 +172,7 @@ class SpodesClient:
         self.invoke = (self.invoke % 15) + 1
         request = GetRequestWithList([(AttributeDescriptor(c, obis_bytes(o), a), None) for c, o, a in items],
                                      0xC0 | self.invoke)
-        answer = decode_apdu(self.link.request(request.encode()))
+        answer = decode_apdu(self.link.request(request.encode(), Deadline(self.read_timeout)))
         if not isinstance(answer, GetResponseWithList) or len(answer.results) != len(items):
             raise DLMSError(f"GET with list of {len(items)}: unexpected answer {answer.name}", "session")
         out: List[Any] = []
@@ -153,12 +190,13 @@ class SpodesClient:
         units = self.get_many([(spodes.REGISTER, o, 3) for o in obis_codes])
         values = self.get_many([(spodes.REGISTER, o, 2) for o in obis_codes])
         out: List[Optional[Tuple[Any, Optional[str]]]] = []
-        for su, value in zip(units, values):
+        for obis, su, value in zip(obis_codes, units, values):
             if isinstance(su, DLMSError) or isinstance(value, DLMSError):
                 out.append(None)
                 continue
-            scaler, unit = (d.value for d in su.value)
-            out.append((scale(value.value, scaler), UNITS.get(unit)))
+            with _shape(f"{obis} scaler_unit"):
+                scaler, unit = (d.value for d in su.value)
+                out.append((scale(value.value, scaler), UNITS.get(unit)))
         return out
 
     def clock(self) -> dt.datetime:
@@ -188,13 +226,14 @@ class SpodesClient:
         try:
             scaler, unit = value.value
             return scaler.value, unit.value
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, AttributeError):
             raise DLMSError(f"{obis}: scaler_unit is {value.plain()!r}", "session") from None
 
     def capture_objects(self, profile: str) -> List[Tuple[int, str, int]]:
         """(class, OBIS, attribute) of a profile's columns."""
         value = self.get(spodes.PROFILE_GENERIC, profile, 3)
-        return [(c.value[0].value, obis_text(c.value[1].value), c.value[2].value) for c in value.value]
+        with _shape(f"{profile} capture_objects"):
+            return [(c.value[0].value, obis_text(c.value[1].value), c.value[2].value) for c in value.value]
 
     def profile(self, profile: str, start: Optional[dt.datetime] = None, end: Optional[dt.datetime] = None,
                 scalers: bool = True) -> Tuple[List[Tuple[int, str, int]], List[List[Any]]]:
@@ -212,15 +251,16 @@ class SpodesClient:
         buffer = self.get(spodes.PROFILE_GENERIC, profile, 2, access)
         factors = self._column_scalers(profile, columns) if scalers else [0] * len(columns)
         rows = []
-        for entry in buffer.value:
-            row = []
-            for item, factor in zip(entry.value, factors):
-                if item.tag == axdr.OCTET_STRING:
-                    moment = axdr.parse_datetime_octets(item.value)
-                    row.append(moment.to_datetime() if moment is not None else item.value)
-                else:
-                    row.append(scale(item.value, factor))
-            rows.append(row)
+        with _shape(f"{profile} buffer"):
+            for entry in buffer.value:
+                row = []
+                for item, factor in zip(entry.value, factors):
+                    if item.tag == axdr.OCTET_STRING:
+                        moment = axdr.parse_datetime_octets(item.value)
+                        row.append(moment.to_datetime() if moment is not None else item.value)
+                    else:
+                        row.append(scale(item.value, factor))
+                rows.append(row)
         return columns, rows
 
     def _column_scalers(self, profile: str, columns: List[Tuple[int, str, int]]) -> List[int]:
@@ -231,10 +271,13 @@ class SpodesClient:
             try:
                 objects = self.capture_objects(scaler_profile)
                 values = self.get(spodes.PROFILE_GENERIC, scaler_profile, 2).value
-                if values:
-                    for (_, obis, _), su in zip(objects, values[0].value):
-                        by_obis[obis] = su.value[0].value
-            except DLMSError:
+                with _shape(f"{scaler_profile} buffer"):
+                    if values:
+                        for (_, obis, _), su in zip(objects, values[0].value):
+                            by_obis[obis] = su.value[0].value
+            except DLMSError as exc:
+                if exc.category in BOUNDS:
+                    raise
                 by_obis = {}
         factors = []
         for class_id, obis, _ in columns:

@@ -314,19 +314,36 @@ def strip_llc(information: bytes) -> bytes:
     return information
 
 
-class Reassembler:
-    """Joins the information fields of segmented frames (S bit set on all but the last)."""
+#: The most a reassembler joins by default: the largest APDU DLMS negotiates (max-pdu-size is an
+#: Unsigned16) with its LLC header and room for a ciphering header.
+MAX_REASSEMBLED = 0xFFFF + 64
 
-    def __init__(self) -> None:
+
+class Reassembler:
+    """Joins the information fields of segmented frames (S bit set on all but the last), up to
+    ``max_bytes`` (and ``max_parts`` segments: empty ones add no bytes); past either it raises
+    DLMSError ``limit`` and forgets the parts, so a peer that never sends the last segment holds
+    a bounded amount of memory."""
+
+    def __init__(self, max_bytes: int = MAX_REASSEMBLED, max_parts: Optional[int] = None) -> None:
         self.parts: List[bytes] = []
+        self.size = 0
+        self.max_bytes = max_bytes
+        # the smallest segment a link negotiates is 16 bytes, so max_bytes / 16 segments is a whole APDU
+        self.max_parts = max_parts if max_parts is not None else max_bytes // 16 + 1
 
     def add(self, frame: Frame) -> Optional[bytes]:
         """The whole information once the last segment arrived, else None."""
+        self.size += len(frame.information)
+        if self.size > self.max_bytes or len(self.parts) >= self.max_parts:
+            parts, self.parts, self.size = len(self.parts) + 1, [], 0
+            raise DLMSError(f"segmented HDLC information runs past {self.max_bytes} bytes or {self.max_parts} "
+                            f"segments ({parts} segments so far) without its last segment", "limit")
         self.parts.append(frame.information)
         if frame.segmented:
             return None
         whole = b"".join(self.parts)
-        self.parts = []
+        self.parts, self.size = [], 0
         return whole
 
 

@@ -292,10 +292,13 @@ class Association:
         if isinstance(request, GetRequestNormal):
             return self._answer(self._get(request.attribute, request.access), request.invoke)
         if isinstance(request, GetRequestWithList):
-            results = []
+            results, size = [], 0
             for attribute, access in request.attributes:
                 value = self._get(attribute, access)
                 results.append(GetResult(error=value) if isinstance(value, int) else GetResult(data=value))
+                size += 2 if isinstance(value, int) else len(value.encode())
+                if size > self.client_max_pdu:   # stop at once: a list of many profiles holds one at a time
+                    return GetResponseNormal(GetResult(error=OTHER_REASON), request.invoke).encode()
             encoded = GetResponseWithList(results, request.invoke).encode()
             if len(encoded) <= self.client_max_pdu:
                 return encoded
@@ -358,8 +361,14 @@ class Association:
 PUSH_LAYOUTS = ("aidon", "kamstrup", "kaifa")
 
 
-def push_records(objects: SpodesObjects, layout: str) -> DataNotification:
-    """One push telegram of the meter's present values in a HAN list layout."""
+#: the layouts whose meters also send a short list of the active power alone, without the meter id
+#: (Aidon and Kaifa "list 1", every 2.5 s between the full lists)
+SHORT_LIST_LAYOUTS = ("aidon", "kaifa")
+
+
+def push_records(objects: SpodesObjects, layout: str, short: bool = False) -> DataNotification:
+    """One push telegram of the meter's present values in a HAN list layout; ``short``: the list 1
+    of Aidon and Kaifa meters, the active power import alone (no meter id)."""
     meter = objects.meter
     quality = meter.quality()
     registers = meter.registers()
@@ -371,10 +380,18 @@ def push_records(objects: SpodesObjects, layout: str) -> DataNotification:
         return 0 if value is None else int(round(value * factor))
 
     now = CosemDateTime.from_datetime(meter.local_now().replace(microsecond=0))
+    if short:
+        power = Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(1), 0))
+        if layout == "aidon":
+            return notification_for([("1.0.1.7.0.255", power)], layout="obis-structures",
+                                    scaler_units={"1.0.1.7.0.255": (0, 27)})
+        if layout == "kaifa":
+            return notification_for([("", power)], layout="bare-values", moment=now)
+        raise DLMSError(f"push layout {layout!r} has no short list: {', '.join(SHORT_LIST_LAYOUTS)} have", "push")
     if layout == "aidon":
         records = [("1.1.0.2.129.255", Data(axdr.VISIBLE_STRING, "AIDON_V0001")),
                    ("0.0.96.1.0.255", Data(axdr.VISIBLE_STRING, meter.serial)),
-                   ("0.0.96.1.7.255", Data(axdr.VISIBLE_STRING, meter.model[:16])),
+                   ("0.0.96.1.7.255", Data(axdr.VISIBLE_STRING, meter.model)),
                    ("1.0.1.7.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(1), 0))),
                    ("1.0.3.7.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(3), 0)))]
         scalers = {"1.0.1.7.0.255": (0, 27), "1.0.3.7.0.255": (0, 29)}
@@ -391,7 +408,7 @@ def push_records(objects: SpodesObjects, layout: str) -> DataNotification:
         return notification_for(records, layout="obis-structures", scaler_units=scalers)
     if layout == "kamstrup":
         records = [("1.1.0.0.5.255", Data(axdr.VISIBLE_STRING, meter.serial)),
-                   ("1.1.96.1.1.255", Data(axdr.VISIBLE_STRING, meter.model[:18])),
+                   ("1.1.96.1.1.255", Data(axdr.VISIBLE_STRING, meter.model)),
                    ("1.1.1.7.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(1), 0))),
                    ("1.1.3.7.0.255", Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(3), 0)))]
         for c in (31, 51, 71):
@@ -406,7 +423,7 @@ def push_records(objects: SpodesObjects, layout: str) -> DataNotification:
                                 invoke_id=0)
     if layout == "kaifa":
         values = [Data(axdr.OCTET_STRING, b"KFM_001"), Data(axdr.OCTET_STRING, meter.serial.encode()),
-                  Data(axdr.OCTET_STRING, meter.model[:16].encode()),
+                  Data(axdr.OCTET_STRING, meter.model.encode()),
                   Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(1), 0)), Data(axdr.DOUBLE_LONG_UNSIGNED, 0),
                   Data(axdr.DOUBLE_LONG_UNSIGNED, max(number(3), 0)), Data(axdr.DOUBLE_LONG_UNSIGNED, 0)]
         values += [Data(axdr.DOUBLE_LONG_UNSIGNED, number(c, 1000)) for c in (31, 51, 71)]
@@ -423,6 +440,7 @@ class DLMSImitator(TCPService):
     def __init__(self, meter: Optional[GeneratedMeter] = None, *, overrides: Optional[Dict[str, str]] = None,
                  passwords: Optional[Dict[int, bytes]] = None, logical: int = 1, physical: Optional[int] = None,
                  wrapper: bool = False, push: Optional[str] = None, push_interval: float = 10.0,
+                 push_short: int = 0, push_key: Optional[bytes] = None, push_auth_key: Optional[bytes] = None,
                  max_info: int = 512, window: int = 7) -> None:
         super().__init__()
         self.meter = meter or GeneratedMeter()
@@ -434,8 +452,13 @@ class DLMSImitator(TCPService):
         self.wrapper = wrapper
         if push is not None and push not in PUSH_LAYOUTS:
             raise DLMSError(f"push layout {push!r}: {', '.join(PUSH_LAYOUTS)}", "push")
+        if push_short and push not in SHORT_LIST_LAYOUTS:
+            raise DLMSError(f"short lists are sent by {', '.join(SHORT_LIST_LAYOUTS)} meters, not {push}", "push")
         self.push = push
         self.push_interval = push_interval
+        self.push_short = push_short        # short lists (no meter id) after each full one
+        self.push_key, self.push_auth_key = push_key, push_auth_key
+        self.push_counter = 0
         self.max_info = max_info
         self.window = window
         self.requests = 0
@@ -443,17 +466,26 @@ class DLMSImitator(TCPService):
         self._pty: Optional[Tuple[int, int]] = None
 
     # ---- push ------------------------------------------------------------------------------
-    def push_frame(self) -> bytes:
-        """One push telegram as a UI frame (what a HAN port sends)."""
-        apdu = push_records(self.objects, self.push or "aidon").encode()
-        return Frame(Address(16), self.address, control_u(UI), LLC_RESPONSE + apdu).encode()
+    def push_frame(self, short: bool = False) -> bytes:
+        """One push telegram as a UI frame (what a HAN port sends); general-glo-ciphered with
+        ``push_key`` (and authenticated with ``push_auth_key``) when given."""
+        notification = push_records(self.objects, self.push or "aidon", short)
+        if self.push_key:
+            from .cipher import encrypt_general_glo
+            self.push_counter += 1
+            title = b"GMD" + (int("".join(c for c in self.meter.serial if c.isdigit()) or 0) % 2 ** 40).to_bytes(5, "big")
+            notification = encrypt_general_glo(notification, title, self.push_counter, self.push_key,
+                                               self.push_auth_key, 0x30 if self.push_auth_key else 0x20)
+        return Frame(Address(16), self.address, control_u(UI), LLC_RESPONSE + notification.encode()).encode()
 
     def _push_loop(self, send: Callable[[bytes], None]) -> None:
+        sent = 0
         while not self._stop.is_set():
-            try:
-                send(self.push_frame())
+            try:   # a full list, then push_short short ones, each push_interval apart
+                send(self.push_frame(short=sent % (self.push_short + 1) != 0))
             except OSError:
                 return
+            sent += 1
             if self._stop.wait(self.push_interval):
                 return
 

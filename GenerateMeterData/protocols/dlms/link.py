@@ -9,8 +9,8 @@ import time
 from typing import Callable, List, Optional
 
 from .errors import DLMSError
-from .hdlc import (DEFAULT_PARAMETERS, DISC, DM, LLC_REQUEST, LLC_RESPONSE, RR, SNRM, UA, Address, Frame,
-                   FrameReader, Reassembler, control_i, control_s, control_u, encode_parameters, parse_parameters,
+from .hdlc import (DEFAULT_PARAMETERS, DISC, DM, LLC_REQUEST, LLC_RESPONSE, MAX_REASSEMBLED, RR, SNRM, UA,
+                   Address, Frame, FrameReader, Reassembler, control_i, control_s, control_u, encode_parameters, parse_parameters,
                    segment, strip_llc)
 from .wrapper import WrapperReader, wrap
 
@@ -23,7 +23,10 @@ class SocketStream:
         self.sock = sock
 
     def write(self, data: bytes) -> None:
-        self.sock.sendall(data)
+        try:
+            self.sock.sendall(data)
+        except OSError as exc:
+            raise DLMSError(f"connection lost: {exc}", "session") from None
 
     def read(self, timeout: float) -> bytes:
         """Some bytes, b"" when none came within ``timeout``; DLMSError when the peer closed."""
@@ -58,8 +61,11 @@ class SerialStream:
         self.url = url
 
     def write(self, data: bytes) -> None:
-        self.port.write(data)
-        self.port.flush()
+        try:
+            self.port.write(data)
+            self.port.flush()
+        except Exception as exc:  # pyserial raises several types for a vanished port
+            raise DLMSError(f"{self.url}: {exc}", "session") from None
 
     def read(self, timeout: float) -> bytes:
         self.port.timeout = max(timeout, 0.001)
@@ -76,9 +82,11 @@ class SerialStream:
 
 
 def open_stream(url: str, baudrate: int = 9600):
-    """A stream for a pyserial URL or ``tcp://host:port`` (a plain socket)."""
-    if url.startswith("tcp://"):
-        host, _, port = url[6:].rpartition(":")
+    """A stream for a pyserial URL or ``tcp://host:port``; ``socket://host:port`` without options is a
+    plain socket too (what pyserial opens, read a buffer at a time instead of two bytes a call)."""
+    scheme, _, rest = url.partition("://")
+    if scheme == "tcp" or (scheme == "socket" and "?" not in rest):
+        host, _, port = rest.rpartition(":")
         try:
             return SocketStream(socket.create_connection((host, int(port)), timeout=10))
         except (OSError, ValueError) as exc:
@@ -87,13 +95,43 @@ def open_stream(url: str, baudrate: int = 9600):
 
 
 # ---- client side --------------------------------------------------------------------------
+#: The default deadline of one whole read (an answer with all its segments, or a GET with all its
+#: blocks): long enough for a year of a load profile at 9600 baud, short enough that a meter
+#: that never finishes is given up.
+READ_TIMEOUT = 300.0
+
+
+class Deadline:
+    """The one deadline of a whole read: ``Deadline(seconds)`` from now."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self.at
+
+    def error(self) -> DLMSError:
+        """The one error of a read that ran past its deadline."""
+        return DLMSError(f"the meter's answer did not complete within {self.seconds:g} s (the deadline of one "
+                         "read: a meter that keeps sending segments or blocks, or a slow line; --read-timeout "
+                         "raises it)", "deadline")
+
+
 class HdlcClientLink:
     """One HDLC connection from a client to a server; ``request(apdu)`` returns the answer APDU.
-    ``round_trips`` counts every frame sent that waited for an answer."""
+    ``round_trips`` counts every frame sent that waited for an answer.
+
+    Bounded: ``timeout`` is the wait for each frame (then it is sent again, ``retries`` times);
+    a whole answer, all its segments together, has one deadline (``read_timeout``, or the
+    ``deadline`` a caller passes for several requests) and at most ``max_answer`` bytes."""
 
     def __init__(self, stream, client: int = 16, server: Optional[Address] = None, *, timeout: float = 3.0,
-                 retries: int = 3, max_info: int = 512, window: int = 7) -> None:
+                 retries: int = 3, max_info: int = 512, window: int = 7, read_timeout: float = READ_TIMEOUT,
+                 max_answer: int = MAX_REASSEMBLED) -> None:
         self.stream = stream
+        self.read_timeout = read_timeout
+        self.max_answer = max_answer
         self.client = Address(client)
         self.server = server or Address(1)
         self.timeout = timeout
@@ -125,17 +163,22 @@ class HdlcClientLink:
                 return None
             self.pending.extend(self.reader.feed(self.stream.read(min(remaining, 0.5))))
 
-    def _exchange(self, raw: bytes, accept: Callable[[Frame], bool]) -> Frame:
-        """Send ``raw`` and wait for a frame ``accept`` takes; resend on timeout."""
+    def _exchange(self, raw: bytes, accept: Callable[[Frame], bool], until: Optional[Deadline] = None) -> Frame:
+        """Send ``raw`` and wait for a frame ``accept`` takes; resend on timeout; DLMSError
+        ``deadline`` once ``until`` has passed."""
         self.round_trips += 1
         for attempt in range(self.retries + 1):
             if attempt:
                 self.retransmissions += 1
                 self.stream.write(raw)
             deadline = time.monotonic() + self.timeout
+            if until is not None and until.at < deadline:
+                deadline = until.at
             while True:
                 frame = self._next_frame(deadline)
                 if frame is None:
+                    if until is not None and until.expired():
+                        raise until.error()
                     break
                 if frame.kind == "DM" and self.connected:
                     self.connected = False
@@ -158,25 +201,27 @@ class HdlcClientLink:
         self.connected = True
         return self.parameters
 
-    def request(self, apdu: bytes) -> bytes:
-        """Send one APDU (segmented to the server's receive size) and return its answer."""
+    def request(self, apdu: bytes, deadline: Optional[Deadline] = None) -> bytes:
+        """Send one APDU (segmented to the server's receive size) and return its answer, by
+        ``deadline`` (default ``read_timeout`` from now)."""
         if not self.connected:
             raise DLMSError("HDLC link not connected", "session")
+        deadline = deadline or Deadline(self.read_timeout)
         parts = segment(LLC_REQUEST + apdu, self.parameters["max_info_receive"])
-        reassembler = Reassembler()
+        reassembler = Reassembler(self.max_answer + len(LLC_RESPONSE))
         answer: Optional[bytes] = None
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
             raw = self._send(control_i(self.send_seq, self.receive_seq), part, segmented=not last)
             self.send_seq = (self.send_seq + 1) & 7
             if not last:   # the server acknowledges each segment with RR
-                self._exchange(raw, lambda f: f.kind == "RR" and (f.control >> 5) == self.send_seq)
+                self._exchange(raw, lambda f: f.kind == "RR" and (f.control >> 5) == self.send_seq, deadline)
                 continue
-            answer = self._collect(raw, reassembler)
+            answer = self._collect(raw, reassembler, deadline)
         assert answer is not None
         return strip_llc(answer)
 
-    def _collect(self, raw: bytes, reassembler: Reassembler) -> bytes:
+    def _collect(self, raw: bytes, reassembler: Reassembler, deadline: Deadline) -> bytes:
         """Receive the answer's I-frames window by window, asking for each next window with RR."""
         whole: List[bytes] = []
 
@@ -192,19 +237,19 @@ class HdlcClientLink:
             return bool(frame.control & 0x10)
 
         while True:
-            self._exchange(raw, accept)
+            self._exchange(raw, accept, deadline)
             if whole:
                 return whole[0]
             raw = self._send(control_s(RR, self.receive_seq))
 
-    def disconnect(self) -> None:
-        """DISC; UA or DM both end the link."""
+    def disconnect(self, deadline: Optional[Deadline] = None) -> None:
+        """DISC; UA or DM both end the link (or ``deadline``: the link is left all the same)."""
         if not self.connected:
             return
         raw = self._send(control_u(DISC))
         self.connected = False
         try:
-            self._exchange(raw, lambda f: f.kind in ("UA", "DM"))
+            self._exchange(raw, lambda f: f.kind in ("UA", "DM"), deadline)
         except DLMSError:
             pass
 
@@ -212,11 +257,13 @@ class HdlcClientLink:
 class WrapperClientLink:
     """DLMS over TCP with the IEC 62056-47 wrapper: one APDU per PDU, no HDLC."""
 
-    def __init__(self, stream, client: int = 16, server: int = 1, timeout: float = 10.0) -> None:
+    def __init__(self, stream, client: int = 16, server: int = 1, timeout: float = 10.0,
+                 read_timeout: float = READ_TIMEOUT) -> None:
         self.stream = stream
         self.client = client
         self.server = server
         self.timeout = timeout
+        self.read_timeout = read_timeout
         self.reader = WrapperReader()
         self.round_trips = 0
         self.retransmissions = 0
@@ -224,18 +271,23 @@ class WrapperClientLink:
     def connect(self) -> dict:
         return {}
 
-    def request(self, apdu: bytes) -> bytes:
+    def disconnect(self, deadline: Optional[Deadline] = None) -> None:
+        pass
+
+    def request(self, apdu: bytes, deadline: Optional[Deadline] = None) -> bytes:
+        """Send one APDU and return the answer addressed to us (a wrapper PDU holds at most
+        65535 bytes, so the reader's memory is bounded), within ``timeout`` and ``deadline``."""
+        deadline = deadline or Deadline(self.read_timeout)
         self.stream.write(wrap(apdu, self.client, self.server))
         self.round_trips += 1
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            for header, answer in self.reader.feed(self.stream.read(min(0.5, deadline - time.monotonic()))):
+        until = min(time.monotonic() + self.timeout, deadline.at)
+        while time.monotonic() < until:
+            for header, answer in self.reader.feed(self.stream.read(min(0.5, until - time.monotonic()))):
                 if header["destination"] == self.client:
                     return answer
+        if deadline.expired():
+            raise deadline.error()
         raise DLMSError(f"no answer within {self.timeout:g} s over the wrapper", "timeout")
-
-    def disconnect(self) -> None:
-        pass
 
 
 # ---- server side --------------------------------------------------------------------------

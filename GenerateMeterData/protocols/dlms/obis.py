@@ -30,7 +30,10 @@ def parse_obis(value: Union[str, bytes, ObisCode]) -> ObisCode:
 
 
 def obis_text(code: Union[bytes, ObisCode]) -> str:
-    """``A-B:C.D.E.F``."""
+    """``A-B:C.D.E.F``; DLMSError for anything but six values (what a meter or a file says)."""
+    if not isinstance(code, (bytes, bytearray, tuple)) or len(code) != 6:
+        size = len(code) if hasattr(code, "__len__") else type(code).__name__
+        raise DLMSError(f"an OBIS code has 6 bytes, got {size}", "obis")
     a, b, c, d, e, f = code
     return f"{a}-{b}:{c}.{d}.{e}.{f}"
 

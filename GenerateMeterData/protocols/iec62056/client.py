@@ -16,6 +16,11 @@ from .messages import (ACK, ETX, EOT, NAK, STX, DataSet, Identification, IECErro
                        sign_on, strip_parity)
 
 
+#: The most the client holds of one message it has not completed: a readout of a big meter is tens
+#: of kilobytes; a meter that sends more without ending its message is broken or hostile.
+MAX_MESSAGE = 1024 * 1024
+
+
 def open_port(url: str, baudrate: int = 300, timeout: float = 0.2):
     """A pyserial port for any URL, 7E1 as the standard wants (ignored by socket:// and loop://)."""
     import serial
@@ -38,7 +43,8 @@ class IECClient:
 
     def __init__(self, url: Optional[str] = None, *, port=None, address: str = "", initial_baud: int = 300,
                  timeout: float = 5.0, baud_switch_delay: float = 0.0, retries: int = 3,
-                 max_baud: Optional[int] = None, sleep: Callable[[float], None] = time.sleep) -> None:
+                 max_baud: Optional[int] = None, sleep: Callable[[float], None] = time.sleep,
+                 max_message: int = MAX_MESSAGE) -> None:
         if port is None and url is None:
             raise IECError("give a port URL (e.g. socket://host:port or /dev/ttyUSB0)", "port")
         self.url = url or getattr(port, "name", "port")
@@ -49,6 +55,7 @@ class IECClient:
         self.retries = retries
         self.max_baud = max_baud
         self.sleep = sleep
+        self.max_message = max_message
         self._sent = b""
         self._buffer = b""
         self.identification: Optional[Identification] = None
@@ -83,6 +90,9 @@ class IECClient:
         except (OSError, ValueError) as exc:  # a dead link: an error, never a partial reading
             raise IECError(f"{self.url}: the link to the meter is gone ({exc})", "port") from None
         if chunk:
+            if len(self._buffer) + len(chunk) > self.max_message:
+                raise IECError(f"{self.url}: the meter sent more than {self.max_message} bytes without completing "
+                               f"the {what}", "limit")
             self._buffer += strip_parity(chunk)
             if self._sent and self._buffer.startswith(self._sent):
                 self._buffer = self._buffer[len(self._sent):]  # the echo of our own request

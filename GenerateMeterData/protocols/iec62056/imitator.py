@@ -128,7 +128,8 @@ def generated_lookup(meter: GeneratedMeter) -> Lookup:
 def readout_lines(meter: GeneratedMeter) -> List[str]:
     """The data block of a mode C readout of a generated meter (standard OBIS, decimal)."""
     now = meter.local_now()
-    lines = [f"0.0.0({meter.serial})", f"C.1.0({meter.serial})", f"0.9.1({now:%H:%M:%S})", f"0.9.2({now:%y-%m-%d})"]
+    lines = [f"0.0.0({meter.serial})", f"C.1.0({meter.serial})", f"96.1.1({meter.model})",
+             f"0.9.1({now:%H:%M:%S})", f"0.9.2({now:%y-%m-%d})"]
     registers = meter.registers()
     measured = meter.measured()
     for direction in DIRECTIONS:
