@@ -23,10 +23,9 @@ import tracemalloc
 
 import pytest
 
-from GenerateMeterData.protocols.dlms import axdr
 from GenerateMeterData.protocols.dlms.client import SpodesClient
 from GenerateMeterData.protocols.dlms.errors import DLMSError
-from GenerateMeterData.protocols.dlms.hdlc import Address, FrameReader
+from GenerateMeterData.protocols.dlms.hdlc import FrameReader
 from GenerateMeterData.protocols.dlms.wrapper import WrapperReader
 
 MiB = 1024 * 1024
@@ -115,9 +114,8 @@ class HostileMeter:
         finally:
             connection.settimeout(0.5)
 
-    def _hdlc(self, connection) -> None:
-        reader = FrameReader()
-        state = {"vs": 0, "vr": 0, "n": 0}
+    def _received(self, connection):
+        """What the client sends, chunk by chunk, until it closes or the server stops."""
         connection.settimeout(0.5)
         while not self.stop.is_set():
             try:
@@ -126,6 +124,12 @@ class HostileMeter:
                 continue
             if not data:
                 return
+            yield data
+
+    def _hdlc(self, connection) -> None:
+        reader = FrameReader()
+        state = {"vs": 0, "vr": 0, "n": 0}
+        for data in self._received(connection):
             for frame in reader.feed(data):
                 kind = frame.kind
                 if kind == "SNRM":
@@ -152,14 +156,7 @@ class HostileMeter:
     def _wrapper(self, connection) -> None:
         reader = WrapperReader()
         state = {"n": 0}
-        connection.settimeout(0.5)
-        while not self.stop.is_set():
-            try:
-                data = connection.recv(4096)
-            except socket.timeout:
-                continue
-            if not data:
-                return
+        for data in self._received(connection):
             for header, apdu in reader.feed(data):
                 if apdu[:1] == b"\x60":
                     connection.sendall(wrapped(AARE_ACCEPTED))

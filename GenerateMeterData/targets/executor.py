@@ -137,10 +137,14 @@ class RemoteProcess:
         """After a failed send: True (and ``input_refused``) when the command ended on its own --
         the device sent EOF and closed the channel over a live connection -- rather than the
         connection being lost."""
-        # The device's EOF came before its CLOSE.  (A dying connection closes the channel too,
-        # and paramiko's exit_status_ready() is true then -- but no EOF was received.)
-        transport = getattr(self.channel, "transport", None)
-        if transport is not None and transport.is_active() and self.channel.closed and self.channel.eof_received:
+        # The device sent the command's exit status, its EOF and its CLOSE, in that order.  (A
+        # dying connection closes the channel too, and paramiko's exit_status_ready() is true
+        # then -- but no exit status arrived: exit_status stays -1.  The transport may still look
+        # active for a moment while it unlinks its channels, so that alone proves nothing.)
+        channel = self.channel
+        transport = getattr(channel, "transport", None)
+        if transport is not None and transport.is_active() and channel.closed and channel.eof_received \
+                and getattr(channel, "exit_status", -1) != -1:
             self.input_refused = True
         return self.input_refused
 
