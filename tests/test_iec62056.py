@@ -80,7 +80,7 @@ def smartmeter_dialogs():
         yield pytest.param(json.load(open(path, encoding="utf-8")), id=os.path.basename(path))
 
 
-@pytest.mark.parametrize("dialog", smartmeter_dialogs())
+@pytest.mark.parametrize("dialog", list(smartmeter_dialogs()))
 def test_smartmeter_obis_dialogs(dialog):
     meter_bytes = b"".join(bytes.fromhex(s["hex"]) for s in dialog["steps_in_source_order"] if s["dir"] == "meter")
     readout = parse_readout(meter_bytes)
