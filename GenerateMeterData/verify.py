@@ -395,20 +395,31 @@ def _all_null_rows(record: Record) -> List[object]:
     return [row[1] for row in record.rows if all(value is None for value in row[2:])]
 
 
-def legacy_convention(view: MeterView) -> List[str]:
-    """What of the old tool's convention (contract.LEGACY_CONVENTION) this meter's rows follow:
-    a config holding its profile's period in IntervalPowerArrays, single-phase quality records
-    that all carry all-NULL rows B and C.  Empty for a meter written as the device writes."""
-    found: List[str] = []
+def _legacy_arrays(view: MeterView) -> Optional[str]:
+    """The old tool's config (contract.LEGACY_CONVENTION): IntervalPowerArrays holding the
+    profile's period -- what it says, None when the config is not that."""
     arrays = view.config("cArrays")
     periods = {slot.value("cTime") for slot in view.valid(LOAD_PROFILE)}
     if isinstance(arrays, int) and arrays > contract.PROFILE_ARRAYS and periods <= {arrays}:
-        found.append(f"IntervalPowerArrays = {arrays} = the profile's Period")
-    if view.kind is not None and view.kind.phases == 1:
-        quality = [r for m in view.present(QUALITY_MEASURES) for r in view.valid(m)]
-        if quality and all({"B", "C"} <= set(_all_null_rows(r)) for r in quality):
-            found.append(f"all-NULL rows B and C in {len(quality)} quality records")
-    return found
+        return f"IntervalPowerArrays = {arrays} = the profile's Period"
+    return None
+
+
+def _legacy_rows(view: MeterView) -> Optional[str]:
+    """The old tool's single-phase rows (contract.LEGACY_CONVENTION): every quality record with
+    all-NULL rows B and C -- what it says, None when the meter's records are not that."""
+    if view.kind is None or view.kind.phases != 1:
+        return None
+    quality = [r for m in view.present(QUALITY_MEASURES) for r in view.valid(m)]
+    if quality and all({"B", "C"} <= set(_all_null_rows(r)) for r in quality):
+        return f"all-NULL rows B and C in {len(quality)} quality records"
+    return None
+
+
+def legacy_convention(view: MeterView) -> List[str]:
+    """What of the old tool's convention this meter's rows follow (``_legacy_arrays``,
+    ``_legacy_rows``); empty for a meter written as the device writes."""
+    return [found for found in (_legacy_arrays(view), _legacy_rows(view)) if found]
 
 
 @rule("legacy-convention", reads=ALL_MEASURES)
@@ -434,7 +445,7 @@ def no_all_null_rows(view: MeterView) -> Iterator[Finding]:
     The device's data API leaves out a row whose values are all null (schema/contract.py,
     ``no-all-null-rows``); such a row is data no device writes.  (A meter whose every
     single-phase record has them is reported once, as ``legacy-convention``.)"""
-    legacy_rows = any("rows B and C" in item for item in legacy_convention(view))
+    legacy_rows = _legacy_rows(view) is not None
     for measure in view.present(ALL_MEASURES):
         for record in view.valid(measure):
             empty = _all_null_rows(record)
@@ -711,7 +722,7 @@ def config_profile_arrays(view: MeterView) -> Iterator[Finding]:
     arrays = view.config("cArrays")
     if view.configs.get("ElectricConfig") is None or arrays in (contract.PROFILE_ARRAYS, contract.NO_PROFILE_ARRAYS):
         return  # 0: the meter did not report it (the device stores a null cArrays as 0)
-    if any(item.startswith("IntervalPowerArrays") for item in legacy_convention(view)):
+    if _legacy_arrays(view) is not None:
         return
     yield Finding("ElectricConfig", view.configs["ElectricConfig"].Timestamp,
                   "IntervalPowerArrays is not the number of profile arrays", contract.PROFILE_ARRAYS, arrays)

@@ -21,6 +21,14 @@ FAMILY_CONFIG = {family: (config, measures.CONFIG_MEASURE_TABLE[config])
 ALLOWED_PERIODS = PROGRAMMABLE_PERIODS  # the profile periods a meter can be programmed for
 
 
+def check_period(value: object, what: str = "") -> None:
+    """A profile period a meter can be programmed for (minutes), or one line naming it and
+    ``what`` gave it."""
+    if isinstance(value, bool) or value not in ALLOWED_PERIODS:
+        given = f" ({what})" if what else ""
+        raise InputError(f"profile period {value!r} min{given}: use one of {', '.join(map(str, ALLOWED_PERIODS))}")
+
+
 @dataclass
 class MeterSpec:
     """One meter of a scenario: its registry row, its config row, and its place in the seed tree."""
@@ -101,9 +109,7 @@ def make_meter(rng: random.Random, ordinal: int, meter_id: int, type_name: str, 
     """A plausible meter of ``type_name`` with every field overridable; its text columns come
     from a Faker (``locale``) seeded from ``rng``."""
     kind = kind_of(type_name)
-    if period_minutes not in ALLOWED_PERIODS:
-        raise InputError(f"profile period {period_minutes} min: use one of "
-                         + ", ".join(map(str, ALLOWED_PERIODS)))
+    check_period(period_minutes)
     fake = faker_for(rng, locale)
     serial = fake.meter_serial(kind.family, kind.serial_digits)  # as the type's real meters carry it
     if interface is None:

@@ -16,7 +16,7 @@ from ..model.rng import DEFAULT_SEED, stream
 from ..schema import measures as registry
 from .electric import ElectricStory, StoryOptions
 from .emit import Emitter, Recorder
-from .meters import MeterSpec, make_meter, meter_seed_path
+from .meters import MeterSpec, check_period, make_meter, meter_seed_path
 from .modules import DigitalStory, PulseStory
 from .overrides import Overrides
 from .polls import PollClock
@@ -78,7 +78,7 @@ class Scenario:
             raise InputError(f"days must be a whole number >= 1, got {days!r}")
         if not isinstance(seed, int):
             raise InputError(f"seed must be an integer, got {seed!r}")
-        _check_period(period_minutes, "Scenario period_minutes")
+        check_period(period_minutes, "Scenario period_minutes")
         self.options = options or StoryOptions()
         self.seed = seed
         self.days = days
@@ -96,7 +96,7 @@ class Scenario:
                 raise InputError("meters must be a count or a list of MeterPlan")
         for plan in self._all_plans():
             if plan.period_minutes is not None:
-                _check_period(plan.period_minutes, f"meter plan {plan.type}: period_minutes")
+                check_period(plan.period_minutes, f"meter plan {plan.type}: period_minutes")
         # The default measures are each meter's as its type keeps them (no profile for a meter
         # without one); measures asked for by name -- measures=, StoryOptions.journals -- win.
         self.type_gated: Set[str] = set()
@@ -331,14 +331,6 @@ def _story_steps(story, emitter: Emitter, window_start: int, measures: Set[str],
     else:
         yield from steps(emitter, window_start, measures, journal_last=journal_last,
                          moment_step_minutes=moment_step_minutes)
-
-
-def _check_period(value: object, what: str) -> None:
-    """A profile period the device knows (minutes), or one line naming it."""
-    from .meters import ALLOWED_PERIODS
-
-    if isinstance(value, bool) or value not in ALLOWED_PERIODS:
-        raise InputError(f"profile period {value!r} min ({what}): use one of {', '.join(map(str, ALLOWED_PERIODS))}")
 
 
 def _epoch(value: object) -> int:
