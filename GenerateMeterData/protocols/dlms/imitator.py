@@ -552,7 +552,11 @@ class DLMSImitator(TCPService):
                                 frame.destination.logical == self.address.logical
                                 and frame.destination.physical in (None, self.address.physical)):
                             continue   # another meter on the bus
-                        for out in link.handle(frame):
+                        try:
+                            answers = link.handle(frame)
+                        except DLMSError:   # e.g. reassembly past its cap: the link forgot the parts;
+                            continue        # the frames after this one in the chunk still count
+                        for out in answers:
                             send(out)
             except DLMSError:
                 if self.wrapper:
