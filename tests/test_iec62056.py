@@ -411,3 +411,71 @@ def test_mode_d_pushes_again_and_again():
         assert all(parse_readout(p + b"!\r\n").get("1.8.0") is not None for p in pushes[:2])
     finally:
         imitator.stop()
+
+
+# ---- issue 22 item 5: the CRC after "!" of a mode D / DSMR P1 push telegram ------------------------
+@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(DATA, "amshan", "*.bin"))), ids=os.path.basename)
+def test_p1_telegram_crc_holds_on_the_published_telegrams(path):
+    """The shared vectors' README: 'The P1 CRC-16 values (CRC-16/ARC over "/" through "!") all
+    verify'; a telegram without one (p1_b) is not judged; one changed digit is caught."""
+    expected = json.load(open(path[:-4] + ".expected.json", encoding="utf-8"))
+    data = open(path, "rb").read()
+    carries = bool(expected.get("crc16_in_telegram"))
+    assert parse_readout(data).crc_ok is (True if carries else None)
+    if carries:
+        assert parse_readout(_one_digit_changed(data)).crc_ok is False
+
+
+def _one_digit_changed(data: bytes) -> bytes:
+    """The telegram with its last value's first digit changed (still a well-formed telegram)."""
+    at = data.rfind(b"(") + 1
+    while not data[at:at + 1].isdigit():
+        at += 1
+    return data[:at] + (b"1" if data[at:at + 1] != b"1" else b"2") + data[at + 1:]
+
+
+def test_crc16_arc_check_value():
+    from GenerateMeterData.protocols.crc import ARC_INIT, crc16_a001
+    assert crc16_a001(b"123456789", ARC_INIT) == 0xBB3D   # the CRC catalogue's check value
+
+
+def test_a_telegram_without_crc_is_not_judged():
+    assert parse_readout(b"/ABC5 meter\r\n\r\n1.8.0(000123.456*kWh)\r\n!\r\n").crc_ok is None
+
+
+class _Port:
+    """A port that hands out pre-recorded bytes (the push stream of a P1 meter)."""
+    def __init__(self, data: bytes) -> None:
+        self.data = bytearray(data)
+        self.name = "p1"
+
+    @property
+    def in_waiting(self) -> int:
+        return len(self.data)
+
+    def read(self, size: int) -> bytes:
+        chunk = bytes(self.data[:size])
+        del self.data[:size]
+        return chunk
+
+    def close(self) -> None:
+        pass
+
+
+def test_listen_drops_and_counts_a_telegram_with_a_wrong_crc():
+    from GenerateMeterData.protocols.iec62056.client import IECClient
+    good = open(os.path.join(DATA, "amshan", "p1_c.bin"), "rb").read()
+    bad = _one_digit_changed(good)
+    client = IECClient(port=_Port(bad + good), timeout=0.5)
+    readout = client.listen()
+    assert readout.crc_ok is True and client.crc_errors == 1
+    assert readout.data_sets == parse_readout(good).data_sets
+
+
+def test_listen_gives_up_after_wrong_crcs_in_a_row():
+    from GenerateMeterData.protocols.iec62056.client import IECClient
+    bad = _one_digit_changed(open(os.path.join(DATA, "amshan", "p1_c.bin"), "rb").read())
+    client = IECClient(port=_Port(bad * 4), timeout=0.5, retries=2)
+    with pytest.raises(IECError, match="wrong CRC"):
+        client.listen()
+    assert client.crc_errors == 3

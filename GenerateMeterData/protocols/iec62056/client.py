@@ -13,7 +13,7 @@ from typing import Callable, Dict, List, Optional
 
 from .messages import (ACK, ETX, EOT, NAK, STX, DataSet, Identification, IECError, Readout, ack_option, bcc,
                        command, frame_length, neva_address, parse_data_sets, parse_identification, parse_message,
-                       sign_on, strip_parity)
+                       sign_on, strip_parity, telegram_crc)
 
 
 #: The most the client holds of one message it has not completed: a readout of a big meter is tens
@@ -59,6 +59,7 @@ class IECClient:
         self._sent = b""
         self._buffer = b""
         self.identification: Optional[Identification] = None
+        self.crc_errors = 0   # push telegrams dropped for a wrong CRC (listen)
 
     def close(self) -> None:
         """Close the port."""
@@ -187,17 +188,35 @@ class IECClient:
             self._fill(deadline, "readout")
 
     def listen(self) -> Readout:
-        """Mode D: wait for a pushed readout (identification, data lines, ``!`` [CRC])."""
-        line = self._read_line_from_slash("pushed readout")
-        ident = parse_identification(line)
-        deadline = time.monotonic() + self.timeout
-        while b"!" not in self._buffer or not self._buffer[self._buffer.find(b"!"):].endswith(b"\n"):
-            if bytes([ETX]) in self._buffer:
-                break
-            self._fill(deadline, "end of the pushed readout")
-        text = self._buffer.decode("latin-1")
-        self._buffer = b""
-        return Readout(ident, parse_data_sets(text.replace("\x02", "").split("\x03")[0]), None)
+        """Mode D: wait for a pushed readout (identification, data lines, ``!`` [CRC]).  A
+        telegram whose CRC after ``!`` does not hold is dropped and counted in ``crc_errors``,
+        and the next one awaited; ``retries`` + 1 such telegrams in a row is an error."""
+        for _ in range(self.retries + 1):
+            line = self._read_line_from_slash("pushed readout")
+            ident = parse_identification(line)
+            deadline = time.monotonic() + self.timeout
+            while not self._telegram_end():
+                if bytes([ETX]) in self._buffer:
+                    break
+                self._fill(deadline, "end of the pushed readout")
+            end = self._telegram_end() or len(self._buffer)
+            body, self._buffer = self._buffer[:end], self._buffer[end:]
+            crc_ok = telegram_crc(line + body)
+            if crc_ok is False:
+                self.crc_errors += 1
+                continue
+            text = body.decode("latin-1")
+            return Readout(ident, parse_data_sets(text.replace("\x02", "").split("\x03")[0]), None, crc_ok)
+        raise IECError(f"{self.url}: {self.retries + 1} pushed telegrams in a row with a wrong CRC "
+                       f"({self.crc_errors} dropped in all)", "crc")
+
+    def _telegram_end(self) -> Optional[int]:
+        """Where the telegram in the buffer ends (after the line with ``!``), or None."""
+        bang = self._buffer.find(b"!")
+        if bang < 0:
+            return None
+        end = self._buffer.find(b"\n", bang)
+        return end + 1 if end >= 0 else None
 
     # ---- programming mode ------------------------------------------------------------------
     def programming(self, password: Optional[str] = "00000000", level: str = "P1") -> "ProgrammingSession":

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from ...errors import ProtocolError
+from ..crc import ARC_INIT, crc16_a001
 
 SOH, STX, ETX, EOT, ACK, NAK = 0x01, 0x02, 0x03, 0x04, 0x06, 0x15
 CRLF = b"\r\n"
@@ -195,6 +196,7 @@ class Readout:
     identification: Optional[Identification]
     data_sets: List[DataSet]
     bcc_ok: Optional[bool] = None   # None: the block carried no BCC (mode D push, some P1 meters)
+    crc_ok: Optional[bool] = None   # a push telegram's CRC after "!": None when it carries none
 
     def get(self, address: str) -> Optional[DataSet]:
         """A data set by address or OBIS code."""
@@ -211,7 +213,19 @@ class Readout:
                     "manufacturer": ident.manufacturer, "baud_char": ident.baud_char,
                     "mode": ident.mode, "switchover_baud": ident.switchover_baud,
                     "enhanced_id_char": ident.enhanced_id_char, "identification": ident.identification},
-                "bcc_ok": self.bcc_ok, "data_sets": [d.as_dict() for d in self.data_sets]}
+                "bcc_ok": self.bcc_ok, "crc_ok": self.crc_ok, "data_sets": [d.as_dict() for d in self.data_sets]}
+
+
+def telegram_crc(data: bytes) -> Optional[bool]:
+    """Whether a push telegram's CRC-16/ARC after ``!`` (4 hex digits, over ``/`` through ``!``)
+    holds; None when the telegram carries no CRC (plain mode D, DSMR 2/3)."""
+    slash, bang = data.find(b"/"), data.rfind(b"!")
+    if slash < 0 or bang < slash:
+        return None
+    digits = data[bang + 1:bang + 5]
+    if len(digits) < 4 or not all(c in b"0123456789ABCDEFabcdef" for c in digits):
+        return None
+    return crc16_a001(data[slash:bang + 1], ARC_INIT) == int(digits, 16)
 
 
 def parse_readout(data: bytes, require_bcc: bool = False) -> Readout:
@@ -248,7 +262,7 @@ def parse_readout(data: bytes, require_bcc: bool = False) -> Readout:
     else:
         block, ok = data[body_start:], None
     text = block.decode("latin-1")
-    return Readout(identification, parse_data_sets(text), ok)
+    return Readout(identification, parse_data_sets(text), ok, None if stx >= 0 else telegram_crc(data))
 
 
 # ---- programming mode -----------------------------------------------------------------------

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
 from ...errors import ProtocolError
+from ..crc import MODBUS_INIT, crc16_a001
 
 #: the longest request the meter's side looks for (reads are 7 or 8 bytes; writes are short too)
 MAX_REQUEST = 32
@@ -29,24 +30,9 @@ class MercuryError(ProtocolError):
     """A Mercury frame that does not decode, or an exchange that went wrong."""
 
 
-def _crc_table() -> List[int]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-        table.append(crc)
-    return table
-
-
-_CRC_TABLE = _crc_table()
-
-
-def crc16(data: bytes, crc: int = 0xFFFF) -> int:
-    """CRC-16/Modbus (polynomial 0xA001 reflected, initial 0xFFFF); pass ``crc`` to go on."""
-    for byte in data:
-        crc = (crc >> 8) ^ _CRC_TABLE[(crc ^ byte) & 0xFF]
-    return crc
+def crc16(data: bytes, crc: int = MODBUS_INIT) -> int:
+    """CRC-16/Modbus; pass ``crc`` to go on from an earlier part."""
+    return crc16_a001(data, crc)
 
 
 def with_crc(body: bytes) -> bytes:
