@@ -63,10 +63,12 @@ def _one_line(text: str, limit: int = 200) -> str:
 
 
 # ---- which tags the data API serves, from the one home of tags (schema/layout.py) -------------
-#: Columns that are no tag of the data API: the channel count of pulse and digital rows (the
-#: testers' tag lists, smart40_tests Template_list_ArchTypes.py lines 54-63, hold Pls1..32 and
-#: Chnl1..32 only); the header columns of a config row travel as ``ts`` and ``deviceIdx``.
-NOT_SERVED_COLUMNS = frozenset({"Channels", "DeviceIdx", "Timestamp"})
+#: Columns of a value table that are no tag of the data API: the channel count of pulse and
+#: digital rows (the testers' tag lists, smart40_tests Template_list_ArchTypes.py lines 54-63, hold
+#: Pls1..32 and Chnl1..32 only; a config's channel count is its tag chnl / chnlIn / chnlOut).
+NOT_SERVED_COLUMNS = frozenset({"Channels"})
+#: Columns of a config row that travel as ``deviceIdx`` and ``ts``, not as tags.
+CONFIG_HEADER_COLUMNS = frozenset({"DeviceIdx", "Timestamp"})
 #: Columns the data API serves as JSON true/false (the testers post and read booleans for these
 #: tags: smart40_tests Template_MeterJSON/Template_generator_field_tags.py, lines 79-88).
 BOOLEAN_COLUMNS: Dict[str, FrozenSet[str]] = {
@@ -116,7 +118,7 @@ def _cells(table: str) -> Dict[str, Cell]:
         cells = {}
         if table in layout.CONFIG_TAGS:
             for tag, column in layout.CONFIG_TAGS[table].items():
-                if tag != column and column not in NOT_SERVED_COLUMNS:
+                if tag != column and column not in CONFIG_HEADER_COLUMNS:
                     cells[tag] = Cell(table, None, column)
         else:
             family = layout.FAMILIES[table]
