@@ -18,6 +18,7 @@ stderr; anything that is not an answer of ``res`` 0 is one :class:`DataApiError`
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shlex
@@ -425,10 +426,19 @@ class SshProgram:
         self.executor = None
 
     def command(self) -> str:
-        """The remote command: the program with stdout as it is, stderr through ``head -c`` (a
-        flood stays on the device) and the program's exit status after it (POSIX sh)."""
+        """The remote command (POSIX sh, as busybox runs it): the program with stdout as it is,
+        stderr through ``head -c`` (a flood stays on the device), stopped by a watcher when it
+        outlives the timeout (closing the channel alone leaves a stalled program running), and
+        its exit status on stderr after it."""
         program = ("sudo -n " if getattr(self.settings, "sudo", False) else "") + shlex.quote(self.path)
-        return (f"{{ {{ {program} 4>&-; echo {_EXIT_MARK}$? >&4; }} 2>&1 1>&3 3>&- "
+        seconds = int(math.ceil(self.timeout)) + 1
+        # the program in the background keeps the request on stdin only through an explicit
+        # redirection (fd 5): an asynchronous list otherwise reads /dev/null; the watcher's own
+        # sleep ends with it (trap), so nothing is left behind on the device
+        return (f"{{ {{ exec 5<&0; {program} 0<&5 5<&- 4>&- & p=$!; exec 5<&-; "
+                f"( sleep {seconds} & t=$!; trap 'kill $t; exit 0' TERM; wait $t; kill $p ) "
+                f">/dev/null 2>&1 3>&- 4>&- </dev/null & w=$!; "
+                f"wait $p; s=$?; kill $w 2>/dev/null; echo {_EXIT_MARK}$s >&4; }} 2>&1 1>&3 3>&- "
                 f"| head -c {STDERR_KEEP} >&2; }} 3>&1 4>&2")
 
     def _executor(self):
