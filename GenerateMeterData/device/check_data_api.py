@@ -66,22 +66,31 @@ class DataApiInterface:
         ``Channels`` count, a header's ``Valid`` ...) are left to other interfaces."""
         # measure -> DeviceIdx -> [(value, api tag)]
         wanted: Dict[str, Dict[int, List[Tuple[Value, str]]]] = defaultdict(lambda: defaultdict(list))
+        names: Dict[Tuple[str, str], Optional[str]] = {}  # (measure, tag) -> API tag, resolved once
         count = 0
         for value in expected:
-            tag = data_api.api_tag(value.measure, value.tag)
+            key = (value.measure, value.tag)
+            if key not in names:
+                names[key] = data_api.api_tag(*key)
+            tag = names[key]
             if tag is None:
                 continue
             wanted[value.measure][value.device_idx].append((value, tag))
             count += 1
         mismatches: List[Mismatch] = []
         for measure, by_device in wanted.items():
+            boolean = {tag: cell.boolean for tag, cell in ((t, data_api.cell(measure, t)) for t in
+                                                           {tag for pairs in by_device.values() for _, tag in pairs})
+                       if cell is not None}
             for devices in self._groups(by_device):
                 served = self._ask(measure, devices, by_device)
                 for device in devices:
                     for value, tag in by_device[device]:
-                        mismatch = self._judge(value, tag, served.get((device, value.ts)))
-                        if mismatch is not None:
-                            mismatches.append(mismatch)
+                        record = served.get((device, value.ts))
+                        if record is None or tag not in record:
+                            mismatches.append(self._mismatch(value, tag, None))
+                        elif not same(value.value, record[tag], boolean[tag]):
+                            mismatches.append(self._mismatch(value, tag, record[tag]))
         mismatches.sort(key=lambda m: (m.meter_id, m.measure, m.ts, m.tag))
         return count, mismatches
 
@@ -114,10 +123,5 @@ class DataApiInterface:
                 served.setdefault((entry.device_idx, reading.ts), reading.tags)
         return served
 
-    def _judge(self, value: Value, tag: str, served: Optional[Dict[str, object]]) -> Optional[Mismatch]:
-        cell = data_api.cell(value.measure, tag)
-        if served is None or tag not in served:
-            return Mismatch(value.meter_id, value.measure, value.ts, self.name, tag, value.value, None)
-        if same(value.value, served[tag], cell is not None and cell.boolean):
-            return None
-        return Mismatch(value.meter_id, value.measure, value.ts, self.name, tag, value.value, served[tag])
+    def _mismatch(self, value: Value, tag: str, served: object) -> Mismatch:
+        return Mismatch(value.meter_id, value.measure, value.ts, self.name, tag, value.value, served)

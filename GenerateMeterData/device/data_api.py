@@ -305,15 +305,19 @@ def _optional_int(where: str, path: str, value: object) -> Optional[int]:
 
 
 def _reading(where: str, path: str, val: object) -> Reading:
-    if not isinstance(val, Mapping):
+    # json.loads gives dict and list: checked as such (an isinstance against the abstract
+    # Mapping costs more than the rest of a reading)
+    if not isinstance(val, dict):
         raise _bad(where, path, "is not an object")
-    ts = _optional_int(where, f"{path}.ts", val.get("ts"))
-    if ts is None:
-        raise _bad(where, f"{path}.ts", "is missing")
+    ts = val.get("ts")
+    if type(ts) is not int:
+        ts = _optional_int(where, f"{path}.ts", ts)
+        if ts is None:
+            raise _bad(where, f"{path}.ts", "is missing")
     tags: Dict[str, object] = {}
-    for t, item in enumerate(val.get("tags") or []):
-        if not isinstance(item, Mapping) or not isinstance(item.get("tag"), str):
-            raise _bad(where, f"{path}.tags[{t}]", "is not {\"tag\", \"val\"}")
+    for index, item in enumerate(val.get("tags") or ()):
+        if type(item) is not dict or type(item.get("tag")) is not str:
+            raise _bad(where, f"{path}.tags[{index}]", 'is not {"tag", "val"}')
         tags[item["tag"]] = item.get("val")
     diff = val.get("diff")
     return Reading(ts, tags, diff if isinstance(diff, int) and not isinstance(diff, bool) else None)

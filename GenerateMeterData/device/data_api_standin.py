@@ -139,14 +139,19 @@ def _records(conn: sqlite3.Connection, measure: str, device_idx: int, tags: Sequ
         for row in conn.execute(f"SELECT Id, {key or 'NULL'}, {columns} FROM {table} "
                                 f"WHERE Id IN ({', '.join('?' * len(part))})", part):
             cells_of.setdefault(row[0], {})[row[1]] = row[2:]
+    # where each asked tag is, worked out once: (tag, row key, position in the row, boolean)
+    places = [(tag, c.row_key, family.value_columns.index(c.column), c.boolean)  # type: ignore[union-attr]
+              for tag, c in zip(tags, cells)]
     out = []
     for record_id, ts in headers:
         rows = cells_of.get(record_id, {})
         values = []
-        for tag, c in zip(tags, cells):
-            row = rows.get(c.row_key)  # type: ignore[union-attr]
-            value = None if row is None else row[family.value_columns.index(c.column)]  # type: ignore[union-attr]
-            values.append({"tag": tag, "val": _served(c, value)})  # type: ignore[arg-type]
+        for tag, row_key, position, boolean in places:
+            row = rows.get(row_key)
+            value = None if row is None else row[position]
+            if boolean and value is not None:
+                value = bool(value)
+            values.append({"tag": tag, "val": value})
         out.append({"ts": ts, "tags": values})
     return out
 
