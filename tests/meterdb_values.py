@@ -26,6 +26,12 @@ QUALITY = {"A": {"UA": "U", "IA": "I", "PA": "P", "QA": "Q", "SA": "S", "kPA": "
 POWER = {"cTime": "Period", "P+": "Pp", "P-": "Pm", "Q+": "Qp", "Q-": "Qm", "isPart": "Partial",
          "isOvfl": "Overflow", "isSummer": "Season"}
 JOURNAL = {"event": "Event", "eventId": "EventId"}
+# Pulse and digital modules (Template_list_ArchTypes.py lines 40-43 and 54-61): the configs' tags,
+# counters Pls1..32 in PulseValues.Chnl1..32, input states Chnl1..32 in DigitalValues.
+CONFIGS = {"PlsConfig": ("PulseConfig", {"serial": "Serial", "model": "Model", "chnl": "Channels", "isDst": "DST"}),
+           "DigConfig": ("DigitalConfig", {"serial": "Serial", "model": "Model", "chnlIn": "ChannelsIn",
+                                           "chnlOut": "ChannelsOut", "isDst": "DST"})}
+CHANNELS = [f"Chnl{i}" for i in range(1, 33)]
 
 
 def read_values(path: str) -> List[Value]:
@@ -41,6 +47,11 @@ def read_values(path: str) -> List[Value]:
             serials[idx] = cells[0]
             out += [Value(idx, meters[idx], cells[0], "ElConfig", ts, tag, cell)
                     for tag, cell in zip(ELCONFIG, cells)]
+        for measure, (table, tags) in CONFIGS.items():
+            for row in conn.execute(f"SELECT DeviceIdx, Timestamp, {', '.join(tags.values())} FROM {table}"):
+                idx, ts, cells = row[0], row[1], row[2:]
+                serials.setdefault(idx, cells[0])
+                out += [Value(idx, meters[idx], cells[0], measure, ts, tag, cell) for tag, cell in zip(tags, cells)]
         records = conn.execute("SELECT m.Id, m.DeviceIdx, m.Timestamp, a.Name FROM MeterData m "
                                "JOIN ArchTypes a ON a.Id = m.RecordTypeId ORDER BY m.Id").fetchall()
 
@@ -57,6 +68,8 @@ def read_values(path: str) -> List[Value]:
         power = {row[0]: row[1:] for row in conn.execute(
             f"SELECT Id, {', '.join(POWER.values())} FROM ElectricPowerValues")}
         journal = {row[0]: row[1:] for row in conn.execute("SELECT Id, Event, EventId FROM JournalValues")}
+        pulse = {row[0]: row[1:] for row in conn.execute(f"SELECT Id, {', '.join(CHANNELS)} FROM PulseValues")}
+        digital = {row[0]: row[1:] for row in conn.execute(f"SELECT Id, {', '.join(CHANNELS)} FROM DigitalValues")}
         for record in records:
             rid = record[0]
             for tariff, *cells in energy.get(rid, ()):
@@ -68,6 +81,10 @@ def read_values(path: str) -> List[Value]:
                 out += [value(record, tag, cell, power[rid][0]) for tag, cell in zip(POWER, power[rid])]
             if rid in journal:
                 out += [value(record, tag, cell) for tag, cell in zip(JOURNAL, journal[rid])]
+            if rid in pulse:
+                out += [value(record, f"Pls{i}", cell) for i, cell in enumerate(pulse[rid], start=1)]
+            if rid in digital:
+                out += [value(record, f"Chnl{i}", cell) for i, cell in enumerate(digital[rid], start=1)]
         return out
     finally:
         conn.close()

@@ -91,6 +91,26 @@ def test_a_value_of_a_meter_the_device_does_not_know_is_not_served(loaded):
     assert (count, mismatches) == (1, [Mismatch(9999, "ElDayEnergy", 1772139600, "data-api", "A+0", 1.0, None)])
 
 
+def test_pulse_and_digital_modules_are_served_as_loaded_and_a_flipped_input_is_found(tmp_path):
+    from GenerateMeterData import MeterPlan
+
+    path = str(tmp_path / "modules.db")
+    Scenario(meters=[MeterPlan("Pulsar"), MeterPlan("UMTV10")], days=2, end=dt.date(2026, 3, 1),
+             seed=4).create(LocalTarget(path))
+    values = read_values(path)
+    measures = {value.measure for value in values}
+    assert {"PlsConfig", "DigConfig"} <= measures and any(m.startswith("Pls") and m != "PlsConfig" for m in measures)
+    assert any(m.startswith("Dig") and m != "DigConfig" for m in measures)
+    assert DataApiInterface(LocalTarget(path)).compare(values) == (len(values), [])
+    rid, idx, ts, name, state = rows(path, "SELECT m.Id, m.DeviceIdx, m.Timestamp, a.Name, d.Chnl3 FROM MeterData m "
+                                           "JOIN ArchTypes a ON a.Id = m.RecordTypeId JOIN DigitalValues d ON d.Id = m.Id "
+                                           "ORDER BY m.Id LIMIT 1")[0]
+    execute(path, f"UPDATE DigitalValues SET Chnl3 = {1 - state} WHERE Id = {rid}")
+    meter = rows(path, "SELECT MeterId FROM MeterTable WHERE DeviceIdx = ?", (idx,))[0][0]
+    assert DataApiInterface(LocalTarget(path)).compare(values)[1] == \
+        [Mismatch(meter, name, ts, "data-api", "Chnl3", state, not state)]  # input states as JSON booleans
+
+
 @pytest.mark.parametrize("expected, served, boolean, equal", [
     (1.0, 1.0, False, True),
     (0.5, 0.5 + 5e-8, False, True),          # within the testers' 5.96e-8
