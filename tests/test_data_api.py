@@ -252,3 +252,14 @@ def test_the_tag_cells_follow_the_device_evidence():
     assert data_api.api_tag("ElConfig", "ReactiveReverse") == "isRp" and data_api.api_tag("ElConfig", "Timestamp") is None
     assert data_api.cell("ElMomentQuality", "AngAC") == data_api.Cell("ElectricQualityValues", "C", "Angle")
     assert data_api.cell("ElConfig", "isAm").boolean and not data_api.cell("ElConfig", "kI").boolean
+
+
+def test_the_stand_in_reads_a_file_whose_name_has_uri_characters_and_refuses_a_missing_one(served_db, tmp_path):
+    import shutil
+    odd = tmp_path / "meter #1?.db"
+    shutil.copy(served_db, odd)
+    with DataApiClient.for_target(LocalTarget(str(odd))) as client:
+        assert [d.device_idx for d in client.get(["ElConfig"], all_meters=True, tags=["serial"])] == [1, 2]
+    with DataApiClient(LocalProgram(data_api.standin_argv(str(tmp_path / "none.db")))) as client:
+        with pytest.raises(DataApiError, match=r"none.db does not exist \(res 1\)"):
+            client.get(["ElConfig"], all_meters=True)

@@ -333,7 +333,7 @@ class LocalProgram:
         self.argv = list(argv)
         self.timeout = timeout
         self.max_answer = max_answer
-        self.where = f"data API {shlex.join(self.argv) if hasattr(shlex, 'join') else ' '.join(self.argv)}"
+        self.where = f"data API {shlex.join(self.argv)}"
 
     def exchange(self, request: bytes) -> bytes:
         """Send one request, return the program's stdout (DataApiError on any failure)."""

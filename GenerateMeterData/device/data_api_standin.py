@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import sys
+from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import InputError
@@ -44,8 +46,10 @@ class RequestError(Exception):
 
 
 def _connect(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-    return conn
+    """meter.db, read-only (a URI: as_uri() escapes a '?' or '#' in the path)."""
+    if not os.path.isfile(path):
+        raise RequestError(f"meter.db {path} does not exist")
+    return sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True, timeout=10)
 
 
 def _ints(request: Mapping[str, Any], key: str) -> List[int]:
@@ -218,8 +222,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             request = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             raise RequestError("the request is not JSON") from None
+        conn = _connect(args.db)
         try:
-            conn = _connect(args.db)
             try:
                 result = answer(conn, request)
             finally:
