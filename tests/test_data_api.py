@@ -263,3 +263,12 @@ def test_the_stand_in_reads_a_file_whose_name_has_uri_characters_and_refuses_a_m
     with DataApiClient(LocalProgram(data_api.standin_argv(str(tmp_path / "none.db")))) as client:
         with pytest.raises(DataApiError, match=r"none.db does not exist \(res 1\)"):
             client.get(["ElConfig"], all_meters=True)
+
+
+def test_the_error_carries_its_fields_through_pickling_and_exits_as_a_failed_target():
+    import pickle
+    error = DataApiError(where="root@dev:22: data API /x", res=7, detail="the program refused the request")
+    again = pickle.loads(pickle.dumps(error))
+    assert str(again) == "root@dev:22: data API /x: the program refused the request (res 7)"
+    assert again.fields() == {"where": "root@dev:22: data API /x", "res": 7, "detail": "the program refused the request"}
+    assert again.exit_code == 3  # as a failed target: check keeps 1 for mismatches

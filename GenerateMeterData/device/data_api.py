@@ -51,6 +51,9 @@ class DataApiError(_WithFields, ProtocolError):
     carries ``where`` (the program and host), ``res`` (the answer's code, if any) and ``detail``."""
 
     _fields = ("where", "res", "detail")
+    #: The device (its program) failed, as a target does: not 1, which ``check`` keeps for
+    #: "values served differently".
+    exit_code = 3
 
     def _compose(self) -> str:
         code = "" if self.res is None else f" (res {self.res})"  # type: ignore[attr-defined]
