@@ -272,3 +272,30 @@ def test_the_error_carries_its_fields_through_pickling_and_exits_as_a_failed_tar
     assert str(again) == "root@dev:22: data API /x: the program refused the request (res 7)"
     assert again.fields() == {"where": "root@dev:22: data API /x", "res": 7, "detail": "the program refused the request"}
     assert again.exit_code == 3  # as a failed target: check keeps 1 for mismatches
+
+
+def running(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie waiting for its parent does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(") ", 1)[-1][:1] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_until_gone(pid: int) -> bool:
+    """True once ``pid`` stopped running; False if it still runs after 30 s (a bound for the
+    wait, not an assertion on time)."""
+    import time
+    deadline = time.monotonic() + 30
+    while running(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not running(pid)
+
+
+def test_a_stopped_local_program_takes_what_it_started_with_it(tmp_path):
+    pid_file = tmp_path / "child"
+    with sh(f"sleep 60 & echo $! > {pid_file}; exec yes", max_answer=100000) as client:
+        with pytest.raises(DataApiError, match="passed 100000 bytes"):
+            client.get(["ElConfig"], all_meters=True)
+    assert wait_until_gone(int(pid_file.read_text()))

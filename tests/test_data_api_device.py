@@ -20,6 +20,7 @@ from GenerateMeterData.settings import DEFAULT_DATA_API, load
 from GenerateMeterData.targets.ssh import DeviceTarget
 from helpers import execute, rows
 from meterdb_values import read_values
+from test_data_api import wait_until_gone
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -142,8 +143,6 @@ def test_the_password_is_never_in_a_message(device, tmp_path):
 def test_a_stalled_program_is_stopped_on_the_device_too(device, tmp_path):
     """Closing the SSH channel alone leaves a stalled program running; the command's watcher
     stops it once the timeout has passed."""
-    import time
-
     pid_file = tmp_path / "pid"
     program = install(tmp_path / "bad", "meter_db_data_api", f"echo $$ > {pid_file}; exec sleep 60")
     runner = data_api.SshProgram(device.settings(data_api=program), timeout=1.0)
@@ -152,17 +151,4 @@ def test_a_stalled_program_is_stopped_on_the_device_too(device, tmp_path):
             runner.exchange(b"{}")
     finally:
         runner.close()
-    pid = int(pid_file.read_text())
-    deadline = time.monotonic() + 30  # a bound for the wait, not an assertion on time
-    while time.monotonic() < deadline and _alive(pid):
-        time.sleep(0.1)
-    assert not _alive(pid)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as handle:  # a zombie waiting for its parent is gone too
-        return handle.read().split(") ")[-1][0] != "Z"
+    assert wait_until_gone(int(pid_file.read_text()))

@@ -22,6 +22,7 @@ import math
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import threading
@@ -340,28 +341,39 @@ class LocalProgram:
 
     def exchange(self, request: bytes) -> bytes:
         """Send one request, return the program's stdout (DataApiError on any failure)."""
+        posix = os.name == "posix"
         try:
+            # its own process group (POSIX): stopping it stops what it started too
             process = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE)
+                                       stderr=subprocess.PIPE, start_new_session=posix)
         except OSError as exc:
             raise DataApiError(where=self.where, detail=f"cannot run it ({exc.strerror or exc})") from None
         out, err = bytearray(), bytearray()
         overflow = threading.Event()
 
+        def stop() -> None:
+            try:
+                if posix:
+                    os.killpg(process.pid, signal.SIGKILL)
+                else:
+                    process.kill()
+            except OSError:  # already gone
+                pass
+
         def read_out() -> None:
             while True:
-                chunk = process.stdout.read1(65536) if hasattr(process.stdout, "read1") else process.stdout.read(65536)
+                chunk = process.stdout.read1(65536)
                 if not chunk:
                     return
                 out.extend(chunk)
                 if len(out) > self.max_answer:
                     overflow.set()
-                    process.kill()
+                    stop()
                     return
 
         def read_err() -> None:
             while True:
-                chunk = process.stderr.read1(65536) if hasattr(process.stderr, "read1") else process.stderr.read(65536)
+                chunk = process.stderr.read1(65536)
                 if not chunk:
                     return
                 if len(err) < STDERR_KEEP:
@@ -384,11 +396,13 @@ class LocalProgram:
         try:
             status = process.wait(self.timeout)
         except subprocess.TimeoutExpired:
-            process.kill()
+            stop()
             process.wait()
             raise DataApiError(where=self.where, detail=f"no answer within {self.timeout:g} s (stalled); "
                                                         "it was stopped") from None
         finally:
+            if posix:  # what it left running in its group holds the pipes open
+                stop()
             for thread in threads:
                 thread.join(5)
             for stream in (process.stdout, process.stderr):
