@@ -28,10 +28,12 @@ KNOWN_KEYS = {
     "ip_address", "ip_port", "user_login", "user_password", "password_env", "db_path", "sqlite3",
     "sudo", "key_filename", "known_hosts", "host_key_policy", "connect_timeout", "command_timeout",
     "busy_timeout", "keepalive", "disabled_algorithms", "timezone", "before_load", "after_load",
-    "compress", "upload", "stage_dir", "max_rows_per_load", "integrity_check",
+    "compress", "upload", "stage_dir", "max_rows_per_load", "integrity_check", "data_api",
 }
 INTEGRITY_CHECKS = ("once", "off")
 DEFAULT_STAGE_DIR = "/tmp"
+#: The device's JSON data-API program (reads one request on stdin): um40_smart_framework Config.py.
+DEFAULT_DATA_API = "/etc/opt/uspd/meter_db_data_api/meter_db_data_api"
 #: Seconds a write waits for another writer's lock.  A local file: another seed holds the lock for
 #: its whole generation (a 100-meter month takes tens of seconds), so waiting long is the useful
 #: default.  A device: its own daemons write briefly and often, and a merge is short.
@@ -78,6 +80,7 @@ class DeviceSettings:
     stage_dir: str = "/tmp"  # where the device keeps stage files, backups and restores while they pass
     max_rows_per_load: int = 0  # > 0: a load larger than this is written in several transactions
     integrity_check: str = "once"  # "once": quick_check the database once per connection, before a load; "off"
+    data_api: str = DEFAULT_DATA_API  # the device's JSON data-API program (device/data_api.py runs it)
 
     @property
     def where(self) -> str:
@@ -213,7 +216,8 @@ def load(path: Union[str, Path] = DEFAULT_SETTINGS_FILE, section: Optional[str] 
         timezone=timezone, before_load=raw.get("before_load") or None,
         after_load=raw.get("after_load") or None, compress=compress, upload=upload,
         stage_dir=raw.get("stage_dir") or DEFAULT_STAGE_DIR,
-        max_rows_per_load=int(number("max_rows_per_load", 0, int, 0, 10 ** 9)), integrity_check=integrity)
+        max_rows_per_load=int(number("max_rows_per_load", 0, int, 0, 10 ** 9)), integrity_check=integrity,
+        data_api=raw.get("data_api") or DEFAULT_DATA_API)
 
 
 def resolve(path: Union[str, Path, None] = None, section: Optional[str] = None,

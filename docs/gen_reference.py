@@ -228,6 +228,7 @@ SETTING_TEXT: Dict[str, str] = {
     "upload": "`auto` (SQL text for small loads, staged files for large ones), `staged` (always a staged SQLite file) or `sql` (always SQL text)",
     "max_rows_per_load": "`0` (default): every load is one transaction; a number N > 0 splits a larger device load into transactions of about N rows (whole meters), all under one token, so `clear --load TOKEN` still removes every part",
     "integrity_check": "`once` (default): before the first load into the database (locally: once per file; on a device: once per connection, inside the state read, or after `before_load` when that is set) its pages must pass `PRAGMA quick_check`, else the load is refused -- rows written into damaged pages could not be cleared again. It reads the whole database (about 2.5 ms per MB here; more on a device's flash); `off` skips it",
+    "data_api": "the device's JSON data-API program, run over SSH with one request on stdin (`check --data-api`; `docs/data-api.md`)",
     "stage_dir": "folder on the device for stage files, backups and restores in transit; its free space is checked first",
 }
 SETTING_FIELD = {"ip_address": "host", "ip_port": "port", "user_login": "user", "user_password": "password"}
