@@ -1149,10 +1149,10 @@ def _meter_views(conn: sqlite3.Connection, names: NameIndex, tz: dt.tzinfo,
         for record_id, rtid, ts, valid in conn.execute(
                 "SELECT Id, RecordTypeId, Timestamp, Valid FROM MeterData WHERE DeviceIdx = ? "
                 "ORDER BY RecordTypeId, Timestamp, Id", (device_idx,)):
-            type_name = type_of.get(rtid)
-            if type_name is None:
+            record_type = type_of.get(rtid)
+            if record_type is None:
                 continue  # a record type the database does not name
-            measure = ALIASES.get(type_name, type_name)  # e.g. ElJrnlRvr, the web UI's ElJrnlReverce
+            measure = ALIASES.get(record_type, record_type)  # e.g. ElJrnlRvr, the web UI's ElJrnlReverce
             if measure not in MEASURE_TABLE or MEASURE_TABLE[measure] not in FAMILIES:
                 continue
             records.setdefault(measure, []).append(
