@@ -3,7 +3,8 @@
 subprocess against a fresh local meter.db and against a loopback OpenSSH device, side by side in
 one run (interleaved rounds, best of each; the machine is shared).
 
-    python bench/bench_pytest.py [--rounds 2]   (the device part needs root, openssh-server and
+    python bench/bench_pytest.py [--rounds 2] [--device x86 --device arm ...]   (the device part
+                                                 needs root, openssh-server and
                                                  sqlite3, like the SSH tests)
 
 Bars (issue 8): device wall time <= 2.5x the local suite's, <= 2 remote commands per test,
@@ -25,6 +26,7 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
+import devices  # noqa: E402  (x86 / ARM / settings.ini devices, side by side)
 import sshd  # noqa: E402  (the tests' device stand-in)
 from GenerateMeterData import LocalTarget  # noqa: E402
 
@@ -81,10 +83,12 @@ def run_suite(suite_dir: str, costs: str, *args: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds per target (best is kept)")
+    devices.add_options(parser)
     args = parser.parse_args()
     reason = sshd.available()
     if reason:
         sys.exit(f"cannot run: {reason}")
+    results = []   # (label, times, runs, left)
     with tempfile.TemporaryDirectory() as tmp:
         os.chmod(tmp, 0o755)
         os.mkdir(os.path.join(tmp, "sshd"))
@@ -93,54 +97,69 @@ def main() -> None:
             # a login whose shell is plain /bin/sh, as on a device's busybox (root's bash here
             # sources a .bashrc that costs ~0.2 s per remote command)
             user = sshd.device_user() or "root"
-            device_dir = os.path.join(tmp, "device")  # the login must create journals beside the db
-            os.mkdir(device_dir)
-            shutil.chown(device_dir, user)
-            device_db = os.path.join(device_dir, "meter.db")
-            LocalTarget(device_db).init()
-            shutil.chown(device_db, user)
             suite = os.path.join(tmp, "suite")
             os.mkdir(suite)
             with open(os.path.join(suite, "test_suite.py"), "w", encoding="utf-8") as handle:
                 handle.write(SUITE)
             with open(os.path.join(suite, "conftest.py"), "w", encoding="utf-8") as handle:
                 handle.write(CONFTEST)
-            with open(os.path.join(suite, "device.ini"), "w", encoding="utf-8") as handle:
-                handle.write(f"[Test]\nIP_address = 127.0.0.1\nIP_port = {server.port}\nuser_login = {user}\n"
-                             f"key_filename = {server.client_key}\nknown_hosts = {server.known_hosts}\n"
-                             f"db_path = {device_db}\n")
-            local_costs, device_costs = os.path.join(tmp, "local.json"), os.path.join(tmp, "device.json")
-            local_times, device_times, device_runs = [], [], []
+            inis = []   # (label, ini file name, device db or None for a settings.ini device)
+            for n, kind in enumerate(devices.kinds(args)):
+                if kind == "settings":
+                    inis.append((devices.LABELS[kind], os.path.abspath(args.settings), None, args.section))
+                    continue
+                device_dir = os.path.join(tmp, f"device{n}")  # the login must create journals beside the db
+                os.mkdir(device_dir)
+                shutil.chown(device_dir, user)
+                device_db = os.path.join(device_dir, "meter.db")
+                LocalTarget(device_db).init()
+                shutil.chown(device_db, user)
+                ini = os.path.join(suite, f"device{n}.ini")
+                with open(ini, "w", encoding="utf-8") as handle:
+                    handle.write(f"[Test]\nIP_address = 127.0.0.1\nIP_port = {server.port}\nuser_login = {user}\n"
+                                 f"key_filename = {server.client_key}\nknown_hosts = {server.known_hosts}\n"
+                                 f"db_path = {device_db}\nsqlite3 = {devices.sqlite3_for(kind, args)}\n")
+                inis.append((devices.LABELS[kind], ini, device_db, None))
+            local_costs = os.path.join(tmp, "local.json")
+            local_times = []
+            timed = {label: ([], []) for label, _, _, _ in inis}
             for _ in range(args.rounds):
                 local_times.append(run_suite(suite, local_costs))
-                device_times.append(run_suite(suite, device_costs, "--meterdata-settings", "device.ini"))
-                with open(device_costs, encoding="utf-8") as handle:
-                    device_runs.append(json.load(handle))
-            conn = sqlite3.connect(device_db)
-            left_meters = conn.execute("SELECT count(*) FROM MeterTable").fetchone()[0]
-            left_loads = conn.execute("SELECT count(*) FROM GenerateMeterDataLedger").fetchone()[0]
-            left_records = conn.execute("SELECT count(*) FROM MeterData").fetchone()[0]
-            conn.close()
+                for label, ini, _, section in inis:
+                    costs = os.path.join(tmp, "device.json")
+                    extra = ["--meterdata-section", section] if section else []
+                    timed[label][0].append(run_suite(suite, costs, "--meterdata-settings", ini, *extra))
+                    with open(costs, encoding="utf-8") as handle:
+                        timed[label][1].append(json.load(handle))
+            for label, ini, device_db, _ in inis:
+                left = None
+                if device_db:
+                    conn = sqlite3.connect(device_db)
+                    left = tuple(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                                 for table in ("MeterTable", "MeterData", "GenerateMeterDataLedger"))
+                    conn.close()
+                results.append((label, timed[label][0], timed[label][1], left))
         finally:
             server.stop()
-    local, device = min(local_times), min(device_times)
-    costs = device_runs[-1]
-    assert costs["kind"] == "DeviceTarget", costs
+    local = min(local_times)
     print(f"suite: {TESTS} tests x meterdata.scenario(meters=1, days=2), cleaned up after each; "
           f"device login: {user} ({'/bin/sh' if user != 'root' else 'root shell'}); "
           f"best of {args.rounds} interleaved rounds")
-    print("seconds per round: local", [round(t, 2) for t in local_times],
-          "device", [round(t, 2) for t in device_times])
-    print(f"wall time, local meter.db: {local:.2f} s ({local / TESTS * 1000:.0f} ms per test)")
-    print(f"wall time, loopback SSH device: {device:.2f} s ({device / TESTS * 1000:.0f} ms per test)")
-    per_test = costs["per_test"]
-    print(f"remote commands per test: max {max(per_test)}, mean {sum(per_test) / len(per_test):.2f} "
-          f"(tests 2-{TESTS}; bar <= 2); in the whole session {costs['commands']} "
-          f"= {costs['commands'] / TESTS:.2f} per test with the session's start")
-    print(f"SSH logins per session: {', '.join(str(run['logins']) for run in device_runs)} (bar 1)")
-    print(f"left on the device afterwards: {left_meters} meters, {left_records} records, {left_loads} ledger "
-          f"entries ({'clean' if left_meters == left_records == left_loads == 0 else 'NOT CLEAN'})")
-    print(f"ratio device / local wall time (bar <= 2.5): {device / local:.2f}")
+    print(f"wall time, local meter.db: {local:.2f} s ({local / TESTS * 1000:.0f} ms per test); "
+          f"rounds {[round(t, 2) for t in local_times]}")
+    for label, times, runs, left in results:
+        costs = runs[-1]
+        assert costs["kind"] == "DeviceTarget", costs
+        per_test = costs["per_test"]
+        print(f"{label}: wall {min(times):.2f} s ({min(times) / TESTS * 1000:.0f} ms per test), rounds "
+              f"{[round(t, 2) for t in times]}; remote commands per test max {max(per_test)}, mean "
+              f"{sum(per_test) / len(per_test):.2f} (bar <= 2); SSH logins per session "
+              f"{', '.join(str(run['logins']) for run in runs)} (bar 1)")
+        if left is not None:
+            print(f"  left on it afterwards: {left[0]} meters, {left[1]} records, {left[2]} ledger entries "
+                  f"({'clean' if left == (0, 0, 0) else 'NOT CLEAN'})")
+    for label, times, _, _ in results:
+        print(f"ratio {label} / local wall time (bar <= 2.5): {min(times) / local:.2f}")
 
 
 if __name__ == "__main__":

@@ -7,12 +7,14 @@
 The script:  MeterTable(), ElConfig(...), Journal(ElJrnlLimPwr, Valid=0), ElDayEnergy(7),
 ElDayConsEnergy(7), ElMonthEnergy(3), ElMomentEnergy(), ElMomentQuality(3), ElArr1ConsPower(48).
 
-    python bench/bench_seed_script.py     (root, openssh-server and sqlite3, like the SSH tests)
+    python bench/bench_seed_script.py [--device x86 --device arm] [--device settings --settings F --section S]
+        (root, openssh-server and sqlite3, like the SSH tests; arm: bench/arm_device.py builds it)
 
 Bars (issue 8): over SSH >= 5x faster than the old pattern, median <= 40 ms per object; locally
 median <= 10 ms per object.  The ratio is printed last."""
 from __future__ import annotations
 
+import argparse
 import os
 import shlex
 import shutil
@@ -27,6 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 
+import devices  # noqa: E402  (x86 / ARM / settings.ini devices, side by side)
 import sshd  # noqa: E402  (the tests' device stand-in)
 import tester_script  # noqa: E402  (the script both benchmarks time)
 import GenerateMeterData as G  # noqa: E402
@@ -85,9 +88,13 @@ def old_pattern(settings: DeviceSettings, db: str, statements: List[str]) -> flo
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    devices.add_options(parser)
+    args = parser.parse_args()
     reason = sshd.available()
     if reason:
         sys.exit(f"cannot run: {reason}")
+    measured = []   # (label, per-object seconds, total, commands, logins, old pattern total)
     with tempfile.TemporaryDirectory() as tmp:
         local_db = os.path.join(tmp, "local.db")
         G.LocalTarget(local_db).init()
@@ -97,37 +104,48 @@ def main() -> None:
         try:
             user = sshd.device_user() or "root"  # a /bin/sh login, as on a device's busybox
             os.chmod(tmp, 0o755)
-            device_dir = os.path.join(tmp, "device")
-            os.mkdir(device_dir)
-            shutil.chown(device_dir, user)
-            settings = DeviceSettings(name="bench", host="127.0.0.1", port=server.port, user=user,
-                                      key_filename=server.client_key, known_hosts=server.known_hosts,
-                                      db_path=os.path.join(device_dir, "device.db"))
-            G.LocalTarget(settings.db_path).init()
-            shutil.chown(settings.db_path, user)
-            target = DeviceTarget(settings)
-            started = time.perf_counter()
-            ssh_times = script(target)
-            ssh_total = time.perf_counter() - started
-            commands, logins = target.commands, target.logins
-            target.close()
-            old_db = os.path.join(device_dir, "old.db")
-            G.LocalTarget(old_db).init()
-            shutil.chown(old_db, user)
-            old_total = old_pattern(settings, old_db, statements)
+            for n, kind in enumerate(devices.kinds(args)):
+                device_dir = os.path.join(tmp, f"device{n}")
+                os.mkdir(device_dir)
+                shutil.chown(device_dir, user)
+                loopback = DeviceSettings(name="bench", host="127.0.0.1", port=server.port, user=user,
+                                          key_filename=server.client_key, known_hosts=server.known_hosts,
+                                          db_path=os.path.join(device_dir, "device.db"))
+                label, settings = devices.on_loopback(kind, args, loopback)
+                if kind != "settings":
+                    G.LocalTarget(settings.db_path).init()
+                    shutil.chown(settings.db_path, user)
+                target = DeviceTarget(settings)
+                started = time.perf_counter()
+                ssh_times = script(target)
+                ssh_total = time.perf_counter() - started
+                commands, logins = target.commands, target.logins
+                target.close()
+                old_total = None
+                if kind != "settings":
+                    old_db = os.path.join(device_dir, "old.db")
+                    G.LocalTarget(old_db).init()
+                    shutil.chown(old_db, user)
+                    old_total = old_pattern(settings, old_db, statements)
+                measured.append((label, ssh_times, ssh_total, commands, logins, old_total))
         finally:
             server.stop()
-    print(f"{'object':24s} {'local ms':>9s} {'SSH ms':>9s}")
-    for (label, local), (_, remote) in zip(local_times, ssh_times):
-        print(f"{label:24s} {local * 1000:9.1f} {remote * 1000:9.1f}")
+    heads = ["local ms"] + [f"{m[0]} ms" for m in measured]
+    rows = [(label, [f"{local * 1000:.1f}"] + [f"{m[1][i][1] * 1000:.1f}" for m in measured])
+            for i, (label, local) in enumerate(local_times)]
+    print(devices.table(rows, heads, first=24))
     local_median = statistics.median(t for _, t in local_times) * 1000
-    ssh_median = statistics.median(t for _, t in ssh_times) * 1000
-    print(f"device login: {user}; SSH logins {logins}, remote commands {commands} for {len(ssh_times)} objects")
-    print(f"old pattern: {len(statements)} records, one SSH session + sqlite3 each: {old_total:.2f} s")
-    print(f"GenerateMeterData over one connection: {ssh_total:.2f} s")
+    print(f"device login: {user}; objects: {len(local_times)}; old pattern: {len(statements)} records, "
+          "one SSH session + sqlite3 each")
     print(f"median per object locally (bar <= 10 ms): {local_median:.1f} ms")
-    print(f"median per object over SSH (bar <= 40 ms): {ssh_median:.1f} ms")
-    print(f"ratio vs the old pattern (bar >= 5x): {old_total / ssh_total:.1f}x")
+    for label, ssh_times, ssh_total, commands, logins, old_total in measured:
+        later = statistics.median(t for _, t in ssh_times[1:]) * 1000
+        print(f"{label}: SSH logins {logins}, remote commands {commands}; total {ssh_total:.2f} s; "
+              f"first object {ssh_times[0][1] * 1000:.0f} ms, median of the others {later:.1f} ms")
+    for label, ssh_times, ssh_total, commands, logins, old_total in measured:
+        median = statistics.median(t for _, t in ssh_times) * 1000
+        ratio = f"; ratio vs the old pattern (bar >= 5x): {old_total / ssh_total:.1f}x" if old_total else ""
+        print(f"{label}: median per object over SSH (bar <= 40 ms x86): {median:.1f} ms{ratio}")
 
 
 if __name__ == "__main__":

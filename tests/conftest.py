@@ -15,6 +15,9 @@ from GenerateMeterData import LocalTarget, Scenario, set_default_target  # noqa:
 from helpers import SEED_API_NOW  # noqa: E402
 
 END = dt.date(2026, 3, 1)
+#: The device stand-in's sqlite3: this machine's, or GMD_TEST_DEVICE_SQLITE3 -- e.g. the armhf sqlite3
+#: under qemu that bench/arm_device.py builds, to run the device tests against an ARM-speed device.
+DEVICE_SQLITE3 = os.environ.get("GMD_TEST_DEVICE_SQLITE3") or "sqlite3"
 
 
 @pytest.fixture
@@ -111,7 +114,7 @@ def device(ssh_server, tmp_path):
             values = dict(name="Test", host="127.0.0.1", port=ssh_server.port, user="root",
                           key_filename=ssh_server.client_key, known_hosts=ssh_server.known_hosts,
                           db_path=str(db), connect_timeout=10.0, command_timeout=120.0, busy_timeout=5.0,
-                          stage_dir=str(stage))
+                          stage_dir=str(stage), sqlite3=DEVICE_SQLITE3)
             values.update(overrides)
             return DeviceSettings(**values)
 
@@ -119,7 +122,7 @@ def device(ssh_server, tmp_path):
         def ini(extra="", section="Test"):
             return (f"[{section}]\nIP_address = 127.0.0.1\nIP_port = {ssh_server.port}\nuser_login = root\n"
                     f"key_filename = {ssh_server.client_key}\nknown_hosts = {ssh_server.known_hosts}\n"
-                    f"db_path = {db}\nstage_dir = {stage}\n{extra}")
+                    f"db_path = {db}\nstage_dir = {stage}\nsqlite3 = {DEVICE_SQLITE3}\n{extra}")
 
     return Device
 
