@@ -1,8 +1,10 @@
 """Type checking: mypy, configured in pyproject.toml (``[tool.mypy]``: strict on the public
 modules, normal checking elsewhere), passes on the package; and what a user's editor sees of the
-names README.md documents is typed, not ``Any`` -- checked by running mypy on a user's script.
+names README.md documents is typed, not ``Any`` -- checked by running mypy on a user's script;
+and the package's syntax is Python 3.9's (the oldest Python it supports, older than mypy checks).
 
-Both run ``python -m mypy`` with this interpreter (mypy is in the ``test`` extra)."""
+The mypy checks run ``python -m mypy`` with this interpreter (mypy is in the ``test`` extra) and
+are skipped, saying so, where mypy is not installed."""
 from __future__ import annotations
 
 import ast
