@@ -4,7 +4,7 @@ Every message is one line a tester can act on: what is wrong, where, and what to
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 
 class GenerateMeterDataError(Exception):
@@ -42,7 +42,7 @@ class _WithFields:
     one, ``__str__`` is composed from the fields.  The fields survive pickling (multiprocessing,
     pytest-xdist)."""
 
-    _fields: tuple = ()
+    _fields: Tuple[str, ...] = ()
 
     def __init__(self, message: str = "", **fields: Any) -> None:
         unknown = set(fields) - set(self._fields)
@@ -60,11 +60,11 @@ class _WithFields:
         """The fields by name."""
         return {name: getattr(self, name) for name in self._fields}
 
-    def __reduce__(self):
+    def __reduce__(self) -> Tuple[Any, ...]:
         return _rebuild, (type(self), str(self), self.fields())
 
 
-def _rebuild(cls, message: str, fields: Dict[str, Any]):
+def _rebuild(cls: Any, message: str, fields: Dict[str, Any]) -> Any:
     return cls(message, **fields)
 
 
@@ -132,7 +132,7 @@ class VerificationFailed(GenerateMeterDataError):
         super().__init__(message + "; run 'python -m GenerateMeterData verify' to list them all")
         self._tz = tz
 
-    def __reduce__(self):  # keep the fields across pickling (multiprocessing, pytest-xdist)
+    def __reduce__(self) -> Tuple[Any, ...]:  # keep the fields across pickling (multiprocessing, pytest-xdist)
         return type(self), (self.path, self.violations, self._tz)
 
 

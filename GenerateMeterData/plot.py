@@ -16,12 +16,23 @@ import math
 import os
 import sqlite3
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union, cast
 
 from .errors import InputError
 from .model import timegrid
 from .model.context import check_timezone
 from .schema.reference import METER_KINDS
+
+if TYPE_CHECKING:  # for the annotations only: matplotlib is imported when a plot is drawn
+    from matplotlib.figure import Figure
+
+    from .targets.base import Target
+
+#: A database file's path.
+FilePath = Union[str, "os.PathLike[str]"]
+#: A matplotlib Axes.  Not its own type: matplotlib's annotations take floats where its date units
+#: take the datetimes every panel here draws with.
+Axes = Any
 
 FORMATS = {".png": "png", ".svg": "svg"}
 DRAWN_MEASURES = ("ElArr1ConsPower", "ElDayEnergy", "ElDayConsEnergy", "PlsHourPulse", "PlsDayPulse",
@@ -56,7 +67,7 @@ def output_format(output: str) -> str:
     return FORMATS[suffix]
 
 
-def plot_meter(db_path, output: str, meter_id: Optional[int] = None,
+def plot_meter(db_path: Union[FilePath, "Target"], output: str, meter_id: Optional[int] = None,
                timezone: Optional[str] = None) -> str:
     """Draw one meter (default: the first meter with records to draw) to a PNG or SVG file;
     returns a one-line description of what was drawn.  ``db_path`` may be a target: its
@@ -64,15 +75,16 @@ def plot_meter(db_path, output: str, meter_id: Optional[int] = None,
     ``timezone``; for a file the default is Europe/Moscow."""
     context = getattr(db_path, "context", None)
     if context is not None:
-        with db_path.readable_copy() as copy:
+        with cast("Target", db_path).readable_copy() as copy:
             return plot_meter(copy, output, meter_id, timezone or context.timezone)
     file_format = output_format(output)
-    figure, description = meter_figure(db_path, meter_id, timezone)
+    figure, description = meter_figure(cast(FilePath, db_path), meter_id, timezone)
     figure.savefig(output, format=file_format, dpi=90)
     return f"{description} -> {output}"
 
 
-def meter_figure(db_path: str, meter_id: Optional[int] = None, timezone: Optional[str] = None):
+def meter_figure(db_path: FilePath, meter_id: Optional[int] = None,
+                 timezone: Optional[str] = None) -> Tuple["Figure", str]:
     """The matplotlib Figure of one meter and a one-line description of it (no file written);
     times in ``timezone`` (default Europe/Moscow)."""
     try:
@@ -111,7 +123,7 @@ class _Reader:
         """A timestamp as the device's local wall-clock time (what the axes show)."""
         return dt.datetime.fromtimestamp(ts, self.tz).replace(tzinfo=None)
 
-    def meter(self, meter_id: Optional[int], db_path: str) -> Meter:
+    def meter(self, meter_id: Optional[int], db_path: FilePath) -> Meter:
         drawn = ", ".join("?" * len(DRAWN_MEASURES))
         with_data = (f"EXISTS (SELECT 1 FROM MeterData d JOIN ArchTypes a ON a.Id = d.RecordTypeId "
                      f"WHERE d.DeviceIdx = m.DeviceIdx AND a.Name IN ({drawn}))")
@@ -178,18 +190,23 @@ def _number(value: Optional[float], scale: float = 1.0) -> float:
     return math.nan if value is None else value / scale
 
 
+def _gain(before: Optional[float], after: Optional[float], scale: float = 1.0) -> float:
+    """What a counter gained from ``before`` to ``after`` (NaN when either is missing)."""
+    return math.nan if before is None or after is None else (after - before) / scale
+
+
 def _daily_increments(readings: Dict[int, Optional[float]], reader: _Reader,
                       scale: float) -> Tuple[List[dt.datetime], List[float]]:
     """What a midnight register gained over each day: (day start, next reading - this one)."""
     stamps = sorted(readings)
-    days, gains = [], []
+    days: List[dt.datetime] = []
+    gains: List[float] = []
     for this, following in zip(stamps, stamps[1:]):
         start = reader.when(this)
         if reader.when(following) - start > DAY + dt.timedelta(hours=1):   # a gap in the archive
             continue
-        a, b = readings[this], readings[following]
         days.append(start)
-        gains.append(math.nan if a is None or b is None else (b - a) / scale)
+        gains.append(_gain(readings[this], readings[following], scale))
     return days, gains
 
 
@@ -209,7 +226,7 @@ def _outages(meter: Meter) -> List[Tuple[int, Optional[int]]]:
     return spans
 
 
-def _date_axis(ax) -> None:
+def _date_axis(ax: Axes) -> None:
     """A dated x axis, tick labels shown even where panels share the axis."""
     import matplotlib.dates as mdates
 
@@ -221,24 +238,24 @@ def _date_axis(ax) -> None:
     ax.set_axisbelow(True)
 
 
-def _shade_outages(axes, meter: Meter, reader: _Reader) -> int:
+def _shade_outages(axes: Iterable[Axes], meter: Meter, reader: _Reader) -> int:
     spans = _outages(meter)
-    end = meter.last
     for index, (off, on) in enumerate(spans):
-        right = on if on is not None else end
+        # still off at the last record (a meter with journals has records: last is set)
+        right = on if on is not None else (meter.last if meter.last is not None else off)
         for ax in axes:
             ax.axvspan(reader.when(off), reader.when(max(right, off + 60)), color=OUTAGE_COLOUR, zorder=0,
                        label="power outage (ElJrnlPwr)" if index == 0 else None)
     return len(spans)
 
 
-def _event_strip(ax, meter: Meter, reader: _Reader) -> None:
+def _event_strip(ax: Axes, meter: Meter, reader: _Reader) -> None:
     """One row per journal (its records as ticks, outages as bars) and per measure with
     Valid = 0 records (red crosses)."""
     rows: List[str] = []
     for index, (off, on) in enumerate(_outages(meter)):
         start = reader.when(off)
-        end = reader.when(on if on is not None else meter.last)
+        end = reader.when(on if on is not None else (meter.last if meter.last is not None else off))
         ax.barh(0, max(end - start, dt.timedelta(minutes=20)), left=start, height=0.6, color="#7f7f7f")
     if meter.journals.get(OUTAGE_JOURNAL):
         rows.append(f"outages ({OUTAGE_JOURNAL})")
@@ -260,11 +277,11 @@ def _event_strip(ax, meter: Meter, reader: _Reader) -> None:
         ax.set_yticklabels(rows, fontsize=8)
         ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_title("journals and records with Valid = 0", fontsize=10, loc="left")
-    if meter.first is not None:
+    if meter.first is not None and meter.last is not None:
         ax.set_xlim(reader.when(meter.first) - dt.timedelta(hours=2), reader.when(meter.last) + dt.timedelta(hours=2))
 
 
-def _finish(axes, meter: Meter, reader: _Reader, legends: bool = True) -> None:
+def _finish(axes: Sequence[Axes], meter: Meter, reader: _Reader, legends: bool = True) -> None:
     """What every family's figure ends with: the journal strip in the last panel, dated x axes
     on all, and (with ``legends``) each other panel's legend beside it when it has one."""
     _event_strip(axes[-1], meter, reader)
@@ -276,31 +293,31 @@ def _finish(axes, meter: Meter, reader: _Reader, legends: bool = True) -> None:
                 _legend(ax)
 
 
-def _say(ax, text: str) -> None:
+def _say(ax: Axes, text: str) -> None:
     """A note in the middle of a panel that has nothing to draw."""
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="#555555")
 
 
-def _legend(ax) -> None:
+def _legend(ax: Axes) -> None:
     """The panel's legend beside it, so it never hides data."""
     ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False, borderaxespad=0)
 
 
-def _mark_invalid(ax, stamps: Sequence[int], reader: _Reader, label: str) -> None:
+def _mark_invalid(ax: Axes, stamps: Sequence[int], reader: _Reader, label: str) -> None:
     """Red crosses on the panel's baseline where records are Valid = 0."""
     if stamps:
         ax.scatter([reader.when(ts) for ts in stamps], [0] * len(stamps), marker="x", color=INVALID_COLOUR,
                    s=30, zorder=5, label=label, clip_on=False)
 
 
-def _title(figure, meter: Meter, tz: dt.tzinfo, timezone: str, db_path: str) -> None:
+def _title(figure: "Figure", meter: Meter, tz: dt.tzinfo, timezone: str, db_path: FilePath) -> None:
     kind = METER_KINDS.get(meter.type_name)
     what = meter.family
     if kind is not None and kind.family == "electric":
         what = (f"electric, {'three' if kind.phases == 3 else 'single'}-phase, {kind.tariffs} tariffs"
                 + (", import and export" if kind.export else ""))
     period = ""
-    if meter.first is not None:
+    if meter.first is not None and meter.last is not None:
         first = dt.datetime.fromtimestamp(meter.first, tz)
         last = dt.datetime.fromtimestamp(meter.last, tz)
         period = f" · {first:%Y-%m-%d} – {last:%Y-%m-%d}"
@@ -310,7 +327,7 @@ def _title(figure, meter: Meter, tz: dt.tzinfo, timezone: str, db_path: str) -> 
 
 
 # ---- electric -----------------------------------------------------------------------------
-def _draw_electric(figure, reader: _Reader, meter: Meter) -> str:
+def _draw_electric(figure: "Figure", reader: _Reader, meter: Meter) -> str:
     axes = figure.subplots(4, 1, sharex=True, gridspec_kw={"height_ratios": [3, 3, 3, 1.6]})
     profile_ax, register_ax, consumption_ax, events_ax = axes
     idx = meter.device_idx
@@ -343,8 +360,8 @@ def _draw_electric(figure, reader: _Reader, meter: Meter) -> str:
     for tariff in tariffs or [0]:
         days, gains = _daily_increments(registers[tariff], reader, 1000)
         register_days = max(register_days, len(days))
-        last = max((ts for ts, v in registers[tariff].items() if v is not None), default=None)
-        reading = f", reads {registers[tariff][last] / 1000:,.0f} kWh at the end" if last is not None else ""
+        last = max(((ts, v) for ts, v in registers[tariff].items() if v is not None), default=None)
+        reading = f", reads {last[1] / 1000:,.0f} kWh at the end" if last is not None else ""
         if not days:
             continue
         register_ax.plot([d + DAY / 2 for d in days], gains, marker="o", ms=4, lw=1.2,
@@ -404,7 +421,7 @@ def _pulse_counters(reader: _Reader, meter: Meter, measure: str) -> Tuple[List[i
     return moving, counters
 
 
-def _draw_pulse(figure, reader: _Reader, meter: Meter) -> str:
+def _draw_pulse(figure: "Figure", reader: _Reader, meter: Meter) -> str:
     axes = figure.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [3, 3, 1.4]})
     hour_ax, day_ax, events_ax = axes
     _shade_outages(axes[:2], meter, reader)
@@ -413,8 +430,7 @@ def _draw_pulse(figure, reader: _Reader, meter: Meter) -> str:
     moving, hourly = _pulse_counters(reader, meter, hourly_measure)
     for channel in moving:
         stamps = sorted(hourly[channel])
-        gains = [math.nan if hourly[channel][a] is None or hourly[channel][b] is None
-                 else hourly[channel][b] - hourly[channel][a] for a, b in zip(stamps, stamps[1:])]
+        gains = [_gain(hourly[channel][a], hourly[channel][b]) for a, b in zip(stamps, stamps[1:])]
         hour_ax.plot([reader.when(ts) for ts in stamps[1:]], gains, lw=0.8, label=f"Chnl{channel}")
     _mark_invalid(hour_ax, meter.invalid.get(hourly_measure, []), reader, "Valid = 0")
     hour_ax.set_ylabel("pulses per interval")
@@ -441,7 +457,7 @@ def _draw_pulse(figure, reader: _Reader, meter: Meter) -> str:
 
 
 # ---- digital ------------------------------------------------------------------------------
-def _draw_digital(figure, reader: _Reader, meter: Meter) -> str:
+def _draw_digital(figure: "Figure", reader: _Reader, meter: Meter) -> str:
     from .schema.layout import CHANNEL_COLUMNS
 
     axes = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [4, 1.4]})

@@ -6,13 +6,14 @@ Compatible with existing projects: a ``[Test]`` section with ``IP_address``, ``I
 password is just a character."""
 from __future__ import annotations
 
+import argparse
 import ast
 import configparser
 import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 from .errors import ConfigError, InputError
 from .model.context import EXPLICIT, SETTINGS, TargetContext, check_timezone
@@ -91,9 +92,15 @@ class DeviceSettings:
 Settings = Union[LocalSettings, DeviceSettings]
 
 
+class _KeyKeepingParser(configparser.ConfigParser):
+    """Keeps the seed's key spelling (IP_address) as written (ConfigParser lowercases keys)."""
+
+    def optionxform(self, optionstr: str) -> str:
+        return optionstr
+
+
 def _parser(path: Path) -> configparser.ConfigParser:
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.optionxform = str  # keep the seed's key spelling (IP_address) as written
+    parser = _KeyKeepingParser(interpolation=None)
     try:
         # utf-8-sig: a file saved by Windows Notepad starts with a byte-order mark
         with open(path, encoding="utf-8-sig") as handle:
@@ -151,8 +158,8 @@ def load(path: Union[str, Path] = DEFAULT_SETTINGS_FILE, section: Optional[str] 
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r}; known keys: {', '.join(sorted(KNOWN_KEYS))}")
 
-    def number(key: str, default: float, kind=float, low: float = 0, high: float = 86400 * 7,
-               positive: bool = False):
+    def number(key: str, default: float, kind: Callable[[str], float] = float, low: float = 0,
+               high: float = 86400 * 7, positive: bool = False) -> float:
         if key not in raw or raw[key] == "":
             return default
         try:
@@ -243,14 +250,14 @@ def describe(settings: Settings) -> Dict[str, object]:
     return out
 
 
-def from_arguments(args) -> Settings:
+def from_arguments(args: argparse.Namespace) -> Settings:
     """The target a command line names with ``--settings``, ``--section`` and ``--db``
     (``--busy-timeout`` replacing the settings' ``busy_timeout``)."""
     return with_arguments(resolve(getattr(args, "settings", None), getattr(args, "section", None),
                                   getattr(args, "db", None)), args)
 
 
-def with_arguments(settings: Settings, args) -> Settings:
+def with_arguments(settings: Settings, args: argparse.Namespace) -> Settings:
     """``settings`` with what the command line overrides (``--busy-timeout``)."""
     import dataclasses
 
@@ -266,7 +273,7 @@ def settings_context(settings: Settings) -> TargetContext:
     return TargetContext(settings.timezone, SETTINGS)
 
 
-def context_for(args, settings: Settings) -> TargetContext:
+def context_for(args: argparse.Namespace, settings: Settings) -> TargetContext:
     """The context of a command's target: ``--timezone`` when given (checked, one line naming the
     option and the value otherwise), else the settings' ``timezone``."""
     context = settings_context(settings)

@@ -20,12 +20,13 @@ import bisect
 import datetime as dt
 import inspect
 import math
+import os
 import sqlite3
 from dataclasses import dataclass, replace
 from itertools import accumulate
 from types import MappingProxyType
-from typing import (Callable, Dict, FrozenSet, Iterable, Iterator, List, Mapping, NamedTuple,
-                    Optional, Sequence, Tuple)
+from typing import (TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Mapping, NamedTuple,
+                    Optional, Sequence, Tuple, TypeVar, Union, cast)
 
 from .errors import SchemaError, VerificationFailed
 from .generate.rows import NameIndex
@@ -37,6 +38,15 @@ from .schema import contract
 from .schema.measures import ALIASES, ALWAYS_0, DAY, HOUR, MONTH, PROFILE, select
 from .schema.measures import measure as measure_entry
 from .schema.reference import METER_KINDS, MeterKind
+
+if TYPE_CHECKING:  # for the annotations only: verify reads a target, it does not import the targets
+    from .targets.base import Target
+
+#: A cell's value as SQLite gives it (int, float, str, bytes or None): the column decides which,
+#: so the rules, not the type checker, know what they read.
+Cell = Any
+#: A row as a named tuple of ``schema.layout.ROW_TYPES``: its fields exist only at run time.
+Row = Any
 
 VOLTAGE_RANGE = (0.8 * 230, 1.2 * 230)
 FREQUENCY_RANGE = (49.0, 51.0)
@@ -142,7 +152,7 @@ class Record:
 
     __slots__ = ("measure", "id", "ts", "valid", "rows", "family", "_by_key", "_cells")
 
-    def __init__(self, measure: str, record_id: int, ts: int, valid: int, rows: Tuple[tuple, ...]) -> None:
+    def __init__(self, measure: str, record_id: int, ts: int, valid: int, rows: Tuple[Row, ...]) -> None:
         self.measure, self.id, self.ts, self.valid, self.rows = measure, record_id, ts, valid, rows
         self.family: Family = FAMILIES[MEASURE_TABLE[measure]]
         self._cells = _TAG_CELLS[self.family.table]
@@ -154,13 +164,13 @@ class Record:
         key = self.family.key_column
         return [getattr(row, key) if key else None for row in self.rows]
 
-    def value(self, tag: str) -> object:
+    def value(self, tag: str) -> Cell:
         """The value of a tag (``A+0``, ``UB``, ``P+``, ``Pls3``, ``event``); None when absent."""
         key, position = self._cells[tag]
         row = self._by_key.get(key)
         return None if row is None else row[position]
 
-    def cell(self, key: object, column: str) -> object:
+    def cell(self, key: object, column: str) -> Cell:
         """The value of one cell by row key and column name (for cells no tag names)."""
         row = self._by_key.get(key)
         return None if row is None else getattr(row, column)
@@ -178,12 +188,12 @@ class MeterView:
     meter_id: Optional[int]
     type_name: Optional[str]
     kind: Optional[MeterKind]
-    configs: Mapping[str, Optional[tuple]]          # config table -> newest row (named tuple)
+    configs: Mapping[str, Optional[Row]]            # config table -> newest row (named tuple)
     records: Mapping[str, Tuple[Record, ...]]        # measure -> every record, oldest first
     tz: dt.tzinfo
     tolerance: float
 
-    def config(self, tag: str, table: str = "ElectricConfig") -> object:
+    def config(self, tag: str, table: str = "ElectricConfig") -> Cell:
         """A config value by its tag (``isTrf``, ``cArrays``, ``chnl`` ...); None without a config row."""
         row = self.configs.get(table)
         return None if row is None else getattr(row, CONFIG_TAGS[table][tag])
@@ -208,7 +218,7 @@ class MeterView:
         """Local midnight of the day ``ts`` falls in."""
         return timegrid.local_midnight(timegrid.local_datetime(ts, self.tz).date(), self.tz)
 
-    def next_stamp(self, ts: int, cadence: str) -> int:
+    def next_stamp(self, ts: int, cadence: Optional[str]) -> int:
         """The day's or month's following local midnight."""
         day = timegrid.local_datetime(ts, self.tz).date()
         following = timegrid.add_months(day, 1) if cadence == MONTH else day + dt.timedelta(days=1)
@@ -237,7 +247,7 @@ class Rule:
     name: str
     scope: str                      # "meter" or "database"
     measures: FrozenSet[str]
-    check: Callable
+    check: Callable[..., Iterable[Any]]   # a view -> Findings (meter) or Violations (database)
 
     @property
     def doc(self) -> str:
@@ -257,9 +267,12 @@ class Rule:
 RULES: Dict[str, Rule] = {}
 
 
-def rule(name: str, reads: Iterable[str] = (), scope: str = "meter") -> Callable:
+RuleCheck = TypeVar("RuleCheck", bound=Callable[..., Iterable[Any]])
+
+
+def rule(name: str, reads: Iterable[str] = (), scope: str = "meter") -> Callable[[RuleCheck], RuleCheck]:
     """Register a rule function under ``name``."""
-    def register(check: Callable) -> Callable:
+    def register(check: RuleCheck) -> RuleCheck:
         if name in RULES:
             raise ValueError(f"rule {name!r} registered twice")
         if not inspect.getdoc(check):
@@ -367,6 +380,8 @@ def valid_1_rows(view: MeterView) -> Iterator[Finding]:
                     yield Finding(measure, record.ts, f"Valid = 1 record has {len(found)} {family.table} rows",
                                   1, len(found))
                 continue
+            allowed: Tuple[object, ...]
+            required: Tuple[object, ...]
             if family is ENERGY:
                 allowed, required = ((0,), (0,)) if tariff_unit == 0 else (family.keys, (0,))
             elif family is QUALITY and phases is not None:
@@ -720,11 +735,12 @@ def config_profile_arrays(view: MeterView) -> Iterator[Finding]:
     takes the period from the profile rows (schema/contract.py, ``interval-power-arrays``).  A
     config that holds the period as GenerateMeterData 0.1 wrote it is ``legacy-convention``."""
     arrays = view.config("cArrays")
-    if view.configs.get("ElectricConfig") is None or arrays in (contract.PROFILE_ARRAYS, contract.NO_PROFILE_ARRAYS):
+    config = view.configs.get("ElectricConfig")
+    if config is None or arrays in (contract.PROFILE_ARRAYS, contract.NO_PROFILE_ARRAYS):
         return  # 0: the meter did not report it (the device stores a null cArrays as 0)
     if _legacy_arrays(view) is not None:
         return
-    yield Finding("ElectricConfig", view.configs["ElectricConfig"].Timestamp,
+    yield Finding("ElectricConfig", config.Timestamp,
                   "IntervalPowerArrays is not the number of profile arrays", contract.PROFILE_ARRAYS, arrays)
 
 
@@ -792,7 +808,7 @@ def moment_register_profile(view: MeterView) -> Iterator[Finding]:
             if on_boundary:
                 high: Optional[float] = low
             elif running is not None and energy[tag][running] is not None:
-                high = low + energy[tag][running]  # type: ignore[operator]
+                high = low + energy[tag][running]
             else:
                 high = None  # the running slot is not stored yet: no upper bound is known
             if total < low - view.tolerance or (high is not None and total > high + view.tolerance):
@@ -838,7 +854,7 @@ class _PhaseValues:
     def __init__(self, record: Record, tags: Dict[str, str]) -> None:
         self.record, self.tags = record, tags
 
-    def __getitem__(self, quantity: str) -> object:
+    def __getitem__(self, quantity: str) -> Cell:
         return self.record.value(self.tags[quantity])
 
 
@@ -1116,12 +1132,12 @@ def _meter_views(conn: sqlite3.Connection, names: NameIndex, tz: dt.tzinfo,
         "ORDER BY m.DeviceIdx"))
     type_of = names.record_type_names
     for device_idx, meter_id, type_name in meters:
-        configs: Dict[str, Optional[tuple]] = {}
+        configs: Dict[str, Optional[Row]] = {}
         for table in CONFIG_TABLES:
             row = conn.execute(f"SELECT {', '.join(TABLE_COLUMNS[table])} FROM {table} WHERE DeviceIdx = ? "
                                "ORDER BY Timestamp DESC LIMIT 1", (device_idx,)).fetchone()
             configs[table] = ROW_TYPES[table]._make(row) if row else None
-        children: Dict[int, List[tuple]] = {}
+        children: Dict[int, List[Row]] = {}
         for table in VALUE_TABLES:
             make = ROW_TYPES[table]._make
             columns = ", ".join(f"v.{c}" for c in TABLE_COLUMNS[table])
@@ -1133,8 +1149,10 @@ def _meter_views(conn: sqlite3.Connection, names: NameIndex, tz: dt.tzinfo,
         for record_id, rtid, ts, valid in conn.execute(
                 "SELECT Id, RecordTypeId, Timestamp, Valid FROM MeterData WHERE DeviceIdx = ? "
                 "ORDER BY RecordTypeId, Timestamp, Id", (device_idx,)):
-            measure = type_of.get(rtid)
-            measure = ALIASES.get(measure, measure)  # e.g. ElJrnlRvr, the web UI's ElJrnlReverce
+            record_type = type_of.get(rtid)
+            if record_type is None:
+                continue  # a record type the database does not name
+            measure = ALIASES.get(record_type, record_type)  # e.g. ElJrnlRvr, the web UI's ElJrnlReverce
             if measure not in MEASURE_TABLE or MEASURE_TABLE[measure] not in FAMILIES:
                 continue
             records.setdefault(measure, []).append(
@@ -1156,7 +1174,7 @@ def run_rules(view: MeterView, rules: Optional[Sequence[Rule]] = None) -> List[V
     return out
 
 
-def verify(path, timezone: Optional[str] = None, tolerance: float = 0.005, *,
+def verify(path: Union[str, "os.PathLike[str]", "Target"], timezone: Optional[str] = None, tolerance: float = 0.005, *,
            raise_on_violation: bool = False) -> List[Violation]:
     """Every violation of the invariants in the meter.db at ``path``: the database-wide rules
     first, then each meter (DeviceIdx order) under every rule of ``RULES`` that applies to it.
@@ -1170,15 +1188,16 @@ def verify(path, timezone: Optional[str] = None, tolerance: float = 0.005, *,
     failure rather than a list."""
     context = getattr(path, "context", None)
     if context is not None:  # a target: its copy, in its time zone
-        with path.readable_copy() as copy:
+        with cast("Target", path).readable_copy() as copy:
             return verify(copy, timezone or context.timezone, tolerance, raise_on_violation=raise_on_violation)
+    file = os.fspath(cast("Union[str, os.PathLike[str]]", path))  # not a target: a file's path
     tz = timegrid.zone(check_timezone(timezone, "verify timezone") if timezone else timegrid.DEFAULT_TIMEZONE)
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"file:{file}?mode=ro", uri=True)
     except sqlite3.Error as exc:
-        raise SchemaError(f"{path} cannot be opened: {exc}") from None
+        raise SchemaError(f"{file} cannot be opened: {exc}") from None
     try:
-        names = NameIndex.from_connection(conn, path)
+        names = NameIndex.from_connection(conn, file)
         meter_ids = dict(conn.execute("SELECT DeviceIdx, MeterId FROM MeterTable"))
         database = DatabaseView(conn, names, MappingProxyType(meter_ids))
         violations: List[Violation] = []
@@ -1190,5 +1209,5 @@ def verify(path, timezone: Optional[str] = None, tolerance: float = 0.005, *,
     finally:
         conn.close()
     if violations and raise_on_violation:
-        raise VerificationFailed(path, violations, tz)
+        raise VerificationFailed(file, violations, tz)
     return violations

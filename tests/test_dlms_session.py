@@ -55,6 +55,15 @@ def test_server_address_comes_from_the_serial(meter):
     assert imitator.address == Address(1, int(serial[-4:]) + 1000, 4)
 
 
+def test_a_client_used_before_open_says_so():
+    # found by mypy: the link is None until open(); a GET then was an AttributeError on None
+    client = SpodesClient("tcp://127.0.0.1:9")  # never connected: nothing is sent
+    with pytest.raises(DLMSError, match="not connected") as error:
+        client.get(8, "0.0.1.0.0.255")
+    assert error.value.category == "session"
+    client.close()  # closing what was never opened stays a no-op
+
+
 def test_snrm_negotiates_and_disc_ends(meter):
     imitator, url = meter
     link, stream = _raw_link(url, imitator, max_info=200, window=3)

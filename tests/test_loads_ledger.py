@@ -56,6 +56,16 @@ def test_clear_a_meter_removes_only_that_meter(target_and_path):
     assert verify(path) == []
 
 
+def test_clear_counts_meters_given_as_an_iterator(target_and_path):
+    # found by mypy's reading of LocalTarget.clear: the plan consumed a generator of MeterIds, and
+    # the local target then counted what was left of it (0); the device target listed it first
+    target, path = target_and_path
+    summary = Scenario(meters=3, days=1, end=END, seed=1).create(target)
+    gone = summary.meter_ids[:2]
+    assert target.clear(meters=(meter_id for meter_id in gone)) == 2
+    assert sorted(r[0] for r in rows(path, "SELECT MeterId FROM MeterTable")) == sorted(summary.meter_ids[2:])
+
+
 def test_clear_refuses_a_meter_this_tool_did_not_create(target_and_path):
     target, path = target_and_path
     Scenario(meters=1, days=1, end=END).create(target)

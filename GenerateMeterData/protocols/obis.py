@@ -15,6 +15,7 @@ writing whole codes: ``dlms/obis.py`` (DLMS), ``meters.obis_code`` (IEC and Neva
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from ..schema.layout import ENERGY, ENERGY_QUANTITIES, QUALITY, TARIFFS
@@ -69,9 +70,17 @@ _DIRECTIONS: Dict[str, Tuple[int, str]] = {"A+": (1, "Wh"), "A-": (2, "Wh"), "R+
 #: D of an energy register: time integral 1 (from the start of counting to now).
 ENERGY_D = 8
 
+
+
+def _instantaneous(code: Code, tag: str, kind: str, unit: Optional[str]) -> Instantaneous:
+    phase, column = QUALITY.tags[tag]
+    assert isinstance(phase, str)  # ElectricQualityValues' rows are keyed by phase name
+    return Instantaneous(code, tag, kind, unit, phase, column)
+
+
 #: Every instantaneous value, in the order a readout lists them.
 INSTANTANEOUS: Tuple[Instantaneous, ...] = tuple(
-    Instantaneous(code, tag, kind, unit, *QUALITY.tags[tag]) for code, tag, kind, unit in _INSTANTANEOUS)
+    _instantaneous(code, tag, kind, unit) for code, tag, kind, unit in _INSTANTANEOUS)
 QUALITY_BY_CODE: Dict[Code, Instantaneous] = {q.code: q for q in INSTANTANEOUS}
 QUALITY_BY_TAG: Dict[str, Instantaneous] = {q.tag: q for q in INSTANTANEOUS}
 
@@ -84,8 +93,10 @@ def instantaneous(kind: str, phase: str) -> Instantaneous:
     raise KeyError(f"no OBIS code of {kind} on phase {phase}")
 
 
-class Direction(NamedTuple):
-    """One direction of energy: its place among a meter's registers and its OBIS C."""
+@dataclass(frozen=True)
+class Direction:
+    """One direction of energy: its place among a meter's registers and its OBIS C.  (A frozen
+    dataclass, not a NamedTuple: the field ``index`` would hide tuple.index.)"""
 
     index: int     # position in layout.ENERGY_QUANTITIES (and in a meter's register lists)
     tag: str       # A+, A-, R+, R-

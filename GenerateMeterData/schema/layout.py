@@ -196,8 +196,10 @@ def insert_sql(table: str) -> str:
 
 _POSITIONS: Dict[str, Dict[str, int]] = {table: {c: i for i, c in enumerate(columns)}
                                          for table, columns in TABLE_COLUMNS.items()}
-ROW_TYPES = {table: namedtuple(table + "Row", columns, rename=True)  # type: ignore[misc]
-             for table, columns in TABLE_COLUMNS.items()}
+# One named-tuple class per table, made from the column lists at import: their fields exist only at
+# run time, so a type checker sees the rows as Any (mypy wants namedtuple's name as a literal).
+ROW_TYPES: Dict[str, Any] = {table: namedtuple(table + "Row", columns, rename=True)  # type: ignore[misc]
+                             for table, columns in TABLE_COLUMNS.items()}
 
 
 def index(table: str, column: str) -> int:
@@ -213,7 +215,7 @@ def indexes(table: str, *columns: str) -> Tuple[int, ...]:
     return tuple(index(table, column) for column in columns)
 
 
-def named(table: str, row: Sequence[Any]):
+def named(table: str, row: Sequence[Any]) -> Any:
     """A row of ``table`` as a named tuple (``named("MeterTable", row).MeterId``)."""
     return ROW_TYPES[table]._make(row)
 

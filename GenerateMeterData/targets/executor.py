@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, List, Optional, Set, Union
 
 from ..errors import ConnectError, RemoteError
 from ..settings import DeviceSettings
@@ -23,7 +23,7 @@ RECEIVE_POLL = 1.0
 #: (a daemon it started in the background holds its stdout open for ever).
 SETTLE_IDLE = 1.0
 SETTLE_MAX = 5.0
-_warned_accept_new = set()
+_warned_accept_new: Set[str] = set()
 
 
 @dataclass
@@ -209,7 +209,7 @@ class Executor:
 
     def __init__(self, settings: DeviceSettings) -> None:
         self.settings = settings
-        self.client = None
+        self.client: Optional[Any] = None  # a paramiko.SSHClient while connected (paramiko has no types)
 
     @property
     def where(self) -> str:
@@ -288,9 +288,9 @@ class Executor:
     def start(self, command: str, timeout: Optional[float] = None,
               sink: Optional[Callable[[bytes], None]] = None) -> RemoteProcess:
         """Start a command (no pty: data must pass unaltered)."""
-        if self.client is None:
-            self.connect()
-        transport = self.client.get_transport()
+        client = self.client if self.client is not None else self.connect().client
+        assert client is not None  # connect() sets it or raises
+        transport = client.get_transport()
         if transport is None or not transport.is_active():
             raise ConnectError(f"{self.where}: the SSH connection is closed", host=self.settings.host,
                                port=self.settings.port, reason="connection closed")
@@ -325,13 +325,13 @@ class Executor:
         return bool(transport and transport.is_active())
 
 
-def load_known_hosts(host_keys, path: str) -> list:
+def load_known_hosts(host_keys: Any, path: str) -> List[Any]:
     """Read an OpenSSH known_hosts file into paramiko's host keys, line by line: lines paramiko
     cannot use (``@cert-authority``, unknown key types) are skipped, ``@revoked`` keys are
     returned so they can be refused.  A file that cannot be opened at all is one clear error."""
     import paramiko
 
-    revoked = []
+    revoked: List[Any] = []  # paramiko keys
     if not os.path.exists(path):
         return revoked
     try:

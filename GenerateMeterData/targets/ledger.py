@@ -24,7 +24,7 @@ only when their ranges hold nothing else now (else refused in one line)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple, TypeVar
 
 from ..schema.layout import CONFIG_MEASURE_TABLE, CONFIG_TABLES, VALUE_TABLES
 from .sqltext import literal
@@ -227,12 +227,22 @@ class ClearPlan:
 
 
 @dataclass
+class _ArchInfoStep:
+    """One ArchInfo change a load made: RecordTypeId's Records went from ``before`` to ``after``
+    (None: not recorded, an entry of an older version of this tool)."""
+
+    type_id: int
+    before: int
+    after: Optional[int]
+
+
+@dataclass
 class _Entry:
     load_id: int
     device_range: Optional[Tuple[int, int]]
     header_range: Optional[Tuple[int, int]]
     config_ranges: Dict[str, Tuple[int, int]]
-    archinfo: List[List[Optional[int]]]  # [RecordTypeId, before, after-or-None]
+    archinfo: List[_ArchInfoStep]
     token: Optional[str]
 
     @property
@@ -278,7 +288,7 @@ def _entry(row: Tuple) -> _Entry:
         parts = item.split(":")
         if len(parts) >= 2 and parts[0] != "":
             after = int(parts[2]) if len(parts) >= 3 and parts[2] != "" else None
-            items.append([int(parts[0]), int(parts[1]), after])
+            items.append(_ArchInfoStep(int(parts[0]), int(parts[1]), after))
     if token is not None and not isinstance(token, str):
         raise ValueError(f"token {token!r}")
     return _Entry(int(load_id), pair(device_first, device_last), pair(header_first, header_last),
@@ -408,10 +418,10 @@ def plan_clear(ask: Ask, tokens: Optional[Iterable[str]] = None,
     gone = set(gone_whole)
     touched = {owner[d] for d in devices if d in owner} | {l for l, _, d, *_ in owned if d in devices}
     for load_id in touched - gone_whole:
-        e = by_id.get(load_id)
-        if e is None:
+        touched_entry = by_id.get(load_id)
+        if touched_entry is None:
             continue
-        if e.old and load_id not in with_owned:
+        if touched_entry.old and load_id not in with_owned:
             if not (own[load_id] - devices):
                 gone.add(load_id)
         elif not remaining_rows.get(load_id):
@@ -431,7 +441,7 @@ def plan_clear(ask: Ask, tokens: Optional[Iterable[str]] = None,
 
     # the loads table: rows of loads that went; the MeterIds of loads that lost meters
     removed_ids = {meter_of[d] for d in devices}
-    gone_tokens = {by_id[l].token for l in gone if by_id[l].token}
+    gone_tokens = {e.token for e in (by_id[l] for l in gone) if e.token}
     left_tokens = {e.token for e in entries if e.load_id not in gone and e.token}
     plan.tokens = sorted(gone_tokens - left_tokens,
                          key=lambda t: min(e.load_id for e in entries if e.token == t))
@@ -515,25 +525,31 @@ def _archinfo_sql(gone: List[_Entry], remaining: List[_Entry]) -> List[str]:
     changed: Dict[int, _Entry] = {}
     later = sorted(remaining, key=lambda e: e.load_id)
     for e in sorted(gone, key=lambda e: -e.load_id):
-        for type_id, before, after in e.archinfo:
+        for step in e.archinfo:
+            type_id, before, after = step.type_id, step.before, step.after
             heir = next((r for r in later if r.load_id > e.load_id
-                         for item in r.archinfo if item[0] == type_id and after is not None and item[1] == after),
+                         for item in r.archinfo if item.type_id == type_id and after is not None
+                         and item.before == after),
                         None)
             if heir is not None:
                 for item in heir.archinfo:
-                    if item[0] == type_id and item[1] == after:
-                        item[1] = before
+                    if item.type_id == type_id and item.before == after:
+                        item.before = before
                 changed[heir.load_id] = heir
                 continue
             guard = f" AND Records = {int(after)}" if after is not None else ""
             statements.append(f"UPDATE ArchInfo SET Records = {int(before)} WHERE RecordTypeId = {int(type_id)}{guard}")
     for load_id, e in sorted(changed.items()):
-        text = ",".join(f"{t}:{b}:{a}" if a is not None else f"{t}:{b}" for t, b, a in e.archinfo)
+        text = ",".join(f"{s.type_id}:{s.before}:{s.after}" if s.after is not None else f"{s.type_id}:{s.before}"
+                        for s in e.archinfo)
         statements.append(f"UPDATE {LEDGER_TABLE} SET ArchInfoBefore = {literal(text)} WHERE LoadId = {load_id}")
     return statements
 
 
-def full_disk_hint(exc, meters):
+E = TypeVar("E", bound=BaseException)
+
+
+def full_disk_hint(exc: E, meters: Optional[List[int]]) -> E:
     """A clear that ran out of disk space: the same error, saying how to do it with less (SQLite's
     rollback journal holds a copy of every page a clear changes, so a smaller clear needs less)."""
     text = str(exc)

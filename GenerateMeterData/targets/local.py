@@ -6,9 +6,9 @@ import os
 import sqlite3
 import tempfile
 import time
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from ..errors import SchemaError, TargetError
+from ..errors import GenerateMeterDataError, SchemaError, TargetError
 from ..generate.rows import IdAllocator, NameIndex, RowSet
 from ..generate.summary import CreatedMeter, LoadSummary
 from ..model.context import TargetContext
@@ -29,7 +29,7 @@ def connect(path: str, timeout: float) -> sqlite3.Connection:
     return conn
 
 
-def translate(exc: sqlite3.Error, where: str, timeout: float) -> TargetError:
+def translate(exc: sqlite3.Error, where: str, timeout: float) -> GenerateMeterDataError:
     """One clear error for what SQLite said."""
     text = str(exc)
     return classify_sqlite_error(text, where, where, timeout) or TargetError(f"{where}: {text}; nothing was written")
@@ -228,7 +228,7 @@ class LocalTarget(Target):
                               "restore a backup, or set integrity_check = off to load anyway")
         self._checked_file = identity
 
-    def fetch(self, sql: str, params: tuple = ()) -> List[tuple]:
+    def fetch(self, sql: str, params: Tuple[Any, ...] = ()) -> List[Tuple[Any, ...]]:
         """Rows of a read query (empty when the file does not exist yet)."""
         if self._is_empty():
             return []  # nothing written yet: the first load creates the database
@@ -246,11 +246,12 @@ class LocalTarget(Target):
         self.open().close()
         yield self.path
 
-    def clear(self, tokens=None, meters=None) -> int:
+    def clear(self, tokens: Optional[Iterable[str]] = None, meters: Optional[Iterable[int]] = None) -> int:
         """Undo the ledger's loads (all, those in ``tokens``), or remove the ``meters`` (MeterIds)
         a load created (hubs with the meters under them) -- reading the ledger and deleting in
         one transaction.  Returns the number of loads (or meters asked for) removed; the whole
         plan is kept in ``last_clear``."""
+        meters = None if meters is None else [int(m) for m in meters]  # read once: an iterator too
         conn = self.open()
         try:
             try:
@@ -260,8 +261,10 @@ class LocalTarget(Target):
                         conn.execute(statement)
             except TargetError as exc:
                 raise ledger.full_disk_hint(exc, meters) from None
-            self.last_clear = plan
-            return len(list(meters)) if meters is not None else plan.loads
+            # TEMPORARY ignore: targets/base.py declares last_clear as None (being restructured;
+            # once it says Optional[ClearPlan], mypy reports this ignore as unused: remove it)
+            self.last_clear = plan  # type: ignore[assignment]
+            return len(meters) if meters is not None else plan.loads
         finally:
             conn.close()
 
@@ -318,7 +321,8 @@ class LocalTarget(Target):
 
 def write_load(conn: sqlite3.Connection, produce: Produce, ids: IdAllocator, names: NameIndex,
                progress: Progress = None, expected_meters: Optional[int] = None,
-               ledger_entry: bool = True, token: Optional[str] = None, about=None) -> LoadSummary:
+               ledger_entry: bool = True, token: Optional[str] = None,
+               about: Optional[Callable[[int], Tuple[str, str, int]]] = None) -> LoadSummary:
     """Insert every RowSet ``produce`` yields, raise ArchInfo, add the ledger entry and what it
     owns (ledger.py).  The caller owns the transaction."""
     statements = {table: insert_sql(table) for table in WRITE_ORDER}
@@ -332,7 +336,7 @@ def write_load(conn: sqlite3.Connection, produce: Produce, ids: IdAllocator, nam
     tally = LoadTally()
     new_meters: List[CreatedMeter] = []
     # what goes into meters that were there before: owned by key (a new meter is owned whole)
-    owned: List[tuple] = []
+    owned: List[Tuple[Any, ...]] = []
     for rows in produced(produce, ids, names, tally, progress, expected_meters):
         insert_rows(conn, rows, statements)
         for row in rows["MeterTable"]:

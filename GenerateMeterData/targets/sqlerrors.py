@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..errors import DatabaseLockedError, DuplicateRecordError, SchemaError, TargetError
+from ..errors import DatabaseLockedError, DuplicateRecordError, GenerateMeterDataError, SchemaError
 
 
 def classify_sqlite_error(text: str, where: str, path: str, waited: float,
-                          locked_hint: str = "stop the other writer, or raise busy_timeout or --busy-timeout") -> Optional[TargetError]:
+                          locked_hint: str = "stop the other writer, or raise busy_timeout or --busy-timeout"
+                          ) -> Optional[GenerateMeterDataError]:
     """The error for SQLite's message ``text`` about the database ``where`` names (``path`` is its
     file), or None when the message is none of the kinds this package explains."""
     if "database is locked" in text or "database is busy" in text or "database table is locked" in text:

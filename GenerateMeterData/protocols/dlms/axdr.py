@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import struct
 from dataclasses import dataclass
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import DLMSError
 
@@ -93,11 +93,11 @@ class CosemDateTime:
             return cls(hour=field(raw[0]), minute=field(raw[1]), second=field(raw[2]), hundredths=field(raw[3]),
                        kind=TIME)
         year = field((raw[0] << 8) | raw[1], 0xFFFF)
-        date_fields = dict(year=year, month=field(raw[2]), day=field(raw[3]), weekday=field(raw[4]))
+        month, day, weekday = field(raw[2]), field(raw[3]), field(raw[4])
         if kind == DATE:
-            return cls(**date_fields, kind=DATE)
+            return cls(year=year, month=month, day=day, weekday=weekday, kind=DATE)
         deviation = struct.unpack(">h", raw[9:11])[0]
-        return cls(**date_fields, hour=field(raw[5]), minute=field(raw[6]), second=field(raw[7]),
+        return cls(year=year, month=month, day=day, weekday=weekday, hour=field(raw[5]), minute=field(raw[6]), second=field(raw[7]),
                    hundredths=field(raw[8]), deviation=None if deviation == DEVIATION_UNSPECIFIED else deviation,
                    status=field(raw[11]))
 
@@ -152,9 +152,9 @@ class CosemDateTime:
         clock = f"{f(self.hour, 2)}:{f(self.minute, 2)}:{f(self.second, 2)}"
         return {DATE: date, TIME: clock}.get(self.kind, f"{date}T{clock}")
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> Dict[str, Any]:
         """JSON form."""
-        out = {"text": self.isoformat()}
+        out: Dict[str, Any] = {"text": self.isoformat()}
         if self.kind == DATE_TIME:
             out.update(deviation=self.deviation, status=self.status)
         return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from contextlib import contextmanager
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple, Union
 
 from . import axdr, spodes
 from .apdu import (AARE, AARQ, AccessSelection, AttributeDescriptor, ExceptionResponse, GetRequestNext,
@@ -14,7 +14,7 @@ from .apdu import (AARE, AARQ, AccessSelection, AttributeDescriptor, ExceptionRe
 from .axdr import CosemDateTime, Data
 from .errors import DLMSError
 from .hdlc import Address
-from .link import READ_TIMEOUT, Deadline, HdlcClientLink, WrapperClientLink, open_stream
+from .link import READ_TIMEOUT, Deadline, HdlcClientLink, SerialStream, SocketStream, WrapperClientLink, open_stream
 from .obis import obis_bytes, obis_text, parse_obis
 from .push import scale
 from .tables import UNITS
@@ -60,8 +60,8 @@ class SpodesClient:
         self.timeout, self.retries, self.baudrate = timeout, retries, baudrate
         self.max_info, self.window, self.max_pdu = max_info, window, max_pdu
         self.read_timeout, self.max_answer, self.max_blocks = read_timeout, max_answer, max_blocks
-        self.link = None
-        self.stream = None
+        self.link: Optional[Union[HdlcClientLink, WrapperClientLink]] = None
+        self.stream: Optional[Union[SocketStream, SerialStream]] = None
         self.invoke = 1
         self.server_max_pdu = 0
 
@@ -75,26 +75,33 @@ class SpodesClient:
 
     def open(self) -> None:
         """Connect the link and associate."""
-        self.stream = open_stream(self.url, self.baudrate)
+        stream = self.stream = open_stream(self.url, self.baudrate)
         try:
+            link: Union[HdlcClientLink, WrapperClientLink]
             if self.wrapper:
-                self.link = WrapperClientLink(self.stream, self.client, self.server.logical, self.timeout * 3,
-                                              read_timeout=self.read_timeout)
+                link = WrapperClientLink(stream, self.client, self.server.logical, self.timeout * 3,
+                                         read_timeout=self.read_timeout)
             else:
-                self.link = HdlcClientLink(self.stream, self.client, self.server, timeout=self.timeout,
-                                           retries=self.retries, max_info=self.max_info, window=self.window,
-                                           read_timeout=self.read_timeout, max_answer=self.max_pdu)
-            self.link.connect()
+                link = HdlcClientLink(stream, self.client, self.server, timeout=self.timeout,
+                                      retries=self.retries, max_info=self.max_info, window=self.window,
+                                      read_timeout=self.read_timeout, max_answer=self.max_pdu)
+            self.link = link
+            link.connect()
             self.associate()
         except BaseException:
-            self.stream.close()
+            stream.close()
             raise
+
+    def _link(self) -> Union[HdlcClientLink, WrapperClientLink]:
+        if self.link is None:
+            raise DLMSError(f"{self.url}: not connected (open() it, or use it in a with block)", "session")
+        return self.link
 
     def associate(self) -> AARE:
         mechanism = spodes.CLIENT_MECHANISMS.get(self.client, 1 if self.password else 0)
         aarq = AARQ(InitiateRequest(CLIENT_CONFORMANCE, self.max_pdu), mechanism=mechanism or None,
                     password=self.password if mechanism else None)
-        answer = decode_apdu(self.link.request(aarq.encode()))
+        answer = decode_apdu(self._link().request(aarq.encode()))
         if not isinstance(answer, AARE):
             raise DLMSError(f"the meter answered the AARQ with {answer.name}", "session")
         if not answer.accepted:
@@ -106,19 +113,21 @@ class SpodesClient:
 
     def close(self, release: bool = True) -> None:
         """RLRQ, DISC, close the stream."""
-        if self.link is None:
+        link, stream = self.link, self.stream
+        if link is None:
             return
         # a meter that does not answer the release or the DISC is left after one frame's timeout
         leave = Deadline(min(self.read_timeout, self.timeout))
         try:
             if release:
                 try:
-                    self.link.request(ReleaseRequest(0).encode(), leave)
+                    link.request(ReleaseRequest(0).encode(), leave)
                 except DLMSError:
                     pass
-            self.link.disconnect(leave)
+            link.disconnect(leave)
         finally:
-            self.stream.close()
+            if stream is not None:
+                stream.close()
             self.link = None
 
     @property
@@ -133,12 +142,14 @@ class SpodesClient:
         invoke = 0xC0 | self.invoke
         request = GetRequestNormal(AttributeDescriptor(class_id, obis_bytes(obis), attribute), access, invoke)
         deadline = Deadline(self.read_timeout)
-        answer = decode_apdu(self.link.request(request.encode(), deadline))
+        answer = decode_apdu(self._link().request(request.encode(), deadline))
         where = f"{obis_text(parse_obis(obis))} attribute {attribute}"
         if isinstance(answer, GetResponseNormal):
             if answer.result.error is not None:
                 raise DLMSError(f"{where}: {DATA_ACCESS_RESULTS.get(answer.result.error, answer.result.error)}",
                                 "access")
+            if answer.result.data is None:
+                raise DLMSError(f"{where}: the answer holds neither data nor an error", "session")
             return answer.result.data
         if isinstance(answer, GetResponseWithBlock):
             raw = bytearray()
@@ -157,7 +168,7 @@ class SpodesClient:
                     break
                 if deadline.expired():
                     raise deadline.error()
-                answer = decode_apdu(self.link.request(GetRequestNext(answer.block_number, invoke).encode(),
+                answer = decode_apdu(self._link().request(GetRequestNext(answer.block_number, invoke).encode(),
                                                        deadline))
                 if not isinstance(answer, GetResponseWithBlock):
                     raise DLMSError(f"{where}: expected the next block, got {answer.name}", "session")
@@ -172,7 +183,7 @@ class SpodesClient:
         self.invoke = (self.invoke % 15) + 1
         request = GetRequestWithList([(AttributeDescriptor(c, obis_bytes(o), a), None) for c, o, a in items],
                                      0xC0 | self.invoke)
-        answer = decode_apdu(self.link.request(request.encode(), Deadline(self.read_timeout)))
+        answer = decode_apdu(self._link().request(request.encode(), Deadline(self.read_timeout)))
         if not isinstance(answer, GetResponseWithList) or len(answer.results) != len(items):
             raise DLMSError(f"GET with list of {len(items)}: unexpected answer {answer.name}", "session")
         out: List[Any] = []

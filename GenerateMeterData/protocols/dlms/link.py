@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Union
 
 from .errors import DLMSError
 from .hdlc import (DEFAULT_PARAMETERS, DISC, DM, LLC_REQUEST, LLC_RESPONSE, MAX_REASSEMBLED, RR, SNRM, UA,
@@ -81,7 +81,7 @@ class SerialStream:
         self.port.close()
 
 
-def open_stream(url: str, baudrate: int = 9600):
+def open_stream(url: str, baudrate: int = 9600) -> Union[SocketStream, SerialStream]:
     """A stream for a pyserial URL or ``tcp://host:port``; ``socket://host:port`` without options is a
     plain socket too (what pyserial opens, read a buffer at a time instead of two bytes a call)."""
     scheme, _, rest = url.partition("://")
@@ -378,7 +378,7 @@ class HdlcServerLink:
             self.outstanding.pop(0)
 
     def _send_window(self) -> List[bytes]:
-        frames = []
+        frames: List[bytes] = []
         window = max(1, self.parameters["window_transmit"])
         while self.queue and len(frames) < window:
             part = self.queue.pop(0)

@@ -348,9 +348,11 @@ def neva_half_hour_registers(session: ProgrammingSession, days_ago: int) -> Dict
             break
     else:
         raise IECError("the meter's date kept changing while reading the archive", "dialogue")
+    if not date_before:
+        raise IECError("the meter gave no date (00.09.02) for its archive", "dialogue")
     tariffs = neva_tariff_map(switches)
-    registers = [day_start[:]]
-    current = day_start[:]
+    registers: List[List[float]] = [list(day_start)]
+    current: List[float] = list(day_start)
     for power, tariff in zip(powers, tariffs):
         energy = power / 2.0  # average W over 30 min -> Wh
         current = current[:]

@@ -90,7 +90,7 @@ class MBusClient:
         """One REQ_UD2 (FCB toggled per new request, repeated unchanged on a lost answer)."""
         for _ in range(self.retries + 1):
             frame = self._exchange(req_ud2(address, fcb=self._fcb))
-            if frame is not None and frame.kind in ("long", "control"):
+            if frame is not None and frame.kind in ("long", "control") and frame.ci is not None:
                 self._fcb = not self._fcb
                 return decode_user_data(frame.control, frame.address, frame.ci, frame.data)
         raise FrameError(f"{self.url}: no answer from address {address} after {self.retries + 1} tries", "timeout")

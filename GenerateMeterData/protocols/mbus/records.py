@@ -361,14 +361,14 @@ def parse_records(data: bytes, msb_first: bool = False) -> Tuple[List[Record], L
         if (vif & 0x7F) == 0x7C:
             if i >= n:
                 raise DecodeError("Premature end of record at variable length VIF.", "record")
-            length = data[i]
+            vif_length = data[i]
             i += 1
-            if length > MAX_PLAIN_VIF:
+            if vif_length > MAX_PLAIN_VIF:
                 raise DecodeError("Too long variable length VIF.", "record")
-            if i + length > n:
+            if i + vif_length > n:
                 raise DecodeError("Premature end of record at variable length VIF.", "record")
-            plain = bytes(data[i:i + length])
-            i += length
+            plain = bytes(data[i:i + vif_length])
+            i += vif_length
         vifes, i = _extensions(data, i, vif, MAX_VIFE, "VIF", "VIFE")
         coding = dif & 0x0F
         lvar = None
@@ -452,7 +452,7 @@ def decode_user_data(control: int, address: int, ci: int, data: bytes) -> Telegr
 def decode_telegram(frame_bytes: bytes) -> Telegram:
     """A whole RSP_UD frame (bytes) -> Telegram; FrameError or DecodeError otherwise."""
     frame = parse_frame(frame_bytes)
-    if frame.kind in ("ack", "short"):
+    if frame.kind in ("ack", "short") or frame.ci is None:
         raise DecodeError(f"a {frame.kind} frame carries no user data", "ci")
     return decode_user_data(frame.control, frame.address, frame.ci, frame.data)
 
@@ -488,10 +488,10 @@ def variable_header(identification: int, manufacturer: str, version: int, medium
 def build_rsp_ud(address: int, header: bytes, records: List[Record], access_number: Optional[int] = None,
                  more_follow: bool = False) -> bytes:
     """An RSP_UD long frame from a header and records (DIF 0x1F appended when more follow)."""
-    header = bytearray(header)
+    fields = bytearray(header)
     if access_number is not None:
-        header[8] = access_number & 0xFF
-    data = bytes(header) + b"".join(r.raw() for r in records) + (bytes([MORE_FOLLOW]) if more_follow else b"")
+        fields[8] = access_number & 0xFF
+    data = bytes(fields) + b"".join(r.raw() for r in records) + (bytes([MORE_FOLLOW]) if more_follow else b"")
     return encode_frame(Frame("long", RSP_UD, address, CI_VARIABLE, data))
 
 
