@@ -251,7 +251,7 @@ def decode(answer: Union[bytes, str, Mapping[str, Any]], where: str = "data API"
         try:
             answer = json.loads(answer)
         except ValueError:
-            raise DataApiError(where=where, detail=f"the answer is not JSON: {_one_line(answer, 80)!r}") from None
+            raise DataApiError(where=where, detail=f"the answer is not JSON: {_one_line(str(answer), 80)!r}") from None
     if not isinstance(answer, Mapping):
         raise DataApiError(where=where, detail=f"the answer is not a JSON object but {type(answer).__name__}")
     res = answer.get("res")
@@ -350,6 +350,8 @@ class LocalProgram:
             raise DataApiError(where=self.where, detail=f"cannot run it ({exc.strerror or exc})") from None
         out, err = bytearray(), bytearray()
         overflow = threading.Event()
+        stdout, stderr, stdin = process.stdout, process.stderr, process.stdin
+        assert stdout is not None and stderr is not None and stdin is not None   # all three are PIPEs
 
         def stop() -> None:
             try:
@@ -362,7 +364,7 @@ class LocalProgram:
 
         def read_out() -> None:
             while True:
-                chunk = process.stdout.read1(65536)
+                chunk = stdout.read1(65536)  # type: ignore[attr-defined]  # a BufferedReader
                 if not chunk:
                     return
                 out.extend(chunk)
@@ -373,7 +375,7 @@ class LocalProgram:
 
         def read_err() -> None:
             while True:
-                chunk = process.stderr.read1(65536)
+                chunk = stderr.read1(65536)  # type: ignore[attr-defined]  # a BufferedReader
                 if not chunk:
                     return
                 if len(err) < STDERR_KEEP:
@@ -381,12 +383,12 @@ class LocalProgram:
 
         def write_in() -> None:
             try:
-                process.stdin.write(request)
+                stdin.write(request)
             except OSError:  # it ended before reading: its answer and status tell why
                 pass
             finally:
                 try:
-                    process.stdin.close()
+                    stdin.close()
                 except OSError:
                     pass
 
@@ -405,7 +407,7 @@ class LocalProgram:
                 stop()
             for thread in threads:
                 thread.join(5)
-            for stream in (process.stdout, process.stderr):
+            for stream in (stdout, stderr):
                 stream.close()
         if overflow.is_set():
             raise DataApiError(where=self.where, detail=f"the answer passed {self.max_answer} bytes (flooding?); "

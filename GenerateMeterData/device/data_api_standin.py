@@ -81,7 +81,8 @@ def _time_filter(request: Mapping[str, Any], column: str) -> Tuple[str, List[int
     ranges = request.get("time") or []
     if not isinstance(ranges, list):
         raise RequestError("time must be a list of {start, end}")
-    parts, params = [], []
+    parts: List[str] = []
+    params: List[int] = []
     for entry in ranges:
         if not isinstance(entry, Mapping):
             raise RequestError("time must be a list of {start, end}")
@@ -89,7 +90,7 @@ def _time_filter(request: Mapping[str, Any], column: str) -> Tuple[str, List[int
         if any(isinstance(v, bool) or not isinstance(v, int) for v in (start, end)):
             raise RequestError("time start and end must be integers")
         parts.append(f"({column} >= ? AND {column} <= ?)")
-        params += [start, end]
+        params += [int(start), int(end)]  # type: ignore[arg-type]  # both checked int above
     return (" AND (" + " OR ".join(parts) + ")" if parts else ""), params
 
 
@@ -148,10 +149,10 @@ def _records(conn: sqlite3.Connection, measure: str, device_idx: int, tags: Sequ
               for tag, c in zip(tags, cells)]
     out = []
     for record_id, ts in headers:
-        rows = cells_of.get(record_id, {})
+        found = cells_of.get(record_id, {})
         values = []
         for tag, row_key, position, boolean in places:
-            row = rows.get(row_key)
+            row = found.get(row_key)
             value = None if row is None else row[position]
             if boolean and value is not None:
                 value = bool(value)
