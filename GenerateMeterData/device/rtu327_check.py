@@ -144,11 +144,12 @@ class Rtu327Interface:
 
     # ---- GETAUTOREAD ------------------------------------------------------------------------------------
     def _autoread(self, serial: str, values: List[Value]) -> None:
-        wanted: Dict[str, Dict[int, Dict[int, Value]]] = defaultdict(lambda: defaultdict(dict))
+        # a day and a month register may share a stamp (the 1st's midnight): one served record for both
+        wanted: Dict[str, Dict[int, List[Tuple[int, Value]]]] = defaultdict(lambda: defaultdict(list))
         for v in values:
             channel, tariff = v.tag[:2], v.tag[2:]
             if channel in c.AUTOREAD_CHANNELS and tariff.isdigit() and int(tariff) in m.AUTOREAD_TARIFFS:
-                wanted[channel][v.ts][int(tariff)] = v
+                wanted[channel][v.ts].append((int(tariff), v))
         for channel, by_time in wanted.items():
             stamps = sorted(by_time)
             served: Dict[int, c.AutoRead] = {}
@@ -172,7 +173,7 @@ class Rtu327Interface:
                     break
             for ts, tariffs in by_time.items():
                 record = served.get(ts)
-                for tariff, v in tariffs.items():
+                for tariff, v in tariffs:
                     if record is None:
                         self._missing([v])
                     else:
