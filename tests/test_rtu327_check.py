@@ -207,6 +207,20 @@ def test_assert_served_in_one_line(loaded, tmp_path):
     assert "ElJrnlPwr" in str(info.value) and "8 mismatch(es)" in str(info.value)
 
 
+def test_check_reads_the_load_from_a_device_over_ssh(device):
+    from GenerateMeterData.targets.ssh import DeviceTarget
+
+    target = DeviceTarget(device.settings())
+    try:
+        summary = Scenario(meters=1, days=1, end=END, seed=4, options=OPTIONS).create(target)
+        with Stand_in(device.path) as stand_in, Rtu327Client(*stand_in.address) as client:
+            result = run_check(target, [Rtu327Interface(client)], tokens=[summary.token])
+    finally:
+        target.close()
+    assert result.ok
+    assert result.summaries[0].compared == values_rtu327_serves(device.path) > 100
+
+
 PLUGIN_TEST = '''
 from GenerateMeterData.device.pytest_fixtures import assert_served
 

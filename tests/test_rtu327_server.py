@@ -331,3 +331,14 @@ def test_many_clients_are_served(served):
     for thread in threads:
         thread.join(30)
     assert results == [100] * 20
+
+
+def test_tou_is_the_newest_moment_reading_and_the_midnight_before_it(served):
+    _, client, path = served
+    device_idx, serial = meter(path, "Mercury23x")[:2]
+    now_id, now = records(path, device_idx, "ElMomentEnergy")[-1]
+    day_id, day = [r for r in records(path, device_idx, "ElDayEnergy") if r[1] <= now][-1]
+    current, previous = client.get_tou(serial, "A+")
+    assert (current.time, previous.time) == (now, day)
+    assert current.values == tuple(v / 1000 for _, v in rows(
+        path, "SELECT Tariff, Ap FROM ElectricEnergyValues WHERE Id = ? ORDER BY Tariff", (now_id,)))

@@ -347,11 +347,13 @@ class Rtu327Server(TCPService):
             raise ValueError("GETTOU: Kanal 1-4")
         column = ("Ap", "Am", "Rp", "Rm")[kanal - 1]
         readings = []
-        for measure in ("ElMomentEnergy", "ElDayEnergy"):   # choice: now, and the last midnight
-            rows = self._records(db, device_idx, (measure,), "ElectricEnergyValues", "1", "1", (),
-                                 "d.Timestamp DESC", 1)
+        newest = 0x7FFFFFFF
+        for measure in ("ElMomentEnergy", "ElDayEnergy"):   # choice: now, and the midnight before it
+            rows = self._records(db, device_idx, (measure,), "ElectricEnergyValues", "1", "d.Timestamp <= ?",
+                                 (newest,), "d.Timestamp DESC", 1)
             if not rows:
                 raise _Refused(Result.NO_MORE_DATA)
+            newest = rows[0][2]
             tariffs = dict(db.execute(f"SELECT Tariff, {column} FROM ElectricEnergyValues WHERE Id = ?", (rows[0][0],)))
             readings.append(c.TouReading(rows[0][2], tuple(m.kwh(tariffs.get(t)) for t in range(5))))  # type: ignore[arg-type]
         return c.encode_tou(readings[0], readings[1])
@@ -364,6 +366,8 @@ def imitate_uspd(args, out) -> int:
 
     if not args.db:
         raise InputError("imitate uspd: give the meter.db to serve with --db FILE")
+    if getattr(args, "pty", False) or getattr(args, "serve_port", None):
+        raise InputError("imitate uspd serves RTU-327 over TCP: give --listen HOST:PORT, not --pty or --port")
     host, _, port_text = (args.listen or "127.0.0.1:0").rpartition(":")
     try:
         port = int(port_text)
