@@ -234,3 +234,19 @@ def test_the_plugin_fixture(pytester):
     pytester.makepyfile(PLUGIN_TEST)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_meters_rtu327_cannot_address_are_named_not_failed(tmp_path):
+    path = str(tmp_path / "meter.db")
+    summary = Scenario(meters=[MeterPlan(type="SE303"), MeterPlan(type="Pulsar")], days=1, end=END,
+                       seed=2).create(LocalTarget(path))
+    db = sqlite3.connect(path)
+    db.execute("UPDATE ElectricConfig SET Serial = 'CE-1'")
+    db.commit()
+    db.close()
+    se303 = next(m.meter_id for m in summary.created if m.type_name == "SE303")
+    with Stand_in(path) as stand_in, Rtu327Client(*stand_in.address) as client:
+        result = run_check(LocalTarget(path), [Rtu327Interface(client)], tokens=[summary.token])
+    assert result.mismatches == [] and result.summaries[0].compared == 0
+    assert result.summaries[0].notes == [f"meter {se303} not checked: serial 'CE-1' is not numeric, RTU-327 "
+                                         "addresses meters by a BCD serial"]

@@ -54,22 +54,23 @@ class Rtu327Interface:
 
     # ---- the interface --------------------------------------------------------------------------------
     def compare(self, expected: Sequence[Value]) -> Tuple[int, List[Mismatch]]:
-        self._compared, self._mismatches = 0, []
+        self._compared, self._mismatches, self.notes = 0, [], []
         by_meter: Dict[int, List[Value]] = defaultdict(list)
         for v in expected:
             by_meter[v.device_idx].append(v)
         addresses: Dict[str, List[int]] = defaultdict(list)
         for device_idx, values in by_meter.items():
             serial = values[0].serial.strip()
-            if serial.isdigit() and serial.isascii():
+            if serial.isdigit() and serial.isascii() and any(self._served(v) for v in values):
                 addresses[c.address_digits(serial)].append(device_idx)
         for device_idx, values in sorted(by_meter.items()):
             serial = values[0].serial.strip()
             meter_id = values[0].meter_id
+            if not any(self._served(v) for v in values):
+                continue      # a pulse or digital module: no ElectricConfig, not an RTU-327 meter
             if not (serial.isdigit() and serial.isascii()):
-                if any(self._served(v) for v in values):
-                    self.notes.append(f"meter {meter_id} not checked: serial {serial!r} is not numeric, "
-                                      "RTU-327 addresses meters by a BCD serial")
+                self.notes.append(f"meter {meter_id} not checked: serial {serial!r} is not numeric, "
+                                  "RTU-327 addresses meters by a BCD serial")
                 continue
             if len(addresses[c.address_digits(serial)]) > 1:
                 self.notes.append(f"meter {meter_id} not checked: another meter of the check has the same last "
@@ -80,8 +81,9 @@ class Rtu327Interface:
 
     @staticmethod
     def _served(v: Value) -> bool:
+        """A value of an electricity meter's measure RTU-327 carries (MeterTable rows only go along)."""
         return (v.measure in m.POK_MEASURES or v.measure in (m.PROFILE_MEASURE, m.TESTS_MEASURE)
-                or v.measure in m.EVENT_TYPES or v.measure in (m.CONFIG_MEASURE, m.METER_MEASURE))
+                or v.measure in m.EVENT_TYPES or v.measure == m.CONFIG_MEASURE)
 
     def _meter(self, serial: str, values: List[Value]) -> None:
         by_measure: Dict[str, List[Value]] = defaultdict(list)
