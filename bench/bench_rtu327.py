@@ -64,8 +64,8 @@ def main() -> None:
         print(f"  {name:12s} {count:6,} round trips")
     print(f"values in the load: {len(values):,} (read from meter.db in {read:.2f} s); RTU-327 serves "
           f"{interface.compared:,} of them")
-    print(f"GETLP: {client.by_command['GETLP']:,} round trips for {METERS * DAYS:,} meter-days of profile "
-          "(a slot at the last midnight starts one more)")
+    profile_meters = len({v.device_idx for v in values if v.measure == "ElArr1ConsPower"})
+    print(f"GETLP: {client.by_command['GETLP']:,} round trips for {profile_meters} meters with a profile x {DAYS} days")
     print(f"check over RTU-327: {interface.compared:,} values compared, {client.round_trips:,} round trips, "
           f"{total:.2f} s total, {total / interface.compared * 1e6:.1f} us per compared value")
 
