@@ -279,14 +279,13 @@ def test_junk_partial_frames_and_a_client_that_never_reads_do_not_stop_others(se
     partial.sendall(good[:7])
     deaf = socket.create_connection(address)
     deaf.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    stop = threading.Event()
 
-    def flood():
+    def flood():   # requests, never reading an answer: ends only when the server drops it
         try:
-            while not stop.is_set():
+            while True:
                 deaf.sendall(good * 100)
         except OSError:
-            pass    # the server dropped it: what it should do to a client that never reads
+            pass
 
     thread = threading.Thread(target=flood, daemon=True)
     thread.start()
@@ -296,12 +295,14 @@ def test_junk_partial_frames_and_a_client_that_never_reads_do_not_stop_others(se
         junk.sendall(good[5:])                                           # the half frame completes
         expected = f.encode_answer(0, b"020102", 1)
         assert raw_exchange_on(junk, len(expected)) == expected
+        thread.join(30)
+        assert not thread.is_alive()      # the server dropped the client that never reads
     finally:
-        stop.set()
         for sock in (junk, partial, deaf):
             sock.close()
         thread.join(10)
     assert server.counters.get("junk bytes skipped", 0) > 0
+    assert client.get_version() == "020102"
 
 
 def raw_exchange_on(sock: socket.socket, size: int) -> bytes:
