@@ -95,6 +95,7 @@ CASES = [
     ("imitate", ["iec", "--listen", "nohost"], 2, "give HOST:PORT"),
     ("capture", ["iec"], 2, "the following arguments are required: --port"),
     ("imitate", ["uspd"], 2, "give the meter.db to serve with --db FILE"),
+    ("imitate", ["uspd", "--db", "{notmeter}"], 2, "is not a meter.db"),
     ("check", ["--db", "{damaged}", "--rtu327", "{uspd}"], 0, "all served as loaded"),
     ("check", ["--db", "{good}", "--rtu327", "{uspd}"], 1, "mismatch(es)"),
     ("check", ["--db", "{good}", "--rtu327", "nohost"], 2, "give HOST:PORT"),

@@ -377,8 +377,17 @@ def imitate_uspd(args, out) -> int:
         raise InputError(f"--listen {args.listen!r}: give HOST:PORT (port 0-65535)") from None
     try:
         server = Rtu327Server(args.db, password=args.password)
+        probe = sqlite3.connect(server.db_uri, uri=True, timeout=5)
+        try:
+            tables = {row[0] for row in probe.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            probe.close()
+        if not {"MeterData", "ArchTypes", "ElectricConfig"} <= tables:
+            raise InputError(f"{args.db} is not a meter.db (no MeterData, ArchTypes, ElectricConfig tables)")
     except FileNotFoundError as exc:
         raise InputError(str(exc)) from None
+    except sqlite3.DatabaseError as exc:
+        raise InputError(f"{args.db} is not a meter.db ({exc})") from None
     except ValueError as exc:
         raise InputError(f"--password: {exc}") from None
     try:
