@@ -250,3 +250,19 @@ def test_meters_rtu327_cannot_address_are_named_not_failed(tmp_path):
     assert result.mismatches == [] and result.summaries[0].compared == 0
     assert result.summaries[0].notes == [f"meter {se303} not checked: serial 'CE-1' is not numeric, RTU-327 "
                                          "addresses meters by a BCD serial"]
+
+
+def test_a_device_whose_database_is_locked_exits_3(loaded, tmp_path, capsys):
+    path, token = loaded
+    copy = str(tmp_path / "locked.db")
+    shutil.copy(path, copy)
+    writer = sqlite3.connect(copy, isolation_level=None)
+    try:
+        writer.execute("BEGIN EXCLUSIVE")
+        with Stand_in(copy) as stand_in:
+            where = f"{stand_in.address[0]}:{stand_in.address[1]}"
+            assert main(["check", "--db", path, "--rtu327", where, "--meter", "1001"]) == 3
+    finally:
+        writer.close()
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "database error (result 3)" in err and "\n" not in err
