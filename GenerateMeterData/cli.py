@@ -301,6 +301,7 @@ def _add_protocol_commands(sub, common, required: bool, parser: argparse.Argumen
         parser.epilog = (parser.epilog or "") + f" (decode, imitate and capture are unavailable: {exc})"
         return
     protocol_cli.add_commands(sub, common)
+    __import__(f"{__package__}.device.cli", fromlist=["add_commands"]).add_commands(sub, common)  # check
 
 
 class ProtocolCommandsMissing(InputError):

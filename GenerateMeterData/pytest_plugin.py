@@ -509,6 +509,9 @@ def _make_factory(class_name: str):
 for _class_name in SEED_CLASSES:
     globals()[f"{_snake(_class_name)}_factory"] = _make_factory(_class_name)
 
+# the device checks' fixture (meterdata_rtu327) and its one-line assertion (assert_served)
+from .device.pytest_fixtures import assert_served, meterdata_rtu327  # noqa: E402,F401
+
 
 # ---- the end of the session: where the data stayed ------------------------------------------
 @pytest.hookimpl(trylast=True)  # after the session's fixtures were torn down (and their loads removed)

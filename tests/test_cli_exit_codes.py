@@ -52,9 +52,11 @@ def bench(tmp_path_factory):
                            "user_password = secret\nconnect_timeout = 3\n", encoding="utf-8")
     garbage = root / "garbage.bin"
     garbage.write_bytes(b"\x7a\x00not a frame")
+    from GenerateMeterData.device.rtu327_server import Rtu327Server
+    uspd = "%s:%d" % Rtu327Server(damaged).start_tcp("127.0.0.1", 0)  # serves the damaged copy to 'check'
     return {"root": str(root), "good": good, "damaged": damaged, "notmeter": notmeter, "backup": backup,
             "unreachable": str(unreachable), "frame": MBUS_FRAME, "garbage": str(garbage),
-            "closed": str(closed_port())}
+            "closed": str(closed_port()), "uspd": uspd}
 
 
 CASES = [
@@ -92,6 +94,12 @@ CASES = [
     ("decode", ["mbus", "{root}/missing.hex"], 2, "cannot read"),
     ("imitate", ["iec", "--listen", "nohost"], 2, "give HOST:PORT"),
     ("capture", ["iec"], 2, "the following arguments are required: --port"),
+    ("imitate", ["uspd"], 2, "give the meter.db to serve with --db FILE"),
+    ("imitate", ["uspd", "--db", "{notmeter}"], 2, "is not a meter.db"),
+    ("check", ["--db", "{damaged}", "--rtu327", "{uspd}"], 0, "all served as loaded"),
+    ("check", ["--db", "{good}", "--rtu327", "{uspd}"], 1, "mismatch(es)"),
+    ("check", ["--db", "{good}", "--rtu327", "nohost"], 2, "give HOST:PORT"),
+    ("check", ["--db", "{good}", "--rtu327", "127.0.0.1:{closed}"], 3, "Connection refused"),
     ("capture", ["iec", "--port", "socket://127.0.0.1:{closed}", "--db", "{root}/captured.db"], 3, "Connection refused"),
 ]
 

@@ -20,7 +20,7 @@ def add_commands(sub, common) -> None:
     p.set_defaults(handler=cmd_decode)
 
     p = sub.add_parser("imitate", parents=[common], help="run a meter imitator (Ctrl-C stops it)")
-    p.add_argument("protocol", choices=("iec", "mbus", "dlms"))
+    p.add_argument("protocol", choices=("iec", "mbus", "dlms", "uspd"))  # uspd: device/rtu327_server.py (--db)
     p.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT to listen on (default 127.0.0.1, any port)")
     p.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal instead of TCP (prints its path)")
     p.add_argument("--port", dest="serve_port", metavar="URL",
@@ -175,6 +175,9 @@ def _start(imitator, args) -> str:
 
 def cmd_imitate(args, out) -> int:
     """``imitate``: run an IEC or M-Bus imitator until interrupted (or --seconds)."""
+    if args.protocol == "uspd":  # a USPD stand-in serving --db over RTU-327
+        from ..device.rtu327_server import imitate_uspd
+        return imitate_uspd(args, out)
     if args.protocol == "dlms":
         if args.mode != "C" or args.serve_port:
             raise InputError("--mode and --port are for imitate iec and mbus; imitate dlms serves on --listen or --pty")
