@@ -143,9 +143,9 @@ def expected_values(target, tokens: Optional[Sequence[str]] = None,
     types = {int(row[0]): row[1] for row in target.query("SELECT Id, Name FROM ArchTypes")}
     by_table: Dict[str, List[str]] = {}
     for name in types.values():
-        table = MEASURE_TABLE.get(name)
-        if table in FAMILIES:
-            by_table.setdefault(table, []).append(name)
+        family_table = MEASURE_TABLE.get(name)
+        if family_table is not None and family_table in FAMILIES:
+            by_table.setdefault(family_table, []).append(name)
     for table, names in by_table.items():
         family = FAMILIES[table]
         cells = {(key, i): tag for tag, (key, i) in family.tags.items()}

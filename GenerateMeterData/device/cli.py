@@ -6,6 +6,7 @@ import sqlite3
 from typing import List, Tuple
 
 from ..errors import GenerateMeterDataError, InputError, TargetError
+from .checking import Interface
 
 EXIT_OK, EXIT_MISMATCHES = 0, 1
 
@@ -54,7 +55,7 @@ def cmd_check(args, out) -> int:
     context = settings_module.context_for(args, settings)
     if isinstance(settings, settings_module.LocalSettings) and not os.path.isfile(settings.db_path):
         raise InputError(f"{settings.db_path}: no such meter.db")
-    interfaces: List[object] = []
+    interfaces: List[Interface] = []
     client = None
     try:
         if args.rtu327:
@@ -69,10 +70,7 @@ def cmd_check(args, out) -> int:
             interfaces.append(Rtu327Interface(client))
         with target_for(settings, context) as target:
             if args.data_api:
-                try:
-                    from .check_data_api import DataApiInterface  # type: ignore[import-not-found]
-                except ImportError:
-                    raise InputError("the data API check is not available in this build") from None
+                from .check_data_api import DataApiInterface
                 interfaces.append(DataApiInterface(target, getattr(settings, "data_api", None)))
             try:
                 result = run_check(target, interfaces, tokens=args.load or None, meters=args.meter or None)  # type: ignore[arg-type]

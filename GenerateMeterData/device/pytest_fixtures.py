@@ -11,9 +11,11 @@ One-line assertion:
 """
 from __future__ import annotations
 
-from typing import Iterator, Optional, Sequence, Tuple, Union
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 import pytest
+
+from .checking import Interface
 
 RTU327_DEVICE_PORT = 8888
 MAX_LINES = 20
@@ -57,7 +59,7 @@ def assert_served(target, load, rtu327: Optional[Tuple[str, int]] = None, passwo
     """Assert in one line that the device serves ``load`` as it was loaded; returns the CheckResult."""
     from .check import mismatch_line, run_check, summary_line
 
-    interfaces = []
+    interfaces: List[Interface] = []
     client = None
     if rtu327 is not None:
         from ..protocols.rtu327 import Rtu327Client
@@ -66,7 +68,7 @@ def assert_served(target, load, rtu327: Optional[Tuple[str, int]] = None, passwo
         client = Rtu327Client(rtu327[0], int(rtu327[1]), password=password)
         interfaces.append(Rtu327Interface(client))
     if data_api:
-        from .check_data_api import DataApiInterface  # type: ignore[import-not-found]
+        from .check_data_api import DataApiInterface
 
         interfaces.append(DataApiInterface(_inner(target), data_api if isinstance(data_api, str) else None))
     if not interfaces:

@@ -175,11 +175,11 @@ class Rtu327Interface:
                     break
             for ts, tariffs in by_time.items():
                 record = served.get(ts)
-                for tariff, v in tariffs:
+                for number, v in tariffs:
                     if record is None:
                         self._missing([v])
                     else:
-                        self._check(v, m.kwh(v.value), record.kwh[tariff - 1], 1000.0)  # type: ignore[arg-type]
+                        self._check(v, m.kwh(v.value), record.kwh[number - 1], 1000.0)  # type: ignore[arg-type]
 
     # ---- GETTESTS ----------------------------------------------------------------------------------------
     def _tests(self, serial: str, values: List[Value]) -> None:
@@ -264,7 +264,7 @@ class Rtu327Interface:
     # ---- GETMTRLOG ---------------------------------------------------------------------------------------
     def _mtrlog(self, serial: str, values: List[Value]) -> None:
         events = [v for v in values if v.tag == m.JOURNAL_TAG
-                  and int(v.value or 0) in m.EVENT_TYPES[v.measure]]   # an Event with no evType is not sent
+                  and _number(v.value) in m.EVENT_TYPES[v.measure]]   # an Event with no evType is not sent
         if not events:
             return
         start = min(v.ts for v in events)
@@ -284,4 +284,9 @@ class Rtu327Interface:
                 served.setdefault((journal_event[0], when), journal_event[1])
         for v in events:
             got = served.get((v.measure, v.ts))
-            self._check_exact(v, int(v.value or 0), got)
+            self._check_exact(v, _number(v.value), got)
+
+
+def _number(value: object) -> int:
+    """A journal Event cell as the integer it is (NULL: 0, as the device stores it)."""
+    return int(value or 0)  # type: ignore[call-overload]  # an INTEGER cell or None

@@ -173,7 +173,7 @@ class Rtu327Server(TCPService):
     def _meter(db: sqlite3.Connection, digits: str) -> Tuple[int, str]:
         """(DeviceIdx, Serial) of the meter whose newest ElectricConfig serial is addressed by
         ``digits`` (6 bad parameters when none or several are)."""
-        found = []
+        found: List[Tuple[int, str]] = []
         for device_idx, serial in db.execute(
                 "SELECT c.DeviceIdx, c.Serial FROM ElectricConfig c WHERE c.Timestamp = "
                 "(SELECT max(x.Timestamp) FROM ElectricConfig x WHERE x.DeviceIdx = c.DeviceIdx)"):
@@ -211,9 +211,10 @@ class Rtu327Server(TCPService):
                             "ORDER BY Timestamp DESC LIMIT 1", (device_idx,)).fetchone()
         if meter is None or config is None:
             raise _Refused(Result.BAD_PARAMETERS)
-        return c.encode_shprm(c.MeterParameters(
-            m.SHPRM_VERSION, m.rtu_type(meter[3]), *(m.scaled(v, 1.0) for v in config),
-            self._period(db, device_idx), *(int(v or 0) for v in meter[:3])))
+        kt, kn, const = (m.scaled(v, 1.0) for v in config)
+        kind, number, feeder = (int(v or 0) for v in meter[:3])
+        return c.encode_shprm(c.MeterParameters(m.SHPRM_VERSION, m.rtu_type(meter[3]), kt, kn, const,
+                                                self._period(db, device_idx), kind, number, feeder))
 
     def _pok(self, db: sqlite3.Connection, data: bytes) -> bytes:
         digits, channels, at = c.parse_pok(data)
@@ -246,7 +247,7 @@ class Rtu327Server(TCPService):
         by_time = {row[2]: row for row in rows}
         step = int(rows[0][3] or 0) * 60
         first, newest = rows[0][2], rows[-1][2]
-        slots = []
+        slots: List[c.ProfileSlot] = []
         t = first
         while len(slots) < count and t <= newest:
             row = by_time.get(t)
