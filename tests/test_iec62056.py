@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from GenerateMeterData.errors import ProtocolError
 from GenerateMeterData.protocols.iec62056.client import IECClient, neva_tariff_map
-from GenerateMeterData.protocols.iec62056.imitator import IECImitator, RegisterTable
+from GenerateMeterData.imitation import IECImitator
+from GenerateMeterData.protocols.iec62056.imitator import RegisterTable
 from GenerateMeterData.protocols.iec62056.messages import (IECError, bcc, command, neva_address, neva_to_obis,
                                                            parse_data_sets, parse_identification, parse_message,
                                                            parse_readout)
