@@ -412,3 +412,12 @@ def test_mode_d_pushes_again_and_again():
         assert all(parse_readout(p + b"!\r\n").get("1.8.0") is not None for p in pushes[:2])
     finally:
         imitator.stop()
+
+
+def test_an_energy_override_read_by_its_neva_address_is_a_bare_kwh_number():
+    """-o 1.8.0:1234.5*kWh read in programming mode as Neva's 01.08.00*FF: 1234.500 (kWh, no unit),
+    as Neva registers hold energy; the decimal address keeps the value as given."""
+    imitator = IECImitator(overrides={"1.8.0": "1234.5*kWh", "2.8.0": "7"})
+    assert imitator.lookup("01.08.00*FF") == "1234.500"
+    assert imitator.lookup("02.08.00*FF") == "7.000"
+    assert imitator.lookup("1.8.0") == "1234.5*kWh"

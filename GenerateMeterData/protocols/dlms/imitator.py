@@ -433,7 +433,8 @@ def push_records(objects: SpodesObjects, layout: str, short: bool = False) -> Da
 
 class DLMSImitator(StreamService):
     """One imitated SPODES meter. ``start(url)``: ``start_tcp()`` (HDLC, or the wrapper with
-    ``wrapper=True``), ``start_pty()``, ``start_serial(url)`` (HDLC); with ``push`` set, data-notifications go out every ``push_interval`` seconds."""
+    ``wrapper=True``), ``start_pty()``, ``start_serial(url)`` (HDLC); with ``push`` set,
+    data-notifications go out every ``push_interval`` seconds."""
 
     def __init__(self, meter: Optional[MeterValues] = None, *, overrides: Optional[Dict[str, str]] = None,
                  passwords: Optional[Dict[int, bytes]] = None, logical: int = 1, physical: Optional[int] = None,

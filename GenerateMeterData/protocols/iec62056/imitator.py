@@ -247,8 +247,8 @@ class IECImitator(StreamService):
         if text is None:
             return base()
         if neva:  # Neva registers hold bare numbers in the base unit (kWh for energy)
-            number = number(text, "kwh") if code[1] == ENERGY_D else None
-            return f"{number / 1000:.3f}" if number is not None else text.split("*")[0]
+            amount = number(text, "kwh") if code[1] == ENERGY_D else None
+            return f"{amount / 1000:.3f}" if amount is not None else text.split("*")[0]
         return text
 
     def readout_lines(self) -> List[str]:
