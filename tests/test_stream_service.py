@@ -108,3 +108,10 @@ def test_imitate_refuses_places_in_one_line(tmp_path, args, message):
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert message in result.stderr
+
+
+@pytest.mark.parametrize("url", ["pty://", "/dev/ttyS0"])
+def test_the_dlms_wrapper_is_served_on_tcp_only(tmp_path, url):
+    result = _cli("imitate", "dlms", "--wrapper", "--url", url, "--seconds", "1", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == "error: --wrapper is TCP only; a pty carries HDLC", result.stderr

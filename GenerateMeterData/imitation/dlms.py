@@ -30,7 +30,8 @@ def check(command: str, args) -> None:
     if command == "imitate":
         if getattr(args, "mode", "C") != "C" or args.serve_port:
             raise InputError("--mode and --port are for imitate iec and mbus; imitate dlms serves on --listen or --pty")
-        if args.pty and args.wrapper:
+        url = getattr(args, "url", None) or ""
+        if args.wrapper and (args.pty or (url and not url.startswith("tcp://"))):
             raise InputError("--wrapper is TCP only; a pty carries HDLC")
     if command == "capture" and args.follow and (args.dry_run or args.json):
         raise InputError("capture dlms --follow has no --dry-run or --json (a push stream has no end "
