@@ -1,5 +1,5 @@
-"""Capture mode (the meter layer): read a real (or imitated) meter and write what it says into meter.db through
-the same writers as generated data -- ElConfig (serial, model), ElMomentEnergy (1.8.x, 2.8.x,
+"""Capture mode (the meter layer): read a real (or imitated) meter and write what it says into
+meter.db through the same writers as generated data -- ElConfig (serial, model), ElMomentEnergy (1.8.x, 2.8.x,
 3.8.x, 4.8.x -> A+/A-/R+/R- per tariff), ElMomentQuality, and for a Neva MT 3xx the half-hour
 profile and the day registers.  Units are converted (kWh -> Wh, kW -> W).
 
@@ -24,14 +24,11 @@ from ..model.rng import stream
 from ..protocols.iec62056.messages import DataSet
 from ..protocols.mbus.electricity import ENERGY_SUBUNITS, KIND_OF_QUANTITY, PHASE_SUBUNITS
 from ..protocols.obis import ENERGY_BY_CODE, QUALITY_BY_CODE, energy_code, instantaneous
-from ..protocols.reading import Reading
+from ..protocols.reading import UNIT_FACTORS, Reading
 from ..schema.layout import ENERGY, ENERGY_GATES, ENERGY_QUANTITIES, POWER, QUALITY
 from ..schema.reference import MANUFACTURER_TYPES, UNKNOWN_MANUFACTURER_TYPES
 from ..targets.base import Target
 
-UNIT_FACTORS = {"wh": 1.0, "kwh": 1e3, "mwh": 1e6, "varh": 1.0, "kvarh": 1e3, "mvarh": 1e6, "w": 1.0,
-                "kw": 1e3, "mw": 1e6, "var": 1.0, "kvar": 1e3, "va": 1.0, "kva": 1e3, "v": 1.0, "kv": 1e3,
-                "a": 1.0, "ma": 1e-3, "hz": 1.0, "deg": 1.0, "°": 1.0}
 
 
 def meter_type_of(reading: "Reading", given: Optional[str] = None) -> str:

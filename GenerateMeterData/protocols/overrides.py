@@ -7,13 +7,10 @@ import re as _re
 from typing import Dict, Optional
 
 from .obis import Code, energy_code
+from .reading import UNIT_FACTORS
 
 #: OBIS value group C letters of IEC 62056-61 (C.1.0 is the manufacturer's serial, 96.1.0).
 C_LETTERS = {"C": 96, "F": 97, "L": 98, "P": 99}
-#: Unit prefixes an override value may carry (``1234.5*kWh``), to the base unit (Wh, V, A, W ...).
-OVERRIDE_UNITS = {"wh": 1.0, "kwh": 1e3, "mwh": 1e6, "varh": 1.0, "kvarh": 1e3, "w": 1.0, "kw": 1e3, "var": 1.0,
-                  "kvar": 1e3, "va": 1.0, "kva": 1e3, "v": 1.0, "kv": 1e3, "a": 1.0, "ma": 1e-3, "hz": 1.0,
-                  "deg": 1.0}
 #: Neva list registers (C.08.80: total and tariffs 1-4 in kWh) -> the direction of energy they hold
 #: (0F is Neva's own A+ group, 01 answers the same; a capture reads the first of each direction).
 NEVA_LISTS: Dict[Code, str] = {(15, 8, 128): "A+", (1, 8, 128): "A+", (2, 8, 128): "A-", (3, 8, 128): "R+",
@@ -41,11 +38,12 @@ def is_neva_address(address: str) -> bool:
 
 
 def number(text: str, default_unit: str = "") -> Optional[float]:
+    """An override value (``1234.5*kWh``, ``231.5``) in its base unit (Wh, V ...); None when it is no number."""
     match = _re.match(r"^\s*([-+]?\d+(?:\.\d*)?)\s*(?:\*\s*(\S+))?\s*$", text or "")
     if not match:
         return None
     unit = (match.group(2) or default_unit).lower()
-    return float(match.group(1)) * OVERRIDE_UNITS.get(unit, 1.0)
+    return float(match.group(1)) * UNIT_FACTORS.get(unit, 1.0)
 
 
 class RegisterOverrides:

@@ -6,6 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
+#: Units a meter reports (lower case) -> the factor to the base unit a Reading holds (Wh, varh, W,
+#: var, VA, V, A, Hz, degrees).
+UNIT_FACTORS = {"wh": 1.0, "kwh": 1e3, "mwh": 1e6, "varh": 1.0, "kvarh": 1e3, "mvarh": 1e6, "w": 1.0,
+                "kw": 1e3, "mw": 1e6, "var": 1.0, "kvar": 1e3, "va": 1.0, "kva": 1e3, "v": 1.0, "kv": 1e3,
+                "a": 1.0, "ma": 1e-3, "hz": 1.0, "deg": 1.0, "°": 1.0}
+
 
 @dataclass
 class Reading:
