@@ -36,7 +36,7 @@ EXIT_OK, EXIT_VIOLATIONS, EXIT_INPUT, EXIT_TARGET, EXIT_INTERRUPTED = 0, 1, 2, 3
 
 PROG = "generatemeterdata"
 #: The commands defined here; the protocol commands (decode, imitate, capture) come from
-#: protocols/cli.py and are imported only when one of them (or the overall help) is asked for.
+#: imitation/cli.py and are imported only when one of them (or the overall help) is asked for.
 CORE_COMMANDS = ("init", "seed", "verify", "clear", "loads", "backup", "restore", "plot")
 #: Commands that write to the target: an interrupt tells the user where to look.
 WRITING_COMMANDS = ("init", "seed", "clear", "restore", "capture")
@@ -290,10 +290,10 @@ def _command_word(argv: Sequence[str]) -> Optional[str]:
 
 
 def _add_protocol_commands(sub, common, required: bool, parser: argparse.ArgumentParser) -> None:
-    """decode, imitate and capture, from protocols/cli.py.  A failing import is an error when
+    """decode, imitate and capture, from imitation/cli.py.  A failing import is an error when
     one of them was asked for; for the overall help it is said in the help text."""
     try:
-        from .protocols import cli as protocol_cli
+        from .imitation import cli as protocol_cli
     except ImportError as exc:
         if required:
             raise ProtocolCommandsMissing(f"the protocol commands (decode, imitate, capture) cannot be loaded: "

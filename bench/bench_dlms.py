@@ -62,7 +62,7 @@ def rate(function, frames, seconds=2.0):
 
 def profile_round_trips(max_info: int, window: int) -> tuple:
     from GenerateMeterData.protocols.dlms.client import SpodesClient
-    from GenerateMeterData.protocols.dlms.imitator import DLMSImitator
+    from GenerateMeterData.imitation import DLMSImitator
 
     imitator = DLMSImitator()
     host, port = imitator.start_tcp()

@@ -10,9 +10,9 @@ from _common import arguments, target
 
 from GenerateMeterData import verify
 from GenerateMeterData.model import timegrid
-from GenerateMeterData.protocols.capture import capture_rows, neva_reading
+from GenerateMeterData.imitation.capture import capture_rows, neva_reading
 from GenerateMeterData.protocols.iec62056.client import IECClient
-from GenerateMeterData.protocols.iec62056.imitator import IECImitator
+from GenerateMeterData.imitation import IECImitator
 
 args = arguments(__doc__, "captured.db", port=(str, None, "meter URL (default: start an imitator)"))
 imitator = None

@@ -12,13 +12,13 @@ import pytest
 
 from GenerateMeterData import LocalTarget, verify
 from GenerateMeterData.model import timegrid
-from GenerateMeterData.protocols.capture import capture_rows, neva_reading, reading_from_data_sets
+from GenerateMeterData.imitation.capture import capture_rows, neva_reading, reading_from_data_sets
 from GenerateMeterData.protocols.iec62056.client import IECClient
-from GenerateMeterData.protocols.iec62056.imitator import IECImitator
+from GenerateMeterData.imitation import IECImitator
 from GenerateMeterData.protocols.mbus.client import MBusClient
 from GenerateMeterData.protocols.mbus.frames import parse_hex
 from GenerateMeterData.protocols.mbus.records import decode_telegram
-from GenerateMeterData.protocols.mbus.slave import MBusSlave
+from GenerateMeterData.imitation import MBusSlave
 from helpers import rows
 from linkdrop import LinkProxy
 

@@ -11,15 +11,15 @@ import pytest
 
 from GenerateMeterData import LocalTarget
 from GenerateMeterData.model import timegrid
-from GenerateMeterData.protocols.capture import capture_rows, mbus_reading, neva_reading, reading_from_data_sets
-from GenerateMeterData.protocols.dlms.capture import spodes_reading
+from GenerateMeterData.imitation.capture import capture_rows, mbus_reading, neva_reading, reading_from_data_sets
+from GenerateMeterData.imitation.dlms_capture import spodes_reading
 from GenerateMeterData.protocols.dlms.client import SpodesClient
-from GenerateMeterData.protocols.dlms.imitator import DLMSImitator
+from GenerateMeterData.imitation import DLMSImitator
 from GenerateMeterData.protocols.iec62056.client import IECClient
-from GenerateMeterData.protocols.iec62056.imitator import IECImitator
+from GenerateMeterData.imitation import IECImitator
 from GenerateMeterData.protocols.mbus.client import MBusClient
-from GenerateMeterData.protocols.mbus.slave import MBusSlave
-from GenerateMeterData.protocols.meters import GeneratedMeter
+from GenerateMeterData.imitation import MBusSlave
+from GenerateMeterData.imitation.meter import GeneratedMeter
 from helpers import rows
 
 ZONE = "Asia/Yekaterinburg"  # UTC+5 all year (no daylight saving since 2011)

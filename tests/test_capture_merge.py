@@ -17,7 +17,7 @@ import sys
 import pytest
 
 from GenerateMeterData import verify
-from GenerateMeterData.protocols.meters import GeneratedMeter
+from GenerateMeterData.imitation.meter import GeneratedMeter
 from helpers import rows
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -205,12 +205,13 @@ def test_a_small_local_load_imports_only_what_it_needs(tmp_path):
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
     assert "GenerateMeterData.cli" in imported
     heavy = sorted(name for name in imported if name.split(".")[0] in ("matplotlib", "paramiko", "cryptography", "serial")
-                   or name.startswith("GenerateMeterData.protocols") or name == "GenerateMeterData.targets.ssh")
+                   or name.startswith(("GenerateMeterData.protocols", "GenerateMeterData.imitation"))
+                   or name == "GenerateMeterData.targets.ssh")
     assert heavy == []
     # the protocol commands do import their modules (so the check above can fail)
     decode = subprocess.run([sys.executable, "-X", "importtime", "-m", "GenerateMeterData", "decode", "mbus",
                              MBUS_FRAME], env=env, capture_output=True, text=True, timeout=300)
-    assert "GenerateMeterData.protocols.cli" in decode.stderr
+    assert "GenerateMeterData.imitation.cli" in decode.stderr
 
 
 def test_protocol_commands_that_cannot_be_imported_are_an_error(tmp_path):
@@ -218,7 +219,7 @@ def test_protocol_commands_that_cannot_be_imported_are_an_error(tmp_path):
     copy = tmp_path / "site"
     shutil.copytree(os.path.join(REPO, "GenerateMeterData"), copy / "GenerateMeterData",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    (copy / "GenerateMeterData" / "protocols" / "cli.py").write_text(
+    (copy / "GenerateMeterData" / "imitation" / "cli.py").write_text(
         'raise ImportError("No module named \'serial\' (simulated)")\n', encoding="utf-8")
     env = dict(os.environ, PYTHONPATH=str(copy))
 

@@ -25,9 +25,9 @@ from iec62056_21.client import Iec6205621Client  # noqa: E402
 from iec62056_21.utils import add_bcc  # noqa: E402
 
 from GenerateMeterData.protocols.iec62056.client import IECClient  # noqa: E402
-from GenerateMeterData.protocols.iec62056.imitator import IECImitator  # noqa: E402
+from GenerateMeterData.imitation import IECImitator  # noqa: E402
 from GenerateMeterData.protocols.iec62056.messages import command, parse_message, parse_readout  # noqa: E402
-from GenerateMeterData.protocols.meters import GeneratedMeter  # noqa: E402
+from GenerateMeterData.imitation.meter import GeneratedMeter  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXED_CLOCK = 1767258000.0   # 2026-01-01 09:00 UTC: the readout's values stay put while two parsers read them

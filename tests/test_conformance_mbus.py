@@ -24,7 +24,7 @@ import serial
 from GenerateMeterData.protocols.mbus.client import MBusClient  # noqa: E402
 from GenerateMeterData.protocols.mbus.frames import Frame, encode_frame, split_frames  # noqa: E402
 from GenerateMeterData.protocols.mbus.records import decode_telegram  # noqa: E402
-from GenerateMeterData.protocols.mbus.slave import MBusBus, MBusSlave  # noqa: E402
+from GenerateMeterData.imitation import MBusBus, MBusSlave  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SELECT = 0xFD
@@ -197,7 +197,7 @@ def test_fcb_transaction_restarts_on_snd_nke_selection_and_application_reset(sla
 
 
 def test_fcb_state_is_kept_per_slave_on_a_shared_bus():
-    from GenerateMeterData.protocols.meters import GeneratedMeter
+    from GenerateMeterData.imitation.meter import GeneratedMeter
     first = MBusSlave(primary_address=5)
     second = MBusSlave(meter=GeneratedMeter(meter_id=2002), primary_address=6)
     assert first.secondary_address[:8] != second.secondary_address[:8]

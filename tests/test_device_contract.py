@@ -206,7 +206,7 @@ def test_both_conventions_in_one_database(tmp_path):
 def test_capture_writes_the_device_convention(tmp_path):
     """A capture of a single-phase reading writes no all-NULL phase rows and a config as the
     device writes it."""
-    from GenerateMeterData.protocols.capture import Reading, capture_rows
+    from GenerateMeterData.imitation.capture import Reading, capture_rows
     path = str(tmp_path / "m.db")
     LocalTarget(path).init()
     reading = Reading("012345678901234", "NEVA 103", "TPC", 1772000000)

@@ -10,14 +10,15 @@ import sys
 
 import pytest
 
-from GenerateMeterData.protocols.capture import reading_from_data_sets
-from GenerateMeterData.protocols.dlms.capture import push_reading, spodes_reading
+from GenerateMeterData.imitation.capture import reading_from_data_sets
+from GenerateMeterData.imitation.dlms_capture import push_reading, spodes_reading
 from GenerateMeterData.protocols.dlms.client import SpodesClient
-from GenerateMeterData.protocols.dlms.imitator import PUSH_LAYOUTS, DLMSImitator, push_records
+from GenerateMeterData.imitation import DLMSImitator
+from GenerateMeterData.protocols.dlms.imitator import PUSH_LAYOUTS, push_records
 from GenerateMeterData.protocols.dlms.push import decode_notification
 from GenerateMeterData.protocols.iec62056.client import IECClient
-from GenerateMeterData.protocols.iec62056.imitator import IECImitator
-from GenerateMeterData.protocols.meters import GeneratedMeter
+from GenerateMeterData.imitation import IECImitator
+from GenerateMeterData.imitation.meter import GeneratedMeter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)

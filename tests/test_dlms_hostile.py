@@ -367,7 +367,7 @@ def _drain(sock) -> None:
 
 
 def test_the_imitator_holds_a_bounded_amount_for_a_client_that_never_ends_its_segments():
-    from GenerateMeterData.protocols.dlms.imitator import DLMSImitator
+    from GenerateMeterData.imitation import DLMSImitator
     imitator = DLMSImitator()
     host, port = imitator.start_tcp()
     server = imitator.address.encode()
@@ -409,7 +409,7 @@ def _body(control: int, information: bytes, server: bytes, segmented: bool = Fal
 
 
 def test_the_imitator_answers_a_list_of_many_profiles_one_profile_at_a_time():
-    from GenerateMeterData.protocols.dlms.imitator import DLMSImitator
+    from GenerateMeterData.imitation import DLMSImitator
     imitator = DLMSImitator()
     host, port = imitator.start_tcp()
     tracemalloc.start()

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from GenerateMeterData.protocols.dlms.imitator import DLMSImitator
+from GenerateMeterData.imitation import DLMSImitator
 
 # dlms-cosem 21.3.2 writes a server address whose physical part exceeds 127 as 3 bytes (1 + 2),
 # which IEC 62056-46 does not allow; a 2-byte address (physical <= 127) is what it can talk to.

@@ -17,13 +17,13 @@ import pytest
 
 from GenerateMeterData import LocalTarget, verify
 from GenerateMeterData.protocols.dlms.apdu import AARQ, GetRequestNormal, InitiateRequest, decode_apdu
-from GenerateMeterData.protocols.dlms.capture import (Backoff, capture_push, follow_pushes, push_reading,
+from GenerateMeterData.imitation.dlms_capture import (Backoff, capture_push, follow_pushes, push_reading,
                                                       spodes_reading)
 from GenerateMeterData.protocols.dlms.client import SpodesClient
 from GenerateMeterData.protocols.dlms.errors import DLMSError
 from GenerateMeterData.protocols.dlms.hdlc import (LLC_REQUEST, SNRM, Address, Frame, FrameReader, control_i,
                                                    control_u, encode_parameters, parse_parameters)
-from GenerateMeterData.protocols.dlms.imitator import DLMSImitator
+from GenerateMeterData.imitation import DLMSImitator
 from GenerateMeterData.protocols.dlms.link import HdlcClientLink, SocketStream
 from GenerateMeterData.protocols.dlms.push import decode_notification
 from GenerateMeterData.protocols.dlms.spodes import server_address_from_serial
@@ -254,7 +254,7 @@ def test_hdlc_over_a_pty():
 def test_capture_from_the_imitator_passes_verify(db_path):
     # the meter's clock stands still (2026-03-14 13:17:42 Moscow), so the session cannot cross a
     # local midnight between reading the archives and the checks below, whatever time it runs
-    from GenerateMeterData.protocols.meters import GeneratedMeter
+    from GenerateMeterData.imitation.meter import GeneratedMeter
 
     now = int(dt.datetime(2026, 3, 14, 10, 17, 42, tzinfo=dt.timezone.utc).timestamp())
     imitator = DLMSImitator(GeneratedMeter(clock=lambda: now))  # the default type, as the fixture
@@ -268,7 +268,7 @@ def test_capture_from_the_imitator_passes_verify(db_path):
 def _capture_and_check(imitator, url, db_path):
     with SpodesClient(url, client=32, serial=imitator.meter.serial) as session:
         reading = spodes_reading(session, days=2, months=2)
-    from GenerateMeterData.protocols.capture import capture_rows
+    from GenerateMeterData.imitation.capture import capture_rows
     summary = capture_rows(reading, LocalTarget(db_path))
     # two past days and today so far (issue 19): 13:17:42 on the meter's clock, 26 slots complete
     assert summary.rows["ElectricPowerValues"] == 96 + 26

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from GenerateMeterData.errors import ProtocolError
 from GenerateMeterData.protocols.iec62056.client import IECClient, neva_tariff_map
-from GenerateMeterData.protocols.iec62056.imitator import IECImitator, RegisterTable
+from GenerateMeterData.imitation import IECImitator
+from GenerateMeterData.protocols.iec62056.imitator import RegisterTable
 from GenerateMeterData.protocols.iec62056.messages import (IECError, bcc, command, neva_address, neva_to_obis,
                                                            parse_data_sets, parse_identification, parse_message,
                                                            parse_readout)
@@ -479,3 +480,12 @@ def test_listen_gives_up_after_wrong_crcs_in_a_row():
     with pytest.raises(IECError, match="wrong CRC"):
         client.listen()
     assert client.crc_errors == 3
+
+
+def test_an_energy_override_read_by_its_neva_address_is_a_bare_kwh_number():
+    """-o 1.8.0:1234.5*kWh read in programming mode as Neva's 01.08.00*FF: 1234.500 (kWh, no unit),
+    as Neva registers hold energy; the decimal address keeps the value as given."""
+    imitator = IECImitator(overrides={"1.8.0": "1234.5*kWh", "2.8.0": "7"})
+    assert imitator.lookup("01.08.00*FF") == "1234.500"
+    assert imitator.lookup("02.08.00*FF") == "7.000"
+    assert imitator.lookup("1.8.0") == "1234.5*kWh"

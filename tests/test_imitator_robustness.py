@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from GenerateMeterData.protocols.iec62056.imitator import IECImitator
+from GenerateMeterData.imitation import IECImitator
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

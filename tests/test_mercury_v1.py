@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+import threading
 
 import pytest
 
 from GenerateMeterData.protocols.mercury import v1
-from GenerateMeterData.protocols.tcpservice import TCPService
 
 ENERGY_REQUEST = bytes.fromhex("0001E24027F410")
 ENERGY_ANSWER = bytes.fromhex("0001E2402700062142000208340001111100022222" "3242")
@@ -73,25 +73,10 @@ class Meter:
         return 1
 
 
-class Imitator(TCPService):
-    def __init__(self, meters):
-        super().__init__()
-        self.meters = meters
-
-    def serve_connection(self, connection):
-        def receive():
-            try:
-                return connection.recv(4096)
-            except socket.timeout:
-                return None
-        v1.serve(self.meters, receive, connection.sendall, self._stop.is_set)
-
-
 @pytest.fixture
 def line():
-    imitator = Imitator({Meter.address: Meter()})
-    host, port = imitator.start_tcp()
-    yield f"socket://{host}:{port}"
+    imitator = v1.V1Imitator([Meter()])
+    yield imitator.start("tcp://127.0.0.1:0")
     imitator.stop()
 
 
@@ -145,7 +130,7 @@ def test_the_reader_holds_a_bounded_buffer():
 def test_each_answer_leaves_in_one_write():
     writes = []
     chunks = iter([v1.request(123456, name) for name in v1.COMMANDS] + [b""])
-    v1.serve({123456: Meter()}, lambda: next(chunks), writes.append)
+    v1.serve({123456: Meter()}, lambda: next(chunks), writes.append, threading.Event())
     assert len(writes) == len(v1.COMMANDS)
     assert all(v1.decode(w).address == 123456 for w in writes)
 

@@ -9,7 +9,6 @@ import socket
 import pytest
 
 from GenerateMeterData.protocols.mercury import v2
-from GenerateMeterData.protocols.tcpservice import TCPService
 
 X = bytes.fromhex
 
@@ -75,25 +74,10 @@ class Meter:
                 ("cos", 1): 0.874, ("F", 0): 50.01, ("T", 0): -7.0}.get((name, phase))
 
 
-class Imitator(TCPService):
-    def __init__(self, meters):
-        super().__init__()
-        self.meters = meters
-
-    def serve_connection(self, connection):
-        def receive():
-            try:
-                return connection.recv(4096)
-            except socket.timeout:
-                return None
-        v2.serve(self.meters, receive, connection.sendall, self._stop.is_set)
-
-
 @pytest.fixture
 def line():
-    imitator = Imitator({17: Meter()})
-    host, port = imitator.start_tcp()
-    yield f"socket://{host}:{port}"
+    imitator = v2.V2Imitator([Meter()])
+    yield imitator.start("tcp://127.0.0.1:0")
     imitator.stop()
 
 

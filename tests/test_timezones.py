@@ -327,7 +327,7 @@ def test_imitator_and_capture_take_the_zone_of_settings_ini(fresh, tmp_path, cap
 def test_imitate_zone_from_settings_and_option(tmp_path):
     """The generated meter an imitate command line makes: its clock reads in the zone."""
     from GenerateMeterData.cli import build_parser
-    from GenerateMeterData.protocols.meters import meter_from_arguments
+    from GenerateMeterData.imitation.meter import meter_from_arguments
 
     ini = write_ini(tmp_path, tmp_path / "m.db", "Asia/Vladivostok")
     for argv, offset in ((["imitate", "iec", "--settings", str(ini)], 10),

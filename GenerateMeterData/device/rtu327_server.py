@@ -22,7 +22,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from ..protocols.rtu327 import commands as c
 from ..protocols.rtu327.client import password_bytes
 from ..protocols.rtu327.frames import Command, Frame, Result, Splitter, encode_answer
-from ..protocols.tcpservice import TCPService
+from ..errors import InputError
+from ..protocols.stream import StreamService
 from ..schema.layout import QUALITY
 from . import rtu327_mapping as m
 
@@ -46,7 +47,7 @@ class _Refused(Exception):
         self.code = code
 
 
-class Rtu327Server(TCPService):
+class Rtu327Server(StreamService):
     """``Rtu327Server(db_path, password="00000000").start_tcp(host, port)``: the stand-in."""
 
     idle_timeout = 60.0
@@ -360,22 +361,21 @@ class Rtu327Server(TCPService):
         return c.encode_tou(readings[0], readings[1])
 
 
-def imitate_uspd(args, out) -> int:
-    """``imitate uspd --db FILE --listen HOST:PORT [--password PW]``: serve until Ctrl-C / --seconds."""
-    from ..errors import InputError, TargetError
-    from ..protocols.tcpservice import serve_until
-
+def check(command: str, args) -> None:
+    """``imitate uspd`` serves RTU-327 over TCP only, and needs the meter.db (``--db``)."""
+    if command != "imitate":
+        return
     if not args.db:
         raise InputError("imitate uspd: give the meter.db to serve with --db FILE")
-    if getattr(args, "pty", False) or getattr(args, "serve_port", None):
-        raise InputError("imitate uspd serves RTU-327 over TCP: give --listen HOST:PORT, not --pty or --port")
-    host, _, port_text = (args.listen or "127.0.0.1:0").rpartition(":")
-    try:
-        port = int(port_text)
-        if not 0 <= port <= 65535:
-            raise ValueError
-    except ValueError:
-        raise InputError(f"--listen {args.listen!r}: give HOST:PORT (port 0-65535)") from None
+    url = args.url or ""
+    if args.pty or args.serve_port or (url and not url.startswith("tcp://")):
+        raise InputError("imitate uspd serves RTU-327 over TCP: give --listen HOST:PORT, not --pty, --port or a "
+                         "non-TCP --url")
+
+
+def imitator(args, meter) -> Tuple["Rtu327Server", str]:
+    """The stand-in of ``imitate uspd --db FILE [--listen HOST:PORT] [--password PW]`` (``meter`` is
+    not used: it serves the file's meters); the note names the file."""
     try:
         server = Rtu327Server(args.db, password=args.password)
         probe = sqlite3.connect(server.db_uri, uri=True, timeout=5)
@@ -391,14 +391,4 @@ def imitate_uspd(args, out) -> int:
         raise InputError(f"{args.db} is not a meter.db ({exc})") from None
     except ValueError as exc:
         raise InputError(f"--password: {exc}") from None
-    try:
-        where = server.start_tcp(host or "127.0.0.1", port)
-    except OSError as exc:
-        raise TargetError(f"--listen {args.listen}: cannot listen there: {exc.strerror or exc}") from None
-    print(f"serving {args.db} over RTU-327 on {where[0]}:{where[1]}", flush=True)
-    try:
-        serve_until(server, args.seconds)
-    finally:
-        for name, count in sorted(server.counters.items()):
-            out.detail(f"{name}: {count}")
-    return 0
+    return server, f", serving {args.db} over RTU-327"

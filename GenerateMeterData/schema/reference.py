@@ -221,6 +221,14 @@ METER_TYPES: List[Tuple[int, str, Optional[str], MeterKind]] = [
 
 # The meter type the seed API creates when a script passes no MeterTable, per meter family.
 DEFAULT_METER_TYPE: Dict[str, str] = {"electric": "SE303", "pulse": "Pulsar", "digital": "UMTV10"}
+#: The MeterTypes.Type of a captured meter by the 3-letter manufacturer of its identification (IEC
+#: 62056-21 ``/XXX``, the M-Bus manufacturer code): (three-phase type, single-phase type); the
+#: single-phase one for a reading with values on phase A only.  GMD is this project's imitator.
+MANUFACTURER_TYPES: Dict[str, Tuple[str, str]] = {
+    "TPC": ("NEVA3xx", "NEVA1xx"), "EKT": ("SE303", "SE102M"), "GMD": ("NEVA3xx", "NEVA1xx"),
+    "INC": ("Mercury23x", "Mercury206"), "ELS": ("A1140", "SE102M")}
+#: The types of a meter whose manufacturer is not in ``MANUFACTURER_TYPES``.
+UNKNOWN_MANUFACTURER_TYPES: Tuple[str, str] = ("SE303", "SE102M")
 
 METER_KINDS: Dict[str, MeterKind] = {name: kind for _, name, _, kind in METER_TYPES}
 

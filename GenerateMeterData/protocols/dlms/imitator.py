@@ -1,19 +1,18 @@
-"""A SPODES meter imitator: the COSEM objects of ``spodes`` served from a generated meter of the
-core (registers, instantaneous values, load/daily/monthly profiles, event logs), over TCP with
-HDLC or the IEC 62056-47 wrapper, or over a pty with HDLC; clients 16 (public) and 32 (reader,
+"""A SPODES meter imitator: the COSEM objects of ``spodes`` served from a meter's values
+(``values.MeterValues``; ``imitation.DLMSImitator`` defaults to a generated meter of the core:
+registers, instantaneous values, load/daily/monthly profiles, event logs), on any
+``stream.StreamService`` URL: TCP with HDLC or the IEC 62056-47 wrapper, a pty with HDLC; clients 16 (public) and 32 (reader,
 low-level password); ``-o OBIS:value`` overrides; push mode sends data-notifications in
 Aidon-, Kamstrup- or Kaifa-style lists."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import socket
 import threading
 from typing import Callable, Dict, List, Optional, Tuple
 
-from ..meters import ARCHIVE_DAYS, GeneratedMeter
 from ..obis import DIRECTIONS, QUALITY_BY_CODE, energy_code
-from ..tcpservice import TCPService, incoming, open_pty
+from ..stream import StreamService, incoming
+from ..values import MeterValues
 from . import axdr, spodes
 from .apdu import (AARE, AARQ, ActionRequestNormal, ActionResponseNormal, AttributeDescriptor, DataNotification,
                    ExceptionResponse, GetRequestNext, GetRequestNormal, GetRequestWithList, GetResponseNormal,
@@ -37,7 +36,7 @@ class SpodesObjects:
     """The imitated meter's COSEM objects: ``get(class, obis, attribute, access)`` -> Data, or an
     int data-access-result when it cannot be read."""
 
-    def __init__(self, meter: GeneratedMeter, overrides: Optional[Dict[str, str]] = None) -> None:
+    def __init__(self, meter: MeterValues, overrides: Optional[Dict[str, str]] = None) -> None:
         self.meter = meter
         self.overrides = {obis_text(parse_obis(k)): v for k, v in (overrides or {}).items()}
         self.events: Dict[str, List[Tuple[int, int]]] = {log: [] for log in spodes.EVENT_LOGS}
@@ -221,21 +220,20 @@ class SpodesObjects:
         return OBJECT_UNDEFINED
 
 
-def meter_archive_days(meter: GeneratedMeter) -> int:
+def meter_archive_days(meter: MeterValues) -> int:
     """How many days back the meter's archive reaches."""
-    return ARCHIVE_DAYS
+    return meter.archive_days
 
 
-def _midnight(day: dt.date, meter: GeneratedMeter) -> int:
-    from ...model import timegrid
-    return timegrid.local_midnight(day, meter.tz)
+def _midnight(day: dt.date, meter: MeterValues) -> int:
+    return meter.midnight(day)
 
 
 def _profile_key(obis: str) -> str:
     return ".".join(str(p) for p in parse_obis(obis))
 
 
-def _timestamp(value: Data, meter: GeneratedMeter) -> Optional[int]:
+def _timestamp(value: Data, meter: MeterValues) -> Optional[int]:
     if value.tag == axdr.OCTET_STRING:
         moment = axdr.parse_datetime_octets(value.value)
     elif value.tag == axdr.DATE_TIME:
@@ -433,17 +431,21 @@ def push_records(objects: SpodesObjects, layout: str, short: bool = False) -> Da
     raise DLMSError(f"push layout {layout!r}: {', '.join(PUSH_LAYOUTS)}", "push")
 
 
-class DLMSImitator(TCPService):
-    """One imitated SPODES meter. ``start_tcp()`` (HDLC, or the wrapper with ``wrapper=True``),
-    ``start_pty()``; with ``push`` set, data-notifications go out every ``push_interval`` seconds."""
+class DLMSImitator(StreamService):
+    """One imitated SPODES meter. ``start(url)``: ``start_tcp()`` (HDLC, or the wrapper with
+    ``wrapper=True``), ``start_pty()``, ``start_serial(url)`` (HDLC); with ``push`` set,
+    data-notifications go out every ``push_interval`` seconds."""
 
-    def __init__(self, meter: Optional[GeneratedMeter] = None, *, overrides: Optional[Dict[str, str]] = None,
+    def __init__(self, meter: Optional[MeterValues] = None, *, overrides: Optional[Dict[str, str]] = None,
                  passwords: Optional[Dict[int, bytes]] = None, logical: int = 1, physical: Optional[int] = None,
                  wrapper: bool = False, push: Optional[str] = None, push_interval: float = 10.0,
                  push_short: int = 0, push_key: Optional[bytes] = None, push_auth_key: Optional[bytes] = None,
                  max_info: int = 512, window: int = 7) -> None:
         super().__init__()
-        self.meter = meter or GeneratedMeter()
+        if meter is None:
+            raise TypeError("DLMSImitator: give a meter (GenerateMeterData.imitation.DLMSImitator serves a "
+                            "generated one by default)")
+        self.meter = meter
         self.objects = SpodesObjects(self.meter, overrides)
         self.passwords = dict(spodes.DEFAULT_PASSWORDS if passwords is None else passwords)
         if physical is None:
@@ -462,8 +464,6 @@ class DLMSImitator(TCPService):
         self.max_info = max_info
         self.window = window
         self.requests = 0
-        self._threads: List[threading.Thread] = []
-        self._pty: Optional[Tuple[int, int]] = None
 
     # ---- push ------------------------------------------------------------------------------
     def push_frame(self, short: bool = False) -> bytes:
@@ -489,44 +489,14 @@ class DLMSImitator(TCPService):
             if self._stop.wait(self.push_interval):
                 return
 
-    # ---- transports ------------------------------------------------------------------------
-    def serve_connection(self, connection: socket.socket) -> None:
-        if self.push:
-            self._push_loop(connection.sendall)
-            return
-
-        def receive() -> Optional[bytes]:
-            try:
-                return connection.recv(4096)
-            except socket.timeout:
-                return None
-
-        self.serve(receive, connection.sendall)
-
-    def start_pty(self) -> str:
-        """Serve HDLC on a new pseudo-terminal; returns its path."""
-        master, slave, path, receive, send = open_pty()
-        self._pty = (master, slave)
-        target = (lambda: self._push_loop(send)) if self.push else (lambda: self.serve(receive, send, keep_open=True))
-        thread = threading.Thread(target=target, daemon=True)
-        thread.start()
-        self._threads.append(thread)
-        return path
-
-    def stop(self) -> None:
-        super().stop()
-        if self._pty:
-            for fd in self._pty:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-            self._pty = None
-
     # ---- one byte stream -------------------------------------------------------------------
     def serve(self, receive: Callable[[], Optional[bytes]], send: Callable[[bytes], None],
               keep_open: bool = False) -> None:
-        """Answer requests on one byte stream until it closes."""
+        """Answer requests on one byte stream until it closes; with ``push`` set, send
+        data-notifications every ``push_interval`` seconds instead."""
+        if self.push:
+            self._push_loop(send)
+            return
         association = Association(self.objects, self.passwords)
 
         def application(apdu: bytes, client: int) -> Optional[bytes]:

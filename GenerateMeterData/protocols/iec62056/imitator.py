@@ -1,22 +1,23 @@
-"""An IEC 62056-21 meter imitator: listens on TCP (or a pty / serial port) and answers sign-on,
-data readout (mode C) and programming mode (P1/R1/W1/B0) with correct BCC; NAKs a message with
-a bad BCC; answers an unknown register with an error message instead of dying.
+"""An IEC 62056-21 meter imitator: serves on any ``stream.StreamService`` URL (TCP, a pty, a
+serial port) and answers sign-on, data readout (mode C) and programming mode (P1/R1/W1/B0) with
+correct BCC; NAKs a message with a bad BCC; answers an unknown register with an error message
+instead of dying.
 
-By default it serves a generated meter of the core (serial, model, live registers, quality, the
-Neva register set with live date and time and the half-hour archive); fixed values come from
-``-o ADDRESS:value`` overrides or a Neva register fixture."""
+It serves a meter's values (``values.MeterValues``: serial, model, live registers, quality, the
+Neva register set with live date and time and the half-hour archive) -- ``imitation.IECImitator``
+defaults to a generated meter of the core; fixed values come from ``-o ADDRESS:value``
+overrides or a Neva register fixture."""
 from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
-from ..meters import NEVA_LISTS, GeneratedMeter, RegisterOverrides, is_neva_address, obis_code
 from ..obis import DIRECTION, DIRECTIONS, ENERGY_BY_CODE, ENERGY_D, INSTANTANEOUS, QUALITY_BY_CODE, energy_code
-from ..tcpservice import TCPService, incoming, open_pty
+from ..overrides import NEVA_LISTS, RegisterOverrides, is_neva_address, number, obis_code
+from ..stream import StreamService, incoming
+from ..values import MeterValues
 from .messages import (ACK, NAK, SOH, STX, Identification, IECError, command, data_message, frame_length, parse_message,
                        strip_parity)
 
@@ -76,7 +77,7 @@ class RegisterTable:
         return table
 
 
-def generated_lookup(meter: GeneratedMeter) -> Lookup:
+def generated_lookup(meter: MeterValues) -> Lookup:
     """The Neva register set and standard OBIS registers of a generated meter, live (Neva writes
     the OBIS groups in hex: ``20.07.00*FF`` is 32.7.0)."""
 
@@ -125,7 +126,7 @@ def generated_lookup(meter: GeneratedMeter) -> Lookup:
     return lookup
 
 
-def readout_lines(meter: GeneratedMeter) -> List[str]:
+def readout_lines(meter: MeterValues) -> List[str]:
     """The data block of a mode C readout of a generated meter (standard OBIS, decimal)."""
     now = meter.local_now()
     lines = [f"0.0.0({meter.serial})", f"C.1.0({meter.serial})", f"96.1.1({meter.model})",
@@ -135,7 +136,7 @@ def readout_lines(meter: GeneratedMeter) -> List[str]:
     for direction in DIRECTIONS:
         if not measured[direction.index]:
             continue
-        for tariff in range(5 if meter.story.tariffed else 1):
+        for tariff in range(5 if meter.tariffed else 1):
             register = ENERGY_BY_CODE[energy_code(direction.tag, tariff)]
             lines.append(f"{register.address}({registers[direction.index][tariff] / 1000:.3f}*k{direction.unit})")
     quality = meter.quality()
@@ -150,10 +151,13 @@ def readout_lines(meter: GeneratedMeter) -> List[str]:
 MAX_BUFFER, MAX_MESSAGE = 16384, 4096
 
 
-class IECImitator(TCPService):
-    """One imitated meter; serve it on TCP with ``start_tcp()`` or on a pty with ``start_pty()``."""
+class IECImitator(StreamService):
+    """One imitated meter; serve it with ``start(url)`` (or ``start_tcp()``, ``start_pty()``,
+    ``start_serial(url)``)."""
 
-    def __init__(self, lookup: Optional[Lookup] = None, *, meter: Optional[GeneratedMeter] = None,
+    serial_options = {"baudrate": 9600, "bytesize": 7, "parity": "E", "stopbits": 1}  # 7E1
+
+    def __init__(self, lookup: Optional[Lookup] = None, *, meter: Optional[MeterValues] = None,
                  manufacturer: str = "GMD", identification: Optional[str] = None, baud_char: str = "5",
                  password: Optional[str] = "00000000", address: Optional[str] = None, operand: str = "00000000",
                  readout: Optional[Callable[[], List[str]]] = None,
@@ -168,7 +172,9 @@ class IECImitator(TCPService):
         default follows that letter: 20 or 200 ms).  Values outside that range are accepted, to
         imitate meters that break it (a Neva MT 324 answers R1 after about 40 ms)."""
         if lookup is None:
-            meter = meter or GeneratedMeter()
+            if meter is None:
+                raise TypeError("IECImitator: give a meter (GenerateMeterData.imitation.IECImitator serves a "
+                                "generated one by default) or a register lookup")
             lookup = generated_lookup(meter)
             readout = readout or (lambda: readout_lines(meter))  # type: ignore[union-attr]
             identification = identification or (meter.model.replace(" ", "")[:16])
@@ -201,7 +207,6 @@ class IECImitator(TCPService):
         elif mode == "B" and baud_char == "5":
             self.baud_char = "E"
         super().__init__()
-        self._threads: List[threading.Thread] = []
         self.sessions = 0
 
     def lookup(self, address: str, argument: str = "") -> Optional[str]:
@@ -216,8 +221,6 @@ class IECImitator(TCPService):
         return self.base_lookup(address, argument)
 
     def _overridden(self, code: tuple, neva: bool, base: Callable[[], Optional[str]]) -> Optional[str]:
-        from ..meters import _number
-
         if code in NEVA_LISTS:  # total and tariffs 1-4 in kWh: each element may be overridden
             direction = NEVA_LISTS[code]
             given = self.overrides.text(code)
@@ -244,8 +247,8 @@ class IECImitator(TCPService):
         if text is None:
             return base()
         if neva:  # Neva registers hold bare numbers in the base unit (kWh for energy)
-            number = _number(text, "kwh") if code[1] == ENERGY_D else None
-            return f"{number / 1000:.3f}" if number is not None else text.split("*")[0]
+            amount = number(text, "kwh") if code[1] == ENERGY_D else None
+            return f"{amount / 1000:.3f}" if amount is not None else text.split("*")[0]
         return text
 
     def readout_lines(self) -> List[str]:
@@ -277,49 +280,9 @@ class IECImitator(TCPService):
         """STX data block ! CR LF ETX BCC."""
         return data_message("".join(line + "\r\n" for line in self.readout_lines()) + "!\r\n")
 
-    def start_serial(self, url: str) -> None:
-        """Serve on a serial port (any pyserial URL: /dev/ttyS0, a pty's path, rfc2217://...)."""
-        from .client import open_port
-
-        port = open_port(url, 9600, timeout=0.2)
-
-        def receive() -> Optional[bytes]:
-            try:
-                return port.read(port.in_waiting or 1) or None
-            except Exception:
-                return b""
-
-        thread = threading.Thread(target=lambda: self._serve_forever(receive, port.write), daemon=True)
-        thread.start()
-        self._threads.append(thread)
-
-    def serve_connection(self, connection: socket.socket) -> None:
-        """Run the dialogue on one TCP connection (mode D: push a readout every ``push_interval``
-        seconds, as push meters do -- a listener that connects, or flushes its input, after one
-        push gets the next)."""
-        if self.mode == "D":
-            self._push_forever(connection.sendall)
-            return
-
-        def receive() -> Optional[bytes]:
-            try:
-                return connection.recv(4096)  # b"" when the peer closed
-            except socket.timeout:
-                return None
-
-        self.serve(receive, connection.sendall)
-
-    def start_pty(self) -> str:
-        """Serve on a new pseudo-terminal; returns the path a client opens (e.g. /dev/pts/5)."""
-        master, slave, path, receive, send = open_pty()
-        if self.mode == "D":
-            import os
-            os.set_blocking(master, False)  # pushes nobody reads must not block the imitator
-        thread = threading.Thread(target=lambda: self._serve_forever(receive, send), daemon=True)
-        thread.start()
-        self._threads.append(thread)
-        self._pty = (master, slave)
-        return path
+    def pty_nonblocking(self) -> bool:
+        """Mode D pushes to a pty whether anyone reads or not: such a push must not block."""
+        return self.mode == "D"
 
     def push_message(self) -> bytes:
         """Mode D: the identification line and the data block, sent without being asked."""
@@ -335,23 +298,14 @@ class IECImitator(TCPService):
             if self._stop.wait(self.push_interval):
                 return
 
-    def _serve_forever(self, receive, send) -> None:
-        if self.mode == "D":  # a pty or serial port: push whether or not anyone listens
-            try:
-                self._push_forever(send)
-            except OSError:
-                pass
-            return
-        while not self._stop.is_set():
-            try:
-                self.serve(receive, send, keep_open=True)
-            except OSError:
-                return
-
-
     # ---- the dialogue -----------------------------------------------------------------------
     def serve(self, receive, send, keep_open: bool = False) -> None:
-        """Run dialogues on one byte stream until it closes (``receive`` returns b"")."""
+        """Run dialogues on one byte stream until it closes (``receive`` returns b""); mode D
+        pushes a readout every ``push_interval`` seconds instead, as push meters do (a listener
+        that connects, or flushes its input, after one push gets the next)."""
+        if self.mode == "D":
+            self._push_forever(send)
+            return
         buffer = b""
         state = "idle"
         last_sent = b""

@@ -1,19 +1,22 @@
-"""An M-Bus slave imitator on TCP: answers SND_NKE with E5 and REQ_UD2 with RSP_UD (FCB-aware:
+"""An M-Bus slave imitator on any ``stream.StreamService`` URL (TCP, a pty, a serial port): answers SND_NKE with E5 and REQ_UD2 with RSP_UD (FCB-aware:
 a repeated FCB gets the last telegram again, a toggled one the next telegram of a multi-telegram
 readout), and takes part in selection by secondary address (with wildcards) at address 253;
 ``MBusBus`` puts several of them on one port.
 
-By default it serves a generated meter of the core: serial as identification, registers per
-tariff, export, and quality values; recorded frames can be served instead."""
+It serves a meter's values (``values.MeterValues``; ``imitation.MBusSlave`` defaults to a
+generated meter of the core): serial as identification, registers per tariff, export, and
+quality values; recorded frames can be served instead."""
 from __future__ import annotations
 
-import socket
-from typing import Dict, List, Optional
+import threading
+import time
+from typing import Callable, Dict, List, Optional
 
-from ..meters import GeneratedMeter, RegisterOverrides
 from ..obis import DIRECTION, DIRECTIONS, instantaneous
+from ..overrides import RegisterOverrides
+from ..stream import StreamService
+from ..values import MeterValues
 from .electricity import ENERGY_SUBUNITS, PHASE_SUBUNITS
-from ..tcpservice import TCPService
 from .frames import ACK, FCB, FCV, Frame, REQ_UD2, SND_NKE, SND_UD, split_frames
 from .records import Record, build_rsp_ud, variable_header
 
@@ -45,7 +48,7 @@ def secondary_matches(pattern: str, address: str) -> bool:
     return True
 
 
-def generated_telegrams(meter: GeneratedMeter, address: int, access: int,
+def generated_telegrams(meter: MeterValues, address: int, access: int,
                         overrides: Optional[RegisterOverrides] = None) -> List[bytes]:
     """Two telegrams (the second after DIF 1F): energy registers, then quality and the clock;
     ``overrides`` (``-o 1.8.0:...``, ``-o 32.7.0:...``) replace the registers they name."""
@@ -60,7 +63,7 @@ def generated_telegrams(meter: GeneratedMeter, address: int, access: int,
     header = variable_header(identification, "GMD", 1, 0x02, access_number=access)
     energy: List[Record] = []
     measured = meter.measured()
-    for tariff in range(5 if meter.story.tariffed else 1):
+    for tariff in range(5 if meter.tariffed else 1):
         for subunit, direction in enumerate(ENERGY_SUBUNITS):
             if measured[DIRECTION[direction].index]:
                 energy.append(Record.build(0x03, registers[DIRECTION[direction].index][tariff], tariff=tariff,
@@ -84,9 +87,9 @@ def generated_telegrams(meter: GeneratedMeter, address: int, access: int,
             build_rsp_ud(address, bytearray(header), second)]
 
 
-class MBusSlave(TCPService):
-    """One imitated slave; serve it alone on a TCP port with ``start_tcp()`` or several on one
-    imitated bus with ``MBusBus``.
+class MBusSlave(StreamService):
+    """One imitated slave; serve it alone with ``start(url)`` (``start_tcp()``, ``start_pty()``,
+    ``start_serial(url)``) or several on one imitated bus with ``MBusBus``.
 
     Link state as EN 13757-2 / EN 60870-5-2 want it: the frame count bit is tracked per slave
     (a repeated FCB gets the last answer again, a toggled one the next telegram); SND_NKE, a
@@ -94,13 +97,16 @@ class MBusSlave(TCPService):
     multi-telegram readout.  Selection frames of the wrong length are ignored, like a real meter
     does, and counted in ``counters``."""
 
-    def __init__(self, meter: Optional[GeneratedMeter] = None, primary_address: int = 1,
+    serial_options = {"baudrate": 2400, "parity": "E"}   # EN 13757-2: 8E1, 2400 baud by default
+
+    def __init__(self, meter: Optional[MeterValues] = None, primary_address: int = 1,
                  telegrams: Optional[List[bytes]] = None, overrides: Optional[Dict[str, str]] = None) -> None:
         super().__init__()
         self.overrides = RegisterOverrides(overrides)
         self.meter = meter if telegrams is None else None
         if telegrams is None and self.meter is None:
-            self.meter = GeneratedMeter()
+            raise TypeError("MBusSlave: give a meter (GenerateMeterData.imitation.MBusSlave serves a generated "
+                            "one by default) or recorded telegrams")
         self.primary_address = primary_address
         self.recorded = telegrams
         self.selected = False
@@ -197,50 +203,34 @@ class MBusSlave(TCPService):
             return bytes([ACK]) if frame.address != BROADCAST_NO_REPLY else None
         return None
 
-    def serve_connection(self, connection: socket.socket) -> None:
-        """Answer the frames arriving on one connection."""
-        serve_bus(self, [self], connection)
-
-    def start_pty(self) -> str:
-        """Serve on a new pseudo-terminal; returns the path a master opens (e.g. /dev/pts/5)."""
-        return start_pty(self, [self])
-
-    def start_serial(self, url: str, baudrate: int = 2400) -> None:
-        """Serve on a serial port (a device path or any pyserial URL)."""
-        start_serial(self, [self], url, baudrate)
+    def serve(self, receive: Callable[[], Optional[bytes]], send: Callable[[bytes], None],
+              keep_open: bool = False) -> None:
+        """Answer the frames arriving on one byte stream."""
+        serve_frames(self._stop, [self], receive, send, keep_open)
 
 
-class MBusBus(TCPService):
-    """Several imitated slaves on one TCP port, as on one bus: every slave sees every frame and
+class MBusBus(StreamService):
+    """Several imitated slaves on one port, as on one bus: every slave sees every frame and
     their answers go out together (two answers at once collide, as they would on a wire)."""
+
+    serial_options = MBusSlave.serial_options
 
     def __init__(self, slaves: List[MBusSlave]) -> None:
         super().__init__()
         self.slaves = slaves
 
-    def serve_connection(self, connection: socket.socket) -> None:
-        """Answer the frames arriving on one connection."""
-        serve_bus(self, self.slaves, connection)
+    def serve(self, receive: Callable[[], Optional[bytes]], send: Callable[[bytes], None],
+              keep_open: bool = False) -> None:
+        """Answer the frames arriving on one byte stream."""
+        serve_frames(self._stop, self.slaves, receive, send, keep_open)
 
 
-def serve_bus(service: TCPService, slaves: List[MBusSlave], connection: socket.socket) -> None:
-    """Read frames from one connection and send what the slaves answer."""
-    def receive() -> Optional[bytes]:
-        try:
-            return connection.recv(4096)
-        except socket.timeout:
-            return None
-
-    serve_stream(service, slaves, receive, connection.sendall)
-
-
-def serve_stream(service: TCPService, slaves: List[MBusSlave], receive, send, keep_open: bool = False) -> None:
+def serve_frames(stop: threading.Event, slaves: List[MBusSlave], receive: Callable[[], Optional[bytes]],
+                 send: Callable[[bytes], None], keep_open: bool = False) -> None:
     """Read frames from a byte stream (``receive``: None when nothing came, b"" when it closed)
     and send what the slaves answer; ``keep_open``: a pty or serial port outlives its clients."""
-    import time
-
     buffer = b""
-    while not service._stop.is_set():
+    while not stop.is_set():
         chunk = receive()
         if chunk is None:
             continue
@@ -254,34 +244,3 @@ def serve_stream(service: TCPService, slaves: List[MBusSlave], receive, send, ke
             answers = [answer for answer in (slave.handle(frame) for slave in slaves) if answer]
             if answers:
                 send(b"".join(answers))
-
-
-def _start_thread(target) -> None:
-    import threading
-
-    threading.Thread(target=target, daemon=True).start()
-
-
-def start_pty(service: TCPService, slaves: List[MBusSlave]) -> str:
-    """Serve the slaves on a new pseudo-terminal; returns the path a master opens."""
-    from ..tcpservice import open_pty
-
-    master, slave_fd, path, receive, send = open_pty()
-    service._pty = (master, slave_fd)  # type: ignore[attr-defined]  # kept open while serving
-    _start_thread(lambda: serve_stream(service, slaves, receive, send, keep_open=True))
-    return path
-
-
-def start_serial(service: TCPService, slaves: List[MBusSlave], url: str, baudrate: int = 2400) -> None:
-    """Serve the slaves on a serial port (any pyserial URL); M-Bus runs 8E1, 2400 baud by default."""
-    import serial
-
-    port = serial.serial_for_url(url, baudrate=baudrate, parity=serial.PARITY_EVEN, timeout=0.2)
-
-    def receive() -> Optional[bytes]:
-        try:
-            return port.read(port.in_waiting or 1) or None
-        except Exception:
-            return b""
-
-    _start_thread(lambda: serve_stream(service, slaves, receive, port.write, keep_open=True))

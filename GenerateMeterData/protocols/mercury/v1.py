@@ -13,12 +13,14 @@ the first nibble.  The 0x86 family takes a sub-command byte and echoes it first 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
 from ...errors import ProtocolError
 from ..crc import MODBUS_INIT, crc16_a001
+from ..stream import StreamService, incoming
 
 #: the longest request the meter's side looks for (reads are 7 or 8 bytes; writes are short too)
 MAX_REQUEST = 32
@@ -290,20 +292,28 @@ def answer(meters: Dict[int, V1Meter], frame: Frame) -> Optional[bytes]:
 
 
 def serve(meters: Dict[int, V1Meter], receive: Callable[[], Optional[bytes]], send: Callable[[bytes], None],
-          stop: Callable[[], bool] = lambda: False) -> None:
+          stop: threading.Event, keep_open: bool = False) -> None:
     """Answer requests on one byte stream until it closes: each answer in one write (a TCP
     converter sends a frame in one segment; some clients read one segment)."""
     reader = RequestReader()
-    while not stop():
-        chunk = receive()
-        if chunk == b"":
-            return
-        if not chunk:
-            continue
+    for chunk in incoming(receive, stop, keep_open):
         for frame in reader.feed(chunk):
             out = answer(meters, frame)
             if out is not None:
                 send(out)
+
+
+class V1Imitator(StreamService):
+    """Single-phase Mercury meters on one line (one ``V1Meter`` per network address), served by
+    URL (``start("tcp://HOST:PORT")``, ``pty://``, a serial port)."""
+
+    def __init__(self, meters: Sequence[V1Meter]) -> None:
+        super().__init__()
+        self.meters = {meter.address: meter for meter in meters}
+
+    def serve(self, receive: Callable[[], Optional[bytes]], send: Callable[[bytes], None],
+              keep_open: bool = False) -> None:
+        serve(self.meters, receive, send, self._stop, keep_open)
 
 
 # ---- the client ---------------------------------------------------------------------------------

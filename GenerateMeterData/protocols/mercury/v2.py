@@ -23,10 +23,12 @@ Profiles and journals are not implemented yet (issue 22)."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
+from ..stream import StreamService, incoming
 from .v1 import MercuryError, crc_ok, crc16, with_crc
 
 OK, BAD_REQUEST, INTERNAL, ACCESS, CLOCK_TODAY, NOT_OPEN = range(6)
@@ -258,18 +260,27 @@ class RequestReader:
 
 
 def serve(meters: Dict[int, V2Meter], receive: Callable[[], Optional[bytes]], send: Callable[[bytes], None],
-          stop: Callable[[], bool] = lambda: False) -> None:
+          stop: threading.Event, keep_open: bool = False) -> None:
     """Answer requests on one byte stream until it closes, each answer in one write."""
     reader, session = RequestReader(), Session()
-    while not stop():
-        chunk = receive()
-        if chunk == b"":
-            return
-        if chunk:
-            for request in reader.feed(chunk):
-                out = answer(meters, session, request)
-                if out is not None:
-                    send(out)
+    for chunk in incoming(receive, stop, keep_open):
+        for request in reader.feed(chunk):
+            out = answer(meters, session, request)
+            if out is not None:
+                send(out)
+
+
+class V2Imitator(StreamService):
+    """Three-phase Mercury meters on one line (one ``V2Meter`` per network address), served by URL;
+    each connection (or the pty/serial port) has its own open channels."""
+
+    def __init__(self, meters: Sequence[V2Meter]) -> None:
+        super().__init__()
+        self.meters = {meter.address: meter for meter in meters}
+
+    def serve(self, receive: Callable[[], Optional[bytes]], send: Callable[[bytes], None],
+              keep_open: bool = False) -> None:
+        serve(self.meters, receive, send, self._stop, keep_open)
 
 
 # ---- the client ---------------------------------------------------------------------------------
@@ -359,4 +370,4 @@ class V2Client:
                                                       2 if quantity.name == "T" else 3))
 
 
-__all__ = ["V2Client", "V2Meter", "answer", "serve", "RequestReader", "BWRI", "Quantity", "crc16"]
+__all__ = ["V2Client", "V2Imitator", "V2Meter", "answer", "serve", "RequestReader", "BWRI", "Quantity", "crc16"]

@@ -1,17 +1,19 @@
 """What an imitated meter reads: the live values of a generated meter of the core, so an
-imitated meter reports exactly what the generator would write for it."""
+imitated meter reports exactly what the generator would write for it.  ``GeneratedMeter`` is
+what the imitators of ``protocols`` read through their ``protocols.values.MeterValues``
+interface; they never import it."""
 from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..generate.electric import ENERGY_ORDER, ElectricStory, StoryOptions
 from ..generate.meters import make_meter
 from ..model import timegrid
 from ..model.rng import DEFAULT_SEED, stream
 from ..schema.layout import ENERGY_GATES
-from .obis import DIRECTIONS, Code, energy_code
+from ..protocols.obis import DIRECTIONS
 
 # A meter's register lists (``registers()``, ``day_start()``) are the story's, in its ENERGY_ORDER;
 # the imitators index them by obis.Direction.index: the two orders must be one.
@@ -37,7 +39,7 @@ class GeneratedMeter:
         self.spec.device_idx = 0
         end = timegrid.local_midnight(today + dt.timedelta(days=2), self.tz)
         self.story = ElectricStory(self.spec, seed, self.options, today - dt.timedelta(days=ARCHIVE_DAYS), end)
-        self._quality = None
+        self._quality: Optional[Tuple[int, Dict[str, Any]]] = None
         self._pinned: Optional[tuple] = None
 
     def pin_quality(self) -> None:
@@ -46,6 +48,20 @@ class GeneratedMeter:
         still gets values that agree with each other, as a meter's one measurement does."""
         now = self.now()
         self._pinned = (now // 60 * 60, now)
+
+    @property
+    def tariffed(self) -> bool:
+        """Whether the meter keeps tariff registers 1-4 (else the total alone)."""
+        return bool(self.story.tariffed)
+
+    @property
+    def archive_days(self) -> int:
+        """How many days back the meter's archives reach."""
+        return ARCHIVE_DAYS
+
+    def midnight(self, day: dt.date) -> int:
+        """Epoch seconds of local midnight starting ``day`` in the meter's time zone."""
+        return timegrid.local_midnight(day, self.tz)
 
     @property
     def serial(self) -> str:
@@ -118,87 +134,6 @@ class GeneratedMeter:
         schedule = schedule or schedule_for(self.spec.kind.tariffs)
         entries = [f"{minute // 60:02d}{minute % 60:02d}{tariff:02d}" for minute, tariff in schedule.weekday]
         return ",".join((entries + ["000000"] * 8)[:8])
-
-
-# ---- register overrides (imitate -o ADDRESS:VALUE) ---------------------------------------------
-import re as _re
-
-#: OBIS value group C letters of IEC 62056-61 (C.1.0 is the manufacturer's serial, 96.1.0).
-C_LETTERS = {"C": 96, "F": 97, "L": 98, "P": 99}
-#: Unit prefixes an override value may carry (``1234.5*kWh``), to the base unit (Wh, V, A, W ...).
-OVERRIDE_UNITS = {"wh": 1.0, "kwh": 1e3, "mwh": 1e6, "varh": 1.0, "kvarh": 1e3, "w": 1.0, "kw": 1e3, "var": 1.0,
-                  "kvar": 1e3, "va": 1.0, "kva": 1e3, "v": 1.0, "kv": 1e3, "a": 1.0, "ma": 1e-3, "hz": 1.0,
-                  "deg": 1.0}
-#: Neva list registers (C.08.80: total and tariffs 1-4 in kWh) -> the direction of energy they hold
-#: (0F is Neva's own A+ group, 01 answers the same; a capture reads the first of each direction).
-NEVA_LISTS: Dict[Code, str] = {(15, 8, 128): "A+", (1, 8, 128): "A+", (2, 8, 128): "A-", (3, 8, 128): "R+",
-                               (4, 8, 128): "R-"}
-
-
-def obis_code(address: str) -> Optional[tuple]:
-    """(C, D, E) of a register address: Neva's hex form ``20.07.00*FF`` or ``200700FF`` (two hex
-    digits a group, four groups) or decimal OBIS ``32.7.0``, ``1-0:1.8.0*255``, ``C.1.0``; None when it is
-    neither."""
-    text = address.strip()
-    match = _re.match(r"^([0-9A-Fa-f]{2})\.?([0-9A-Fa-f]{2})\.?([0-9A-Fa-f]{2})\*?[0-9A-Fa-f]{2}$", text)
-    if match:
-        return tuple(int(g, 16) for g in match.groups())
-    match = _re.match(r"^(?:\d+-\d+:)?(\d+|[CFLP])\.(\d+)\.(\d+)(?:\*\d+)?$", text, _re.I)
-    if match:
-        c = C_LETTERS.get(match.group(1).upper())
-        return (c if c is not None else int(match.group(1)), int(match.group(2)), int(match.group(3)))
-    return None
-
-
-def is_neva_address(address: str) -> bool:
-    """Whether an address is written in Neva's hex form (values without units)."""
-    return bool(_re.match(r"^[0-9A-Fa-f]{2}\.?[0-9A-Fa-f]{2}\.?[0-9A-Fa-f]{2}\*?[0-9A-Fa-f]{2}$", address.strip()))
-
-
-def _number(text: str, default_unit: str = "") -> Optional[float]:
-    match = _re.match(r"^\s*([-+]?\d+(?:\.\d*)?)\s*(?:\*\s*(\S+))?\s*$", text or "")
-    if not match:
-        return None
-    unit = (match.group(2) or default_unit).lower()
-    return float(match.group(1)) * OVERRIDE_UNITS.get(unit, 1.0)
-
-
-class RegisterOverrides:
-    """``-o ADDRESS:VALUE`` overrides by OBIS register, so every path that reports a register
-    reports the override: the IEC readout, programming mode (decimal or Neva hex address), the
-    Neva list registers (``0F.08.80*FF``: total and tariffs 1-4) and the M-Bus records.  An
-    energy value without a unit is kWh (as the readout prints it)."""
-
-    def __init__(self, items: Optional[Dict[str, str]] = None) -> None:
-        self.by_code: Dict[tuple, str] = {}
-        for address, value in (items or {}).items():
-            code = obis_code(address)
-            if code is not None:
-                self.by_code[code] = value
-
-    def __bool__(self) -> bool:
-        return bool(self.by_code)
-
-    def energy(self, direction: str, tariff: int) -> Optional[float]:
-        """The register of a direction (A+, A-, R+, R-) and tariff in Wh, or None."""
-        text = self.by_code.get(energy_code(direction, tariff))
-        if text is not None:
-            return _number(text, "kwh")
-        for code, which in NEVA_LISTS.items():
-            if which == direction and code in self.by_code:
-                parts = self.by_code[code].split(",")
-                if tariff < len(parts):
-                    return _number(parts[tariff], "kwh")
-        return None
-
-    def number(self, code: tuple) -> Optional[float]:
-        """A scalar register's override in its base unit (V, A, W, Hz ...), or None."""
-        text = self.by_code.get(code)
-        return None if text is None else _number(text)
-
-    def text(self, code: tuple) -> Optional[str]:
-        """A register's override as given, or None."""
-        return self.by_code.get(code)
 
 
 def meter_from_arguments(args) -> GeneratedMeter:

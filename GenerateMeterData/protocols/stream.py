@@ -1,6 +1,11 @@
-"""The TCP side shared by the imitators: listen, accept in a thread, one thread per connection.
+"""The byte-stream service every imitator serves on, opened by URL: ``tcp://HOST:PORT`` (listen;
+port 0: any free one), ``pty://`` (a new pseudo-terminal, its path returned) or a serial device
+path or any other pyserial URL (``/dev/ttyUSB0``, ``rfc2217://...``, ``socket://...``).  An
+imitator implements one method, ``serve(receive, send, keep_open)``: the dialogue on one byte
+stream; this module runs it on every kind of link.
 
-It keeps serving whatever clients do: when the process runs out of file descriptors (EMFILE)
+On TCP it listens, accepts in a thread and serves one thread per connection, and keeps serving
+whatever clients do: when the process runs out of file descriptors (EMFILE)
 the accept loop backs off and retries instead of dying; at most ``max_connections`` clients are
 served at once (more are closed at once); a client that sends nothing for ``idle_timeout``
 seconds is disconnected."""
@@ -12,7 +17,7 @@ import select
 import socket
 import threading
 import time
-from typing import Callable, Iterator, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 #: accept() errors that mean "no resources right now", not "the listener is gone"
 _TRANSIENT = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.ECONNABORTED, errno.EPROTO}
@@ -47,19 +52,66 @@ class _Watched:
         return getattr(self.sock, name)
 
 
-class TCPService:
-    """Subclasses implement ``serve_connection(connection)``; ``stop()`` ends everything."""
+def parse_url(url: str) -> Tuple[str, Any]:
+    """("tcp", (host, port)), ("pty", None) or ("serial", url) for a service URL; ValueError
+    with the reason when a tcp:// URL has no valid HOST:PORT."""
+    if url.startswith("tcp://"):
+        host, sep, port = url[len("tcp://"):].rpartition(":")
+        try:
+            number = int(port)
+        except ValueError:
+            number = -1
+        if not sep or not 0 <= number <= 65535:
+            raise ValueError("give tcp://HOST:PORT with a port 0-65535 (0: any free port)")
+        return "tcp", (host or "127.0.0.1", number)
+    if url in ("pty://", "pty:"):
+        return "pty", None
+    if not url:
+        raise ValueError("give tcp://HOST:PORT, pty:// or a serial port (a device path or a pyserial URL)")
+    return "serial", url
+
+
+class StreamService:
+    """A server of one byte-stream dialogue.  Subclasses implement ``serve(receive, send,
+    keep_open)``; ``start(url)`` serves it on a TCP port, a new pty or a serial port (several at
+    once if started more than once); ``stop()`` ends everything.
+
+    ``receive()`` returns the next chunk, None when nothing came within 0.2 s, b"" when the peer
+    closed; ``keep_open``: a pty or serial port, which outlives its clients (serve until stopped)."""
 
     max_connections = 64
     idle_timeout = 300.0
+    #: pyserial settings of a serial port served with ``start_serial`` (a protocol's own framing)
+    serial_options: Dict[str, Any] = {"baudrate": 9600}
 
     def __init__(self) -> None:
         self._server: Optional[socket.socket] = None
         self._stop = threading.Event()
         self._active = 0
         self._active_lock = threading.Lock()
+        self._pty: Optional[Tuple[int, int]] = None
+        self._ports: List[Any] = []
         self.refused = 0          # connections closed because max_connections were being served
         self.accept_errors = 0    # accept() failures survived (EMFILE and the like)
+
+    # ---- the dialogue (implemented by each imitator) ------------------------------------------
+    def serve(self, receive: Callable[[], Optional[bytes]], send: Callable[[bytes], None],
+              keep_open: bool = False) -> None:
+        """Run the protocol's dialogue on one byte stream until it closes (or the service stops)."""
+        raise NotImplementedError
+
+    # ---- opening by URL -------------------------------------------------------------------------
+    def start(self, url: str) -> str:
+        """Serve on ``url``; returns where a client connects: ``socket://HOST:PORT``, the pty's
+        path, or the serial URL itself."""
+        kind, where = parse_url(url)
+        if kind == "tcp":
+            host, port = self.start_tcp(*where)
+            return f"socket://{host}:{port}"
+        if kind == "pty":
+            return self.start_pty()
+        self.start_serial(where)
+        return where
 
     def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> Tuple[str, int]:
         """Listen on host:port (port 0: any free one); returns the address actually bound."""
@@ -72,6 +124,46 @@ class TCPService:
         threading.Thread(target=self._accept_loop, daemon=True).start()
         return server.getsockname()[:2]
 
+    def start_pty(self) -> str:
+        """Serve on a new raw pseudo-terminal; returns the path a client opens (e.g. /dev/pts/5)."""
+        master, slave, path, receive, send = open_pty()
+        if self.pty_nonblocking():
+            os.set_blocking(master, False)  # what nobody reads must not block the imitator
+        self._pty = (master, slave)
+        self._run_thread(receive, send)
+        return path
+
+    def start_serial(self, url: str, **options: Any) -> None:
+        """Serve on a serial port: a device path or any pyserial URL (``serial_options``, then
+        ``options``, give its speed and framing)."""
+        import serial
+
+        settings = dict(self.serial_options, **options)
+        port = serial.serial_for_url(url, timeout=0.2, **settings)
+        self._ports.append(port)
+
+        def receive() -> Optional[bytes]:
+            try:
+                return port.read(port.in_waiting or 1) or None
+            except Exception:  # pyserial's SerialException, or the port closed by stop()
+                return b""
+
+        self._run_thread(receive, port.write)
+
+    def pty_nonblocking(self) -> bool:
+        """Whether writes to a pty must not block (a meter pushing to whoever listens)."""
+        return False
+
+    def _run_thread(self, receive: Callable[[], Optional[bytes]], send: Callable[[bytes], None]) -> None:
+        def run() -> None:
+            try:
+                self.serve(receive, send, keep_open=True)
+            except OSError:
+                pass  # the port or terminal is gone
+
+        threading.Thread(target=run, daemon=True).start()
+
+    # ---- TCP ----------------------------------------------------------------------------------
     def _accept_loop(self) -> None:
         backoff = 0.05
         while not self._stop.is_set():
@@ -110,11 +202,17 @@ class TCPService:
                 self._active -= 1
 
     def serve_connection(self, connection: socket.socket) -> None:
-        """Serve one accepted connection (implemented by the imitators)."""
-        raise NotImplementedError
+        """Serve one accepted TCP connection: the dialogue on its byte stream."""
+        def receive() -> Optional[bytes]:
+            try:
+                return connection.recv(4096)  # b"" when the peer closed
+            except socket.timeout:
+                return None
+
+        self.serve(receive, connection.sendall)
 
     def stop(self) -> None:
-        """Stop accepting and end the serving threads."""
+        """Stop accepting, end the serving threads, close the pty and serial ports."""
         self._stop.set()
         if self._server is not None:
             try:   # stop listening now: a close alone waits for the accept loop's next timeout
@@ -122,6 +220,19 @@ class TCPService:
             except OSError:
                 pass
             self._server.close()
+        for port in self._ports:
+            try:
+                port.close()
+            except Exception:
+                pass
+        self._ports = []
+        if self._pty:
+            for fd in self._pty:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self._pty = None
 
 
 def open_pty() -> Tuple[int, int, str, Callable[[], Optional[bytes]], Callable[[bytes], None]]:

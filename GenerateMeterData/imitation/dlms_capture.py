@@ -1,4 +1,4 @@
-"""Capture from DLMS meters into meter.db through ``protocols.capture`` (same rows, same
+"""Capture from DLMS meters into meter.db through ``imitation.capture`` (same rows, same
 rules as the IEC and M-Bus captures): a SPODES meter read by the client, or push telegrams from
 a HAN port, followed with reconnection and back-off."""
 from __future__ import annotations
@@ -8,18 +8,19 @@ import time
 from collections import Counter
 from typing import Callable, Iterator, Optional
 
-from ...model import timegrid
-from ...schema.layout import TARIFFS
-from ..capture import Reading, capture_rows
-from ..obis import ENERGY_BY_CODE, QUALITY_BY_CODE, energy_code
-from . import spodes
-from .apdu import CipheredApdu, DataNotification, decode_apdu, unwrap_llc
-from .client import BOUNDS
-from .errors import DLMSError
-from .hdlc import FrameReader, Reassembler
-from .link import open_stream
-from .obis import obis_text, parse_obis
-from .push import PushReading, decode_notification
+from ..model import timegrid
+from ..protocols.dlms import spodes
+from ..protocols.dlms.apdu import CipheredApdu, DataNotification, decode_apdu, unwrap_llc
+from ..protocols.dlms.client import BOUNDS
+from ..protocols.dlms.errors import DLMSError
+from ..protocols.dlms.hdlc import FrameReader, Reassembler
+from ..protocols.dlms.link import open_stream
+from ..protocols.dlms.obis import obis_text, parse_obis
+from ..protocols.dlms.push import PushReading, decode_notification
+from ..protocols.obis import ENERGY_BY_CODE, QUALITY_BY_CODE, energy_code
+from ..protocols.reading import Reading
+from ..schema.layout import TARIFFS
+from .capture import capture_rows
 
 _SCALE_TO_BASE = {"kWh": 1e3, "kvarh": 1e3, "kW": 1e3, "kvar": 1e3, "kVA": 1e3, "kV": 1e3, "mA": 1e-3}
 
@@ -51,9 +52,9 @@ def spodes_reading(client, timezone: str = timegrid.DEFAULT_TIMEZONE, days: int 
         if found is not None and isinstance(found[0], (int, float)):
             reading.energy[register.tag] = float(found[0]) * _SCALE_TO_BASE.get(found[1] or "", 1.0)
     quality = spodes.QUALITY_REGISTERS
-    for register, found in zip(quality, client.registers([r.obis for r in quality])):
+    for quality_register, found in zip(quality, client.registers([r.obis for r in quality])):
         if found is not None and isinstance(found[0], (int, float)):
-            reading.quality[register.tag] = float(found[0])
+            reading.quality[quality_register.tag] = float(found[0])
     a_plus = [obis_text(parse_obis(spodes.register_obis(energy_code("A+", t)))) for t in TARIFFS]
     if days > 0:
         today = now.astimezone(tz).date()
@@ -149,7 +150,7 @@ def _decrypted(apdu: CipheredApdu, keys: Optional[dict]):
     if not keys:
         raise DLMSError(f"the meter pushes ciphered telegrams ({apdu.name}): give its encryption key "
                         "(--dlms-key, and --dlms-auth-key when they are authenticated)", "cipher")
-    from .cipher import decrypt
+    from ..protocols.dlms.cipher import decrypt
     try:
         return decrypt(apdu, keys["encryption"], keys.get("authentication"))
     except DLMSError as exc:

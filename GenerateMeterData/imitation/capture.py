@@ -1,5 +1,5 @@
-"""Capture mode: read a real (or imitated) meter and write what it says into meter.db through
-the same writers as generated data -- ElConfig (serial, model), ElMomentEnergy (1.8.x, 2.8.x,
+"""Capture mode (the meter layer): read a real (or imitated) meter and write what it says into
+meter.db through the same writers as generated data -- ElConfig (serial, model), ElMomentEnergy (1.8.x, 2.8.x,
 3.8.x, 4.8.x -> A+/A-/R+/R- per tariff), ElMomentQuality, and for a Neva MT 3xx the half-hour
 profile and the day registers.  Units are converted (kWh -> Wh, kW -> W).
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..errors import InputError
 from ..generate.emit import Emitter
@@ -21,19 +21,14 @@ from ..generate.rows import RowSet, tags_to_values
 from ..generate.scenario import LoadSummary
 from ..model import timegrid
 from ..model.rng import stream
+from ..protocols.iec62056.messages import DataSet
+from ..protocols.mbus.electricity import ENERGY_SUBUNITS, KIND_OF_QUANTITY, PHASE_SUBUNITS
+from ..protocols.obis import ENERGY_BY_CODE, QUALITY_BY_CODE, energy_code, instantaneous
+from ..protocols.reading import UNIT_FACTORS, Reading
 from ..schema.layout import ENERGY, ENERGY_GATES, ENERGY_QUANTITIES, POWER, QUALITY
+from ..schema.reference import MANUFACTURER_TYPES, UNKNOWN_MANUFACTURER_TYPES
 from ..targets.base import Target
-from .iec62056.messages import DataSet
-from .mbus.electricity import ENERGY_SUBUNITS, KIND_OF_QUANTITY, PHASE_SUBUNITS
-from .obis import ENERGY_BY_CODE, QUALITY_BY_CODE, energy_code, instantaneous
 
-UNIT_FACTORS = {"wh": 1.0, "kwh": 1e3, "mwh": 1e6, "varh": 1.0, "kvarh": 1e3, "mvarh": 1e6, "w": 1.0,
-                "kw": 1e3, "mw": 1e6, "var": 1.0, "kvar": 1e3, "va": 1.0, "kva": 1e3, "v": 1.0, "kv": 1e3,
-                "a": 1.0, "ma": 1e-3, "hz": 1.0, "deg": 1.0, "°": 1.0}
-MANUFACTURER_TYPES = {"TPC": "NEVA3xx", "EKT": "SE303", "GMD": "NEVA3xx", "INC": "Mercury23x", "ELS": "A1140"}
-#: The same makers' single-phase types, for a reading with values on phase A only (the device
-#: writes no all-NULL phase row, so a three-phase type would miss rows B and C).
-SINGLE_PHASE_TYPES = {"NEVA3xx": "NEVA1xx", "SE303": "SE102M", "Mercury23x": "Mercury206", "A1140": "SE102M"}
 
 
 def meter_type_of(reading: "Reading", given: Optional[str] = None) -> str:
@@ -41,27 +36,12 @@ def meter_type_of(reading: "Reading", given: Optional[str] = None) -> str:
     single-phase type when the reading has quality values on phase A only)."""
     if given:
         return given
-    type_name = MANUFACTURER_TYPES.get(reading.manufacturer.upper(), "SE303")
+    three_phase, single_phase = MANUFACTURER_TYPES.get(reading.manufacturer.upper(), UNKNOWN_MANUFACTURER_TYPES)
     phases = {QUALITY.tags[tag][0] for tag, value in reading.quality.items()
               if value is not None and tag in QUALITY.tags}
     if "A" in phases and not phases & {"B", "C"}:
-        return SINGLE_PHASE_TYPES.get(type_name, "SE102M")
-    return type_name
-
-
-@dataclass
-class Reading:
-    """What one read of a meter gave: identity, registers (Wh), quality (tags) and archives."""
-
-    serial: str
-    model: str
-    manufacturer: str = ""
-    timestamp: int = 0
-    energy: Dict[str, float] = field(default_factory=dict)       # tags A+0 ... R-4, Wh/varh
-    quality: Dict[str, float] = field(default_factory=dict)      # tags UA ... Freq
-    profile: List[Tuple[int, float]] = field(default_factory=list)  # (slot end, average W) of P+
-    day_registers: List[Tuple[int, List[float]]] = field(default_factory=list)  # (midnight, [T0..T4] Wh A+)
-    month_registers: List[Tuple[int, List[float]]] = field(default_factory=list)  # (month start, [T0..T4] Wh A+)
+        return single_phase   # the device writes no all-NULL phase row: a three-phase type would miss B and C
+    return three_phase
 
 
 def _scaled(data_set: DataSet, index: int = 0) -> Optional[float]:
@@ -263,9 +243,9 @@ def neva_reading(session, meter_timezone: dt.tzinfo, days: int = 0) -> Reading:
     """Read a Neva MT 3xx in programming mode: identity, registers, quality, and ``days`` past
     days of the half-hour archive with their day-start registers.  Stamped by the meter's own
     clock (its date and time registers in ``meter_timezone``), as its archive is."""
-    from .iec62056.client import neva_half_hour_registers
-    from .iec62056.messages import IECError, obis_to_neva
-    from .meters import NEVA_LISTS
+    from ..protocols.iec62056.client import neva_half_hour_registers
+    from ..protocols.iec62056.messages import IECError, obis_to_neva
+    from ..protocols.overrides import NEVA_LISTS
 
     serial = (session.read("60.01.00*FF").value or "").lstrip("0") or session.read("60.01.01*FF").value or ""
     model = session.read("60.01.04*FF").value or ""
@@ -273,7 +253,7 @@ def neva_reading(session, meter_timezone: dt.tzinfo, days: int = 0) -> Reading:
     moment = dt.datetime(2000 + int(date[0:2]), int(date[2:4]), int(date[4:6]), int(clock[0:2]), int(clock[2:4]),
                          int(clock[4:6]), tzinfo=meter_timezone)
     reading = Reading(serial, model, "TPC", int(moment.timestamp()))
-    lists = {}  # the first list register of each direction (0F for A+)
+    lists: Dict[str, Tuple[int, int, int]] = {}  # the first list register of each direction (0F for A+)
     for code, direction in NEVA_LISTS.items():
         lists.setdefault(direction, code)
     for direction, code in lists.items():
@@ -297,7 +277,7 @@ def neva_reading(session, meter_timezone: dt.tzinfo, days: int = 0) -> Reading:
     # --days N: N complete past days and today so far (its midnight registers and the half hours
     # completed by the meter's clock; the meter reads 0 for the slots still to come)
     for days_ago in range(days, -1 if days else 0, -1):
-        day = neva_half_hour_registers(session, days_ago)
+        day: Dict[str, Any] = neva_half_hour_registers(session, days_ago)
         midnight = timegrid.local_midnight(day["date"], meter_timezone)
         reading.day_registers.append((midnight, [float(v) for v in day["day_start_wh"]]))
         reading.profile.extend((midnight + 1800 * (i + 1), float(p)) for i, p in enumerate(day["powers_w"])

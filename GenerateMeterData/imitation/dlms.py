@@ -1,12 +1,10 @@
-"""The ``dlms`` protocol of ``decode``, ``imitate`` and ``capture``: the options it adds to the
-shared sub-commands and what each does."""
+"""The ``dlms`` protocol of ``decode``, ``imitate`` and ``capture`` (DLMS/COSEM, SPODES meters,
+HAN-port pushes): the options it adds to the shared sub-commands and what each does."""
 from __future__ import annotations
 
-import json
-import sys
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
-from ...errors import InputError, ProtocolError
+from ..errors import InputError, ProtocolError
 
 
 def _hex_key(text: Optional[str], what: str) -> Optional[bytes]:
@@ -21,6 +19,25 @@ def _hex_key(text: Optional[str], what: str) -> Optional[bytes]:
     return key
 
 
+def options(command: str, p) -> None:
+    """The options of ``decode dlms``, ``imitate dlms`` and ``capture dlms``."""
+    {"decode": add_decode_options, "imitate": add_imitate_options, "capture": add_capture_options}[command](p)
+
+
+def check(command: str, args) -> None:
+    """``imitate dlms`` serves on --listen or --pty (HDLC there, the wrapper on TCP only);
+    ``capture dlms --follow`` has no --dry-run or --json."""
+    if command == "imitate":
+        if getattr(args, "mode", "C") != "C" or args.serve_port:
+            raise InputError("--mode and --port are for imitate iec and mbus; imitate dlms serves on --listen or --pty")
+        url = getattr(args, "url", None) or ""
+        if args.wrapper and (args.pty or (url and not url.startswith("tcp://"))):
+            raise InputError("--wrapper is TCP only; a pty carries HDLC")
+    if command == "capture" and args.follow and (args.dry_run or args.json):
+        raise InputError("capture dlms --follow has no --dry-run or --json (a push stream has no end "
+                         "to report); they work for a SPODES meter without --follow")
+
+
 def add_decode_options(p) -> None:
     """Options of ``decode dlms``."""
     p.add_argument("--key", help="DLMS: global encryption key (32 hex digits) to decrypt ciphered pushes")
@@ -28,9 +45,10 @@ def add_decode_options(p) -> None:
     p.add_argument("--octet-stuffing", action="store_true", help="DLMS: HDLC frames are octet-stuffed")
 
 
-def decode(args, raw: bytes) -> int:
-    """``decode dlms``: JSON on stdout, or ``error: CATEGORY: message`` and exit 1."""
-    from .decode import decode_input
+def decode(raw: bytes, args) -> dict:
+    """``decode dlms``: frames, APDUs or a capture as a document (ciphered pushes decrypted with
+    ``--key``); a DLMSError for bytes that are none of them."""
+    from ..protocols.dlms.decode import decode_input
 
     keys: Dict[str, bytes] = {}
     key = _hex_key(getattr(args, "key", None), "--key")
@@ -39,13 +57,7 @@ def decode(args, raw: bytes) -> int:
         auth = _hex_key(getattr(args, "auth_key", None), "--auth-key")
         if auth:
             keys["authentication"] = auth
-    try:
-        result = decode_input(raw, keys or None, getattr(args, "octet_stuffing", False))
-    except ProtocolError as exc:
-        print(f"error: {getattr(exc, 'category', 'protocol')}: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(result, ensure_ascii=False, indent=1))
-    return 0
+    return decode_input(raw, keys or None, getattr(args, "octet_stuffing", False))
 
 
 def add_imitate_options(p) -> None:
@@ -65,7 +77,7 @@ def add_imitate_options(p) -> None:
 
 
 def _overrides(items) -> Dict[str, str]:
-    from .obis import obis_text, parse_obis
+    from ..protocols.dlms.obis import obis_text, parse_obis
 
     out: Dict[str, str] = {}
     for item in items:
@@ -79,39 +91,22 @@ def _overrides(items) -> Dict[str, str]:
     return out
 
 
-def imitate(args, out) -> int:
-    """``imitate dlms``: a SPODES meter (or a HAN push source) until interrupted or --seconds."""
+def imitator(args, make_meter) -> Tuple[object, str]:
+    """``imitate dlms``: a SPODES meter (or a HAN push source)."""
+    from .imitators import DLMSImitator
 
-    from ..meters import meter_from_arguments
-    from ..tcpservice import serve_until
-    from .imitator import DLMSImitator
-
-    meter = meter_from_arguments(args)
+    meter = make_meter()
     try:
-        imitator = DLMSImitator(meter, overrides=_overrides(args.obis), passwords={32: args.dlms_password.encode()},
-                                physical=args.physical_address, wrapper=args.wrapper, push=args.push,
-                                push_interval=args.push_interval, push_short=args.push_short,
-                                push_key=_hex_key(args.push_key, "--push-key"),
-                                push_auth_key=_hex_key(args.push_auth_key, "--push-auth-key"))
+        served = DLMSImitator(meter, overrides=_overrides(args.obis), passwords={32: args.dlms_password.encode()},
+                              physical=args.physical_address, wrapper=args.wrapper, push=args.push,
+                              push_interval=args.push_interval, push_short=args.push_short,
+                              push_key=_hex_key(args.push_key, "--push-key"),
+                              push_auth_key=_hex_key(args.push_auth_key, "--push-auth-key"))
     except ProtocolError as exc:
         raise InputError(str(exc)) from None
-    if args.pty:
-        if args.wrapper:
-            raise InputError("--wrapper is TCP only; a pty carries HDLC")
-        where = imitator.start_pty()
-    else:
-        host, _, port_text = args.listen.rpartition(":")
-        try:
-            port = int(port_text)
-        except ValueError:
-            raise InputError(f"--listen {args.listen!r}: give HOST:PORT") from None
-        host, port = imitator.start_tcp(host or "127.0.0.1", port)
-        where = f"socket://{host}:{port}"
     mode = f"pushing {args.push} lists every {args.push_interval:g} s" if args.push else (
-        "wrapper" if args.wrapper else f"HDLC server {imitator.address.logical}/{imitator.address.physical}")
-    print(f"imitating a DLMS meter on {where} ({mode}, serial {meter.serial})", flush=True)
-    serve_until(imitator, args.seconds)
-    return 0
+        "wrapper" if args.wrapper else f"HDLC server {served.address.logical}/{served.address.physical}")
+    return served, f" ({mode}, serial {meter.serial})"
 
 
 def add_capture_options(p) -> None:
@@ -133,6 +128,11 @@ def add_capture_options(p) -> None:
                    help="DLMS: seconds one read may take, all its blocks and segments together (default 300)")
 
 
+def capture(args, out, target) -> Optional[int]:
+    """``capture dlms --follow``: the push stream (below); None without --follow (one reading)."""
+    return follow(args, out, target) if args.follow else None
+
+
 def follow(args, out, target) -> int:
     """``capture dlms --follow``: a push stream; ``--count N`` stops after N telegrams captured
     (written), for ever without it. A telegram that names no meter (Aidon/Kaifa list 1), or a
@@ -140,15 +140,15 @@ def follow(args, out, target) -> int:
     failure; a telegram that does not decrypt ends the capture (exit 2)."""
     from collections import Counter
 
-    from .capture import capture_push, follow_pushes, push_reading
-    from .errors import DLMSError
-    from .push import decode_notification
+    from ..protocols.dlms.errors import DLMSError
+    from ..protocols.dlms.push import decode_notification
+    from .dlms_capture import capture_push, follow_pushes, push_reading
 
     keys = None
     key = _hex_key(args.dlms_key, "--dlms-key")
     if key:
         keys = {"encryption": key, "authentication": _hex_key(args.dlms_auth_key, "--dlms-auth-key")}
-    last = {"stamp": None}
+    last: Dict[str, Optional[int]] = {"stamp": None}
     skipped: Counter = Counter()
 
     def skip(why: str) -> bool:
@@ -183,11 +183,11 @@ def follow(args, out, target) -> int:
     return 0
 
 
-def read_meter(args, timezone: str):
+def read(args, timezone: str):
     """One reading of the SPODES meter on ``--port`` (registers, ``--days`` of the profile and day
     archive, ``--months`` of the month archive)."""
-    from .capture import spodes_reading
-    from .client import SpodesClient
+    from ..protocols.dlms.client import SpodesClient
+    from .dlms_capture import spodes_reading
 
     password = args.dlms_password.encode() if args.client == 32 else None
     if not args.read_timeout > 0:
