@@ -447,7 +447,7 @@ def count_scenario(scenario, target_name: str, each_meter: Optional[Callable[[],
     """What a load of ``scenario`` would write, counted RowSet by RowSet (nothing is held but one
     bounded RowSet), as a LoadSummary with no token; ``each_meter`` is called after every RowSet
     (a long meter comes in several)."""
-    from .generate.rows import IdAllocator, NameIndex
+    from .records.rows import IdAllocator, NameIndex
     from .targets.staging import LoadTally
 
     started = time.perf_counter()
@@ -513,7 +513,7 @@ def cmd_seed(args, out: Output) -> int:
 
 
 def _nothing_to_seed(out: Output, where: str, tz: dt.tzinfo) -> int:
-    from .generate.summary import LoadSummary
+    from .records.summary import LoadSummary
 
     if out.json:
         out.document(seed_document(LoadSummary({}, 0, None, None, target=where), tz))

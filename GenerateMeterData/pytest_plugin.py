@@ -52,7 +52,7 @@ from . import seedapi
 from . import settings as settings_module
 from .generate.scenario import Scenario
 from .model import timegrid
-from .generate.summary import CreatedMeter, LoadSummary
+from .records.summary import CreatedMeter, LoadSummary
 from .targets import LocalTarget, target_for
 from .targets.base import Target
 

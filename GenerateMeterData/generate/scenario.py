@@ -20,8 +20,8 @@ from .meters import MeterSpec, check_period, make_meter, meter_seed_path
 from .modules import DigitalStory, PulseStory
 from .overrides import Overrides
 from .polls import PollClock
-from .rows import IdAllocator, NameIndex, RowSet
-from .summary import LoadSummary
+from ..records.rows import IdAllocator, NameIndex, RowSet
+from ..records.summary import LoadSummary
 
 # The mix of a default scenario: mostly three-phase, some single-phase, a two-tariff meter.
 DEFAULT_MIX = ("SE303", "Mercury23x", "Mercury200", "SETxTM", "NEVA1xx", "SEB2a", "PSCHxTM",

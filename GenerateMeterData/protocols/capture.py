@@ -17,7 +17,7 @@ from ..errors import InputError
 from ..generate.emit import Emitter
 from ..generate.meters import make_meter
 from ..generate.overrides import Overrides
-from ..generate.rows import RowSet, tags_to_values
+from ..records.rows import RowSet, tags_to_values
 from ..generate.scenario import LoadSummary
 from ..model import timegrid
 from ..model.rng import stream
@@ -242,7 +242,7 @@ def capture_rows(reading: Reading, target: Target, timezone: Optional[str] = Non
         yield rows
 
     if dry_run:
-        from ..generate.rows import IdAllocator, NameIndex
+        from ..records.rows import IdAllocator, NameIndex
         from ..targets.staging import LoadTally
 
         started = time.perf_counter()

@@ -8,8 +8,8 @@ import contextlib
 import os
 from typing import Callable, Iterable, List, Optional
 
-from ..generate.rows import IdAllocator, NameIndex, RowSet
-from ..generate.summary import LoadSummary
+from ..records.rows import IdAllocator, NameIndex, RowSet
+from ..records.summary import LoadSummary
 from ..model.context import TargetContext
 from .ledger import LoadInfo
 

@@ -9,8 +9,8 @@ import time
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from ..errors import SchemaError, TargetError
-from ..generate.rows import IdAllocator, NameIndex, RowSet
-from ..generate.summary import CreatedMeter, LoadSummary
+from ..records.rows import IdAllocator, NameIndex, RowSet
+from ..records.summary import CreatedMeter, LoadSummary
 from ..model.context import TargetContext
 from ..schema import create_schema, integrity_problem, layout
 from ..schema.layout import CONFIG_TABLES, REFERENCE_TABLES, WRITE_ORDER, insert_sql

@@ -26,8 +26,8 @@ from typing import Dict, Iterator, List, Optional
 
 from ..errors import (ConnectError, GenerateMeterDataError, InputError, InterruptedLoad,
                       RemoteError, SchemaError, TargetError)
-from ..generate.rows import NameIndex
-from ..generate.summary import CreatedMeter, LoadSummary
+from ..records.rows import NameIndex
+from ..records.summary import CreatedMeter, LoadSummary
 from ..schema.layout import REFERENCE_TABLES, WRITE_ORDER, meter_ids_exhausted
 from ..schema import integrity_problem, meter_db_problem, quick_check_finding
 from ..model.context import TargetContext

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from ..errors import InputError
-from ..generate.emit import ContinuedRowSet  # a long meter's later RowSets
-from ..generate.rows import IdAllocator, NameIndex, ProvisionalIds, RowSet
-from ..generate.summary import LoadSummary
+from ..records.rows import ContinuedRowSet  # a long meter's later RowSets
+from ..records.rows import IdAllocator, NameIndex, ProvisionalIds, RowSet
+from ..records.summary import LoadSummary
 from ..schema import layout
 from ..schema.layout import TABLE_COLUMNS, VALUE_TABLES, WRITE_ORDER, insert_sql
 from .base import Produce, Progress

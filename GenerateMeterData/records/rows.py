@@ -1,0 +1,221 @@
+"""Rows in memory: the ``RowSet`` every generator fills and every target writes, the id
+allocator, and the name index that turns ArchTypes/MeterTypes/MeterIfaces names into ids."""
+from __future__ import annotations
+
+import sqlite3
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from ..errors import InputError, SchemaError
+from ..schema.layout import FAMILIES, METER_ID_MAX, WRITE_ORDER, meter_ids_exhausted
+from ..schema.reference import ARCH_TYPE_ALIASES, ARCH_TYPES, METER_IFACES, METER_TYPES
+
+
+class RowSet:
+    """Rows per table, each a tuple in ``layout.TABLE_COLUMNS`` order."""
+
+    __slots__ = ("tables",)
+
+    def __init__(self) -> None:
+        self.tables: Dict[str, List[tuple]] = {table: [] for table in WRITE_ORDER}
+
+    def __getitem__(self, table: str) -> List[tuple]:
+        return self.tables[table]
+
+    def counts(self) -> Dict[str, int]:
+        """Rows per non-empty table."""
+        return {table: len(rows) for table, rows in self.tables.items() if rows}
+
+    def total(self) -> int:
+        """Rows in all tables."""
+        return sum(len(rows) for rows in self.tables.values())
+
+    def extend(self, other: "RowSet") -> None:
+        """Append another RowSet's rows."""
+        for table, rows in other.tables.items():
+            self.tables[table].extend(rows)
+
+
+class ContinuedRowSet(RowSet):
+    """Rows that continue the meter of the RowSet before (a long meter comes in several): no
+    MeterTable or config row.  A consumer that cuts a load into parts of whole meters cuts
+    only before a RowSet that is not one of these."""
+
+    __slots__ = ()
+
+
+class NameIndex:
+    """Ids of reference names as a particular database numbers them."""
+
+    def __init__(self, record_types: Dict[str, int], meter_types: Dict[str, int],
+                 meter_type_class: Dict[str, Optional[str]], interfaces: Dict[str, int]) -> None:
+        self.record_types = dict(record_types)
+        for name, aliases in ARCH_TYPE_ALIASES.items():
+            for alias in aliases:
+                if alias in self.record_types and name not in self.record_types:
+                    self.record_types[name] = self.record_types[alias]
+        self.meter_types = meter_types
+        self.meter_type_class = meter_type_class
+        self.interfaces = interfaces
+        self.record_type_names = {v: k for k, v in self.record_types.items()}
+        for name, aliases in ARCH_TYPE_ALIASES.items():  # and the other way: an alias resolves too
+            for alias in aliases:
+                if name in self.record_types:
+                    self.record_types.setdefault(alias, self.record_types[name])
+        self.meter_type_names = {v: k for k, v in meter_types.items()}
+        self.interface_names = {v: k for k, v in interfaces.items()}
+
+    @classmethod
+    def reference(cls) -> "NameIndex":
+        """The numbering of a fresh database made by ``init`` (used by ``build``, no I/O)."""
+        return cls({name: i for i, (name, _, _) in enumerate(ARCH_TYPES, start=1)},
+                   {name: i for i, name, _, _ in METER_TYPES},
+                   {name: cls_ for _, name, cls_, _ in METER_TYPES},
+                   {name: i for i, name in METER_IFACES})
+
+    @classmethod
+    def from_connection(cls, conn: sqlite3.Connection, where: str = "the database") -> "NameIndex":
+        """The numbering of an open meter.db (SchemaError when it is not one)."""
+        try:
+            record_types = dict(conn.execute("SELECT Name, Id FROM ArchTypes"))
+            meter_rows = list(conn.execute("SELECT Type, Id, Class FROM MeterTypes"))
+            interfaces = dict(conn.execute("SELECT Name, Id FROM MeterIfaces"))
+        except sqlite3.DatabaseError as exc:
+            raise SchemaError(f"{where} is not a meter.db ({exc}); create one with "
+                              "'python -m GenerateMeterData init --db PATH'") from None
+        return cls(record_types, {t: i for t, i, _ in meter_rows},
+                   {t: c for t, _, c in meter_rows}, interfaces)
+
+    def record_type(self, name: str) -> int:
+        """ArchTypes.Id of a name."""
+        try:
+            return self.record_types[name]
+        except KeyError:
+            raise SchemaError(f"archive type {name!r} is not in the target's ArchTypes table") from None
+
+    def meter_type(self, name: str) -> int:
+        """MeterTypes.Id of a type name."""
+        try:
+            return self.meter_types[name]
+        except KeyError:
+            raise SchemaError(f"meter type {name!r} is not in the target's MeterTypes table "
+                              f"(it has: {', '.join(sorted(self.meter_types))})") from None
+
+    def interface(self, name: str) -> int:
+        """MeterIfaces.Id of an interface name."""
+        try:
+            return self.interfaces[name]
+        except KeyError:
+            raise SchemaError(f"interface {name!r} is not in the target's MeterIfaces table "
+                              f"(it has: {', '.join(sorted(self.interfaces))})") from None
+
+
+class IdAllocator:
+    """Hands out DeviceIdx, MeterData.Id and MeterId values above those a target already has."""
+
+    def __init__(self, next_device_idx: int = 1, next_header_id: int = 1,
+                 next_meter_id: int = 1001, taken_meter_ids: Iterable[int] = ()) -> None:
+        self.next_device_idx = next_device_idx
+        self.next_header_id = next_header_id
+        self.next_meter_id = next_meter_id
+        self.taken_meter_ids = set(taken_meter_ids)
+
+    @classmethod
+    def from_connection(cls, conn: sqlite3.Connection) -> "IdAllocator":
+        """Start above what an open meter.db has."""
+        device, meter = conn.execute(
+            "SELECT coalesce(max(DeviceIdx), 0), coalesce(max(MeterId), 1000) FROM MeterTable").fetchone()
+        header = conn.execute("SELECT coalesce(max(Id), 0) FROM MeterData").fetchone()[0]
+        taken = [row[0] for row in conn.execute("SELECT MeterId FROM MeterTable")]
+        return cls(device + 1, header + 1, max(meter, 1000) + 1, taken)
+
+    def device_idx(self) -> int:
+        """The next DeviceIdx."""
+        value = self.next_device_idx
+        self.next_device_idx += 1
+        return value
+
+    def meter_id(self) -> int:
+        """The next free MeterId."""
+        while self.next_meter_id in self.taken_meter_ids:
+            self.next_meter_id += 1
+        value = self.next_meter_id
+        if value > METER_ID_MAX:
+            raise InputError(meter_ids_exhausted(value - 1))
+        self.taken_meter_ids.add(value)
+        self.next_meter_id += 1
+        return value
+
+    def confine(self, floor: int, span: Optional[int]) -> "IdAllocator":
+        """Hand out MeterIds above the highest one already in [floor, floor + span) -- so
+        pytest-xdist workers with disjoint ranges never pick the same id."""
+        inside = [m for m in self.taken_meter_ids
+                  if isinstance(m, int) and m >= floor and (span is None or m < floor + span)]
+        self.next_meter_id = max(inside, default=floor - 1) + 1
+        return self
+
+    def claim_meter_id(self, meter_id: int) -> None:
+        """Mark a MeterId as taken (given by an override)."""
+        self.taken_meter_ids.add(meter_id)
+
+
+class ProvisionalIds(IdAllocator):
+    """Ids for rows staged away from their target, mapped by the target inside its transaction:
+    new meters get DeviceIdx -1, -2, ... and (unless an override fixes it) MeterId -1, -2, ...;
+    records are numbered 1, 2, ...  So ids never depend on a state read before the load."""
+
+    def __init__(self) -> None:
+        super().__init__(1, 1, 1)
+
+    def device_idx(self) -> int:
+        """The next provisional DeviceIdx (negative)."""
+        return -super().device_idx()
+
+    def meter_id(self) -> int:
+        """The next provisional MeterId (negative)."""
+        value = self.next_meter_id
+        self.next_meter_id += 1
+        return -value
+
+    def confine(self, floor: int, span: Optional[int]) -> "ProvisionalIds":
+        """The MeterId range is applied by the target when it maps the ids."""
+        return self
+
+
+def family_rows(table: str, record_id: int, values) -> List[tuple]:
+    """Child rows of one record: ``values`` is a column list for one-row families, or a dict
+    row key -> column list (None = no row) for energy (by tariff) and quality (by phase)."""
+    family = FAMILIES[table]
+    if family.key_column is None:
+        return [(record_id, *values)]
+    return [(record_id, key, *values[key]) for key in family.keys
+            if values.get(key) is not None]
+
+
+def values_to_tags(table: str, values) -> Dict[str, object]:
+    """Family values -> {tag: value}."""
+    family = FAMILIES[table]
+    tags = {}
+    for tag, (key, index) in family.tags.items():
+        row = values if key is None else values.get(key)
+        tags[tag] = None if row is None else row[index]
+    return tags
+
+
+def tags_to_values(table: str, tags: Dict[str, object], present: Tuple = ()):
+    """Inverse of ``values_to_tags``; keyed rows whose cells are all None are dropped unless
+    their key is in ``present`` (rows the generator wrote with NULL cells stay)."""
+    family = FAMILIES[table]
+    width = len(family.value_columns)
+    if family.key_column is None:
+        row = [None] * width
+        for tag, (_, index) in family.tags.items():
+            row[index] = tags.get(tag)
+        return row
+    rows = {key: [None] * width for key in family.keys}
+    for tag, (key, index) in family.tags.items():
+        rows[key][index] = tags.get(tag)
+    if family.table == "ElectricQualityValues":  # the sum row has no voltage, current or angle
+        for column in ("U", "I", "Angle"):
+            rows["Summ"][family.value_columns.index(column)] = None
+    return {key: row for key, row in rows.items()
+            if key in present or any(value is not None for value in row)}
