@@ -5,6 +5,7 @@ from typing import Optional
 
 from .. import settings as settings_module
 from ..model.context import TargetContext
+from ..records.producer import provide_default_target
 from .base import Target
 from .local import LocalTarget
 
@@ -42,5 +43,7 @@ def default_target() -> Target:
         _default = target_for(settings_module.resolve())
     return _default
 
+
+provide_default_target(default_target)  # Scenario.create() without a target writes there
 
 __all__ = ["LocalTarget", "Target", "TargetContext", "default_target", "set_default_target", "target_for"]

@@ -8,12 +8,11 @@ import contextlib
 import os
 from typing import Callable, Iterable, List, Optional
 
-from ..records.rows import IdAllocator, NameIndex, RowSet
+from ..records.producer import Produce
 from ..records.summary import LoadSummary
 from ..model.context import TargetContext
 from .ledger import LoadInfo
 
-Produce = Callable[[IdAllocator, NameIndex], Iterable[RowSet]]
 Progress = Optional[Callable[[str, int, Optional[int]], None]]  # (stage, done, total)
 #: Told the load's token each time one of its transactions committed (a load split by
 #: ``max_rows_per_load`` commits part after part): whoever must clear the load knows it even
