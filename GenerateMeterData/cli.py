@@ -443,25 +443,6 @@ def _scenario(args):
                     options=options, period_minutes=args.period)
 
 
-def count_scenario(scenario, target_name: str, each_meter: Optional[Callable[[], None]] = None):
-    """What a load of ``scenario`` would write, counted RowSet by RowSet (nothing is held but one
-    bounded RowSet), as a LoadSummary with no token; ``each_meter`` is called after every RowSet
-    (a long meter comes in several)."""
-    from .records.rows import IdAllocator, NameIndex
-    from .targets.staging import LoadTally
-
-    started = time.perf_counter()
-    tally = LoadTally()
-    for rows in scenario.generate(IdAllocator(), NameIndex.reference()):
-        tally.add(rows)
-        if each_meter:
-            each_meter()
-    summary = tally.summary()
-    summary.seconds = time.perf_counter() - started
-    summary.target = target_name
-    return summary
-
-
 def _seed_one(args, settings: settings_module.Settings, out: Output, context, stop=None):
     """One section: a real load, or with --dry-run the count and a read-only check of the target.
     With ``stop`` (a threading.Event, --all-sections) the load ends with KeyboardInterrupt at its
@@ -486,8 +467,11 @@ def _seed_one(args, settings: settings_module.Settings, out: Output, context, st
 
     with target:
         if args.dry_run:
+            from .targets.counting import CountingTarget
+
             target.check()  # reachable and a meter.db (or a local file still to be created): read only
-            return count_scenario(scenario, f"(dry run) {_where(settings)}", stop_here)
+            return CountingTarget(target, f"(dry run) {_where(settings)}").load(
+                scenario, progress=lambda stage, done, total: stop_here())
         return target.load(scenario, progress=progress, expected_meters=scenario.meter_count())
 
 

@@ -151,8 +151,8 @@ class LocalTarget(Target):
         finally:
             conn.close()
 
-    def load(self, produce: Produce, progress: Progress = None,
-             expected_meters: Optional[int] = None, committed: Committed = None) -> LoadSummary:
+    def _write_load(self, produce: Produce, progress: Progress = None,
+                    expected_meters: Optional[int] = None, committed: Committed = None) -> LoadSummary:
         """Everything ``produce`` yields in one BEGIN IMMEDIATE transaction (the file is created when missing)."""
         if self._is_empty():
             self._create(replace=False)  # or another process just did: then load into its file
@@ -246,7 +246,7 @@ class LocalTarget(Target):
         self.open().close()
         yield self.path
 
-    def clear(self, tokens=None, meters=None) -> int:
+    def _clear_loads(self, tokens=None, meters=None) -> int:
         """Undo the ledger's loads (all, those in ``tokens``), or remove the ``meters`` (MeterIds)
         a load created (hubs with the meters under them) -- reading the ledger and deleting in
         one transaction.  Returns the number of loads (or meters asked for) removed; the whole
