@@ -191,3 +191,15 @@ def test_a_seeder_clears_some_of_its_meters_and_teardown_the_rest(pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
     assert "could not be removed" not in result.stdout.str()
+
+
+def test_scenario_create_without_a_target_writes_to_the_configured_one(target):
+    from GenerateMeterData.targets import current_default_target, set_default_target
+
+    before = current_default_target()
+    set_default_target(target)
+    try:
+        summary = Scenario(meters=2, days=1, end=END).create()
+    finally:
+        set_default_target(before)
+    assert summary.target == target.path and table_counts(target.path)["MeterTable"] == 2

@@ -429,7 +429,7 @@ _inside_worker = {"yes": False}
 def shippable(job: tuple) -> Optional[bytes]:
     """The pickled job when it refers to nothing but this package and the standard library
     (what the helper may import without running user code); else None."""
-    stdlib = getattr(sys, "stdlib_module_names", None)
+    stdlib = sys.stdlib_module_names if sys.version_info >= (3, 10) else None
 
     class Checked(pickle.Pickler):
         def reducer_override(self, obj):  # every class and function the pickle refers to
@@ -500,9 +500,10 @@ def _stage_in_processes(shares: List[Producer], names: NameIndex, workdir: str,
     for report in reports:
         tally.counts.update(report["rows"])  # type: ignore[arg-type]
         tally.meters += report["meters"]  # type: ignore[operator]
-        for key, pick in (("first", min), ("last", max)):
-            values = [v for v in (getattr(tally, key), report[key]) if v is not None]
-            setattr(tally, key, pick(values) if values else None)
+        firsts = [v for v in (tally.first, report["first"]) if v is not None]
+        lasts = [v for v in (tally.last, report["last"]) if v is not None]
+        tally.first = min(firsts) if firsts else None  # type: ignore[assignment,type-var]
+        tally.last = max(lasts) if lasts else None  # type: ignore[assignment,type-var]
     if progress:
         progress("write", tally.meters, expected_meters)
     created = max(int(report["created"]) for report in reports)  # type: ignore[call-overload]
