@@ -1,4 +1,5 @@
-"""Where rows go: a local meter.db (``LocalTarget``) or a device over SSH (``DeviceTarget``)."""
+"""Where rows go: a local meter.db (``LocalTarget``) or a device over SSH (``DeviceTarget``); a dry
+run counts instead (``CountingTarget``); observers hear every load and clear (``LoadObserver``)."""
 from __future__ import annotations
 
 from typing import Optional
@@ -6,7 +7,8 @@ from typing import Optional
 from .. import settings as settings_module
 from ..model.context import TargetContext
 from ..records.producer import provide_default_target
-from .base import Target
+from .base import LoadObserver, Target
+from .counting import CountingTarget
 from .local import LocalTarget
 
 _default: Optional[Target] = None
@@ -46,4 +48,4 @@ def default_target() -> Target:
 
 provide_default_target(default_target)  # Scenario.create() without a target writes there
 
-__all__ = ["LocalTarget", "Target", "TargetContext", "default_target", "set_default_target", "target_for"]
+__all__ = ["CountingTarget", "LoadObserver", "LocalTarget", "Target", "TargetContext", "default_target", "set_default_target", "target_for"]
