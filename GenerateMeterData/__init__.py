@@ -20,7 +20,7 @@ from .errors import (ConfigError, ConnectError, DatabaseLockedError, DuplicateRe
                      SchemaError, TargetError, VerificationFailed)
 from .generate.electric import StoryOptions
 from .generate.overrides import Override, Overrides
-from .generate.rows import RowSet
+from .records.rows import RowSet
 from .generate.scenario import LoadSummary, MeterPlan, Scenario
 from .model.tariffs import DEFAULT_SCHEDULE, TariffSchedule
 from .seedapi import SEED_CLASSES as _SEED_CLASSES

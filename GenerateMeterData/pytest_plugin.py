@@ -41,10 +41,11 @@ shared device its own MeterId range (worker N starts at 1001 + N * 100000); ids 
 database are assigned inside each load's transaction, so workers never collide."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence
 
 import pytest
 
@@ -52,9 +53,10 @@ from . import seedapi
 from . import settings as settings_module
 from .generate.scenario import Scenario
 from .model import timegrid
-from .generate.summary import CreatedMeter, LoadSummary
+from .records.summary import CreatedMeter, LoadSummary
 from .targets import LocalTarget, target_for
-from .targets.base import Target
+from .targets.base import LoadObserver, Target
+from .targets.ledger import ClearPlan
 
 WORKER_METER_ID_SPAN = 100_000
 SEED_CLASSES = list(seedapi.SEED_RECORD_CLASSES)  # from the measure registry (schema/measures.py)
@@ -295,123 +297,71 @@ def pytest_runtest_setup(item) -> None:
         pytest.skip(f"needs a real device: the section of {path} names a local file")
 
 
-class _TrackingTarget(Target):
-    """The session target, remembering the loads one seeder made."""
+class _SeederLoads(LoadObserver):
+    """Hears the loads and clears a seeder makes on the session target (it observes only while
+    the seeder writes or clears) and tells the session which loads stay."""
 
-    def __init__(self, inner: Target, session: Optional[MeterdataSession] = None,
-                 nodeid: Optional[str] = None) -> None:
-        import uuid
+    def __init__(self, seeder: "Seeder") -> None:
+        self.seeder = seeder
 
-        self.inner = inner
-        self.session = session
-        self.summaries: List[LoadSummary] = []
-        # every load of this seeder under one token, recorded with the test that made it
-        self.run_token = uuid.uuid4().hex
-        self.nodeid = nodeid
-        self.committed: List[str] = []  # tokens of every load that committed (part of) itself
-        self.name = inner.name
+    def committed(self, target: Target, token: str) -> None:
+        """(A part of) a load committed: teardown clears its token even if the load then failed."""
+        seeder = self.seeder
+        if token not in seeder.committed:
+            seeder.committed.append(token)
+            if seeder.session is not None:
+                seeder.session.loaded(token)
 
-    @property
-    def context(self):  # type: ignore[override]
-        """The session target's context (its time zone): seeders and factories write in it."""
-        return self.inner.context
+    def loaded(self, target: Target, summary: LoadSummary) -> None:
+        self.seeder.written.append(summary)
 
-    @context.setter
-    def context(self, value) -> None:
-        self.inner.context = value
-
-    @property
-    def meter_id_floor(self) -> int:  # type: ignore[override]
-        return self.inner.meter_id_floor
-
-    @property
-    def meter_id_span(self) -> Optional[int]:  # type: ignore[override]
-        return self.inner.meter_id_span
-
-    @property
-    def tokens(self) -> List[str]:
-        """Tokens of the loads made through this seeder (one: the seeder's run token; a load that
-        failed after committing a part included: teardown clears it too)."""
-        tokens = list(self.committed)
-        return tokens + [s.token for s in self.summaries if s.token and s.token not in tokens]
-
-    def _committed(self, token: str) -> None:
-        """Told by the target the moment (a part of) a load committed."""
-        if token not in self.committed:
-            self.committed.append(token)
-            if self.session is not None:
-                self.session.loaded(token)
-
-    def load(self, produce, progress=None, expected_meters=None, committed=None) -> LoadSummary:
-        """Load through the session target under this seeder's token, recording the test, and
-        remember what the load created."""
-        def tell(token: str) -> None:
-            self._committed(token)
-            if committed is not None:
-                committed(token)
-
-        with self.inner.recording(self.run_token, f"pytest {self.nodeid}" if self.nodeid else None):
-            summary = self.inner.load(produce, progress, expected_meters, committed=tell)
-        self.summaries.append(summary)
-        if summary.token:
-            self._committed(summary.token)
-        return summary
-
-    def fetch(self, sql, params=()):
-        """Query the session target."""
-        return self.inner.fetch(sql, params)
-
-    def query(self, sql, params=()):
-        """Query the session target without copying its database."""
-        return self.inner.query(sql, params)
-
-    def readable_copy(self):
-        """A local copy of the session target's database."""
-        return self.inner.readable_copy()
-
-    def init(self, force=False):
-        """Create the session target's database."""
-        return self.inner.init(force)
-
-    def clear(self, tokens=None) -> int:
-        """Undo this seeder's loads (or the given ones) in one transaction."""
-        tokens = self.tokens if tokens is None else list(tokens)
-        if not tokens:
-            return 0
-        undone = self.inner.clear(tokens)
-        self.summaries = [s for s in self.summaries if s.token not in tokens]
-        self.committed = [t for t in self.committed if t not in tokens]
-        if self.session is not None:
-            self.session.cleared(tokens)
-        return undone
-
-    def backup(self, destination):
-        """Back up the session target."""
-        return self.inner.backup(destination)
-
-    def restore(self, source):
-        """Restore the session target."""
-        return self.inner.restore(source)
-
-    def close(self) -> None:
-        """The session owns the connection: nothing to close here."""
+    def cleared(self, target: Target, plan: Optional[ClearPlan]) -> None:
+        if plan is None:
+            return
+        seeder = self.seeder
+        gone = set(plan.tokens)
+        seeder.written = [s for s in seeder.written if s.token not in gone]
+        seeder.committed = [t for t in seeder.committed if t not in gone]
+        seeder.removed_meters.update(plan.meter_ids)
+        if seeder.session is not None:
+            seeder.session.cleared(plan.tokens)
 
 
 class Seeder:
     """Access to the target for one scope (a test, a class, a module, the session): scenarios
-    and the seed API classes; what it wrote is removed at the end of that scope."""
+    and the seed API classes; what it wrote is removed at the end of that scope.  Its loads go
+    to the session target under one token of its own, recorded with the test that made them."""
 
-    def __init__(self, target: _TrackingTarget) -> None:
+    def __init__(self, target: Target, session: Optional[MeterdataSession] = None,
+                 nodeid: Optional[str] = None) -> None:
+        import uuid
+
         self.target = target
+        self.session = session
+        self.nodeid = nodeid
+        self.run_token = uuid.uuid4().hex  # every load of this seeder under one token
+        self.written: List[LoadSummary] = []
+        self.committed: List[str] = []  # tokens of every load that committed (part of) itself
+        self.removed_meters: set = set()  # MeterIds removed by clear(meters=...)
+        self._observer = _SeederLoads(self)
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Target]:
+        """The session target, for loads (and clears) that are this seeder's: under its token,
+        recording its test, observed."""
+        command = f"pytest {self.nodeid}" if self.nodeid else None
+        with self.target.recording(self.run_token, command), self.target.observed(self._observer):
+            yield self.target
 
     def scenario(self, **kwargs: Any) -> LoadSummary:
         """Write ``Scenario(**kwargs)`` to the target; returns what was written, with the
         MeterIds and DeviceIdx the target assigned (``.meter_ids``, ``.device_idxs``, ``.created``).
         Without ``end=`` it ends today -- or on the date of --meterdata-now."""
-        session = self.target.session
+        session = self.session
         if session is not None and session.now is not None:
             kwargs.setdefault("end", session.now.date())
-        return Scenario(**kwargs).create(self.target)
+        with self.writing() as target:
+            return Scenario(**kwargs).create(target)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> List[tuple]:
         """Rows of a read-only query on the target (no copy of the database)."""
@@ -420,23 +370,30 @@ class Seeder:
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name in SEED_CLASSES:
             cls = getattr(seedapi, name)
-            return lambda *args, **kwargs: cls(*args, target=self.target, **kwargs)
+
+            def make(*args: Any, **kwargs: Any) -> Any:
+                with self.writing() as target:
+                    return cls(*args, target=target, **kwargs)
+            return make
         raise AttributeError(name)
 
     @property
     def loads(self) -> List[str]:
-        """Tokens of the loads this seeder made (and has not removed yet)."""
-        return list(self.target.tokens)
+        """Tokens of the loads this seeder made (and has not removed yet): one, the seeder's
+        token -- a load that failed after committing a part included, teardown clears it too."""
+        tokens = list(self.committed)
+        return tokens + [s.token for s in self.written if s.token and s.token not in tokens]
 
     @property
     def summaries(self) -> List[LoadSummary]:
         """What each of this seeder's loads wrote, in order."""
-        return list(self.target.summaries)
+        return list(self.written)
 
     @property
     def created(self) -> List[CreatedMeter]:
-        """Every meter this seeder's loads created (MeterId, DeviceIdx, type name)."""
-        return [meter for summary in self.target.summaries for meter in summary.created]
+        """Every meter this seeder's loads created and still has (MeterId, DeviceIdx, type name)."""
+        return [meter for summary in self.written for meter in summary.created
+                if meter.meter_id not in self.removed_meters]
 
     @property
     def meter_ids(self) -> List[int]:
@@ -448,19 +405,35 @@ class Seeder:
         """DeviceIdx of the meters this seeder's loads created (the key of every record table)."""
         return [meter.device_idx for meter in self.created]
 
-    def clear(self) -> int:
-        """Remove this seeder's loads now (teardown does it otherwise); returns the loads undone."""
-        return self.target.clear()
+    def clear(self, meters: Optional[Iterable[int]] = None) -> int:
+        """Remove this seeder's loads now (teardown does it otherwise); returns the loads undone.
+        With ``meters`` (MeterIds its loads created) only those meters (hubs with the meters
+        under them), in one transaction; returns how many were removed."""
+        if meters is not None:
+            meters = [int(m) for m in meters]
+            foreign = sorted(set(meters) - {meter.meter_id for meter in self.created})
+            if foreign:
+                from .errors import InputError
+
+                raise InputError(f"meter(s) {', '.join(map(str, foreign))} were not created by this "
+                                 "seeder's loads; nothing was removed")
+            with self.writing() as target:
+                return target.clear(meters=meters)
+        tokens = self.loads
+        if not tokens:
+            return 0
+        with self.writing() as target:
+            return target.clear(tokens)
 
 
 def _seeder(request, target: Target) -> Iterator[Seeder]:
     """A seeder on the session target; at teardown its loads are removed in one transaction
     (one remote command on a device), unless --meterdata-keep."""
     session = session_state(request.config)
-    tracking = _TrackingTarget(target, session, request.node.nodeid or request.config.rootpath.name)
-    yield Seeder(tracking)
-    if not session.keep and tracking.tokens:
-        tracking.clear()
+    seeder = Seeder(target, session, request.node.nodeid or request.config.rootpath.name)
+    yield seeder
+    if not session.keep and seeder.loads:
+        seeder.clear()
 
 
 @pytest.fixture

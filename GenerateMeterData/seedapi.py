@@ -23,7 +23,7 @@ from .generate.emit import Emitter
 from .generate.meters import MeterSpec, kind_of, make_meter
 from .generate.overrides import Override, Overrides, check_tags
 from .generate.polls import PollClock
-from .generate.rows import RowSet
+from .records.rows import RowSet
 from .generate.scenario import emit_meter
 from .generate.windows import last_records
 from .model import timegrid

@@ -29,7 +29,7 @@ from typing import (TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, Ite
                     Optional, Sequence, Tuple, TypeVar, Union, cast)
 
 from .errors import SchemaError, VerificationFailed
-from .generate.rows import NameIndex
+from .records.rows import NameIndex
 from .model import timegrid
 from .model.context import check_timezone
 from .schema.layout import (CONFIG_TABLES, CONFIG_TAGS, ENERGY_GATES, ENERGY_QUANTITIES, FAMILIES, MEASURE_TABLE,

@@ -9,7 +9,7 @@ import pytest
 
 from GenerateMeterData import (DatabaseLockedError, LocalTarget, Scenario, SchemaError,
                                TargetError, verify)
-from GenerateMeterData.generate.rows import RowSet
+from GenerateMeterData.records.rows import RowSet
 from GenerateMeterData.schema import create_schema
 from GenerateMeterData.schema.layout import TABLE_COLUMNS
 from helpers import hold_lock, rows, table_checksums

@@ -12,7 +12,7 @@ import tempfile
 import pytest
 
 from GenerateMeterData import LocalTarget, Scenario, verify
-from GenerateMeterData.generate.rows import NameIndex
+from GenerateMeterData.records.rows import NameIndex
 from GenerateMeterData.schema.layout import WRITE_ORDER
 from GenerateMeterData.targets import merge
 from GenerateMeterData.targets.sqltext import parse_quoted
@@ -95,7 +95,7 @@ def test_a_changed_reference_table_stops_the_merge_before_commit(tmp_path):
 def test_a_record_that_exists_on_an_existing_meter_stops_the_merge(tmp_path):
     from GenerateMeterData.generate.emit import Emitter
     from GenerateMeterData.generate.overrides import Overrides
-    from GenerateMeterData.generate.rows import RowSet
+    from GenerateMeterData.records.rows import RowSet
     from GenerateMeterData.model.timegrid import zone
 
     device = str(tmp_path / "device.db")

@@ -116,7 +116,7 @@ def test_serials_have_the_length_of_the_types_real_meters(type_name, pattern):
 
 
 def _ids():
-    from GenerateMeterData.generate.rows import IdAllocator
+    from GenerateMeterData.records.rows import IdAllocator
     return IdAllocator()
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from GenerateMeterData import LocalTarget, MeterPlan, Scenario, verify
 from GenerateMeterData.generate import scenario as scenario_module
-from GenerateMeterData.generate.emit import ContinuedRowSet
-from GenerateMeterData.generate.rows import IdAllocator, NameIndex
+from GenerateMeterData.records.rows import ContinuedRowSet
+from GenerateMeterData.records.rows import IdAllocator, NameIndex
 
 END = dt.date(2026, 1, 10)
 ONE_ROWSET_PER_METER = 10 ** 12   # ROWS_PER_SET that never splits a meter (the rows before streaming)

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from GenerateMeterData import LocalTarget, MeterPlan, Scenario
-from GenerateMeterData.generate.rows import NameIndex
+from GenerateMeterData.records.rows import NameIndex
 from GenerateMeterData.targets import staging
 from helpers import rows
 

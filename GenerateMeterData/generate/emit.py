@@ -8,7 +8,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 from ..schema.layout import CHANNEL_COLUMNS, FAMILIES, arranger
 from ..schema.measures import TABLE_OF as MEASURE_TABLE  # aliases (ElJrnlRvr) included
 from .overrides import Overrides, derive
-from .rows import IdAllocator, NameIndex, RowSet, family_rows, tags_to_values, values_to_tags
+from ..records.rows import ContinuedRowSet, IdAllocator, NameIndex, RowSet, family_rows, tags_to_values, values_to_tags
 
 Recorder = Callable[[str, Dict[str, object]], None]
 
@@ -31,14 +31,6 @@ def channel_values(measure: str, channels: int, cells: List[Optional[int]]) -> l
     row = [channels] + cells  # CHANNEL_ORDER
     arrange = _CHANNELS[MEASURE_TABLE[measure]]
     return row if arrange is None else arrange(row)
-
-
-class ContinuedRowSet(RowSet):
-    """Rows that continue the meter of the RowSet before (a long meter comes in several): no
-    MeterTable or config row.  A consumer that cuts a load into parts of whole meters cuts
-    only before a RowSet that is not one of these."""
-
-    __slots__ = ()
 
 
 class Emitter:

@@ -12,7 +12,7 @@ from ..schema import contract, layout, measures
 from ..schema.layout import CONFIG_TAGS
 from ..schema.reference import METER_KINDS, PROGRAMMABLE_PERIODS, SERIAL_IFACES, MeterKind
 from .overrides import METER_TABLE_ALIASES, check_tags
-from .rows import NameIndex
+from ..records.rows import NameIndex
 
 # Meter family -> (config measure, config table), from the measure registry.
 FAMILY_CONFIG = {family: (config, measures.CONFIG_MEASURE_TABLE[config])

@@ -20,8 +20,9 @@ from .meters import MeterSpec, check_period, make_meter, meter_seed_path
 from .modules import DigitalStory, PulseStory
 from .overrides import Overrides
 from .polls import PollClock
-from .rows import IdAllocator, NameIndex, RowSet
-from .summary import LoadSummary
+from ..records.producer import Producer, configured_target
+from ..records.rows import IdAllocator, NameIndex, RowSet
+from ..records.summary import LoadSummary
 
 # The mix of a default scenario: mostly three-phase, some single-phase, a two-tariff meter.
 DEFAULT_MIX = ("SE303", "Mercury23x", "Mercury200", "SETxTM", "NEVA1xx", "SEB2a", "PSCHxTM",
@@ -56,7 +57,7 @@ class MeterPlan:
             raise InputError(f"meter plan {self.type}: count must be a whole number >= 0, got {self.count!r}")
 
 
-class Scenario:
+class Scenario(Producer):
     """N meters over a period with every measure, each meter one consistent story.
 
     Its calendar (midnights, month starts, "today") is in the time zone of the target it is
@@ -237,9 +238,7 @@ class Scenario:
 
     def create(self, target=None, progress=None) -> LoadSummary:
         """Write the scenario to ``target`` (default: the configured target) in one transaction."""
-        from ..targets import default_target
-
-        target = target or default_target()
+        target = target or configured_target()
         return target.load(self.for_target(target), progress=progress, expected_meters=self.meter_count())
 
     def meter_count(self) -> int:
@@ -247,7 +246,7 @@ class Scenario:
         return sum(plan.count for plan in self._all_plans())
 
 
-class ScenarioPart:
+class ScenarioPart(Producer):
     """One share of a scenario's meters; together the parts are the whole scenario."""
 
     def __init__(self, scenario: Scenario, part: int, parts: int) -> None:
@@ -255,6 +254,14 @@ class ScenarioPart:
 
     def __call__(self, ids: IdAllocator, names: NameIndex) -> Iterator[RowSet]:
         return self.scenario.generate(ids, names, part=self.part, parts=self.parts)
+
+    def meter_count(self) -> int:
+        """How many of the scenario's meters this part makes."""
+        return len(range(self.part, self.scenario.meter_count(), self.parts))
+
+    def split(self, part: int, parts: int) -> None:
+        """A part is not split again."""
+        return None
 
 
 def emit_meter(emitter: Emitter, spec: MeterSpec, seed: int, options: StoryOptions,
@@ -323,14 +330,9 @@ def emit_meter_steps(emitter: Emitter, spec: MeterSpec, seed: int, options: Stor
 
 def _story_steps(story, emitter: Emitter, window_start: int, measures: Set[str],
                  journal_last: Optional[Dict[str, int]], moment_step_minutes: Optional[int]) -> Iterator[None]:
-    steps = getattr(story, "emit_steps", None)
-    if steps is None:
-        story.emit(emitter, window_start, measures, journal_last=journal_last,
-                   moment_step_minutes=moment_step_minutes)
-        yield None
-    else:
-        yield from steps(emitter, window_start, measures, journal_last=journal_last,
-                         moment_step_minutes=moment_step_minutes)
+    """A story's records in steps (``Story.emit_steps``: every family's story has them)."""
+    yield from story.emit_steps(emitter, window_start, measures, journal_last=journal_last,
+                                moment_step_minutes=moment_step_minutes)
 
 
 def _epoch(value: object) -> int:

@@ -17,7 +17,7 @@ from ..errors import InputError
 from ..generate.emit import Emitter
 from ..generate.meters import make_meter
 from ..generate.overrides import Overrides
-from ..generate.rows import RowSet, tags_to_values
+from ..records.rows import RowSet, tags_to_values
 from ..generate.scenario import LoadSummary
 from ..model import timegrid
 from ..model.rng import stream
@@ -221,18 +221,9 @@ def capture_rows(reading: Reading, target: Target, timezone: Optional[str] = Non
                              for end, power in reading.profile if fresh("ElArr1ConsPower", end)))
         yield rows
 
-    if dry_run:
-        from ..generate.rows import IdAllocator, NameIndex
-        from ..targets.staging import LoadTally
+    from ..targets.counting import CountingTarget  # a dry run counts what the load would write
 
-        started = time.perf_counter()
-        tally = LoadTally()
-        for rows in produce(IdAllocator(), NameIndex.reference()):
-            tally.add(rows)
-        summary = tally.summary()
-        summary.seconds, summary.target = time.perf_counter() - started, f"(dry run) {target.name}"
-    else:
-        summary = target.load(produce)
+    summary = (CountingTarget(target) if dry_run else target).load(produce)
     if skipped and notes is not None:
         counts = {m: skipped.count(m) for m in dict.fromkeys(skipped)}
         notes.append("already stored, not written again: " + ", ".join(f"{m} {n}" for m, n in counts.items()))

@@ -1,11 +1,14 @@
-"""Where rows go: a local meter.db (``LocalTarget``) or a device over SSH (``DeviceTarget``)."""
+"""Where rows go: a local meter.db (``LocalTarget``) or a device over SSH (``DeviceTarget``); a dry
+run counts instead (``CountingTarget``); observers hear every load and clear (``LoadObserver``)."""
 from __future__ import annotations
 
 from typing import Optional
 
 from .. import settings as settings_module
 from ..model.context import TargetContext
-from .base import Target
+from ..records.producer import provide_default_target
+from .base import LoadObserver, Target
+from .counting import CountingTarget
 from .local import LocalTarget
 
 _default: Optional[Target] = None
@@ -43,4 +46,6 @@ def default_target() -> Target:
     return _default
 
 
-__all__ = ["LocalTarget", "Target", "TargetContext", "default_target", "set_default_target", "target_for"]
+provide_default_target(default_target)  # Scenario.create() without a target writes there
+
+__all__ = ["CountingTarget", "LoadObserver", "LocalTarget", "Target", "TargetContext", "default_target", "set_default_target", "target_for"]

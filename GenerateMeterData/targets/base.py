@@ -6,14 +6,13 @@ from __future__ import annotations
 import abc
 import contextlib
 import os
-from typing import Callable, Iterable, List, Optional
+from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
-from ..generate.rows import IdAllocator, NameIndex, RowSet
-from ..generate.summary import LoadSummary
 from ..model.context import TargetContext
-from .ledger import LoadInfo
+from ..records.producer import Produce, Producer, as_producer
+from ..records.summary import LoadSummary
+from .ledger import ClearPlan, LoadInfo
 
-Produce = Callable[[IdAllocator, NameIndex], Iterable[RowSet]]
 Progress = Optional[Callable[[str, int, Optional[int]], None]]  # (stage, done, total)
 #: Told the load's token each time one of its transactions committed (a load split by
 #: ``max_rows_per_load`` commits part after part): whoever must clear the load knows it even
@@ -38,11 +37,50 @@ class Target(abc.ABC):
     def timezone(self, name: str) -> None:
         self.context = self.context.with_timezone(name)
 
-    @abc.abstractmethod
     def load(self, produce: Produce, progress: Progress = None,
              expected_meters: Optional[int] = None, committed: Committed = None) -> LoadSummary:
-        """Write everything ``produce`` yields in one transaction; nothing on failure.
-        ``committed`` is told the load's token the moment (each part of) it committed."""
+        """Write everything ``produce`` (a ``Producer``, or a function of ids and names) yields
+        in one transaction; nothing on failure.  ``committed`` is told the load's token the
+        moment (each part of) it committed; so are the observers (``observe``), which then hear
+        the finished load's summary."""
+        observers = list(self.observers)
+
+        def tell(token: str) -> None:
+            for observer in observers:
+                observer.committed(self, token)
+            if committed is not None:
+                committed(token)
+
+        summary = self._write_load(as_producer(produce), progress, expected_meters, tell)
+        for observer in observers:
+            observer.loaded(self, summary)
+        return summary
+
+    @abc.abstractmethod
+    def _write_load(self, producer: Producer, progress: Progress, expected_meters: Optional[int],
+                    committed: Callable[[str], None]) -> LoadSummary:
+        """``load`` of this kind of target: the rows in one transaction (or one per part),
+        ``committed`` told the token after each commit."""
+
+    #: Who hears of every load and clear (``observe``); none unless added.
+    observers: Tuple["LoadObserver", ...] = ()
+
+    def observe(self, observer: "LoadObserver") -> None:
+        """Tell ``observer`` of every load and clear of this target from now on."""
+        self.observers = tuple(self.observers) + (observer,)
+
+    def unobserve(self, observer: "LoadObserver") -> None:
+        """Stop telling ``observer`` (nothing when it was not observing)."""
+        self.observers = tuple(o for o in self.observers if o is not observer)
+
+    @contextlib.contextmanager
+    def observed(self, observer: "LoadObserver") -> Iterator["Target"]:
+        """``observer`` hears the loads and clears made inside the block."""
+        self.observe(observer)
+        try:
+            yield self
+        finally:
+            self.unobserve(observer)
 
     @abc.abstractmethod
     def fetch(self, sql: str, params: tuple = ()) -> List[tuple]:
@@ -109,14 +147,22 @@ class Target(abc.ABC):
     meter_id_floor: int = 1001
     meter_id_span: Optional[int] = None
 
-    @abc.abstractmethod
     def clear(self, tokens: Optional[Iterable[str]] = None, meters: Optional[Iterable[int]] = None) -> int:
         """Remove exactly what this tool wrote: every load, only the loads in ``tokens``, or
         only the meters (MeterIds) in ``meters`` that a load of this tool created; returns the
-        number of loads (or meters) removed."""
+        number of loads (or meters) removed.  The observers hear what went (``last_clear``)."""
+        observers = list(self.observers)
+        removed = self._clear_loads(tokens, meters)
+        for observer in observers:
+            observer.cleared(self, self.last_clear)
+        return removed
+
+    @abc.abstractmethod
+    def _clear_loads(self, tokens: Optional[Iterable[str]], meters: Optional[Iterable[int]]) -> int:
+        """``clear`` of this kind of target, in one transaction; keeps the plan in ``last_clear``."""
 
     #: What the last ``clear`` removed (a ledger.ClearPlan: loads, meters, hub children).
-    last_clear = None
+    last_clear: Optional["ClearPlan"] = None
 
     def plan_clear(self, tokens: Optional[Iterable[str]] = None, meters: Optional[Iterable[int]] = None):
         """What ``clear`` with these arguments would remove (a ledger.ClearPlan), read only --
@@ -162,6 +208,21 @@ class Target(abc.ABC):
     def __exit__(self, *exc) -> None:
         self.close()
 
+
+class LoadObserver:
+    """Hears what a target wrote and removed, as it happens (``Target.observe``): the pytest
+    plugin keeps each seeder's loads this way.  Every method does nothing unless overridden."""
+
+    def committed(self, target: Target, token: str) -> None:
+        """(A part of) a load under ``token`` committed -- told before the load ends, so a load
+        that fails after a part committed is still known."""
+
+    def loaded(self, target: Target, summary: LoadSummary) -> None:
+        """A load ended; ``summary.token`` is None when it wrote nothing."""
+
+    def cleared(self, target: Target, plan: Optional[ClearPlan]) -> None:
+        """A clear committed: ``plan`` says which loads went whole (``tokens``), which lost
+        meters and stay (``shrunk``), and the MeterIds removed."""
 
 
 def running_command() -> str:

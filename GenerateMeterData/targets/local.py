@@ -9,8 +9,8 @@ import time
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..errors import GenerateMeterDataError, SchemaError, TargetError
-from ..generate.rows import IdAllocator, NameIndex, RowSet
-from ..generate.summary import CreatedMeter, LoadSummary
+from ..records.rows import IdAllocator, NameIndex, RowSet
+from ..records.summary import CreatedMeter, LoadSummary
 from ..model.context import TargetContext
 from ..schema import create_schema, integrity_problem, layout
 from ..schema.layout import CONFIG_TABLES, REFERENCE_TABLES, WRITE_ORDER, insert_sql
@@ -20,7 +20,8 @@ from .backupfile import new_backup
 from .sqlerrors import classify_sqlite_error
 from .sqltext import literal
 from .staging import LoadTally, produced
-from .base import Committed, Produce, Progress, Target
+from ..records.producer import Produce
+from .base import Committed, Progress, Target
 
 
 def connect(path: str, timeout: float) -> sqlite3.Connection:
@@ -151,8 +152,8 @@ class LocalTarget(Target):
         finally:
             conn.close()
 
-    def load(self, produce: Produce, progress: Progress = None,
-             expected_meters: Optional[int] = None, committed: Committed = None) -> LoadSummary:
+    def _write_load(self, produce: Produce, progress: Progress = None,
+                    expected_meters: Optional[int] = None, committed: Committed = None) -> LoadSummary:
         """Everything ``produce`` yields in one BEGIN IMMEDIATE transaction (the file is created when missing)."""
         if self._is_empty():
             self._create(replace=False)  # or another process just did: then load into its file
@@ -246,7 +247,7 @@ class LocalTarget(Target):
         self.open().close()
         yield self.path
 
-    def clear(self, tokens: Optional[Iterable[str]] = None, meters: Optional[Iterable[int]] = None) -> int:
+    def _clear_loads(self, tokens: Optional[Iterable[str]] = None, meters: Optional[Iterable[int]] = None) -> int:
         """Undo the ledger's loads (all, those in ``tokens``), or remove the ``meters`` (MeterIds)
         a load created (hubs with the meters under them) -- reading the ledger and deleting in
         one transaction.  Returns the number of loads (or meters asked for) removed; the whole
@@ -261,9 +262,7 @@ class LocalTarget(Target):
                         conn.execute(statement)
             except TargetError as exc:
                 raise ledger.full_disk_hint(exc, meters) from None
-            # TEMPORARY ignore: targets/base.py declares last_clear as None (being restructured;
-            # once it says Optional[ClearPlan], mypy reports this ignore as unused: remove it)
-            self.last_clear = plan  # type: ignore[assignment]
+            self.last_clear = plan
             return len(meters) if meters is not None else plan.loads
         finally:
             conn.close()

@@ -26,8 +26,8 @@ from typing import Dict, Iterator, List, Optional
 
 from ..errors import (ConnectError, GenerateMeterDataError, InputError, InterruptedLoad,
                       RemoteError, SchemaError, TargetError)
-from ..generate.rows import NameIndex
-from ..generate.summary import CreatedMeter, LoadSummary
+from ..records.rows import NameIndex
+from ..records.summary import CreatedMeter, LoadSummary
 from ..schema.layout import REFERENCE_TABLES, WRITE_ORDER, meter_ids_exhausted
 from ..schema import integrity_problem, meter_db_problem, quick_check_finding
 from ..model.context import TargetContext
@@ -359,8 +359,8 @@ class DeviceTarget(Target):
                               "integrity_check = off to load anyway")
 
     # ---- load ----------------------------------------------------------------------------
-    def load(self, produce: Produce, progress: Progress = None,
-             expected_meters: Optional[int] = None, committed: Committed = None) -> LoadSummary:
+    def _write_load(self, produce: Produce, progress: Progress = None,
+                    expected_meters: Optional[int] = None, committed: Committed = None) -> LoadSummary:
         """Stage, (upload,) merge in one device-side transaction; see the module docstring."""
         started = time.perf_counter()
         token = self.new_token()
@@ -692,7 +692,7 @@ class DeviceTarget(Target):
             self._remove_remote(remote)
         self._forget_state()
 
-    def clear(self, tokens=None, meters=None) -> int:
+    def _clear_loads(self, tokens=None, meters=None) -> int:
         """Undo the ledger's loads (all, those in ``tokens``), or remove the ``meters`` (MeterIds)
         a load created (hubs with the meters under them): one remote command that reads the
         ledger and deletes inside one transaction, so no load made meanwhile is touched.  A link

@@ -28,12 +28,13 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from ..errors import InputError
-from ..generate.emit import ContinuedRowSet  # a long meter's later RowSets
-from ..generate.rows import IdAllocator, NameIndex, ProvisionalIds, RowSet
-from ..generate.summary import LoadSummary
+from ..records.rows import ContinuedRowSet  # a long meter's later RowSets
+from ..records.rows import IdAllocator, NameIndex, ProvisionalIds, RowSet
+from ..records.summary import LoadSummary
 from ..schema import layout
 from ..schema.layout import TABLE_COLUMNS, VALUE_TABLES, WRITE_ORDER, insert_sql
-from .base import Produce, Progress
+from ..records.producer import Produce, Producer, as_producer
+from .base import Progress
 from .sqltext import insert_values
 
 #: Loads up to this many rows travel as SQL text inside the merge command; larger ones as files.
@@ -108,9 +109,9 @@ def stage(produce: Produce, names: NameIndex, workdir: str, *, text: bool = Fals
           expected_meters: Optional[int] = None, created: Optional[int] = None) -> Stage:
     """Stage everything ``produce`` yields.  ``text`` forces SQL text whatever the size;
     ``created`` is the number of new meters when the rows were numbered elsewhere (a part)."""
-    parts = 1 if text else _parts_for(produce)
-    if parts > 1:
-        staged = _stage_in_processes(produce, names, workdir, parts, progress, expected_meters)
+    shares = None if text else _shares_of(as_producer(produce))
+    if shares is not None:
+        staged = _stage_in_processes(shares, names, workdir, progress, expected_meters)
         if staged is not None:
             return staged
     ids = ProvisionalIds()
@@ -281,13 +282,14 @@ def _insert(conn: sqlite3.Connection, rows: RowSet) -> None:
             conn.executemany(insert_sql(table), batch)
 
 
-def _parts_for(produce: Produce) -> int:
-    """Two staging processes for a splittable producer of several meters on two cores or more."""
-    split = getattr(produce, "split", None)
-    count = getattr(produce, "meter_count", None)
-    if split is None or count is None or count() < 2 or (os.cpu_count() or 1) < 2:
-        return 1
-    return 2
+def _shares_of(producer: Producer) -> Optional[List[Producer]]:
+    """Two shares of a splittable producer of several meters, for two staging processes on two
+    cores or more; None: stage it whole here."""
+    count = producer.meter_count()
+    if count is None or count < 2 or (os.cpu_count() or 1) < 2:
+        return None
+    shares = [producer.split(part, 2) for part in range(2)]
+    return None if any(share is None for share in shares) else shares  # type: ignore[return-value]
 
 
 def _stage_file(path: str, produce: Produce, names: NameIndex) -> Dict[str, object]:
@@ -427,7 +429,7 @@ _inside_worker = {"yes": False}
 def shippable(job: tuple) -> Optional[bytes]:
     """The pickled job when it refers to nothing but this package and the standard library
     (what the helper may import without running user code); else None."""
-    stdlib = getattr(sys, "stdlib_module_names", None)
+    stdlib = sys.stdlib_module_names if sys.version_info >= (3, 10) else None
 
     class Checked(pickle.Pickler):
         def reducer_override(self, obj):  # every class and function the pickle refers to
@@ -467,12 +469,12 @@ def _standard(top: str, stdlib) -> bool:
         and "site-packages" not in where
 
 
-def _stage_in_processes(produce: Produce, names: NameIndex, workdir: str, parts: int,
+def _stage_in_processes(shares: List[Producer], names: NameIndex, workdir: str,
                         progress: Progress, expected_meters: Optional[int]) -> Optional[Stage]:
     """Part 1 in the helper while this process stages part 0; None when the part cannot be
     shipped or the helper is busy (the caller stages everything here)."""
-    paths = [os.path.join(workdir, f"stage{n}.db") for n in range(parts)]
-    job = shippable((paths[1], produce.split(1, parts), names))  # type: ignore[attr-defined]
+    paths = [os.path.join(workdir, f"stage{n}.db") for n in range(len(shares))]
+    job = shippable((paths[1], shares[1], names))
     if job is None or _inside_worker["yes"]:
         return None
     worker = StageWorker.acquire()
@@ -481,7 +483,7 @@ def _stage_in_processes(produce: Produce, names: NameIndex, workdir: str, parts:
     healthy = False
     try:
         sent = worker.send(job)
-        reports = [_stage_file(paths[0], produce.split(0, parts), names)]  # type: ignore[attr-defined]
+        reports = [_stage_file(paths[0], shares[0], names)]
         answer = worker.answer() if sent else None
         healthy = answer is not None
         if answer is None or answer[0] != "ok":
@@ -489,7 +491,7 @@ def _stage_in_processes(produce: Produce, names: NameIndex, workdir: str, parts:
             # here then, as it would be without the helper)
             if os.path.exists(paths[1]):
                 os.remove(paths[1])
-            reports.append(_stage_file(paths[1], produce.split(1, parts), names))  # type: ignore[attr-defined]
+            reports.append(_stage_file(paths[1], shares[1], names))
         else:
             reports.append(answer[1])
     finally:
@@ -498,9 +500,10 @@ def _stage_in_processes(produce: Produce, names: NameIndex, workdir: str, parts:
     for report in reports:
         tally.counts.update(report["rows"])  # type: ignore[arg-type]
         tally.meters += report["meters"]  # type: ignore[operator]
-        for key, pick in (("first", min), ("last", max)):
-            values = [v for v in (getattr(tally, key), report[key]) if v is not None]
-            setattr(tally, key, pick(values) if values else None)
+        firsts = [v for v in (tally.first, report["first"]) if v is not None]
+        lasts = [v for v in (tally.last, report["last"]) if v is not None]
+        tally.first = min(firsts) if firsts else None  # type: ignore[assignment,type-var]
+        tally.last = max(lasts) if lasts else None  # type: ignore[assignment,type-var]
     if progress:
         progress("write", tally.meters, expected_meters)
     created = max(int(report["created"]) for report in reports)  # type: ignore[call-overload]

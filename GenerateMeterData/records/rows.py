@@ -35,6 +35,14 @@ class RowSet:
             self.tables[table].extend(rows)
 
 
+class ContinuedRowSet(RowSet):
+    """Rows that continue the meter of the RowSet before (a long meter comes in several): no
+    MeterTable or config row.  A consumer that cuts a load into parts of whole meters cuts
+    only before a RowSet that is not one of these."""
+
+    __slots__ = ()
+
+
 class NameIndex:
     """Ids of reference names as a particular database numbers them."""
 
@@ -199,11 +207,11 @@ def tags_to_values(table: str, tags: Dict[str, object], present: Tuple = ()):
     family = FAMILIES[table]
     width = len(family.value_columns)
     if family.key_column is None:
-        row = [None] * width
+        row: List[object] = [None] * width
         for tag, (_, index) in family.tags.items():
             row[index] = tags.get(tag)
         return row
-    rows = {key: [None] * width for key in family.keys}
+    rows: Dict[object, List[object]] = {key: [None] * width for key in family.keys}
     for tag, (key, index) in family.tags.items():
         rows[key][index] = tags.get(tag)
     if family.table == "ElectricQualityValues":  # the sum row has no voltage, current or angle
