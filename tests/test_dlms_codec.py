@@ -15,13 +15,14 @@ from hypothesis import strategies as st
 
 from GenerateMeterData.errors import ProtocolError
 from GenerateMeterData.protocols.dlms import axdr
-from GenerateMeterData.protocols.dlms.apdu import (AARE, AARQ, ActionRequestNormal, ActionResponseNormal,
-                                                   CipheredApdu, DataNotification, GetRequestNext,
-                                                   GetRequestNormal, GetRequestWithList, GetResponseNormal,
-                                                   GetResponseWithBlock, GetResponseWithList, InitiateRequest,
-                                                   InitiateResponse, RangeDescriptor, ReleaseRequest,
-                                                   ReleaseResponse, SetRequestNormal, SetResponseNormal,
-                                                   decode_apdu, unwrap_llc)
+from GenerateMeterData.protocols.dlms.acse import AARE, AARQ, ReleaseRequest, ReleaseResponse, decode_apdu
+from GenerateMeterData.protocols.dlms.pdu import unwrap_llc
+from GenerateMeterData.protocols.dlms.xdlms import (ActionRequestNormal, ActionResponseNormal, CipheredApdu,
+                                                    DataNotification, GetRequestNext, GetRequestNormal,
+                                                    GetRequestWithList, GetResponseNormal,
+                                                    GetResponseWithBlock, GetResponseWithList,
+                                                    InitiateRequest, InitiateResponse, RangeDescriptor,
+                                                    SetRequestNormal, SetResponseNormal)
 from GenerateMeterData.protocols.dlms.decode import decode_input
 from GenerateMeterData.protocols.dlms.errors import DLMSError
 from GenerateMeterData.protocols.dlms.hdlc import (Address, Frame, FrameReader, Reassembler, decode_frame, fcs16,
@@ -294,7 +295,7 @@ def test_aare_results():
 
 def test_get_requests_encode_like_dlms_cosem():
     normal = next(v for v in DLMS_COSEM if v["context"] == "TestGetRequestNormal.test_transform_bytes")
-    from GenerateMeterData.protocols.dlms.apdu import AttributeDescriptor
+    from GenerateMeterData.protocols.dlms.xdlms import AttributeDescriptor
     built = GetRequestNormal(AttributeDescriptor(1, bytes((0, 0, 43, 1, 0, 255)), 2))
     assert built.encode().hex() == normal["hex"]
     assert GetRequestNext(3).encode().hex() == "c002c100000003"

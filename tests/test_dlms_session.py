@@ -16,7 +16,8 @@ import time
 import pytest
 
 from GenerateMeterData import LocalTarget, verify
-from GenerateMeterData.protocols.dlms.apdu import AARQ, GetRequestNormal, InitiateRequest, decode_apdu
+from GenerateMeterData.protocols.dlms.acse import AARQ, decode_apdu
+from GenerateMeterData.protocols.dlms.xdlms import GetRequestNormal, InitiateRequest
 from GenerateMeterData.protocols.dlms.capture import (Backoff, capture_push, follow_pushes, push_reading,
                                                       spodes_reading)
 from GenerateMeterData.protocols.dlms.client import SpodesClient
@@ -146,7 +147,7 @@ def test_wrong_password_and_hls_are_refused(meter):
         answer = decode_apdu(link.request(AARQ(InitiateRequest(), mechanism=5, password=b"K56iVagY").encode()))
         assert answer.result == 1 and answer.diagnostic == 11     # mechanism not recognised
         answer = decode_apdu(link.request(GetRequestNormal(
-            __import__("GenerateMeterData.protocols.dlms.apdu", fromlist=["x"]).AttributeDescriptor(
+            __import__("GenerateMeterData.protocols.dlms.xdlms", fromlist=["x"]).AttributeDescriptor(
                 8, bytes((0, 0, 1, 0, 0, 255)), 2)).encode()))
         assert answer.as_dict()["type"] == "exception-response"   # no association, no data
     finally:

@@ -13,7 +13,9 @@ from ...schema.layout import TARIFFS
 from ..capture import Reading, capture_rows
 from ..obis import ENERGY_BY_CODE, QUALITY_BY_CODE, energy_code
 from . import spodes
-from .apdu import CipheredApdu, DataNotification, decode_apdu, unwrap_llc
+from .acse import decode_apdu
+from .pdu import unwrap_llc
+from .xdlms import CipheredApdu, DataNotification
 from .client import BOUNDS
 from .errors import DLMSError
 from .hdlc import FrameReader, Reassembler

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .apdu import Apdu, CipheredApdu, decode_apdu
+from .acse import decode_apdu
+from .pdu import Apdu
+from .xdlms import CipheredApdu
 from .errors import DLMSError
 
 TAG_LENGTH = 12

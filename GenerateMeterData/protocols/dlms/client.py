@@ -8,9 +8,10 @@ from contextlib import contextmanager
 from typing import Any, Iterator, List, Optional, Tuple
 
 from . import axdr, spodes
-from .apdu import (AARE, AARQ, AccessSelection, AttributeDescriptor, ExceptionResponse, GetRequestNext,
-                   GetRequestNormal, GetRequestWithList, GetResponseNormal, GetResponseWithList, GetResponseWithBlock, InitiateRequest, RangeDescriptor,
-                   ReleaseRequest, DATA_ACCESS_RESULTS, ACSE_USER_DIAGNOSTICS, decode_apdu)
+from .acse import AARE, AARQ, ACSE_USER_DIAGNOSTICS, ReleaseRequest, decode_apdu
+from .xdlms import (DATA_ACCESS_RESULTS, AccessSelection, AttributeDescriptor, ExceptionResponse,
+                    GetRequestNext, GetRequestNormal, GetRequestWithList, GetResponseNormal,
+                    GetResponseWithBlock, GetResponseWithList, InitiateRequest, RangeDescriptor)
 from .axdr import CosemDateTime, Data
 from .errors import DLMSError
 from .hdlc import Address

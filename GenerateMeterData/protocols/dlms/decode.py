@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-from .apdu import Apdu, CipheredApdu, DataNotification, decode_apdu, unwrap_llc
+from .acse import decode_apdu
+from .pdu import Apdu, unwrap_llc
+from .xdlms import CipheredApdu, DataNotification
 from .errors import DLMSError
 from .hdlc import FLAG, Reassembler, parse_parameters, split_frames
 from .push import decode_notification

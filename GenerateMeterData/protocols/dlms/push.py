@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import axdr
-from .apdu import DataNotification
+from .xdlms import DataNotification
 from .axdr import CosemDateTime, Data
 from .errors import DLMSError
 from .obis import obis_text, parse_obis
