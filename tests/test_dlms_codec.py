@@ -16,18 +16,18 @@ from hypothesis import strategies as st
 from GenerateMeterData.errors import ProtocolError
 from GenerateMeterData.protocols.dlms import axdr
 from GenerateMeterData.protocols.dlms.acse import AARE, AARQ, ReleaseRequest, ReleaseResponse, decode_apdu
+from GenerateMeterData.protocols.dlms.decode import decode_input
+from GenerateMeterData.protocols.dlms.errors import DLMSCipherError, DLMSError
+from GenerateMeterData.protocols.dlms.hdlc import (Address, Frame, FrameReader, Reassembler, decode_frame, fcs16,
+                                                   parse_parameters, split_frames, unstuff)
 from GenerateMeterData.protocols.dlms.pdu import unwrap_llc
+from GenerateMeterData.protocols.dlms.push import decode_body, decode_notification
 from GenerateMeterData.protocols.dlms.xdlms import (ActionRequestNormal, ActionResponseNormal, CipheredApdu,
                                                     DataNotification, GetRequestNext, GetRequestNormal,
                                                     GetRequestWithList, GetResponseNormal,
                                                     GetResponseWithBlock, GetResponseWithList,
                                                     InitiateRequest, InitiateResponse, RangeDescriptor,
                                                     SetRequestNormal, SetResponseNormal)
-from GenerateMeterData.protocols.dlms.decode import decode_input
-from GenerateMeterData.protocols.dlms.errors import DLMSError
-from GenerateMeterData.protocols.dlms.hdlc import (Address, Frame, FrameReader, Reassembler, decode_frame, fcs16,
-                                                   parse_parameters, split_frames, unstuff)
-from GenerateMeterData.protocols.dlms.push import decode_body, decode_notification
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "data", "dlms")
@@ -333,7 +333,7 @@ def test_decrypt_dlms_cosem_vectors():
     global_key = bytes.fromhex(by_line[("test_general_global_cipher.py", 29)])
     notification = decrypt(glo, global_key, global_key)
     assert notification.encode().hex() == by_line[("test_general_global_cipher.py", 47)]
-    with pytest.raises(DLMSError, match="authentication tag"):
+    with pytest.raises(DLMSCipherError, match="authentication tag"):
         decrypt(glo, global_key, auth)
     again = encrypt_general_glo(notification, glo.system_title, glo.invocation_counter, global_key, global_key)
     assert again.encode() == glo.encode()

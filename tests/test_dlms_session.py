@@ -17,17 +17,17 @@ import pytest
 
 from GenerateMeterData import LocalTarget, verify
 from GenerateMeterData.protocols.dlms.acse import AARQ, decode_apdu
-from GenerateMeterData.protocols.dlms.xdlms import GetRequestNormal, InitiateRequest
 from GenerateMeterData.protocols.dlms.capture import (Backoff, capture_push, follow_pushes, push_reading,
                                                       spodes_reading)
 from GenerateMeterData.protocols.dlms.client import SpodesClient
-from GenerateMeterData.protocols.dlms.errors import DLMSError
+from GenerateMeterData.protocols.dlms.errors import DLMSAccessError, DLMSAssociationError
 from GenerateMeterData.protocols.dlms.hdlc import (LLC_REQUEST, SNRM, Address, Frame, FrameReader, control_i,
                                                    control_u, encode_parameters, parse_parameters)
 from GenerateMeterData.protocols.dlms.imitator import DLMSImitator
 from GenerateMeterData.protocols.dlms.link import HdlcClientLink, SocketStream
 from GenerateMeterData.protocols.dlms.push import decode_notification
 from GenerateMeterData.protocols.dlms.spodes import server_address_from_serial
+from GenerateMeterData.protocols.dlms.xdlms import GetRequestNormal, InitiateRequest
 from helpers import rows
 from linkdrop import LinkProxy
 
@@ -138,7 +138,7 @@ def test_client_reads_clock_registers_and_profiles(meter, client, password):
 
 def test_wrong_password_and_hls_are_refused(meter):
     imitator, url = meter
-    with pytest.raises(DLMSError, match="authentication-failure") as caught:
+    with pytest.raises(DLMSAssociationError, match="authentication-failure") as caught:
         SpodesClient(url, client=32, password=b"wrong", serial=imitator.meter.serial).open()
     assert caught.value.category == "association"
     link, stream = _raw_link(url, imitator)
@@ -161,7 +161,7 @@ def test_unknown_object_and_overrides():
         with SpodesClient(f"socket://{host}:{port}", serial=imitator.meter.serial) as session:
             assert session.register("1.0.1.8.0.255") == (123456, "Wh")
             assert session.register("1.0.32.7.0.255") == (231.5, "V")
-            with pytest.raises(DLMSError, match="object-undefined") as caught:
+            with pytest.raises(DLMSAccessError, match="object-undefined") as caught:
                 session.register("1.0.99.8.0.255")
             assert caught.value.category == "access"
     finally:

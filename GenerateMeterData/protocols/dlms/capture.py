@@ -15,13 +15,12 @@ from ..obis import ENERGY_BY_CODE, QUALITY_BY_CODE, energy_code
 from . import spodes
 from .acse import decode_apdu
 from .pdu import unwrap_llc
-from .xdlms import CipheredApdu, DataNotification
-from .client import BOUNDS
-from .errors import DLMSError
+from .errors import DLMSBoundError, DLMSCipherError, DLMSError
 from .hdlc import FrameReader, Reassembler
 from .link import open_stream
 from .obis import obis_text, parse_obis
 from .push import PushReading, decode_notification
+from .xdlms import CipheredApdu, DataNotification
 
 _SCALE_TO_BASE = {"kWh": 1e3, "kvarh": 1e3, "kW": 1e3, "kvar": 1e3, "kVA": 1e3, "kV": 1e3, "mA": 1e-3}
 
@@ -36,15 +35,15 @@ def spodes_reading(client, timezone: str = timegrid.DEFAULT_TIMEZONE, days: int 
     serial = client.text(spodes.SERIAL).strip()
     try:
         model = client.text(spodes.MODEL).strip()
-    except DLMSError as exc:
-        if exc.category in BOUNDS:
-            raise
+    except DLMSBoundError:
+        raise
+    except DLMSError:
         model = ""
     try:
         manufacturer = client.get(spodes.DATA, spodes.LOGICAL_DEVICE_NAME).value[:3].decode("ascii", "replace")
-    except (DLMSError, AttributeError, TypeError) as exc:
-        if getattr(exc, "category", None) in BOUNDS:
-            raise
+    except DLMSBoundError:
+        raise
+    except (DLMSError, AttributeError, TypeError):
         manufacturer = ""
     now = client.clock()
     reading = Reading(serial, model, manufacturer, int(now.timestamp()))
@@ -155,7 +154,7 @@ def _decrypted(apdu: CipheredApdu, keys: Optional[dict]):
     try:
         return decrypt(apdu, keys["encryption"], keys.get("authentication"))
     except DLMSError as exc:
-        detail = "it decrypts to no APDU" if exc.category != "cipher" else str(exc)
+        detail = str(exc) if isinstance(exc, DLMSCipherError) else "it decrypts to no APDU"
         raise DLMSError(f"a ciphered push telegram does not decrypt with the keys given ({detail}): "
                         "check --dlms-key and --dlms-auth-key", "cipher") from None
 
@@ -202,9 +201,9 @@ def follow_pushes(url: str, handle: Callable[[DataNotification], Optional[bool]]
                         return handled
             finally:
                 stream.close()
+        except DLMSCipherError:
+            raise
         except DLMSError as exc:
-            if exc.category == "cipher":
-                raise
             failures += 1
             if max_attempts is not None and failures >= max_attempts:
                 raise

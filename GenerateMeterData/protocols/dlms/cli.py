@@ -141,7 +141,7 @@ def follow(args, out, target) -> int:
     from collections import Counter
 
     from .capture import capture_push, follow_pushes, push_reading
-    from .errors import DLMSError
+    from .errors import DLMSCipherError, DLMSError
     from .push import decode_notification
 
     keys = None
@@ -172,9 +172,7 @@ def follow(args, out, target) -> int:
 
     try:
         captured = follow_pushes(args.port, handle, keys=keys, count=args.count, log=out.print, skipped=skipped)
-    except DLMSError as exc:
-        if exc.category != "cipher":
-            raise
+    except DLMSCipherError as exc:
         raise InputError(f"{args.port}: {exc}") from None
     finally:
         if skipped:

@@ -3,12 +3,12 @@ bytes, the one error of a malformed APDU, and the LLC header that comes before a
 from __future__ import annotations
 
 from .axdr import Data, decode_data, decode_length
-from .errors import DLMSError
+from .errors import DLMSApduError, DLMSError
 
 
-def apdu_error(message: str) -> DLMSError:
+def apdu_error(message: str) -> DLMSApduError:
     """The error of an APDU that does not decode (category ``apdu``)."""
-    return DLMSError(message, "apdu")
+    return DLMSApduError(message)
 
 
 class Reader:
