@@ -15,28 +15,25 @@ import os
 import shlex
 import tempfile
 import time
-from typing import TYPE_CHECKING, List, Optional
+from typing import List, Optional
 
 from ..errors import (ConnectError, GenerateMeterDataError, InputError, InterruptedLoad, RemoteError, SchemaError,
                       TargetError)
 from ..generate.summary import CreatedMeter, LoadSummary
 from ..schema.layout import WRITE_ORDER, meter_ids_exhausted
 from . import ledger, merge
-from .base import Committed, Produce, Progress
+from .base import Committed, Produce, Progress, Target
 from .executor import RemoteProcess, Result
 from .sqltext import literal, parse_quoted
 from .ssh_session import DeviceSession, DeviceState
 from .staging import SQL_TEXT_MAX_ROWS, PartNumbering, parts_of, remove_stale_workdirs, stage
-
-if TYPE_CHECKING:
-    from .base import Target
 
 
 class DeviceLoad:
     """One load (its parts, with max_rows_per_load) into the device of ``session``; ``target``
     gives the token, the MeterId range and the recorded command."""
 
-    def __init__(self, target: "Target", session: DeviceSession) -> None:
+    def __init__(self, target: Target, session: DeviceSession) -> None:
         self.target = target
         self.session = session
         self.settings = session.settings
