@@ -21,9 +21,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from GenerateMeterData.protocols.dlms.apdu import decode_apdu, unwrap_llc  # noqa: E402
-from GenerateMeterData.protocols.dlms.hdlc import UI, Address, Frame, control_u, split_frames  # noqa: E402
-from GenerateMeterData.protocols.dlms.push import decode_notification  # noqa: E402
+from GenerateMeterData.protocols.dlms.acse import decode_apdu  # noqa: E402
+from GenerateMeterData.protocols.dlms.pdu import unwrap_llc  # noqa: E402
+from GenerateMeterData.protocols.dlms.hdlc import UI, Address, Frame, control_u, split_frames   # noqa: E402
+from GenerateMeterData.protocols.dlms.push import decode_notification   # noqa: E402
 
 CORPUS = os.path.join(os.path.dirname(HERE), "tests", "data", "dlms", "amshan", "amshan_vectors.json")
 

@@ -59,7 +59,7 @@ def _concurrent_load(settings_dict, ready, go, done) -> None:
     """One tester's load, in its own process, started together with the others."""
     scenario = Scenario(meters=10, days=60, end=END, seed=1)
     target = DeviceTarget(DeviceSettings(**settings_dict))
-    target._device_state()  # connected and ready before the start signal
+    target.session.device_state()  # connected and ready before the start signal
     ready.put(1)
     go.wait()
     summary = scenario.create(target)

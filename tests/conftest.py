@@ -122,7 +122,8 @@ def device(ssh_server, tmp_path):
         def ini(extra="", section="Test"):
             return (f"[{section}]\nIP_address = 127.0.0.1\nIP_port = {ssh_server.port}\nuser_login = root\n"
                     f"key_filename = {ssh_server.client_key}\nknown_hosts = {ssh_server.known_hosts}\n"
-                    f"db_path = {db}\nstage_dir = {stage}\nsqlite3 = {DEVICE_SQLITE3}\n{extra}")
+                    f"db_path = {db}\nstage_dir = {stage}\n"
+                    + ("" if "sqlite3" in extra else f"sqlite3 = {DEVICE_SQLITE3}\n") + extra)
 
     return Device
 

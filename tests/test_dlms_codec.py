@@ -15,18 +15,19 @@ from hypothesis import strategies as st
 
 from GenerateMeterData.errors import ProtocolError
 from GenerateMeterData.protocols.dlms import axdr
-from GenerateMeterData.protocols.dlms.apdu import (AARE, AARQ, ActionRequestNormal, ActionResponseNormal,
-                                                   CipheredApdu, DataNotification, GetRequestNext,
-                                                   GetRequestNormal, GetRequestWithList, GetResponseNormal,
-                                                   GetResponseWithBlock, GetResponseWithList, InitiateRequest,
-                                                   InitiateResponse, RangeDescriptor, ReleaseRequest,
-                                                   ReleaseResponse, SetRequestNormal, SetResponseNormal,
-                                                   decode_apdu, unwrap_llc)
+from GenerateMeterData.protocols.dlms.acse import AARE, AARQ, ReleaseRequest, ReleaseResponse, decode_apdu
 from GenerateMeterData.protocols.dlms.decode import decode_input
-from GenerateMeterData.protocols.dlms.errors import DLMSError
+from GenerateMeterData.protocols.dlms.errors import DLMSCipherError, DLMSError
 from GenerateMeterData.protocols.dlms.hdlc import (Address, Frame, FrameReader, Reassembler, decode_frame, fcs16,
                                                    parse_parameters, split_frames, unstuff)
+from GenerateMeterData.protocols.dlms.pdu import unwrap_llc
 from GenerateMeterData.protocols.dlms.push import decode_body, decode_notification
+from GenerateMeterData.protocols.dlms.xdlms import (ActionRequestNormal, ActionResponseNormal, CipheredApdu,
+                                                    DataNotification, GetRequestNext, GetRequestNormal,
+                                                    GetRequestWithList, GetResponseNormal,
+                                                    GetResponseWithBlock, GetResponseWithList,
+                                                    InitiateRequest, InitiateResponse, RangeDescriptor,
+                                                    SetRequestNormal, SetResponseNormal)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "data", "dlms")
@@ -294,7 +295,7 @@ def test_aare_results():
 
 def test_get_requests_encode_like_dlms_cosem():
     normal = next(v for v in DLMS_COSEM if v["context"] == "TestGetRequestNormal.test_transform_bytes")
-    from GenerateMeterData.protocols.dlms.apdu import AttributeDescriptor
+    from GenerateMeterData.protocols.dlms.xdlms import AttributeDescriptor
     built = GetRequestNormal(AttributeDescriptor(1, bytes((0, 0, 43, 1, 0, 255)), 2))
     assert built.encode().hex() == normal["hex"]
     assert GetRequestNext(3).encode().hex() == "c002c100000003"
@@ -332,7 +333,7 @@ def test_decrypt_dlms_cosem_vectors():
     global_key = bytes.fromhex(by_line[("test_general_global_cipher.py", 29)])
     notification = decrypt(glo, global_key, global_key)
     assert notification.encode().hex() == by_line[("test_general_global_cipher.py", 47)]
-    with pytest.raises(DLMSError, match="authentication tag"):
+    with pytest.raises(DLMSCipherError, match="authentication tag"):
         decrypt(glo, global_key, auth)
     again = encrypt_general_glo(notification, glo.system_title, glo.invocation_counter, global_key, global_key)
     assert again.encode() == glo.encode()

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from GenerateMeterData.errors import ProtocolError
-from GenerateMeterData.protocols.dlms.apdu import decode_apdu
+from GenerateMeterData.protocols.dlms.acse import decode_apdu
 from GenerateMeterData.protocols.dlms.decode import decode_input
 from GenerateMeterData.protocols.dlms.push import decode_notification
 

@@ -73,7 +73,8 @@ def test_amshan_decodes_the_imitators_pushes(layout, maker):
     from han.autodecoder import AutoDecoder
     from han.hdlc import HdlcFrameReader
 
-    from GenerateMeterData.protocols.dlms.apdu import decode_apdu, unwrap_llc
+    from GenerateMeterData.protocols.dlms.acse import decode_apdu
+    from GenerateMeterData.protocols.dlms.pdu import unwrap_llc
     from GenerateMeterData.protocols.dlms.hdlc import split_frames
     from GenerateMeterData.protocols.dlms.push import decode_notification
 

@@ -16,17 +16,18 @@ import time
 import pytest
 
 from GenerateMeterData import LocalTarget, verify
-from GenerateMeterData.protocols.dlms.apdu import AARQ, GetRequestNormal, InitiateRequest, decode_apdu
+from GenerateMeterData.protocols.dlms.acse import AARQ, decode_apdu
 from GenerateMeterData.imitation.dlms_capture import (Backoff, capture_push, follow_pushes, push_reading,
                                                       spodes_reading)
 from GenerateMeterData.protocols.dlms.client import SpodesClient
-from GenerateMeterData.protocols.dlms.errors import DLMSError
+from GenerateMeterData.protocols.dlms.errors import DLMSAccessError, DLMSAssociationError, DLMSError
 from GenerateMeterData.protocols.dlms.hdlc import (LLC_REQUEST, SNRM, Address, Frame, FrameReader, control_i,
                                                    control_u, encode_parameters, parse_parameters)
 from GenerateMeterData.imitation import DLMSImitator
 from GenerateMeterData.protocols.dlms.link import HdlcClientLink, SocketStream
 from GenerateMeterData.protocols.dlms.push import decode_notification
 from GenerateMeterData.protocols.dlms.spodes import server_address_from_serial
+from GenerateMeterData.protocols.dlms.xdlms import GetRequestNormal, InitiateRequest
 from helpers import rows
 from linkdrop import LinkProxy
 
@@ -146,7 +147,7 @@ def test_client_reads_clock_registers_and_profiles(meter, client, password):
 
 def test_wrong_password_and_hls_are_refused(meter):
     imitator, url = meter
-    with pytest.raises(DLMSError, match="authentication-failure") as caught:
+    with pytest.raises(DLMSAssociationError, match="authentication-failure") as caught:
         SpodesClient(url, client=32, password=b"wrong", serial=imitator.meter.serial).open()
     assert caught.value.category == "association"
     link, stream = _raw_link(url, imitator)
@@ -155,7 +156,7 @@ def test_wrong_password_and_hls_are_refused(meter):
         answer = decode_apdu(link.request(AARQ(InitiateRequest(), mechanism=5, password=b"K56iVagY").encode()))
         assert answer.result == 1 and answer.diagnostic == 11     # mechanism not recognised
         answer = decode_apdu(link.request(GetRequestNormal(
-            __import__("GenerateMeterData.protocols.dlms.apdu", fromlist=["x"]).AttributeDescriptor(
+            __import__("GenerateMeterData.protocols.dlms.xdlms", fromlist=["x"]).AttributeDescriptor(
                 8, bytes((0, 0, 1, 0, 0, 255)), 2)).encode()))
         assert answer.as_dict()["type"] == "exception-response"   # no association, no data
     finally:
@@ -169,7 +170,7 @@ def test_unknown_object_and_overrides():
         with SpodesClient(f"socket://{host}:{port}", serial=imitator.meter.serial) as session:
             assert session.register("1.0.1.8.0.255") == (123456, "Wh")
             assert session.register("1.0.32.7.0.255") == (231.5, "V")
-            with pytest.raises(DLMSError, match="object-undefined") as caught:
+            with pytest.raises(DLMSAccessError, match="object-undefined") as caught:
                 session.register("1.0.99.8.0.255")
             assert caught.value.category == "access"
     finally:

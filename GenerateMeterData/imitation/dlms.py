@@ -140,7 +140,7 @@ def follow(args, out, target) -> int:
     failure; a telegram that does not decrypt ends the capture (exit 2)."""
     from collections import Counter
 
-    from ..protocols.dlms.errors import DLMSError
+    from ..protocols.dlms.errors import DLMSCipherError, DLMSError
     from ..protocols.dlms.push import decode_notification
     from .dlms_capture import capture_push, follow_pushes, push_reading
 
@@ -172,9 +172,7 @@ def follow(args, out, target) -> int:
 
     try:
         captured = follow_pushes(args.port, handle, keys=keys, count=args.count, log=out.print, skipped=skipped)
-    except DLMSError as exc:
-        if exc.category != "cipher":
-            raise
+    except DLMSCipherError as exc:
         raise InputError(f"{args.port}: {exc}") from None
     finally:
         if skipped:

@@ -10,13 +10,14 @@ from typing import Callable, Iterator, Optional
 
 from ..model import timegrid
 from ..protocols.dlms import spodes
-from ..protocols.dlms.apdu import CipheredApdu, DataNotification, decode_apdu, unwrap_llc
-from ..protocols.dlms.client import BOUNDS
-from ..protocols.dlms.errors import DLMSError
+from ..protocols.dlms.acse import decode_apdu
+from ..protocols.dlms.errors import DLMSBoundError, DLMSCipherError, DLMSError
 from ..protocols.dlms.hdlc import FrameReader, Reassembler
 from ..protocols.dlms.link import open_stream
 from ..protocols.dlms.obis import obis_text, parse_obis
+from ..protocols.dlms.pdu import unwrap_llc
 from ..protocols.dlms.push import PushReading, decode_notification
+from ..protocols.dlms.xdlms import CipheredApdu, DataNotification
 from ..protocols.obis import ENERGY_BY_CODE, QUALITY_BY_CODE, energy_code
 from ..protocols.reading import Reading
 from ..schema.layout import TARIFFS
@@ -35,15 +36,15 @@ def spodes_reading(client, timezone: str = timegrid.DEFAULT_TIMEZONE, days: int 
     serial = client.text(spodes.SERIAL).strip()
     try:
         model = client.text(spodes.MODEL).strip()
-    except DLMSError as exc:
-        if exc.category in BOUNDS:
-            raise
+    except DLMSBoundError:
+        raise
+    except DLMSError:
         model = ""
     try:
         manufacturer = client.get(spodes.DATA, spodes.LOGICAL_DEVICE_NAME).value[:3].decode("ascii", "replace")
-    except (DLMSError, AttributeError, TypeError) as exc:
-        if getattr(exc, "category", None) in BOUNDS:
-            raise
+    except DLMSBoundError:
+        raise
+    except (DLMSError, AttributeError, TypeError):
         manufacturer = ""
     now = client.clock()
     reading = Reading(serial, model, manufacturer, int(now.timestamp()))
@@ -154,7 +155,7 @@ def _decrypted(apdu: CipheredApdu, keys: Optional[dict]):
     try:
         return decrypt(apdu, keys["encryption"], keys.get("authentication"))
     except DLMSError as exc:
-        detail = "it decrypts to no APDU" if exc.category != "cipher" else str(exc)
+        detail = str(exc) if isinstance(exc, DLMSCipherError) else "it decrypts to no APDU"
         raise DLMSError(f"a ciphered push telegram does not decrypt with the keys given ({detail}): "
                         "check --dlms-key and --dlms-auth-key", "cipher") from None
 
@@ -201,9 +202,9 @@ def follow_pushes(url: str, handle: Callable[[DataNotification], Optional[bool]]
                         return handled
             finally:
                 stream.close()
+        except DLMSCipherError:
+            raise
         except DLMSError as exc:
-            if exc.category == "cipher":
-                raise
             failures += 1
             if max_attempts is not None and failures >= max_attempts:
                 raise

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .apdu import Apdu, CipheredApdu, decode_apdu
-from .errors import DLMSError
+from .acse import decode_apdu
+from .pdu import Apdu
+from .xdlms import CipheredApdu
+from .errors import DLMSCipherError
 
 TAG_LENGTH = 12
 
@@ -16,14 +18,13 @@ def _backend():
         from cryptography.exceptions import InvalidTag
         from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     except ImportError:
-        raise DLMSError("decrypting needs the cryptography package: pip install 'GenerateMeterData[dlms]'",
-                        "cipher") from None
+        raise DLMSCipherError("decrypting needs the cryptography package: pip install 'GenerateMeterData[dlms]'") from None
     return Cipher, algorithms, modes, InvalidTag
 
 
 def _check_key(key: bytes, what: str) -> None:
     if len(key) != 16:
-        raise DLMSError(f"the {what} has {len(key)} bytes; security suite 0 needs 16 (32 hex digits)", "cipher")
+        raise DLMSCipherError(f"the {what} has {len(key)} bytes; security suite 0 needs 16 (32 hex digits)")
 
 
 def decrypt_bytes(security_control: int, system_title: bytes, invocation_counter: int, ciphertext: bytes,
@@ -31,30 +32,29 @@ def decrypt_bytes(security_control: int, system_title: bytes, invocation_counter
     """The plaintext of one ciphered content (ciphertext with the 12-byte tag when authenticated)."""
     Cipher, algorithms, modes, InvalidTag = _backend()
     if security_control & 0x0F != 0:
-        raise DLMSError(f"security suite {security_control & 0x0F} is not supported (only 0, AES-GCM-128)", "cipher")
+        raise DLMSCipherError(f"security suite {security_control & 0x0F} is not supported (only 0, AES-GCM-128)")
     if security_control & 0x80:
-        raise DLMSError("compressed ciphered APDUs are not supported", "cipher")
+        raise DLMSCipherError("compressed ciphered APDUs are not supported")
     _check_key(encryption_key, "encryption key")
     if len(system_title) != 8:
-        raise DLMSError(f"system title of {len(system_title)} bytes, expected 8", "cipher")
+        raise DLMSCipherError(f"system title of {len(system_title)} bytes, expected 8")
     iv = bytes(system_title) + invocation_counter.to_bytes(4, "big")
     authenticated, encrypted = bool(security_control & 0x10), bool(security_control & 0x20)
     if not encrypted:
-        raise DLMSError("authentication-only APDUs carry plaintext; nothing to decrypt", "cipher")
+        raise DLMSCipherError("authentication-only APDUs carry plaintext; nothing to decrypt")
     if authenticated:
         if authentication_key is None:
-            raise DLMSError("the APDU is authenticated: give the authentication key too", "cipher")
+            raise DLMSCipherError("the APDU is authenticated: give the authentication key too")
         _check_key(authentication_key, "authentication key")
         if len(ciphertext) < TAG_LENGTH:
-            raise DLMSError("ciphered content shorter than its authentication tag", "cipher")
+            raise DLMSCipherError("ciphered content shorter than its authentication tag")
         body, tag = ciphertext[:-TAG_LENGTH], ciphertext[-TAG_LENGTH:]
         decryptor = Cipher(algorithms.AES(bytes(encryption_key)), modes.GCM(iv, tag, min_tag_length=TAG_LENGTH)).decryptor()
         decryptor.authenticate_additional_data(bytes((security_control,)) + bytes(authentication_key))
         try:
             return decryptor.update(body) + decryptor.finalize()
         except InvalidTag:
-            raise DLMSError("authentication tag does not match: wrong key, system title or a damaged telegram",
-                            "cipher") from None
+            raise DLMSCipherError("authentication tag does not match: wrong key, system title or a damaged telegram") from None
     # encryption only: GCM's counter mode without the tag
     decryptor = Cipher(algorithms.AES(bytes(encryption_key)), modes.CTR(iv + b"\x00\x00\x00\x02")).decryptor()
     return decryptor.update(bytes(ciphertext)) + decryptor.finalize()
@@ -81,7 +81,7 @@ def decrypt(apdu: CipheredApdu, encryption_key: bytes, authentication_key: Optio
     """The plain APDU inside a ciphered one (the system title from the APDU, else given)."""
     title = apdu.system_title or system_title
     if not title:
-        raise DLMSError(f"{apdu.name} carries no system title: give the sender's", "cipher")
+        raise DLMSCipherError(f"{apdu.name} carries no system title: give the sender's")
     plaintext = decrypt_bytes(apdu.security_control, title, apdu.invocation_counter, apdu.ciphertext,
                               encryption_key, authentication_key)
     return decode_apdu(plaintext)

@@ -8,11 +8,12 @@ from contextlib import contextmanager
 from typing import Any, Iterator, List, Optional, Tuple, Union
 
 from . import axdr, spodes
-from .apdu import (AARE, AARQ, AccessSelection, AttributeDescriptor, ExceptionResponse, GetRequestNext,
-                   GetRequestNormal, GetRequestWithList, GetResponseNormal, GetResponseWithList, GetResponseWithBlock, InitiateRequest, RangeDescriptor,
-                   ReleaseRequest, DATA_ACCESS_RESULTS, ACSE_USER_DIAGNOSTICS, decode_apdu)
+from .acse import AARE, AARQ, ACSE_USER_DIAGNOSTICS, ReleaseRequest, decode_apdu
+from .xdlms import (DATA_ACCESS_RESULTS, AccessSelection, AttributeDescriptor, ExceptionResponse,
+                    GetRequestNext, GetRequestNormal, GetRequestWithList, GetResponseNormal,
+                    GetResponseWithBlock, GetResponseWithList, InitiateRequest, RangeDescriptor)
 from .axdr import CosemDateTime, Data
-from .errors import DLMSError
+from .errors import DLMSBoundError, DLMSError
 from .hdlc import Address
 from .link import READ_TIMEOUT, Deadline, HdlcClientLink, SerialStream, SocketStream, WrapperClientLink, open_stream
 from .obis import obis_bytes, obis_text, parse_obis
@@ -24,8 +25,6 @@ CLIENT_CONFORMANCE = 0x001E1D  # get, set, selective access, action, block trans
 MAX_ANSWER = 8 * 1024 * 1024
 #: The most blocks one GET follows (a meter sending empty blocks adds no bytes)
 MAX_BLOCKS = 10_000
-#: The categories of a read that ran past a bound: never taken for "the meter has no such object"
-BOUNDS = ("deadline", "limit")
 
 
 @contextmanager
@@ -286,9 +285,9 @@ class SpodesClient:
                     if values:
                         for (_, obis, _), su in zip(objects, values[0].value):
                             by_obis[obis] = su.value[0].value
-            except DLMSError as exc:
-                if exc.category in BOUNDS:
-                    raise
+            except DLMSBoundError:   # never taken for "the meter has no such object"
+                raise
+            except DLMSError:
                 by_obis = {}
         factors = []
         for class_id, obis, _ in columns:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-from .apdu import Apdu, CipheredApdu, DataNotification, decode_apdu, unwrap_llc
-from .errors import DLMSError
+from .acse import decode_apdu
+from .pdu import Apdu, unwrap_llc
+from .xdlms import CipheredApdu, DataNotification
+from .errors import DLMSError, DLMSHdlcError, DLMSInputError
 from .hdlc import FLAG, Reassembler, parse_parameters, split_frames
 from .push import decode_notification
 from .wrapper import WRAPPER_VERSION, parse_wrapper
@@ -37,7 +39,7 @@ def _apdu_result(raw: bytes, keys: Optional[Dict[str, bytes]], out: Dict[str, An
 def decode_input(raw: bytes, keys: Optional[Dict[str, bytes]] = None, octet_stuffing: bool = False) -> Dict[str, Any]:
     """Everything ``raw`` holds; DLMSError when nothing in it decodes."""
     if not raw:
-        raise DLMSError("empty input", "input")
+        raise DLMSInputError("empty input")
     out: Dict[str, Any] = {"frames": [], "apdus": [], "records": [], "names": {}}
     hdlc = raw[0] == FLAG
     if not hdlc and FLAG in raw:   # garbage before the first flag, as a HAN port gives at start-up
@@ -50,7 +52,7 @@ def decode_input(raw: bytes, keys: Optional[Dict[str, bytes]] = None, octet_stuf
                 out["octet_stuffing"] = True
         if not frames:
             reason = reader.errors[0] if reader.errors else "the input ends before the first frame does"
-            raise DLMSError(f"no complete HDLC frame in {len(raw)} bytes ({reason})", "hdlc")
+            raise DLMSHdlcError(f"no complete HDLC frame in {len(raw)} bytes ({reason})")
         if reader.rejected:
             out["rejected_frames"] = reader.errors
         reassembler = Reassembler()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator, List, Optional, Tuple
 
-from .errors import DLMSError
+from .errors import DLMSError, DLMSHdlcError, DLMSLimitError
 
 FLAG = 0x7E
 ESCAPE = 0x7D
@@ -93,7 +93,7 @@ class Address:
             lower = self.physical or 0
             parts = [(self.logical >> 7) & 0x7F, self.logical & 0x7F, (lower >> 7) & 0x7F, lower & 0x7F]
         else:
-            raise DLMSError(f"HDLC address of {self.length} bytes: give 1, 2 or 4", "hdlc")
+            raise DLMSHdlcError(f"HDLC address of {self.length} bytes: give 1, 2 or 4")
         out = bytearray(p << 1 for p in parts)
         out[-1] |= 1
         return bytes(out)
@@ -117,7 +117,7 @@ def _read_address(data: bytes, pos: int, end: int) -> Tuple[Address, int]:
     while pos < end and not data[pos] & 1:
         pos += 1
     if pos >= end:
-        raise DLMSError("HDLC address has no end (no byte with the extension bit)", "hdlc")
+        raise DLMSHdlcError("HDLC address has no end (no byte with the extension bit)")
     pos += 1
     raw = data[start:pos]
     values = [b >> 1 for b in raw]
@@ -127,7 +127,7 @@ def _read_address(data: bytes, pos: int, end: int) -> Tuple[Address, int]:
         return Address(values[0], values[1], 2), pos
     if len(raw) == 4:
         return Address((values[0] << 7) | values[1], (values[2] << 7) | values[3], 4), pos
-    raise DLMSError(f"HDLC address of {len(raw)} bytes ({raw.hex()}): only 1, 2 or 4 are allowed", "hdlc")
+    raise DLMSHdlcError(f"HDLC address of {len(raw)} bytes ({raw.hex()}): only 1, 2 or 4 are allowed")
 
 
 # ---- frames -------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ class Frame:
         header_len = 2 + len(dst) + len(src) + 1
         total = header_len + 2 + (len(self.information) + 2 if self.information else 0)
         if total > 0x7FF:
-            raise DLMSError(f"HDLC frame of {total} bytes is longer than the 11-bit length field allows", "hdlc")
+            raise DLMSHdlcError(f"HDLC frame of {total} bytes is longer than the 11-bit length field allows")
         self.length = total
         head = bytes((0xA0 | (0x08 if self.segmented else 0) | (total >> 8), total & 0xFF)) + dst + src + bytes((self.control,))
         if self.information:
@@ -178,26 +178,26 @@ def decode_frame(body: bytes) -> Frame:
     """One frame given without its flags (and unstuffed); DLMSError when anything is wrong."""
     n = len(body)
     if n < 7:
-        raise DLMSError(f"HDLC frame of {n} bytes is shorter than the 7-byte minimum", "hdlc")
+        raise DLMSHdlcError(f"HDLC frame of {n} bytes is shorter than the 7-byte minimum")
     if body[0] >> 4 != 0xA:
-        raise DLMSError(f"HDLC frame format type {body[0] >> 4:X}, expected A (type 3)", "hdlc")
+        raise DLMSHdlcError(f"HDLC frame format type {body[0] >> 4:X}, expected A (type 3)")
     length = ((body[0] & 7) << 8) | body[1]
     if length != n:
-        raise DLMSError(f"HDLC length field says {length} bytes, the frame has {n}", "hdlc")
+        raise DLMSHdlcError(f"HDLC length field says {length} bytes, the frame has {n}")
     if fcs16(body[:-2]) != body[-2] | (body[-1] << 8):
-        raise DLMSError("HDLC frame check sequence (FCS) is wrong", "hdlc")
+        raise DLMSHdlcError("HDLC frame check sequence (FCS) is wrong")
     destination, pos = _read_address(body, 2, n - 2)
     source, pos = _read_address(body, pos, n - 2)
     if pos >= n - 2:
-        raise DLMSError("HDLC frame has no control byte", "hdlc")
+        raise DLMSHdlcError("HDLC frame has no control byte")
     control = body[pos]
     pos += 1
     information = b""
     if pos < n - 2:
         if pos + 2 > n - 2:
-            raise DLMSError("HDLC frame is too short for its header check sequence", "hdlc")
+            raise DLMSHdlcError("HDLC frame is too short for its header check sequence")
         if fcs16(body[:pos]) != body[pos] | (body[pos + 1] << 8):
-            raise DLMSError("HDLC header check sequence (HCS) is wrong", "hdlc")
+            raise DLMSHdlcError("HDLC header check sequence (HCS) is wrong")
         information = bytes(body[pos + 2:n - 2])
     return Frame(destination, source, control, information, bool(body[0] & 0x08), length)
 
@@ -212,7 +212,7 @@ def unstuff(data: bytes) -> bytes:
         if byte == ESCAPE:
             nxt = next(it, None)
             if nxt is None:
-                raise DLMSError("octet-stuffed HDLC frame ends in an escape byte", "hdlc")
+                raise DLMSHdlcError("octet-stuffed HDLC frame ends in an escape byte")
             out.append(nxt ^ 0x20)
         else:
             out.append(byte)
@@ -337,8 +337,8 @@ class Reassembler:
         self.size += len(frame.information)
         if self.size > self.max_bytes or len(self.parts) >= self.max_parts:
             parts, self.parts, self.size = len(self.parts) + 1, [], 0
-            raise DLMSError(f"segmented HDLC information runs past {self.max_bytes} bytes or {self.max_parts} "
-                            f"segments ({parts} segments so far) without its last segment", "limit")
+            raise DLMSLimitError(f"segmented HDLC information runs past {self.max_bytes} bytes or {self.max_parts} "
+                            f"segments ({parts} segments so far) without its last segment")
         self.parts.append(frame.information)
         if frame.segmented:
             return None
@@ -350,7 +350,7 @@ class Reassembler:
 def segment(information: bytes, max_information: int) -> List[bytes]:
     """Split an information field into segments of at most ``max_information`` bytes."""
     if max_information < 1:
-        raise DLMSError("maximum information length must be at least 1", "hdlc")
+        raise DLMSHdlcError("maximum information length must be at least 1")
     return [information[i:i + max_information] for i in range(0, len(information), max_information)] or [b""]
 
 
@@ -378,17 +378,17 @@ def parse_parameters(information: bytes) -> dict:
     if not information:
         return {}
     if len(information) < 3 or information[0] != 0x81 or information[1] != 0x80:
-        raise DLMSError("SNRM/UA information is not an HDLC parameter negotiation (81 80 ...)", "hdlc")
+        raise DLMSHdlcError("SNRM/UA information is not an HDLC parameter negotiation (81 80 ...)")
     end = 3 + information[2]
     if end > len(information):
-        raise DLMSError("HDLC parameter group runs past the information field", "hdlc")
+        raise DLMSHdlcError("HDLC parameter group runs past the information field")
     out, pos = {}, 3
     while pos < end:
         if pos + 2 > end:
-            raise DLMSError("HDLC parameter cut short", "hdlc")
+            raise DLMSHdlcError("HDLC parameter cut short")
         code, size = information[pos], information[pos + 1]
         if pos + 2 + size > end:
-            raise DLMSError("HDLC parameter value cut short", "hdlc")
+            raise DLMSHdlcError("HDLC parameter value cut short")
         value = int.from_bytes(information[pos + 2:pos + 2 + size], "big")
         out[PARAMETER_NAMES.get(code, f"parameter_{code:02x}")] = value
         pos += 2 + size

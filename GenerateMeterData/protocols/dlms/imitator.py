@@ -14,11 +14,11 @@ from ..obis import DIRECTIONS, QUALITY_BY_CODE, energy_code
 from ..stream import StreamService, incoming
 from ..values import MeterValues
 from . import axdr, spodes
-from .apdu import (AARE, AARQ, ActionRequestNormal, ActionResponseNormal, AttributeDescriptor, DataNotification,
-                   ExceptionResponse, GetRequestNext, GetRequestNormal, GetRequestWithList, GetResponseNormal,
-                   GetResponseWithBlock, GetResponseWithList, GetResult, InitiateRequest, InitiateResponse,
-                   RangeDescriptor, ReleaseRequest, ReleaseResponse, SetRequestNormal, SetResponseNormal,
-                   decode_apdu)
+from .acse import AARE, AARQ, ReleaseRequest, ReleaseResponse, decode_apdu
+from .xdlms import (ActionRequestNormal, ActionResponseNormal, AttributeDescriptor, DataNotification,
+                    ExceptionResponse, GetRequestNext, GetRequestNormal, GetRequestWithList,
+                    GetResponseNormal, GetResponseWithBlock, GetResponseWithList, GetResult, InitiateRequest,
+                    InitiateResponse, RangeDescriptor, SetRequestNormal, SetResponseNormal)
 from .axdr import CosemDateTime, Data
 from .errors import DLMSError
 from .hdlc import LLC_RESPONSE, UI, Address, Frame, FrameReader, control_u

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import axdr
-from .apdu import DataNotification
+from .xdlms import DataNotification
 from .axdr import CosemDateTime, Data
-from .errors import DLMSError
+from .errors import DLMSPushError
 from .obis import obis_text, parse_obis
 from .tables import BARE_LISTS, COMMON_NAMES, IMPLIED_SCALERS, LIST_MAKERS, UNITS, implied_unit
 
@@ -162,7 +162,7 @@ def decode_body(body: Data) -> PushReading:
     """The records of a notification body, whatever list layout the meter uses."""
     items = body.value if body.tag in (axdr.ARRAY, axdr.STRUCTURE) else None
     if not items:
-        raise DLMSError(f"push body is {body.type_name}, not a list of values", "push")
+        raise DLMSPushError(f"push body is {body.type_name}, not a list of values")
     # 1. {OBIS, value[, scaler_unit]} structures (Aidon, Landis+Gyr, most generic meters)
     if all(i.tag == axdr.STRUCTURE and 2 <= len(i.value) <= 3 and _is_obis(i.value[0]) for i in items):
         builder = _Builder(None)
@@ -174,7 +174,7 @@ def decode_body(body: Data) -> PushReading:
         reading.manufacturer = _maker_from_list_id(reading.list_id) or "Aidon"
         return reading
     if body.tag != axdr.STRUCTURE:
-        raise DLMSError("push body is an array of something other than {OBIS, value} structures", "push")
+        raise DLMSPushError("push body is an array of something other than {OBIS, value} structures")
     # 2. a leading list identifier (Kamstrup) and OBIS/value pairs, nulls for absent phases
     head: Optional[str] = None
     rest = items
@@ -199,7 +199,7 @@ def decode_body(body: Data) -> PushReading:
     # 3. bare values in a known order (Kaifa, Norway)
     layout = BARE_LISTS.get(len(items))
     if layout is None:
-        raise DLMSError(f"push list of {len(items)} values without OBIS codes matches no known list layout", "push")
+        raise DLMSPushError(f"push list of {len(items)} values without OBIS codes matches no known list layout")
     maker = _maker_from_list_id(_list_id_of(items)) or "Kaifa"
     builder = _Builder(maker)
     for obis, item in zip(layout, items):
@@ -244,6 +244,6 @@ def notification_for(records: List[Tuple[str, Data]], *, layout: str = "obis-str
     elif layout == "bare-values":
         body = Data(axdr.STRUCTURE, [value for _, value in records])
     else:
-        raise DLMSError(f"push layout {layout!r}: obis-structures, obis-pairs or bare-values", "push")
+        raise DLMSPushError(f"push layout {layout!r}: obis-structures, obis-pairs or bare-values")
     return DataNotification(body, invoke_id, moment, 0x09 if moment is not None and layout == "bare-values" else
                             (0x0C if moment is not None else 0))

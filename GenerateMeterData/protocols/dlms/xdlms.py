@@ -1,15 +1,16 @@
-"""xDLMS APDUs (IEC 62056-5-3) and the ACSE APDUs around them (AARQ, AARE, RLRQ, RLRE): decoded
-into dataclasses that encode back to the same bytes. HLS authentication is recognised when
-decoding an AARQ/AARE but not supported by the client or the imitator."""
+"""xDLMS APDUs (IEC 62056-5-3): GET, SET and ACTION requests and responses with their COSEM
+references and block transfer, the initiate request and response carried in an association's
+user-information, exception and confirmed-service errors, ciphered APDUs and data-notification;
+decoded into dataclasses that encode back to the same bytes."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import axdr
-from .axdr import CosemDateTime, Data, decode_data, decode_length, encode_length
-from .errors import DLMSError
+from .axdr import CosemDateTime, Data, encode_length
 from .obis import obis_text
+from .pdu import Apdu, Reader, apdu_error
 
 # ---- enumerations as data ------------------------------------------------------------------
 DATA_ACCESS_RESULTS = {0: "success", 1: "hardware-fault", 2: "temporary-failure", 3: "read-write-denied",
@@ -21,20 +22,6 @@ ACTION_RESULTS = {0: "success", 1: "hardware-fault", 2: "temporary-failure", 3: 
                   4: "object-undefined", 9: "object-class-inconsistent", 11: "object-unavailable",
                   12: "type-unmatched", 13: "scope-of-access-violated", 14: "data-block-unavailable",
                   15: "long-action-aborted", 16: "no-long-action-in-progress", 250: "other-reason"}
-APPLICATION_CONTEXTS = {1: "logical-name", 2: "short-name", 3: "logical-name-with-ciphering",
-                        4: "short-name-with-ciphering"}
-MECHANISMS = {0: "none", 1: "low-level-security", 2: "hls-manufacturer", 3: "hls-md5", 4: "hls-sha1",
-              5: "hls-gmac", 6: "hls-sha256", 7: "hls-ecdsa"}
-ASSOCIATION_RESULTS = {0: "accepted", 1: "rejected-permanent", 2: "rejected-transient"}
-ACSE_USER_DIAGNOSTICS = {0: "null", 1: "no-reason-given", 2: "application-context-name-not-supported",
-                         3: "calling-AP-title-not-recognized", 4: "calling-AP-invocation-identifier-not-recognized",
-                         5: "calling-AE-qualifier-not-recognized", 6: "calling-AE-invocation-identifier-not-recognized",
-                         7: "called-AP-title-not-recognized", 8: "called-AP-invocation-identifier-not-recognized",
-                         9: "called-AE-qualifier-not-recognized", 10: "called-AE-invocation-identifier-not-recognized",
-                         11: "authentication-mechanism-name-not-recognised",
-                         12: "authentication-mechanism-name-required", 13: "authentication-failure",
-                         14: "authentication-required"}
-ACSE_PROVIDER_DIAGNOSTICS = {0: "null", 1: "no-reason-given", 2: "no-common-acse-version"}
 STATE_ERRORS = {1: "service-not-allowed", 2: "service-unknown"}
 SERVICE_ERRORS = {1: "operation-not-possible", 2: "service-not-supported", 3: "other-reason",
                   4: "pdu-too-long", 5: "deciphering-error", 6: "invocation-counter-error"}
@@ -45,8 +32,6 @@ CONFIRMED_SERVICES = {1: "initiateError", 2: "getStatus", 3: "getNameList", 4: "
 SERVICE_ERROR_KINDS = {0: "application-reference", 1: "hardware-resource", 2: "vde-state-error", 3: "service",
                        4: "definition", 5: "access", 6: "initiate", 7: "load-data-set", 8: "change-scope",
                        9: "task", 10: "other"}
-CONTEXT_OID_PREFIX = bytes.fromhex("608574050801")     # joint-iso-ccitt(2) country(16) country-name(756) ... context
-MECHANISM_OID_PREFIX = bytes.fromhex("608574050802")
 
 # conformance bits (bit 0 = MSB of the 24-bit string)
 CONFORMANCE_BITS = {1: "general-protection", 2: "general-block-transfer", 3: "read", 4: "write",
@@ -62,57 +47,6 @@ def conformance_names(bits: int) -> List[str]:
     return [name for bit, name in sorted(CONFORMANCE_BITS.items()) if bits & (1 << (23 - bit))]
 
 
-def _err(message: str) -> DLMSError:
-    return DLMSError(message, "apdu")
-
-
-class _Reader:
-    """Cursor over APDU bytes; every read checks the bounds."""
-
-    __slots__ = ("data", "pos")
-
-    def __init__(self, data: bytes, pos: int = 0) -> None:
-        self.data = data
-        self.pos = pos
-
-    def take(self, n: int, what: str) -> bytes:
-        end = self.pos + n
-        if n < 0 or end > len(self.data):
-            raise _err(f"APDU ends inside the {what}")
-        out = self.data[self.pos:end]
-        self.pos = end
-        return bytes(out)
-
-    def byte(self, what: str) -> int:
-        if self.pos >= len(self.data):
-            raise _err(f"APDU ends before the {what}")
-        self.pos += 1
-        return self.data[self.pos - 1]
-
-    def uint(self, n: int, what: str) -> int:
-        return int.from_bytes(self.take(n, what), "big")
-
-    def length(self, what: str) -> int:
-        try:
-            n, self.pos = decode_length(self.data, self.pos)
-        except DLMSError:
-            raise _err(f"bad length of the {what}") from None
-        return n
-
-    def data_value(self) -> Data:
-        value, self.pos = decode_data(self.data, self.pos)
-        return value
-
-    def rest(self) -> bytes:
-        out = bytes(self.data[self.pos:])
-        self.pos = len(self.data)
-        return out
-
-    def end(self, what: str) -> None:
-        if self.pos != len(self.data):
-            raise _err(f"{len(self.data) - self.pos} bytes left over after the {what}")
-
-
 # ---- COSEM references ----------------------------------------------------------------------
 @dataclass(frozen=True)
 class AttributeDescriptor:
@@ -126,7 +60,7 @@ class AttributeDescriptor:
         return self.class_id.to_bytes(2, "big") + bytes(self.obis) + (self.attribute & 0xFF).to_bytes(1, "big")
 
     @classmethod
-    def read(cls, r: _Reader) -> "AttributeDescriptor":
+    def read(cls, r: Reader) -> "AttributeDescriptor":
         class_id = r.uint(2, "class-id")
         obis = r.take(6, "logical name")
         attribute = r.byte("attribute id")
@@ -183,7 +117,7 @@ class RangeDescriptor:
                 return (c.value, o.value, a.value, i.value)
             return cls(column(restricting), from_value, to_value, [column(s) for s in selected.value])
         except (TypeError, ValueError, AttributeError) as exc:
-            raise _err(f"selective access by range: the parameters are not a range descriptor ({exc})") from None
+            raise apdu_error(f"selective access by range: the parameters are not a range descriptor ({exc})") from None
 
     def as_dict(self) -> dict:
         def moment(d: Data) -> Any:
@@ -198,31 +132,18 @@ class RangeDescriptor:
                 "selected_values": [obis_text(c[1]) for c in self.selected]}
 
 
-def _read_access_selection(r: _Reader) -> Optional[AccessSelection]:
+def _read_access_selection(r: Reader) -> Optional[AccessSelection]:
     present = r.byte("access-selection flag")
     if present == 0:
         return None
     if present != 1:
-        raise _err(f"access-selection flag {present}, expected 0 or 1")
+        raise apdu_error(f"access-selection flag {present}, expected 0 or 1")
     selector = r.byte("access selector")
     return AccessSelection(selector, r.data_value())
 
 
 def _encode_access_selection(selection: Optional[AccessSelection]) -> bytes:
     return b"\x00" if selection is None else b"\x01" + selection.encode()
-
-
-# ---- base ----------------------------------------------------------------------------------
-class Apdu:
-    """Common surface: ``encode()``, ``as_dict()`` and the APDU's name."""
-
-    name = "apdu"
-
-    def encode(self) -> bytes:  # pragma: no cover - every subclass implements it
-        raise NotImplementedError
-
-    def as_dict(self) -> dict:  # pragma: no cover
-        raise NotImplementedError
 
 
 def _invoke_dict(invoke: int) -> dict:
@@ -285,13 +206,13 @@ class GetResult:
         return b"\x01" + bytes((self.error,)) if self.error is not None else b"\x00" + self.data.encode()  # type: ignore[union-attr]
 
     @classmethod
-    def read(cls, r: _Reader) -> "GetResult":
+    def read(cls, r: Reader) -> "GetResult":
         choice = r.byte("get-data-result choice")
         if choice == 0:
             return cls(data=r.data_value())
         if choice == 1:
             return cls(error=r.byte("data-access-result"))
-        raise _err(f"get-data-result choice {choice}, expected 0 (data) or 1 (error)")
+        raise apdu_error(f"get-data-result choice {choice}, expected 0 (data) or 1 (error)")
 
     def as_dict(self) -> dict:
         if self.error is not None:
@@ -453,12 +374,12 @@ def _conformance_block(bits: int) -> bytes:
     return b"\x5f\x1f\x04\x00" + bits.to_bytes(3, "big")
 
 
-def _read_conformance(r: _Reader) -> int:
+def _read_conformance(r: Reader) -> int:
     if r.take(3, "conformance tag") != b"\x5f\x1f\x04":
-        raise _err("the conformance block does not start with 5F 1F 04")
+        raise apdu_error("the conformance block does not start with 5F 1F 04")
     unused = r.byte("conformance unused bits")
     if unused > 7:
-        raise _err("bad conformance bit string")
+        raise apdu_error("bad conformance bit string")
     return r.uint(3, "conformance")
 
 
@@ -482,7 +403,7 @@ class InitiateRequest(Apdu):
         return bytes(out)
 
     @classmethod
-    def read(cls, r: _Reader) -> "InitiateRequest":
+    def read(cls, r: Reader) -> "InitiateRequest":
         key = None
         if r.byte("dedicated-key flag"):
             key = r.take(r.length("dedicated key"), "dedicated key")
@@ -517,7 +438,7 @@ class InitiateResponse(Apdu):
         return bytes(out)
 
     @classmethod
-    def read(cls, r: _Reader) -> "InitiateResponse":
+    def read(cls, r: Reader) -> "InitiateResponse":
         qos = r.byte("quality of service") if r.byte("quality-of-service flag") else None
         version = r.byte("DLMS version")
         conformance = _read_conformance(r)
@@ -580,7 +501,7 @@ class CipheredApdu(Apdu):
                 "invocation_counter": self.invocation_counter, "ciphertext": self.ciphertext.hex()}
 
 
-def _read_ciphered(tag: int, r: _Reader) -> CipheredApdu:
+def _read_ciphered(tag: int, r: Reader) -> CipheredApdu:
     title = None
     if tag in (0xDB, 0xDC):
         title = r.take(r.length("system title"), "system title")
@@ -588,7 +509,7 @@ def _read_ciphered(tag: int, r: _Reader) -> CipheredApdu:
     content = r.take(n, "ciphered content")
     r.end(CIPHERED_TAGS.get(tag, "ciphered APDU"))
     if len(content) < 5:
-        raise _err("ciphered content shorter than its security header")
+        raise apdu_error("ciphered content shorter than its security header")
     return CipheredApdu(tag, content[0], int.from_bytes(content[1:5], "big"), content[5:], title)
 
 
@@ -620,7 +541,7 @@ class DataNotification(Apdu):
                 "body": self.body.plain()}
 
 
-def _read_data_notification(r: _Reader) -> DataNotification:
+def _read_data_notification(r: Reader) -> DataNotification:
     invoke = r.uint(4, "long-invoke-id-and-priority")
     form = r.byte("date-time")
     moment = None
@@ -630,282 +551,24 @@ def _read_data_notification(r: _Reader) -> DataNotification:
         if n:
             moment = CosemDateTime.decode(raw) if n == 12 else None
             if moment is None:
-                raise _err(f"data-notification date-time of {n} bytes, expected 12")
+                raise apdu_error(f"data-notification date-time of {n} bytes, expected 12")
     elif form == 0x0C:
         moment = CosemDateTime.decode(r.take(12, "date-time"))
     elif form != 0:
-        raise _err(f"data-notification date-time length {form}, expected 0 or 12")
+        raise apdu_error(f"data-notification date-time length {form}, expected 0 or 12")
     body = r.data_value()
     r.end("notification body")
     return DataNotification(body, invoke, moment, form)
 
 
-# ---- ACSE (BER) ----------------------------------------------------------------------------
-def _ber_elements(data: bytes, what: str) -> List[Tuple[int, bytes]]:
-    out, pos = [], 0
-    while pos < len(data):
-        tag = data[pos]
-        try:
-            n, pos = decode_length(data, pos + 1)
-        except DLMSError:
-            raise _err(f"bad BER length in the {what}") from None
-        if pos + n > len(data):
-            raise _err(f"BER element {tag:02X} of the {what} runs past its end")
-        out.append((tag, bytes(data[pos:pos + n])))
-        pos += n
-    return out
-
-
-def _tlv(tag: int, value: bytes) -> bytes:
-    return bytes((tag,)) + encode_length(len(value)) + value
-
-
-def _oid_last(value: bytes, prefix: bytes, what: str) -> int:
-    if len(value) < 2 or value[0] != 0x06 or value[1] != len(value) - 2 or value[2:-1] != prefix:
-        raise _err(f"{what} is not a DLMS object identifier")
-    return value[-1]
-
-
-def _user_information(value: bytes) -> bytes:
-    if len(value) < 2 or value[0] != 0x04:
-        raise _err("user-information is not an OCTET STRING")
-    n, pos = decode_length(value, 1)
-    if pos + n != len(value):
-        raise _err("user-information length does not match")
-    return value[pos:]
-
-
-def _decode_user_apdu(raw: bytes) -> Apdu:
-    return decode_apdu(raw)
-
-
-def _application_context(value: bytes) -> int:
-    return _oid_last(value, CONTEXT_OID_PREFIX, "application-context-name")
-
-
-def _mechanism(value: bytes) -> int:
-    if value[:-1] != MECHANISM_OID_PREFIX or len(value) != 7:
-        raise _err("mechanism-name is not a DLMS mechanism")
-    return value[-1]
-
-
-def _first_element(what: str) -> Callable[[bytes], bytes]:
-    """The content of the first BER element inside a context tag (b"" when it is empty)."""
-    def decode(value: bytes) -> bytes:
-        elements = _ber_elements(value, what)
-        return elements[0][1] if elements else b""
-    return decode
-
-
-def _raw(value: bytes) -> bytes:
-    return value
-
-
-def _user_apdu(value: bytes) -> Apdu:
-    return _decode_user_apdu(_user_information(value))
-
-
-def _association_result(value: bytes) -> int:
-    if len(value) != 3 or value[:2] != b"\x02\x01":
-        raise _err("AARE result is not a one-byte INTEGER")
-    return value[2]
-
-
-def _result_source_diagnostic(value: bytes) -> Tuple[int, int]:
-    elements = _ber_elements(value, "result-source-diagnostic")
-    if not elements or elements[0][0] not in (0xA1, 0xA2) or len(elements[0][1]) != 3:
-        raise _err("AARE result-source-diagnostic is malformed")
-    return elements[0][0] - 0xA0, elements[0][1][2]
-
-
-# The context tags an ACSE APDU carries: tag -> (the field, or fields, it sets; how its value
-# decodes). Tags not listed are kept in ``other`` as they came.
-_AcseFields = Dict[int, Tuple[Any, Callable[[bytes], Any]]]
-_AARQ_FIELDS: _AcseFields = {
-    0xA1: ("application_context", _application_context),
-    0xA6: ("calling_ap_title", _first_element("calling-AP-title")),
-    0x8A: ("acse_requirements", _raw),
-    0x8B: ("mechanism", _mechanism),
-    0xAC: ("password", _first_element("calling-authentication-value")),
-    0xBE: ("user_apdu", _user_apdu),
-}
-_AARE_FIELDS: _AcseFields = {
-    0xA1: ("application_context", _application_context),
-    0xA2: ("result", _association_result),
-    0xA3: (("diagnostic_source", "diagnostic"), _result_source_diagnostic),
-    0xA4: ("responding_ap_title", _first_element("responding-AP-title")),
-    0x88: ("responder_acse_requirements", _raw),
-    0x89: ("mechanism", _mechanism),
-    0xAA: ("authentication_value", _first_element("responding-authentication-value")),
-    0xBE: ("user_apdu", _user_apdu),
-}
-
-
-def _read_acse(out: Any, body: bytes, fields: _AcseFields) -> Any:
-    """Fill ``out`` (an AARQ or AARE with its defaults) from the BER elements of its body."""
-    for tag, value in _ber_elements(body, out.name.upper()):
-        if tag not in fields:
-            out.other.append((tag, value))
-            continue
-        names, decode = fields[tag]
-        decoded = decode(value)
-        if isinstance(names, tuple):
-            for name, item in zip(names, decoded):
-                setattr(out, name, item)
-        else:
-            setattr(out, names, decoded)
-    return out
-
-
-def _encode_acse(tag: int, apdu, parts: List[Tuple[int, bytes]]) -> bytes:
-    """An AARQ (0x60) or AARE (0x61): the fields it kept unparsed (``other``), its application
-    context, its own ``parts`` and its user-information, in the order of their tag numbers."""
-    parts = list(apdu.other) + [(0xA1, b"\x06\x07" + CONTEXT_OID_PREFIX + bytes((apdu.application_context,)))] + parts
-    if apdu.user_apdu is not None:
-        parts.append((0xBE, _tlv(0x04, apdu.user_apdu.encode())))
-    parts.sort(key=lambda p: p[0] & 0x1F)
-    return _tlv(tag, b"".join(_tlv(t, v) for t, v in parts))
-
-
-@dataclass
-class AARQ(Apdu):
-    """The association request. ``password`` is the low-level-security secret (or the HLS
-    challenge, which this package does not answer); ``user_apdu`` the InitiateRequest (or its
-    ciphered form) carried in user-information."""
-
-    user_apdu: Optional[Apdu] = None
-    application_context: int = 1
-    mechanism: Optional[int] = None
-    password: Optional[bytes] = None
-    calling_ap_title: Optional[bytes] = None
-    acse_requirements: Optional[bytes] = None    # the bit string's content (07 80 = authentication)
-    other: List[Tuple[int, bytes]] = field(default_factory=list)
-    name = "aarq"
-
-    def encode(self) -> bytes:
-        parts: List[Tuple[int, bytes]] = []
-        if self.calling_ap_title is not None:
-            parts.append((0xA6, _tlv(0x04, self.calling_ap_title)))
-        if self.acse_requirements is not None:
-            parts.append((0x8A, self.acse_requirements))
-        elif self.mechanism is not None:
-            parts.append((0x8A, b"\x07\x80"))
-        if self.mechanism is not None:
-            parts.append((0x8B, MECHANISM_OID_PREFIX + bytes((self.mechanism,))))
-        if self.password is not None:
-            parts.append((0xAC, _tlv(0x80, self.password)))
-        return _encode_acse(0x60, self, parts)
-
-    @classmethod
-    def read(cls, body: bytes) -> "AARQ":
-        return _read_acse(cls(), body, _AARQ_FIELDS)
-
-    def as_dict(self) -> dict:
-        return {"type": self.name,
-                "application_context": APPLICATION_CONTEXTS.get(self.application_context, str(self.application_context)),
-                "mechanism": None if self.mechanism is None else MECHANISMS.get(self.mechanism, str(self.mechanism)),
-                "password": None if self.password is None else self.password.hex(),
-                "calling_ap_title": None if self.calling_ap_title is None else self.calling_ap_title.hex(),
-                "user_information": None if self.user_apdu is None else self.user_apdu.as_dict()}
-
-
-@dataclass
-class AARE(Apdu):
-    """The association response: result, diagnostic (source 1 = acse-service-user, 2 = provider)
-    and the InitiateResponse (or a ConfirmedServiceError) in user-information."""
-
-    result: int = 0
-    diagnostic: int = 0
-    diagnostic_source: int = 1
-    user_apdu: Optional[Apdu] = None
-    application_context: int = 1
-    mechanism: Optional[int] = None
-    authentication_value: Optional[bytes] = None
-    responding_ap_title: Optional[bytes] = None
-    responder_acse_requirements: Optional[bytes] = None
-    other: List[Tuple[int, bytes]] = field(default_factory=list)
-    name = "aare"
-
-    @property
-    def accepted(self) -> bool:
-        return self.result == 0
-
-    def encode(self) -> bytes:
-        parts: List[Tuple[int, bytes]] = [(0xA2, b"\x02\x01" + bytes((self.result,)))]
-        parts.append((0xA3, _tlv(0xA0 + self.diagnostic_source, b"\x02\x01" + bytes((self.diagnostic,)))))
-        if self.responding_ap_title is not None:
-            parts.append((0xA4, _tlv(0x04, self.responding_ap_title)))
-        if self.responder_acse_requirements is not None:
-            parts.append((0x88, self.responder_acse_requirements))
-        if self.mechanism is not None:
-            parts.append((0x89, MECHANISM_OID_PREFIX + bytes((self.mechanism,))))
-        if self.authentication_value is not None:
-            parts.append((0xAA, _tlv(0x80, self.authentication_value)))
-        return _encode_acse(0x61, self, parts)
-
-    @classmethod
-    def read(cls, body: bytes) -> "AARE":
-        return _read_acse(cls(), body, _AARE_FIELDS)
-
-    def as_dict(self) -> dict:
-        diagnostics = ACSE_USER_DIAGNOSTICS if self.diagnostic_source == 1 else ACSE_PROVIDER_DIAGNOSTICS
-        return {"type": self.name, "result": ASSOCIATION_RESULTS.get(self.result, str(self.result)),
-                "diagnostic": diagnostics.get(self.diagnostic, str(self.diagnostic)),
-                "application_context": APPLICATION_CONTEXTS.get(self.application_context, str(self.application_context)),
-                "mechanism": None if self.mechanism is None else MECHANISMS.get(self.mechanism, str(self.mechanism)),
-                "user_information": None if self.user_apdu is None else self.user_apdu.as_dict()}
-
-
-@dataclass
-class ReleaseRequest(Apdu):
-    reason: Optional[int] = 0
-    user_apdu: Optional[Apdu] = None
-    name = "rlrq"
-    tag = 0x62
-
-    def encode(self) -> bytes:
-        body = b"" if self.reason is None else _tlv(0x80, bytes((self.reason,)))
-        if self.user_apdu is not None:
-            body += _tlv(0xBE, _tlv(0x04, self.user_apdu.encode()))
-        return _tlv(self.tag, body)
-
-    @classmethod
-    def read(cls, body: bytes) -> "ReleaseRequest":
-        out = cls(None)
-        for tag, value in _ber_elements(body, cls.name.upper()):
-            if tag == 0x80:
-                if len(value) != 1:
-                    raise _err(f"{cls.name.upper()} reason is not one byte")
-                out.reason = value[0]
-            elif tag == 0xBE:
-                out.user_apdu = _decode_user_apdu(_user_information(value))
-            else:
-                raise _err(f"unexpected element {tag:02X} in {cls.name.upper()}")
-        return out
-
-    def as_dict(self) -> dict:
-        return {"type": self.name, "reason": self.reason,
-                "user_information": None if self.user_apdu is None else self.user_apdu.as_dict()}
-
-
-@dataclass
-class ReleaseResponse(ReleaseRequest):
-    name = "rlre"
-    tag = 0x63
-
-
 # ---- dispatch ------------------------------------------------------------------------------
-def decode_apdu(data: bytes) -> Apdu:
-    """Any APDU this package knows; DLMSError (category apdu/axdr) otherwise."""
+def decode_xdlms(data: bytes) -> Apdu:
+    """An xDLMS APDU (not an ACSE one: ``acse.decode_apdu`` takes any); DLMSError (category
+    apdu/axdr) otherwise."""
     if not data:
-        raise _err("empty APDU")
+        raise apdu_error("empty APDU")
     tag = data[0]
-    r = _Reader(data, 1)
-    if tag in (0x60, 0x61, 0x62, 0x63):
-        n = r.length("ACSE APDU")
-        body = r.take(n, "ACSE APDU")
-        r.end("ACSE APDU")
-        return {0x60: AARQ, 0x61: AARE, 0x62: ReleaseRequest, 0x63: ReleaseResponse}[tag].read(body)
+    r = Reader(data, 1)
     if tag == 0x0F:
         return _read_data_notification(r)
     if tag in CIPHERED_TAGS:
@@ -933,10 +596,10 @@ def decode_apdu(data: bytes) -> Apdu:
         out = _decode_service(tag, choice, invoke, r)
         r.end(out.name)
         return out
-    raise _err(f"unknown APDU tag 0x{tag:02X}")
+    raise apdu_error(f"unknown APDU tag 0x{tag:02X}")
 
 
-def _decode_service(tag: int, choice: int, invoke: int, r: _Reader) -> Apdu:
+def _decode_service(tag: int, choice: int, invoke: int, r: Reader) -> Apdu:
     if tag == 0xC0:
         if choice == 1:
             attribute = AttributeDescriptor.read(r)
@@ -956,7 +619,7 @@ def _decode_service(tag: int, choice: int, invoke: int, r: _Reader) -> Apdu:
         if choice == 2:
             last = r.byte("last-block")
             if last > 1:
-                raise _err(f"last-block flag {last}, expected 0 or 1")
+                raise apdu_error(f"last-block flag {last}, expected 0 or 1")
             block = r.uint(4, "block number")
             result = r.byte("datablock result choice")
             if result == 0:
@@ -964,7 +627,7 @@ def _decode_service(tag: int, choice: int, invoke: int, r: _Reader) -> Apdu:
                 return GetResponseWithBlock(bool(last), block, raw, None, invoke)
             if result == 1:
                 return GetResponseWithBlock(bool(last), block, None, r.byte("data-access-result"), invoke)
-            raise _err(f"datablock result choice {result}, expected 0 or 1")
+            raise apdu_error(f"datablock result choice {result}, expected 0 or 1")
         if choice == 3:
             n = r.length("result list")
             return GetResponseWithList([GetResult.read(r) for _ in range(n)], invoke)
@@ -984,11 +647,4 @@ def _decode_service(tag: int, choice: int, invoke: int, r: _Reader) -> Apdu:
         return ActionResponseNormal(result, GetResult.read(r) if present else None, invoke)
     names = {0xC0: "get-request", 0xC1: "set-request", 0xC3: "action-request", 0xC4: "get-response",
              0xC5: "set-response", 0xC7: "action-response"}
-    raise _err(f"{names[tag]} choice {choice} is not supported")
-
-
-def unwrap_llc(data: bytes) -> bytes:
-    """A PDU with or without its LLC header E6 E6/E7 00."""
-    if len(data) >= 3 and data[0] == 0xE6 and data[1] in (0xE6, 0xE7) and data[2] == 0:
-        return data[3:]
-    return data
+    raise apdu_error(f"{names[tag]} choice {choice} is not supported")
