@@ -18,7 +18,7 @@ from __future__ import annotations
 from .errors import (ConfigError, ConnectError, DatabaseLockedError, DuplicateRecordError,
                      GenerateMeterDataError, InputError, OverrideError, ProtocolError, RemoteError,
                      SchemaError, TargetError, VerificationFailed)
-from .generate.electric import StoryOptions
+from .generate.story import StoryOptions
 from .generate.overrides import Override, Overrides
 from .generate.rows import RowSet
 from .generate.scenario import LoadSummary, MeterPlan, Scenario

@@ -18,7 +18,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from .errors import InputError
-from .generate.electric import StoryOptions, check_journal_name
+from .generate.story import StoryOptions, check_journal_name
 from .generate.emit import Emitter
 from .generate.meters import MeterSpec, kind_of, make_meter
 from .generate.overrides import Override, Overrides, check_tags

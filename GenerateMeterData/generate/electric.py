@@ -12,8 +12,7 @@ import datetime as dt
 import math
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Dict, Hashable, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ..errors import InputError
 from ..model import timegrid
@@ -21,11 +20,12 @@ from ..model.consumption import DayTable, LoadModel, Outage, SlotSeries, random_
 from ..model.rng import stream, stream_key
 from ..model.tariffs import DEFAULT_SCHEDULE, TWO_ZONE_SCHEDULE, TariffSchedule
 from ..schema import measures as registry
-from ..schema.measures import ELECTRIC, JOURNAL, JOURNAL_NAMES, journal_event
+from ..schema.measures import ELECTRIC, JOURNAL, journal_event
 from ..schema import layout
 from .emit import Emitter, journal_values
 from .meters import MeterSpec, meter_seed_path
 from .polls import PollClock
+from .story import KEEP_ALL_DAYS, OUTAGE_MARGIN, Story, StoryCache, StoryOptions, poisson_times
 
 ELECTRIC_MEASURES = registry.select(family=ELECTRIC)
 # The journals a default electric story writes: the outages' (off/on; per phase on a three-phase
@@ -37,77 +37,9 @@ STORY_JOURNALS = POWER_JOURNALS + tuple(name for name in registry.select(family=
 NOMINAL_VOLTAGE = 230.0
 
 
-@dataclass
-class StoryOptions:
-    """Knobs of the physical story shared by all meters of a run."""
-
-    timezone: Optional[str] = None   # None: the target's (Scenario.create), Europe/Moscow without one
-    schedule: Optional[TariffSchedule] = None   # None: 4-zone for 4-tariff meters, 2-zone otherwise
-    moment_step_minutes: int = 60
-    outages_per_30_days: float = 1.0
-    time_corrections_per_30_days: float = 2.0
-    journals: Dict[str, int] = field(default_factory=dict)  # extra events per meter per journal
-    locale: Optional[str] = None   # Faker locale of the registry's text (serials, addresses); None = Faker's default
-
-    def __post_init__(self) -> None:
-        self.tz = timegrid.zone(self.timezone or timegrid.DEFAULT_TIMEZONE)
-        if not isinstance(self.moment_step_minutes, int) or self.moment_step_minutes <= 0 \
-                or 1440 % self.moment_step_minutes:
-            raise InputError(f"moment step {self.moment_step_minutes!r} min must divide a day (e.g. 5, 30, 60)")
-        for name, count in self.journals.items():
-            check_journal_name(name)
-            if not isinstance(count, int) or count < 0:
-                raise InputError(f"journal {name}: event count must be a whole number >= 0, got {count!r}")
-        for label, rate in (("outages", self.outages_per_30_days),
-                            ("time corrections", self.time_corrections_per_30_days)):
-            if not isinstance(rate, (int, float)) or rate < 0:
-                raise InputError(f"{label} per 30 days must be a number >= 0, got {rate!r}")
-
-
 def schedule_for(tariffs: int) -> TariffSchedule:
     """The default switch table of a meter with this many tariff registers."""
     return DEFAULT_SCHEDULE if tariffs >= 4 else TWO_ZONE_SCHEDULE
-
-
-def check_journal_name(name: str) -> str:
-    """The name if it is a journal of meter.db; InputError listing them otherwise."""
-    if name not in JOURNAL_NAMES and name not in registry.ALIASES:
-        raise InputError(f"unknown journal {name!r}; valid journals: {', '.join(JOURNAL_NAMES)}")
-    return name
-
-
-class StoryCache:
-    """A bounded LRU of meter models per process, keyed on everything that decides them."""
-
-    def __init__(self, size: int = 16) -> None:
-        self.size = size
-        self._items: "OrderedDict[Hashable, object]" = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def get(self, key: Hashable, build):
-        """The cached value of ``key``, built by ``build()`` on a miss."""
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-                self.hits += 1
-                return found
-        value = build()
-        with self._lock:
-            self.misses += 1
-            self._items[key] = value
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return value
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def clear(self) -> None:
-        """Forget every cached model."""
-        with self._lock:
-            self._items.clear()
 
 
 STORIES = StoryCache(8)
@@ -123,8 +55,6 @@ _ENERGY = layout.arranger("ElectricEnergyValues", ENERGY_ORDER)
 _QUALITY = layout.arranger("ElectricQualityValues", QUALITY_ORDER)
 _PROFILE = layout.arranger("ElectricPowerValues", PROFILE_ORDER)
 QUALITY_COLUMNS = layout.FAMILIES["ElectricQualityValues"].value_columns  # the table's order
-KEEP_ALL_DAYS = 400    # a story up to this long keeps every day's slots; a longer one the last few
-OUTAGE_MARGIN = 86400  # outages are drawn past the last day, so the last day's are complete
 
 
 class ElectricModel:
@@ -218,24 +148,6 @@ class ElectricModel:
             while self.keep_days is not None and len(self._details) > self.keep_days:
                 self._details.popitem(last=False)
         return found
-
-
-class Story:
-    """What every meter family's story shares: ``emit_steps`` yields between spans of records
-    (when the caller may take ``em.rows`` away); ``emit`` runs them all."""
-
-    def emit(self, em: Emitter, window_start: int, measures: Set[str],
-             journal_last: Optional[Dict[str, int]] = None,
-             moment_step_minutes: Optional[int] = None) -> None:
-        """Emit the records of ``measures`` stamped in [window_start, end_ts] (profile and
-        moments: (window_start, end_ts]); ``journal_last`` emits the last N events instead."""
-        for _ in self.emit_steps(em, window_start, measures, journal_last, moment_step_minutes):
-            pass
-
-    def emit_steps(self, em: Emitter, window_start: int, measures: Set[str],
-                   journal_last: Optional[Dict[str, int]] = None,
-                   moment_step_minutes: Optional[int] = None) -> Iterator[None]:
-        raise NotImplementedError
 
 
 class ElectricStory(Story):
@@ -515,7 +427,7 @@ class ElectricStory(Story):
             return [(t, e) for off, on in self.outages for t, e in ((off, 0), (on, 1)) if t <= self.end_ts]
         rng = stream(self.root_seed, *meter_seed_path(self.spec.ordinal, self.spec.type_name), "journal", name)
         if name == "ElJrnlTimeCorr" and not at_least:
-            times = _poisson(rng, self.origin_ts, self.end_ts, self.options.time_corrections_per_30_days)
+            times = poisson_times(rng, self.origin_ts, self.end_ts, self.options.time_corrections_per_30_days)
         else:
             count = max(at_least, self.options.journals.get(name, 0))
             if not count:
@@ -554,13 +466,3 @@ def _difference(following: Dict, current: Dict) -> Dict[int, Optional[list]]:
             continue
         out[key] = [None if a is None or b is None else round(b - a, 3) for a, b in zip(row, later)]
     return out
-
-
-def _poisson(rng, start: int, end: int, per_30_days: float) -> List[int]:
-    times, rate, t = [], per_30_days / (30 * 86400), start
-    while rate > 0:
-        t += max(1, int(rng.expovariate(rate)))
-        if t >= end:
-            break
-        times.append(t)
-    return times

@@ -16,10 +16,10 @@ from ..model.rng import mix64, stream, stream_key
 from ..schema import measures as registry
 from ..schema.layout import CHANNELS
 from ..schema.measures import DIGITAL, PULSE, journal_event
-from .electric import KEEP_ALL_DAYS, OUTAGE_MARGIN, Story, StoryCache, StoryOptions, _poisson
 from .emit import Emitter, channel_values, journal_values
 from .meters import MeterSpec
 from .polls import PollClock
+from .story import KEEP_ALL_DAYS, OUTAGE_MARGIN, Story, StoryCache, StoryOptions, poisson_times
 
 PULSE_MEASURES = registry.by_cadence(registry.select(family=PULSE))  # moment, hour, day, month
 DIGITAL_MEASURES = registry.select(family=DIGITAL)
@@ -177,7 +177,7 @@ class PulseStory(Story):
         journal = "PlsJrnlTimeCorr"  # the clock corrections of the concentrator
         if journal in measures:
             rng = stream(self.root_seed, "meter", self.spec.ordinal, "journal", journal)
-            times = _poisson(rng, self.origin_ts, end, self.options.time_corrections_per_30_days)
+            times = poisson_times(rng, self.origin_ts, end, self.options.time_corrections_per_30_days)
             numbered = list(enumerate(times))
             last = (journal_last or {}).get(journal)
             numbered = numbered[-last:] if last else [(i, t) for i, t in numbered if t >= window_start]
@@ -204,7 +204,7 @@ class DigitalStory(Story):
         changes = []
         for channel in range(self.channels):
             if rng.random() < 0.25:  # a quarter of the inputs are wired to something that moves
-                for t in _poisson(rng, self.origin_ts, horizon, rng.uniform(2, 20)):
+                for t in poisson_times(rng, self.origin_ts, horizon, rng.uniform(2, 20)):
                     changes.append((t, channel))
         changes.sort()
         self.change_times: List[int] = []

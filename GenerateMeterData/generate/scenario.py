@@ -14,13 +14,14 @@ from ..errors import InputError
 from ..model import timegrid
 from ..model.rng import DEFAULT_SEED, stream
 from ..schema import measures as registry
-from .electric import ElectricStory, StoryOptions
+from .electric import ElectricStory
 from .emit import Emitter, Recorder
 from .meters import MeterSpec, check_period, make_meter, meter_seed_path
 from .modules import DigitalStory, PulseStory
 from .overrides import Overrides
 from .polls import PollClock
 from .rows import IdAllocator, NameIndex, RowSet
+from .story import StoryOptions
 from .summary import LoadSummary
 
 # The mix of a default scenario: mostly three-phase, some single-phase, a two-tariff meter.
