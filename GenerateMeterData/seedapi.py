@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 import os
-import time
+import uuid
 from typing import Any, Dict, List, Optional
 
 from .errors import InputError
@@ -32,7 +32,7 @@ from .schema import layout, measures
 from .schema.layout import CONFIG_MEASURE_TABLE, CONFIG_TAGS, METER_TABLE_COLUMNS, TABLE_COLUMNS
 from .schema.measures import JOURNAL_NAMES
 from .schema.reference import DEFAULT_METER_TYPE
-from .model.context import check_timezone
+from .model.context import check_clock, check_timezone
 from .targets import current_default_target, default_target, set_default_target, target_for
 from .targets.base import Target
 
@@ -43,16 +43,23 @@ JournalName.__str__ = lambda self: self.value  # type: ignore[assignment]
 HISTORY_MONTHS = 26  # how far back a seed-API meter's story starts (the 1st of that month)
 SEED_MOMENT_STEP = 5  # minutes between moment records, as the seed generated them
 
-_state: Dict[str, Any] = {"now": None}   # set_clock(): the one setting not owned by a target
+# A token for every load of this process's seed-compatible objects: derived from the pid, so a
+# forked child has a run of its own (an immutable value, not state).
+_RUN_SALT = uuid.uuid4().hex
 
 
 def set_clock(now: Optional[int] = None) -> Optional[int]:
     """Pin the moment the seed-compatible classes take as "now" (Unix seconds) -- their records
     end there -- so a suite seeds the same rows whatever day it runs; None: the real clock.
-    Returns the setting it replaced, to put back (``set_clock(previous)``)."""
-    if now is not None and (isinstance(now, bool) or not isinstance(now, int)):
-        raise InputError(f"the clock must be Unix seconds (an int) or None, got {now!r}")
-    previous, _state["now"] = _state["now"], now
+
+    The clock belongs to the default target's context (``default_target().context.clock``; a
+    target configured later inherits it); a target of one's own takes
+    ``target.context.with_clock(now)``.  Returns the setting it replaced, to put back
+    (``set_clock(previous)``)."""
+    check_clock(now)
+    target = default_target()
+    previous = target.context.clock
+    target.context = target.context.with_clock(now)
     return previous
 
 
@@ -122,8 +129,15 @@ class _Written:
         return f"<{type(self).__name__} {', '.join(self._written)}>"
 
 
-def _now() -> int:
-    return _state["now"] if _state["now"] is not None else int(time.time())
+def _now(target: Target) -> int:
+    """"Now" for a record of ``target``: its context's clock; for a target without one, the
+    clock ``set_clock()`` pinned (the default target's: it spoke for every seed-API object),
+    else the wall clock."""
+    if target.context.clock is None:
+        default = current_default_target()
+        if default is not None and default.context.clock is not None:
+            return default.context.clock
+    return target.context.now()
 
 
 def _options(target: Target) -> StoryOptions:
@@ -162,7 +176,7 @@ class MeterTable(_Written):
             key = meter_id if isinstance(meter_id, int) and meter_id > 0 else _next_provisional()
             spec = make_meter(stream(target.context.seed, "seedapi", key, "registry"), int(meter_id)
                               if isinstance(meter_id, int) else 0, meter_id, type_name,
-                              timestamp=_now(), table_overrides=tags, locale=target.context.locale)
+                              timestamp=_now(target), table_overrides=tags, locale=target.context.locale)
             spec.device_idx = ids.device_idx()
             rows = RowSet()
             rows["MeterTable"].append(spec.meter_table_row(names))
@@ -177,25 +191,17 @@ class MeterTable(_Written):
         self._written["MeterTable"] = holder["row"]
 
 
-_provisional = {"count": 0}
-
-
 def _run(target: Target):
     """Every load of this process's seed-compatible objects under one token (one line in
     'loads', one 'clear --load'); a target that already has a run token (a test's) keeps it."""
     if target.run_token is not None:
         return target.recording()
-    if _state.get("run_pid") != os.getpid():  # a forked child is a run of its own
-        import uuid
-
-        _state["run_pid"], _state["run_token"] = os.getpid(), uuid.uuid4().hex
-    return target.recording(token=_state["run_token"])
+    return target.recording(token=uuid.uuid5(uuid.NAMESPACE_OID, f"{_RUN_SALT}-{os.getpid()}").hex)
 
 
 def _next_provisional() -> str:
-    """A key no other meter of any process shares (the pid, the time, a counter)."""
-    _provisional["count"] += 1
-    return f"{os.getpid()}-{time.time_ns()}-{_provisional['count']}"
+    """A key no other meter of any process shares."""
+    return uuid.uuid4().hex
 
 
 def _meter_from(value: Any, target: Target, default_type: str) -> Dict[str, Any]:
@@ -245,7 +251,7 @@ class _Config(_Written):
 
         def produce(ids, names):
             spec = make_meter(stream(target.context.seed, "seedapi", meter["MeterId"], "registry"),
-                              meter["MeterId"], meter["MeterId"], meter["typeName"], timestamp=_now(),
+                              meter["MeterId"], meter["MeterId"], meter["typeName"], timestamp=_now(target),
                               config_overrides=tags, locale=target.context.locale)
             if spec.config_measure != self.measure:
                 raise InputError(f"{self.measure}: meter {meter['MeterId']} is a {meter['typeName']} "
@@ -322,7 +328,7 @@ class _Measure(_Written):
                           if tag in CONFIG_TAGS[config_table]}, meter["DeviceIdx"])
         options = _options(target)
         tz = options.tz
-        now = _now()
+        now = _now(target)
         today = timegrid.local_datetime(now, tz).date()
         origin = timegrid.add_months(today.replace(day=1), -HISTORY_MONTHS)
         history_start = timegrid.local_midnight(origin, tz)

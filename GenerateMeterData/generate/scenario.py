@@ -144,8 +144,15 @@ class Scenario:
 
     def for_target(self, target) -> "Scenario":
         """This scenario as it is written to ``target``: in the target's time zone
-        (``target.context``) unless the options name another."""
-        return self.in_zone(target.context.timezone)
+        (``target.context``) unless the options name another, and -- without an ``end`` of its
+        own -- ending on the local date of the target's clock (a pinned one: ``set_clock``,
+        --meterdata-now)."""
+        bound = self.in_zone(target.context.timezone)
+        if self._end_given is None and target.context.clock is not None:
+            bound = copy.copy(bound)
+            bound._end_given = timegrid.local_datetime(target.context.clock, bound.tz).date()
+            bound._set_calendar()
+        return bound
 
     def period_of(self, plan: MeterPlan) -> int:
         """The load-profile period of a plan's meters: the plan's own, else the scenario's."""
