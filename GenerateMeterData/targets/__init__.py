@@ -8,6 +8,9 @@ from ..model.context import TargetContext
 from .base import Target
 from .local import LocalTarget
 
+# The package's one module-level setting (tests/test_module_state.py checks there is no other):
+# the default target, set and read only through the three functions below.  What a run depends
+# on -- time zone, clock, seed, locale -- is in that target's context (model/context.py).
 _default: Optional[Target] = None
 
 
