@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 import os
 import uuid
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Type
 
 from .errors import InputError
 from .generate.story import StoryOptions, check_journal_name
@@ -307,7 +307,21 @@ class _Measure(_Written):
     """Records of one measure for one meter, the last ``Count_timestamp`` of its story."""
 
     measure = ""
-    config_class = ElConfig
+    config_class: Type[_Config] = ElConfig
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A class that declares ``measure``: the registry's seed class of it (checked), with
+        the config class of its meter family and the registry's one-line doc."""
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("measure")
+        if not name:
+            return
+        entry = measures.MEASURES.get(name)
+        if entry is None or entry.seed_class != cls.__name__:
+            raise TypeError(f"{cls.__name__}: the registry has no measure {name!r} with that seed class")
+        cls.config_class = CONFIG_CLASSES[entry.meter]
+        if cls.__doc__ is None:
+            cls.__doc__ = entry.doc
 
     def __init__(self, MeterTable: Any = None, ElConfig: Any = None, Count_timestamp: int = 1,
                  Redefine_tag: Optional[Dict[str, Any]] = None, *, PlsConfig: Any = None,
@@ -366,17 +380,64 @@ class _Measure(_Written):
         return self.measure
 
 
-def _measure_class(entry: measures.Measure):
-    """The seed class of one value measure, as the registry describes it."""
-    return type(entry.seed_class, (_Measure,), {  # type: ignore[arg-type]
-        "measure": entry.name, "config_class": CONFIG_CLASSES[entry.meter], "__doc__": entry.doc,
-        "__module__": __name__, "__qualname__": entry.seed_class})
+# The seed class of every registry entry whose seed class is its own name, declared here (not
+# made at import) so that type checkers and IDEs see them; each takes its config class and
+# docstring from the registry (``_Measure.__init_subclass__``), and tests/test_seed_classes.py
+# checks that this list is the registry's.
+class ElMomentEnergy(_Measure):
+    measure = "ElMomentEnergy"
 
 
-# One class per registry entry whose seed class is its own name (ElMomentEnergy ... DigJournalState).
-MEASURE_CLASSES = {entry.name: _measure_class(entry) for entry in measures.REGISTRY
-                   if entry.is_record and entry.seed_class == entry.name}
-globals().update(MEASURE_CLASSES)
+class ElDayEnergy(_Measure):
+    measure = "ElDayEnergy"
+
+
+class ElMonthEnergy(_Measure):
+    measure = "ElMonthEnergy"
+
+
+class ElDayConsEnergy(_Measure):
+    measure = "ElDayConsEnergy"
+
+
+class ElMonthConsEnergy(_Measure):
+    measure = "ElMonthConsEnergy"
+
+
+class ElMomentQuality(_Measure):
+    measure = "ElMomentQuality"
+
+
+class ElArr1ConsPower(_Measure):
+    measure = "ElArr1ConsPower"
+
+
+class PlsMomentPulse(_Measure):
+    measure = "PlsMomentPulse"
+
+
+class PlsDayPulse(_Measure):
+    measure = "PlsDayPulse"
+
+
+class PlsMonthPulse(_Measure):
+    measure = "PlsMonthPulse"
+
+
+class PlsHourPulse(_Measure):
+    measure = "PlsHourPulse"
+
+
+class DigMomentState(_Measure):
+    measure = "DigMomentState"
+
+
+class DigJournalState(_Measure):
+    measure = "DigJournalState"
+
+
+MEASURE_CLASSES: Dict[str, Type[_Measure]] = {cls.measure: cls for cls in (
+    ElMomentEnergy, ElDayEnergy, ElMonthEnergy, ElDayConsEnergy, ElMonthConsEnergy, ElMomentQuality, ElArr1ConsPower, PlsMomentPulse, PlsDayPulse, PlsMonthPulse, PlsHourPulse, DigMomentState, DigJournalState)}
 
 
 class Journal(_Measure):
@@ -413,4 +474,11 @@ class Journal(_Measure):
 # JournalName/configure -- the plugin's factories and the package's __all__ read this list.
 SEED_RECORD_CLASSES = ["MeterTable", *measures.SEED_MEASURE_CLASSES]   # classes that write rows
 SEED_CLASSES = [*SEED_RECORD_CLASSES, "JournalName", "configure"]
-__all__ = list(SEED_CLASSES)
+# Written out for type checkers (``from GenerateMeterData.seedapi import *``); tests/test_seed_classes.py
+# checks it is SEED_CLASSES.
+__all__ = [
+    "MeterTable", "ElConfig", "PlsConfig", "DigConfig", "ElMomentEnergy", "ElDayEnergy",
+    "ElMonthEnergy", "ElDayConsEnergy", "ElMonthConsEnergy", "ElMomentQuality", "ElArr1ConsPower",
+    "PlsMomentPulse", "PlsDayPulse", "PlsMonthPulse", "PlsHourPulse", "DigMomentState",
+    "DigJournalState", "Journal", "JournalName", "configure",
+]
