@@ -24,7 +24,7 @@ from .generate.meters import MeterSpec, kind_of, make_meter
 from .generate.overrides import Override, Overrides, check_tags
 from .generate.polls import PollClock
 from .generate.rows import RowSet
-from .generate.scenario import emit_meter
+from .generate.scenario import check_producible, emit_meter
 from .generate.windows import last_records
 from .model import timegrid
 from .model.rng import faker_for, stream
@@ -330,6 +330,7 @@ class _Measure(_Written):
         target = target or default_target()
         count = _count(Count_timestamp)
         measure = self._measure_name(RecordTypeId, target)
+        check_producible([measure])
         tags = check_tags(measure, dict(Redefine_tag or {}), f"{measure} Redefine_tag")
         given = dict(zip(measures.METER_FAMILIES, (ElConfig, PlsConfig, DigConfig)))  # the seed's keywords
         config_value = given[self.config_class.family]
@@ -436,8 +437,9 @@ class DigJournalState(_Measure):
     measure = "DigJournalState"
 
 
-MEASURE_CLASSES: Dict[str, Type[_Measure]] = {cls.measure: cls for cls in (
-    ElMomentEnergy, ElDayEnergy, ElMonthEnergy, ElDayConsEnergy, ElMonthConsEnergy, ElMomentQuality, ElArr1ConsPower, PlsMomentPulse, PlsDayPulse, PlsMonthPulse, PlsHourPulse, DigMomentState, DigJournalState)}
+# measure -> its seed class, in registry order
+MEASURE_CLASSES: Dict[str, Type[_Measure]] = {
+    entry.name: cls for entry in measures.REGISTRY for cls in _Measure.__subclasses__() if cls.measure == entry.name}
 
 
 class Journal(_Measure):

@@ -25,7 +25,8 @@ from ..schema import layout
 from .emit import Emitter, journal_values
 from .meters import MeterSpec, meter_seed_path
 from .polls import PollClock
-from .story import KEEP_ALL_DAYS, OUTAGE_MARGIN, Story, StoryCache, StoryOptions, poisson_times
+from .story import (CALENDAR, KEEP_ALL_DAYS, OUTAGE_MARGIN, Story, StoryCache, StoryOptions, calendar_stamps,
+                    poisson_times)
 
 ELECTRIC_MEASURES = registry.select(family=ELECTRIC)
 # The journals a default electric story writes: the outages' (off/on; per phase on a three-phase
@@ -35,6 +36,14 @@ POWER_JOURNALS = tuple(name for name in registry.select(family=JOURNAL, meter=EL
 STORY_JOURNALS = POWER_JOURNALS + tuple(name for name in registry.select(family=JOURNAL, meter=ELECTRIC, by_default=True)
                                         if name not in POWER_JOURNALS)
 NOMINAL_VOLTAGE = 230.0
+# What this story can produce, read from the registry (``ElectricStory.produces``): registers of
+# ENERGY_TABLE kept by the calendar or read at each poll, the consumption between two calendar
+# registers, quality read at each poll, the load profile, and every electric journal.
+ENERGY_TABLE, QUALITY_TABLE, PROFILE_TABLE = "ElectricEnergyValues", "ElectricQualityValues", "ElectricPowerValues"
+CALENDAR_REGISTERS = registry.select(family=ELECTRIC, table=ENERGY_TABLE, cumulative=True, cadence=CALENDAR)
+POLLED = tuple(m.name for m in registry.REGISTRY if m.family == ELECTRIC and m.cadence == registry.MOMENT
+               and ((m.table == ENERGY_TABLE and m.cumulative) or m.table == QUALITY_TABLE))
+PROFILES = registry.select(family=ELECTRIC, table=PROFILE_TABLE, cadence=registry.PROFILE)
 
 
 def schedule_for(tariffs: int) -> TariffSchedule:
@@ -154,6 +163,18 @@ class ElectricStory(Story):
     """The life of one electricity meter from ``origin_day`` to ``end_ts``: a view at ``end_ts``
     of its ``ElectricModel`` (shared between stories of one meter with ``reuse=True``)."""
 
+    @classmethod
+    def produces(cls, entry: registry.Measure) -> bool:
+        """Whether ``entry`` is one of the records this story knows how to produce."""
+        if entry.meter != ELECTRIC:
+            return False
+        if entry.family == JOURNAL:
+            return True
+        register = registry.MEASURES.get(entry.consumption_of or "")
+        if register is not None:  # a consumption: the difference of a calendar register
+            return register.name in CALENDAR_REGISTERS and register.cadence == entry.cadence
+        return entry.name in CALENDAR_REGISTERS or entry.name in POLLED or entry.name in PROFILES
+
     def __init__(self, spec: MeterSpec, root_seed: int, options: StoryOptions,
                  origin_day: dt.date, end_ts: int,
                  outages: Optional[Sequence[Outage]] = None, *, reuse: bool = False) -> None:
@@ -265,20 +286,25 @@ class ElectricStory(Story):
         device, meter_id = spec.device_idx, spec.meter_id
         if window_start < self.origin_ts:
             raise InputError("the requested history starts before the meter's story: ask for fewer records")
-        midnights, months = timegrid.window_stamps(window_start, end_ts, tz)
+        midnights = timegrid.window_stamps(window_start, end_ts, tz)[0]
         step = (moment_step_minutes or self.options.moment_step_minutes) * 60
 
-        for measure, stamps in (("ElDayEnergy", midnights), ("ElMonthEnergy", months)):
+        # the registers the meter keeps by the calendar (day, month, ...), each followed by the
+        # consumption that is its difference: the stamps are the registry's cadence
+        for measure in CALENDAR_REGISTERS:
             cons_measure = registry.consumption_measure(measure)
             if not measures & {measure, cons_measure}:
                 continue
+            cadence = registry.MEASURES[measure].cadence
+            stamps = calendar_stamps(cadence, window_start, end_ts, tz)  # type: ignore[arg-type]
+            per_step = CHUNK_DAYS * (24 if cadence == registry.HOUR else 1)
             # overrides may change what a register record holds; the consumption record is the
             # difference of the registers as written, so those are kept (only then)
             kept: Optional[List[Dict]] = [] if measure in measures and cons_measure in measures \
                 and em.overrides.by_measure.get(measure) else None
             if measure in measures:
-                for lo in range(0, len(stamps), CHUNK_DAYS):
-                    chunk = stamps[lo:lo + CHUNK_DAYS]
+                for lo in range(0, len(stamps), per_step):
+                    chunk = stamps[lo:lo + per_step]
                     registers = self.registers_at(chunk)
                     for ts in chunk:
                         model_values = self.energy_values(registers[ts])
@@ -287,10 +313,10 @@ class ElectricStory(Story):
                             kept.append(values if values is not None else model_values)
                     yield None
             if cons_measure in measures:
-                for lo in range(0, len(stamps) - 1, CHUNK_DAYS):
-                    chunk = stamps[lo:lo + CHUNK_DAYS + 1]  # and the following register
+                for lo in range(0, len(stamps) - 1, per_step):
+                    chunk = stamps[lo:lo + per_step + 1]  # and the following register
                     if kept is not None:
-                        written = kept[lo:lo + CHUNK_DAYS + 1]
+                        written = kept[lo:lo + per_step + 1]
                     else:
                         registers = self.registers_at(chunk)
                         written = [self.energy_values(registers[ts]) for ts in chunk]
@@ -305,26 +331,24 @@ class ElectricStory(Story):
         outage_offs = self.core.outage_offs
         in_outage = self._in_outage
         polls = PollClock(self.root_seed, spec.ordinal, step)
-        if "ElMomentEnergy" in measures:
-            energy = self.energy_values
+        # what the meter is read for at each poll (Valid = 0 while it is off)
+        energy, quality = self.energy_values, self.reported_quality_values
+        for measure in (m for m in POLLED if m in measures):
+            quality_record = registry.MEASURES[measure].table == QUALITY_TABLE
             for a, b in spans:
                 moments = polls.instants(a, b, tz)
-                registers = self.registers_at(moments)
-                em.records("ElMomentEnergy", device, meter_id, (
-                    (ts, 0, None) if in_outage(ts, outage_offs) else (ts, 1, energy(registers[ts]))
+                if quality_record:
+                    value_at = quality
+                else:
+                    registers = self.registers_at(moments)
+                    value_at = lambda ts, registers=registers: energy(registers[ts])  # noqa: E731
+                em.records(measure, device, meter_id, (
+                    (ts, 0, None) if in_outage(ts, outage_offs) else (ts, 1, value_at(ts))
                     for ts in moments))
                 yield None
-        if "ElMomentQuality" in measures:
-            quality = self.reported_quality_values
+        for measure in (m for m in PROFILES if m in measures):
             for a, b in spans:
-                moments = polls.instants(a, b, tz)
-                em.records("ElMomentQuality", device, meter_id, (
-                    (ts, 0, None) if in_outage(ts, outage_offs) else (ts, 1, quality(ts))
-                    for ts in moments))
-                yield None
-        if "ElArr1ConsPower" in measures:
-            for a, b in spans:
-                em.records("ElArr1ConsPower", device, meter_id, self._profile(a, b))
+                em.records(measure, device, meter_id, self._profile(a, b))
                 yield None
         self._emit_journals(em, window_start, measures, journal_last or {})
         yield None

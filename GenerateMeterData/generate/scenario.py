@@ -112,6 +112,7 @@ class Scenario:
             unknown = self.measures - set(ALL_MEASURES) - set(registry.ALIASES)
             if unknown:
                 raise InputError(f"unknown measure(s) {', '.join(sorted(unknown))}; valid: {', '.join(ALL_MEASURES)}")
+            check_producible(self.measures)
         self.overrides = Overrides.coerce(overrides)
         if depth == "retention":
             self.depth: Optional[Dict[str, int]] = {m: registry.default_retention(m) for m in ALL_MEASURES}
@@ -339,6 +340,22 @@ def _story_steps(story, emitter: Emitter, window_start: int, measures: Set[str],
     else:
         yield from steps(emitter, window_start, measures, journal_last=journal_last,
                          moment_step_minutes=moment_step_minutes)
+
+
+def check_producible(names: Iterable[str]) -> None:
+    """InputError in one line naming every measure of ``names`` that is in the registry but
+    that no story produces (its meter family's story does not know its table and cadence):
+    such a measure would otherwise be written as no rows at all."""
+    missing = []
+    for name in names:
+        entry = registry.measure(name)
+        story = STORY_CLASSES.get(entry.meter)
+        if entry.is_record and (story is None or not story.produces(entry)):
+            missing.append(f"{entry.name} ({entry.table}, cadence {entry.cadence})")
+    if missing:
+        raise InputError(f"no story produces measure {', '.join(missing)}: the registry has it, but "
+                         "its meter family's story (generate/electric.py, generate/modules.py) does not "
+                         "know that table and cadence")
 
 
 def _epoch(value: object) -> int:

@@ -4,6 +4,7 @@ event helpers.  ``electric.py`` tells an electricity meter's story, ``modules.py
 concentrator's and a discrete I/O module's; the seed API and ``Scenario`` drive them all."""
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -96,7 +97,16 @@ class StoryCache:
 
 class Story:
     """What every meter family's story shares: ``emit_steps`` yields between spans of records
-    (when the caller may take ``em.rows`` away); ``emit`` runs them all."""
+    (when the caller may take ``em.rows`` away); ``emit`` runs them all.
+
+    Which measures a story writes is read from the registry: ``produces`` says whether it can
+    produce a registry entry (its table, cadence, kind), and the entry's cadence decides the
+    stamps (``cadence_stamps``) -- a new measure of a known table and cadence needs no code."""
+
+    @classmethod
+    def produces(cls, entry: registry.Measure) -> bool:
+        """Whether this story can produce the records of ``entry``."""
+        return False
 
     def emit(self, em: Emitter, window_start: int, measures: Set[str],
              journal_last: Optional[Dict[str, int]] = None,
@@ -112,6 +122,28 @@ class Story:
         raise NotImplementedError
 
 
+# Cadences stamped by the calendar alone: a local hour start, a local midnight, the 1st.
+CALENDAR = (registry.HOUR, registry.DAY, registry.MONTH)
+
+
+def hour_stamps(window_start: int, end: int, tz: dt.tzinfo) -> List[int]:
+    """Every local hour start in [window_start, end] (a DST day has 23 or 25 of them)."""
+    first = timegrid.local_datetime(window_start, tz).date()
+    last = timegrid.local_datetime(end, tz).date()
+    midnights = timegrid.midnights(first, (last - first).days + 2, tz)
+    return [t for a, b in zip(midnights, midnights[1:]) for t in range(a, b, 3600) if window_start <= t <= end]
+
+
+def calendar_stamps(cadence: str, window_start: int, end: int, tz: dt.tzinfo) -> List[int]:
+    """The stamps of a calendar cadence (``CALENDAR``) within [window_start, end]."""
+    if cadence == registry.HOUR:
+        return hour_stamps(window_start, end, tz)
+    midnights, months = timegrid.window_stamps(window_start, end, tz)
+    if cadence == registry.DAY:
+        return midnights
+    if cadence == registry.MONTH:
+        return months
+    raise ValueError(f"{cadence!r} is not a calendar cadence")
 
 
 def poisson_times(rng, start: int, end: int, per_30_days: float) -> List[int]:
