@@ -188,3 +188,18 @@ def test_a_measure_no_story_produces_is_refused_in_one_line(monkeypatch):
     message = str(caught.value)
     assert "\n" not in message and "PlsProfilePulse (PulseValues, cadence profile)" in message
     assert "ElDayEnergy" not in message
+
+
+def test_per_family_config_defaults_are_data_and_are_written():
+    from GenerateMeterData.generate.meters import CONFIG_DEFAULTS, FAMILY_CONFIG
+    from GenerateMeterData.schema.layout import TABLE_COLUMNS
+
+    assert set(CONFIG_DEFAULTS) == set(FAMILY_CONFIG) == set(measures.METER_FAMILIES)
+    for family, defaults in CONFIG_DEFAULTS.items():
+        table = FAMILY_CONFIG[family][1]
+        assert set(defaults) <= set(TABLE_COLUMNS[table])
+        type_name = next(name for name, kind in sorted(METER_KINDS.items()) if kind.family == family)
+        rows = Scenario(meters=[MeterPlan(type_name)], days=1, end=END, measures=[]).build()
+        (row,) = rows[table]
+        written = dict(zip(TABLE_COLUMNS[table], row))
+        assert {column: written[column] for column in defaults} == defaults
