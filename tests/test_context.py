@@ -3,6 +3,7 @@ target's clock, a target configured later inherits it, and Scenario.create ends 
 date of the target's clock.  Expected stamps are computed here with zoneinfo."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sqlite3
 from zoneinfo import ZoneInfo
@@ -64,3 +65,31 @@ def test_seed_classes_end_at_their_targets_clock(tmp_path):
     target.context = target.context.with_clock(NOW)
     records = GenerateMeterData.ElDayEnergy(Count_timestamp=2, target=target).get("ElDayEnergy")
     assert [r["Timestamp"] for r in records] == [midnight(dt.date(2026, 3, 9)), midnight(dt.date(2026, 3, 10))]
+
+
+def _data(path: str):
+    with sqlite3.connect(path) as conn:
+        return {table: conn.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
+                for table in ("MeterTable", "ElectricConfig", "MeterData", "ElectricEnergyValues")}
+
+
+def test_scenario_create_takes_the_seed_and_locale_it_does_not_name_from_the_target(tmp_path):
+    from GenerateMeterData import StoryOptions
+
+    paths = [str(tmp_path / f"{name}.db") for name in ("context", "explicit", "default")]
+    targets = [LocalTarget(path) for path in paths]
+    for target in targets:
+        target.init()
+    targets[0].context = dataclasses.replace(targets[0].context, seed=7, locale="ru_RU")
+    end = dt.date(2026, 3, 1)
+    Scenario(meters=12, days=2, end=end, measures=["ElDayEnergy"]).create(targets[0])
+    Scenario(meters=12, days=2, end=end, seed=7, measures=["ElDayEnergy"],
+             options=StoryOptions(locale="ru_RU")).create(targets[1])
+    Scenario(meters=12, days=2, end=end, measures=["ElDayEnergy"]).create(targets[2])
+    context, explicit, default = (_data(path) for path in paths)
+    assert context == explicit          # 12 meters: the mix past the 9 fixed types is drawn from the seed
+    assert context["MeterTable"] != default["MeterTable"]
+    assert context["ElectricEnergyValues"] != default["ElectricEnergyValues"]
+    bound = Scenario(meters=1).for_target(targets[0])
+    assert (bound.seed, bound.options.locale) == (7, "ru_RU")
+    assert Scenario(meters=1, seed=3).for_target(targets[0]).seed == 3   # a seed of its own wins

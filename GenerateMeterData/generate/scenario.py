@@ -60,13 +60,15 @@ class MeterPlan:
 class Scenario:
     """N meters over a period with every measure, each meter one consistent story.
 
-    Its calendar (midnights, month starts, "today") is in the time zone of the target it is
-    written to (``create``), unless ``options`` name one (``StoryOptions(timezone=...)``);
-    ``build()`` without a target uses Europe/Moscow.  ``period_minutes`` is the load-profile
-    period of every meter whose plan does not set its own."""
+    Written to a target (``create``) it takes what it does not name itself from the target's
+    context: the time zone of its calendar (midnights, month starts; ``StoryOptions(timezone=...)``
+    wins), "today" from the target's clock when ``end`` is not given, the root seed when ``seed``
+    is not given, the Faker locale when the options name none.  ``build()`` without a target
+    uses Europe/Moscow, today and seed 20240601.  ``period_minutes`` is the load-profile period
+    of every meter whose plan does not set its own."""
 
     def __init__(self, meters: Union[int, Sequence[MeterPlan]] = 1, days: int = 30,
-                 end: Optional[dt.date] = None, seed: int = DEFAULT_SEED,
+                 end: Optional[dt.date] = None, seed: Optional[int] = None,
                  measures: Optional[Iterable[str]] = None,
                  overrides: Union[None, Overrides, Mapping, Iterable] = None,
                  options: Optional[StoryOptions] = None, period_minutes: int = DEFAULT_PERIOD_MINUTES,
@@ -77,20 +79,19 @@ class Scenario:
             raise InputError(f"meters must be >= 0, got {meters}")
         if isinstance(days, bool) or not isinstance(days, int) or days < 1:
             raise InputError(f"days must be a whole number >= 1, got {days!r}")
-        if not isinstance(seed, int):
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise InputError(f"seed must be an integer, got {seed!r}")
         check_period(period_minutes, "Scenario period_minutes")
         self.options = options or StoryOptions()
-        self.seed = seed
+        self._seed_given = seed is not None
+        self.seed = DEFAULT_SEED if seed is None else seed
         self.days = days
         self.period_minutes = period_minutes
         self._end_given = end
         self._set_calendar()
+        self._mix_count = meters if isinstance(meters, int) else None
         if isinstance(meters, int):
-            rng = stream(seed, "mix")
-            self.plans = [MeterPlan(DEFAULT_MIX[i % len(DEFAULT_MIX)] if i < len(DEFAULT_MIX)
-                                    else rng.choice(DEFAULT_MIX))
-                          for i in range(meters)]
+            self.plans = _default_mix(meters, self.seed)
         else:
             self.plans = list(meters)
             if not all(isinstance(plan, MeterPlan) for plan in self.plans):
@@ -148,11 +149,20 @@ class Scenario:
         (``target.context``) unless the options name another, and -- without an ``end`` of its
         own -- ending on the local date of the target's clock (a pinned one: ``set_clock``,
         --meterdata-now)."""
-        bound = self.in_zone(target.context.timezone)
-        if self._end_given is None and target.context.clock is not None:
+        context = target.context
+        bound = self.in_zone(context.timezone)
+        if self._end_given is None and context.clock is not None:
             bound = copy.copy(bound)
-            bound._end_given = timegrid.local_datetime(target.context.clock, bound.tz).date()
+            bound._end_given = timegrid.local_datetime(context.clock, bound.tz).date()
             bound._set_calendar()
+        if not self._seed_given and context.seed != self.seed:
+            bound = copy.copy(bound)
+            bound.seed = context.seed
+            if self._mix_count is not None:
+                bound.plans = _default_mix(self._mix_count, context.seed)
+        if self.options.locale is None and context.locale is not None:
+            bound = copy.copy(bound)
+            bound.options = dataclasses.replace(bound.options, locale=context.locale)
         return bound
 
     def period_of(self, plan: MeterPlan) -> int:
@@ -356,6 +366,13 @@ def check_producible(names: Iterable[str]) -> None:
         raise InputError(f"no story produces measure {', '.join(missing)}: the registry has it, but "
                          "its meter family's story (generate/electric.py, generate/modules.py) does not "
                          "know that table and cadence")
+
+
+def _default_mix(count: int, seed: int) -> List[MeterPlan]:
+    """The plans of ``count`` meters of a default scenario: DEFAULT_MIX, then drawn from it."""
+    rng = stream(seed, "mix")
+    return [MeterPlan(DEFAULT_MIX[i % len(DEFAULT_MIX)] if i < len(DEFAULT_MIX) else rng.choice(DEFAULT_MIX))
+            for i in range(count)]
 
 
 def _epoch(value: object) -> int:
