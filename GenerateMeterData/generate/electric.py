@@ -12,7 +12,7 @@ import datetime as dt
 import math
 import threading
 from collections import OrderedDict
-from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ..errors import InputError
 from ..model import timegrid
@@ -337,11 +337,9 @@ class ElectricStory(Story):
             quality_record = registry.MEASURES[measure].table == QUALITY_TABLE
             for a, b in spans:
                 moments = polls.instants(a, b, tz)
-                if quality_record:
-                    value_at = quality
-                else:
-                    registers = self.registers_at(moments)
-                    value_at = lambda ts, registers=registers: energy(registers[ts])  # noqa: E731
+                value_at: Callable[[int], object] = quality
+                if not quality_record:
+                    value_at = _registers_read(energy, self.registers_at(moments))
                 em.records(measure, device, meter_id, (
                     (ts, 0, None) if in_outage(ts, outage_offs) else (ts, 1, value_at(ts))
                     for ts in moments))
@@ -480,6 +478,12 @@ class ElectricStory(Story):
                 numbered = [(i, ev) for i, ev in numbered if window_start <= ev[0] <= self.end_ts]
             for event_id, (ts, event) in numbered:
                 em.record(name, device, meter_id, ts, 1, journal_values(event, event_id))
+
+def _registers_read(energy: Callable[[List[List[int]]], object],
+                    registers: Dict[int, List[List[int]]]) -> Callable[[int], object]:
+    """The energy values at a moment of ``registers`` (a poll's registers, read once per span)."""
+    return lambda ts: energy(registers[ts])
+
 
 def _difference(following: Dict, current: Dict) -> Dict[int, Optional[list]]:
     out: Dict[int, Optional[list]] = {}

@@ -8,7 +8,7 @@ import copy
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Collection, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import Collection, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Type, Union
 
 from ..errors import InputError
 from ..model import timegrid
@@ -21,7 +21,7 @@ from .modules import DigitalStory, PulseStory
 from .overrides import Overrides
 from .polls import PollClock
 from .rows import IdAllocator, NameIndex, RowSet
-from .story import StoryOptions
+from .story import Story, StoryOptions
 from .summary import LoadSummary
 
 # The mix of a default scenario: mostly three-phase, some single-phase, a two-tariff meter.
@@ -35,7 +35,8 @@ DEFAULT_MEASURES = {family: registry.select(meter=family, records=True, by_defau
 # one measure more): a meter of a few hundred days is one RowSet, one over decades streams.
 ROWS_PER_SET = 50_000
 DEFAULT_PERIOD_MINUTES = 30   # a Scenario's load-profile period unless it is given
-STORY_CLASSES = {registry.ELECTRIC: ElectricStory, registry.PULSE: PulseStory, registry.DIGITAL: DigitalStory}
+STORY_CLASSES: Dict[str, Type[Story]] = {registry.ELECTRIC: ElectricStory, registry.PULSE: PulseStory,
+                                         registry.DIGITAL: DigitalStory}
 
 
 @dataclass

@@ -16,6 +16,7 @@ from ..model.tariffs import TariffSchedule
 from ..schema import measures as registry
 from ..schema.measures import JOURNAL_NAMES
 from .emit import Emitter
+from .meters import MeterSpec
 
 KEEP_ALL_DAYS = 400    # a story up to this long keeps every day's slots; a longer one the last few
 OUTAGE_MARGIN = 86400  # outages are drawn past the last day, so the last day's are complete
@@ -102,6 +103,12 @@ class Story:
     Which measures a story writes is read from the registry: ``produces`` says whether it can
     produce a registry entry (its table, cadence, kind), and the entry's cadence decides the
     stamps (``cadence_stamps``) -- a new measure of a known table and cadence needs no code."""
+
+    def __init__(self, spec: MeterSpec, root_seed: int, options: StoryOptions, origin_day: dt.date,
+                 end_ts: int, *, reuse: bool = False) -> None:
+        """The story of the meter ``spec`` from ``origin_day`` to ``end_ts``; ``reuse`` keeps its
+        model in the per-process cache."""
+        raise NotImplementedError
 
     @classmethod
     def produces(cls, entry: registry.Measure) -> bool:
