@@ -51,3 +51,12 @@ def test_a_seed_class_the_registry_does_not_name_is_refused_at_its_declaration()
         type("ElHourEnergy", (seedapi._Measure,), {"measure": "ElHourEnergy"})
     with pytest.raises(TypeError, match="Mislabelled: the registry has no measure 'ElDayEnergy'"):
         type("Mislabelled", (seedapi._Measure,), {"measure": "ElDayEnergy"})
+
+
+def test_journal_name_is_written_out_and_is_the_registrys_journals():
+    assert [member.name for member in GenerateMeterData.JournalName] == list(measures.JOURNAL_NAMES)
+    assert all(member.value == member.name and str(member) == member.name for member in GenerateMeterData.JournalName)
+    tree = ast.parse(SOURCE)
+    (declared,) = [node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "JournalName"]
+    assert [t.id for stmt in declared.body if isinstance(stmt, ast.Assign) for t in stmt.targets] == \
+        list(measures.JOURNAL_NAMES)
