@@ -203,3 +203,12 @@ def test_per_family_config_defaults_are_data_and_are_written():
         (row,) = rows[table]
         written = dict(zip(TABLE_COLUMNS[table], row))
         assert {column: written[column] for column in defaults} == defaults
+
+
+def test_a_measure_no_meter_of_the_scenario_records_is_refused_in_one_line():
+    with pytest.raises(InputError) as caught:
+        Scenario(meters=[MeterPlan("SE303")], measures=["ElDayEnergy", "PlsDayPulse"])
+    message = str(caught.value)
+    assert "\n" not in message and "PlsDayPulse" in message and "ElDayEnergy" not in message
+    Scenario(meters=[MeterPlan("SE303"), MeterPlan(_type_keeping(measures.MEASURES["PlsDayPulse"]))],
+             measures=["ElDayEnergy", "PlsDayPulse"])   # with a pulse concentrator: accepted

@@ -115,6 +115,12 @@ class Scenario:
             if unknown:
                 raise InputError(f"unknown measure(s) {', '.join(sorted(unknown))}; valid: {', '.join(ALL_MEASURES)}")
             check_producible(self.measures)
+            families = {self._family(plan) for plan in self._all_plans() if plan.count}
+            unrecorded = sorted(m for m in self.measures if families and registry.measure(m).meter not in families)
+            if unrecorded:
+                raise InputError(f"no meter of the scenario records {', '.join(unrecorded)}: its meters are "
+                                 f"{', '.join(sorted(families))}; add a MeterPlan of a "
+                                 f"{'/'.join(sorted({registry.measure(m).meter for m in unrecorded}))} type")
         self.overrides = Overrides.coerce(overrides)
         if depth == "retention":
             self.depth: Optional[Dict[str, int]] = {m: registry.default_retention(m) for m in ALL_MEASURES}
