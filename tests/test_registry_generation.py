@@ -118,6 +118,7 @@ target.init()
 target.context = target.context.with_clock(int(dt.datetime(2026, 3, 10, 14, 20, tzinfo=ZoneInfo("Europe/Moscow")).timestamp()))
 last = GenerateMeterData.ElHourEnergy(Count_timestamp=3, target=target).get("ElHourEnergy")
 moscow = ZoneInfo("Europe/Moscow")
+assert "ElHourEnergy" in GenerateMeterData.__all__
 assert sorted({r["Timestamp"] for r in last}) == [int(dt.datetime(2026, 3, 10, h, 0, tzinfo=moscow).timestamp()) for h in (12, 13, 14)]
 try:
     Scenario(meters=1, measures=["ElDayPower"])
@@ -159,12 +160,14 @@ def test_a_new_measure_on_an_existing_table_is_the_registry_entry_and_its_seed_c
     seed_file.write_text(text, encoding="utf-8")
     init_file = package / "__init__.py"
     text = init_file.read_text(encoding="utf-8")
-    init_file.write_text(text.replace("ElDayEnergy, ElMomentEnergy,", "ElDayEnergy, ElHourEnergy, ElMomentEnergy,", 1),
+    text = text.replace("ElDayEnergy, ElMomentEnergy,", "ElDayEnergy, ElHourEnergy, ElMomentEnergy,", 1)
+    init_file.write_text(text.replace('"ElMonthConsEnergy", ', '"ElMonthConsEnergy", "ElHourEnergy", ', 1),
                          encoding="utf-8")
 
     # the measure: its registry entry (2 lines), its seed class (2 lines and 2 blank ones) and its
-    # name in seedapi's __all__ and the package's imports (1 line each) -- no story code
-    assert _count_changes(PACKAGE, package) == (3, 8)
+    # name in seedapi's __all__, the package's import and the package's __all__ (1 line each) --
+    # no story code
+    assert _count_changes(PACKAGE, package) == (3, 9)
     text = registry_file.read_text(encoding="utf-8")
     registry_file.write_text(text.replace(anchor, UNPRODUCIBLE_ENTRY + anchor), encoding="utf-8")
     script = tmp_path / "new_measure.py"

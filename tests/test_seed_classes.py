@@ -60,3 +60,13 @@ def test_journal_name_is_written_out_and_is_the_registrys_journals():
     (declared,) = [node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "JournalName"]
     assert [t.id for stmt in declared.body if isinstance(stmt, ast.Assign) for t in stmt.targets] == \
         list(measures.JOURNAL_NAMES)
+
+
+def test_the_packages_all_is_written_out_and_starts_with_the_seed_classes():
+    source = pathlib.Path(GenerateMeterData.__file__).read_text(encoding="utf-8")
+    literal = next(node.value for node in ast.parse(source).body if isinstance(node, ast.Assign)
+                   and [t.id for t in node.targets if isinstance(t, ast.Name)] == ["__all__"])
+    assert isinstance(literal, ast.List) and all(isinstance(item, ast.Constant) for item in literal.elts)
+    assert GenerateMeterData.__all__[:len(seedapi.SEED_CLASSES)] == seedapi.SEED_CLASSES
+    assert len(set(GenerateMeterData.__all__)) == len(GenerateMeterData.__all__)
+    assert all(hasattr(GenerateMeterData, name) for name in GenerateMeterData.__all__)
