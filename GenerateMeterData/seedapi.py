@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 import os
 import uuid
-from typing import Any, Dict, List, Optional, Type
+from typing import Any, Dict, List, Optional, Type, Union, cast
 
 from .errors import InputError
 from .generate.story import StoryOptions, check_journal_name
@@ -30,7 +30,6 @@ from .model import timegrid
 from .model.rng import faker_for, stream
 from .schema import layout, measures
 from .schema.layout import CONFIG_MEASURE_TABLE, CONFIG_TAGS, METER_TABLE_COLUMNS, TABLE_COLUMNS
-from .schema.measures import JOURNAL_NAMES
 from .schema.reference import DEFAULT_METER_TYPE
 from .model.context import check_clock, check_timezone
 from .targets import current_default_target, default_target, set_default_target, target_for
@@ -88,6 +87,14 @@ class JournalName(str, enum.Enum):
     def __str__(self) -> str:
         return self.value
 
+
+# What the classes take, as a type checker sees it: tags by name, a meter (the dict of
+# .get('MeterTable'), or a one-item list of it), a config (its dict, or a list: the last one), a
+# journal (a JournalName, its name, or its ArchTypes.Id).
+Tags = Dict[str, object]
+MeterArgument = Union[None, Dict[str, object], List[Dict[str, object]]]
+ConfigArgument = Union[None, Dict[str, object], List[Dict[str, object]]]
+RecordType = Union[None, "JournalName", str, int]
 
 HISTORY_MONTHS = 26  # how far back a seed-API meter's story starts (the 1st of that month)
 SEED_MOMENT_STEP = 5  # minutes between moment records, as the seed generated them
@@ -206,12 +213,12 @@ class MeterTable(_Written):
 
     default_type = DEFAULT_METER_TYPE[measures.ELECTRIC]
 
-    def __init__(self, redefine_tag: Optional[Dict[str, Any]] = None, *, Type: Optional[str] = None,
-                 target: Optional[Target] = None, Redefine_tag: Optional[Dict[str, Any]] = None) -> None:
+    def __init__(self, redefine_tag: Optional[Tags] = None, *, Type: Optional[str] = None,
+                 target: Optional[Target] = None, Redefine_tag: Optional[Tags] = None) -> None:
         super().__init__()
         tags = dict(redefine_tag or Redefine_tag or {})
         check_tags("MeterTable", tags, "MeterTable redefine_tag")
-        type_name = tags.pop("typeName", None) or Type or self.default_type
+        type_name = cast(str, tags.pop("typeName", None) or Type or self.default_type)
         kind_of(type_name)
         target = target or default_target()
         holder: Dict[str, Any] = {}
@@ -287,8 +294,8 @@ class _Config(_Written):
                 raise TypeError(f"{cls.__name__}: the registry names {cls.measure}'s seed class "
                                 f"{measures.MEASURES[cls.measure].seed_class}")
 
-    def __init__(self, MeterTable: Any = None, Config_tag: Optional[Dict[str, Any]] = None,
-                 Redefine_tag: Optional[Dict[str, Any]] = None, *, target: Optional[Target] = None) -> None:
+    def __init__(self, MeterTable: MeterArgument = None, Config_tag: Optional[Tags] = None,
+                 Redefine_tag: Optional[Tags] = None, *, target: Optional[Target] = None) -> None:
         super().__init__()
         target = target or default_target()
         tags = dict(Config_tag or {})
@@ -372,9 +379,10 @@ class _Measure(_Written):
         if cls.__doc__ is None:
             cls.__doc__ = entry.doc
 
-    def __init__(self, MeterTable: Any = None, ElConfig: Any = None, Count_timestamp: int = 1,
-                 Redefine_tag: Optional[Dict[str, Any]] = None, *, PlsConfig: Any = None,
-                 DigConfig: Any = None, RecordTypeId: Any = None, target: Optional[Target] = None) -> None:
+    def __init__(self, MeterTable: MeterArgument = None, ElConfig: ConfigArgument = None, Count_timestamp: int = 1,
+                 Redefine_tag: Optional[Tags] = None, *, PlsConfig: ConfigArgument = None,
+                 DigConfig: ConfigArgument = None, RecordTypeId: RecordType = None,
+                 target: Optional[Target] = None) -> None:
         super().__init__()
         target = target or default_target()
         count = _count(Count_timestamp)
@@ -494,20 +502,22 @@ MEASURE_CLASSES: Dict[str, Type[_Measure]] = {
 class Journal(_Measure):
     """Records of one journal: ``RecordTypeId`` is a JournalName (or its name or id)."""
 
-    config_class = ElConfig
-
-    def __init__(self, RecordTypeId: Any = None, Redefine_tag: Optional[Dict[str, Any]] = None,
-                 Count_timestamp: int = 1, MeterTable: Any = None, ElConfig: Any = None, **kwargs: Any) -> None:
+    def __init__(self, RecordTypeId: RecordType = None, Redefine_tag: Optional[Tags] = None,
+                 Count_timestamp: int = 1, MeterTable: MeterArgument = None, ElConfig: ConfigArgument = None,
+                 *, PlsConfig: ConfigArgument = None, DigConfig: ConfigArgument = None,
+                 target: Optional[Target] = None) -> None:
         if RecordTypeId is None:
             raise InputError("Journal needs RecordTypeId=JournalName.<journal>")
         name = str(getattr(RecordTypeId, "value", RecordTypeId))
         meter = measures.MEASURES[name].meter if name in measures.MEASURES else measures.ELECTRIC
+        configs = {"PlsConfig": PlsConfig, "DigConfig": DigConfig}
         if meter != measures.ELECTRIC:  # a pulse journal: the config given is that meter's
-            self.config_class = CONFIG_CLASSES[meter]  # type: ignore[assignment]
-            kwargs.setdefault(self.config_class.measure, ElConfig)
+            self.config_class = CONFIG_CLASSES[meter]
+            if configs[self.config_class.measure] is None:
+                configs[self.config_class.measure] = ElConfig
             ElConfig = None
         super().__init__(MeterTable=MeterTable, ElConfig=ElConfig, Count_timestamp=Count_timestamp,
-                         Redefine_tag=Redefine_tag, RecordTypeId=RecordTypeId, **kwargs)
+                         Redefine_tag=Redefine_tag, RecordTypeId=RecordTypeId, target=target, **configs)
 
     def _measure_name(self, record_type: Any, target: Target) -> str:
         value = getattr(record_type, "value", record_type)
