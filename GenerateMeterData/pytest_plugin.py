@@ -52,7 +52,6 @@ import pytest
 from . import seedapi
 from . import settings as settings_module
 from .generate.scenario import Scenario
-from .model import timegrid
 from .records.summary import CreatedMeter, LoadSummary
 from .targets import LocalTarget, target_for
 from .targets.base import LoadObserver, Target
@@ -88,13 +87,6 @@ def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "meterdata_device: the test needs a real device (settings.ini); "
                                        "skipped when none is configured")
     config.stash[_SESSION] = MeterdataSession(config)
-
-
-def pytest_unconfigure(config) -> None:
-    """Give the seed API back the clock it had before the session pinned it."""
-    session = config.stash.get(_SESSION, None)
-    if session is not None and session.now is not None:
-        seedapi.set_clock(session.clock_before)
 
 
 def _pinned_now(config) -> Optional[dt.datetime]:
@@ -164,21 +156,6 @@ class MeterdataSession:
         self.where = ""                       # the local file, or the device and its db_path
         self.from_workers: List[str] = []     # under xdist: the workers' summary lines
         self.now = _pinned_now(config)        # --meterdata-now: the seeders' "now" (local), or None
-        self.clock_before: Optional[int] = None
-        if self.now is not None:  # pinned for the whole session, before any test runs
-            zone = timegrid.zone(self._timezone())
-            self.clock_before = seedapi.set_clock(int(self.now.replace(tzinfo=zone).timestamp()))
-
-    def _timezone(self) -> str:
-        """The target's time zone from its settings (read, not connected) -- the zone its
-        context will have; the default when the settings cannot be read (the session then fails
-        at its first seeder anyway)."""
-        path = _settings_path(self.config)
-        try:
-            return settings_module.settings_context(settings_module.load(path, _option(self.config, "section"))
-                                                    ).timezone if path else timegrid.DEFAULT_TIMEZONE
-        except Exception:
-            return timegrid.DEFAULT_TIMEZONE
 
     def open(self, tmp_path_factory) -> Target:
         """The session's target, checked on first use; the failure is kept, never retried."""
@@ -202,6 +179,8 @@ class MeterdataSession:
                 target.close()
             self.failure = f"meterdata: the target from {source} cannot be used: {_first_line(exc)}"
             raise TargetUnavailable(self.failure) from None
+        if self.now is not None:  # --meterdata-now, a local time in the target's zone: its clock
+            target.context = target.context.with_clock(int(self.now.replace(tzinfo=target.context.tz).timestamp()))
         if hasattr(self.config, "workerinput"):  # pytest-xdist: a MeterId range of its own per worker
             target.meter_id_floor = 1001 + _worker_index(self.config) * WORKER_METER_ID_SPAN
             target.meter_id_span = WORKER_METER_ID_SPAN
@@ -356,10 +335,7 @@ class Seeder:
     def scenario(self, **kwargs: Any) -> LoadSummary:
         """Write ``Scenario(**kwargs)`` to the target; returns what was written, with the
         MeterIds and DeviceIdx the target assigned (``.meter_ids``, ``.device_idxs``, ``.created``).
-        Without ``end=`` it ends today -- or on the date of --meterdata-now."""
-        session = self.session
-        if session is not None and session.now is not None:
-            kwargs.setdefault("end", session.now.date())
+        Without ``end=`` it ends today -- or on the date of --meterdata-now (the target's clock)."""
         with self.writing() as target:
             return Scenario(**kwargs).create(target)
 

@@ -14,45 +14,108 @@ from __future__ import annotations
 
 import enum
 import os
-import time
-from typing import Any, Dict, List, Optional
+import uuid
+from typing import Any, Dict, List, Optional, Type, Union, cast
 
 from .errors import InputError
-from .generate.electric import StoryOptions, check_journal_name
+from .generate.story import StoryOptions, check_journal_name
 from .generate.emit import Emitter
 from .generate.meters import MeterSpec, kind_of, make_meter
 from .generate.overrides import Override, Overrides, check_tags
 from .generate.polls import PollClock
 from .records.rows import RowSet
-from .generate.scenario import emit_meter
+from .generate.scenario import check_producible, emit_meter
 from .generate.windows import last_records
 from .model import timegrid
 from .model.rng import faker_for, stream
 from .schema import layout, measures
 from .schema.layout import CONFIG_MEASURE_TABLE, CONFIG_TAGS, METER_TABLE_COLUMNS, TABLE_COLUMNS
-from .schema.measures import JOURNAL_NAMES
 from .schema.reference import DEFAULT_METER_TYPE
-from .model.context import check_timezone
+from .model.context import check_clock, check_timezone
 from .targets import current_default_target, default_target, set_default_target, target_for
 from .targets.base import Target
 
-JournalName = enum.Enum("JournalName", {name: name for name in JOURNAL_NAMES}, type=str)
-JournalName.__doc__ = "Every journal archive type of meter.db (JournalName.ElJrnlPwr ... PlsJrnlTimeCorr)."
-JournalName.__str__ = lambda self: self.value  # type: ignore[assignment]
+class JournalName(str, enum.Enum):
+    """Every journal archive type of meter.db (JournalName.ElJrnlPwr ... PlsJrnlTimeCorr), in
+    registry order; written out for type checkers, tests/test_seed_classes.py checks it is the
+    registry's JOURNAL_NAMES."""
+
+    ElJrnlPwr = "ElJrnlPwr"
+    ElJrnlTimeCorr = "ElJrnlTimeCorr"
+    ElJrnlReset = "ElJrnlReset"
+    ElJrnlC1Init = "ElJrnlC1Init"
+    ElJrnlC2Init = "ElJrnlC2Init"
+    ElJrnlTrfCorr = "ElJrnlTrfCorr"
+    ElJrnlOpen = "ElJrnlOpen"
+    ElJrnlUnAyth = "ElJrnlUnAyth"
+    ElJrnlPwrA = "ElJrnlPwrA"
+    ElJrnlPwrB = "ElJrnlPwrB"
+    ElJrnlPwrC = "ElJrnlPwrC"
+    ElJrnlProg = "ElJrnlProg"
+    ElJrnlRelay = "ElJrnlRelay"
+    ElJrnlLimESumm = "ElJrnlLimESumm"
+    ElJrnlLimETrf = "ElJrnlLimETrf"
+    ElJrnlLimETrf1 = "ElJrnlLimETrf1"
+    ElJrnlLimETrf2 = "ElJrnlLimETrf2"
+    ElJrnlLimETrf3 = "ElJrnlLimETrf3"
+    ElJrnlLimETrf4 = "ElJrnlLimETrf4"
+    ElJrnlLimUAMax = "ElJrnlLimUAMax"
+    ElJrnlLimUAMin = "ElJrnlLimUAMin"
+    ElJrnlLimUBMax = "ElJrnlLimUBMax"
+    ElJrnlLimUBMin = "ElJrnlLimUBMin"
+    ElJrnlLimUCMax = "ElJrnlLimUCMax"
+    ElJrnlLimUCMin = "ElJrnlLimUCMin"
+    ElJrnlLimUABMax = "ElJrnlLimUABMax"
+    ElJrnlLimUABMin = "ElJrnlLimUABMin"
+    ElJrnlLimUBCMax = "ElJrnlLimUBCMax"
+    ElJrnlLimUBCMin = "ElJrnlLimUBCMin"
+    ElJrnlLimUCAMax = "ElJrnlLimUCAMax"
+    ElJrnlLimUCAMin = "ElJrnlLimUCAMin"
+    ElJrnlLimIAMax = "ElJrnlLimIAMax"
+    ElJrnlLimIBMax = "ElJrnlLimIBMax"
+    ElJrnlLimICMax = "ElJrnlLimICMax"
+    ElJrnlLimFreqMax = "ElJrnlLimFreqMax"
+    ElJrnlLimFreqMin = "ElJrnlLimFreqMin"
+    ElJrnlLimPwr = "ElJrnlLimPwr"
+    ElJrnlLimPwrPP = "ElJrnlLimPwrPP"
+    ElJrnlLimPwrPM = "ElJrnlLimPwrPM"
+    ElJrnlLimPwrQP = "ElJrnlLimPwrQP"
+    ElJrnlLimPwrQM = "ElJrnlLimPwrQM"
+    ElJrnlReverce = "ElJrnlReverce"
+    PlsJrnlTimeCorr = "PlsJrnlTimeCorr"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# What the classes take, as a type checker sees it: tags by name, a meter (the dict of
+# .get('MeterTable'), or a one-item list of it), a config (its dict, or a list: the last one), a
+# journal (a JournalName, its name, or its ArchTypes.Id).
+Tags = Dict[str, object]
+MeterArgument = Union[None, Dict[str, object], List[Dict[str, object]]]
+ConfigArgument = Union[None, Dict[str, object], List[Dict[str, object]]]
+RecordType = Union[None, "JournalName", str, int]
 
 HISTORY_MONTHS = 26  # how far back a seed-API meter's story starts (the 1st of that month)
 SEED_MOMENT_STEP = 5  # minutes between moment records, as the seed generated them
 
-_state: Dict[str, Any] = {"now": None}   # set_clock(): the one setting not owned by a target
+# A token for every load of this process's seed-compatible objects: derived from the pid, so a
+# forked child has a run of its own (an immutable value, not state).
+_RUN_SALT = uuid.uuid4().hex
 
 
 def set_clock(now: Optional[int] = None) -> Optional[int]:
     """Pin the moment the seed-compatible classes take as "now" (Unix seconds) -- their records
     end there -- so a suite seeds the same rows whatever day it runs; None: the real clock.
-    Returns the setting it replaced, to put back (``set_clock(previous)``)."""
-    if now is not None and (isinstance(now, bool) or not isinstance(now, int)):
-        raise InputError(f"the clock must be Unix seconds (an int) or None, got {now!r}")
-    previous, _state["now"] = _state["now"], now
+
+    The clock belongs to the default target's context (``default_target().context.clock``; a
+    target configured later inherits it); a target of one's own takes
+    ``target.context.with_clock(now)``.  Returns the setting it replaced, to put back
+    (``set_clock(previous)``)."""
+    check_clock(now)
+    target = default_target()
+    previous = target.context.clock
+    target.context = target.context.with_clock(now)
     return previous
 
 
@@ -122,8 +185,15 @@ class _Written:
         return f"<{type(self).__name__} {', '.join(self._written)}>"
 
 
-def _now() -> int:
-    return _state["now"] if _state["now"] is not None else int(time.time())
+def _now(target: Target) -> int:
+    """"Now" for a record of ``target``: its context's clock; for a target without one, the
+    clock ``set_clock()`` pinned (the default target's: it spoke for every seed-API object),
+    else the wall clock."""
+    if target.context.clock is None:
+        default = current_default_target()
+        if default is not None and default.context.clock is not None:
+            return default.context.clock
+    return target.context.now()
 
 
 def _options(target: Target) -> StoryOptions:
@@ -143,12 +213,12 @@ class MeterTable(_Written):
 
     default_type = DEFAULT_METER_TYPE[measures.ELECTRIC]
 
-    def __init__(self, redefine_tag: Optional[Dict[str, Any]] = None, *, Type: Optional[str] = None,
-                 target: Optional[Target] = None, Redefine_tag: Optional[Dict[str, Any]] = None) -> None:
+    def __init__(self, redefine_tag: Optional[Tags] = None, *, Type: Optional[str] = None,
+                 target: Optional[Target] = None, Redefine_tag: Optional[Tags] = None) -> None:
         super().__init__()
         tags = dict(redefine_tag or Redefine_tag or {})
         check_tags("MeterTable", tags, "MeterTable redefine_tag")
-        type_name = tags.pop("typeName", None) or Type or self.default_type
+        type_name = cast(str, tags.pop("typeName", None) or Type or self.default_type)
         kind_of(type_name)
         target = target or default_target()
         holder: Dict[str, Any] = {}
@@ -162,7 +232,7 @@ class MeterTable(_Written):
             key = meter_id if isinstance(meter_id, int) and meter_id > 0 else _next_provisional()
             spec = make_meter(stream(target.context.seed, "seedapi", key, "registry"), int(meter_id)
                               if isinstance(meter_id, int) else 0, meter_id, type_name,
-                              timestamp=_now(), table_overrides=tags, locale=target.context.locale)
+                              timestamp=_now(target), table_overrides=tags, locale=target.context.locale)
             spec.device_idx = ids.device_idx()
             rows = RowSet()
             rows["MeterTable"].append(spec.meter_table_row(names))
@@ -177,25 +247,17 @@ class MeterTable(_Written):
         self._written["MeterTable"] = holder["row"]
 
 
-_provisional = {"count": 0}
-
-
 def _run(target: Target):
     """Every load of this process's seed-compatible objects under one token (one line in
     'loads', one 'clear --load'); a target that already has a run token (a test's) keeps it."""
     if target.run_token is not None:
         return target.recording()
-    if _state.get("run_pid") != os.getpid():  # a forked child is a run of its own
-        import uuid
-
-        _state["run_pid"], _state["run_token"] = os.getpid(), uuid.uuid4().hex
-    return target.recording(token=_state["run_token"])
+    return target.recording(token=uuid.uuid5(uuid.NAMESPACE_OID, f"{_RUN_SALT}-{os.getpid()}").hex)
 
 
 def _next_provisional() -> str:
-    """A key no other meter of any process shares (the pid, the time, a counter)."""
-    _provisional["count"] += 1
-    return f"{os.getpid()}-{time.time_ns()}-{_provisional['count']}"
+    """A key no other meter of any process shares."""
+    return uuid.uuid4().hex
 
 
 def _meter_from(value: Any, target: Target, default_type: str) -> Dict[str, Any]:
@@ -232,8 +294,8 @@ class _Config(_Written):
                 raise TypeError(f"{cls.__name__}: the registry names {cls.measure}'s seed class "
                                 f"{measures.MEASURES[cls.measure].seed_class}")
 
-    def __init__(self, MeterTable: Any = None, Config_tag: Optional[Dict[str, Any]] = None,
-                 Redefine_tag: Optional[Dict[str, Any]] = None, *, target: Optional[Target] = None) -> None:
+    def __init__(self, MeterTable: MeterArgument = None, Config_tag: Optional[Tags] = None,
+                 Redefine_tag: Optional[Tags] = None, *, target: Optional[Target] = None) -> None:
         super().__init__()
         target = target or default_target()
         tags = dict(Config_tag or {})
@@ -245,7 +307,7 @@ class _Config(_Written):
 
         def produce(ids, names):
             spec = make_meter(stream(target.context.seed, "seedapi", meter["MeterId"], "registry"),
-                              meter["MeterId"], meter["MeterId"], meter["typeName"], timestamp=_now(),
+                              meter["MeterId"], meter["MeterId"], meter["typeName"], timestamp=_now(target),
                               config_overrides=tags, locale=target.context.locale)
             if spec.config_measure != self.measure:
                 raise InputError(f"{self.measure}: meter {meter['MeterId']} is a {meter['typeName']} "
@@ -301,15 +363,31 @@ class _Measure(_Written):
     """Records of one measure for one meter, the last ``Count_timestamp`` of its story."""
 
     measure = ""
-    config_class = ElConfig
+    config_class: Type[_Config] = ElConfig
 
-    def __init__(self, MeterTable: Any = None, ElConfig: Any = None, Count_timestamp: int = 1,
-                 Redefine_tag: Optional[Dict[str, Any]] = None, *, PlsConfig: Any = None,
-                 DigConfig: Any = None, RecordTypeId: Any = None, target: Optional[Target] = None) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A class that declares ``measure``: the registry's seed class of it (checked), with
+        the config class of its meter family and the registry's one-line doc."""
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("measure")
+        if not name:
+            return
+        entry = measures.MEASURES.get(name)
+        if entry is None or entry.seed_class != cls.__name__:
+            raise TypeError(f"{cls.__name__}: the registry has no measure {name!r} with that seed class")
+        cls.config_class = CONFIG_CLASSES[entry.meter]
+        if cls.__doc__ is None:
+            cls.__doc__ = entry.doc
+
+    def __init__(self, MeterTable: MeterArgument = None, ElConfig: ConfigArgument = None, Count_timestamp: int = 1,
+                 Redefine_tag: Optional[Tags] = None, *, PlsConfig: ConfigArgument = None,
+                 DigConfig: ConfigArgument = None, RecordTypeId: RecordType = None,
+                 target: Optional[Target] = None) -> None:
         super().__init__()
         target = target or default_target()
         count = _count(Count_timestamp)
         measure = self._measure_name(RecordTypeId, target)
+        check_producible([measure])
         tags = check_tags(measure, dict(Redefine_tag or {}), f"{measure} Redefine_tag")
         given = dict(zip(measures.METER_FAMILIES, (ElConfig, PlsConfig, DigConfig)))  # the seed's keywords
         config_value = given[self.config_class.family]
@@ -322,7 +400,7 @@ class _Measure(_Written):
                           if tag in CONFIG_TAGS[config_table]}, meter["DeviceIdx"])
         options = _options(target)
         tz = options.tz
-        now = _now()
+        now = _now(target)
         today = timegrid.local_datetime(now, tz).date()
         origin = timegrid.add_months(today.replace(day=1), -HISTORY_MONTHS)
         history_start = timegrid.local_midnight(origin, tz)
@@ -360,36 +438,86 @@ class _Measure(_Written):
         return self.measure
 
 
-def _measure_class(entry: measures.Measure):
-    """The seed class of one value measure, as the registry describes it."""
-    return type(entry.seed_class, (_Measure,), {  # type: ignore[arg-type]
-        "measure": entry.name, "config_class": CONFIG_CLASSES[entry.meter], "__doc__": entry.doc,
-        "__module__": __name__, "__qualname__": entry.seed_class})
+# The seed class of every registry entry whose seed class is its own name, declared here (not
+# made at import) so that type checkers and IDEs see them; each takes its config class and
+# docstring from the registry (``_Measure.__init_subclass__``), and tests/test_seed_classes.py
+# checks that this list is the registry's.
+class ElMomentEnergy(_Measure):
+    measure = "ElMomentEnergy"
 
 
-# One class per registry entry whose seed class is its own name (ElMomentEnergy ... DigJournalState).
-MEASURE_CLASSES = {entry.name: _measure_class(entry) for entry in measures.REGISTRY
-                   if entry.is_record and entry.seed_class == entry.name}
-globals().update(MEASURE_CLASSES)
+class ElDayEnergy(_Measure):
+    measure = "ElDayEnergy"
+
+
+class ElMonthEnergy(_Measure):
+    measure = "ElMonthEnergy"
+
+
+class ElDayConsEnergy(_Measure):
+    measure = "ElDayConsEnergy"
+
+
+class ElMonthConsEnergy(_Measure):
+    measure = "ElMonthConsEnergy"
+
+
+class ElMomentQuality(_Measure):
+    measure = "ElMomentQuality"
+
+
+class ElArr1ConsPower(_Measure):
+    measure = "ElArr1ConsPower"
+
+
+class PlsMomentPulse(_Measure):
+    measure = "PlsMomentPulse"
+
+
+class PlsDayPulse(_Measure):
+    measure = "PlsDayPulse"
+
+
+class PlsMonthPulse(_Measure):
+    measure = "PlsMonthPulse"
+
+
+class PlsHourPulse(_Measure):
+    measure = "PlsHourPulse"
+
+
+class DigMomentState(_Measure):
+    measure = "DigMomentState"
+
+
+class DigJournalState(_Measure):
+    measure = "DigJournalState"
+
+
+# measure -> its seed class, in registry order
+MEASURE_CLASSES: Dict[str, Type[_Measure]] = {
+    entry.name: cls for entry in measures.REGISTRY for cls in _Measure.__subclasses__() if cls.measure == entry.name}
 
 
 class Journal(_Measure):
     """Records of one journal: ``RecordTypeId`` is a JournalName (or its name or id)."""
 
-    config_class = ElConfig
-
-    def __init__(self, RecordTypeId: Any = None, Redefine_tag: Optional[Dict[str, Any]] = None,
-                 Count_timestamp: int = 1, MeterTable: Any = None, ElConfig: Any = None, **kwargs: Any) -> None:
+    def __init__(self, RecordTypeId: RecordType = None, Redefine_tag: Optional[Tags] = None,
+                 Count_timestamp: int = 1, MeterTable: MeterArgument = None, ElConfig: ConfigArgument = None,
+                 *, PlsConfig: ConfigArgument = None, DigConfig: ConfigArgument = None,
+                 target: Optional[Target] = None) -> None:
         if RecordTypeId is None:
             raise InputError("Journal needs RecordTypeId=JournalName.<journal>")
         name = str(getattr(RecordTypeId, "value", RecordTypeId))
         meter = measures.MEASURES[name].meter if name in measures.MEASURES else measures.ELECTRIC
+        configs = {"PlsConfig": PlsConfig, "DigConfig": DigConfig}
         if meter != measures.ELECTRIC:  # a pulse journal: the config given is that meter's
-            self.config_class = CONFIG_CLASSES[meter]  # type: ignore[assignment]
-            kwargs.setdefault(self.config_class.measure, ElConfig)
+            self.config_class = CONFIG_CLASSES[meter]
+            if configs[self.config_class.measure] is None:
+                configs[self.config_class.measure] = ElConfig
             ElConfig = None
         super().__init__(MeterTable=MeterTable, ElConfig=ElConfig, Count_timestamp=Count_timestamp,
-                         Redefine_tag=Redefine_tag, RecordTypeId=RecordTypeId, **kwargs)
+                         Redefine_tag=Redefine_tag, RecordTypeId=RecordTypeId, target=target, **configs)
 
     def _measure_name(self, record_type: Any, target: Target) -> str:
         value = getattr(record_type, "value", record_type)
@@ -407,4 +535,11 @@ class Journal(_Measure):
 # JournalName/configure -- the plugin's factories and the package's __all__ read this list.
 SEED_RECORD_CLASSES = ["MeterTable", *measures.SEED_MEASURE_CLASSES]   # classes that write rows
 SEED_CLASSES = [*SEED_RECORD_CLASSES, "JournalName", "configure"]
-__all__ = list(SEED_CLASSES)
+# Written out for type checkers (``from GenerateMeterData.seedapi import *``); tests/test_seed_classes.py
+# checks it is SEED_CLASSES.
+__all__ = [
+    "MeterTable", "ElConfig", "PlsConfig", "DigConfig", "ElMomentEnergy", "ElDayEnergy",
+    "ElMonthEnergy", "ElDayConsEnergy", "ElMonthConsEnergy", "ElMomentQuality", "ElArr1ConsPower",
+    "PlsMomentPulse", "PlsDayPulse", "PlsMonthPulse", "PlsHourPulse", "DigMomentState",
+    "DigJournalState", "Journal", "JournalName", "configure",
+]

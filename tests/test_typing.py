@@ -121,9 +121,6 @@ def test_a_users_script_sees_the_documented_api_typed(tmp_path, cache):
 
 
 @needs_mypy
-@pytest.mark.xfail(strict=True, reason="TEMPORARY: the seed-compatible classes are made at run time "
-                   "(seedapi.py, being restructured) and GenerateMeterData.__all__ is built from a list "
-                   "mypy cannot read; the lead removes this mark after the merge")
 def test_a_users_script_sees_the_seed_classes_typed(tmp_path, cache):
     # README.md's "Seed-compatible API": GenerateMeterData.ElDayEnergy(MeterTable=..., Count_timestamp=7)
     revealed, errors, output = check_script(tmp_path, cache, """\

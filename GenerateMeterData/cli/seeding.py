@@ -25,7 +25,7 @@ def _check_period(args) -> None:
 def _scenario(args):
     """The scenario a seed command line describes; its calendar takes the zone of the target it
     is written to (``Scenario.for_target``)."""
-    from ..generate.electric import StoryOptions
+    from ..generate.story import StoryOptions
     from ..generate.scenario import Scenario
 
     options = StoryOptions(moment_step_minutes=args.moment_step)

@@ -12,8 +12,7 @@ import datetime as dt
 import math
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Dict, Hashable, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ..errors import InputError
 from ..model import timegrid
@@ -21,11 +20,13 @@ from ..model.consumption import DayTable, LoadModel, Outage, SlotSeries, random_
 from ..model.rng import stream, stream_key
 from ..model.tariffs import DEFAULT_SCHEDULE, TWO_ZONE_SCHEDULE, TariffSchedule
 from ..schema import measures as registry
-from ..schema.measures import ELECTRIC, JOURNAL, JOURNAL_NAMES, journal_event
+from ..schema.measures import ELECTRIC, JOURNAL, journal_event
 from ..schema import layout
 from .emit import Emitter, journal_values
 from .meters import MeterSpec, meter_seed_path
 from .polls import PollClock
+from .story import (CALENDAR, KEEP_ALL_DAYS, OUTAGE_MARGIN, Story, StoryCache, StoryOptions, calendar_stamps,
+                    poisson_times)
 
 ELECTRIC_MEASURES = registry.select(family=ELECTRIC)
 # The journals a default electric story writes: the outages' (off/on; per phase on a three-phase
@@ -35,79 +36,19 @@ POWER_JOURNALS = tuple(name for name in registry.select(family=JOURNAL, meter=EL
 STORY_JOURNALS = POWER_JOURNALS + tuple(name for name in registry.select(family=JOURNAL, meter=ELECTRIC, by_default=True)
                                         if name not in POWER_JOURNALS)
 NOMINAL_VOLTAGE = 230.0
-
-
-@dataclass
-class StoryOptions:
-    """Knobs of the physical story shared by all meters of a run."""
-
-    timezone: Optional[str] = None   # None: the target's (Scenario.create), Europe/Moscow without one
-    schedule: Optional[TariffSchedule] = None   # None: 4-zone for 4-tariff meters, 2-zone otherwise
-    moment_step_minutes: int = 60
-    outages_per_30_days: float = 1.0
-    time_corrections_per_30_days: float = 2.0
-    journals: Dict[str, int] = field(default_factory=dict)  # extra events per meter per journal
-    locale: Optional[str] = None   # Faker locale of the registry's text (serials, addresses); None = Faker's default
-
-    def __post_init__(self) -> None:
-        self.tz = timegrid.zone(self.timezone or timegrid.DEFAULT_TIMEZONE)
-        if not isinstance(self.moment_step_minutes, int) or self.moment_step_minutes <= 0 \
-                or 1440 % self.moment_step_minutes:
-            raise InputError(f"moment step {self.moment_step_minutes!r} min must divide a day (e.g. 5, 30, 60)")
-        for name, count in self.journals.items():
-            check_journal_name(name)
-            if not isinstance(count, int) or count < 0:
-                raise InputError(f"journal {name}: event count must be a whole number >= 0, got {count!r}")
-        for label, rate in (("outages", self.outages_per_30_days),
-                            ("time corrections", self.time_corrections_per_30_days)):
-            if not isinstance(rate, (int, float)) or rate < 0:
-                raise InputError(f"{label} per 30 days must be a number >= 0, got {rate!r}")
+# What this story can produce, read from the registry (``ElectricStory.produces``): registers of
+# ENERGY_TABLE kept by the calendar or read at each poll, the consumption between two calendar
+# registers, quality read at each poll, the load profile, and every electric journal.
+ENERGY_TABLE, QUALITY_TABLE, PROFILE_TABLE = "ElectricEnergyValues", "ElectricQualityValues", "ElectricPowerValues"
+CALENDAR_REGISTERS = registry.select(family=ELECTRIC, table=ENERGY_TABLE, cumulative=True, cadence=CALENDAR)
+POLLED = tuple(m.name for m in registry.REGISTRY if m.family == ELECTRIC and m.cadence == registry.MOMENT
+               and ((m.table == ENERGY_TABLE and m.cumulative) or m.table == QUALITY_TABLE))
+PROFILES = registry.select(family=ELECTRIC, table=PROFILE_TABLE, cadence=registry.PROFILE)
 
 
 def schedule_for(tariffs: int) -> TariffSchedule:
     """The default switch table of a meter with this many tariff registers."""
     return DEFAULT_SCHEDULE if tariffs >= 4 else TWO_ZONE_SCHEDULE
-
-
-def check_journal_name(name: str) -> str:
-    """The name if it is a journal of meter.db; InputError listing them otherwise."""
-    if name not in JOURNAL_NAMES and name not in registry.ALIASES:
-        raise InputError(f"unknown journal {name!r}; valid journals: {', '.join(JOURNAL_NAMES)}")
-    return name
-
-
-class StoryCache:
-    """A bounded LRU of meter models per process, keyed on everything that decides them."""
-
-    def __init__(self, size: int = 16) -> None:
-        self.size = size
-        self._items: "OrderedDict[Hashable, object]" = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def get(self, key: Hashable, build):
-        """The cached value of ``key``, built by ``build()`` on a miss."""
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-                self.hits += 1
-                return found
-        value = build()
-        with self._lock:
-            self.misses += 1
-            self._items[key] = value
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return value
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def clear(self) -> None:
-        """Forget every cached model."""
-        with self._lock:
-            self._items.clear()
 
 
 STORIES = StoryCache(8)
@@ -123,8 +64,6 @@ _ENERGY = layout.arranger("ElectricEnergyValues", ENERGY_ORDER)
 _QUALITY = layout.arranger("ElectricQualityValues", QUALITY_ORDER)
 _PROFILE = layout.arranger("ElectricPowerValues", PROFILE_ORDER)
 QUALITY_COLUMNS = layout.FAMILIES["ElectricQualityValues"].value_columns  # the table's order
-KEEP_ALL_DAYS = 400    # a story up to this long keeps every day's slots; a longer one the last few
-OUTAGE_MARGIN = 86400  # outages are drawn past the last day, so the last day's are complete
 
 
 class ElectricModel:
@@ -220,27 +159,21 @@ class ElectricModel:
         return found
 
 
-class Story:
-    """What every meter family's story shares: ``emit_steps`` yields between spans of records
-    (when the caller may take ``em.rows`` away); ``emit`` runs them all."""
-
-    def emit(self, em: Emitter, window_start: int, measures: Set[str],
-             journal_last: Optional[Dict[str, int]] = None,
-             moment_step_minutes: Optional[int] = None) -> None:
-        """Emit the records of ``measures`` stamped in [window_start, end_ts] (profile and
-        moments: (window_start, end_ts]); ``journal_last`` emits the last N events instead."""
-        for _ in self.emit_steps(em, window_start, measures, journal_last, moment_step_minutes):
-            pass
-
-    def emit_steps(self, em: Emitter, window_start: int, measures: Set[str],
-                   journal_last: Optional[Dict[str, int]] = None,
-                   moment_step_minutes: Optional[int] = None) -> Iterator[None]:
-        raise NotImplementedError
-
-
 class ElectricStory(Story):
     """The life of one electricity meter from ``origin_day`` to ``end_ts``: a view at ``end_ts``
     of its ``ElectricModel`` (shared between stories of one meter with ``reuse=True``)."""
+
+    @classmethod
+    def produces(cls, entry: registry.Measure) -> bool:
+        """Whether ``entry`` is one of the records this story knows how to produce."""
+        if entry.meter != ELECTRIC:
+            return False
+        if entry.family == JOURNAL:
+            return True
+        register = registry.MEASURES.get(entry.consumption_of or "")
+        if register is not None:  # a consumption: the difference of a calendar register
+            return register.name in CALENDAR_REGISTERS and register.cadence == entry.cadence
+        return entry.name in CALENDAR_REGISTERS or entry.name in POLLED or entry.name in PROFILES
 
     def __init__(self, spec: MeterSpec, root_seed: int, options: StoryOptions,
                  origin_day: dt.date, end_ts: int,
@@ -353,20 +286,25 @@ class ElectricStory(Story):
         device, meter_id = spec.device_idx, spec.meter_id
         if window_start < self.origin_ts:
             raise InputError("the requested history starts before the meter's story: ask for fewer records")
-        midnights, months = timegrid.window_stamps(window_start, end_ts, tz)
+        midnights = timegrid.window_stamps(window_start, end_ts, tz)[0]
         step = (moment_step_minutes or self.options.moment_step_minutes) * 60
 
-        for measure, stamps in (("ElDayEnergy", midnights), ("ElMonthEnergy", months)):
+        # the registers the meter keeps by the calendar (day, month, ...), each followed by the
+        # consumption that is its difference: the stamps are the registry's cadence
+        for measure in CALENDAR_REGISTERS:
             cons_measure = registry.consumption_measure(measure)
             if not measures & {measure, cons_measure}:
                 continue
+            cadence = registry.MEASURES[measure].cadence
+            stamps = calendar_stamps(cadence, window_start, end_ts, tz)  # type: ignore[arg-type]
+            per_step = CHUNK_DAYS * (24 if cadence == registry.HOUR else 1)
             # overrides may change what a register record holds; the consumption record is the
             # difference of the registers as written, so those are kept (only then)
             kept: Optional[List[Dict]] = [] if measure in measures and cons_measure in measures \
                 and em.overrides.by_measure.get(measure) else None
             if measure in measures:
-                for lo in range(0, len(stamps), CHUNK_DAYS):
-                    chunk = stamps[lo:lo + CHUNK_DAYS]
+                for lo in range(0, len(stamps), per_step):
+                    chunk = stamps[lo:lo + per_step]
                     registers = self.registers_at(chunk)
                     for ts in chunk:
                         model_values = self.energy_values(registers[ts])
@@ -375,10 +313,10 @@ class ElectricStory(Story):
                             kept.append(values if values is not None else model_values)
                     yield None
             if cons_measure in measures:
-                for lo in range(0, len(stamps) - 1, CHUNK_DAYS):
-                    chunk = stamps[lo:lo + CHUNK_DAYS + 1]  # and the following register
+                for lo in range(0, len(stamps) - 1, per_step):
+                    chunk = stamps[lo:lo + per_step + 1]  # and the following register
                     if kept is not None:
-                        written = kept[lo:lo + CHUNK_DAYS + 1]
+                        written = kept[lo:lo + per_step + 1]
                     else:
                         registers = self.registers_at(chunk)
                         written = [self.energy_values(registers[ts]) for ts in chunk]
@@ -393,26 +331,22 @@ class ElectricStory(Story):
         outage_offs = self.core.outage_offs
         in_outage = self._in_outage
         polls = PollClock(self.root_seed, spec.ordinal, step)
-        if "ElMomentEnergy" in measures:
-            energy = self.energy_values
+        # what the meter is read for at each poll (Valid = 0 while it is off)
+        energy, quality = self.energy_values, self.reported_quality_values
+        for measure in (m for m in POLLED if m in measures):
+            quality_record = registry.MEASURES[measure].table == QUALITY_TABLE
             for a, b in spans:
                 moments = polls.instants(a, b, tz)
-                registers = self.registers_at(moments)
-                em.records("ElMomentEnergy", device, meter_id, (
-                    (ts, 0, None) if in_outage(ts, outage_offs) else (ts, 1, energy(registers[ts]))
+                value_at: Callable[[int], object] = quality
+                if not quality_record:
+                    value_at = _registers_read(energy, self.registers_at(moments))
+                em.records(measure, device, meter_id, (
+                    (ts, 0, None) if in_outage(ts, outage_offs) else (ts, 1, value_at(ts))
                     for ts in moments))
                 yield None
-        if "ElMomentQuality" in measures:
-            quality = self.reported_quality_values
+        for measure in (m for m in PROFILES if m in measures):
             for a, b in spans:
-                moments = polls.instants(a, b, tz)
-                em.records("ElMomentQuality", device, meter_id, (
-                    (ts, 0, None) if in_outage(ts, outage_offs) else (ts, 1, quality(ts))
-                    for ts in moments))
-                yield None
-        if "ElArr1ConsPower" in measures:
-            for a, b in spans:
-                em.records("ElArr1ConsPower", device, meter_id, self._profile(a, b))
+                em.records(measure, device, meter_id, self._profile(a, b))
                 yield None
         self._emit_journals(em, window_start, measures, journal_last or {})
         yield None
@@ -515,7 +449,7 @@ class ElectricStory(Story):
             return [(t, e) for off, on in self.outages for t, e in ((off, 0), (on, 1)) if t <= self.end_ts]
         rng = stream(self.root_seed, *meter_seed_path(self.spec.ordinal, self.spec.type_name), "journal", name)
         if name == "ElJrnlTimeCorr" and not at_least:
-            times = _poisson(rng, self.origin_ts, self.end_ts, self.options.time_corrections_per_30_days)
+            times = poisson_times(rng, self.origin_ts, self.end_ts, self.options.time_corrections_per_30_days)
         else:
             count = max(at_least, self.options.journals.get(name, 0))
             if not count:
@@ -545,6 +479,12 @@ class ElectricStory(Story):
             for event_id, (ts, event) in numbered:
                 em.record(name, device, meter_id, ts, 1, journal_values(event, event_id))
 
+def _registers_read(energy: Callable[[List[List[int]]], object],
+                    registers: Dict[int, List[List[int]]]) -> Callable[[int], object]:
+    """The energy values at a moment of ``registers`` (a poll's registers, read once per span)."""
+    return lambda ts: energy(registers[ts])
+
+
 def _difference(following: Dict, current: Dict) -> Dict[int, Optional[list]]:
     out: Dict[int, Optional[list]] = {}
     for key, row in current.items():
@@ -554,13 +494,3 @@ def _difference(following: Dict, current: Dict) -> Dict[int, Optional[list]]:
             continue
         out[key] = [None if a is None or b is None else round(b - a, 3) for a, b in zip(row, later)]
     return out
-
-
-def _poisson(rng, start: int, end: int, per_30_days: float) -> List[int]:
-    times, rate, t = [], per_30_days / (30 * 86400), start
-    while rate > 0:
-        t += max(1, int(rng.expovariate(rate)))
-        if t >= end:
-            break
-        times.append(t)
-    return times

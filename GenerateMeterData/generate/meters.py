@@ -9,7 +9,7 @@ from typing import Dict, Optional
 from ..errors import InputError
 from ..model.rng import faker_for
 from ..schema import contract, layout, measures
-from ..schema.layout import CONFIG_TAGS
+from ..schema.layout import CHANNELS, CONFIG_TAGS
 from ..schema.reference import METER_KINDS, PROGRAMMABLE_PERIODS, SERIAL_IFACES, MeterKind
 from .overrides import METER_TABLE_ALIASES, check_tags
 from ..records.rows import NameIndex
@@ -18,6 +18,13 @@ from ..records.rows import NameIndex
 FAMILY_CONFIG = {family: (config, measures.CONFIG_MEASURE_TABLE[config])
                  for family in measures.METER_FAMILIES
                  for config in [measures.config_measure(family)] if config}
+# A new meter's config row per family, besides its timestamp, serial and model and (electric)
+# what its type measures: the defaults a config override replaces.
+CONFIG_DEFAULTS: Dict[str, Dict[str, object]] = {
+    measures.ELECTRIC: {"DST": 0, "Clock": 1, "VoltageCoeff": 1.0, "MeterConst": 1.0},
+    measures.PULSE: {"Channels": CHANNELS, "DST": 0},
+    measures.DIGITAL: {"ChannelsIn": CHANNELS, "ChannelsOut": CHANNELS, "DST": 0},
+}
 ALLOWED_PERIODS = PROGRAMMABLE_PERIODS  # the profile periods a meter can be programmed for
 
 
@@ -137,25 +144,18 @@ def make_meter(rng: random.Random, ordinal: int, meter_id: int, type_name: str, 
                 spec.table["InterfaceId"] = value
             else:
                 spec.table[METER_TABLE_ALIASES.get(tag, tag)] = value
-    if kind.family == "electric":
-        ct = rng.random() < 0.2 and kind.phases == 3
-        spec.config = {
-            "Timestamp": timestamp, "Serial": serial, "Model": fake.meter_model(kind.model, type_name),
-            # the number of profile arrays (contract), 0 for a type without a profile
-            "IntervalPowerArrays": contract.PROFILE_ARRAYS if kind.profile_periods else contract.NO_PROFILE_ARRAYS,
-            "DST": 0, "Clock": 1,
-            # what the type measures (schema.reference.METER_TYPES); config overrides below win
-            "Tariff": 1 if kind.tariffs else 0, "Reactive": 1 if kind.reactive else 0,
-            "ActiveReverse": 1 if kind.export else 0, "ReactiveReverse": 1 if kind.reactive_export else 0,
-            "CurrentCoeff": float(rng.choice((20, 30, 40, 60))) if ct else 1.0,
-            "VoltageCoeff": 1.0, "MeterConst": 1.0,
-        }
-    elif kind.family == "pulse":
+    if kind.family in CONFIG_DEFAULTS:
+        ct = kind.family == measures.ELECTRIC and rng.random() < 0.2 and kind.phases == 3
         spec.config = {"Timestamp": timestamp, "Serial": serial, "Model": fake.meter_model(kind.model, type_name),
-                       "Channels": 32, "DST": 0}
-    elif kind.family == "digital":
-        spec.config = {"Timestamp": timestamp, "Serial": serial, "Model": fake.meter_model(kind.model, type_name),
-                       "ChannelsIn": 32, "ChannelsOut": 32, "DST": 0}
+                       **CONFIG_DEFAULTS[kind.family]}
+        if kind.family == measures.ELECTRIC:  # what the type measures (schema.reference.METER_TYPES)
+            spec.config.update({
+                # the number of profile arrays (contract), 0 for a type without a profile
+                "IntervalPowerArrays": contract.PROFILE_ARRAYS if kind.profile_periods else contract.NO_PROFILE_ARRAYS,
+                "Tariff": 1 if kind.tariffs else 0, "Reactive": 1 if kind.reactive else 0,
+                "ActiveReverse": 1 if kind.export else 0, "ReactiveReverse": 1 if kind.reactive_export else 0,
+                "CurrentCoeff": float(rng.choice((20, 30, 40, 60))) if ct else 1.0,  # a current transformer
+            })
     if config_overrides:
         if spec.config_measure is None:
             raise InputError(f"meter type {type_name} ({kind.family}) has no config table to override")

@@ -16,13 +16,23 @@ from ..model.rng import mix64, stream, stream_key
 from ..schema import measures as registry
 from ..schema.layout import CHANNELS
 from ..schema.measures import DIGITAL, PULSE, journal_event
-from .electric import KEEP_ALL_DAYS, OUTAGE_MARGIN, Story, StoryCache, StoryOptions, _poisson
 from .emit import Emitter, channel_values, journal_values
 from .meters import MeterSpec
 from .polls import PollClock
+from .story import (CALENDAR, KEEP_ALL_DAYS, OUTAGE_MARGIN, Story, StoryCache, StoryOptions, calendar_stamps,
+                    poisson_times)
 
-PULSE_MEASURES = registry.by_cadence(registry.select(family=PULSE))  # moment, hour, day, month
+# What these stories produce, read from the registry (``PulseStory.produces``,
+# ``DigitalStory.produces``): counters of PulseValues at any cadence but a profile or an event,
+# the concentrator's clock corrections; input states at each poll (or by the calendar) and at
+# each change.
+PULSE_MEASURES = registry.by_cadence(m.name for m in registry.REGISTRY if m.family == PULSE and m.cumulative
+                                     and m.cadence in (registry.MOMENT,) + CALENDAR)  # moment, hour, day, month
+TIME_CORRECTIONS = "PlsJrnlTimeCorr"   # the concentrator's clock corrections (a Poisson process)
 DIGITAL_MEASURES = registry.select(family=DIGITAL)
+DIGITAL_SAMPLED = tuple(m.name for m in registry.REGISTRY if m.family == DIGITAL
+                        and m.cadence in (registry.MOMENT,) + CALENDAR)
+DIGITAL_CHANGES = registry.select(family=DIGITAL, cadence=registry.EVENT)
 
 
 HOUR_SHAPE = [0.4 + 1.2 * math.exp(-0.5 * ((hour - 8) / 2) ** 2) + 1.0 * math.exp(-0.5 * ((hour - 20) / 2.5) ** 2)
@@ -120,6 +130,11 @@ PULSE_MODELS = StoryCache()
 class PulseStory(Story):
     """Counters of water/gas/heat meters wired to a pulse concentrator, read at ``end_ts``."""
 
+    @classmethod
+    def produces(cls, entry: registry.Measure) -> bool:
+        """Whether ``entry`` is one of the records this story knows how to produce."""
+        return entry.name in PULSE_MEASURES or entry.name == TIME_CORRECTIONS
+
     def __init__(self, spec: MeterSpec, root_seed: int, options: StoryOptions,
                  origin_day: dt.date, end_ts: int, *, reuse: bool = False) -> None:
         self.spec, self.options, self.tz, self.end_ts = spec, options, options.tz, end_ts
@@ -141,43 +156,27 @@ class PulseStory(Story):
         live = core.counters_at(ts)
         return live + [0] * (self.channels - core.connected) + [None] * (CHANNELS - self.channels)
 
-    def hour_stamps(self, window_start: int, end: int) -> List[int]:
-        """Every local hour start in [window_start, end]."""
-        return list(self._hour_stamps(window_start, end))
-
-    def _hour_stamps(self, window_start: int, end: int) -> Iterator[int]:
-        core = self.core
-        first = max(0, bisect.bisect_right(core.midnights, window_start) - 1)
-        last = min(core.count - 1, bisect.bisect_right(core.midnights, end) - 1)
-        for i in range(first, last + 1):
-            stamps, _ = core.hours(i)
-            yield from (t for t in stamps if window_start <= t <= end)
-
     def emit_steps(self, em: Emitter, window_start: int, measures: Set[str],
                    journal_last: Optional[Dict[str, int]] = None,
                    moment_step_minutes: Optional[int] = None) -> Iterator[None]:
         """``emit`` in steps of at most STEP_RECORDS records (same records, same order)."""
         tz, end = self.tz, self.end_ts
         device, meter_id = self.spec.device_idx, self.spec.meter_id
-        midnights, months = timegrid.window_stamps(window_start, end, tz)
         step = (moment_step_minutes or self.options.moment_step_minutes) * 60
-        stamps = {
-            registry.MOMENT: lambda: PollClock(self.root_seed, self.spec.ordinal, step).instants(window_start, end, tz),
-            registry.HOUR: lambda: self._hour_stamps(window_start, end),
-            registry.DAY: lambda: midnights,
-            registry.MONTH: lambda: months,
-        }
-        for measure in PULSE_MEASURES:
+        for measure in PULSE_MEASURES:  # the stamps are the measure's cadence (the registry's)
             if measure in measures:
-                for batch in _batches(stamps[registry.MEASURES[measure].cadence]()):
+                cadence = registry.MEASURES[measure].cadence
+                stamps = (PollClock(self.root_seed, self.spec.ordinal, step).instants(window_start, end, tz)
+                          if cadence == registry.MOMENT else calendar_stamps(cadence, window_start, end, tz))  # type: ignore[arg-type]
+                for batch in _batches(stamps):
                     for ts in batch:
                         em.record(measure, device, meter_id, ts, 1, channel_values(measure, self.channels,
                                                                                     self.counters_at(ts)))
                     yield None
-        journal = "PlsJrnlTimeCorr"  # the clock corrections of the concentrator
+        journal = TIME_CORRECTIONS
         if journal in measures:
             rng = stream(self.root_seed, "meter", self.spec.ordinal, "journal", journal)
-            times = _poisson(rng, self.origin_ts, end, self.options.time_corrections_per_30_days)
+            times = poisson_times(rng, self.origin_ts, end, self.options.time_corrections_per_30_days)
             numbered = list(enumerate(times))
             last = (journal_last or {}).get(journal)
             numbered = numbered[-last:] if last else [(i, t) for i, t in numbered if t >= window_start]
@@ -188,6 +187,11 @@ class PulseStory(Story):
 
 class DigitalStory(Story):
     """Discrete inputs (doors, breakers, alarms) that change state now and then."""
+
+    @classmethod
+    def produces(cls, entry: registry.Measure) -> bool:
+        """Whether ``entry`` is one of the records this story knows how to produce."""
+        return entry.name in DIGITAL_SAMPLED or entry.name in DIGITAL_CHANGES
 
     def __init__(self, spec: MeterSpec, root_seed: int, options: StoryOptions,
                  origin_day: dt.date, end_ts: int, *, reuse: bool = False) -> None:
@@ -204,7 +208,7 @@ class DigitalStory(Story):
         changes = []
         for channel in range(self.channels):
             if rng.random() < 0.25:  # a quarter of the inputs are wired to something that moves
-                for t in _poisson(rng, self.origin_ts, horizon, rng.uniform(2, 20)):
+                for t in poisson_times(rng, self.origin_ts, horizon, rng.uniform(2, 20)):
                     changes.append((t, channel))
         changes.sort()
         self.change_times: List[int] = []
@@ -230,14 +234,15 @@ class DigitalStory(Story):
         tz, end = self.tz, self.end_ts
         device, meter_id = self.spec.device_idx, self.spec.meter_id
         step = (moment_step_minutes or self.options.moment_step_minutes) * 60
-        moment, changes = "DigMomentState", "DigJournalState"
-        if moment in measures:
-            polls = PollClock(self.root_seed, self.spec.ordinal, step)
-            for batch in _batches(polls.instants(window_start, end, tz)):
+        for sampled in (m for m in DIGITAL_SAMPLED if m in measures):  # stamps: the registry's cadence
+            cadence = registry.MEASURES[sampled].cadence
+            stamps = (PollClock(self.root_seed, self.spec.ordinal, step).instants(window_start, end, tz)
+                      if cadence == registry.MOMENT else calendar_stamps(cadence, window_start, end, tz))  # type: ignore[arg-type]
+            for batch in _batches(stamps):
                 for ts in batch:
-                    em.record(moment, device, meter_id, ts, 1, channel_values(moment, self.channels, self.state_at(ts)))
+                    em.record(sampled, device, meter_id, ts, 1, channel_values(sampled, self.channels, self.state_at(ts)))
                 yield None
-        if changes in measures:
+        for changes in (m for m in DIGITAL_CHANGES if m in measures):
             pairs = [(t, s) for t, s in zip(self.change_times, self.states) if t <= end]
             last = (journal_last or {}).get(changes)
             pairs = pairs[-last:] if last else [(t, s) for t, s in pairs if window_start <= t <= end]

@@ -8,13 +8,13 @@ import copy
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Collection, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import Collection, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Type, Union
 
 from ..errors import InputError
 from ..model import timegrid
 from ..model.rng import DEFAULT_SEED, stream
 from ..schema import measures as registry
-from .electric import ElectricStory, StoryOptions
+from .electric import ElectricStory
 from .emit import Emitter, Recorder
 from .meters import MeterSpec, check_period, make_meter, meter_seed_path
 from .modules import DigitalStory, PulseStory
@@ -23,6 +23,7 @@ from .polls import PollClock
 from ..records.producer import Producer, configured_target
 from ..records.rows import IdAllocator, NameIndex, RowSet
 from ..records.summary import LoadSummary
+from .story import Story, StoryOptions
 
 # The mix of a default scenario: mostly three-phase, some single-phase, a two-tariff meter.
 DEFAULT_MIX = ("SE303", "Mercury23x", "Mercury200", "SETxTM", "NEVA1xx", "SEB2a", "PSCHxTM",
@@ -35,7 +36,8 @@ DEFAULT_MEASURES = {family: registry.select(meter=family, records=True, by_defau
 # one measure more): a meter of a few hundred days is one RowSet, one over decades streams.
 ROWS_PER_SET = 50_000
 DEFAULT_PERIOD_MINUTES = 30   # a Scenario's load-profile period unless it is given
-STORY_CLASSES = {registry.ELECTRIC: ElectricStory, registry.PULSE: PulseStory, registry.DIGITAL: DigitalStory}
+STORY_CLASSES: Dict[str, Type[Story]] = {registry.ELECTRIC: ElectricStory, registry.PULSE: PulseStory,
+                                         registry.DIGITAL: DigitalStory}
 
 
 @dataclass
@@ -60,13 +62,15 @@ class MeterPlan:
 class Scenario(Producer):
     """N meters over a period with every measure, each meter one consistent story.
 
-    Its calendar (midnights, month starts, "today") is in the time zone of the target it is
-    written to (``create``), unless ``options`` name one (``StoryOptions(timezone=...)``);
-    ``build()`` without a target uses Europe/Moscow.  ``period_minutes`` is the load-profile
-    period of every meter whose plan does not set its own."""
+    Written to a target (``create``) it takes what it does not name itself from the target's
+    context: the time zone of its calendar (midnights, month starts; ``StoryOptions(timezone=...)``
+    wins), "today" from the target's clock when ``end`` is not given, the root seed when ``seed``
+    is not given, the Faker locale when the options name none.  ``build()`` without a target
+    uses Europe/Moscow, today and seed 20240601.  ``period_minutes`` is the load-profile period
+    of every meter whose plan does not set its own."""
 
     def __init__(self, meters: Union[int, Sequence[MeterPlan]] = 1, days: int = 30,
-                 end: Optional[dt.date] = None, seed: int = DEFAULT_SEED,
+                 end: Optional[dt.date] = None, seed: Optional[int] = None,
                  measures: Optional[Iterable[str]] = None,
                  overrides: Union[None, Overrides, Mapping, Iterable] = None,
                  options: Optional[StoryOptions] = None, period_minutes: int = DEFAULT_PERIOD_MINUTES,
@@ -77,20 +81,19 @@ class Scenario(Producer):
             raise InputError(f"meters must be >= 0, got {meters}")
         if isinstance(days, bool) or not isinstance(days, int) or days < 1:
             raise InputError(f"days must be a whole number >= 1, got {days!r}")
-        if not isinstance(seed, int):
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise InputError(f"seed must be an integer, got {seed!r}")
         check_period(period_minutes, "Scenario period_minutes")
         self.options = options or StoryOptions()
-        self.seed = seed
+        self._seed_given = seed is not None
+        self.seed = DEFAULT_SEED if seed is None else seed
         self.days = days
         self.period_minutes = period_minutes
         self._end_given = end
         self._set_calendar()
+        self._mix_count = meters if isinstance(meters, int) else None
         if isinstance(meters, int):
-            rng = stream(seed, "mix")
-            self.plans = [MeterPlan(DEFAULT_MIX[i % len(DEFAULT_MIX)] if i < len(DEFAULT_MIX)
-                                    else rng.choice(DEFAULT_MIX))
-                          for i in range(meters)]
+            self.plans = _default_mix(meters, self.seed)
         else:
             self.plans = list(meters)
             if not all(isinstance(plan, MeterPlan) for plan in self.plans):
@@ -112,6 +115,13 @@ class Scenario(Producer):
             unknown = self.measures - set(ALL_MEASURES) - set(registry.ALIASES)
             if unknown:
                 raise InputError(f"unknown measure(s) {', '.join(sorted(unknown))}; valid: {', '.join(ALL_MEASURES)}")
+            check_producible(self.measures)
+            families = {self._family(plan) for plan in self._all_plans() if plan.count}
+            unrecorded = sorted(m for m in self.measures if families and registry.measure(m).meter not in families)
+            if unrecorded:
+                raise InputError(f"no meter of the scenario records {', '.join(unrecorded)}: its meters are "
+                                 f"{', '.join(sorted(families))}; add a MeterPlan of a "
+                                 f"{'/'.join(sorted({registry.measure(m).meter for m in unrecorded}))} type")
         self.overrides = Overrides.coerce(overrides)
         if depth == "retention":
             self.depth: Optional[Dict[str, int]] = {m: registry.default_retention(m) for m in ALL_MEASURES}
@@ -144,8 +154,24 @@ class Scenario(Producer):
 
     def for_target(self, target) -> "Scenario":
         """This scenario as it is written to ``target``: in the target's time zone
-        (``target.context``) unless the options name another."""
-        return self.in_zone(target.context.timezone)
+        (``target.context``) unless the options name another, and -- without an ``end`` of its
+        own -- ending on the local date of the target's clock (a pinned one: ``set_clock``,
+        --meterdata-now)."""
+        context = target.context
+        bound = self.in_zone(context.timezone)
+        if self._end_given is None and context.clock is not None:
+            bound = copy.copy(bound)
+            bound._end_given = timegrid.local_datetime(context.clock, bound.tz).date()
+            bound._set_calendar()
+        if not self._seed_given and context.seed != self.seed:
+            bound = copy.copy(bound)
+            bound.seed = context.seed
+            if self._mix_count is not None:
+                bound.plans = _default_mix(self._mix_count, context.seed)
+        if self.options.locale is None and context.locale is not None:
+            bound = copy.copy(bound)
+            bound.options = dataclasses.replace(bound.options, locale=context.locale)
+        return bound
 
     def period_of(self, plan: MeterPlan) -> int:
         """The load-profile period of a plan's meters: the plan's own, else the scenario's."""
@@ -333,6 +359,29 @@ def _story_steps(story, emitter: Emitter, window_start: int, measures: Set[str],
     """A story's records in steps (``Story.emit_steps``: every family's story has them)."""
     yield from story.emit_steps(emitter, window_start, measures, journal_last=journal_last,
                                 moment_step_minutes=moment_step_minutes)
+
+
+def check_producible(names: Iterable[str]) -> None:
+    """InputError in one line naming every measure of ``names`` that is in the registry but
+    that no story produces (its meter family's story does not know its table and cadence):
+    such a measure would otherwise be written as no rows at all."""
+    missing = []
+    for name in names:
+        entry = registry.measure(name)
+        story = STORY_CLASSES.get(entry.meter)
+        if entry.is_record and (story is None or not story.produces(entry)):
+            missing.append(f"{entry.name} ({entry.table}, cadence {entry.cadence})")
+    if missing:
+        raise InputError(f"no story produces measure {', '.join(missing)}: the registry has it, but "
+                         "its meter family's story (generate/electric.py, generate/modules.py) does not "
+                         "know that table and cadence")
+
+
+def _default_mix(count: int, seed: int) -> List[MeterPlan]:
+    """The plans of ``count`` meters of a default scenario: DEFAULT_MIX, then drawn from it."""
+    rng = stream(seed, "mix")
+    return [MeterPlan(DEFAULT_MIX[i % len(DEFAULT_MIX)] if i < len(DEFAULT_MIX) else rng.choice(DEFAULT_MIX))
+            for i in range(count)]
 
 
 def _epoch(value: object) -> int:

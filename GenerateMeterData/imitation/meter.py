@@ -8,7 +8,8 @@ import datetime as dt
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..generate.electric import ENERGY_ORDER, ElectricStory, StoryOptions
+from ..generate.electric import ENERGY_ORDER, ElectricStory
+from ..generate.story import StoryOptions
 from ..generate.meters import make_meter
 from ..model import timegrid
 from ..model.rng import DEFAULT_SEED, stream

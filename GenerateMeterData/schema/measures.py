@@ -4,8 +4,10 @@ In the spirit of dsmr_parser's telegram specifications, the rest of the package 
 instead of spelling measure names: the seed-API classes and the pytest plugin's factories, the
 ArchTypes/ArchInfo reference rows and their default retention, the windows of "the last N
 records", which measures a meter family writes, and the measures verify selects for each rule.
-Adding a measure is one entry here plus the story code that produces its values
-(``generate/electric.py`` or ``generate/modules.py``).
+The stories read it too: each says which entries it can produce (``Story.produces``: its
+tables and cadences) and stamps a measure by its cadence, so a measure on a table and cadence a
+story already knows (an hourly energy register, say) is one entry here -- plus its seed class
+in ``seedapi.py`` if it has one; a measure no story produces is refused in one line naming it.
 
 The entries are in ArchTypes order: a fresh database made by ``init`` numbers them 1, 2, ...
 This module imports only ``contract`` (which imports nothing), so every other module may import it.

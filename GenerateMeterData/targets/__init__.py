@@ -11,6 +11,9 @@ from .base import LoadObserver, Target
 from .counting import CountingTarget
 from .local import LocalTarget
 
+# The package's one module-level setting (tests/test_module_state.py checks there is no other):
+# the default target, set and read only through the three functions below.  What a run depends
+# on -- time zone, clock, seed, locale -- is in that target's context (model/context.py).
 _default: Optional[Target] = None
 
 
