@@ -29,6 +29,10 @@ CLASSES: Tuple[Tuple[str, float], ...] = (
     ("H0", 0.70), ("G0", 0.08), ("G1", 0.05), ("G2", 0.03), ("G3", 0.03), ("G4", 0.04), ("G5", 0.015),
     ("G6", 0.015), ("L0", 0.02), ("L1", 0.01), ("L2", 0.01))
 VACATION_LOAD = 0.35   # share of its usual load a household draws while away
+# per day of the year (1..366): cosine of the seasonal tilt (1 in mid-January) and the chance
+# of a clear day for PV (0.6 at midsummer, 0.1 at midwinter)
+_SEASON_COS = tuple(math.cos(2 * math.pi * (d - 15) / 365.25) for d in range(367))
+_CLEAR = tuple(0.35 + 0.25 * math.cos(2 * math.pi * (d - 172) / 365.25) for d in range(367))
 
 
 @dataclass(frozen=True)
@@ -133,12 +137,6 @@ class LoadModel:
         total = sum(shaped) / len(shaped)
         return [v / total for v in shaped]
 
-    def level(self, cell: int) -> float:
-        """Mean load of a day of a cell relative to the profile's year (the profile's own
-        seasonal and day-type differences)."""
-        values = profiles.table()[self.profile][cell]
-        return sum(values) / len(values) / profiles.annual_mean(self.profile)
-
     def reactive_drift(self, period_minutes: int) -> List[float]:
         """Factor of the reactive base in each slot of the day (mean 1, +-25 % over the day)."""
         return [1.0 + 0.25 * math.cos(2 * math.pi * ((k + 0.5) * period_minutes / 60 - self.reactive_phase) / 24)
@@ -204,43 +202,60 @@ def spread(total: int, weights: Sequence[float]) -> List[int]:
     return out
 
 
-def _spread_zones(weights: List[float], zones: Sequence[int], totals: Sequence[int], what: str = "energy") -> List[int]:
-    """Slot values of one day: each zone's integer total (index = tariff - 1) spread over the
-    zone's slots in proportion to ``weights`` (see ``spread``)."""
-    whole = [0.0, 0.0, 0.0, 0.0]
-    for w, z in zip(weights, zones):
+def _spread_zones(weights: Sequence[float], r_weights: Sequence[float], zones: Sequence[int],
+                  energy: Sequence[int], reactive: Sequence[int]) -> Tuple[List[int], List[int]]:
+    """Slot energies and reactive energies of one day: each zone's integer totals (index = tariff
+    - 1) spread over the zone's slots in proportion to ``weights`` and ``r_weights`` (see
+    ``spread``), in one pass."""
+    whole, r_whole = [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]
+    for w, r, z in zip(weights, r_weights, zones):
         whole[z] += w
-    ratio = [e / w if w else 0.0 for e, w in zip(totals, whole)]
-    running = [0.0, 0.0, 0.0, 0.0]
-    before = [0, 0, 0, 0]
-    last = [-1, -1, -1, -1]
-    out: List[int] = []
-    for k, (w, z) in enumerate(zip(weights, zones)):
-        if not w:
-            out.append(0)
-            continue
-        c = running[z] = running[z] + w
-        now = int(c * ratio[z] + 0.5)
-        if now > totals[z]:   # never, short of a rounding freak: keeps every slot >= 0
-            now = totals[z]
-        out.append(now - before[z])
-        before[z], last[z] = now, k
+        r_whole[z] += r
+    ratio_e = [e / w if w else 0.0 for e, w in zip(energy, whole)]
+    ratio_r = [e / w if w else 0.0 for e, w in zip(reactive, r_whole)]
+    run_e, run_r = [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]
+    before_e, before_r = [0, 0, 0, 0], [0, 0, 0, 0]
+    last_e, last_r = [-1, -1, -1, -1], [-1, -1, -1, -1]
+    out_e: List[int] = []
+    out_r: List[int] = []
+    for k, (w, r, z) in enumerate(zip(weights, r_weights, zones)):
+        if w:
+            c = run_e[z] = run_e[z] + w
+            now = int(c * ratio_e[z] + 0.5)
+            if now > energy[z]:   # never, short of a rounding freak: keeps every slot >= 0
+                now = energy[z]
+            out_e.append(now - before_e[z])
+            before_e[z], last_e[z] = now, k
+        else:
+            out_e.append(0)
+        if r:
+            c = run_r[z] = run_r[z] + r
+            now = int(c * ratio_r[z] + 0.5)
+            if now > reactive[z]:
+                now = reactive[z]
+            out_r.append(now - before_r[z])
+            before_r[z], last_r[z] = now, k
+        else:
+            out_r.append(0)
     for z in range(4):  # exact by construction; this only absorbs a last-ulp difference
-        if before[z] != totals[z]:
-            if last[z] < 0:
-                raise ValueError(f"tariff {z + 1}: {totals[z]} mWh of {what} for a zone with no powered slot")
-            out[last[z]] += totals[z] - before[z]
-    return out
+        for out, before, last, totals in ((out_e, before_e, last_e, energy), (out_r, before_r, last_r, reactive)):
+            if before[z] != totals[z]:
+                if last[z] < 0:
+                    raise ValueError(f"tariff {z + 1}: {totals[z]} mWh for a zone with no powered slot")
+                out[last[z]] += totals[z] - before[z]
+    return out_e, out_r
 
 
 class _Kind(NamedTuple):
     """What every day of one kind (profile cell, tariff table, length) shares."""
 
     cell: int
+    rest: bool                  # the weekend tariff table applies
     zones: Tuple[int, ...]      # tariff - 1 of each slot
     shape: List[float]          # the meter's relative load of each slot
     zone_shape: List[float]     # ``shape`` summed per zone
     zone_base: List[float]      # the reactive base's drift summed per zone
+    drift: List[float]          # the reactive base's drift of each slot
 
 
 class _Day(NamedTuple):
@@ -297,16 +312,18 @@ class DayTable:
         self._mean_w = model.mean_power_w
         self._day_factors = model.day_factors
         self._dynamised = model.profile in profiles.DYNAMISED
-        self._levels = [model.level(cell) for cell in range(9)]
+        self._levels = profiles.levels(model.profile)
         self._day_noise = 1.5 * model.noise_sigma
         self._tan_import, self._tan_export = model.tan_proportional, model.export_tan_phi
         self._base_w = model.reactive_base * model.mean_power_w
         self._drift = model.reactive_drift(period_minutes)
-        self._year_starts: Dict[int, int] = {}
         self._holidays = schedule.holidays
         self._shapes: Dict[int, List[float]] = {}
         self._kinds: Dict[Tuple[int, bool, int], _Kind] = {}
-        self._night_cache: Dict[Tuple[int, int, int, int], Tuple[List[float], List[Tuple[int, int, int]]]] = {}
+        self._runs: Dict[Tuple[bool, int, int, int], List[Tuple[int, int, int]]] = {}  # sunny runs of one zone
+        self._pv = bool(model.pv_peak_w)
+        self._suns: Dict[Tuple[int, int], Tuple[List[float], int, int]] = {}
+        self._calendar()
         self.outage_days = self._outage_days()
         # totals[q][t][i]: mWh of quantity q (A+, A-, R+, R-) in tariff zone t + 1 on day i
         self.totals = [[[0] * self.count for _ in range(4)] for _ in range(4)]
@@ -338,7 +355,42 @@ class DayTable:
         for k, z in enumerate(zones):
             sums[z] += shape[min(k, last)]
             base[z] += drift[min(k, last)]
-        return _Kind(cell, zones, [shape[min(k, last)] for k in range(slots)], sums, base)
+        return _Kind(cell, rest, zones, [shape[min(k, last)] for k in range(slots)], sums, base,
+                     [drift[min(k, last)] for k in range(slots)])
+
+    def _calendar(self) -> None:
+        """Per day index: the profile cell, whether the weekend tariff table applies, the day of
+        the year and the day's load before its noise (the profile level of the cell, the
+        dynamisation, the meter's mean, day-type factor, seasonal tilt and vacations)."""
+        model, calendar = self.model, self.calendar
+        levels, day_factors, mean = self._levels, self._day_factors, self._mean_w
+        dyn = profiles.dynamisation_table() if self._dynamised else None
+        amplitude = model.season_amplitude
+        away = {d for first, last in model.vacations for d in range(first, last + 1)}
+        holidays = self._holidays
+        cells, rests, year_days, loads = [], [], [], []
+        date = self.first_day
+        year_day = date.timetuple().tm_yday
+        types, seasons = calendar.year_types(date.year), profiles.year_seasons(date.year)
+        year = date.year
+        for i in range(self.count):
+            if year_day > len(types):
+                year, year_day = year + 1, 1
+                types, seasons = calendar.year_types(year), profiles.year_seasons(year)
+            kind = types[year_day - 1]
+            cell = seasons[year_day - 1] * 3 + kind
+            cells.append(cell)
+            rests.append(kind != daytypes.WORKDAY
+                         or bool(holidays) and self.first_day + dt.timedelta(days=i) in holidays)
+            year_days.append(year_day)
+            load = mean * levels[cell] * day_factors[kind] * (1.0 + amplitude * _SEASON_COS[year_day])
+            if dyn is not None:
+                load *= dyn[year_day]
+            if year_day in away:
+                load *= VACATION_LOAD
+            loads.append(load)
+            year_day += 1
+        self._cells, self._rests, self._year_days, self._loads = cells, rests, year_days, loads
 
     def day_type(self, date: dt.date) -> int:
         """The calendar's day type of a date (``daytypes.WORKDAY``, ``SATURDAY``, ``SUNDAY``)."""
@@ -346,46 +398,36 @@ class DayTable:
 
     def day(self, i: int) -> _Day:
         """The day-level draws of day index ``i``."""
-        model = self.model
         ordinal = self.first_ordinal + i
         date = dt.date.fromordinal(ordinal)
         midnight = self.midnights[i]
         slots = (self.midnights[i + 1] - midnight) // self.period_s
-        day_type = self.calendar.day_type(date)
-        rest = day_type != daytypes.WORKDAY or date in self._holidays
-        cell = profiles.season(date) * 3 + day_type
+        cell, rest = self._cells[i], self._rests[i]
         key = (cell, rest, slots)
         kind = self._kinds.get(key)
         if kind is None:
             kind = self._kinds[key] = self._kind(cell, rest, slots, date)
         h = mix64(self.key ^ ordinal)
-        year_start = self._year_starts.get(date.year)
-        if year_start is None:
-            year_start = self._year_starts[date.year] = dt.date(date.year, 1, 1).toordinal()
-        year_day = ordinal - year_start + 1
-        load = self._mean_w * self._levels[cell] * self._day_factors[day_type] * model.season_factor(year_day) \
-            * (1.0 + self._day_noise * ((h >> 40) / 8388608.0 - 1.0))
-        if self._dynamised:
-            load *= profiles.dynamisation(year_day)
-        for first, last in model.vacations:
-            if first <= year_day <= last:
-                load *= VACATION_LOAD
-                break
+        year_day = self._year_days[i]
+        load = self._loads[i] * (1.0 + self._day_noise * ((h >> 40) / 8388608.0 - 1.0))
         u_phi = (h & 0xFFFF) / 65536.0
-        u_cloud = ((h >> 16) & 0xFFFFFF) / 16777216.0
         cloud = 0.0
-        if model.pv_peak_w:  # clear days (most in summer) or overcast ones
-            clear = 0.35 + 0.25 * math.cos(2 * math.pi * (year_day - 172) / 365.25)
-            cloud = 0.82 + 0.18 * u_cloud if (mix64(h) & 0xFFFF) / 65536.0 < clear else 0.08 + 0.5 * u_cloud
+        if self._pv:  # clear days (most in summer) or overcast ones; one draw decides both
+            u_cloud, clear = ((h >> 16) & 0xFFFFFF) / 16777216.0, _CLEAR[year_day]
+            cloud = 0.82 + 0.18 * u_cloud / clear if u_cloud < clear else 0.08 + 0.5 * (u_cloud - clear) / (1.0 - clear)
         return _Day(i, date, year_day, midnight, slots, kind, load, cloud,
                     self._tan_import * (0.97 + 0.06 * u_phi), self._tan_export * (0.9 + 0.2 * u_phi), h)
 
     def sun(self, day: _Day) -> Tuple[List[float], int, int]:
         """The clear-sky PV output of each slot of a day at the meter's place (``sun.clear_sky``)."""
-        offset_minutes = ((day.date.toordinal() - 719163) * 86400 - day.midnight) // 60
-        longitude = self.longitude if self.longitude is not None else offset_minutes / 4.0
-        noon = int(round(sun.solar_noon(day.year_day, longitude, offset_minutes)))
-        return sun.clear_sky(day.year_day, self.period_minutes, self.latitude, noon)
+        offset_minutes = ((self.first_ordinal + day.index - 719163) * 86400 - day.midnight) // 60
+        key = (day.year_day, offset_minutes)
+        found = self._suns.get(key)
+        if found is None:
+            longitude = self.longitude if self.longitude is not None else offset_minutes / 4.0
+            noon = sun.noon_minute(day.year_day, longitude, offset_minutes)
+            found = self._suns[key] = sun.clear_sky(day.year_day, self.period_minutes, self.latitude, noon)
+        return found
 
     def _means(self, day: _Day) -> Tuple[List[float], List[float], List[float], List[int]]:
         """Mean import and export power (W) of each slot of a day, times the share of the slot the
@@ -440,16 +482,14 @@ class DayTable:
         exports: List[List[float]] = []
         bases: List[List[float]] = []     # per day: the reactive base's drift x coverage per zone
         none = [0.0, 0.0, 0.0, 0.0]
-        drift = self._drift
         for day in days:
             if day.index in outage_days:
                 means_in, means_out, coverage, _ = self._means(day)
                 sums_in, sums_out, base = [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]
-                last = len(drift) - 1
-                for k, (z, a, b, c) in enumerate(zip(day.zones, means_in, means_out, coverage)):
+                for z, a, b, c, d in zip(day.zones, means_in, means_out, coverage, day.kind.drift):
                     sums_in[z] += a
                     sums_out[z] += b
-                    base[z] += drift[min(k, last)] * c
+                    base[z] += d * c
                 imports.append(sums_in)
                 scales.append(mwh)
                 exports.append(sums_out)
@@ -480,36 +520,33 @@ class DayTable:
     def _sunny_sums(self, day: _Day) -> Tuple[List[float], List[float]]:
         """Import and export power summed per zone on a day with PV and no outage.
 
-        The slots without sun import their load (a sum cached per kind of day); the sunny ones
-        are summed per run of one zone with C-level sums: positive part = (sum + sum of
+        The slots without sun import their load (the day's load less that of the sunny slots);
+        the sunny ones are summed per run of one zone with C-level sums: positive part = (sum + sum of
         magnitudes) / 2.  Each slot's direction is that of the same ``net`` the slot level
         computes, so a zone has import (export) energy only if one of its slots imports (exports)."""
         sun_values, first, stop = self.sun(day)
         stop = min(stop, day.slots)
-        key = (id(day.kind), first, stop)
-        found = self._night_cache.get(key)
-        if found is None:
-            shape, zones = day.kind.shape, day.zones
-            night = [0.0, 0.0, 0.0, 0.0]
-            for k, z in enumerate(zones):
-                if not first <= k < stop:
-                    night[z] += shape[k]
-            runs: List[Tuple[int, int, int]] = []
+        kind = day.kind
+        key = (kind.rest, day.slots, first, stop)
+        runs = self._runs.get(key)
+        if runs is None:
+            zones = kind.zones
+            runs = []
             for k in range(first, stop):
                 if runs and runs[-1][0] == zones[k]:
                     runs[-1] = (zones[k], runs[-1][1], k + 1 - first)
                 else:
                     runs.append((zones[k], k - first, k + 1 - first))
-            found = self._night_cache[key] = (night, runs)
-        night, runs = found
+            self._runs[key] = runs
         load, pv = day.load_w, self.model.pv_peak_w * day.cloud
-        nets = [load * s - pv * g for s, g in zip(day.kind.shape[first:stop], sun_values[first:stop])]
-        sums_in = [load * x for x in night]
+        lit = kind.shape[first:stop]
+        nets = [load * s - pv * g for s, g in zip(lit, sun_values[first:stop])]
+        sums_in = [load * x for x in kind.zone_shape]   # every slot's load, less the sunny ones'
         sums_out = [0.0, 0.0, 0.0, 0.0]
         for z, lo, hi in runs:
             segment = nets[lo:hi]
             total, magnitude = sum(segment), sum(map(abs, segment))
-            sums_in[z] += (magnitude + total) / 2
+            sums_in[z] += (magnitude + total) / 2 - load * sum(lit[lo:hi])
             sums_out[z] += (magnitude - total) / 2
         return sums_in, sums_out
 
@@ -547,21 +584,19 @@ class DayTable:
         zones = day.zones
         ap, am, rp, rm = self.totals
         weights = [a * n for a, n in zip(imports, noise)]
-        a_plus = _spread_zones(weights, zones, [ap[z][i] for z in range(4)])
-        drift, last = self._drift, len(self._drift) - 1
-        base = self._base_w / (day.load_w or 1.0)  # reactive base in the weights' units
-        tan = day.tan_import
-        if exports:
-            scale = 1.0 / (day.load_w or 1.0)
-            r_weights = [w * tan * scale + base * drift[min(k, last)] * c
-                         for k, (w, c) in enumerate(zip(weights, coverage))]
-        else:
-            r_weights = [w * tan + base * drift[min(k, last)] for k, w in enumerate(weights)]
-        r_plus = _spread_zones(r_weights, zones, [rp[z][i] for z in range(4)], "reactive energy")
+        tan, drift = day.tan_import, day.kind.drift
+        if exports:  # weights in W: the base in W, where the meter had power
+            base = self._base_w
+            r_weights = [w * tan + base * d * c for w, d, c in zip(weights, drift, coverage)]
+        else:        # weights in units of the day's load
+            base = self._base_w / day.load_w
+            r_weights = [w * tan + base * d for w, d in zip(weights, drift)]
+        a_plus, r_plus = _spread_zones(weights, r_weights, zones, [ap[z][i] for z in range(4)],
+                                       [rp[z][i] for z in range(4)])
         if any(exports):
             e_weights = [b * n for b, n in zip(exports, noise)]
-            a_minus = _spread_zones(e_weights, zones, [am[z][i] for z in range(4)])
-            r_minus = _spread_zones(e_weights, zones, [rm[z][i] for z in range(4)], "reactive energy")
+            a_minus, r_minus = _spread_zones(e_weights, e_weights, zones, [am[z][i] for z in range(4)],
+                                             [rm[z][i] for z in range(4)])
         else:
             a_minus = r_minus = [0] * day.slots
         ps, midnight = self.period_s, day.midnight

@@ -39,6 +39,7 @@ class Calendar:
         if country == "RU":
             self._years, self._fixed = _russia()
         self._cache: Dict[int, Tuple[FrozenSet[dt.date], FrozenSet[dt.date]]] = {}
+        self._types: Dict[int, Tuple[int, ...]] = {}
 
     @property
     def years(self) -> Tuple[int, ...]:
@@ -63,6 +64,15 @@ class Calendar:
             return WORKDAY
         weekday = day.weekday()
         return WORKDAY if weekday < 5 else (SATURDAY if weekday == 5 else SUNDAY)
+
+    def year_types(self, year: int) -> Tuple[int, ...]:
+        """The day type of every day of a year (index 0 = 1 January), computed once."""
+        found = self._types.get(year)
+        if found is None:
+            first = dt.date(year, 1, 1)
+            days = (dt.date(year + 1, 1, 1) - first).days
+            found = self._types[year] = tuple(self.day_type(first + dt.timedelta(days=n)) for n in range(days))
+        return found
 
     def is_rest_day(self, day: dt.date) -> bool:
         """Whether ``day`` is not a working day (weekend or holiday)."""

@@ -53,6 +53,20 @@ def season(day: dt.date) -> int:
     return TRANSITION
 
 
+@lru_cache(maxsize=None)
+def year_seasons(year: int) -> Tuple[int, ...]:
+    """The season of every day of a year (index 0 = 1 January)."""
+    first = dt.date(year, 1, 1)
+    days = (dt.date(year + 1, 1, 1) - first).days
+    return tuple(season(first + dt.timedelta(days=n)) for n in range(days))
+
+
+@lru_cache(maxsize=None)
+def dynamisation_table() -> Tuple[float, ...]:
+    """``dynamisation`` of day of the year 0..366 (entry 0 unused)."""
+    return tuple(dynamisation(t) for t in range(367))
+
+
 def dynamisation(year_day: int) -> float:
     """The BDEW dynamisation factor of H0 on a day of the year (1..366)."""
     t = float(year_day)
@@ -72,6 +86,13 @@ def annual_mean(profile: str) -> float:
         value = means[season(date) * 3 + kind]
         total += value * dynamisation(n + 1) if profile in DYNAMISED else value
     return total / 365
+
+
+@lru_cache(maxsize=None)
+def levels(profile: str) -> Tuple[float, ...]:
+    """Mean of each cell relative to the profile's year (``annual_mean``): the level of a day of
+    that season and day type, which carries the profile's seasonal and day-type differences."""
+    return tuple(sum(values) / len(values) / annual_mean(profile) for values in table()[profile])
 
 
 @lru_cache(maxsize=None)

@@ -28,6 +28,18 @@ def solar_noon(year_day: int, longitude: float, utc_offset_minutes: int) -> floa
     return 720.0 - 4.0 * longitude + utc_offset_minutes - equation_of_time(year_day)
 
 
+_NOON: Dict[Tuple[int, float, int], int] = {}
+
+
+def noon_minute(year_day: int, longitude: float, utc_offset_minutes: int) -> int:
+    """``solar_noon`` rounded to a whole minute (kept once computed)."""
+    key = (year_day, longitude, utc_offset_minutes)
+    found = _NOON.get(key)
+    if found is None:
+        found = _NOON[key] = int(round(solar_noon(year_day, longitude, utc_offset_minutes)))
+    return found
+
+
 def clear_sky(year_day: int, period_minutes: int, latitude: float, noon_minute: int) -> Tuple[List[float], int, int]:
     """Relative clear-sky PV output of each slot of a day (0 at night, about 1 at a summer noon)
     and the range [first, stop) of the slots with sun; the same for every meter of a place, so
