@@ -217,7 +217,7 @@ def main() -> None:
         lines.append("  correlation of the mean normalised day shape with BDEW " + profile
                      + f" (bar >= {bar}):")
         for s, season in enumerate(SEASONS):
-            lines.append("    " + season.ljust(10) + "  ".join(
+            lines.append("    " + season.ljust(11) + "  ".join(
                 f"{DAYS[d]} {cells[s * 3 + d]:.4f}" for d in range(3)))
         lines.append(f"  min over the 9 cells: {min(cells):.4f} ({'ok' if min(cells) >= bar else 'BELOW BAR'})")
         lines.append(f"  Saturday/workday energy {sat:.3f} vs BDEW {ref_sat:.3f} ({100 * (sat / ref_sat - 1):+.1f} %); "
@@ -231,7 +231,8 @@ def main() -> None:
         lines.append(f"  holidays on weekdays whose mean shape is closer to Sunday's than to a workday's: "
                      f"{closer} of {len(holidays)}")
     least, differ, with_kp, three = kp_spread(40, 28)
-    lines.append(f"kP: {with_kp} meters reporting kP over 4 weeks of hourly readings ({three} three-phase): "
+    lines.append(f"kP: every meter of a 40-meter scenario that reports kP ({with_kp}, all {three} three-phase; the "
+                 "single-phase types report no kP), 4 weeks of hourly readings: "
                  f"fewest distinct values of one phase in one week {least} (bar >= 20); "
                  f"meters whose phases' kP differ: {differ} of {with_kp}")
     lines.append(f"(took {time.perf_counter() - started:.0f} s)")
