@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from GenerateMeterData import LocalTarget, MeterPlan, Scenario
+from GenerateMeterData import MeterPlan
 from GenerateMeterData.model import daytypes, profiles, sun, timegrid
 from GenerateMeterData.model.consumption import DayTable, LoadModel
 from GenerateMeterData.model.rng import stream, stream_key
@@ -121,6 +121,17 @@ def test_a_holiday_is_a_sunday_and_a_working_saturday_a_workday():
     assert tuple(z + 1 for z in holiday.zones) == weekend_zones
     assert tuple(z + 1 for z in plain.zones) == weekend_zones
     assert tuple(z + 1 for z in saturday.zones)[14:20] == (1,) * 6   # 07-10: T1 peak of a workday
+
+
+def test_a_holiday_of_the_tariff_schedule_is_a_sunday_too():
+    from GenerateMeterData.model.tariffs import TariffSchedule
+    schedule = TariffSchedule([("07:00", 1), ("23:00", 2)], [("07:00", 4), ("23:00", 2)],
+                              holidays=[dt.date(2025, 11, 5)])
+    model = LoadModel.random(stream(3, "realism-test", 0), 3, False, pv=False, profile="H0")
+    table = DayTable(model, 1, dt.date(2025, 11, 5), dt.date(2025, 11, 6), 30, MSK, schedule, [])
+    holiday, wednesday = table.day(0), table.day(1)
+    assert holiday.kind.cell == 2 and wednesday.kind.cell == 0   # winter Sunday, winter workday
+    assert set(holiday.zones) == {1, 3} and set(wednesday.zones) == {0, 1}   # T2/T4 against T1/T2
 
 
 def test_mean_of_many_households_follows_h0_and_no_two_meters_are_alike():

@@ -378,10 +378,11 @@ class DayTable:
                 year, year_day = year + 1, 1
                 types, seasons = calendar.year_types(year), profiles.year_seasons(year)
             kind = types[year_day - 1]
+            if holidays and self.first_day + dt.timedelta(days=i) in holidays:
+                kind = daytypes.SUNDAY   # a holiday of the tariff schedule's own is one too
             cell = seasons[year_day - 1] * 3 + kind
             cells.append(cell)
-            rests.append(kind != daytypes.WORKDAY
-                         or bool(holidays) and self.first_day + dt.timedelta(days=i) in holidays)
+            rests.append(kind != daytypes.WORKDAY)
             year_days.append(year_day)
             load = mean * levels[cell] * day_factors[kind] * (1.0 + amplitude * _SEASON_COS[year_day])
             if dyn is not None:
