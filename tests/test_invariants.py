@@ -23,10 +23,19 @@ FOUR_ZONE_WEEKEND = [(0, 7, 2), (7, 23, 4), (23, 24, 2)]
 TWO_ZONE = [(0, 7, 2), (7, 23, 1), (23, 24, 2)]
 
 
+# Non-working weekdays of Russia in the fixtures' span (Labour Code art. 112 and the government's
+# decrees on moving days off for 2025 and 2026, copied by hand): a holiday follows the weekend table.
+# 2025: 31 Dec (moved from 5 Jan). 2026: 1-9 Jan (9 Jan moved from Sat 3 Jan), 23 Feb, 9 Mar (8 Mar is a
+# Sunday), 1 May, 11 May (9 May is a Saturday), 12 Jun, 4 Nov, 31 Dec (moved from Sun 4 Jan).
+RU_DAYS_OFF = {dt.date(2025, 12, 31), *(dt.date(2026, 1, d) for d in range(1, 10)), dt.date(2026, 2, 23),
+               dt.date(2026, 3, 9), dt.date(2026, 5, 1), dt.date(2026, 5, 11), dt.date(2026, 6, 12),
+               dt.date(2026, 11, 4), dt.date(2026, 12, 31)}
+
+
 def specified_tariff(tariff_registers, day, minute_of_day):
     """The tariff of a local minute by the specification above (not by the code's schedule)."""
     if tariff_registers >= 4:
-        table = FOUR_ZONE_WEEKEND if day.weekday() >= 5 else FOUR_ZONE_WEEKDAY
+        table = FOUR_ZONE_WEEKEND if day.weekday() >= 5 or day in RU_DAYS_OFF else FOUR_ZONE_WEEKDAY
     else:
         table = TWO_ZONE
     hour = minute_of_day / 60

@@ -90,7 +90,8 @@ class ElectricModel:
         self.outage_offs = [off for off, _ in self.outages]
         schedule = options.schedule or schedule_for(spec.kind.tariffs)
         self._table_arguments = (self.model, stream_key(root_seed, *seed_path, "days"), origin_day, last_day,
-                                 spec.period_minutes, tz, schedule, self.outages)
+                                 spec.period_minutes, tz, schedule, self.outages,
+                                 options.latitude)  # None: the time zone's
         self._days: Optional[DayTable] = None
         start = stream(root_seed, *seed_path, "registers")
         scale = self.model.mean_power_w * 8760 * start.uniform(0.5, 6.0)  # Wh: some years of use
@@ -121,7 +122,7 @@ class ElectricModel:
         return (root_seed, spec.ordinal, spec.type_name, spec.kind.phases, spec.kind.export, spec.kind.tariffs, flags,
                 spec.pv, None if outages is None else tuple(sorted(tuple(o) for o in outages)),
                 options.timezone, schedule.key, options.outages_per_30_days, spec.period_minutes,
-                origin_day, last_day)
+                origin_day, last_day, options.latitude)
 
     def _split(self, total: int, rng) -> List[int]:
         if not self.tariffed:
@@ -392,29 +393,44 @@ class ElectricStory(Story):
         return series, min(max(k, 0), len(series.ends) - 1)
 
     def quality_values(self, ts: int, hour: Optional[float] = None) -> Dict[str, Optional[list]]:
-        """Instantaneous quality at ts, from the power of the slot that contains it.
+        """Instantaneous quality at ts, from the active and reactive power of the slot that
+        contains it.
 
-        Per phase: S = sqrt(P^2 + Q^2), KP = P/S, I = S/U; Summ P and Q are the sums of the
-        phases.  Values are rounded half-up to 2-4 decimals with floor(), which is several
-        times faster than round() on this hot path."""
-        model, floor = self.model, math.floor
+        Each phase takes a share of the slot's P and Q that drifts over the day (the phases'
+        loads and power factors differ and change); the voltage sags with the phase's load and
+        follows the network's daily swing; the frequency is the grid's, wandering around 50 Hz
+        the same for every meter at one instant.  Per phase: S = sqrt(P^2 + Q^2), KP = P/S,
+        I = S/U; Summ P and Q are the sums of the phases.  Values are rounded half-up to 2-4
+        decimals with floor(), which is several times faster than round() on this hot path."""
+        model, floor, sin = self.model, math.floor, math.sin
         noise = self.quality_rng.random
         series, i = self.slot_at(ts)
-        net = (series.ap[i] - series.am[i]) * 3.6 / self.period_s
-        tan_phi = model.tan_phi if net >= 0 else model.export_tan_phi
+        scale = 3.6 / self.period_s
+        net = (series.ap[i] - series.am[i]) * scale
+        reactive = (series.rp[i] if net >= 0 else series.rm[i]) * scale
         if hour is None:
             hour = timegrid.minute_of_day(ts, self.tz) / 60.0
-        drop = 1.0 + 0.015 * math.sin(2 * math.pi * (hour - 4) / 24) \
-            - 0.02 * min(abs(net) / (model.mean_power_w * 3), 2.0)
+        angle = 2 * math.pi * hour / 24
+        swing = 1.0 + 0.015 * sin(angle - 2 * math.pi * 4 / 24)
         three = model.phases == 3
+        if three:
+            turn = model.reactive_phase
+            shares = [w * (1.0 + 0.12 * sin(angle + 2.1 * j + turn)) for j, w in enumerate(model.phase_weights)]
+            q_shares = [w * (1.0 + 0.15 * sin(angle + 1.7 * j - turn)) for j, w in enumerate(model.phase_reactive)]
+            total, q_total = sum(shares) / 3, sum(q_shares) / 3
+            phases = zip(("A", "B", "C"), [w / total for w in shares], [w / q_total for w in q_shares])
+        else:
+            phases = zip(("A",), (3.0,), (3.0,))
+        full = model.mean_power_w * 3
+        level = NOMINAL_VOLTAGE * model.voltage_level
         values: Dict[str, Optional[list]] = {}
         total_p = total_q = 0.0
-        for phase, weight in zip(("A", "B", "C") if three else ("A",),
-                                 model.phase_weights if three else (3.0,)):
-            u = floor(NOMINAL_VOLTAGE * (drop + 0.012 * (noise() - 0.5)) * 100 + 0.5) / 100
+        for phase, weight, q_weight in phases:
             p = floor(net * weight * (0.98 + 0.04 * noise()) / 3 * 1000 + 0.5) / 1000
-            q = floor(abs(p) * tan_phi * 1000 + 0.5) / 1000
+            q = floor(reactive * q_weight * (0.97 + 0.06 * noise()) / 3 * 1000 + 0.5) / 1000
             s = floor(math.hypot(p, q) * 1000 + 0.5) / 1000
+            sag = 0.025 * min(abs(p) * (3 if three else 1) / full, 2.0)
+            u = floor(level * (swing - sag + 0.006 * (noise() - 0.5)) * 100 + 0.5) / 100
             values[phase] = [u, floor(s / u * 1000 + 0.5) / 1000, p, q, s,  # QUALITY_ORDER
                              floor(p / s * 10000 + 0.5) / 10000 if s else 1.0,
                              floor((119.5 + noise()) * 100 + 0.5) / 100 if three else None, None]
@@ -423,8 +439,10 @@ class ElectricStory(Story):
         # a single-phase meter has no rows B and C: the device never writes an all-NULL row (contract)
         ps, qs = floor(total_p * 1000 + 0.5) / 1000, floor(total_q * 1000 + 0.5) / 1000
         ss = floor(math.hypot(ps, qs) * 1000 + 0.5) / 1000
+        frequency = 50.0 + 0.035 * sin(2 * math.pi * ts / 5400.0) + 0.02 * sin(2 * math.pi * ts / 1260.0 + 1.0) \
+            + 0.01 * (noise() - 0.5)
         values["Summ"] = [None, None, ps, qs, ss, floor(ps / ss * 10000 + 0.5) / 10000 if ss else 1.0,
-                          None, floor((49.95 + 0.1 * noise()) * 100 + 0.5) / 100]
+                          None, floor(frequency * 100 + 0.5) / 100]
         return values if _QUALITY is None else {phase: _QUALITY(row) for phase, row in values.items()}
 
     def reported_quality_values(self, ts: int, hour: Optional[float] = None) -> Dict[str, Optional[list]]:

@@ -33,6 +33,7 @@ class StoryOptions:
     time_corrections_per_30_days: float = 2.0
     journals: Dict[str, int] = field(default_factory=dict)  # extra events per meter per journal
     locale: Optional[str] = None   # Faker locale of the registry's text (serials, addresses); None = Faker's default
+    latitude: Optional[float] = None   # of the meters (the sun's path of PV); None: the time zone's (model/place.py)
 
     def __post_init__(self) -> None:
         self.tz = timegrid.zone(self.timezone or timegrid.DEFAULT_TIMEZONE)

@@ -14,77 +14,142 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
-from . import timegrid
+from . import daytypes, profiles, sun, timegrid
+from .place import place_of
 from .rng import mix64
 from .tariffs import TariffSchedule
 
 Outage = Tuple[int, int]  # (power off, power on) epoch seconds
 
 
-def _bump(hour: float, centre: float, width: float) -> float:
-    return math.exp(-0.5 * ((hour - centre) / width) ** 2)
+# The consumer classes a meter is drawn from: (profile, weight) -- households most, then the
+# commercial kinds of the BDEW profiles (G0 general, G1 weekdays 8-18, G2 evenings, G3 around the
+# clock, G4 shops, G5 bakeries, G6 weekend), then agriculture (L0-L2).
+CLASSES: Tuple[Tuple[str, float], ...] = (
+    ("H0", 0.70), ("G0", 0.08), ("G1", 0.05), ("G2", 0.03), ("G3", 0.03), ("G4", 0.04), ("G5", 0.015),
+    ("G6", 0.015), ("L0", 0.02), ("L1", 0.01), ("L2", 0.01))
+VACATION_LOAD = 0.35   # share of its usual load a household draws while away
+# per day of the year (1..366): cosine of the seasonal tilt (1 in mid-January) and the chance
+# of a clear day for PV (0.6 at midsummer, 0.1 at midwinter)
+_SEASON_COS = tuple(math.cos(2 * math.pi * (d - 15) / 365.25) for d in range(367))
+_CLEAR = tuple(0.35 + 0.25 * math.cos(2 * math.pi * (d - 172) / 365.25) for d in range(367))
 
 
 @dataclass(frozen=True)
 class LoadModel:
-    """Seeded parameters of one meter's load: daily/weekly/seasonal shape, noise, power factor,
-    and an optional rooftop PV that makes the meter export (A-)."""
+    """Seeded parameters of one meter's load: its standard profile and the meter's own deviations
+    from it (timing, amplitude, habits, season and day-type tilt, vacations), noise, reactive
+    power, phase split, and an optional rooftop PV that makes the meter export (A-).
+
+    Every deviation has mean zero over meters (or is renormalised), so the mean of many meters
+    of one class converges on the class's profile."""
 
     phases: int
     mean_power_w: float
-    commercial: bool
-    season_amplitude: float
-    weekend_factor: float
+    profile: str
+    shift_minutes: int                     # the meter's day runs this late (negative: early)
+    peakiness: float                       # > 0: peaks higher and nights lower than the profile
+    habits: Tuple[float, ...]              # 24 hourly factors of this household's own habits
+    season_amplitude: float                # extra winter (> 0) or summer (< 0) load
+    day_factors: Tuple[float, float, float]   # workday, Saturday, Sunday/holiday
+    vacations: Tuple[Tuple[int, int], ...]    # (first, last) day of the year away
     noise_sigma: float
-    power_factor: float
+    power_factor: float                    # of the load-proportional part of the reactive power
+    reactive_base: float                   # reactive power present at any load, share of the mean load
+    reactive_phase: float                  # hour at which the reactive base peaks
     pv_peak_w: float
     export_tan_phi: float
     phase_weights: Tuple[float, float, float]
+    phase_reactive: Tuple[float, float, float]  # share of the reactive power per phase (x3)
+    voltage_level: float                   # the supply's voltage at no load, share of nominal
 
     @classmethod
     def random(cls, rng: random.Random, phases: int, can_export: bool,
-               pv: Optional[bool] = None) -> "LoadModel":
-        """A meter's parameters drawn from ``rng``; ``pv`` forces a PV (True) or none (False)."""
-        commercial = rng.random() < 0.3
+               pv: Optional[bool] = None, profile: Optional[str] = None) -> "LoadModel":
+        """A meter's parameters drawn from ``rng``; ``pv`` forces a PV (True) or none (False),
+        ``profile`` a consumer class (one of ``profiles.PROFILES``).  Every parameter is drawn
+        either way, so forcing one moves no other."""
+        pick, running, drawn = rng.random(), 0.0, CLASSES[-1][0]
+        for name, weight in CLASSES:
+            running += weight
+            if pick < running:
+                drawn = name
+                break
+        if profile is not None and profile not in profiles.PROFILES:
+            raise ValueError(f"unknown load profile {profile!r}; one of {', '.join(profiles.PROFILES)}")
+        profile = profile or drawn
+        household = profile in profiles.HOUSEHOLD
         mean = rng.uniform(1500.0, 12000.0) if phases == 3 else rng.uniform(250.0, 1400.0)
-        weights = [rng.uniform(0.8, 1.2) for _ in range(3)]
-        total = sum(weights)
+        weights = [rng.uniform(0.75, 1.25) for _ in range(3)]
+        reactive = [w * rng.uniform(0.8, 1.2) for w in weights]
+        shift = max(-75, min(75, int(round(rng.gauss(0.0, 30.0)))))
+        peakiness = rng.uniform(-0.2, 0.2)
+        habits = tuple(math.exp(rng.gauss(0.0, 0.12)) for _ in range(24))
+        tilt = rng.uniform(-0.1, 0.1)
+        day_factors = tuple(rng.uniform(0.94, 1.06) for _ in range(3))
+        away = []
+        for _ in range(rng.choice((0, 1, 1, 2, 2, 3))):
+            first = rng.randrange(1, 360)
+            away.append((first, first + rng.randrange(6, 14)))
+        noise = rng.uniform(0.06, 0.16)
+        pf = rng.uniform(0.90, 0.98)
+        base = rng.uniform(0.06, 0.22)
+        base_hour = rng.uniform(0.0, 24.0)
+        pv_peak = _pv_peak(rng, mean, pv if pv is not None else (can_export and rng.random() < 0.5),
+                           oversized=bool(pv))
+        export_tan = rng.uniform(0.02, 0.15)
+        voltage = rng.uniform(0.985, 1.025)
         return cls(
-            phases=phases,
-            mean_power_w=mean,
-            commercial=commercial,
-            season_amplitude=rng.uniform(0.12, 0.35),
-            weekend_factor=rng.uniform(0.3, 0.5) if commercial else rng.uniform(1.05, 1.2),
-            noise_sigma=rng.uniform(0.08, 0.2),
-            power_factor=rng.uniform(0.86, 0.98),
-            pv_peak_w=_pv_peak(rng, mean, pv if pv is not None else (can_export and rng.random() < 0.5),
-                               oversized=bool(pv)),
-            export_tan_phi=rng.uniform(0.02, 0.15),
-            phase_weights=(3 * weights[0] / total, 3 * weights[1] / total, 3 * weights[2] / total),
+            phases=phases, mean_power_w=mean, profile=profile, shift_minutes=shift if household else shift // 3,
+            peakiness=peakiness if household else peakiness / 2, habits=habits if household else tuple(
+                1.0 + (h - 1.0) / 3 for h in habits),
+            season_amplitude=tilt, day_factors=(day_factors[0], day_factors[1], day_factors[2]),
+            vacations=tuple(sorted(away)) if household else (),
+            noise_sigma=noise, power_factor=pf, reactive_base=base, reactive_phase=base_hour,
+            pv_peak_w=pv_peak, export_tan_phi=export_tan,
+            phase_weights=_norm3(weights), phase_reactive=_norm3(reactive), voltage_level=voltage,
         )
 
     @property
-    def tan_phi(self) -> float:
-        """tan(phi) of the meter's power factor (Q = P * tan phi)."""
+    def commercial(self) -> bool:
+        """Whether the meter follows a commercial or agricultural profile (not H0)."""
+        return self.profile not in profiles.HOUSEHOLD
+
+    @property
+    def tan_proportional(self) -> float:
+        """tan(phi) of the load-proportional reactive power (Q = Q0 + P * tan phi)."""
         return math.tan(math.acos(self.power_factor))
 
-    def shape(self, period_minutes: int) -> List[float]:
-        """Relative load of each slot of the day (mean 1)."""
-        values = []
-        for minute in range(0, 1440, period_minutes):
-            hour = (minute + period_minutes / 2) / 60.0
-            if self.commercial:
-                opening = 1 / (1 + math.exp(-(hour - 8.0) * 2.5)) - 1 / (1 + math.exp(-(hour - 19.0) * 2.5))
-                values.append(0.25 + 1.1 * opening)
-            else:
-                values.append(0.45 + 0.9 * _bump(hour, 7.5, 1.2) + 1.6 * _bump(hour, 19.8, 2.2)
-                              + 0.25 * _bump(hour, 13.0, 3.0))
+    @property
+    def tan_phi(self) -> float:
+        """tan(phi) at the meter's mean load: reactive over active energy in the long run."""
+        return self.tan_proportional + self.reactive_base
+
+    def shape(self, period_minutes: int, cell: int) -> List[float]:
+        """Relative load of each slot of a day of a profile cell (season * 3 + day type), mean 1:
+        the profile shifted by the meter's timing, its peaks scaled by its peakiness and each
+        hour weighted by its habits."""
+        values = profiles.slot_means(self.profile, cell, period_minutes, self.shift_minutes)
         mean = sum(values) / len(values)
-        return [v / mean for v in values]
+        a, habits = 1.0 + self.peakiness, self.habits
+        shaped = [max(mean + a * (v - mean), 0.05 * mean) * habits[(k * period_minutes) // 60]
+                  for k, v in enumerate(values)]
+        total = sum(shaped) / len(shaped)
+        return [v / total for v in shaped]
+
+    def reactive_drift(self, period_minutes: int) -> List[float]:
+        """Factor of the reactive base in each slot of the day (mean 1, +-25 % over the day)."""
+        return [1.0 + 0.25 * math.cos(2 * math.pi * ((k + 0.5) * period_minutes / 60 - self.reactive_phase) / 24)
+                for k in range(1440 // period_minutes)]
 
     def season_factor(self, year_day: int) -> float:
-        """Seasonal load factor of a day of the year (winter above 1)."""
+        """The meter's own seasonal tilt on top of its profile's (winter above 1 when > 0)."""
         return 1.0 + self.season_amplitude * math.cos(2 * math.pi * (year_day - 15) / 365.25)
+
+
+def _norm3(weights: Sequence[float]) -> Tuple[float, float, float]:
+    total = sum(weights)
+    return (3 * weights[0] / total, 3 * weights[1] / total, 3 * weights[2] / total)
 
 
 def _pv_peak(rng: random.Random, mean: float, present: bool, oversized: bool = False) -> float:
@@ -137,37 +202,43 @@ def spread(total: int, weights: Sequence[float]) -> List[int]:
     return out
 
 
-def _spread_zones(weights: List[float], zones: Sequence[int], energy: Sequence[int],
-                  reactive: Sequence[int]) -> Tuple[List[int], List[int]]:
+def _spread_zones(weights: Sequence[float], r_weights: Sequence[float], zones: Sequence[int],
+                  energy: Sequence[int], reactive: Sequence[int]) -> Tuple[List[int], List[int]]:
     """Slot energies and reactive energies of one day: each zone's integer totals (index = tariff
-    - 1) spread over the zone's slots in proportion to ``weights`` (see ``spread``)."""
-    whole = [0.0, 0.0, 0.0, 0.0]
-    for w, z in zip(weights, zones):
+    - 1) spread over the zone's slots in proportion to ``weights`` and ``r_weights`` (see
+    ``spread``), in one pass."""
+    whole, r_whole = [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]
+    for w, r, z in zip(weights, r_weights, zones):
         whole[z] += w
+        r_whole[z] += r
     ratio_e = [e / w if w else 0.0 for e, w in zip(energy, whole)]
-    ratio_r = [r / w if w else 0.0 for r, w in zip(reactive, whole)]
-    running = [0.0, 0.0, 0.0, 0.0]
+    ratio_r = [e / w if w else 0.0 for e, w in zip(reactive, r_whole)]
+    run_e, run_r = [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]
     before_e, before_r = [0, 0, 0, 0], [0, 0, 0, 0]
-    last = [-1, -1, -1, -1]
+    last_e, last_r = [-1, -1, -1, -1], [-1, -1, -1, -1]
     out_e: List[int] = []
     out_r: List[int] = []
-    for k, (w, z) in enumerate(zip(weights, zones)):
-        if not w:
+    for k, (w, r, z) in enumerate(zip(weights, r_weights, zones)):
+        if w:
+            c = run_e[z] = run_e[z] + w
+            now = int(c * ratio_e[z] + 0.5)
+            if now > energy[z]:   # never, short of a rounding freak: keeps every slot >= 0
+                now = energy[z]
+            out_e.append(now - before_e[z])
+            before_e[z], last_e[z] = now, k
+        else:
             out_e.append(0)
+        if r:
+            c = run_r[z] = run_r[z] + r
+            now = int(c * ratio_r[z] + 0.5)
+            if now > reactive[z]:
+                now = reactive[z]
+            out_r.append(now - before_r[z])
+            before_r[z], last_r[z] = now, k
+        else:
             out_r.append(0)
-            continue
-        c = running[z] = running[z] + w
-        now_e = int(c * ratio_e[z] + 0.5)
-        now_r = int(c * ratio_r[z] + 0.5)
-        if now_e > energy[z]:   # never, short of a rounding freak: keeps every slot >= 0
-            now_e = energy[z]
-        if now_r > reactive[z]:
-            now_r = reactive[z]
-        out_e.append(now_e - before_e[z])
-        out_r.append(now_r - before_r[z])
-        before_e[z], before_r[z], last[z] = now_e, now_r, k
     for z in range(4):  # exact by construction; this only absorbs a last-ulp difference
-        for out, before, totals in ((out_e, before_e, energy), (out_r, before_r, reactive)):
+        for out, before, last, totals in ((out_e, before_e, last_e, energy), (out_r, before_r, last_r, reactive)):
             if before[z] != totals[z]:
                 if last[z] < 0:
                     raise ValueError(f"tariff {z + 1}: {totals[z]} mWh for a zone with no powered slot")
@@ -175,27 +246,16 @@ def _spread_zones(weights: List[float], zones: Sequence[int], energy: Sequence[i
     return out_e, out_r
 
 
-_SUN: Dict[Tuple[int, int], Tuple[List[float], int, int]] = {}
+class _Kind(NamedTuple):
+    """What every day of one kind (profile cell, tariff table, length) shares."""
 
-
-def sun_shape(year_day: int, period_minutes: int) -> Tuple[List[float], int, int]:
-    """Relative PV output of each slot of a day of the year (0 at night, 1 at a clear summer
-    noon) and the range [first, stop) of the slots with sun; the same for every meter, so
-    computed once per process."""
-    key = (year_day, period_minutes)
-    found = _SUN.get(key)
-    if found is None:
-        angle = 2 * math.pi * (year_day - 172) / 365.25
-        half_day = 6.2 + 2.6 * math.cos(angle)
-        strength = 0.65 + 0.35 * math.cos(angle)
-        values = []
-        for minute in range(0, 1440, period_minutes):
-            hour = (minute + period_minutes / 2) / 60.0
-            x = (hour - (12.5 - half_day)) / (2 * half_day)
-            values.append(strength * math.sin(math.pi * x) ** 1.5 if 0 < x < 1 else 0.0)
-        lit = [k for k, v in enumerate(values) if v] or [0]
-        found = _SUN[key] = (values, lit[0], lit[-1] + 1)
-    return found
+    cell: int
+    rest: bool                  # the weekend tariff table applies
+    zones: Tuple[int, ...]      # tariff - 1 of each slot
+    shape: List[float]          # the meter's relative load of each slot
+    zone_shape: List[float]     # ``shape`` summed per zone
+    zone_base: List[float]      # the reactive base's drift summed per zone
+    drift: List[float]          # the reactive base's drift of each slot
 
 
 class _Day(NamedTuple):
@@ -206,13 +266,16 @@ class _Day(NamedTuple):
     year_day: int
     midnight: int
     slots: int
-    zones: Tuple[int, ...]      # tariff - 1 of each slot
-    zone_shape: List[float]     # load shape summed per zone
-    load_w: float               # mean load of the day (season, weekday, day noise)
+    kind: _Kind
+    load_w: float               # mean load of the day (profile level, season, day type, noise)
     cloud: float                # share of clear-sky PV output
     tan_import: float
     tan_export: float
     hash: int                   # the day's mix64 draw (the slot level seeds from it)
+
+    @property
+    def zones(self) -> Tuple[int, ...]:
+        return self.kind.zones
 
 
 class DayTable:
@@ -222,11 +285,18 @@ class DayTable:
     R-, from a hash of the meter's key and the date (``mix64``) -- so every midnight register is an
     exact prefix sum, whatever the history's length.  Slot level, only for a day that is written:
     the day's slots, their energies spread over each zone by load shape x slot noise x power
-    coverage (``spread``) so that they add up exactly to the day's zone totals."""
+    coverage (``spread``) so that they add up exactly to the day's zone totals.
+
+    The day's shape and level come from the meter's standard profile for the season and day type
+    (``profiles``); the day type from the production calendar of the time zone's country
+    (``daytypes``: a holiday is a Sunday and follows the weekend tariff table, a working Saturday
+    a workday); PV output from the sun's path at the zone's latitude (``sun``, or ``latitude``).
+    Reactive import is a base that drifts over the day plus a part proportional to the load, so
+    the power factor is lower at light load."""
 
     def __init__(self, model: LoadModel, key: int, first_day: dt.date, last_day: dt.date,
                  period_minutes: int, tz: dt.tzinfo, schedule: TariffSchedule,
-                 outages: Sequence[Outage]) -> None:
+                 outages: Sequence[Outage], latitude: Optional[float] = None) -> None:
         self.model, self.key, self.tz, self.schedule = model, key, tz, schedule
         self.period_minutes = period_minutes
         self.period_s = period_minutes * 60
@@ -235,15 +305,25 @@ class DayTable:
         self.count = max(0, (last_day - first_day).days + 1)
         self.midnights = timegrid.midnights(first_day, self.count + 1, tz)
         self.outages = sorted(outages)
-        self.shape = model.shape(period_minutes)
-        self._mean_w, self._weekend = model.mean_power_w, model.weekend_factor
+        self.calendar = daytypes.calendar_for(tz)
+        place = place_of(tz)
+        self.latitude = place.latitude if latitude is None else latitude
+        self.longitude = place.longitude
+        self._mean_w = model.mean_power_w
+        self._day_factors = model.day_factors
+        self._dynamised = model.profile in profiles.DYNAMISED
+        self._levels = profiles.levels(model.profile)
         self._day_noise = 1.5 * model.noise_sigma
-        self._tan_import, self._tan_export = model.tan_phi, model.export_tan_phi
-        self._year_starts: Dict[int, int] = {}
+        self._tan_import, self._tan_export = model.tan_proportional, model.export_tan_phi
+        self._base_w = model.reactive_base * model.mean_power_w
+        self._drift = model.reactive_drift(period_minutes)
         self._holidays = schedule.holidays
-        self._kinds: Dict[Tuple[bool, int], Tuple[Tuple[int, ...], List[float]]] = {}
-        self._night_cache: Dict[Tuple[int, int, int], Tuple[List[float], List[Tuple[int, int, int]]]] = {}
-        self._zone_cache: Dict[Tuple[int, int], Tuple[Tuple[int, ...], List[float]]] = {}
+        self._shapes: Dict[int, List[float]] = {}
+        self._kinds: Dict[Tuple[int, bool, int], _Kind] = {}
+        self._runs: Dict[Tuple[bool, int, int, int], List[Tuple[int, int, int]]] = {}  # sunny runs of one zone
+        self._pv = bool(model.pv_peak_w)
+        self._suns: Dict[Tuple[int, int], Tuple[List[float], int, int]] = {}
+        self._calendar()
         self.outage_days = self._outage_days()
         # totals[q][t][i]: mWh of quantity q (A+, A-, R+, R-) in tariff zone t + 1 on day i
         self.totals = [[[0] * self.count for _ in range(4)] for _ in range(4)]
@@ -261,59 +341,109 @@ class DayTable:
                 i += 1
         return days
 
-    def _zones(self, day_map: Tuple[int, ...], slots: int) -> Tuple[Tuple[int, ...], List[float]]:
-        """Zone (tariff - 1) of each slot of a day with ``slots`` slots, and the load shape summed
-        per zone; a 23- or 25-hour day drops or repeats the last slot's shape and tariff."""
-        found = self._zone_cache.get((id(day_map), slots))  # the schedule keeps its day maps
-        if found is None:
-            last = len(day_map) - 1
-            zones = tuple(day_map[min(k, last)] - 1 for k in range(slots))
-            sums = [0.0, 0.0, 0.0, 0.0]
-            for k, z in enumerate(zones):
-                sums[z] += self.shape[min(k, last)]
-            found = self._zone_cache[(id(day_map), slots)] = (zones, sums)
-        return found
+    def _kind(self, cell: int, rest: bool, slots: int, date: dt.date) -> _Kind:
+        """Zone (tariff - 1) of each slot of a day with ``slots`` slots, the load shape and its
+        per-zone sums; a 23- or 25-hour day drops or repeats the last slot's shape and tariff."""
+        shape = self._shapes.get(cell)
+        if shape is None:
+            shape = self._shapes[cell] = self.model.shape(self.period_minutes, cell)
+        day_map = self.schedule.day_map(date, self.period_minutes, rest)
+        last = len(day_map) - 1
+        zones = tuple(day_map[min(k, last)] - 1 for k in range(slots))
+        sums, base = [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]
+        drift = self._drift
+        for k, z in enumerate(zones):
+            sums[z] += shape[min(k, last)]
+            base[z] += drift[min(k, last)]
+        return _Kind(cell, rest, zones, [shape[min(k, last)] for k in range(slots)], sums, base,
+                     [drift[min(k, last)] for k in range(slots)])
+
+    def _calendar(self) -> None:
+        """Per day index: the profile cell, whether the weekend tariff table applies, the day of
+        the year and the day's load before its noise (the profile level of the cell, the
+        dynamisation, the meter's mean, day-type factor, seasonal tilt and vacations)."""
+        model, calendar = self.model, self.calendar
+        levels, day_factors, mean = self._levels, self._day_factors, self._mean_w
+        dyn = profiles.dynamisation_table() if self._dynamised else None
+        amplitude = model.season_amplitude
+        away = {d for first, last in model.vacations for d in range(first, last + 1)}
+        holidays = self._holidays
+        cells, rests, year_days, loads = [], [], [], []
+        date = self.first_day
+        year_day = date.timetuple().tm_yday
+        types, seasons = calendar.year_types(date.year), profiles.year_seasons(date.year)
+        year = date.year
+        for i in range(self.count):
+            if year_day > len(types):
+                year, year_day = year + 1, 1
+                types, seasons = calendar.year_types(year), profiles.year_seasons(year)
+            kind = types[year_day - 1]
+            if holidays and self.first_day + dt.timedelta(days=i) in holidays:
+                kind = daytypes.SUNDAY   # a holiday of the tariff schedule's own is one too
+            cell = seasons[year_day - 1] * 3 + kind
+            cells.append(cell)
+            rests.append(kind != daytypes.WORKDAY)
+            year_days.append(year_day)
+            load = mean * levels[cell] * day_factors[kind] * (1.0 + amplitude * _SEASON_COS[year_day])
+            if dyn is not None:
+                load *= dyn[year_day]
+            if year_day in away:
+                load *= VACATION_LOAD
+            loads.append(load)
+            year_day += 1
+        self._cells, self._rests, self._year_days, self._loads = cells, rests, year_days, loads
+
+    def day_type(self, date: dt.date) -> int:
+        """The calendar's day type of a date (``daytypes.WORKDAY``, ``SATURDAY``, ``SUNDAY``)."""
+        return self.calendar.day_type(date)
 
     def day(self, i: int) -> _Day:
         """The day-level draws of day index ``i``."""
-        model = self.model
         ordinal = self.first_ordinal + i
         date = dt.date.fromordinal(ordinal)
         midnight = self.midnights[i]
         slots = (self.midnights[i + 1] - midnight) // self.period_s
-        weekend = date.weekday() >= 5
-        kind = (weekend or date in self._holidays, slots)
-        found = self._kinds.get(kind)
-        if found is None:
-            found = self._kinds[kind] = self._zones(self.schedule.day_map(date, self.period_minutes), slots)
-        zones, zone_shape = found
+        cell, rest = self._cells[i], self._rests[i]
+        key = (cell, rest, slots)
+        kind = self._kinds.get(key)
+        if kind is None:
+            kind = self._kinds[key] = self._kind(cell, rest, slots, date)
         h = mix64(self.key ^ ordinal)
-        year_start = self._year_starts.get(date.year)
-        if year_start is None:
-            year_start = self._year_starts[date.year] = dt.date(date.year, 1, 1).toordinal()
-        year_day = ordinal - year_start + 1
-        load = self._mean_w * model.season_factor(year_day) * (self._weekend if weekend else 1.0) \
-            * (1.0 + self._day_noise * ((h >> 40) / 8388608.0 - 1.0))
+        year_day = self._year_days[i]
+        load = self._loads[i] * (1.0 + self._day_noise * ((h >> 40) / 8388608.0 - 1.0))
         u_phi = (h & 0xFFFF) / 65536.0
-        return _Day(i, date, year_day, midnight, slots, zones, zone_shape, load,
-                    0.2 + 0.8 * ((h >> 16) & 0xFFFFFF) / 16777216.0,
+        cloud = 0.0
+        if self._pv:  # clear days (most in summer) or overcast ones; one draw decides both
+            u_cloud, clear = ((h >> 16) & 0xFFFFFF) / 16777216.0, _CLEAR[year_day]
+            cloud = 0.82 + 0.18 * u_cloud / clear if u_cloud < clear else 0.08 + 0.5 * (u_cloud - clear) / (1.0 - clear)
+        return _Day(i, date, year_day, midnight, slots, kind, load, cloud,
                     self._tan_import * (0.97 + 0.06 * u_phi), self._tan_export * (0.9 + 0.2 * u_phi), h)
 
-    def _means(self, day: _Day) -> Tuple[List[float], List[float], List[int]]:
+    def sun(self, day: _Day) -> Tuple[List[float], int, int]:
+        """The clear-sky PV output of each slot of a day at the meter's place (``sun.clear_sky``)."""
+        offset_minutes = ((self.first_ordinal + day.index - 719163) * 86400 - day.midnight) // 60
+        key = (day.year_day, offset_minutes)
+        found = self._suns.get(key)
+        if found is None:
+            longitude = self.longitude if self.longitude is not None else offset_minutes / 4.0
+            noon = sun.noon_minute(day.year_day, longitude, offset_minutes)
+            found = self._suns[key] = sun.clear_sky(day.year_day, self.period_minutes, self.latitude, noon)
+        return found
+
+    def _means(self, day: _Day) -> Tuple[List[float], List[float], List[float], List[int]]:
         """Mean import and export power (W) of each slot of a day, times the share of the slot the
-        meter had power, and the slots an outage cut part of (isPart)."""
-        shape, last = self.shape, len(self.shape) - 1
+        meter had power, the share itself (coverage) and the slots an outage cut part of (isPart)."""
+        shape = day.kind.shape
         load = day.load_w
-        sun = None
+        sun_values = None
         if self.model.pv_peak_w:
-            sun = sun_shape(day.year_day, self.period_minutes)[0]
+            sun_values = self.sun(day)[0]
             pv = self.model.pv_peak_w * day.cloud
         coverage, partial = self._coverage(day)
         imports: List[float] = []
         exports: List[float] = []
         for k in range(day.slots):
-            index = k if k < last else last
-            net = load * shape[index] - (pv * sun[index] if sun is not None else 0.0)
+            net = load * shape[k] - (pv * sun_values[min(k, len(sun_values) - 1)] if sun_values is not None else 0.0)
             c = coverage[k]
             if net >= 0:
                 imports.append(net * c)
@@ -321,7 +451,7 @@ class DayTable:
             else:
                 imports.append(0.0)
                 exports.append(-net * c)
-        return imports, exports, partial
+        return imports, exports, coverage, partial
 
     def _coverage(self, day: _Day) -> Tuple[List[float], List[int]]:
         slots, ps, midnight = day.slots, self.period_s, day.midnight
@@ -351,32 +481,39 @@ class DayTable:
         imports: List[List[float]] = []   # per day: W summed per zone (shape units on plain days)
         scales: List[float] = []          # per day: what turns that sum into mWh
         exports: List[List[float]] = []
+        bases: List[List[float]] = []     # per day: the reactive base's drift x coverage per zone
         none = [0.0, 0.0, 0.0, 0.0]
         for day in days:
             if day.index in outage_days:
-                means_in, means_out, _ = self._means(day)
-                sums_in, sums_out = [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]
-                for z, a, b in zip(day.zones, means_in, means_out):
+                means_in, means_out, coverage, _ = self._means(day)
+                sums_in, sums_out, base = [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]
+                for z, a, b, c, d in zip(day.zones, means_in, means_out, coverage, day.kind.drift):
                     sums_in[z] += a
                     sums_out[z] += b
+                    base[z] += d * c
                 imports.append(sums_in)
                 scales.append(mwh)
                 exports.append(sums_out)
+                bases.append(base)
             elif pv:
                 sums_in, sums_out = self._sunny_sums(day)
                 imports.append(sums_in)
                 scales.append(mwh)
                 exports.append(sums_out)
+                bases.append(day.kind.zone_base)
             else:  # the load times the shape summed per zone, no per-slot work
-                imports.append(day.zone_shape)
+                imports.append(day.kind.zone_shape)
                 scales.append(day.load_w * mwh)
                 exports.append(none)
+                bases.append(day.kind.zone_base)
         tan_import = [day.tan_import for day in days]
         tan_export = [day.tan_export for day in days]
+        base_mwh = self._base_w * mwh
         ap, am, rp, rm = self.totals
         for z in range(4):
-            ap[z] = [int(sums[z] * scale + 0.5) for sums, scale in zip(imports, scales)]
-            rp[z] = [int(e * t + 0.5) for e, t in zip(ap[z], tan_import)]
+            energy = [sums[z] * scale for sums, scale in zip(imports, scales)]
+            ap[z] = [int(e + 0.5) for e in energy]
+            rp[z] = [int(e * t + b[z] * base_mwh + 0.5) for e, t, b in zip(energy, tan_import, bases)]
             if pv or outage_days:
                 am[z] = [int(sums[z] * mwh + 0.5) for sums in exports]
                 rm[z] = [int(e * t + 0.5) for e, t in zip(am[z], tan_export)]
@@ -384,36 +521,33 @@ class DayTable:
     def _sunny_sums(self, day: _Day) -> Tuple[List[float], List[float]]:
         """Import and export power summed per zone on a day with PV and no outage.
 
-        The slots without sun import their load (a sum cached per kind of day); the sunny ones
-        are summed per run of one zone with C-level sums: positive part = (sum + sum of
+        The slots without sun import their load (the day's load less that of the sunny slots);
+        the sunny ones are summed per run of one zone with C-level sums: positive part = (sum + sum of
         magnitudes) / 2.  Each slot's direction is that of the same ``net`` the slot level
         computes, so a zone has import (export) energy only if one of its slots imports (exports)."""
-        sun, first, stop = sun_shape(day.year_day, self.period_minutes)
+        sun_values, first, stop = self.sun(day)
         stop = min(stop, day.slots)
-        key = (id(day.zones), first, stop)
-        found = self._night_cache.get(key)
-        if found is None:
-            shape, zones, last = self.shape, day.zones, len(self.shape) - 1
-            night = [0.0, 0.0, 0.0, 0.0]
-            for k, z in enumerate(zones):
-                if not first <= k < stop:
-                    night[z] += shape[min(k, last)]
-            runs: List[Tuple[int, int, int]] = []
+        kind = day.kind
+        key = (kind.rest, day.slots, first, stop)
+        runs = self._runs.get(key)
+        if runs is None:
+            zones = kind.zones
+            runs = []
             for k in range(first, stop):
                 if runs and runs[-1][0] == zones[k]:
                     runs[-1] = (zones[k], runs[-1][1], k + 1 - first)
                 else:
                     runs.append((zones[k], k - first, k + 1 - first))
-            found = self._night_cache[key] = (night, runs)
-        night, runs = found
+            self._runs[key] = runs
         load, pv = day.load_w, self.model.pv_peak_w * day.cloud
-        nets = [load * s - pv * g for s, g in zip(self.shape[first:stop], sun[first:stop])]
-        sums_in = [load * x for x in night]
+        lit = kind.shape[first:stop]
+        nets = [load * s - pv * g for s, g in zip(lit, sun_values[first:stop])]
+        sums_in = [load * x for x in kind.zone_shape]   # every slot's load, less the sunny ones'
         sums_out = [0.0, 0.0, 0.0, 0.0]
         for z, lo, hi in runs:
             segment = nets[lo:hi]
             total, magnitude = sum(segment), sum(map(abs, segment))
-            sums_in[z] += (magnitude + total) / 2
+            sums_in[z] += (magnitude + total) / 2 - load * sum(lit[lo:hi])
             sums_out[z] += (magnitude - total) / 2
         return sums_in, sums_out
 
@@ -429,24 +563,41 @@ class DayTable:
 
     # ---- slot level ------------------------------------------------------------------------
     def slots(self, i: int) -> SlotSeries:
-        """Every slot of day index ``i``: energies that add up exactly to the day's zone totals."""
+        """Every slot of day index ``i``: energies that add up exactly to the day's zone totals.
+
+        Each slot's weight is the load shape x a lognormal slot noise x a few appliance switch-ons
+        (kettle, oven, washing machine: a slot drawing 1-3 times more) of the day; reactive
+        import is spread by the base's drift x coverage plus tan(phi) x the import weight."""
         day = self.day(i)
-        gauss = random.Random(mix64(day.hash ^ 0x5EED)).gauss
+        draw = random.Random(mix64(day.hash ^ 0x5EED))
+        gauss, uniform = draw.gauss, draw.random
         sigma, exp = self.model.noise_sigma, math.exp
         noise = [exp(gauss(0.0, sigma)) for _ in range(day.slots)]
+        for _ in range(2 if self.model.commercial else 5):  # appliances switched on
+            k = int(uniform() * day.slots)
+            noise[k] *= 1.0 + 2.0 * uniform()
+        coverage: Sequence[float]
         if self.model.pv_peak_w or i in self.outage_days:
-            imports, exports, partial = self._means(day)
+            imports, exports, coverage, partial = self._means(day)
         else:
-            shape, last = self.shape, len(self.shape) - 1
-            imports = [shape[k if k < last else last] for k in range(day.slots)]
-            exports, partial = [], [0] * day.slots
+            imports, exports, partial = day.kind.shape, [], [0] * day.slots
+            coverage = partial  # unused: every slot powered
         zones = day.zones
         ap, am, rp, rm = self.totals
-        a_plus, r_plus = _spread_zones([a * n for a, n in zip(imports, noise)], zones,
-                                       [ap[z][i] for z in range(4)], [rp[z][i] for z in range(4)])
+        weights = [a * n for a, n in zip(imports, noise)]
+        tan, drift = day.tan_import, day.kind.drift
+        if exports:  # weights in W: the base in W, where the meter had power
+            base = self._base_w
+            r_weights = [w * tan + base * d * c for w, d, c in zip(weights, drift, coverage)]
+        else:        # weights in units of the day's load
+            base = self._base_w / day.load_w
+            r_weights = [w * tan + base * d for w, d in zip(weights, drift)]
+        a_plus, r_plus = _spread_zones(weights, r_weights, zones, [ap[z][i] for z in range(4)],
+                                       [rp[z][i] for z in range(4)])
         if any(exports):
-            a_minus, r_minus = _spread_zones([b * n for b, n in zip(exports, noise)], zones,
-                                             [am[z][i] for z in range(4)], [rm[z][i] for z in range(4)])
+            e_weights = [b * n for b, n in zip(exports, noise)]
+            a_minus, r_minus = _spread_zones(e_weights, e_weights, zones, [am[z][i] for z in range(4)],
+                                             [rm[z][i] for z in range(4)])
         else:
             a_minus = r_minus = [0] * day.slots
         ps, midnight = self.period_s, day.midnight

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterable, List, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 from ..errors import InputError
 
@@ -49,7 +49,10 @@ class TariffSchedule:
 
     def tariff(self, day: dt.date, minute_of_day: int) -> int:
         """The tariff (1-4) at a local minute of a day."""
-        zones = self.weekend if day.weekday() >= 5 or day in self.holidays else self.weekday
+        return self._at(self.weekend if day.weekday() >= 5 or day in self.holidays else self.weekday, minute_of_day)
+
+    @staticmethod
+    def _at(zones: Sequence[Tuple[int, int]], minute_of_day: int) -> int:
         current = zones[-1][1]
         for start, tariff in zones:
             if start <= minute_of_day:
@@ -58,13 +61,18 @@ class TariffSchedule:
                 break
         return current
 
-    def day_map(self, day: dt.date, period_minutes: int) -> Tuple[int, ...]:
+    def day_map(self, day: dt.date, period_minutes: int, rest: Optional[bool] = None) -> Tuple[int, ...]:
         """Tariff of each period slot of a 24-hour day, by the slot's start time (computed once
-        per kind of day and period)."""
-        key = (self.is_rest_day(day), period_minutes)
+        per kind of day and period).  ``rest`` says whether the day follows the weekend table
+        (the production calendar's verdict: a holiday does, a working Saturday does not); by
+        default Saturdays, Sundays and the schedule's own holidays do."""
+        if rest is None:
+            rest = self.is_rest_day(day)
+        key = (rest, period_minutes)
         found = self._maps.get(key)
         if found is None:
-            found = self._maps[key] = tuple(self.tariff(day, minute) for minute in range(0, 1440, period_minutes))
+            zones = self.weekend if rest else self.weekday
+            found = self._maps[key] = tuple(self._at(zones, minute) for minute in range(0, 1440, period_minutes))
         return found
 
 
