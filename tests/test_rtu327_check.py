@@ -4,7 +4,6 @@ are reported; the CLI's lines and exit codes; the plugin's fixture and one-line 
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import shutil
 import sqlite3
 
@@ -187,12 +186,17 @@ def test_the_cli_exits_2_on_bad_input_and_3_when_the_device_fails(loaded, capsys
     assert "bad password" in errors[4]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("GenerateMeterData.device.check_data_api") is not None,
-                    reason="the data API check is in this build")
-def test_the_data_api_flag_without_its_module(loaded, capsys):
-    path, _ = loaded
-    assert main(["check", "--db", path, "--data-api"]) == 2
-    assert capsys.readouterr().err.strip() == "error: the data API check is not available in this build"
+def test_check_over_both_interfaces_on_the_command_line(loaded, capsys):
+    """``check --rtu327 HOST:PORT --data-api``: the local target's data API is the stand-in
+    program over the same file (device/data_api_standin.py); both serve the load as loaded."""
+    path, token = loaded
+    with Stand_in(path) as stand_in:
+        where = f"127.0.0.1:{stand_in.address[1]}"
+        assert main(["check", "--db", path, "--rtu327", where, "--data-api", "--load", token]) == 0
+    out = capsys.readouterr().out
+    summaries = [line for line in out.splitlines() if line.startswith(("rtu327:", "data-api:"))]
+    assert [line.split(":")[0] for line in summaries] == ["rtu327", "data-api"], out
+    assert all(line.endswith("all served as loaded") for line in summaries), out
 
 
 def test_assert_served_in_one_line(loaded, tmp_path):

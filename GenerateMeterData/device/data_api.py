@@ -142,7 +142,10 @@ def cell(measure: str, tag: str) -> Optional[Cell]:
 
 def api_tag(measure: str, tag: str) -> Optional[str]:
     """The data API's name of ``tag`` (an API tag, or a config column name such as ``Reactive``
-    -> ``isAm``); None when the data API serves no such value (``Channels``, ``Valid`` ...)."""
+    -> ``isAm``); None when the data API serves no such value (``Channels``, ``Valid`` ..., and
+    what is no measure at all: a ``MeterTable`` row is the settings API's, not the data API's)."""
+    if measure not in layout.MEASURE_TABLE:
+        return None
     table = measure_table(measure)
     cells = _cells(table)
     if tag in cells:
