@@ -14,7 +14,7 @@ import pytest
 import GenerateMeterData
 from GenerateMeterData import ConnectError, DatabaseLockedError, Scenario, verify
 from GenerateMeterData.targets.ssh import DeviceTarget
-from helpers import execute, hold_lock, rows, table_checksums
+from helpers import SEED_API_NOW, execute, hold_lock, rows, table_checksums
 
 END = dt.date(2026, 3, 1)
 END_ARGS = ("--end", END.isoformat())   # the command line's form: no test depends on the date it runs
@@ -289,9 +289,12 @@ def test_all_sections_seeds_every_device(device, tmp_path, ssh_server):
     assert rows(str(second), "SELECT count(*) FROM MeterTable")[0][0] == 2
 
 
-def test_seed_api_writes_through_the_device(device, tmp_path, monkeypatch, seed_api_clock):
+def test_seed_api_writes_through_the_device(device, tmp_path, monkeypatch, seed_clock):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "settings.ini").write_text(device.ini(), encoding="utf-8")
+    # pinned after settings.ini is in place: the clock belongs to the default target, which
+    # set_clock() resolves from the settings.ini of the current folder
+    seed_clock(SEED_API_NOW)
     mt = GenerateMeterData.MeterTable()
     cfg = GenerateMeterData.ElConfig(MeterTable=mt.get('MeterTable'))
     GenerateMeterData.Journal(RecordTypeId=GenerateMeterData.JournalName.ElJrnlLimPwr,
