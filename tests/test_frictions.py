@@ -270,3 +270,14 @@ def test_loads_of_a_foreign_sqlite_file_on_a_device(device, not_meter_dbs, tmp_p
         result = cli("loads", cwd=tmp_path)
         assert_one_line_error(result, 2, "is not a meter.db")
         assert result.stdout == ""
+
+
+def test_scenario_end_takes_a_datetime_as_its_day_and_refuses_other_types():
+    import datetime as dt
+
+    from GenerateMeterData import Scenario
+    # a datetime is a date (a subclass): it used to pass the check and fail deep inside with a
+    # TypeError; now it stands for the day it falls on, as a tester writing one expects
+    assert Scenario(days=2, end=dt.datetime(2026, 3, 1, 17, 30)).end == dt.date(2026, 3, 1)
+    with pytest.raises(InputError, match="end must be a date"):
+        Scenario(days=2, end="2026-03-01")

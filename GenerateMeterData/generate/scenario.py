@@ -83,6 +83,10 @@ class Scenario(Producer):
             raise InputError(f"days must be a whole number >= 1, got {days!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise InputError(f"seed must be an integer, got {seed!r}")
+        if isinstance(end, dt.datetime):
+            end = end.date()  # the day it falls on, as written (its own zone when it has one)
+        elif end is not None and not isinstance(end, dt.date):
+            raise InputError(f"end must be a date (datetime.date), got {end!r}")
         check_period(period_minutes, "Scenario period_minutes")
         self.options = options or StoryOptions()
         self._seed_given = seed is not None
