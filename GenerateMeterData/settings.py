@@ -31,7 +31,7 @@ KNOWN_KEYS = {
     "busy_timeout", "keepalive", "disabled_algorithms", "timezone", "before_load", "after_load",
     "compress", "upload", "stage_dir", "max_rows_per_load", "integrity_check", "data_api",
 }
-INTEGRITY_CHECKS = ("once", "off")
+INTEGRITY_CHECKS = ("once", "always", "off")
 DEFAULT_STAGE_DIR = "/tmp"
 #: The device's JSON data-API program (reads one request on stdin): um40_smart_framework Config.py.
 DEFAULT_DATA_API = "/etc/opt/uspd/meter_db_data_api/meter_db_data_api"
@@ -50,7 +50,7 @@ class LocalSettings:
     timezone: str = DEFAULT_TIMEZONE
     busy_timeout: float = LOCAL_BUSY_TIMEOUT
     name: str = "local"
-    integrity_check: str = "once"  # "once": quick_check the file before the first load into it; "off"
+    integrity_check: str = "once"  # quick_check the file before a target's first load into it ("always" too); "off"
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,9 @@ class DeviceSettings:
     upload: str = "auto"   # "auto" (SQL text when small, files when large), "staged" (files) or "sql" (text)
     stage_dir: str = "/tmp"  # where the device keeps stage files, backups and restores while they pass
     max_rows_per_load: int = 0  # > 0: a load larger than this is written in several transactions
-    integrity_check: str = "once"  # "once": quick_check the database once per connection, before a load; "off"
+    # "once": quick_check the database before a load when it is not known sound (first, and after
+    # another writer's commit: targets/ssh_session.py); "always": once per connection; "off"
+    integrity_check: str = "once"
     data_api: str = DEFAULT_DATA_API  # the device's JSON data-API program (device/data_api.py runs it)
 
     @property
@@ -179,7 +181,7 @@ def load(path: Union[str, Path] = DEFAULT_SETTINGS_FILE, section: Optional[str] 
         raise ConfigError(f"{where}: {exc}") from None
     integrity = raw.get("integrity_check", "once").lower()
     if integrity not in INTEGRITY_CHECKS:
-        raise ConfigError(f"{where}: key integrity_check must be once or off, got {raw['integrity_check']!r}")
+        raise ConfigError(f"{where}: key integrity_check must be once, always or off, got {raw['integrity_check']!r}")
     if not raw.get("ip_address"):
         if "db_path" not in raw:
             raise ConfigError(f"{where}: key IP_address (a device) or db_path (a local file) is missing")

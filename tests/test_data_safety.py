@@ -116,6 +116,12 @@ def small_tmpfs(tmp_path):
         subprocess.run(["umount", str(path)])
 
 
+def stage_files(folder) -> list:
+    """What a load left in a stage directory besides the page check's marker (gmd-pages-*: by
+    design, one small file per database, see targets/ssh_session.py)."""
+    return sorted(name for name in os.listdir(folder) if not name.startswith("gmd-pages-"))
+
+
 def test_a_load_too_big_for_the_stage_dir_is_refused_before_uploading(device, small_tmpfs, tmp_path):
     tiny = small_tmpfs("stage", "512k")
     before = table_checksums(device.path)
@@ -124,12 +130,12 @@ def test_a_load_too_big_for_the_stage_dir_is_refused_before_uploading(device, sm
         with pytest.raises(TargetError, match=rf"stage directory {tiny} has 0\.5 MB free and the load needs [\d.]+ MB.*stage_dir"):
             scenario.create(target)
     assert table_checksums(device.path) == before
-    assert os.listdir(tiny) == []
+    assert stage_files(tiny) == []
     roomy = tmp_path / "roomy"
     roomy.mkdir()
     with DeviceTarget(device.settings(upload="staged", stage_dir=str(roomy))) as target:
         assert scenario.create(target).meters == 2
-    assert os.listdir(roomy) == []  # the merge removed its stage files
+    assert stage_files(roomy) == []  # the merge removed its stage files
 
 
 def test_a_load_too_big_for_the_database_filesystem_is_refused(device, small_tmpfs):
@@ -397,3 +403,31 @@ def test_with_before_load_the_check_runs_after_it(damaged_db, device, tmp_path):
         assert target.commands == 4
     assert ran.exists()
     assert sha256(device.path) == sha256(damaged_db)
+
+
+def test_the_device_page_check_is_once_per_file_and_change(device):
+    """quick_check reads the whole database (a second for 60 MB on an ARM board): it runs when the
+    file is not known sound -- first, and after a writer other than this tool committed -- and
+    not on every connection; integrity_check = always restores every connection."""
+    def load(seed, **settings):
+        with DeviceTarget(device.settings(**settings)) as target:
+            Scenario(meters=1, days=1, end=END, seed=seed).create(target)
+            return target.session.page_checks
+
+    assert load(1) == 1  # a file never checked
+    marks = [name for name in os.listdir(device.stage_dir) if name.startswith("gmd-pages-")]
+    assert len(marks) == 1 and os.stat(os.path.join(device.stage_dir, marks[0])).st_mode & 0o777 == 0o600
+    assert load(2) == 0  # changed since, but only by this tool's own load: known sound
+    assert load(3) == 0
+    conn = sqlite3.connect(device.path)  # another writer (the device's own web UI) changes a meter
+    with conn:  # (a value that changes: SQLite leaves a page alone when a row is rewritten as it was)
+        conn.execute("UPDATE MeterTable SET Address = Address || '7' WHERE DeviceIdx = "
+                     "(SELECT min(DeviceIdx) FROM MeterTable)")
+    conn.close()
+    assert load(4) == 1  # another writer's commit: checked again
+    assert load(5) == 0
+    assert load(6, integrity_check="always") == 1  # every connection
+    assert load(7, integrity_check="off") == 0
+    os.replace(device.path, device.path + ".moved")
+    shutil.copy(device.path + ".moved", device.path)  # a new file at db_path (another inode)
+    assert load(8) == 1

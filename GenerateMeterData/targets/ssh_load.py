@@ -186,6 +186,7 @@ class DeviceLoad:
         if remove:  # merge, then remove the staged files whatever happened
             command = (f"test -f {self.session.db} || exit 66; {self.session.sqlite()}; status=$?; "
                        f"rm -f {' '.join(shlex.quote(p) for p in remove)}; exit $status")
+        command = self.session.own_write_shell(command)  # pages known sound stay known sound
         process = self.session.start(command)
         commit_sent = False
         try:

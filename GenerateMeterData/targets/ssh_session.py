@@ -4,6 +4,7 @@ device's state (ids by name, tools present, quick_check) read once per connectio
 ``cat >`` (no SFTP needed), the before_load/after_load hooks, and one clear error per failure."""
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import zlib
@@ -46,6 +47,7 @@ class DeviceSession:
         # quick_check's first finding for the database of this connection: "" sound, None not
         # checked yet (kept when only the reference tables are read again)
         self._damage: Optional[str] = None
+        self.page_checks = 0  # quick_checks run (0 when the pages were known sound: PAGES_UNCHANGED)
         self.commands = 0  # remote commands started (what a load or a test costs, for benchmarks)
         self.logins = 0    # SSH logins made
         self._gzip_seen = False
@@ -145,10 +147,14 @@ class DeviceSession:
         device checks (sqlite3 present, database present, gzip) run in the same round trip."""
         return self.rows(self.query_text(sql, checked), checked)
 
-    def query_text(self, sql: str, checked: bool = False) -> str:
-        """What the device's sqlite3 printed for ``sql`` (errors raised)."""
+    def query_text(self, sql: str, checked: bool = False, after: str = "") -> str:
+        """What the device's sqlite3 printed for ``sql`` (errors raised); ``after``: shell run
+        in the same command once sqlite3 succeeded."""
         script = f".separator ,\n{self.timeout_command}\n{sql}\n"
         command = (self.checks() + "exec " + self.sqlite()) if checked else self.sqlite_command()
+        if after:
+            command = (self.checks() if checked else f"test -f {self.db} || exit 66; ") + \
+                f"{self.sqlite()} || exit $?; {after}"
         result = self.run(command, stdin=script.encode())
         self.check_status(result)
         self.raise_for(result, "query")
@@ -273,30 +279,76 @@ class DeviceSession:
             except Exception:  # best effort: a dead connection may fail in many ways
                 self.close()
 
+    # ---- the page check: once per database file and change ----------------------------------
+    # quick_check reads the whole database (about 1 s for 60 MB on an ARM board): it runs when the
+    # file is not known sound.  Known sound: a marker file in stage_dir holds the identity the file
+    # had when its pages last passed (device and inode, the header's file change counter, the
+    # -wal file's size and mtime when there is one) and the file still has it -- or had it right
+    # before one of this tool's own loads, after which the marker takes the new identity.  Any other
+    # writer's commit changes the identity, so the pages are checked again; a file whose identity
+    # cannot be read (no stat or od on the device) is checked on every connection, as is every file
+    # with integrity_check = always.  The marker is a day's at most: stale gmd-* files are removed.
+    def _mark(self) -> str:
+        digest = hashlib.sha1(self.settings.db_path.encode("utf-8")).hexdigest()[:16]
+        return shlex.quote(f"{self.stage_dir}/gmd-pages-{digest}")
+
+    def identity_shell(self) -> str:
+        """Shell that sets ``gmd_id`` to the database's identity (empty when it cannot be read)."""
+        wal = shlex.quote(self.settings.db_path + "-wal")
+        return (f"gmd_id=$(stat -c %d:%i {self.db} 2>/dev/null) && gmd_c=$(od -An -tu1 -j24 -N4 {self.db} "
+                f"2>/dev/null) && [ -n \"$gmd_c\" ] && gmd_id=$gmd_id:$(echo $gmd_c | tr ' ' .) || gmd_id=; "
+                f"if [ -n \"$gmd_id\" ] && [ -f {wal} ]; then gmd_w=$(stat -c %s:%Y {wal} 2>/dev/null) "
+                f"&& gmd_id=$gmd_id:$gmd_w || gmd_id=; fi; ")
+
+    def page_check_shell(self) -> str:
+        """Shell (after ``identity_shell``) that prints PAGES_UNCHANGED when the marker says the
+        file is sound, else CHECK_MARKER and quick_check's answer -- and, when that is ok, makes
+        the marker say so."""
+        mark = self._mark()
+        sound = "false" if self.settings.integrity_check == "always" else \
+            f"[ -n \"$gmd_id\" ] && [ \"$(cat {mark} 2>/dev/null)\" = \"$gmd_id\" ]"
+        check = self.sqlite(self.timeout_command, "PRAGMA quick_check(1);")
+        return (f"if {sound}; then echo \"{PAGES_UNCHANGED}\"; else gmd_r=$({check}) || exit $?; "
+                f"echo \"{CHECK_MARKER}\"; printf '%s\\n' \"$gmd_r\"; "
+                f"if [ \"$gmd_r\" = ok ] && [ -n \"$gmd_id\" ]; then (umask 077; printf '%s' \"$gmd_id\" > {mark}); "
+                "fi; fi")
+
+    def own_write_shell(self, command: str) -> str:
+        """``command`` (this tool's write) wrapped so that a file known sound right before it is
+        known sound after it: the marker follows the identity the write gave the file."""
+        if self.settings.integrity_check != "once":
+            return command
+        mark = self._mark()
+        return (f"{self.identity_shell()}gmd_pre=$gmd_id; ( {command} ); gmd_s=$?; "
+                f"if [ $gmd_s = 0 ] && [ -n \"$gmd_pre\" ] && [ \"$(cat {mark} 2>/dev/null)\" = \"$gmd_pre\" ]; "
+                f"then {self.identity_shell()}[ -n \"$gmd_id\" ] && (umask 077; printf '%s' \"$gmd_id\" > {mark}); "
+                "fi; exit $gmd_s")
+
     def device_state(self, integrity: bool = True) -> DeviceState:
         """Ids by name and tools present, read once per connection (one round trip); with
-        ``integrity`` (what a load needs) the database's pages are quick_check-ed, once per
-        connection, in the same round trip when the state is read then (else in one command of
-        its own), unless the settings say integrity_check = off."""
+        ``integrity`` (what a load needs) the database's pages are known sound or quick_check-ed
+        (see above), once per connection, in the same round trip when the state is read then
+        (else in one command of its own), unless the settings say integrity_check = off."""
         self.connection()
         integrity = integrity and self.settings.integrity_check != "off" and self._damage is None
-        marker = "'GMD-QUICK-CHECK'"
-        check = f"SELECT quote({marker});\nPRAGMA quick_check(1);\n" if integrity else ""
         if self.state is not None:
             if integrity:  # the state was read without the check (backup, restore, before_load)
-                damage = self._integrity(self.query_text(check), marker)
+                result = self.run(f"test -f {self.db} || exit 66; {self.identity_shell()}{self.page_check_shell()}")
+                self.raise_for(result, "page check")
+                damage = self._integrity(result.text())
                 if self.state is None:  # the connection dropped and was re-opened meanwhile
                     return self.device_state(integrity=True)
                 self._damage = damage
             return self.state
+        after = self.identity_shell() + self.page_check_shell() if integrity else ""
         text = self.query_text(
             "SELECT quote('R'), quote(Name), quote(Id) FROM ArchTypes;\n"
             "SELECT quote('T'), quote(Type), quote(Id), quote(Class) FROM MeterTypes;\n"
             "SELECT quote('I'), quote(Name), quote(Id) FROM MeterIfaces;\n"
-            "SELECT quote('S'), quote(name) FROM sqlite_master WHERE type = 'table';\n" + check, checked=True)
+            "SELECT quote('S'), quote(name) FROM sqlite_master WHERE type = 'table';\n", checked=True, after=after)
         if integrity:
-            self._damage = self._integrity(text, marker)
-        rows = self.rows(text.split(marker + "\n", 1)[0] if integrity else text, checked=True)
+            self._damage = self._integrity(text)
+        rows = self.rows(_before_check(text) if integrity else text, checked=True)
         record_types, meter_types, classes, interfaces = {}, {}, {}, {}
         for row in rows:
             kind = row[0]
@@ -320,9 +372,13 @@ class DeviceSession:
                                  gzip=self._gzip_seen)
         return self.state
 
-    def _integrity(self, text: str, marker: str) -> str:
-        """What quick_check printed after the marker: "" when the pages are sound."""
-        _, found, tail = text.partition(marker + "\n")
+    def _integrity(self, text: str) -> str:
+        """What quick_check printed after its marker: "" when the pages are sound (or known sound)."""
+        if PAGES_UNCHANGED + "\n" in text:
+            return ""
+        _, found, tail = text.partition(CHECK_MARKER + "\n")
+        if found:
+            self.page_checks += 1
         return quick_check_finding(tail) if found else "quick_check gave no answer"
 
     def refuse_damaged(self) -> None:
@@ -333,6 +389,19 @@ class DeviceSession:
 
     def alive(self) -> bool:
         return self.executor is not None and self.executor.alive()
+
+
+#: What the page check prints before quick_check's answer, and instead of it when the file is
+#: known sound (quoted as sqlite3's quote() would: the output is parsed as quoted values).
+CHECK_MARKER = "'GMD-QUICK-CHECK'"
+PAGES_UNCHANGED = "'GMD-PAGES-UNCHANGED'"
+
+
+def _before_check(text: str) -> str:
+    """The state query's output: what precedes the page check's."""
+    for marker in (CHECK_MARKER, PAGES_UNCHANGED):
+        text = text.split(marker + "\n", 1)[0]
+    return text
 
 
 def _mb(size: int) -> str:
