@@ -163,3 +163,60 @@ def test_object_list_encoding_by_hand():
     decoded = parse_as_dlms_data(bytes.fromhex(expected))
     assert decoded[0][:2] == [8, 0] and bytes(decoded[0][2]) == bytes((0, 0, 1, 0, 0, 255))
     assert [a[:2] for a in decoded[0][3][0]] == [[i, 1 if i <= 3 else 0] for i in range(1, 10)]
+
+
+def test_a_list_answer_longer_than_the_pdu_comes_in_blocks():
+    """GET-with-list of the object list (4 kB), a profile's capture objects, the logical device name
+    and an object the meter lacks, with a client PDU of 256 bytes: the answer comes as
+    get-response-with-datablock whose raw data is the list of Get-Data-Results; dlms-cosem 21.3.2
+    builds the requests and decodes the blocks and the list, and the project's client agrees.
+    (Not the firmware version: dlms-cosem 21.3.2 cannot decode a visible-string,
+    ``VisibleStringData.from_bytes`` raises NotImplementedError.)"""
+    pytest.importorskip("dlms_cosem", reason="dlms-cosem==21.3.2 is a test extra: pip install -e '.[test]'")
+    from dlms_cosem import cosem, enumerations
+    from dlms_cosem.cosem.attribute_with_selection import CosemAttributeWithSelection
+    from dlms_cosem.protocol.xdlms import get as cosem_get
+    from dlms_cosem.protocol.xdlms.invoke_id_and_priority import InvokeIdAndPriority
+
+    from GenerateMeterData.protocols.dlms.client import SpodesClient
+    from GenerateMeterData.protocols.dlms.errors import DLMSError
+
+    items = [(15, (0, 0, 40, 0, 0, 255), 2), (7, (1, 0, 99, 1, 0, 255), 3), (1, (0, 0, 42, 0, 0, 255), 2),
+             (3, (1, 0, 99, 8, 0, 255), 2)]
+    imitator = DLMSImitator()
+    serial = imitator.meter.serial
+    host, port = imitator.start_tcp()
+    try:
+        with SpodesClient(f"socket://{host}:{port}", serial=imitator.meter.serial, max_pdu=256) as client:
+            invoke = InvokeIdAndPriority(invoke_id=5, confirmed=True, high_priority=True)
+            request = cosem_get.GetRequestWithList(cosem_attributes_with_selection=[
+                CosemAttributeWithSelection(attribute=cosem.CosemAttribute(
+                    interface=enumerations.CosemInterface(c), instance=cosem.Obis(*o), attribute=a),
+                    access_selection=None) for c, o, a in items], invoke_id_and_priority=invoke)
+            answer = cosem_get.GetResponseFactory.from_bytes(client._link().request(request.to_bytes()))
+            raw, blocks = bytearray(), 0
+            while True:
+                assert isinstance(answer, (cosem_get.GetResponseWithBlock, cosem_get.GetResponseLastBlock))
+                blocks += 1
+                assert answer.block_number == blocks
+                raw += answer.data
+                if isinstance(answer, cosem_get.GetResponseLastBlock):
+                    break
+                next_request = cosem_get.GetRequestNext(block_number=answer.block_number, invoke_id_and_priority=invoke)
+                answer = cosem_get.GetResponseFactory.from_bytes(client._link().request(next_request.to_bytes()))
+            ours = client.get_many([(c, ".".join(map(str, o)), a) for c, o, a in items])
+            whole = client.get(15, "0.0.40.0.0.255", 2)
+    finally:
+        imitator.stop()
+    assert blocks > 4192 // 256
+    assert raw[0] == len(items)
+    results = cosem_get.GetResponseWithList.parse_list_response(bytes(raw[1:]), len(items))
+    object_list, capture_objects, name, missing = results
+    assert missing == enumerations.DataAccessResult.OBJECT_UNDEFINED
+    assert name.to_python() == f"GMD{serial}".encode()
+    assert [[c.to_python() for c in column.value][:3] for column in capture_objects.value] == \
+        [[8, bytes((0, 0, 1, 0, 0, 255)), 2], [3, bytes((1, 0, 1, 29, 0, 255)), 2]]
+    assert len(object_list.value) > 60
+    # the project's client follows the same blocks to the same list
+    assert ours[0].encode() == whole.encode() and len(whole.encode()) > 4000
+    assert ours[2].value == f"GMD{serial}".encode() and isinstance(ours[3], DLMSError) and "object-undefined" in str(ours[3])

@@ -30,6 +30,9 @@ from .wrapper import WrapperReader, wrap
 OBJECT_UNDEFINED, READ_WRITE_DENIED, OTHER_REASON, BLOCK_NUMBER_INVALID = 4, 3, 250, 19
 SERVER_CONFORMANCE = 0x00501F | 0x001000 | 0x000800  # get, set, selective access, action, block transfer, multiple refs
 SERVER_MAX_PDU = 1024
+#: The most a GET-with-list gathers, in block transfer when it is longer than the client's PDU
+#: (a whole load profile is ~130 kB: two fit); past it, other-reason
+MAX_LIST_ANSWER = 256 * 1024
 
 
 class SpodesObjects:
@@ -331,16 +334,19 @@ class Association:
             return self._answer(self._get(request.attribute, request.access), request.invoke)
         if isinstance(request, GetRequestWithList):
             results, size = [], 0
-            for attribute, access in request.attributes:
+            for attribute, access in request.attributes:   # each encoded at once: one value's tree at a time
                 value = self._get(attribute, access)
-                results.append(GetResult(error=value) if isinstance(value, int) else GetResult(data=value))
-                size += 2 if isinstance(value, int) else len(value.encode())
-                if size > self.client_max_pdu:   # stop at once: a list of many profiles holds one at a time
+                results.append((GetResult(error=value) if isinstance(value, int) else GetResult(data=value)).encode())
+                size += len(results[-1])
+                if size > MAX_LIST_ANSWER:   # stop at once: a list of many whole profiles is refused, not gathered
                     return GetResponseNormal(GetResult(error=OTHER_REASON), request.invoke).encode()
-            encoded = GetResponseWithList(results, request.invoke).encode()
+            listed = axdr.encode_length(len(results)) + b"".join(results)
+            encoded = GetResponseWithList.wrap(listed, request.invoke)
             if len(encoded) <= self.client_max_pdu:
                 return encoded
-            return GetResponseNormal(GetResult(error=OTHER_REASON), request.invoke).encode()
+            # longer than the client takes: in blocks, whose raw data is the list of
+            # Get-Data-Results (its quantity, then each), as for a single attribute its Data
+            return self._in_blocks(listed, request.invoke)
         if isinstance(request, GetRequestNext):
             if not self.blocks or request.block_number != self.block_number:
                 return GetResponseWithBlock(True, request.block_number, error=BLOCK_NUMBER_INVALID,
@@ -408,7 +414,11 @@ class Association:
         encoded = GetResponseNormal(GetResult(data=value), invoke).encode()
         if len(encoded) <= self.client_max_pdu:
             return encoded
-        raw = value.encode()
+        return self._in_blocks(value.encode(), invoke)
+
+    def _in_blocks(self, raw: bytes, invoke: int) -> bytes:
+        """The first of the get-response-with-datablock answers carrying ``raw``, each within the
+        client's max PDU size (12 bytes of the APDU's head and the raw data's length)."""
         size = max(16, self.client_max_pdu - 16)
         self.blocks = [raw[i:i + size] for i in range(0, len(raw), size)]
         self.block_number = 0
