@@ -220,3 +220,49 @@ def test_a_list_answer_longer_than_the_pdu_comes_in_blocks():
     # the project's client follows the same blocks to the same list
     assert ours[0].encode() == whole.encode() and len(whole.encode()) > 4000
     assert ours[2].value == f"GMD{serial}".encode() and isinstance(ours[3], DLMSError) and "object-undefined" in str(ours[3])
+
+
+def test_a_wrong_or_abandoned_block_transfer_of_the_object_list_is_refused_and_forgotten():
+    """Mid-way through the object list's blocks (client PDU 256): a GetRequestNext for a block
+    that was not sent is answered block-number-invalid (dlms-cosem decodes the last block with an
+    error); the right next block still follows; a transfer left unfinished does not stop the next
+    GET; the association's secret (attribute 7) is read-write-denied and attribute 10, which
+    version 1 does not have, object-undefined."""
+    pytest.importorskip("dlms_cosem", reason="dlms-cosem==21.3.2 is a test extra: pip install -e '.[test]'")
+    from dlms_cosem import enumerations
+    from dlms_cosem.protocol.xdlms import get as cosem_get
+    from dlms_cosem.protocol.xdlms.invoke_id_and_priority import InvokeIdAndPriority
+
+    from GenerateMeterData.protocols.dlms.client import SpodesClient
+    from GenerateMeterData.protocols.dlms.errors import DLMSAccessError
+
+    imitator = DLMSImitator()
+    host, port = imitator.start_tcp()
+    try:
+        with SpodesClient(f"socket://{host}:{port}", serial=imitator.meter.serial, max_pdu=256) as client:
+            invoke = InvokeIdAndPriority(invoke_id=3, confirmed=True, high_priority=True)
+            # C0 01 invoke, class 15, 0.0.40.0.0.255, attribute 2, no selective access
+            first = cosem_get.GetResponseFactory.from_bytes(client._link().request(
+                bytes.fromhex("C001C3000F0000280000FF0200")))
+            assert isinstance(first, cosem_get.GetResponseWithBlock) and first.block_number == 1
+
+            def next_block(number):
+                return cosem_get.GetResponseFactory.from_bytes(client._link().request(
+                    cosem_get.GetRequestNext(block_number=number, invoke_id_and_priority=invoke).to_bytes()))
+
+            wrong = next_block(7)
+            assert isinstance(wrong, cosem_get.GetResponseLastBlockWithError)
+            assert wrong.error == enumerations.DataAccessResult.DATA_BLOCK_NUMBER_INVALID and wrong.block_number == 7
+            second = next_block(1)
+            assert isinstance(second, cosem_get.GetResponseWithBlock) and second.block_number == 2
+            assert second.data != first.data
+            # abandoned: the next GET is answered on its own
+            assert client.get(1, "0.0.42.0.0.255", 2).value == f"GMD{imitator.meter.serial}".encode()
+            with pytest.raises(DLMSAccessError, match="read-write-denied"):
+                client.get(15, "0.0.40.0.0.255", 7)
+            with pytest.raises(DLMSAccessError, match="object-undefined"):
+                client.get(15, "0.0.40.0.0.255", 10)
+            with pytest.raises(DLMSAccessError, match="object-undefined"):
+                client.get(15, "0.0.40.0.1.255", 2)   # the public association is not served
+    finally:
+        imitator.stop()
