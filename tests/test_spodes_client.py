@@ -25,6 +25,7 @@ import importlib.util
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 
@@ -33,6 +34,7 @@ import pytest
 from GenerateMeterData.imitation import DLMSImitator
 
 READER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spodes_client_reader.py")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = "2.7.13"
 
 # Blue Book (DLMS UA 1000-1 Ed. 14, IEC 62056-6-2): interface class -> (attributes, methods) of
@@ -137,6 +139,43 @@ def test_spodes_client_as_reader_with_the_low_level_password():
     result, before, after, now = _run_client(imitator, "32", "12345678")
     _check(result, imitator, before, after, now, client_sap=32)
     assert any(m[0] == 15 for m in result["object_list"])
+
+
+def test_spodes_client_and_the_projects_capture_read_the_same_from_imitate_dlms(db_path):
+    """``imitate dlms`` from the command line with overrides (the firmware version, A+ total and
+    tariff 1): dlms-spodes-client reads them, and ``capture dlms`` writes the same energy into
+    meter.db."""
+    if sys.version_info < (3, 11) or importlib.util.find_spec("DLMS_SPODES_client") is None:
+        pytest.skip("dlms-spodes-client==0.9.8 is a test extra (Python >= 3.11): pip install -e '.[test]'")
+    from GenerateMeterData.protocols.dlms.spodes import server_address_from_serial
+    from helpers import rows
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "GenerateMeterData", "imitate", "dlms", "--listen",
+                                f"127.0.0.1:{port}", "--seconds", "60", "-o", f"0.0.0.2.1.255:{FIRMWARE}",
+                                "-o", "1.0.1.8.0.255:999999", "-o", "1-0:1.8.1.255:400000"],
+                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        assert "imitating a DLMS meter" in line, process.stderr.read()
+        serial = line.rsplit("serial ", 1)[1].rstrip(")\n")
+        done = subprocess.run([sys.executable, READER, "127.0.0.1", str(port), str(server_address_from_serial(serial))],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-3000:]
+        result = json.loads(done.stdout)
+        captured = subprocess.run([sys.executable, "-m", "GenerateMeterData", "capture", "dlms", "--port",
+                                   f"socket://127.0.0.1:{port}", "--serial", serial, "--db", db_path],
+                                  cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert captured.returncode == 0, captured.stderr
+    finally:
+        process.terminate()
+        process.wait(10)
+    assert result["ok"] and result["firmware"] == {"0": FIRMWARE} and result["ldn"] == f"GMD{serial}"
+    assert [result["energy"]["1.0.1.8.0.255"], result["energy"]["1.0.1.8.1.255"]] == [999999, 400000]
+    stored = dict(rows(db_path, "SELECT Tariff, Ap FROM ElectricEnergyValues WHERE Tariff IN (0, 1)"))
+    assert stored == {0: 999999, 1: 400000}
 
 
 def test_spodes_client_with_a_wrong_password_is_refused():
