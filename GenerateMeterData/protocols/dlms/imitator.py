@@ -129,10 +129,10 @@ class SpodesObjects:
                 if (start is not None and midnight + 86400 + 3600 < start) or (end is not None and midnight > end):
                     continue
                 for slot, power in enumerate(meter.profile(days_ago)):
-                    end = midnight + (slot + 1) * 1800
-                    if end > now:
+                    slot_end = midnight + (slot + 1) * 1800   # not ``end``: that bounds the days computed
+                    if slot_end > now:
                         break
-                    rows.append((end, [self.moment(end), Data(axdr.DOUBLE_LONG_UNSIGNED, power * 5)]))
+                    rows.append((slot_end, [self.moment(slot_end), Data(axdr.DOUBLE_LONG_UNSIGNED, power * 5)]))
             return rows
         if name in (obis_text(parse_obis(spodes.DAILY_PROFILE)), obis_text(parse_obis(spodes.MONTHLY_PROFILE))):
             today = meter.local_now().date()
