@@ -124,6 +124,11 @@ def main(argv) -> None:
                         obj.set_attr(index, raw)
                     except Exception as e:   # the client's own classes refuse the value
                         found["undecoded"].append([ln, index, f"{type(e).__name__}: {e}"])
+            # the last entries of the load and daily profiles, as the client's classes decoded them
+            found["profiles"] = {
+                ln: [[str(entry[0]), [int(value) for value in list(entry)[1:]]]
+                     for entry in list(c.objects.get_object(ln).buffer)[-3:]]
+                for ln in ("1.0.99.1.0.255", "1.0.98.2.0.255")}
             clock = c.objects.get_object("0.0.1.0.0.255")
             found["clock"] = str(clock.time)   # its decode() fails on this meter's clock: see the test
             try:

@@ -3,7 +3,8 @@ DLMS-SPODES-communications 1.3.1, Python >= 3.11; a test extra) reads the SPODES
 (HDLC): it associates, reads the logical device name, the device type and the firmware version,
 then the current association's object list (more than one PDU: block transfer over several HDLC
 segments), builds its model of the meter from it, and reads every attribute the list declares
-readable; its classes decode every value. Values are checked against the generated meter; the
+readable; its classes decode every value (the profiles' buffers whole: their last entries are
+compared). Values are checked against the generated meter; the
 object list's shape against the Blue Book (IEC 62056-6-2), written out here by hand, and its
 encoding against dlms-cosem 21.3.2's A-XDR decoder and a hand-computed byte string.
 
@@ -110,15 +111,36 @@ def _check(result, imitator, before, after, now, client_sap):
             assert before[direction][tariff] <= result["energy"][obis] <= after[direction][tariff], obis
             assert result["scaler_unit"][obis] == [0, 30 if c <= 2 else 32]   # Wh, varh
     assert result["scaler_unit"]["1.0.32.7.0.255"] == [-2, 35]                # 0.01 V
-    match = re.match(r"(\d\d)\.(\d\d)\.(\d{4})-\S+ (\d\d):(\d\d):(\d\d)\.\d\d (-?\d+)$", result["clock"])
-    assert match, result["clock"]
-    day, month, year, hour, minute, second, deviation = (int(g) for g in match.groups())
-    clock = dt.datetime(year, month, day, hour, minute, second)
+    clock, deviation = _moment(result["clock"])
     assert abs((now.replace(tzinfo=None) - clock).total_seconds()) < 30
     offset = now.utcoffset() or dt.timedelta(0)
     assert deviation == -int(offset.total_seconds() // 60)    # Blue Book: UTC = local + deviation
     assert result["clock_decoded"].startswith("ValueError") if deviation < 0 else True   # the client's bug
+
+    # the last load-profile intervals (0.1 Wh) and day registers, as the client's classes decoded them
+    load = result["profiles"]["1.0.99.1.0.255"]
+    assert len(load) == 3
+    for stamp, values in load:
+        end, _ = _moment(stamp)
+        start = end - dt.timedelta(minutes=30)
+        slot = (start.hour * 60 + start.minute) // 30
+        assert values == [meter.profile((now.date() - start.date()).days)[slot] * 5], stamp
+    assert (now.replace(tzinfo=None) - _moment(load[-1][0])[0]) < dt.timedelta(minutes=31)   # the latest complete one
+    days = result["profiles"]["1.0.98.2.0.255"]
+    assert [_moment(stamp)[0].date() for stamp, _ in days] == [now.date() - dt.timedelta(days=n) for n in (2, 1, 0)]
+    for stamp, values in days:
+        registers = meter.registers(meter.midnight(_moment(stamp)[0].date()))
+        assert values == [registers[q][t] for q in range(4) for t in range(5)], stamp   # A+, A-, R+, R- by tariff
     return raw
+
+
+def _moment(text):
+    """(local time, deviation) of a date-time as DLMS-SPODES prints it: DD.MM.YYYY-weekday
+    HH:MM:SS.hh deviation."""
+    match = re.match(r"(\d\d)\.(\d\d)\.(\d{4})-\S+ (\d\d):(\d\d):(\d\d)\.\d\d (-?\d+)$", text)
+    assert match, text
+    day, month, year, hour, minute, second, deviation = (int(g) for g in match.groups())
+    return dt.datetime(year, month, day, hour, minute, second), deviation
 
 
 def test_spodes_client_associates_reads_the_object_list_and_every_object_as_public_client():
