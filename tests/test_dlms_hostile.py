@@ -432,6 +432,6 @@ def test_the_imitator_answers_a_list_of_many_profiles_one_profile_at_a_time():
         imitator.stop()
     size = len(one.encode())
     print(f"imitator, list of 100 profiles of {size / MiB:.2f} MiB each: peak {peak / MiB:.2f} MiB")
-    # the answer does not fit the client's PDU: other-reason, after building at most two profiles
+    # the answer runs past what a list gathers (imitator.MAX_LIST_ANSWER): other-reason, after at most three profiles
     assert "unexpected answer" in str(caught.value) or caught.value.category == "access"
     assert peak < 40 * size + SMALL

@@ -151,38 +151,48 @@ class SpodesClient:
                 raise DLMSError(f"{where}: the answer holds neither data nor an error", "session")
             return answer.result.data
         if isinstance(answer, GetResponseWithBlock):
-            raw = bytearray()
-            blocks = 0
-            while True:
-                if answer.error is not None:
-                    raise DLMSError(f"{where}: block {answer.block_number}: "
-                                    f"{DATA_ACCESS_RESULTS.get(answer.error, answer.error)}", "access")
-                blocks += 1
-                if len(raw) + len(answer.raw_data or b"") > self.max_answer or blocks > self.max_blocks:
-                    raise DLMSError(f"{where}: the meter's block transfer runs past {self.max_answer} bytes or "
-                                    f"{self.max_blocks} blocks ({blocks} blocks, {len(raw)} bytes so far) "
-                                    "without its last block", "limit")
-                raw += answer.raw_data or b""
-                if answer.last_block:
-                    break
-                if deadline.expired():
-                    raise deadline.error()
-                answer = decode_apdu(self._link().request(GetRequestNext(answer.block_number, invoke).encode(),
-                                                       deadline))
-                if not isinstance(answer, GetResponseWithBlock):
-                    raise DLMSError(f"{where}: expected the next block, got {answer.name}", "session")
-            return axdr.decode_all(bytes(raw))
+            return axdr.decode_all(self._blocks(answer, invoke, deadline, where))
         if isinstance(answer, ExceptionResponse):
             raise DLMSError(f"{where}: {answer.as_dict()['state_error']}, {answer.as_dict()['service_error']}",
                             "session")
         raise DLMSError(f"{where}: unexpected answer {answer.name}", "session")
 
+    def _blocks(self, answer: GetResponseWithBlock, invoke: int, deadline: Deadline, where: str) -> bytes:
+        """The raw data of a block transfer, from its first answer on (each next block asked for),
+        bounded by ``max_answer`` bytes, ``max_blocks`` blocks and the deadline."""
+        raw = bytearray()
+        blocks = 0
+        while True:
+            if answer.error is not None:
+                raise DLMSError(f"{where}: block {answer.block_number}: "
+                                f"{DATA_ACCESS_RESULTS.get(answer.error, answer.error)}", "access")
+            blocks += 1
+            if len(raw) + len(answer.raw_data or b"") > self.max_answer or blocks > self.max_blocks:
+                raise DLMSError(f"{where}: the meter's block transfer runs past {self.max_answer} bytes or "
+                                f"{self.max_blocks} blocks ({blocks} blocks, {len(raw)} bytes so far) "
+                                "without its last block", "limit")
+            raw += answer.raw_data or b""
+            if answer.last_block:
+                return bytes(raw)
+            if deadline.expired():
+                raise deadline.error()
+            following = decode_apdu(self._link().request(GetRequestNext(answer.block_number, invoke).encode(),
+                                                         deadline))
+            if not isinstance(following, GetResponseWithBlock):
+                raise DLMSError(f"{where}: expected the next block, got {following.name}", "session")
+            answer = following
+
     def get_many(self, items: List[Tuple[int, str, int]]) -> List[Any]:
-        """Several attributes in one GET-with-list: a Data, or a DLMSError, per item."""
+        """Several attributes in one GET-with-list: a Data, or a DLMSError, per item (a list
+        longer than a PDU comes in blocks: their raw data is the list of Get-Data-Results)."""
         self.invoke = (self.invoke % 15) + 1
         request = GetRequestWithList([(AttributeDescriptor(c, obis_bytes(o), a), None) for c, o, a in items],
                                      0xC0 | self.invoke)
-        answer = decode_apdu(self._link().request(request.encode(), Deadline(self.read_timeout)))
+        deadline = Deadline(self.read_timeout)
+        answer = decode_apdu(self._link().request(request.encode(), deadline))
+        if isinstance(answer, GetResponseWithBlock):
+            raw = self._blocks(answer, request.invoke, deadline, f"GET with list of {len(items)}")
+            answer = decode_apdu(GetResponseWithList.wrap(raw, request.invoke))
         if not isinstance(answer, GetResponseWithList) or len(answer.results) != len(items):
             raise DLMSError(f"GET with list of {len(items)}: unexpected answer {answer.name}", "session")
         out: List[Any] = []

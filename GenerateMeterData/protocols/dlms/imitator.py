@@ -23,13 +23,16 @@ from .axdr import CosemDateTime, Data
 from .errors import DLMSError
 from .hdlc import LLC_RESPONSE, UI, Address, Frame, FrameReader, control_u
 from .link import HdlcServerLink
-from .obis import obis_text, parse_obis
+from .obis import obis_bytes, obis_text, parse_obis
 from .push import notification_for
 from .wrapper import WrapperReader, wrap
 
 OBJECT_UNDEFINED, READ_WRITE_DENIED, OTHER_REASON, BLOCK_NUMBER_INVALID = 4, 3, 250, 19
 SERVER_CONFORMANCE = 0x00501F | 0x001000 | 0x000800  # get, set, selective access, action, block transfer, multiple refs
 SERVER_MAX_PDU = 1024
+#: The most a GET-with-list gathers, in block transfer when it is longer than the client's PDU
+#: (a whole load profile is ~130 kB: two fit); past it, other-reason
+MAX_LIST_ANSWER = 256 * 1024
 
 
 class SpodesObjects:
@@ -46,6 +49,13 @@ class SpodesObjects:
                 self.register_value(obis)
             except ValueError:
                 raise DLMSError(f"override {obis}:{value!r}: a register takes a number", "input") from None
+        # the objects served: the meter's (spodes.SERVED_OBJECTS) and a Data object per override of
+        # a name the meter does not have; the object list is derived from this
+        known = {parse_obis(o.obis) for o in spodes.SERVED_OBJECTS}
+        self.served: List[spodes.CosemObject] = list(spodes.SERVED_OBJECTS) + [
+            spodes.CosemObject(".".join(str(p) for p in parse_obis(obis)), spodes.DATA, (1, 2))
+            for obis in self.overrides if parse_obis(obis) not in known]
+        self._served = {obis_bytes(o.obis): o for o in self.served}
 
     def begin_request(self) -> None:
         """Take the snapshot one request reads: every register and instantaneous value of a
@@ -86,6 +96,14 @@ class SpodesObjects:
             value = int(float(override)) if override is not None else \
                 self.registers()[energy.direction.index][energy.tariff]
             return Data(axdr.DOUBLE_LONG_UNSIGNED, value), 0, spodes.energy_unit(energy.direction)
+        if dotted == spodes.INTERVAL_ENERGY:
+            override = self._override(obis)
+            _, _, scaler, unit = spodes.LOAD_PROFILE_COLUMNS[0]
+            if override is not None:
+                return Data(axdr.DOUBLE_LONG_UNSIGNED, int(float(override))), scaler, unit
+            now = self.meter.now()
+            rows = self.profile_rows(spodes.LOAD_PROFILE, now - 7200, now)
+            return (rows[-1][1][1] if rows else Data(axdr.DOUBLE_LONG_UNSIGNED, 0)), scaler, unit
         register = spodes.find_quality(dotted)
         if register is not None:
             override = self._override(obis)
@@ -111,10 +129,10 @@ class SpodesObjects:
                 if (start is not None and midnight + 86400 + 3600 < start) or (end is not None and midnight > end):
                     continue
                 for slot, power in enumerate(meter.profile(days_ago)):
-                    end = midnight + (slot + 1) * 1800
-                    if end > now:
+                    slot_end = midnight + (slot + 1) * 1800   # not ``end``: that bounds the days computed
+                    if slot_end > now:
                         break
-                    rows.append((end, [self.moment(end), Data(axdr.DOUBLE_LONG_UNSIGNED, power * 5)]))
+                    rows.append((slot_end, [self.moment(slot_end), Data(axdr.DOUBLE_LONG_UNSIGNED, power * 5)]))
             return rows
         if name in (obis_text(parse_obis(spodes.DAILY_PROFILE)), obis_text(parse_obis(spodes.MONTHLY_PROFILE))):
             today = meter.local_now().date()
@@ -162,7 +180,21 @@ class SpodesObjects:
         return axdr.array(out)
 
     # ---- the GET entry point ---------------------------------------------------------------
+    def served_object(self, class_id: int, obis_raw: bytes, attribute: int):
+        """The served object an attribute belongs to, or the data-access-result refusing it:
+        object-undefined for an object the meter does not have (or of another class),
+        read-write-denied for an attribute of it the meter does not answer."""
+        served = self._served.get(bytes(obis_raw))
+        if served is None or served.class_id != class_id:
+            return OBJECT_UNDEFINED
+        if attribute not in served.readable:
+            return READ_WRITE_DENIED if 1 <= attribute <= spodes.CLASS_SHAPES[class_id][1] else OBJECT_UNDEFINED
+        return served
+
     def get(self, class_id: int, obis_raw: bytes, attribute: int, access=None):
+        refused = self.served_object(class_id, obis_raw, attribute)
+        if isinstance(refused, int):
+            return refused
         obis = ".".join(str(b) for b in obis_raw)
         name = obis_text(obis_raw)
         if attribute == 1:
@@ -182,6 +214,11 @@ class SpodesObjects:
                 return Data(axdr.VISIBLE_STRING, override or self.meter.model)
             if name == obis_text(parse_obis(spodes.LOGICAL_DEVICE_NAME)):
                 return axdr.octets((override or f"GMD{self.meter.serial}").encode("ascii"))
+            if name in (obis_text(parse_obis(spodes.FIRMWARE_VERSION)), obis_text(parse_obis(spodes.SOFTWARE_VERSION))):
+                return Data(axdr.VISIBLE_STRING, override or spodes.FIRMWARE)
+            log = spodes.EVENT_LOG_OF_CODE.get(obis)
+            if log is not None and override is None:   # the event code object: the log's last code
+                return Data(axdr.UNSIGNED, self.events[log][-1][1] if self.events[log] else 0)
             if override is not None:
                 return Data(axdr.VISIBLE_STRING, override)
             return OBJECT_UNDEFINED
@@ -203,9 +240,14 @@ class SpodesObjects:
                     return axdr.array([axdr.structure(*(spodes.scaler_unit(s, u) for _, _, s, u in columns))])
                 if attribute == 3:
                     return axdr.array([spodes.capture_object(o, c, 3) for o, c, _, _ in columns])
+                if attribute == 4:
+                    return Data(axdr.DOUBLE_LONG_UNSIGNED, 0)
                 if attribute in (7, 8):
                     return Data(axdr.DOUBLE_LONG_UNSIGNED, 1)
-                return OBJECT_UNDEFINED
+            if attribute == 5:
+                return Data(axdr.ENUM, spodes.SORT_FIFO)
+            if attribute == 6:
+                return spodes.sort_object()
             if key not in spodes.PROFILES:
                 return OBJECT_UNDEFINED
             if attribute == 2:
@@ -262,6 +304,7 @@ class Association:
         self.blocks: List[bytes] = []
         self.block_number = 0
         self.invoke = 0xC1
+        self.client, self.mechanism, self.conformance = 0, 0, SERVER_CONFORMANCE
 
     def reset(self) -> None:
         self.associated = False
@@ -291,16 +334,19 @@ class Association:
             return self._answer(self._get(request.attribute, request.access), request.invoke)
         if isinstance(request, GetRequestWithList):
             results, size = [], 0
-            for attribute, access in request.attributes:
+            for attribute, access in request.attributes:   # each encoded at once: one value's tree at a time
                 value = self._get(attribute, access)
-                results.append(GetResult(error=value) if isinstance(value, int) else GetResult(data=value))
-                size += 2 if isinstance(value, int) else len(value.encode())
-                if size > self.client_max_pdu:   # stop at once: a list of many profiles holds one at a time
+                results.append((GetResult(error=value) if isinstance(value, int) else GetResult(data=value)).encode())
+                size += len(results[-1])
+                if size > MAX_LIST_ANSWER:   # stop at once: a list of many whole profiles is refused, not gathered
                     return GetResponseNormal(GetResult(error=OTHER_REASON), request.invoke).encode()
-            encoded = GetResponseWithList(results, request.invoke).encode()
+            listed = axdr.encode_length(len(results)) + b"".join(results)
+            encoded = GetResponseWithList.wrap(listed, request.invoke)
             if len(encoded) <= self.client_max_pdu:
                 return encoded
-            return GetResponseNormal(GetResult(error=OTHER_REASON), request.invoke).encode()
+            # longer than the client takes: in blocks, whose raw data is the list of
+            # Get-Data-Results (its quantity, then each), as for a single attribute its Data
+            return self._in_blocks(listed, request.invoke)
         if isinstance(request, GetRequestNext):
             if not self.blocks or request.block_number != self.block_number:
                 return GetResponseWithBlock(True, request.block_number, error=BLOCK_NUMBER_INVALID,
@@ -327,10 +373,35 @@ class Association:
         self.associated = True
         self.client_max_pdu = max(64, min(initiate.max_receive_pdu_size or 0xFFFF, 0xFFFF))
         conformance = SERVER_CONFORMANCE & initiate.conformance or SERVER_CONFORMANCE
+        self.client, self.mechanism, self.conformance = client, mechanism, conformance
         return AARE(0, 0, user_apdu=InitiateResponse(conformance, SERVER_MAX_PDU))
+
+    def current_association(self, attribute: int):
+        """Association LN 0.0.40.0.0.255 (version 1) of this connection: its object list (derived
+        from the served objects), the partners, the application context and mechanism names
+        (Blue Book OIDs 2.16.756.5.8.1.1 and 2.16.756.5.8.2.x), the xDLMS context, the status."""
+        if attribute == 2:
+            return spodes.object_list(self.objects.served)
+        if attribute == 3:
+            return axdr.structure(Data(axdr.INTEGER, self.client), Data(axdr.LONG_UNSIGNED, 1))
+        if attribute == 4:
+            return axdr.octets(bytes((0x60, 0x85, 0x74, 0x05, 0x08, 0x01, 0x01)))
+        if attribute == 5:
+            return axdr.structure(Data(axdr.BIT_STRING, format(self.conformance, "024b")),
+                                  Data(axdr.LONG_UNSIGNED, self.client_max_pdu),
+                                  Data(axdr.LONG_UNSIGNED, SERVER_MAX_PDU), Data(axdr.UNSIGNED, 6),
+                                  Data(axdr.INTEGER, 0), axdr.octets(b""))
+        if attribute == 6:
+            return axdr.octets(bytes((0x60, 0x85, 0x74, 0x05, 0x08, 0x02, self.mechanism)))
+        return Data(axdr.ENUM, 2)   # 8, association_status: associated
 
     def _get(self, attribute: AttributeDescriptor, access):
         try:
+            if attribute.class_id == spodes.ASSOCIATION_LN:
+                served = self.objects.served_object(attribute.class_id, attribute.obis, attribute.attribute)
+                if isinstance(served, int) or attribute.attribute == 1:
+                    return served if isinstance(served, int) else axdr.octets(bytes(attribute.obis))
+                return self.current_association(attribute.attribute)
             return self.objects.get(attribute.class_id, attribute.obis, attribute.attribute, access)
         except (DLMSError, TypeError, ValueError, AttributeError):
             # parameters of a shape the selector does not take (a client's mistake): the meter
@@ -343,7 +414,11 @@ class Association:
         encoded = GetResponseNormal(GetResult(data=value), invoke).encode()
         if len(encoded) <= self.client_max_pdu:
             return encoded
-        raw = value.encode()
+        return self._in_blocks(value.encode(), invoke)
+
+    def _in_blocks(self, raw: bytes, invoke: int) -> bytes:
+        """The first of the get-response-with-datablock answers carrying ``raw``, each within the
+        client's max PDU size (12 bytes of the APDU's head and the raw data's length)."""
         size = max(16, self.client_max_pdu - 16)
         self.blocks = [raw[i:i + size] for i in range(0, len(raw), size)]
         self.block_number = 0

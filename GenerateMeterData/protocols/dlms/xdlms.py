@@ -265,8 +265,13 @@ class GetResponseWithList(Apdu):
     name = "get-response-with-list"
 
     def encode(self) -> bytes:
-        return bytes((0xC4, 3, self.invoke)) + encode_length(len(self.results)) + b"".join(
-            r.encode() for r in self.results)
+        return self.wrap(encode_length(len(self.results)) + b"".join(r.encode() for r in self.results), self.invoke)
+
+    @staticmethod
+    def wrap(results: bytes, invoke: int) -> bytes:
+        """The APDU around an encoded list of Get-Data-Results (its quantity, then each): what a
+        block transfer of a list answer carries as its raw data."""
+        return bytes((0xC4, 3, invoke)) + results
 
     def as_dict(self) -> dict:
         return {"type": self.name, **_invoke_dict(self.invoke), "results": [r.as_dict() for r in self.results]}
