@@ -304,6 +304,39 @@ def test_decode_the_pollers_frames(tmp_path):
     assert refused.returncode == 1 and refused.stderr.startswith("error: protocol: CRC error")
 
 
+@pytest.mark.parametrize("frame, words", [
+    ("963ced8d860242e6f03581036d", "cos phi 42 e6 is not"),        # 0x86 02: a cos phi nibble not BCD
+    ("04f9ee2e28aa6c592930177753", "firmware date 29 30 17 is not a date"),   # 0x28: DD MM YY = 29.30.17
+])
+def test_decode_of_a_right_crc_with_wrong_values_is_one_line(tmp_path, frame, words):
+    path = tmp_path / "frame.hex"
+    path.write_text(frame)
+    result = cli("decode", "mercury200", str(path))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: protocol: ") and words in line, line
+
+
+def test_random_frames_with_a_right_crc_decode_or_are_a_protocol_error():
+    """Structured random frames (a known command, any data, a right CRC): a document or a
+    ProtocolError, never another exception."""
+    import random
+
+    from GenerateMeterData.errors import ProtocolError
+    from GenerateMeterData.imitation.mercury import decode_v1, decode_v2
+
+    rng = random.Random(22)
+    codes = sorted({c.code for c in v1.COMMANDS.values()})
+    for _ in range(3000):
+        data = bytes((rng.choice((0x01, 0x02, 0xFF)),)) + rng.randbytes(rng.randint(0, 20))
+        raw = v1.with_crc(rng.randbytes(4) + bytes((rng.choice(codes),)) + data[:rng.randint(0, len(data))])
+        for decode in (decode_v1, decode_v2):
+            try:
+                assert isinstance(decode(raw, None), dict)
+            except ProtocolError:
+                pass
+
+
 # ---- bad input ----------------------------------------------------------------------------------
 def silent(sock):
     sock.settimeout(0.4)

@@ -99,17 +99,14 @@ def consistent_quality(quality: Dict[str, Optional[list]], scale_p: float, scale
         value = QUALITY_BY_TAG[tag].value_in(quality)
         if value is not None:
             out[tag] = value
-    total_p = total_q = 0.0
-    phases = [x for x in "ABC" if QUALITY_BY_TAG[f"P{x}"].value_in(quality) is not None]
-    for x, p, q in [(x, QUALITY_BY_TAG[f"P{x}"].value_in(quality), QUALITY_BY_TAG[f"Q{x}"].value_in(quality))
-                    for x in phases] + [("S", None, None)]:
-        if x == "S":
-            if not phases:
-                break
-            p, q = round(total_p, 6), round(total_q, 6)
-        else:
-            p, q = _quantised(p or 0.0, scale_p), _quantised(q or 0.0, scale_q)
-            total_p, total_q = total_p + p, total_q + q
+    powers: Dict[str, Tuple[float, float]] = {}
+    for x in "ABC":
+        p, q = (QUALITY_BY_TAG[f"{kind}{x}"].value_in(quality) for kind in ("P", "Q"))
+        if p is not None:
+            powers[x] = (_quantised(p, scale_p), _quantised(q or 0.0, scale_q))
+    if powers:
+        powers["S"] = (round(sum(p for p, _ in powers.values()), 6), round(sum(q for _, q in powers.values()), 6))
+    for x, (p, q) in powers.items():
         s = _quantised(math.hypot(p, q), scale_s)
         out.update({f"P{x}": p, f"Q{x}": q, f"S{x}": s, f"kP{x}": p / s if s else 1.0})
     return out

@@ -151,6 +151,8 @@ def encode_cos(cos_phi: float) -> bytes:
 
 def decode_cos(data: bytes) -> float:
     text = data.hex()
+    if not text[1:].isdigit():
+        raise MercuryError(f"cos phi {data.hex(' ')} is not a sign nibble and 3 BCD digits")
     value = int(text[1:]) / 1000
     return -value if text[0] != "0" else value
 
@@ -202,7 +204,11 @@ def decode_answer(name: str, data: bytes):
     if name == "power_factor":
         return decode_cos(data[1:3]), float(from_bcd(data[3:6]))
     if name == "firmware":
-        return (data[0], data[1], dt.date(2000 + from_bcd(data[5:6]), from_bcd(data[4:5]), from_bcd(data[3:4])))
+        try:
+            made = dt.date(2000 + from_bcd(data[5:6]), from_bcd(data[4:5]), from_bcd(data[3:4]))
+        except ValueError as exc:
+            raise MercuryError(f"firmware date {data[3:6].hex(' ')} is not a date: {exc}") from None
+        return (data[0], data[1], made)
     if name == "battery":
         return from_bcd(data) / 100
     if name in ("tariffs", "tariff"):
