@@ -51,7 +51,8 @@ MANUFACTURER = "INC"   # Incotex (MANUFACTURER_TYPES)
 #: Values a Mercury 200 reports that the story has none of.
 V1_FIRMWARE = (7, 3)
 V1_BATTERY = 3.05
-DEFAULT_PASSWORDS = {v2.USER: "111111", v2.ADMIN: "222222"}
+#: the factory passwords as the options write them (six digits, one a byte on the wire: ``v2.DEFAULT_PASSWORDS``)
+DEFAULT_PASSWORDS = {level: "".join(str(b) for b in password) for level, password in v2.DEFAULT_PASSWORDS.items()}
 
 
 # ---- addresses and passwords ---------------------------------------------------------------------
@@ -156,7 +157,7 @@ class V2Generated:
         self.address = v2_address(meter.serial) if address is None else address
         self.serial = meter.serial
         self.made = meter.story.origin_day
-        self.passwords = passwords or {level: password_bytes(text) for level, text in DEFAULT_PASSWORDS.items()}
+        self.passwords = passwords or dict(v2.DEFAULT_PASSWORDS)
         measured = meter.measured()
         self.directions = (measured[0], measured[1], measured[2], measured[3])
         scale = {name: v2.BWRI[v2.BWRI_OF[(name, 0)]].scale for name in ("P", "Q", "S")}
