@@ -191,7 +191,10 @@ def test_mercury_base_reads_the_v2_imitator_as_capture_stores_it(v2_line, db_pat
         clock = client.send_command(0x04, 0x00)
         energy = [energy_by_hand(client.send_command(0x05, 0x00, tariff)) for tariff in range(5)]
         today = energy_by_hand(client.send_command(0x05, 0x40, 0))
+        yesterday = energy_by_hand(client.send_command(0x05, 0x50, 0))
+        this_month, last_month = (energy_by_hand(client.send_command(0x05, 0x30 | month, 1)) for month in (3, 2))
         year = client.send_command(0x05, 0x10, 0)
+        october = client.send_command(0x05, 0x3A, 0)   # 1 October 2025: before the archive (130 days)
         quality = {tag: bwri_by_hand(client.send_command(0x08, 0x11, code), scale, sign)
                    for code, (tag, scale, sign) in BWRI.items()}
     finally:
@@ -205,9 +208,14 @@ def test_mercury_base_reads_the_v2_imitator_as_capture_stores_it(v2_line, db_pat
     registers = meter.registers()
     assert energy == [[registers[q][tariff] for q in range(4)] for tariff in range(5)]
     # today's array: the increase since local midnight; the year arrays are beyond the archive
-    midnight = meter.day_start(0)
+    midnight, before = meter.day_start(0), meter.day_start(1)
     assert today == [registers[q][0] - midnight[q][0] for q in range(4)]
-    assert year == [v2.BAD_REQUEST]
+    assert yesterday == [midnight[q][0] - before[q][0] for q in range(4)]
+    # March so far (the 10th: 9 days back) and February (from 1 February to 1 March), by tariff 1
+    march, february = (meter.day_start(9), meter.day_start(9 + 28))
+    assert this_month == [registers[q][1] - march[q][1] for q in range(4)]
+    assert last_month == [march[q][1] - february[q][1] for q in range(4)]
+    assert year == [v2.BAD_REQUEST] and october == [v2.BAD_REQUEST]
     # instantaneous values: the story's, at the wire's resolution, and consistent with each other
     story = meter.quality()
     for x, row in (("A", story["A"]), ("B", story["B"]), ("C", story["C"])):
@@ -406,6 +414,8 @@ def test_a_silent_meter_is_one_line_in_bounded_time(db_path, protocol, extra):
     (["capture", "mercury230", "--port", "socket://127.0.0.1:9", "--days", "2"], ["--days"]),
     (["imitate", "mercury230", "--network-address", "241", "--seconds", "1"], ["--network-address 241"]),
     (["imitate", "mercury200", "--mode", "A", "--seconds", "1"], ["--mode A"]),
+    (["imitate", "mercury200", "--meter-type", "Mercury23x", "--seconds", "1"], ["single-phase"]),
+    (["imitate", "mercury230", "--meter-type", "SE303", "--seconds", "1"], ["--meter-type SE303", "8 digits"]),
 ])
 def test_what_cannot_be_done_is_refused_in_one_line(tmp_path, args, words):
     result = cli(*args, "--db", str(tmp_path / "m.db"))

@@ -182,8 +182,8 @@ def cmd_imitate(args, out) -> int:
     from ..protocols.stream import serve_until
     from .meter import meter_from_arguments
 
+    args.meter_type = args.meter_type or registry.get(args.protocol).meter_type
     protocol = _check("imitate", args)
-    args.meter_type = args.meter_type or protocol.meter_type
     url, option = serve_url(args)
     make = protocol.part("imitator")
     imitator, note = make(args, lambda: meter_from_arguments(args))  # type: ignore[misc]

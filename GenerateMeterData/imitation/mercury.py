@@ -34,6 +34,7 @@ from ..errors import InputError
 from ..protocols.mercury import v1, v2
 from ..protocols.obis import QUALITY_BY_TAG
 from ..schema.layout import ENERGY_QUANTITIES
+from ..schema.reference import METER_KINDS
 
 #: v2 BWRI quantities (name, phase: 0 = the sum) -> the meter.db quality tag each one fills.
 #: Angles are between phase voltages: 1 between phases 1 and 2, 2 between 1 and 3, 3 between 2 and 3.
@@ -240,6 +241,13 @@ def check(command: str, args) -> None:
             raise InputError(f"--mode {mode}: protocol modes are IEC 62056-21's (imitate iec); Mercury has none")
         password_bytes(args.user_password, "--user-password")
         password_bytes(args.admin_password, "--admin-password")
+        kind = METER_KINDS.get(args.meter_type)
+        if kind is not None and (kind.family != "electric" or kind.serial_digits > 8
+                                 or (family == "mercury200" and kind.phases != 1)):
+            what = "a single-phase electricity meter" if family == "mercury200" else "an electricity meter"
+            raise InputError(f"--meter-type {args.meter_type}: {family} serves {what} whose serial has at most "
+                             f"8 digits (the serial number is 4 bytes of the protocol), e.g. "
+                             f"{'Mercury206, Mercury200' if family == 'mercury200' else 'Mercury23x, Mercury203'}")
     if command == "capture":
         if args.days:
             raise InputError(f"--days: capture {family} reads the meter's registers and instantaneous values, "
