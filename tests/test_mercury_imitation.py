@@ -386,6 +386,29 @@ def test_junk_a_bad_crc_and_another_address_get_no_answer_and_the_v2_meter_goes_
         assert client.serial(address)[0] == meter.serial
 
 
+@pytest.mark.parametrize("which", ["v1", "v2"])
+def test_a_flood_of_junk_is_read_through_and_the_next_request_answered(v1_line, v2_line, which):
+    """256 KiB of bytes that never make a request: the meter's side reads through them (its buffer
+    bounded, a few microseconds a byte) and answers the request that follows."""
+    import random
+
+    meter, url = v1_line if which == "v1" else v2_line
+    if which == "v1":
+        request, size = v1.request(int(meter.serial[-8:]), "serial"), 11
+    else:
+        request, size = v2.frame(V2Generated(meter).address, b"\x00"), 4
+    junk = random.Random(5).randbytes(256 * 1024)
+    started = time.monotonic()
+    with socket.create_connection(host_port(url), timeout=30) as sock:
+        sock.sendall(junk + request)
+        answer = b""
+        while len(answer) < size:
+            answer += sock.recv(64)
+    assert answer[-size:] == (v1.Frame(int(meter.serial[-8:]), 0x2F, int(meter.serial).to_bytes(4, "big")).encode()
+                              if which == "v1" else request)
+    assert time.monotonic() - started < 10
+
+
 @pytest.mark.parametrize("protocol, extra", [("mercury200", ["--network-address", "12345678"]),
                                              ("mercury230", [])])
 def test_a_silent_meter_is_one_line_in_bounded_time(db_path, protocol, extra):
