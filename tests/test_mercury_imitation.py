@@ -437,6 +437,7 @@ def test_a_silent_meter_is_one_line_in_bounded_time(db_path, protocol, extra):
     (["capture", "mercury230", "--port", "socket://127.0.0.1:9", "--days", "2"], ["--days"]),
     (["imitate", "mercury230", "--network-address", "241", "--seconds", "1"], ["--network-address 241"]),
     (["imitate", "mercury200", "--mode", "A", "--seconds", "1"], ["--mode A"]),
+    (["imitate", "mercury230", "-o", "1.8.0:5", "--seconds", "1"], ["-o 1.8.0:5", "no register overrides"]),
     (["imitate", "mercury200", "--meter-type", "Mercury23x", "--seconds", "1"], ["single-phase"]),
     (["imitate", "mercury230", "--meter-type", "SE303", "--seconds", "1"], ["--meter-type SE303", "8 digits"]),
 ])

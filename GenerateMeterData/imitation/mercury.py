@@ -239,6 +239,9 @@ def check(command: str, args) -> None:
         mode = getattr(args, "mode", "C")
         if mode != "C":
             raise InputError(f"--mode {mode}: protocol modes are IEC 62056-21's (imitate iec); Mercury has none")
+        if getattr(args, "obis", None):
+            raise InputError(f"-o {args.obis[0]}: imitate {family} takes no register overrides yet (the story's "
+                             "values are served)")
         password_bytes(args.user_password, "--user-password")
         password_bytes(args.admin_password, "--admin-password")
         kind = METER_KINDS.get(args.meter_type)
