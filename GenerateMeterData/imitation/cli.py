@@ -46,7 +46,9 @@ def add_commands(sub, common) -> None:
                    help="fixed register value, e.g. 1.8.0:1234.567*kWh, 32.7.0:231.5, 60.01.04*FF:000V0201 or "
                         "63.01.00*[0..7F]:1,2,3; applies to every path that reports the register (IEC readout, "
                         "programming mode, Neva registers, M-Bus records)")
-    p.add_argument("--meter-type", default="NEVA3xx", help="generated meter's MeterTypes.Type (default NEVA3xx)")
+    p.add_argument("--meter-type", default=None,
+                   help="generated meter's MeterTypes.Type (default: the protocol's, NEVA3xx; Mercury206 for "
+                        "mercury200, Mercury23x for mercury230)")
     p.add_argument("--meter-seed", type=int, default=None, help="generated meter's seed")
     p.add_argument("--seconds", type=float, default=None, help="stop after this many seconds (default: run until Ctrl-C)")
     p.add_argument("--timezone", help="the generated meter's time zone: its clock, midnights and archive "
@@ -180,6 +182,7 @@ def cmd_imitate(args, out) -> int:
     from ..protocols.stream import serve_until
     from .meter import meter_from_arguments
 
+    args.meter_type = args.meter_type or registry.get(args.protocol).meter_type
     protocol = _check("imitate", args)
     url, option = serve_url(args)
     make = protocol.part("imitator")

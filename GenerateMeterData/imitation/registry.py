@@ -42,6 +42,7 @@ class Protocol:
     check: str = ""
     capture: str = ""
     kind: str = "meter"    # what ``imitate`` says it imitates ("imitating an IEC meter on ...")
+    meter_type: str = "NEVA3xx"  # the generated meter ``imitate`` serves without --meter-type
 
     def part(self, name: str) -> Optional[Callable[..., Any]]:
         """The function a field names, imported now; None when the protocol has none."""
@@ -53,8 +54,12 @@ class Protocol:
 
     @property
     def article(self) -> str:
-        """"a" or "an" before the title, as it is spoken ("an IEC", "an MBUS", "a DLMS")."""
-        return "an" if self.title[:1].upper() in "AEFHILMNORSX" else "a"
+        """"a" or "an" before the title, as it is spoken ("an IEC", "an MBUS", "a DLMS"; a word
+        that is not an acronym as a word: "a Mercury")."""
+        word = self.title.split()[0] if self.title.strip() else ""
+        if not word.isupper():
+            return "an" if word[:1].upper() in "AEIOU" else "a"
+        return "an" if word[:1] in "AEFHILMNORSX" else "a"
 
 
 _GLUE = "GenerateMeterData.imitation"
@@ -70,6 +75,13 @@ PROTOCOLS: List[Protocol] = [
              decodes="DLMS/COSEM frames or APDUs", decode=f"{_GLUE}.dlms:decode", imitator=f"{_GLUE}.dlms:imitator",
              read=f"{_GLUE}.dlms:read", options=f"{_GLUE}.dlms:options", check=f"{_GLUE}.dlms:check",
              capture=f"{_GLUE}.dlms:capture"),
+    Protocol("mercury200", "Mercury 200", "Incotex Mercury 200/201/203/206 single-phase protocol (4-byte address)",
+             decodes="a Mercury 200 frame", decode=f"{_GLUE}.mercury:decode_v1", imitator=f"{_GLUE}.mercury:imitator_v1",
+             read=f"{_GLUE}.mercury:read_v1", check=f"{_GLUE}.mercury:check", meter_type="Mercury206"),
+    Protocol("mercury230", "Mercury 230", "Incotex Mercury 230/231/234/236 protocol (network address, access levels)",
+             decodes="a Mercury 230 frame", decode=f"{_GLUE}.mercury:decode_v2", imitator=f"{_GLUE}.mercury:imitator_v2",
+             read=f"{_GLUE}.mercury:read_v2", options=f"{_GLUE}.mercury:options", check=f"{_GLUE}.mercury:check",
+             meter_type="Mercury23x"),
     Protocol("uspd", "USPD", "the concentrator's own RTU-327 server, serving a meter.db (--db) to head-end systems",
              imitator="GenerateMeterData.device.rtu327_server:imitator",
              check="GenerateMeterData.device.rtu327_server:check", kind="concentrator"),

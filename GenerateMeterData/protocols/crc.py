@@ -26,6 +26,8 @@ def _table() -> List[int]:
 
 
 _TABLE = _table()
+#: the table, for a loop that steps the CRC one byte at a time inline (``crc16_a001`` is that step)
+CRC_TABLE = tuple(_TABLE)
 
 
 def crc16_a001(data: bytes, crc: int) -> int:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
 from ...errors import ProtocolError
-from ..crc import MODBUS_INIT, crc16_a001
+from ..crc import CRC_TABLE, MODBUS_INIT, crc16_a001
 from ..stream import StreamService, incoming
 
 #: the longest request the meter's side looks for (reads are 7 or 8 bytes; writes are short too)
@@ -151,6 +151,8 @@ def encode_cos(cos_phi: float) -> bytes:
 
 def decode_cos(data: bytes) -> float:
     text = data.hex()
+    if not text[1:].isdigit():
+        raise MercuryError(f"cos phi {data.hex(' ')} is not a sign nibble and 3 BCD digits")
     value = int(text[1:]) / 1000
     return -value if text[0] != "0" else value
 
@@ -202,7 +204,11 @@ def decode_answer(name: str, data: bytes):
     if name == "power_factor":
         return decode_cos(data[1:3]), float(from_bcd(data[3:6]))
     if name == "firmware":
-        return (data[0], data[1], dt.date(2000 + from_bcd(data[5:6]), from_bcd(data[4:5]), from_bcd(data[3:4])))
+        try:
+            made = dt.date(2000 + from_bcd(data[5:6]), from_bcd(data[4:5]), from_bcd(data[3:4]))
+        except ValueError as exc:
+            raise MercuryError(f"firmware date {data[3:6].hex(' ')} is not a date: {exc}") from None
+        return (data[0], data[1], made)
     if name == "battery":
         return from_bcd(data) / 100
     if name in ("tariffs", "tariff"):
@@ -263,19 +269,20 @@ class RequestReader:
 
     def _first_frame(self) -> Optional[Tuple[int, int]]:
         buffer = bytes(self.buffer)
+        table = CRC_TABLE
         for start in range(0, len(buffer) - 6):
             known = REQUEST_DATA.get(buffer[start + 4])
             if known is not None:
                 if start + 7 + known <= len(buffer) and crc_ok(buffer[start:start + 7 + known]):
                     return start, 7 + known
                 continue
-            # an unknown command: any length, the CRC carried along byte by byte
-            crc = crc16(buffer[start:start + 5])
-            for end in range(start + 5, min(len(buffer) - 2, start + MAX_REQUEST - 2) + 1):
-                if crc == buffer[end] | buffer[end + 1] << 8:
-                    return start, end + 2 - start
-                if end < len(buffer):
-                    crc = crc16(buffer[end:end + 1], crc)
+            # an unknown command: any length; the CRC-16/Modbus of a frame with its CRC is 0, carried
+            # along byte by byte (the table step inline: this loop runs for every byte of junk)
+            crc = MODBUS_INIT
+            for end in range(start, min(len(buffer), start + MAX_REQUEST)):
+                crc = (crc >> 8) ^ table[(crc ^ buffer[end]) & 0xFF]
+                if crc == 0 and end - start >= 6:
+                    return start, end + 1 - start
         return None
 
 

@@ -40,6 +40,15 @@ DEFAULT_PASSWORDS = {USER: bytes([1] * 6), ADMIN: bytes([2] * 6)}
 UNMEASURED = b"\xff\xff\xff\xff"
 MAX_ANSWER = 64
 
+
+class StatusError(MercuryError):
+    """The meter answered with a status other than 0 (``status``: its code, 1-5)."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 #: energy arrays (parameter high nibble)
 FROM_RESET, THIS_YEAR, LAST_YEAR, MONTH, TODAY, YESTERDAY = 0, 1, 2, 3, 4, 5
 
@@ -159,6 +168,9 @@ class V2Meter(Protocol):
 
     def instant(self, name: str, phase: int) -> Optional[float]: ...
 
+    # optional: ``opened()``, called when a client opens the channel (a meter layer that holds one
+    # measurement for the session, so values read one by one agree with each other)
+
 
 @dataclass
 class Session:
@@ -187,6 +199,9 @@ def answer(meters: Dict[int, V2Meter], session: Session, raw: bytes) -> Optional
         if meter.passwords.get(params[0]) != params[1:]:
             return _status(raw[0], NOT_OPEN)
         session.levels[address] = params[0]
+        opened = getattr(meter, "opened", None)   # optional: a meter that takes one measurement a session
+        if opened is not None:
+            opened()
         return _status(raw[0], OK)
     if code == 0x02:
         session.levels.pop(address, None)
@@ -331,14 +346,15 @@ class V2Client:
             raise MercuryError(f"meter {address}: no answer within {self.timeout:g} s")
         if len(buffer) == 4 and crc_ok(buffer) and size != 1:
             status = buffer[1] & 0x0F
-            raise MercuryError(f"meter {address}: status {status}: {STATUS.get(status, 'unknown status')}")
+            raise StatusError(f"meter {address}: status {status}: {STATUS.get(status, 'unknown status')}", status)
         if len(buffer) < 3 + size:
             raise MercuryError(f"meter {address}: answer cut short ({len(buffer)} of {3 + size} bytes)")
         got, data = decode(buffer[:3 + size])
         if got != address and address != 0:
             raise MercuryError(f"meter {address}: answer from address {got}")
         if size == 1 and data[0] & 0x0F:
-            raise MercuryError(f"meter {address}: status {data[0] & 0x0F}: {STATUS.get(data[0] & 0x0F, 'unknown')}")
+            raise StatusError(f"meter {address}: status {data[0] & 0x0F}: {STATUS.get(data[0] & 0x0F, 'unknown')}",
+                              data[0] & 0x0F)
         return data
 
     def open(self, address: int, level: int = USER, password: Optional[bytes] = None) -> None:
@@ -370,4 +386,4 @@ class V2Client:
                                                       2 if quantity.name == "T" else 3))
 
 
-__all__ = ["V2Client", "V2Imitator", "V2Meter", "answer", "serve", "RequestReader", "BWRI", "Quantity", "crc16"]
+__all__ = ["V2Client", "StatusError", "V2Imitator", "V2Meter", "answer", "serve", "RequestReader", "BWRI", "Quantity", "crc16"]
