@@ -70,6 +70,11 @@ PROTOCOLS: List[Protocol] = [
              decodes="DLMS/COSEM frames or APDUs", decode=f"{_GLUE}.dlms:decode", imitator=f"{_GLUE}.dlms:imitator",
              read=f"{_GLUE}.dlms:read", options=f"{_GLUE}.dlms:options", check=f"{_GLUE}.dlms:check",
              capture=f"{_GLUE}.dlms:capture"),
+    Protocol("ce303", "CE303", "Energomera CE301/CE303: IEC 61107 mode C with Energomera's mnemonics (ET0PE, ENDPE, "
+             "GRAPE, VOLTA ...) and its 7-bit-sum check character",
+             decodes="an Energomera CE frame", decode=f"{_GLUE}.energomera:decode",
+             imitator=f"{_GLUE}.energomera:imitator", read=f"{_GLUE}.energomera:read",
+             options=f"{_GLUE}.energomera:options", check=f"{_GLUE}.energomera:check"),
     Protocol("uspd", "USPD", "the concentrator's own RTU-327 server, serving a meter.db (--db) to head-end systems",
              imitator="GenerateMeterData.device.rtu327_server:imitator",
              check="GenerateMeterData.device.rtu327_server:check", kind="concentrator"),
