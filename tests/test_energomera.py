@@ -137,6 +137,24 @@ def test_arguments():
         assert caught.value.code == 17
 
 
+def test_journal_records_in_the_emulators_form():
+    moment = dt.datetime(2026, 12, 3, 10, 5)
+    # the emulator: str(day)-str(month)-yy-str(hour)-str(minute)-state, state = event << bit of the
+    # journalId (power 6, phase B 1, UA max 3); clock corrections with '/' and state 1; cover
+    # openings without a state
+    assert codec.journal_record("PHASE", "ElJrnlPwrB", moment, 1) == "3-12-26-10-5-2"
+    assert codec.journal_record("PHASE", "ElJrnlPwr", moment, 1) == "3-12-26-10-5-64"
+    assert codec.journal_record("PHASE", "ElJrnlPwrA", moment, 0) == "3-12-26-10-5-0"
+    assert codec.journal_record("JOVER", "ElJrnlLimUAMax", moment, 1) == "3-12-26-10-5-8"
+    assert codec.journal_record("JCORT", "ElJrnlTimeCorr", moment, 0) == "3/12/26/10/5/1"
+    assert codec.journal_record("DENIA", "ElJrnlOpen", moment, 0) == "3-12-26-10-5"
+    assert codec.parse_journal_record("3-12-26-10-5-64") == (moment, 64)
+    assert codec.parse_journal_record("3/12/26/10/5/1") == (moment, 1)
+    assert codec.parse_journal_record("3-12-26-10-5") == (moment, None)
+    with pytest.raises(CEError, match="not d-m-yy"):
+        codec.parse_journal_record("ERR12")
+
+
 # ---- the imitator on a real socket ----------------------------------------------------------------
 class CE102M_Meter:
     """The meter of wb-mqtt-serial's CE102M log, every value as the log has it."""

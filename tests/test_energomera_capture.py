@@ -18,6 +18,7 @@ import pytest
 from GenerateMeterData.imitation.energomera import GeneratedCE
 from GenerateMeterData.imitation.meter import GeneratedMeter
 from GenerateMeterData.model import timegrid
+from GenerateMeterData.protocols.energomera import codec
 from GenerateMeterData.protocols.energomera.client import CEClient
 from GenerateMeterData.protocols.energomera.imitator import CEImitator
 from helpers import rows
@@ -92,6 +93,18 @@ def test_the_wire_carries_ac_negated(served):
     with CEClient(url) as client:
         served_angles = client.read_text("CORUU")
     assert float(served_angles[2]) == -meter.quality()["C"][6]
+
+
+def test_the_clock_corrections_of_the_story_are_served_in_jcort(served):
+    meter, url = served
+    events = [ts for ts, _ in meter.story.journal_events("ElJrnlTimeCorr")
+              if NOW - meter.archive_days * 86400 <= ts <= NOW]
+    assert events, "the story of this meter has clock corrections"
+    with CEClient(url) as client:
+        records = client.read_text("JCORT")
+        assert client.read_text("PHASE") == []   # an imitated meter has no outages
+    expected = [dt.datetime.fromtimestamp(ts, TZ).replace(second=0, tzinfo=None) for ts in events]
+    assert [codec.parse_journal_record(r) for r in records] == [(moment, 1) for moment in expected]
 
 
 def test_imitate_ce303_through_the_cli_serves_a_generated_se303():

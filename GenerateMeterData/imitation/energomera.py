@@ -14,6 +14,7 @@ import datetime as dt
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..errors import InputError
+from ..model import timegrid
 from ..protocols.obis import QUALITY_BY_TAG
 
 #: MODEL answers of the emulator's counters (Counters/CE303.xml: 226, CE301.xml: 3)
@@ -80,7 +81,16 @@ class GeneratedCE:
         return {tag: quantity.value_in(rows) for tag, quantity in QUALITY_BY_TAG.items()}
 
     def journal(self, mnemonic: str) -> List[str]:
-        return []   # journals are not generated for an imitated CE meter yet
+        """The records of a journal group, oldest first: the story's events of each meter.db
+        journal the group lists (``codec.JOURNALS``), up to now and within the archive."""
+        from ..protocols.energomera.codec import JOURNALS, journal_record
+
+        now = self.meter.now()
+        oldest = now - self.meter.archive_days * 86400
+        events = sorted((ts, name, event) for name in JOURNALS.get(mnemonic, {})
+                        for ts, event in self.meter.story.journal_events(name) if oldest <= ts <= now)
+        return [journal_record(mnemonic, name, timegrid.local_datetime(ts, self.meter.tz), event)
+                for ts, name, event in events]
 
 
 # ---- the registry's functions --------------------------------------------------------------------
@@ -124,7 +134,6 @@ def imitator(args, meter) -> Tuple[object, str]:
 def read(args, timezone: str):
     """``capture ce303``: identity, registers, quality; with ``--days N`` the day and month
     registers and the P+ profile of N past days and today so far."""
-    from ..model import timegrid
     from ..protocols.energomera.client import CEClient
     from ..protocols.energomera.codec import E_UNSUPPORTED, CEError
     from ..protocols.obis import DIRECTIONS

@@ -113,6 +113,43 @@ COMMANDS: Dict[str, Command] = {c.mnemonic: c for c in _energy_commands() + [
 ]}
 
 
+# ---- journals -----------------------------------------------------------------------------------
+#: Journal mnemonic -> the meter.db journals its records come from, each with the bit it sets in
+#: the record's state value (``event << bit``), or None for a record without a state.  The
+#: emulator's table (``byte_position`` by journalId: 1 power -> 6, 9/10/11 phases A/B/C -> 0/1/2;
+#: 20-25 UA max, UA min, UB max, UB min, UC max, UC min -> 3, 0, 4, 1, 5, 2), its clock
+#: corrections written ``d/m/yy/h/m/1`` and its cover openings ``d-m-yy-h-m`` without a state.
+JOURNALS: Dict[str, Dict[str, Optional[int]]] = {
+    "PHASE": {"ElJrnlPwr": 6, "ElJrnlPwrA": 0, "ElJrnlPwrB": 1, "ElJrnlPwrC": 2},
+    "JOVER": {"ElJrnlLimUAMax": 3, "ElJrnlLimUAMin": 0, "ElJrnlLimUBMax": 4, "ElJrnlLimUBMin": 1,
+              "ElJrnlLimUCMax": 5, "ElJrnlLimUCMin": 2},
+    "JCORT": {"ElJrnlTimeCorr": None},
+    "DENIA": {"ElJrnlOpen": None},
+}
+
+
+def journal_record(mnemonic: str, journal: str, moment: dt.datetime, event: int) -> str:
+    """One record as the emulator wrote it: minute resolution, no zero padding
+    (``3-12-26-10-15-2``: 3 Dec 2026 10:15, state 2 = bit 1 set)."""
+    stamp = [str(moment.day), str(moment.month), f"{moment.year % 100:02d}", str(moment.hour), str(moment.minute)]
+    if mnemonic == "JCORT":
+        return "/".join(stamp + ["1"])
+    bit = JOURNALS[mnemonic][journal]
+    return "-".join(stamp if bit is None else stamp + [str(event << bit)])
+
+
+def parse_journal_record(text: str) -> Tuple[dt.datetime, Optional[int]]:
+    """(local time, state or None) of a record; CEError for what is not one."""
+    parts = re.split(r"[-/]", text)
+    try:
+        day, month, year, hour, minute = (int(p) for p in parts[:5])
+        moment = dt.datetime(2000 + year, month, day, hour, minute)
+        state = int(parts[5]) if len(parts) > 5 and parts[5] != "" else None
+    except (ValueError, TypeError):
+        raise CEError(f"journal record {text[:40]!r} is not d-m-yy-h-m[-state]") from None
+    return moment, state
+
+
 # ---- arguments ----------------------------------------------------------------------------------
 Argument = Union[None, dt.date, Tuple[int, int], Tuple[dt.date, int]]
 
