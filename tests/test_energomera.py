@@ -443,3 +443,25 @@ def test_client_gives_up_on_a_meter_that_stalls():
         CEClient(url, timeout=0.5).open()
     assert time.monotonic() - started < 1.5
     server.close()
+
+
+def test_a_line_of_meters_answers_by_address():
+    imitator = CEImitator([CE303(), CE102M_Meter()], reaction_ms=0)
+    url = imitator.start("tcp://127.0.0.1:0")
+    try:
+        with CEClient(url, address="141628345") as client:
+            assert client.identification == "EKT5CE102Mv01" and client.device_address == "141628345"
+            assert client.energy() == [68_420, 45_540, 22_880, 0, 0, 0]
+        with CEClient(url, address="141227285") as client:
+            assert client.identification == "EKT5CE303v11" and client.device_address == "141227285"
+            assert client.info("SNUMB") == "009218054000006"
+        with CEClient(url) as client:   # no address: the line's first meter
+            assert client.device_address == "141227285"
+        # on one connection, after B0, the next sign-on selects the other meter
+        with _connect(url) as sock:
+            assert _exchange(sock, b"/?141227285!\r\n", 15) == b"/EKT5CE303v11\r\n"
+            _exchange(sock, b"\x06051\r\n", 16)
+            sock.sendall(command("B0", check=check_char))
+            assert _exchange(sock, b"/?141628345!\r\n", 16) == b"/EKT5CE102Mv01\r\n"
+    finally:
+        imitator.stop()
