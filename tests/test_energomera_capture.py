@@ -107,9 +107,11 @@ def test_the_clock_corrections_of_the_story_are_served_in_jcort(served):
     assert [codec.parse_journal_record(r) for r in records] == [(moment, 1) for moment in expected]
 
 
-def test_imitate_ce303_through_the_cli_serves_a_generated_se303():
+def test_imitate_ce303_through_the_cli_serves_a_generated_se303_with_overrides(tmp_path):
+    # values no generated meter has: 4321.125 kWh in tariff 1, 231.5 V on phase A; FREQU answers E12
+    overrides = ["-o", "1.8.1:4321.125*kWh", "-o", "32.7.0:231.5", "-o", "FREQU:E12", "-o", "MODEL:999"]
     process = subprocess.Popen([sys.executable, "-m", "GenerateMeterData", "imitate", "ce303", "--seconds", "120",
-                                "--ce-reaction-ms", "0", "--timezone", ZONE], cwd=REPO, env=ENV,
+                                "--ce-reaction-ms", "0", "--timezone", ZONE, *overrides], cwd=REPO, env=ENV,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline()
@@ -120,9 +122,21 @@ def test_imitate_ce303_through_the_cli_serves_a_generated_se303():
             assert client.info("SNUMB") == expected.serial
             assert client.identification == "EKT5CE303v11"
             assert client.info("TAVER") == "30"
+            assert client.info("MODEL") == "999"
+            assert client.energy()[1] == 4_321_125
+            assert client.read("VOLTA")[0] == 231.5
+            with pytest.raises(codec.CEError) as caught:
+                client.read("FREQU")
+            assert caught.value.code == 12
+        db = str(tmp_path / "meter.db")
+        result = cli("capture", "ce303", "--port", where, "--db", db, "--timezone", ZONE)
+        assert result.returncode == 0, result.stderr
     finally:
         process.terminate()
         process.wait(10)
+    assert rows(db, "SELECT Ap FROM ElectricEnergyValues WHERE Tariff = 1") == [(4_321_125.0,)]
+    assert rows(db, "SELECT U FROM ElectricQualityValues WHERE Phase = 'A'") == [(231.5,)]
+    assert rows(db, "SELECT F FROM ElectricQualityValues WHERE Phase = 'Summ'") == [(None,)]  # E12: not measured
 
 
 def test_decode_ce303_reads_a_frame_of_wb_mqtt_serials_log(tmp_path):

@@ -15,7 +15,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..errors import InputError
 from ..model import timegrid
-from ..protocols.obis import QUALITY_BY_TAG
+from ..protocols.obis import DIRECTIONS, QUALITY_BY_TAG
+from ..protocols.overrides import RegisterOverrides
 
 #: MODEL answers of the emulator's counters (Counters/CE303.xml: 226, CE301.xml: 3)
 MODEL_CODES = {"CE303": "226", "CE301": "3"}
@@ -33,8 +34,10 @@ class GeneratedCE:
     integration_minutes = 30
     ratios = (1.0, 1.0)
 
-    def __init__(self, meter, address: Optional[str] = None, password: str = DEFAULT_PASSWORD) -> None:
+    def __init__(self, meter, address: Optional[str] = None, password: str = DEFAULT_PASSWORD,
+                 overrides: Optional[RegisterOverrides] = None) -> None:
         self.meter = meter
+        self.overrides = overrides or RegisterOverrides()
         self.serial = meter.serial
         self.address = address or meter.serial[-9:]
         self.password = password
@@ -62,7 +65,12 @@ class GeneratedCE:
     def energy(self, direction: int, day: Optional[dt.date] = None) -> Optional[Sequence[int]]:
         self._check(direction)
         if day is None:
-            return self.meter.registers()[direction]
+            registers = list(self.meter.registers()[direction])
+            for tariff in range(len(registers)):  # -o 1.8.1:4321.125*kWh reaches ET0PE too
+                wh = self.overrides.energy(DIRECTIONS[direction].tag, tariff)
+                if wh is not None:
+                    registers[tariff] = int(round(wh))
+            return registers
         days_ago = self._days_ago(day)
         return None if days_ago is None else self.meter.day_start(days_ago)[direction]
 
@@ -78,7 +86,12 @@ class GeneratedCE:
 
     def instant(self) -> Dict[str, Optional[float]]:
         rows = self.meter.quality()
-        return {tag: quantity.value_in(rows) for tag, quantity in QUALITY_BY_TAG.items()}
+        out = {tag: quantity.value_in(rows) for tag, quantity in QUALITY_BY_TAG.items()}
+        for tag, quantity in QUALITY_BY_TAG.items():  # -o 32.7.0:231.5 reaches VOLTA too
+            value = self.overrides.number(quantity.code)
+            if value is not None:
+                out[tag] = value
+        return out
 
     def journal(self, mnemonic: str) -> List[str]:
         """The records of a journal group, oldest first: the story's events of each meter.db
@@ -120,14 +133,34 @@ def check(command: str, args) -> None:
         raise InputError("--days: a CE303's archive of days reaches 120 days back at most here; give 120 or fewer")
 
 
+def ce_overrides(items: Sequence[str]) -> Tuple[Dict[str, List[str]], Dict[str, str]]:
+    """``-o`` items of ``imitate ce303``: fixed answers by mnemonic (``VOLTA:231.5,230,229.8``,
+    ``ENDPE(03.12.26):1.5,1,0.5,0,0,0``, ``GRAPE:E17``: that error) and OBIS register overrides
+    (``1.8.1:4321.125*kWh``, ``32.7.0:231.5``), which reach the mnemonics that report them."""
+    from ..protocols.energomera.codec import COMMANDS
+    from .iec import register_overrides
+
+    answers: Dict[str, List[str]] = {}
+    registers: List[str] = []
+    for item in items:
+        key, sep, value = item.partition(":")
+        if sep and key.partition("(")[0] in COMMANDS:
+            answers[key] = value.split(",")
+        else:
+            registers.append(item)
+    return answers, register_overrides(registers)
+
+
 def imitator(args, meter) -> Tuple[object, str]:
     """``imitate ce303``: a generated meter (of type SE303 unless ``--meter-type`` names another)."""
     from ..protocols.energomera.imitator import CEImitator
 
     if args.meter_type == "NEVA3xx":  # the command's default type: a CE imitator serves an Energomera
         args.meter_type = "SE303"
-    served = GeneratedCE(meter(), args.ce_address, args.ce_password)
-    imitator = CEImitator([served], repeat=args.ce_repeat, fixed=args.ce_fixed, reaction_ms=args.ce_reaction_ms)
+    answers, registers = ce_overrides(args.obis)
+    served = GeneratedCE(meter(), args.ce_address, args.ce_password, RegisterOverrides(registers))
+    imitator = CEImitator([served], repeat=args.ce_repeat, fixed=args.ce_fixed, reaction_ms=args.ce_reaction_ms,
+                          answers=answers)
     return imitator, f" (serial {served.serial}, address {served.address})"
 
 

@@ -149,12 +149,14 @@ class CEImitator(StreamService):
     ``repeat``: answer every value line with the mnemonic, as the emulator did (a real meter, and
     wb-mqtt-serial's parser, have it on the first line only).  ``fixed``: numbers with a real
     meter's fixed decimals (``68.42``, ``0.00``: 10 Wh steps) instead of the emulator's exact
-    ones.  ``reaction_ms``: the wait before every answer."""
+    ones.  ``reaction_ms``: the wait before every answer.  ``answers``: fixed values by
+    ``MNEMO`` or ``MNEMO(argument)`` (``{"VOLTA": ["231.5"]}``), a lone ``Enn`` value answering
+    that error (fault injection)."""
 
     serial_options = {"baudrate": 9600, "bytesize": 7, "parity": "E", "stopbits": 1}
 
     def __init__(self, meters: Sequence[CEMeter], *, repeat: bool = False, fixed: bool = False,
-                 reaction_ms: float = 20.0) -> None:
+                 reaction_ms: float = 20.0, answers: Optional[Mapping[str, Sequence[str]]] = None) -> None:
         if not meters:
             raise CEError("give at least one meter")
         if reaction_ms < 0:
@@ -164,6 +166,7 @@ class CEImitator(StreamService):
         self.first = meters[0]
         self.repeat = repeat
         self.fixed = fixed
+        self.answers = {key: list(values) for key, values in (answers or {}).items()}
         self.reaction = reaction_ms / 1000.0
         self.sessions = 0
         self.naks = 0        # messages refused for a wrong check character
@@ -262,11 +265,20 @@ class CEImitator(StreamService):
                     if match is None:
                         reply(error(E_UNSUPPORTED))
                     else:
-                        reply(respond(meter, match.group(1), match.group(2), self.repeat, self.fixed))
+                        reply(self.answer_to(meter, match.group(1), match.group(2)))
                 elif name[:1] == "W":
                     reply(bytes([ACK]))
                 else:
                     reply(error(E_UNSUPPORTED))
+
+
+    def answer_to(self, meter: CEMeter, mnemonic: str, argument: str) -> bytes:
+        """The answer to ``R1 MNEMO(argument)``: a fixed answer when one is given, else the meter's."""
+        given = self.answers.get(f"{mnemonic}({argument})", self.answers.get(mnemonic))
+        if given is None:
+            return respond(meter, mnemonic, argument, self.repeat, self.fixed)
+        code = re.fullmatch(r"E(\d{1,3})", given[0]) if len(given) == 1 else None
+        return error(int(code.group(1))) if code else answer(mnemonic, given, self.repeat)
 
 
 def _first_frame_start(buffer: bytes) -> int:
