@@ -465,3 +465,15 @@ def test_a_line_of_meters_answers_by_address():
             assert _exchange(sock, b"/?141628345!\r\n", 16) == b"/EKT5CE102Mv01\r\n"
     finally:
         imitator.stop()
+
+
+def test_a_junk_stream_costs_little_and_bounded_memory(ce303):
+    _, imitator, url = ce303
+    junk = bytes(range(7, 256)) * 64   # no sign-on, no message end
+    started = time.process_time()
+    with _connect(url) as sock:
+        for _ in range(50):
+            sock.sendall(junk)
+        assert _exchange(sock, b"/?141227285!\r\n", 15) == b"/EKT5CE303v11\r\n"
+    assert time.process_time() - started < 5
+    assert imitator.dropped > 0
