@@ -435,13 +435,13 @@ def test_client_gives_up_on_a_meter_that_stalls():
     def stall(connection):
         connection.recv(64)
         connection.sendall(b"/EKT5CE303v11\r\n")
-        time.sleep(1.5)
+        time.sleep(5)
 
     url, thread, server = _one_shot_server(stall)
     started = time.monotonic()
-    with pytest.raises(CEError, match="within 0.5 s"):
+    with pytest.raises(CEError, match="no P0 operand from the meter within 0.5 s"):
         CEClient(url, timeout=0.5).open()
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 3
     server.close()
 
 

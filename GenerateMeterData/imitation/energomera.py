@@ -175,8 +175,9 @@ def read(args, timezone: str):
     tz = timegrid.zone(timezone)
     with CEClient(args.port, address=args.device_address, password=args.ce_password) as client:
         serial = client.info("SNUMB")
-        family = client.identification[len("EKT5"):]
-        model = family[:family.rfind("v")] if "v" in family else family
+        ident = client.link.identification
+        family = (ident.identification if ident is not None else None) or ""
+        model = family[:family.rfind("v")] if "v" in family else family   # CE303v11 -> CE303
         clock = client.clock().replace(tzinfo=tz)
         reading = Reading(serial, model, "EKT", int(clock.timestamp()))
         for direction in DIRECTIONS:

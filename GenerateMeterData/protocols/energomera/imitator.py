@@ -271,7 +271,6 @@ class CEImitator(StreamService):
                 else:
                     reply(error(E_UNSUPPORTED))
 
-
     def answer_to(self, meter: CEMeter, mnemonic: str, argument: str) -> bytes:
         """The answer to ``R1 MNEMO(argument)``: a fixed answer when one is given, else the meter's."""
         given = self.answers.get(f"{mnemonic}({argument})", self.answers.get(mnemonic))
