@@ -103,17 +103,19 @@ class GeneratedMeter:
         day = self.local_now().date() - dt.timedelta(days=days_ago)
         return self.registers(timegrid.local_midnight(day, self.tz))
 
-    def profile(self, days_ago: int) -> List[int]:
-        """48 half-hour average powers (W, whole) of a day; slots not yet complete read 0."""
+    def profile(self, days_ago: int, direction: int = 0) -> List[int]:
+        """48 half-hour average powers (W, whole) of a day; slots not yet complete read 0.
+        ``direction``: 0-3 = P+, P-, Q+, Q- (``obis.DIRECTIONS`` order; Q in var)."""
         day = self.local_now().date() - dt.timedelta(days=days_ago)
         midnight = timegrid.local_midnight(day, self.tz)
         series, now = self.story.series, self.now()
+        channel = (series.ap, series.am, series.rp, series.rm)[direction]
         index = {end: i for i, end in enumerate(series.ends)}
         out = []
         for slot in range(1, 49):
             end = midnight + slot * 1800
             i = index.get(end)
-            out.append(0 if i is None or end > now else int(series.ap[i] * 2 / 1000 + 0.5))
+            out.append(0 if i is None or end > now else int(channel[i] * 2 / 1000 + 0.5))
         return out
 
     def quality(self) -> Dict[str, Optional[list]]:

@@ -82,6 +82,12 @@ PROTOCOLS: List[Protocol] = [
              decodes="a Mercury 230 frame", decode=f"{_GLUE}.mercury:decode_v2", imitator=f"{_GLUE}.mercury:imitator_v2",
              read=f"{_GLUE}.mercury:read_v2", options=f"{_GLUE}.mercury:options", check=f"{_GLUE}.mercury:check",
              meter_type="Mercury23x"),
+    Protocol("ce303", "CE303", "Energomera CE301/CE303: IEC 61107 mode C with Energomera's mnemonics (ET0PE, ENDPE, "
+             "GRAPE, VOLTA ...) and its 7-bit-sum check character",
+             decodes="an Energomera CE frame", decode=f"{_GLUE}.energomera:decode",
+             imitator=f"{_GLUE}.energomera:imitator", read=f"{_GLUE}.energomera:read",
+             options=f"{_GLUE}.energomera:options", check=f"{_GLUE}.energomera:check",
+             meter_type="SE303"),
     Protocol("uspd", "USPD", "the concentrator's own RTU-327 server, serving a meter.db (--db) to head-end systems",
              imitator="GenerateMeterData.device.rtu327_server:imitator",
              check="GenerateMeterData.device.rtu327_server:check", kind="concentrator"),

@@ -11,7 +11,7 @@ import datetime as dt
 import time
 from typing import Callable, Dict, List, Optional
 
-from .messages import (ACK, ETX, EOT, NAK, STX, DataSet, Identification, IECError, Readout, ack_option, bcc,
+from .messages import (ACK, ETX, EOT, NAK, STX, Check, DataSet, Identification, IECError, Readout, ack_option, bcc,
                        command, frame_length, neva_address, parse_data_sets, parse_identification, parse_message,
                        sign_on, strip_parity, telegram_crc)
 
@@ -44,7 +44,9 @@ class IECClient:
     def __init__(self, url: Optional[str] = None, *, port=None, address: str = "", initial_baud: int = 300,
                  timeout: float = 5.0, baud_switch_delay: float = 0.0, retries: int = 3,
                  max_baud: Optional[int] = None, sleep: Callable[[float], None] = time.sleep,
-                 max_message: int = MAX_MESSAGE) -> None:
+                 max_message: int = MAX_MESSAGE, check: Check = bcc) -> None:
+        """``check``: the block check character of the programming mode's messages (the
+        standard's XOR ``bcc``; Energomera's CE meters use a 7-bit sum, ``protocols.energomera``)."""
         if port is None and url is None:
             raise IECError("give a port URL (e.g. socket://host:port or /dev/ttyUSB0)", "port")
         self.url = url or getattr(port, "name", "port")
@@ -56,6 +58,7 @@ class IECClient:
         self.max_baud = max_baud
         self.sleep = sleep
         self.max_message = max_message
+        self.check = check
         self._sent = b""
         self._buffer = b""
         self.identification: Optional[Identification] = None
@@ -231,7 +234,7 @@ class IECClient:
             raise IECError(f"{self.url}: expected the meter's P0 operand, got {operand.kind}", "dialogue")
         session = ProgrammingSession(self, operand.data)
         if password is not None:
-            answer = session.exchange(command(level, f"({password})"), "password answer")
+            answer = session.exchange(command(level, f"({password})", self.check), "password answer")
             if answer.kind != "ack":
                 detail = answer.data or answer.kind
                 raise IECError(f"{self.url}: password refused ({detail})", "password")
@@ -239,7 +242,7 @@ class IECClient:
 
     def _expect_message(self, what: str):
         for attempt in range(self.retries + 1):
-            message = parse_message(self._read_message(what))
+            message = parse_message(self._read_message(what), self.check)
             if message.bcc_ok:
                 return message
             if attempt < self.retries:
@@ -260,13 +263,13 @@ class ProgrammingSession:
         client = self.client
         for attempt in range(client.retries + 1):
             client._write(request)
-            message = parse_message(client._read_message(what))
+            message = parse_message(client._read_message(what), client.check)
             if message.kind == "nak" and attempt < client.retries:
                 continue  # the meter did not like our BCC (line noise): send again
             if not message.bcc_ok:
                 if attempt < client.retries:
                     client._write(bytes([NAK]))
-                    message = parse_message(client._read_message(what))
+                    message = parse_message(client._read_message(what), client.check)
                     if message.bcc_ok:
                         return message
                 continue
@@ -276,7 +279,7 @@ class ProgrammingSession:
     def read(self, address: str, argument: str = "") -> DataSet:
         """R1 ``address(argument)``; the meter's answer as a DataSet; ``(ERRnn)`` raises."""
         wire = neva_address(address) if "*" in address and "." in address and ":" not in address else address
-        message = self.exchange(command("R1", f"{wire}({argument})"), f"answer to R1 {address}")
+        message = self.exchange(command("R1", f"{wire}({argument})", self.client.check), f"answer to R1 {address}")
         if message.kind != "data":
             raise IECError(f"{self.client.url}: R1 {address}: meter answered {message.kind}", "dialogue")
         sets = parse_data_sets(message.data or "")
@@ -290,7 +293,7 @@ class ProgrammingSession:
     def write(self, address: str, value: str) -> None:
         """W1 ``address(value)``; raises when the meter does not ACK."""
         wire = neva_address(address) if "*" in address and "." in address and ":" not in address else address
-        message = self.exchange(command("W1", f"{wire}({value})"), f"answer to W1 {address}")
+        message = self.exchange(command("W1", f"{wire}({value})", self.client.check), f"answer to W1 {address}")
         if message.kind != "ack":
             detail = message.data or message.kind
             raise IECError(f"{self.client.url}: W1 {address} refused ({detail})", "meter-error")
@@ -298,7 +301,7 @@ class ProgrammingSession:
     def close(self) -> None:
         """End the session (B0)."""
         if self.open:
-            self.client._write(command("B0"))
+            self.client._write(command("B0", check=self.client.check))
             self.open = False
 
     def __enter__(self) -> "ProgrammingSession":
