@@ -144,10 +144,14 @@ class Emitter:
                               header["Timestamp"], header["Valid"], new_values)
         return new_values if header["Valid"] else None
 
-    def _record_tags(self, measure, table, record_id, device_idx, rtid, timestamp, valid, values):
+    def _record_tags(self, measure: str, table: str, record_id: int, device_idx: object, rtid: object,
+                     timestamp: object, valid: object, values: object) -> None:
+        """Tell the recorder the record as written (header cells as the overrides left them)."""
+        if self.recorder is None:
+            return
         tags: Dict[str, object] = {"Id": record_id, "DeviceIdx": device_idx, "Timestamp": timestamp,
                                    "RecordTypeId": rtid, "Valid": valid}
         if valid and values is not None:
             tags.update(values_to_tags(table, values))
-        self.recorder(measure, tags)  # type: ignore[misc]
+        self.recorder(measure, tags)
 
