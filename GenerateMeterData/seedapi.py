@@ -15,15 +15,15 @@ from __future__ import annotations
 import enum
 import os
 import uuid
-from typing import Any, Dict, List, Optional, Type, Union, cast
+from typing import Any, ContextManager, Dict, Iterator, List, Optional, Type, Union, cast
 
 from .errors import InputError
 from .generate.story import StoryOptions, check_journal_name
 from .generate.emit import Emitter
-from .generate.meters import MeterSpec, kind_of, make_meter
+from .generate.meters import MeterSpec, kind_of, make_meter, whole_number
 from .generate.overrides import Override, Overrides, check_tags
 from .generate.polls import PollClock
-from .records.rows import RowSet
+from .records.rows import IdAllocator, NameIndex, RowSet
 from .generate.scenario import check_producible, emit_meter
 from .generate.windows import last_records
 from .model import timegrid
@@ -201,7 +201,7 @@ def _options(target: Target) -> StoryOptions:
     return StoryOptions(timezone=target.context.timezone, locale=target.context.locale)
 
 
-def _meter_dict(spec: MeterSpec, names) -> Dict[str, Any]:
+def _meter_dict(spec: MeterSpec, names: NameIndex) -> Dict[str, Any]:
     row = layout.as_dict("MeterTable", spec.meter_table_row(names))
     row["typeName"] = spec.type_name
     row["ifaceName"] = names.interface_names.get(row["InterfaceId"], spec.table["InterfaceId"])
@@ -223,7 +223,7 @@ class MeterTable(_Written):
         target = target or default_target()
         holder: Dict[str, Any] = {}
 
-        def produce(ids, names):
+        def produce(ids: IdAllocator, names: NameIndex) -> Iterator[RowSet]:
             meter_id = tags.get("MeterId", tags.get("id"))
             if meter_id is None:
                 meter_id = ids.meter_id()
@@ -231,7 +231,7 @@ class MeterTable(_Written):
             # id here): the registry's randomness must still differ from meter to meter
             key = meter_id if isinstance(meter_id, int) and meter_id > 0 else _next_provisional()
             spec = make_meter(stream(target.context.seed, "seedapi", key, "registry"), int(meter_id)
-                              if isinstance(meter_id, int) else 0, meter_id, type_name,
+                              if isinstance(meter_id, int) else 0, whole_number("MeterId", meter_id), type_name,
                               timestamp=_now(target), table_overrides=tags, locale=target.context.locale)
             spec.device_idx = ids.device_idx()
             rows = RowSet()
@@ -247,7 +247,7 @@ class MeterTable(_Written):
         self._written["MeterTable"] = holder["row"]
 
 
-def _run(target: Target):
+def _run(target: Target) -> ContextManager[Target]:
     """Every load of this process's seed-compatible objects under one token (one line in
     'loads', one 'clear --load'); a target that already has a run token (a test's) keeps it."""
     if target.run_token is not None:
@@ -264,20 +264,22 @@ def _meter_from(value: Any, target: Target, default_type: str) -> Dict[str, Any]
     """A MeterTable dict from what a script passed (None = create one)."""
     if value is None:
         cls = type("MeterTable", (MeterTable,), {"default_type": default_type})
-        return cls(target=target).get("MeterTable")
+        created: Dict[str, Any] = cls(target=target).get("MeterTable")
+        return created
     if isinstance(value, list):
         if len(value) != 1:
             raise InputError("MeterTable= takes one meter (the dict from .get('MeterTable'))")
         value = value[0]
     if not isinstance(value, dict) or "DeviceIdx" not in value:
         raise InputError("MeterTable= takes the dict returned by .get('MeterTable')")
-    if "typeName" not in value:
+    meter: Dict[str, Any] = value
+    if "typeName" not in meter:
         rows = target.fetch("SELECT t.Type FROM MeterTable m JOIN MeterTypes t ON t.Id = m.TypeId "
-                            "WHERE m.DeviceIdx = ?", (value["DeviceIdx"],))
+                            "WHERE m.DeviceIdx = ?", (meter["DeviceIdx"],))
         if not rows:
-            raise InputError(f"meter DeviceIdx {value['DeviceIdx']} is not in the target's MeterTable")
-        value = dict(value, typeName=rows[0][0])
-    return value
+            raise InputError(f"meter DeviceIdx {meter['DeviceIdx']} is not in the target's MeterTable")
+        meter = dict(meter, typeName=rows[0][0])
+    return meter
 
 
 class _Config(_Written):
@@ -305,7 +307,7 @@ class _Config(_Written):
         table = CONFIG_TAGS[CONFIG_MEASURE_TABLE[self.measure]]
         holder: Dict[str, Any] = {}
 
-        def produce(ids, names):
+        def produce(ids: IdAllocator, names: NameIndex) -> Iterator[RowSet]:
             spec = make_meter(stream(target.context.seed, "seedapi", meter["MeterId"], "registry"),
                               meter["MeterId"], meter["MeterId"], meter["typeName"], timestamp=_now(target),
                               config_overrides=tags, locale=target.context.locale)
@@ -314,9 +316,11 @@ class _Config(_Written):
                                  f"({spec.kind.family}); it takes {spec.config_measure}")
             spec.device_idx = meter["DeviceIdx"]
             rows = RowSet()
-            row = spec.config_row()
-            rows[spec.config_table].append(row)
-            columns = layout.as_dict(spec.config_table, row)
+            config_table, row = spec.config_table, spec.config_row()
+            if config_table is None or row is None:  # never: the meter's family has this config
+                raise InputError(f"{self.measure}: meter {meter['MeterId']} has no config table")
+            rows[config_table].append(row)
+            columns = layout.as_dict(config_table, row)
             holder["config"] = {tag: columns[column] for tag, column in table.items()
                                 if tag[0].islower() or tag in ("DeviceIdx", "Timestamp")}
             yield rows
@@ -342,7 +346,7 @@ class DigConfig(_Config, family=measures.DIGITAL):
 CONFIG_CLASSES = {cls.family: cls for cls in (ElConfig, PlsConfig, DigConfig)}
 
 
-def _config_from(value: Any, meter: Dict[str, Any], target: Target, cls) -> Dict[str, Any]:
+def _config_from(value: Any, meter: Dict[str, Any], target: Target, cls: Type[_Config]) -> Dict[str, Any]:
     if value is None:
         table = CONFIG_MEASURE_TABLE[cls.measure]
         columns = TABLE_COLUMNS[table]
@@ -351,7 +355,8 @@ def _config_from(value: Any, meter: Dict[str, Any], target: Target, cls) -> Dict
         if rows:
             by_column = layout.as_dict(table, rows[0])
             return {tag: by_column[column] for tag, column in CONFIG_TAGS[table].items()}
-        return cls(MeterTable=meter, target=target).get(cls.measure)
+        created: Dict[str, Any] = cls(MeterTable=meter, target=target).get(cls.measure)
+        return created
     if isinstance(value, list):
         value = value[-1]
     if not isinstance(value, dict):
@@ -412,7 +417,7 @@ class _Measure(_Written):
 
         first_id: Dict[str, int] = {}
 
-        def produce(ids, names):
+        def produce(ids: IdAllocator, names: NameIndex) -> Iterator[RowSet]:
             first_id["Id"] = ids.next_header_id
             rows = RowSet()
             emitter = Emitter(rows, ids, names, overrides, tz,

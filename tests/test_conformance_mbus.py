@@ -282,3 +282,22 @@ def test_pymeterbus_date_deviations_are_the_known_ones():
     assert ours == [("2096-05-05T09:16:00Z", True), ("2105-05-01T09:16:00Z", True), ("1900-01-00T00:00:00Z", False)]
     theirs = [r.value for r in meterbus.load(frame).records]
     assert theirs == ["1996-05-05T09:16", "2005-05-01T09:16", "2015-07-09T21:33"]
+
+
+def test_a_phase_without_its_current_leaves_out_only_that_record():
+    """A quality row with a NULL current (a meter that does not report it) gives no current
+    record for that phase -- its voltage and power are still sent -- where the slave used to fail
+    on None * 1000.  pyMeterBus reads the telegram."""
+    from GenerateMeterData.imitation import GeneratedMeter
+    from GenerateMeterData.protocols.mbus.slave import generated_telegrams
+    from GenerateMeterData.protocols.obis import instantaneous
+
+    class NoCurrentOnA(GeneratedMeter):
+        def quality(self):
+            rows = {phase: None if row is None else list(row) for phase, row in super().quality().items()}
+            rows["A"][instantaneous("I", "A").column] = None
+            return rows
+
+    second = meterbus.load(generated_telegrams(NoCurrentOnA("SE303"), 5, 0)[1])
+    phases = [(r.interpreted.get("device", 0), r.unit) for r in second.records if r.unit in ("V", "A", "W")]
+    assert phases == [(0, "V"), (0, "W"), (1, "V"), (1, "A"), (1, "W"), (2, "V"), (2, "A"), (2, "W")]

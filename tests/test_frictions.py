@@ -208,6 +208,22 @@ def test_a_meter_id_out_of_range_is_refused(value, tmp_path):
     assert not os.path.exists(path) or rows(path, "SELECT count(*) FROM MeterTable") == [(0,)]
 
 
+def test_a_meter_id_given_as_a_float_is_a_whole_number_or_refused(tmp_path):
+    """MeterId 1001.0 is MeterId 1001: it is taken, so the next meter gets another one (it was
+    left unclaimed and the load failed on a duplicate MeterId); 1001.5 is refused in one line
+    (it was written as a REAL)."""
+    path = str(tmp_path / "m.db")
+    Scenario(meters=[MeterPlan("SE303", table={"MeterId": 1001.0}), MeterPlan("SE303")], days=1, end=DAY,
+             measures=["ElDayEnergy"]).create(LocalTarget(path))
+    assert rows(path, "SELECT MeterId, typeof(MeterId) FROM MeterTable ORDER BY MeterId") == \
+        [(1001, "integer"), (1002, "integer")]
+    with pytest.raises(OverrideError, match="tag 'MeterId' takes a whole number, got 1001.5"):
+        Scenario(meters=[MeterPlan("SE303", table={"MeterId": 1001.5})], days=1, end=DAY).create(LocalTarget(path))
+    with pytest.raises(OverrideError, match="tag 'MeterId' takes a whole number, got 2001.5"):
+        GenerateMeterData.MeterTable(redefine_tag={"MeterId": 2001.5}, target=LocalTarget(path))
+    assert rows(path, "SELECT count(*) FROM MeterTable") == [(2,)]
+
+
 def test_no_meter_id_left_above_the_largest_is_one_line_and_writes_nothing(tmp_path):
     path = str(tmp_path / "m.db")
     target = LocalTarget(path)

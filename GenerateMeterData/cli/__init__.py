@@ -53,6 +53,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     command = args.command
     out = Output(quiet=args.quiet, verbose=args.verbose, json_output=getattr(args, "json", False))
     handler = COMMANDS.get(command) or getattr(args, "handler", None)
+    if handler is None:  # the parser requires a command and every command has a handler
+        parser.error(f"command {command!r} has no handler")
     from ..targets.base import Target
 
     recorded, Target.command = Target.command, command_line(argv)  # what the ledger records as the command

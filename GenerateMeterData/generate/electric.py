@@ -22,7 +22,7 @@ from ..model.tariffs import DEFAULT_SCHEDULE, TWO_ZONE_SCHEDULE, TariffSchedule
 from ..schema import measures as registry
 from ..schema.measures import ELECTRIC, JOURNAL, journal_event
 from ..schema import layout
-from .emit import Emitter, journal_values
+from .emit import Cells, Emitter, RecordValues, journal_values
 from .meters import MeterSpec, meter_seed_path
 from .polls import PollClock
 from .story import (CALENDAR, KEEP_ALL_DAYS, OUTAGE_MARGIN, Story, StoryCache, StoryOptions, calendar_stamps,
@@ -270,10 +270,10 @@ class ElectricStory(Story):
         """Registers (mWh) -> ElectricEnergyValues values (Wh), gated by the config flags."""
         ap, am, rp, rm = registers
         am_on, rp_on, rm_on = self.active_reverse, self.reactive, self.reactive_reverse
-        rows = {t: [ap[t] / 1000, am[t] / 1000 if am_on else None, rp[t] / 1000 if rp_on else None,
+        rows: Dict[int, Optional[list]] = {t: [ap[t] / 1000, am[t] / 1000 if am_on else None, rp[t] / 1000 if rp_on else None,
                     rm[t] / 1000 if rm_on else None]  # ENERGY_ORDER
                 for t in ((0, 1, 2, 3, 4) if self.tariffed else (0,))}
-        return rows if _ENERGY is None else {t: _ENERGY(row) for t, row in rows.items()}
+        return rows if _ENERGY is None else {t: None if row is None else _ENERGY(row) for t, row in rows.items()}
 
     # ---- emission --------------------------------------------------------------------------
     def emit_steps(self, em: Emitter, window_start: int, measures: Set[str],
@@ -338,7 +338,7 @@ class ElectricStory(Story):
             quality_record = registry.MEASURES[measure].table == QUALITY_TABLE
             for a, b in spans:
                 moments = polls.instants(a, b, tz)
-                value_at: Callable[[int], object] = quality
+                value_at: Callable[[int], RecordValues] = quality
                 if not quality_record:
                     value_at = _registers_read(energy, self.registers_at(moments))
                 em.records(measure, device, meter_id, (
@@ -356,7 +356,7 @@ class ElectricStory(Story):
         i = bisect.bisect_right(outage_offs, ts) - 1
         return i >= 0 and self.outages[i][0] < ts < self.outages[i][1]
 
-    def _profile(self, window_start: int, end_ts: int) -> Iterator[Tuple[int, int, tuple]]:
+    def _profile(self, window_start: int, end_ts: int) -> Iterator[Tuple[int, int, Cells]]:
         """(end stamp, 1, profile values) of every slot ending in (window_start, end_ts]."""
         core, days = self.core, self.core.days
         factor = 3600 // self.period_s if 3600 % self.period_s == 0 else 3600 / self.period_s
@@ -443,7 +443,8 @@ class ElectricStory(Story):
             + 0.01 * (noise() - 0.5)
         values["Summ"] = [None, None, ps, qs, ss, floor(ps / ss * 10000 + 0.5) / 10000 if ss else 1.0,
                           None, floor(frequency * 100 + 0.5) / 100]
-        return values if _QUALITY is None else {phase: _QUALITY(row) for phase, row in values.items()}
+        return values if _QUALITY is None else {phase: None if row is None else _QUALITY(row)
+                                                for phase, row in values.items()}
 
     def reported_quality_values(self, ts: int, hour: Optional[float] = None) -> Dict[str, Optional[list]]:
         """``quality_values`` with what the meter's type does not report set to NULL."""
@@ -497,8 +498,8 @@ class ElectricStory(Story):
             for event_id, (ts, event) in numbered:
                 em.record(name, device, meter_id, ts, 1, journal_values(event, event_id))
 
-def _registers_read(energy: Callable[[List[List[int]]], object],
-                    registers: Dict[int, List[List[int]]]) -> Callable[[int], object]:
+def _registers_read(energy: Callable[[List[List[int]]], Dict[int, Optional[list]]],
+                    registers: Dict[int, List[List[int]]]) -> Callable[[int], Dict[int, Optional[list]]]:
     """The energy values at a moment of ``registers`` (a poll's registers, read once per span)."""
     return lambda ts: energy(registers[ts])
 

@@ -3,7 +3,7 @@ Valid gating, child rows."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 
 from ..schema.layout import CHANNEL_COLUMNS, FAMILIES, arranger
 from ..schema.measures import TABLE_OF as MEASURE_TABLE  # aliases (ElJrnlRvr) included
@@ -11,6 +11,11 @@ from .overrides import Overrides, derive
 from ..records.rows import ContinuedRowSet, IdAllocator, NameIndex, RowSet, family_rows, tags_to_values, values_to_tags
 
 Recorder = Callable[[str, Dict[str, object]], None]
+Cells = Sequence[object]  # the value cells of one child row
+#: a record's values (``family_rows``): its child row's cells, or for a keyed family (energy by
+#: tariff, quality by phase) the rows by key, None for a key without a row
+RecordValues = Union[Cells, Mapping[int, Optional[Cells]], Mapping[str, Optional[Cells]]]
+V = TypeVar("V", bound=Optional[RecordValues])
 
 # The order in which the stories give journal and channel cells; layout.arranger maps it onto
 # the tables' insert columns (None: the orders agree).
@@ -63,7 +68,7 @@ class Emitter:
         return rtid
 
     def record(self, measure: str, device_idx: int, meter_id: Optional[int], timestamp: int,
-               valid: int, values) -> object:
+               valid: int, values: V) -> Optional[V]:
         """Emit one record; returns the values as written (after overrides), or None if the
         record carries no values (Valid = 0)."""
         table = MEASURE_TABLE[measure]
@@ -83,7 +88,7 @@ class Emitter:
         return values if valid else None
 
     def records(self, measure: str, device_idx: int, meter_id: Optional[int],
-                items: Iterable[Tuple[int, int, object]]) -> None:
+                items: Iterable[Tuple[int, int, Optional[RecordValues]]]) -> None:
         """Emit many records of one measure: ``items`` yields (timestamp, valid, values).
 
         Without overrides or a recorder this is the hot path of a load: rows are appended
@@ -100,13 +105,16 @@ class Emitter:
         if FAMILIES[table].key_column is None:
             for timestamp, valid, values in items:
                 header_append((record_id, device_idx, rtid, timestamp, valid))
-                if valid:
+                if valid and values is not None:   # as in ``record``: no values, no child row
                     child_append((record_id, *values))
                 record_id += 1
         else:
             for timestamp, valid, values in items:
                 header_append((record_id, device_idx, rtid, timestamp, valid))
-                if valid:
+                if valid and values is not None:
+                    if not isinstance(values, Mapping):
+                        raise TypeError(f"{measure}: a record of {table} takes its rows by "
+                                        f"{FAMILIES[table].key_column}, got {type(values).__name__}")
                     for key, row in values.items():
                         if row is not None:
                             child_append((record_id, key, *row))
@@ -136,10 +144,14 @@ class Emitter:
                               header["Timestamp"], header["Valid"], new_values)
         return new_values if header["Valid"] else None
 
-    def _record_tags(self, measure, table, record_id, device_idx, rtid, timestamp, valid, values):
+    def _record_tags(self, measure: str, table: str, record_id: int, device_idx: object, rtid: object,
+                     timestamp: object, valid: object, values: object) -> None:
+        """Tell the recorder the record as written (header cells as the overrides left them)."""
+        if self.recorder is None:
+            return
         tags: Dict[str, object] = {"Id": record_id, "DeviceIdx": device_idx, "Timestamp": timestamp,
                                    "RecordTypeId": rtid, "Valid": valid}
         if valid and values is not None:
             tags.update(values_to_tags(table, values))
-        self.recorder(measure, tags)  # type: ignore[misc]
+        self.recorder(measure, tags)
 

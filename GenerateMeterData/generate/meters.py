@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Dict, Optional
+from typing import Dict, Optional, SupportsInt
 
-from ..errors import InputError
+from ..errors import InputError, OverrideError
 from ..model.rng import faker_for
 from ..schema import contract, layout, measures
 from ..schema.layout import CHANNELS, CONFIG_TAGS
@@ -36,6 +36,20 @@ def check_period(value: object, what: str = "") -> None:
         raise InputError(f"profile period {value!r} min{given}: use one of {', '.join(map(str, ALLOWED_PERIODS))}")
 
 
+def whole_number(column: str, value: object) -> int:
+    """A MeterTable or config cell that holds a whole number (an int, an integral float, digits
+    as text, anything ``int()`` takes) as int; anything else -- 5.5 as a MeterId -- one line
+    (an ``OverrideError``: what is not the generator's own comes from a tag)."""
+    if isinstance(value, float) and not value.is_integer():
+        raise OverrideError(f"tag {column!r} takes a whole number, got {value!r}")
+    if isinstance(value, (str, SupportsInt)):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    raise OverrideError(f"tag {column!r} takes a whole number, got {type(value).__name__} {value!r}")
+
+
 @dataclass
 class MeterSpec:
     """One meter of a scenario: its registry row, its config row, and its place in the seed tree."""
@@ -53,7 +67,7 @@ class MeterSpec:
     @property
     def meter_id(self) -> int:
         """The meter's MeterId."""
-        return int(self.table["MeterId"])  # type: ignore[arg-type]
+        return whole_number("MeterId", self.table["MeterId"])
 
     @property
     def config_measure(self) -> Optional[str]:

@@ -17,7 +17,7 @@ from ..schema import measures as registry
 from ..schema.layout import CHANNELS
 from ..schema.measures import DIGITAL, PULSE, journal_event
 from .emit import Emitter, channel_values, journal_values
-from .meters import MeterSpec
+from .meters import MeterSpec, whole_number
 from .polls import PollClock
 from .story import (CALENDAR, KEEP_ALL_DAYS, OUTAGE_MARGIN, Story, StoryCache, StoryOptions, calendar_stamps,
                     poisson_times)
@@ -63,7 +63,7 @@ class PulseModel:
                  origin_day: dt.date, last_day: dt.date, keep_days: Optional[int] = None) -> None:
         tz = self.tz = options.tz
         self.keep_days = keep_days
-        self.channels = max(0, min(CHANNELS, int(spec.config.get("Channels") or CHANNELS)))
+        self.channels = max(0, min(CHANNELS, whole_number("Channels", spec.config.get("Channels") or CHANNELS)))
         rng = stream(root_seed, "meter", spec.ordinal, "pulses")
         connected = rng.randint(1, min(8, self.channels)) if self.channels else 0
         self.rates = [rng.uniform(5, 200) if c < connected else 0.0 for c in range(self.channels)]
@@ -201,7 +201,7 @@ class DigitalStory(Story):
         # changes are drawn to past the last day, so "now" within that day moves none of them
         horizon = timegrid.local_midnight(timegrid.local_datetime(end_ts, self.tz).date()
                                           + dt.timedelta(days=1), self.tz) + OUTAGE_MARGIN
-        self.channels = max(0, min(CHANNELS, int(spec.config.get("ChannelsIn") or CHANNELS)))
+        self.channels = max(0, min(CHANNELS, whole_number("ChannelsIn", spec.config.get("ChannelsIn") or CHANNELS)))
         rng = stream(root_seed, "meter", spec.ordinal, "inputs")
         state = [1 if rng.random() < 0.2 else 0 for _ in range(self.channels)]
         self.initial = state[:]

@@ -175,9 +175,9 @@ def derive(table: str, tags: Dict[str, object], overridden: Iterable[str]) -> No
                 tags[kp] = _ratio(tags.get(p), tags.get(s), 4)
             if changed & {s, u} and i not in fixed:
                 tags[i] = _ratio(tags.get(s), tags.get(u), 3)
-        for total, parts in (("PS", ("PA", "PB", "PC")), ("QS", ("QA", "QB", "QC"))):
-            if changed.intersection(parts) and total not in fixed:
-                present = [tags.get(part) for part in parts if tags.get(part) is not None]
+        for total, phases in (("PS", ("PA", "PB", "PC")), ("QS", ("QA", "QB", "QC"))):
+            if changed.intersection(phases) and total not in fixed:
+                present = [tags.get(part) for part in phases if tags.get(part) is not None]
                 tags[total] = round(sum(present), 3) if present else None  # type: ignore[arg-type]
                 changed.add(total)
         if changed & {"PS", "QS"} and "SS" not in fixed:

@@ -16,7 +16,7 @@ from ..model.rng import DEFAULT_SEED, stream
 from ..schema import measures as registry
 from .electric import ElectricStory
 from .emit import Emitter, Recorder
-from .meters import MeterSpec, check_period, make_meter, meter_seed_path
+from .meters import MeterSpec, check_period, make_meter, meter_seed_path, whole_number
 from .modules import DigitalStory, PulseStory
 from .overrides import Overrides
 from .polls import PollClock
@@ -206,10 +206,11 @@ class Scenario(Producer):
         def add(plan: MeterPlan, parent: Optional[MeterSpec]) -> None:
             nonlocal ordinal
             for _ in range(plan.count):
-                meter_id = plan.table.get("MeterId", plan.table.get("id"))
-                if meter_id is None:
+                given = plan.table.get("MeterId", plan.table.get("id"))
+                if given is None:
                     meter_id = ids.meter_id()
-                elif isinstance(meter_id, int):
+                else:  # a whole float (5.0) is claimed too: the allocator must not hand out 5 again
+                    meter_id = whole_number("MeterId", given)
                     ids.claim_meter_id(meter_id)
                 spec = make_meter(stream(self.seed, *meter_seed_path(ordinal, plan.type), "registry"), ordinal,
                                   meter_id, plan.type, interface=plan.interface,
@@ -331,7 +332,9 @@ def emit_meter_steps(emitter: Emitter, spec: MeterSpec, seed: int, options: Stor
             from ..schema.layout import CONFIG_TAGS
             for tag, value in config.items():
                 spec.config[CONFIG_TAGS[spec.config_table][tag]] = value
-        rows[spec.config_table].append(spec.config_row())
+        config_row = spec.config_row()
+        if config_row is not None:  # it is: the meter has a config table
+            rows[spec.config_table].append(config_row)
     story_class = STORY_CLASSES.get(family)
     if story_class is None:
         return
@@ -354,8 +357,8 @@ def emit_meter_steps(emitter: Emitter, spec: MeterSpec, seed: int, options: Stor
             start = max(start, window_start)
         key = (start, tuple(sorted((last or {}).items())))
         groups.setdefault(key, set()).add(measure)
-    for (start, last), group in groups.items():
-        yield from _story_steps(story, emitter, start, group, dict(last) or None, moment_step_minutes)
+    for (start, last_items), group in groups.items():
+        yield from _story_steps(story, emitter, start, group, dict(last_items) or None, moment_step_minutes)
 
 
 def _story_steps(story, emitter: Emitter, window_start: int, measures: Set[str],

@@ -261,7 +261,7 @@ class _Kind(NamedTuple):
 class _Day(NamedTuple):
     """What the day level draws for one day (a pure function of the meter's key and the date)."""
 
-    index: int
+    number: int                 # days since ``first_day`` (not ``index``: that is tuple's method)
     date: dt.date
     year_day: int
     midnight: int
@@ -421,7 +421,7 @@ class DayTable:
 
     def sun(self, day: _Day) -> Tuple[List[float], int, int]:
         """The clear-sky PV output of each slot of a day at the meter's place (``sun.clear_sky``)."""
-        offset_minutes = ((self.first_ordinal + day.index - 719163) * 86400 - day.midnight) // 60
+        offset_minutes = ((self.first_ordinal + day.number - 719163) * 86400 - day.midnight) // 60
         key = (day.year_day, offset_minutes)
         found = self._suns.get(key)
         if found is None:
@@ -456,7 +456,7 @@ class DayTable:
     def _coverage(self, day: _Day) -> Tuple[List[float], List[int]]:
         slots, ps, midnight = day.slots, self.period_s, day.midnight
         coverage, partial = [1.0] * slots, [0] * slots
-        if day.index not in self.outage_days:
+        if day.number not in self.outage_days:
             return coverage, partial
         following = midnight + slots * ps
         for off, on in self.outages:
@@ -484,7 +484,7 @@ class DayTable:
         bases: List[List[float]] = []     # per day: the reactive base's drift x coverage per zone
         none = [0.0, 0.0, 0.0, 0.0]
         for day in days:
-            if day.index in outage_days:
+            if day.number in outage_days:
                 means_in, means_out, coverage, _ = self._means(day)
                 sums_in, sums_out, base = [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]
                 for z, a, b, c, d in zip(day.zones, means_in, means_out, coverage, day.kind.drift):

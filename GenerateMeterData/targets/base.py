@@ -6,7 +6,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import os
-from typing import Callable, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, ContextManager, Iterable, Iterator, List, Optional, Tuple
 
 from ..model.context import TargetContext
 from ..records.producer import Produce, Producer, as_producer
@@ -83,16 +83,16 @@ class Target(abc.ABC):
             self.unobserve(observer)
 
     @abc.abstractmethod
-    def fetch(self, sql: str, params: tuple = ()) -> List[tuple]:
+    def fetch(self, sql: str, params: Tuple[Any, ...] = ()) -> List[Tuple[Any, ...]]:
         """Rows of a read-only query (values bound, never pasted)."""
 
-    def query(self, sql: str, params: tuple = ()) -> List[tuple]:
+    def query(self, sql: str, params: Tuple[Any, ...] = ()) -> List[Tuple[Any, ...]]:
         """Rows of a read-only query against the target's meter.db, without copying the
         database (``?`` placeholders, values bound or quoted, never pasted)."""
         return self.fetch(sql, params)
 
     @abc.abstractmethod
-    def readable_copy(self) -> contextlib.AbstractContextManager:
+    def readable_copy(self) -> ContextManager[str]:
         """A context yielding the path of a consistent local copy (or the file itself)."""
 
     @abc.abstractmethod
@@ -114,7 +114,7 @@ class Target(abc.ABC):
         return self.run_token or uuid.uuid4().hex
 
     @contextlib.contextmanager
-    def recording(self, token: Optional[str] = None, command: Optional[str] = None):
+    def recording(self, token: Optional[str] = None, command: Optional[str] = None) -> Iterator["Target"]:
         """Loads inside the block go under ``token`` and record ``command`` (each when given)."""
         saved = {key: self.__dict__[key] for key in ("run_token", "command") if key in self.__dict__}
         if token is not None:
@@ -130,7 +130,7 @@ class Target(abc.ABC):
                 else:
                     self.__dict__.pop(key, None)
 
-    def load_about(self, rows: int) -> tuple:
+    def load_about(self, rows: int) -> Tuple[str, str, int]:
         """(who, command, rows) of a load, for the ledger's loads table."""
         from .ledger import who
 
@@ -164,7 +164,8 @@ class Target(abc.ABC):
     #: What the last ``clear`` removed (a ledger.ClearPlan: loads, meters, hub children).
     last_clear: Optional["ClearPlan"] = None
 
-    def plan_clear(self, tokens: Optional[Iterable[str]] = None, meters: Optional[Iterable[int]] = None):
+    def plan_clear(self, tokens: Optional[Iterable[str]] = None,
+                   meters: Optional[Iterable[int]] = None) -> "ClearPlan":
         """What ``clear`` with these arguments would remove (a ledger.ClearPlan), read only --
         refused the same way (a dry run)."""
         from .ledger import plan_clear
@@ -205,7 +206,7 @@ class Target(abc.ABC):
     def __enter__(self) -> "Target":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 

@@ -25,7 +25,7 @@ import sys
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple, TypedDict
 
 from ..errors import InputError
 from ..records.rows import ContinuedRowSet  # a long meter's later RowSets
@@ -196,8 +196,8 @@ class PartNumbering:
                 if not batch:
                     continue
                 target = new[table]
-                for row in batch:
-                    row = list(row)
+                for cells in batch:
+                    row = list(cells)
                     if table in device_at and row[device_at[table]] < 0:
                         row[device_at[table]] += device_shift
                     if table == "MeterTable":
@@ -292,7 +292,18 @@ def _shares_of(producer: Producer) -> Optional[List[Producer]]:
     return None if any(share is None for share in shares) else shares  # type: ignore[return-value]
 
 
-def _stage_file(path: str, produce: Produce, names: NameIndex) -> Dict[str, object]:
+class StageReport(TypedDict):
+    """What ``_stage_file`` staged: its tally and the number of meters it created."""
+
+    rows: Dict[str, int]       # rows per table
+    meters: int
+    first: Optional[int]       # the earliest and latest MeterData.Timestamp
+    last: Optional[int]
+    headers: int
+    created: int
+
+
+def _stage_file(path: str, produce: Produce, names: NameIndex) -> StageReport:
     """Stage one part into a file; returns its tally (plain data, so it can cross processes)."""
     ids: IdAllocator = ProvisionalIds()
     tally = LoadTally()
@@ -483,7 +494,7 @@ def _stage_in_processes(shares: List[Producer], names: NameIndex, workdir: str,
     healthy = False
     try:
         sent = worker.send(job)
-        reports = [_stage_file(paths[0], shares[0], names)]
+        reports: List[StageReport] = [_stage_file(paths[0], shares[0], names)]
         answer = worker.answer() if sent else None
         healthy = answer is not None
         if answer is None or answer[0] != "ok":
@@ -498,13 +509,13 @@ def _stage_in_processes(shares: List[Producer], names: NameIndex, workdir: str,
         worker.release(healthy)
     tally = LoadTally()
     for report in reports:
-        tally.counts.update(report["rows"])  # type: ignore[arg-type]
-        tally.meters += report["meters"]  # type: ignore[operator]
+        tally.counts.update(report["rows"])
+        tally.meters += report["meters"]
         firsts = [v for v in (tally.first, report["first"]) if v is not None]
         lasts = [v for v in (tally.last, report["last"]) if v is not None]
-        tally.first = min(firsts) if firsts else None  # type: ignore[assignment,type-var]
-        tally.last = max(lasts) if lasts else None  # type: ignore[assignment,type-var]
+        tally.first = min(firsts) if firsts else None
+        tally.last = max(lasts) if lasts else None
     if progress:
         progress("write", tally.meters, expected_meters)
-    created = max(int(report["created"]) for report in reports)  # type: ignore[call-overload]
-    return Stage(tally.summary(), [int(r["headers"]) for r in reports], created, paths=paths)  # type: ignore[call-overload]
+    created = max(int(report["created"]) for report in reports)
+    return Stage(tally.summary(), [int(r["headers"]) for r in reports], created, paths=paths)

@@ -24,6 +24,7 @@ from .errors import DLMSError
 from .hdlc import LLC_RESPONSE, UI, Address, Frame, FrameReader, control_u
 from .link import HdlcServerLink
 from .obis import obis_bytes, obis_text, parse_obis
+from .pdu import Apdu
 from .push import notification_for
 from .wrapper import WrapperReader, wrap
 
@@ -107,10 +108,10 @@ class SpodesObjects:
         register = spodes.find_quality(dotted)
         if register is not None:
             override = self._override(obis)
-            value = float(override) if override is not None else register.quantity.value_in(self.quality())
-            if value is None:
+            reading = float(override) if override is not None else register.quantity.value_in(self.quality())
+            if reading is None:
                 return Data(axdr.NULL), register.scaler, register.unit
-            return Data(axdr.DOUBLE_LONG, int(round(value * 10 ** -register.scaler))), register.scaler, register.unit
+            return Data(axdr.DOUBLE_LONG, int(round(reading * 10 ** -register.scaler))), register.scaler, register.unit
         return None
 
     # ---- profiles --------------------------------------------------------------------------
@@ -544,7 +545,7 @@ class DLMSImitator(StreamService):
     def push_frame(self, short: bool = False) -> bytes:
         """One push telegram as a UI frame (what a HAN port sends); general-glo-ciphered with
         ``push_key`` (and authenticated with ``push_auth_key``) when given."""
-        notification = push_records(self.objects, self.push or "aidon", short)
+        notification: Apdu = push_records(self.objects, self.push or "aidon", short)
         if self.push_key:
             from .cipher import encrypt_general_glo
             self.push_counter += 1
@@ -579,7 +580,7 @@ class DLMSImitator(StreamService):
             return association.handle(apdu, client)
 
         if self.wrapper:
-            reader = WrapperReader()
+            wrapper_reader = WrapperReader()
         else:
             reader = FrameReader()
             link = HdlcServerLink(self.address, application, max_info=self.max_info, window=self.window,
@@ -587,7 +588,7 @@ class DLMSImitator(StreamService):
         for chunk in incoming(receive, self._stop, keep_open):
             try:
                 if self.wrapper:
-                    for header, apdu in reader.feed(chunk):
+                    for header, apdu in wrapper_reader.feed(chunk):
                         answer = application(apdu, header["source"])
                         if answer is not None:
                             send(wrap(answer, header["destination"], header["source"]))
@@ -605,4 +606,4 @@ class DLMSImitator(StreamService):
                             send(out)
             except DLMSError:
                 if self.wrapper:
-                    reader = WrapperReader()
+                    wrapper_reader = WrapperReader()

@@ -260,7 +260,7 @@ class IECImitator(StreamService):
         for line in lines:
             match = re.match(r"^([^()]+)\((.*)\)$", line)
             code = obis_code(match.group(1)) if match else None
-            if code is None:
+            if match is None or code is None:
                 out.append(line)
                 continue
             value = match.group(2)

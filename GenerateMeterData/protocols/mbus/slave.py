@@ -64,9 +64,9 @@ def generated_telegrams(meter: MeterValues, address: int, access: int,
     energy: List[Record] = []
     measured = meter.measured()
     for tariff in range(5 if meter.tariffed else 1):
-        for subunit, direction in enumerate(ENERGY_SUBUNITS):
-            if measured[DIRECTION[direction].index]:
-                energy.append(Record.build(0x03, registers[DIRECTION[direction].index][tariff], tariff=tariff,
+        for subunit, tag in enumerate(ENERGY_SUBUNITS):
+            if measured[DIRECTION[tag].index]:
+                energy.append(Record.build(0x03, registers[DIRECTION[tag].index][tariff], tariff=tariff,
                                            subunit=subunit))  # Wh
     quality = meter.quality()
     now = meter.local_now()
@@ -75,16 +75,21 @@ def generated_telegrams(meter: MeterValues, address: int, access: int,
     for subunit, phase in enumerate(PHASE_SUBUNITS):
         if instantaneous("U", phase).value_in(quality) is None:
             continue  # a phase the meter does not have
-        values = {}
+        values: Dict[str, Optional[float]] = {}
         for kind in ("U", "I", "P"):
             quantity = instantaneous(kind, phase)
             value = overrides.number(quantity.code)
             values[kind] = value if value is not None else quantity.value_in(quality)
-        second.append(Record.build(0xFD, round(values["U"] * 10), extension=0x48, data_type="int16", subunit=subunit))
-        second.append(Record.build(0xFD, round(values["I"] * 1000), extension=0x59, data_type="int32", subunit=subunit))
-        second.append(Record.build(0x28, round(values["P"] * 1000), data_type="int32", subunit=subunit))  # P mW
+        # a quantity the meter leaves NULL (a recorded or reduced quality row) has no record
+        volts, amperes, watts = values["U"], values["I"], values["P"]
+        if volts is not None:
+            second.append(Record.build(0xFD, round(volts * 10), extension=0x48, data_type="int16", subunit=subunit))
+        if amperes is not None:
+            second.append(Record.build(0xFD, round(amperes * 1000), extension=0x59, data_type="int32", subunit=subunit))
+        if watts is not None:
+            second.append(Record.build(0x28, round(watts * 1000), data_type="int32", subunit=subunit))  # P mW
     return [build_rsp_ud(address, header, energy, more_follow=True),
-            build_rsp_ud(address, bytearray(header), second)]
+            build_rsp_ud(address, header, second)]
 
 
 class MBusSlave(StreamService):
