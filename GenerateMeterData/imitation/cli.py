@@ -182,7 +182,7 @@ def cmd_imitate(args, out) -> int:
     from ..protocols.stream import serve_until
     from .meter import meter_from_arguments
 
-    args.meter_type = args.meter_type or registry.get(args.protocol).meter_type
+    args.meter_type = registry.meter_type(args)
     protocol = _check("imitate", args)
     url, option = serve_url(args)
     make = protocol.part("imitator")

@@ -144,8 +144,9 @@ def meter_from_arguments(args) -> GeneratedMeter:
     its time zone -- ``--timezone``, else settings.ini's ``timezone`` (the bench's device), else
     Europe/Moscow."""
     from ..settings import context_for, from_arguments
+    from .registry import meter_type
 
-    kwargs: Dict[str, object] = {"type_name": args.meter_type,
+    kwargs: Dict[str, object] = {"type_name": meter_type(args),
                                  "timezone": context_for(args, from_arguments(args)).timezone}
     if args.meter_seed is not None:
         kwargs["seed"] = args.meter_seed

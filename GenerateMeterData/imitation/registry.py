@@ -106,3 +106,8 @@ def get(name: str) -> Protocol:
         if protocol.name == name:
             return protocol
     raise KeyError(name)
+
+
+def meter_type(args: Any) -> str:
+    """The meter type of an ``imitate`` command line: ``--meter-type``, else the protocol's own."""
+    return str(args.meter_type or get(args.protocol).meter_type)
