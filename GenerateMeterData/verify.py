@@ -22,11 +22,12 @@ import inspect
 import math
 import os
 import sqlite3
-from dataclasses import dataclass, replace
-from itertools import accumulate
+from dataclasses import dataclass, field, replace
+from itertools import accumulate, groupby
+from operator import itemgetter
 from types import MappingProxyType
 from typing import (TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Mapping, NamedTuple,
-                    Optional, Sequence, Tuple, TypeVar, Union, cast)
+                    Optional, Sequence, Set, Tuple, TypeVar, Union, cast)
 
 from .errors import SchemaError, VerificationFailed
 from .records.rows import NameIndex
@@ -77,12 +78,6 @@ def _tag(family: Family, key: object, column: str) -> Optional[str]:
 
 _TAG_OF: Dict[str, Dict[Tuple[object, str], str]] = {
     family.table: {(key, family.value_columns[position]): tag for tag, (key, position) in family.tags.items()}
-    for family in FAMILIES.values()}
-# tag -> (row key, position of its column in the row): looked up once by column name in layout's
-# TABLE_COLUMNS, so Record.value reads a named row without getattr per cell (verify's hot path)
-_TAG_CELLS: Dict[str, Dict[str, Tuple[object, int]]] = {
-    family.table: {tag: (key, index(family.table, family.value_columns[position]))
-                   for tag, (key, position) in family.tags.items()}
     for family in FAMILIES.values()}
 ENERGY, QUALITY, POWER, PULSE, DIGITAL, JOURNAL = (FAMILIES[t] for t in (
     "ElectricEnergyValues", "ElectricQualityValues", "ElectricPowerValues", "PulseValues",
@@ -146,52 +141,71 @@ def _close(a: Optional[float], b: Optional[float], tolerance: float) -> bool:
     return abs(a - b) <= tolerance + 1e-9 * max(abs(a), abs(b))
 
 
-# ---- the per-meter view -------------------------------------------------------------------
-class Record:
-    """One MeterData header of a meter and its value rows (named tuples), values read by tag."""
+# ---- what the rules read ------------------------------------------------------------------
+# A record is a plain tuple: (Id, Timestamp, Valid, number of rows in its value table, then the
+# values of its family's tags in ``Family.tags`` order) -- one row per MeterData header, the rows
+# of a keyed table (tariffs, phases) pivoted by SQLite into it.  ``POS`` says where a tag is.
+R_ID, R_TS, R_VALID, R_ROWS = 0, 1, 2, 3
+Rec = Tuple[Any, ...]
+POS: Dict[str, Dict[str, int]] = {family.table: {tag: 4 + n for n, tag in enumerate(family.tags)}
+                                  for family in FAMILIES.values()}
 
-    __slots__ = ("measure", "id", "ts", "valid", "rows", "family", "_by_key", "_cells")
 
-    def __init__(self, measure: str, record_id: int, ts: int, valid: int, rows: Tuple[Row, ...]) -> None:
-        self.measure, self.id, self.ts, self.valid, self.rows = measure, record_id, ts, valid, rows
-        self.family: Family = FAMILIES[MEASURE_TABLE[measure]]
-        self._cells = _TAG_CELLS[self.family.table]
-        key = self.family.key_column
-        self._by_key = {getattr(row, key) if key else None: row for row in rows}
+def _column(family: Family, tag: str) -> Tuple[object, str]:
+    """(row key, column) of a tag."""
+    key, position = family.tags[tag]
+    return key, family.value_columns[position]
 
-    def keys(self) -> List[object]:
-        """Row keys present (tariffs, phases; ``[None]`` for a one-row record)."""
-        key = self.family.key_column
-        return [getattr(row, key) if key else None for row in self.rows]
 
-    def value(self, tag: str) -> Cell:
-        """The value of a tag (``A+0``, ``UB``, ``P+``, ``Pls3``, ``event``); None when absent."""
-        key, position = self._cells[tag]
-        row = self._by_key.get(key)
-        return None if row is None else row[position]
+def _lit(value: object) -> str:
+    """A row key as an SQL literal (a key comes from layout, never from the database)."""
+    return f"'{value}'" if isinstance(value, str) else str(value)
 
-    def cell(self, key: object, column: str) -> Cell:
-        """The value of one cell by row key and column name (for cells no tag names)."""
-        row = self._by_key.get(key)
-        return None if row is None else getattr(row, column)
 
-    def has(self, key: object) -> bool:
-        """Whether the row with this key exists."""
-        return key in self._by_key
+def _key_bit(family: Family) -> str:
+    """SQL: one bit per row key of a keyed family (an unknown key: a bit no key has)."""
+    cases = " ".join(f"WHEN {_lit(key)} THEN {1 << n}" for n, key in enumerate(family.keys))
+    return f"(CASE {family.key_column} {cases} ELSE {1 << 30} END)"
+
+
+def _mask(keys: Iterable[object], family: Family) -> int:
+    return sum(1 << family.keys.index(key) for key in keys)
+
+
+def _all_null(family: Family, alias: str = "") -> str:
+    """SQL: every value cell of a row is NULL."""
+    return "(" + " AND ".join(f"{alias}{column} IS NULL" for column in family.value_columns) + ")"
+
+
+def _pivot(family: Family) -> str:
+    """SQL: the family's tags, in ``Family.tags`` order, from the rows of one Id (GROUP BY Id)."""
+    if family.key_column is None:
+        return ", ".join(_column(family, tag)[1] for tag in family.tags)
+    return ", ".join(f"max(CASE WHEN {family.key_column} = {_lit(key)} THEN {column} END)"
+                     for key, column in (_column(family, tag) for tag in family.tags))
+
+
+def _channel_tags(family: Family) -> List[str]:
+    """Channel tags of a pulse or digital family, channel 1 first."""
+    return [tag for tag, (_, index) in sorted(family.tags.items(), key=lambda item: item[1][1])
+            if tag != "Channels"]
 
 
 @dataclass(frozen=True)
 class MeterView:
-    """Everything verify knows about one meter, read once; rules only read it."""
+    """What the Python rules know about one meter, read once; rules only read it.  It holds every
+    value family but ElectricQualityValues, whose rules all run in SQLite (``SqlRule``)."""
 
     device_idx: int
     meter_id: Optional[int]
     type_name: Optional[str]
     kind: Optional[MeterKind]
     configs: Mapping[str, Optional[Row]]            # config table -> newest row (named tuple)
-    records: Mapping[str, Tuple[Record, ...]]        # measure -> every record, oldest first
+    records: Mapping[str, Tuple[Rec, ...]]           # measure -> every record, oldest first
     tz: dt.tzinfo
     tolerance: float
+    legacy_rows: Optional[str] = None                # _legacy_rows, found by SQL
+    midnights: Dict[int, int] = field(default_factory=dict, compare=False)
 
     def config(self, tag: str, table: str = "ElectricConfig") -> Cell:
         """A config value by its tag (``isTrf``, ``cArrays``, ``chnl`` ...); None without a config row."""
@@ -202,27 +216,38 @@ class MeterView:
         """The measures among ``names`` this meter has records of (RecordTypeId order)."""
         return [measure for measure in self.records if measure in names]
 
-    def all(self, measure: str) -> Tuple[Record, ...]:
+    def all(self, measure: str) -> Tuple[Rec, ...]:
         """Every record of a measure, Valid or not, oldest first."""
         return self.records.get(measure, ())
 
-    def valid(self, measure: str) -> List[Record]:
+    def valid(self, measure: str) -> List[Rec]:
         """Valid = 1 records of a measure that carry rows, oldest first."""
-        return [r for r in self.records.get(measure, ()) if r.valid and r.rows]
+        return [r for r in self.records.get(measure, ()) if r[R_VALID] and r[R_ROWS]]
 
-    def by_ts(self, measure: str) -> Dict[int, Record]:
+    def by_ts(self, measure: str) -> Dict[int, Rec]:
         """Valid records of a measure by timestamp."""
-        return {r.ts: r for r in self.valid(measure)}
+        return {r[R_TS]: r for r in self.valid(measure)}
 
     def midnight(self, ts: int) -> int:
-        """Local midnight of the day ``ts`` falls in."""
-        return timegrid.local_midnight(timegrid.local_datetime(ts, self.tz).date(), self.tz)
+        """Local midnight of the day ``ts`` falls in.  Every time zone's offset is a multiple of
+        15 minutes, so all instants of one 15-minute UTC block share their local day."""
+        block = ts // 900
+        found = self.midnights.get(block)
+        if found is None:
+            found = self.midnights[block] = timegrid.local_midnight(
+                timegrid.local_datetime(ts, self.tz).date(), self.tz)
+        return found
 
     def next_stamp(self, ts: int, cadence: Optional[str]) -> int:
         """The day's or month's following local midnight."""
         day = timegrid.local_datetime(ts, self.tz).date()
         following = timegrid.add_months(day, 1) if cadence == MONTH else day + dt.timedelta(days=1)
         return timegrid.local_midnight(following, self.tz)
+
+
+def value(record: Rec, family: Family, tag: str) -> Cell:
+    """The value of a tag (``A+0``, ``UB``, ``P+``, ``Pls3``, ``event``) of a record."""
+    return record[POS[family.table][tag]]
 
 
 @dataclass(frozen=True)
@@ -238,16 +263,39 @@ class DatabaseView:
         return self.names.record_type_names.get(record_type_id, str(record_type_id))
 
 
+@dataclass
+class Scan:
+    """The database as the SQL rules read it: the connection, which RecordTypeIds are which
+    measure, and per meter its newest config values and type in ``temp.verify_meters``
+    (DeviceIdx, trf, the gates' flags g0.., single, phases, legacy).  Pivoted value rows are in
+    ``temp.verify_energy`` and ``temp.verify_quality`` (``_scan``)."""
+
+    conn: sqlite3.Connection
+    measure_of: Dict[int, str]                       # RecordTypeId -> value measure
+    tolerance: float
+
+    def ids(self, names: Iterable[str]) -> str:
+        """The RecordTypeIds of some measures, as an SQL list."""
+        wanted = set(names)
+        return ", ".join(str(rtid) for rtid, name in self.measure_of.items() if name in wanted) or "NULL"
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> Iterator[Tuple[Any, ...]]:
+        return iter(self.conn.execute(sql, params))
+
+
 # ---- the registry -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Rule:
     """One invariant: ``check`` maps a view to findings; ``measures`` are the measures it reads
-    (it runs on a meter holding records of any of them)."""
+    (it runs on a meter holding records of any of them).  Scope "meter": a function of one
+    meter's ``MeterView``; "sql": one pass of SQLite over whole tables (``Scan``) yielding
+    (DeviceIdx, order, Finding), the order that of the findings within one meter; "database":
+    violations of the file as a whole."""
 
     name: str
-    scope: str                      # "meter" or "database"
+    scope: str                      # "meter", "sql" or "database"
     measures: FrozenSet[str]
-    check: Callable[..., Iterable[Any]]   # a view -> Findings (meter) or Violations (database)
+    check: Callable[..., Iterable[Any]]
 
     @property
     def doc(self) -> str:
@@ -259,9 +307,9 @@ class Rule:
         """What the rule checks: the docstring's first paragraph, on one line."""
         return " ".join(self.doc.split("\n\n", 1)[0].split())
 
-    def applies_to(self, view: MeterView) -> bool:
-        """Whether the meter has records this rule reads."""
-        return any(view.records.get(m) for m in self.measures)
+    def applies_to(self, present: Iterable[str]) -> bool:
+        """Whether a meter with records of these measures has records this rule reads."""
+        return not self.measures.isdisjoint(present)
 
 
 RULES: Dict[str, Rule] = {}
@@ -280,6 +328,14 @@ def rule(name: str, reads: Iterable[str] = (), scope: str = "meter") -> Callable
         RULES[name] = Rule(name, scope, frozenset(reads), check)
         return check
     return register
+
+
+def sql_rule(name: str, reads: Iterable[str]) -> Callable[[RuleCheck], RuleCheck]:
+    """Register a rule run by SQLite over whole tables (scope "sql")."""
+    return rule(name, reads, scope="sql")
+
+
+SqlFindings = Iterator[Tuple[int, Tuple[Any, ...], Finding]]
 
 
 # ---- database rules -----------------------------------------------------------------------
@@ -341,21 +397,26 @@ def retention_holds_records(db: DatabaseView) -> Iterator[Violation]:
 ALL_MEASURES = frozenset(VALUE_MEASURES)
 
 
-@rule("valid-0-without-values", reads=ALL_MEASURES)
-def valid_0_without_values(view: MeterView) -> Iterator[Finding]:
+def _family_measures(family: Family, names: Iterable[str] = ALL_MEASURES) -> FrozenSet[str]:
+    return frozenset(name for name in names if MEASURE_TABLE[name] == family.table)
+
+
+@sql_rule("valid-0-without-values", reads=ALL_MEASURES)
+def valid_0_without_values(scan: Scan) -> SqlFindings:
     """A Valid = 0 header has no value rows.
 
     Valid = 0 is how the device records a reading it could not take; the data API reports such
     a record as invalid and ignores its values, so values under it are a contradiction."""
-    for measure in view.present(ALL_MEASURES):
-        records = view.all(measure)
-        for record in records:
-            if not record.valid and record.rows:
-                yield Finding(measure, record.ts, "Valid = 0 header has child rows", 0, len(record.rows))
+    rows = " + ".join(f"(SELECT count(*) FROM {table} v WHERE v.Id = m.Id)" for table in VALUE_TABLES)
+    for device, rtid, ts, record_id, count in scan.query(
+            f"SELECT * FROM (SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, {rows} AS n FROM MeterData m "
+            f"WHERE m.Valid = 0 AND m.RecordTypeId IN ({scan.ids(ALL_MEASURES)})) WHERE n > 0"):
+        yield device, (rtid, ts, record_id), Finding(scan.measure_of[rtid], ts, "Valid = 0 header has child rows",
+                                                     0, count)
 
 
-@rule("valid-1-rows", reads=ALL_MEASURES)
-def valid_1_rows(view: MeterView) -> Iterator[Finding]:
+@sql_rule("valid-1-rows", reads=ALL_MEASURES)
+def valid_1_rows(scan: Scan) -> SqlFindings:
     """A Valid = 1 record has the rows its value table defines for this meter, each once.
 
     Energy: tariff 0, with tariffs 1-4 only when ElConfig.Tariff = 1 (a tariff the meter did not
@@ -365,76 +426,73 @@ def valid_1_rows(view: MeterView) -> Iterator[Finding]:
     APIs build a reading's tags from these rows, so a missing or extra row is a tag that is
     missing or has two values.  (A row whose values are all NULL is not counted here: that is
     ``no-all-null-rows``.)"""
-    tariff_unit = view.config("isTrf")
-    phases = _expected_phases(view)
-    for measure in view.present(ALL_MEASURES):
-        records = view.all(measure)
-        for record in records:
-            if not record.valid:
-                continue
-            family = record.family
-            empty = _all_null_rows(record)
-            found = [key for key in record.keys() if key not in empty]
-            if family.key_column is None:
-                if found != [None]:
-                    yield Finding(measure, record.ts, f"Valid = 1 record has {len(found)} {family.table} rows",
-                                  1, len(found))
-                continue
-            allowed: Tuple[object, ...]
-            required: Tuple[object, ...]
-            if family is ENERGY:
-                allowed, required = ((0,), (0,)) if tariff_unit == 0 else (family.keys, (0,))
-            elif family is QUALITY and phases is not None:
-                # values on B/C of one phase: quality-single-phase; no Summ: a meter without totals
-                allowed, required = family.keys, tuple(p for p in phases if p != "Summ")
-            else:
-                allowed, required = family.keys, ()
-            if len(set(found)) != len(found) or not set(required) <= set(found) or not set(found) <= set(allowed):
-                expected = list(required) if required == allowed else f"{list(required)} .. {list(allowed)}"
-                yield Finding(measure, record.ts, f"Valid = 1 record's {family.key_column} rows are not "
-                              f"those of its table", expected, sorted(found, key=str))
+    for family in FAMILIES.values():
+        ids = scan.ids(_family_measures(family))
+        if family.key_column is None:
+            for device, rtid, ts, record_id, count in scan.query(
+                    f"SELECT * FROM (SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, "
+                    f"(SELECT count(*) FROM {family.table} v WHERE v.Id = m.Id) AS n FROM MeterData m "
+                    f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({ids})) WHERE n <> 1"):
+                yield device, (rtid, ts, record_id), Finding(
+                    scan.measure_of[rtid], ts, f"Valid = 1 record has {count} {family.table} rows", 1, count)
+            continue
+        everything = _mask(family.keys, family)
+        if family is ENERGY:   # tariff 0 only without a tariff unit
+            allowed_sql, required_sql = f"CASE WHEN t.trf = 0 THEN 1 ELSE {everything} END", "1"
+        else:                  # quality: the meter's phases (none required on a type not known)
+            allowed_sql = str(everything)
+            required_sql = (f"CASE t.phases WHEN 3 THEN {_mask(('A', 'B', 'C'), family)} "
+                            f"WHEN 1 THEN {_mask(('A',), family)} ELSE 0 END")
+        pivot = "temp.verify_energy" if family is ENERGY else "temp.verify_quality"
+        for device, rtid, ts, record_id, allowed_mask, required_mask in scan.query(
+                f"SELECT DeviceIdx, RecordTypeId, Timestamp, Id, allowed, required FROM ("
+                f"SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, {allowed_sql} AS allowed, "
+                f"{required_sql} AS required, coalesce(p.fn, 0) AS fn, coalesce(p.fdn, 0) AS fdn, "
+                f"coalesce(p.fmask, 0) AS fmask FROM MeterData m LEFT JOIN {pivot} p ON p.Id = m.Id "
+                f"LEFT JOIN temp.verify_meters t ON t.DeviceIdx = m.DeviceIdx "
+                f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({ids})) "
+                f"WHERE fn <> fdn OR (fmask & required) <> required OR (fmask & ~allowed) <> 0"):
+            allowed = [key for n, key in enumerate(family.keys) if allowed_mask >> n & 1]
+            required = [key for n, key in enumerate(family.keys) if required_mask >> n & 1]
+            found = [row[0] for row in scan.query(
+                f"SELECT {family.key_column} FROM {family.table} WHERE Id = ? AND NOT {_all_null(family)}",
+                (record_id,))]
+            expected = list(required) if required == allowed else f"{list(required)} .. {list(allowed)}"
+            yield device, (rtid, ts, record_id), Finding(
+                scan.measure_of[rtid], ts, f"Valid = 1 record's {family.key_column} rows are not those of its table",
+                expected, sorted(found, key=str))
 
 
-def _expected_phases(view: MeterView) -> Optional[Tuple[str, ...]]:
-    """The quality rows a meter of this type writes (None: type unknown)."""
-    if view.kind is None or view.kind.family != "electric":
-        return None
-    return QUALITY.keys if view.kind.phases == 3 else ("A", "Summ")
-
-
-def _all_null_rows(record: Record) -> List[object]:
-    """Keys of a record's keyed rows whose value cells are all NULL."""
-    family = record.family
-    if family.key_column is None:
-        return []
-    return [row[1] for row in record.rows if all(value is None for value in row[2:])]
+LOAD_PROFILE = "ElArr1ConsPower"
 
 
 def _legacy_arrays(view: MeterView) -> Optional[str]:
     """The old tool's config (contract.LEGACY_CONVENTION): IntervalPowerArrays holding the
     profile's period -- what it says, None when the config is not that."""
     arrays = view.config("cArrays")
-    periods = {slot.value("cTime") for slot in view.valid(LOAD_PROFILE)}
+    period = POS[POWER.table]["cTime"]
+    periods = {slot[period] for slot in view.valid(LOAD_PROFILE)}
     if isinstance(arrays, int) and arrays > contract.PROFILE_ARRAYS and periods <= {arrays}:
         return f"IntervalPowerArrays = {arrays} = the profile's Period"
     return None
 
 
-def _legacy_rows(view: MeterView) -> Optional[str]:
-    """The old tool's single-phase rows (contract.LEGACY_CONVENTION): every quality record with
-    all-NULL rows B and C -- what it says, None when the meter's records are not that."""
-    if view.kind is None or view.kind.phases != 1:
-        return None
-    quality = [r for m in view.present(QUALITY_MEASURES) for r in view.valid(m)]
-    if quality and all({"B", "C"} <= set(_all_null_rows(r)) for r in quality):
-        return f"all-NULL rows B and C in {len(quality)} quality records"
-    return None
+def _legacy_rows(conn: sqlite3.Connection, measure_ids: str, single_phase: Iterable[int]) -> Dict[int, str]:
+    """The old tool's single-phase rows (contract.LEGACY_CONVENTION): meters (DeviceIdx) of a
+    single-phase type whose every quality record has all-NULL rows B and C -- what it says."""
+    meters = ", ".join(map(str, single_phase))
+    if not meters:
+        return {}
+    return {device: f"all-NULL rows B and C in {records} quality records" for device, records, legacy in conn.execute(
+        f"SELECT m.DeviceIdx, count(*), sum(q.bc = 2) FROM MeterData m JOIN temp.verify_quality q ON q.Id = m.Id "
+        f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({measure_ids}) AND m.DeviceIdx IN ({meters}) "
+        "GROUP BY m.DeviceIdx") if records and records == legacy}
 
 
 def legacy_convention(view: MeterView) -> List[str]:
     """What of the old tool's convention this meter's rows follow (``_legacy_arrays``,
     ``_legacy_rows``); empty for a meter written as the device writes."""
-    return [found for found in (_legacy_arrays(view), _legacy_rows(view)) if found]
+    return [found for found in (_legacy_arrays(view), view.legacy_rows) if found]
 
 
 @rule("legacy-convention", reads=ALL_MEASURES)
@@ -453,79 +511,98 @@ def legacy_convention_rule(view: MeterView) -> Iterator[Finding]:
                       + " (" + "; ".join(found) + "), not the device's", None, None)
 
 
-@rule("no-all-null-rows", reads=ALL_MEASURES)
-def no_all_null_rows(view: MeterView) -> Iterator[Finding]:
+@sql_rule("no-all-null-rows", reads=ALL_MEASURES)
+def no_all_null_rows(scan: Scan) -> SqlFindings:
     """No tariff or phase row has all its values NULL.
 
     The device's data API leaves out a row whose values are all null (schema/contract.py,
     ``no-all-null-rows``); such a row is data no device writes.  (A meter whose every
     single-phase record has them is reported once, as ``legacy-convention``.)"""
-    legacy_rows = _legacy_rows(view) is not None
-    for measure in view.present(ALL_MEASURES):
-        for record in view.valid(measure):
-            empty = _all_null_rows(record)
-            if legacy_rows and record.family is QUALITY:
-                empty = [key for key in empty if key not in ("B", "C")]
-            for key in empty:
-                yield Finding(measure, record.ts, f"{record.family.key_column} {key} row has only NULL values",
-                              "no row", "all NULL")
+    for family in FAMILIES.values():
+        if family.key_column is None:
+            continue
+        legacy = " AND NOT (t.legacy AND v.Phase IN ('B', 'C'))" if family is QUALITY else ""
+        for device, rtid, ts, record_id, key in scan.query(
+                f"SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, v.{family.key_column} "
+                f"FROM {family.table} v JOIN MeterData m ON m.Id = v.Id "
+                f"LEFT JOIN temp.verify_meters t ON t.DeviceIdx = m.DeviceIdx "
+                f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({scan.ids(_family_measures(family))}) "
+                f"AND {_all_null(family, 'v.')}{legacy}"):
+            yield device, (rtid, ts, record_id, key), Finding(
+                scan.measure_of[rtid], ts, f"{family.key_column} {key} row has only NULL values", "no row", "all NULL")
 
 
-@rule("device-defaults", reads=ALL_MEASURES)
-def device_defaults(view: MeterView) -> Iterator[Finding]:
+@sql_rule("device-defaults", reads=ALL_MEASURES)
+def device_defaults(scan: Scan) -> SqlFindings:
     """Cells the device never leaves NULL are not NULL: profile Period, isPart, isOvfl,
     isSummer; the config's Serial, Model, IntervalPowerArrays and flags; a journal's Event;
     digital channels up to the channel count.
 
     The device stores a null the meter gave there as 0 ('' for text) (schema/contract.py,
     ``device-defaults``)."""
+    tables = list(contract.DEVICE_DEFAULTS)
     for table, columns in contract.DEVICE_DEFAULTS.items():
-        if table in CONFIG_TABLES:
-            row = view.configs.get(table)
-            for column in columns:
-                if row is not None and getattr(row, column) is None:
-                    yield Finding(table, row.Timestamp, f"{column} is NULL", columns[column], None)
-    checks = {table: list(contract.DEVICE_DEFAULTS[table].items()) for table in (POWER.table, JOURNAL.table)}
-    for measure in view.present(ALL_MEASURES):
-        records = view.valid(measure)
-        if not records:
-            continue
-        family = records[0].family
-        if family.table in checks:
-            for record in records:
-                row = record.rows[0]
-                for column, default in checks[family.table]:
-                    if getattr(row, column) is None:
-                        yield Finding(measure, record.ts, f"{column} is NULL", default, None)
-        elif family is DIGITAL:
-            for record in records:
-                count = record.value("Channels")
-                if isinstance(count, int) and any(record.value(f"Chnl{i}") is None for i in range(1, count + 1)):
-                    yield Finding(measure, record.ts, "a channel within Channels is NULL",
-                                  contract.DIGITAL_NULL_CHANNEL, None)
+        if table in CONFIG_TABLES:   # the newest config row of each meter
+            names = list(columns)
+            for row in scan.query(
+                    f"SELECT c.DeviceIdx, c.Timestamp, {', '.join('c.' + name for name in names)} FROM {table} c "
+                    f"JOIN temp.verify_meters t ON t.DeviceIdx = c.DeviceIdx AND t.{table} = c.rowid "
+                    f"WHERE {' OR '.join(f'c.{name} IS NULL' for name in names)}"):
+                for n, name in enumerate(names):
+                    if row[2 + n] is None:
+                        yield row[0], (0, tables.index(table), n), Finding(table, row[1], f"{name} is NULL",
+                                                                            columns[name], None)
+    for family in (POWER, JOURNAL):
+        names = list(contract.DEVICE_DEFAULTS[family.table])
+        for row in scan.query(
+                f"SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, {', '.join('v.' + n for n in names)} "
+                f"FROM {family.table} v JOIN MeterData m ON m.Id = v.Id "
+                f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({scan.ids(_family_measures(family))}) "
+                f"AND ({' OR '.join(f'v.{name} IS NULL' for name in names)})"):
+            for n, name in enumerate(names):
+                if row[4 + n] is None:
+                    yield row[0], (1, row[1], row[2], row[3], n), Finding(
+                        scan.measure_of[row[1]], row[2], f"{name} is NULL", contract.DEVICE_DEFAULTS[family.table][name],
+                        None)
+    count = _column(DIGITAL, "Channels")[1]
+    channels = [_column(DIGITAL, tag)[1] for tag in _channel_tags(DIGITAL)]
+    within = " OR ".join(f"(v.{count} >= {n} AND v.{column} IS NULL)" for n, column in enumerate(channels, start=1))
+    for device, rtid, ts, record_id in scan.query(
+            f"SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id FROM {DIGITAL.table} v JOIN MeterData m "
+            f"ON m.Id = v.Id WHERE m.Valid <> 0 AND m.RecordTypeId IN ({scan.ids(_family_measures(DIGITAL))}) "
+            f"AND typeof(v.{count}) = 'integer' AND ({within})"):
+        yield device, (1, rtid, ts, record_id, 0), Finding(scan.measure_of[rtid], ts, "a channel within Channels is NULL",
+                                                           contract.DIGITAL_NULL_CHANNEL, None)
 
 
 UNTAGGED_CELLS = {family.table: [(key, column) for key in family.keys for column in family.value_columns
                                  if _tag(family, key, column) is None] for family in FAMILIES.values()}
 
 
-@rule("untagged-cells-null", reads=ALL_MEASURES)
-def untagged_cells_null(view: MeterView) -> Iterator[Finding]:
+@sql_rule("untagged-cells-null", reads=ALL_MEASURES)
+def untagged_cells_null(scan: Scan) -> SqlFindings:
     """A cell that no JSON tag names is NULL (U, I and Angle of the Summ row; F of phases A-C).
 
     The device's APIs read and write values only through tags; a cell without a tag is one the
     device never fills, so a value there is not something a real meter reported."""
-    for measure in view.present(ALL_MEASURES):
-        records = view.all(measure)
-        untagged = UNTAGGED_CELLS[MEASURE_TABLE[measure]]
+    for family in FAMILIES.values():
+        untagged = UNTAGGED_CELLS[family.table]
         if not untagged:
             continue
-        for record in records:
-            for key, column in untagged:
-                value = record.cell(key, column)
-                if value is not None:
+        key_column = family.key_column or "NULL"
+        cells = " OR ".join(f"(v.{key_column} = {_lit(key)} AND v.{column} IS NOT NULL)" if key is not None
+                            else f"v.{column} IS NOT NULL" for key, column in untagged)
+        columns = ", ".join(f"v.{column}" for column in family.value_columns)
+        for row in scan.query(
+                f"SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, v.{key_column}, {columns} "
+                f"FROM {family.table} v JOIN MeterData m ON m.Id = v.Id "
+                f"WHERE m.RecordTypeId IN ({scan.ids(_family_measures(family))}) AND ({cells})"):
+            for n, (key, column) in enumerate(untagged):
+                found = row[5 + family.value_columns.index(column)]
+                if row[4] == key and found is not None:
                     label = f"{column} of {key}" if key is not None else column
-                    yield Finding(measure, record.ts, f"{label} has no tag and must be NULL", None, value)
+                    yield row[0], (row[1], row[2], row[3], n), Finding(
+                        scan.measure_of[row[1]], row[2], f"{label} has no tag and must be NULL", None, found)
 
 
 GRID_MEASURES = measures(cadence=(DAY, MONTH, HOUR, PROFILE))
@@ -538,11 +615,18 @@ def stamp_on_grid(view: MeterView) -> Iterator[Finding]:
 
     The device closes these archives at those instants and the APIs select them by date; a
     record off the grid is a day or slot that no query for a date finds."""
+    period_at = POS[POWER.table]["cTime"]
     for measure in view.present(GRID_MEASURES):
         records = view.all(measure)
         cadence = cadence_of(measure)
         for record in records:
-            ts = record.ts
+            ts = record[R_TS]
+            if cadence == PROFILE:
+                if record[R_VALID] and record[R_ROWS]:
+                    period = record[period_at]
+                    if period and (ts - view.midnight(ts)) % (int(period) * 60):
+                        yield Finding(measure, ts, f"not on a {period}-minute boundary")
+                continue
             local = timegrid.local_datetime(ts, view.tz)
             if cadence == DAY and view.midnight(ts) != ts:
                 yield Finding(measure, ts, "not stamped at local midnight")
@@ -550,10 +634,6 @@ def stamp_on_grid(view: MeterView) -> Iterator[Finding]:
                 yield Finding(measure, ts, "not stamped at local midnight of the 1st")
             elif cadence == HOUR and (local.minute, local.second) != (0, 0):
                 yield Finding(measure, ts, "not stamped at the start of a local hour")
-            elif cadence == PROFILE and record.valid and record.rows:
-                period = record.value("cTime")
-                if period and (ts - view.midnight(ts)) % (int(period) * 60):
-                    yield Finding(measure, ts, f"not on a {period}-minute boundary")
 
 
 CALENDAR_MEASURES = measures(cadence=(DAY, MONTH))
@@ -568,7 +648,7 @@ def calendar_gap(view: MeterView) -> Iterator[Finding]:
     for measure in view.present(CALENDAR_MEASURES):
         records = view.all(measure)
         cadence = cadence_of(measure)
-        stamps = sorted(r.ts for r in records)
+        stamps = sorted(r[R_TS] for r in records)
         dates = [timegrid.local_datetime(ts, view.tz).date() for ts in stamps]
         for ts, a, b in zip(stamps[1:], dates, dates[1:]):
             if cadence == DAY and (b - a).days > 1:
@@ -586,25 +666,42 @@ def _counter_tags(family: Family) -> List[str]:
 CUMULATIVE_MEASURES = measures(cumulative=True)
 
 
-@rule("cumulative-decreases", reads=CUMULATIVE_MEASURES)
-def cumulative_decreases(view: MeterView) -> Iterator[Finding]:
+def _records_sql(scan: Scan, family: Family, names: Iterable[str]) -> str:
+    """SQL: the Valid records of some measures that carry rows, as h_dev (DeviceIdx), h_type
+    (RecordTypeId), h_ts (Timestamp), h_id (Id) and c0, c1 ... (the tags, ``Family.tags`` order)."""
+    where = f"m.RecordTypeId IN ({scan.ids(_family_measures(family, names))}) AND m.Valid <> 0"
+    if family is ENERGY:
+        tags = ", ".join(f"p.t{n} AS c{n}" for n in range(len(family.tags)))
+        source = "temp.verify_energy p ON p.Id = m.Id"
+    else:
+        tags = ", ".join(f"v.{_column(family, tag)[1]} AS c{n}" for n, tag in enumerate(family.tags))
+        source = f"{family.table} v ON v.Id = m.Id"
+    return (f"SELECT m.DeviceIdx AS h_dev, m.RecordTypeId AS h_type, m.Timestamp AS h_ts, m.Id AS h_id, {tags} "
+            f"FROM MeterData m JOIN {source} WHERE {where}")
+
+
+@sql_rule("cumulative-decreases", reads=CUMULATIVE_MEASURES)
+def cumulative_decreases(scan: Scan) -> SqlFindings:
     """An energy register or a pulse counter never decreases from one record to the next.
 
     Registers and counters only count up; a lower value later means a reset, a swapped meter or
     data from another meter -- each of which the device journals and tests must not fake."""
-    for measure in view.present(CUMULATIVE_MEASURES):
-        records = view.all(measure)
-        word = "register" if MEASURE_TABLE[measure] == ENERGY.table else "counter"
-        previous: Optional[Record] = None
-        for record in records:
-            if not record.valid or not record.rows:
-                continue
-            if previous is not None:
-                for tag in _counter_tags(record.family):
-                    before, now = previous.value(tag), record.value(tag)
-                    if before is not None and now is not None and now < before - view.tolerance:
-                        yield Finding(measure, record.ts, f"{word} {tag} decreased", f">= {_show(before)}", now)
-            previous = record
+    for family in (ENERGY, PULSE):
+        word = "register" if family is ENERGY else "counter"
+        tags = _counter_tags(family)
+        at = [list(family.tags).index(tag) for tag in tags]
+        before = ", ".join(f"lag(c{n}) OVER w AS b{n}" for n in at)
+        fell = ", ".join(f"c{n} < b{n} - :tol AS f{n}" for n in at)
+        for row in scan.query(
+                f"SELECT h_dev, h_type, h_ts, h_id, {', '.join(f'b{n}, c{n}' for n in at)}, {fell} FROM ("
+                f"SELECT *, {before} FROM ({_records_sql(scan, family, CUMULATIVE_MEASURES)}) "
+                f"WINDOW w AS (PARTITION BY h_dev, h_type ORDER BY h_ts, h_id)) "
+                f"WHERE {' OR '.join(f'c{n} < b{n} - :tol' for n in at)}", {"tol": scan.tolerance}):
+            for k, tag in enumerate(tags):
+                if row[4 + 2 * len(at) + k]:
+                    old, now = row[4 + 2 * k], row[5 + 2 * k]
+                    yield row[0], (row[1], row[2], row[3], k), Finding(
+                        scan.measure_of[row[1]], row[2], f"{word} {tag} decreased", f">= {_show(old)}", now)
 
 
 # ---- electric rules -----------------------------------------------------------------------
@@ -615,47 +712,66 @@ CONFIG_GATES = tuple((gate.tag, gate.energy, gate.profile) for gate in ENERGY_GA
 GATED_MEASURES = ENERGY_MEASURES | measures(POWER.table)
 
 
-@rule("config-gates-values", reads=GATED_MEASURES)
-def config_gates_values(view: MeterView) -> Iterator[Finding]:
+@sql_rule("config-gates-values", reads=GATED_MEASURES)
+def config_gates_values(scan: Scan) -> SqlFindings:
     """A quantity ElConfig says the meter does not measure (isAm/isRp/isRm = 0) is NULL in the
     energy registers (A-, R+, R-) and in the profile (P-, Q+, Q-).
 
     The device reads only what the config enables; a value there is one no such meter could give."""
-    for flag, energy_prefix, profile_tag in CONFIG_GATES:
-        if view.config(flag) != 0:
-            continue
-        for measure in view.present(GATED_MEASURES):
-            table = MEASURE_TABLE[measure]
-            for record in view.valid(measure):
-                tags = [profile_tag] if table == POWER.table else \
-                    [f"{energy_prefix}{t}" for t in ENERGY.keys]
-                for tag in tags:
-                    value = record.value(tag)
-                    if value is not None:
-                        yield Finding(measure, record.ts, f"{tag} must be NULL (ElConfig {flag} is 0)", None, value)
+    for family in (ENERGY, POWER):
+        ids = scan.ids(_family_measures(family, GATED_MEASURES))
+        gates = []   # (gate, its column in the family's rows)
+        for n, (flag, energy_prefix, profile_tag) in enumerate(CONFIG_GATES):
+            gates.append((n, flag, _column(family, profile_tag if family is POWER else f"{energy_prefix}0")[1],
+                          energy_prefix, profile_tag))
+        key = f"v.{family.key_column}" if family.key_column else "NULL"
+        keys = f" AND v.{family.key_column} IN ({', '.join(map(_lit, family.keys))})" if family.key_column else ""
+        fired = ", ".join(f"(t.g{n} = 0 AND v.{column} IS NOT NULL) AS f{k}"
+                          for k, (n, _, column, _, _) in enumerate(gates))
+        for row in scan.query(
+                f"SELECT * FROM (SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, {key}, "
+                f"{', '.join(f'v.{column}' for _, _, column, _, _ in gates)}, {fired} "
+                f"FROM {family.table} v JOIN MeterData m ON m.Id = v.Id "
+                f"JOIN temp.verify_meters t ON t.DeviceIdx = m.DeviceIdx "
+                f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({ids}){keys}) "
+                f"WHERE {' OR '.join(f'f{k}' for k in range(len(gates)))}"):
+            for k, (n, flag, _, energy_prefix, profile_tag) in enumerate(gates):
+                if row[5 + len(gates) + k]:
+                    tag = profile_tag if family is POWER else f"{energy_prefix}{row[4]}"
+                    order = family.keys.index(row[4]) if family.key_column else 0
+                    yield row[0], (n, row[1], row[2], row[3], order), Finding(
+                        scan.measure_of[row[1]], row[2], f"{tag} must be NULL (ElConfig {flag} is 0)", None,
+                        row[5 + k])
 
 
 TARIFF_TAGS = tuple((prefix, f"{prefix}0", tuple(f"{prefix}{t}" for t in ENERGY.keys[1:]))
                     for prefix in ENERGY_PREFIXES)
 
 
-@rule("tariff-sum", reads=ENERGY_MEASURES)
-def tariff_sum(view: MeterView) -> Iterator[Finding]:
+@sql_rule("tariff-sum", reads=ENERGY_MEASURES)
+def tariff_sum(scan: Scan) -> SqlFindings:
     """The total (tariff 0) of every energy quantity is the sum of tariffs 1-4.
 
     A meter with a tariff unit accumulates each kWh into exactly one tariff register and into
     the total; a total that differs from the sum is energy counted twice or not at all."""
-    for measure in view.present(ENERGY_MEASURES):
-        for record in view.valid(measure):
-            if not all(record.has(t) for t in ENERGY.keys):
-                continue
-            for prefix, total_tag, part_tags in TARIFF_TAGS:
-                total = record.value(total_tag)
-                parts = [record.value(tag) for tag in part_tags]
-                if total is None or any(p is None for p in parts):
-                    continue
-                if not _close(total, sum(parts), view.tolerance):
-                    yield Finding(measure, record.ts, f"{prefix}0 is not the sum of tariffs 1-4", sum(parts), total)
+    at = {tag: f"p.t{n}" for n, tag in enumerate(ENERGY.tags)}
+    checks = []
+    for prefix, total_tag, part_tags in TARIFF_TAGS:
+        total, parts = at[total_tag], " + ".join(at[tag] for tag in part_tags)
+        checks.append(f"{total}, {parts}, ({total} IS NOT NULL AND {' AND '.join(at[t] + ' IS NOT NULL' for t in part_tags)}"
+                      f" AND abs({total} - ({parts})) > :tol + 1e-9 * max(abs({total}), abs({parts})))")
+    flags = [f"f{k}" for k in range(len(TARIFF_TAGS))]
+    for row in scan.query(
+            f"SELECT * FROM (SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, "
+            + ", ".join(check + f" AS {flag}" for check, flag in zip(checks, flags))
+            + f" FROM MeterData m JOIN temp.verify_energy p ON p.Id = m.Id WHERE m.Valid <> 0 "
+            f"AND m.RecordTypeId IN ({scan.ids(ENERGY_MEASURES)}) AND p.mask & {_mask(ENERGY.keys, ENERGY)} = "
+            f"{_mask(ENERGY.keys, ENERGY)}) WHERE {' OR '.join(flags)}", {"tol": scan.tolerance}):
+        for k, (prefix, _, _) in enumerate(TARIFF_TAGS):
+            total, parts, fired = row[4 + 3 * k: 7 + 3 * k]
+            if fired:
+                yield row[0], (row[1], row[2], row[3], k), Finding(
+                    scan.measure_of[row[1]], row[2], f"{prefix}0 is not the sum of tariffs 1-4", parts, total)
 
 
 CONSUMPTION_MEASURES = measures(consumption=True)
@@ -668,21 +784,23 @@ def consumption_difference(view: MeterView) -> Iterator[Finding]:
 
     The device derives consumption from its registers; a consumption that differs from them is
     energy that was used but never counted (or the reverse)."""
+    tags = [(tag, POS[ENERGY.table][tag]) for tag in ENERGY.tags]
     for measure in view.present(CONSUMPTION_MEASURES):
         facts = measure_entry(measure)
         if facts.consumption_of is None:
             continue
         registers = view.by_ts(facts.consumption_of)
         for record in view.valid(measure):
-            current, later = registers.get(record.ts), registers.get(view.next_stamp(record.ts, facts.cadence))
+            ts = record[R_TS]
+            current, later = registers.get(ts), registers.get(view.next_stamp(ts, facts.cadence))
             if current is None or later is None:
                 continue
-            for tag in ENERGY.tags:
-                used, a, b = record.value(tag), current.value(tag), later.value(tag)
+            for tag, at in tags:
+                used, a, b = record[at], current[at], later[at]
                 if used is None or a is None or b is None:
                     continue
                 if not _close(used, b - a, view.tolerance):
-                    yield Finding(measure, record.ts, f"{tag} is not the difference of the "
+                    yield Finding(measure, ts, f"{tag} is not the difference of the "
                                   f"{facts.consumption_of} readings", b - a, used)
 
 
@@ -696,33 +814,34 @@ def same_instant(view: MeterView) -> Iterator[Finding]:
     by_family: Dict[str, List[str]] = {}
     for measure in view.present(CUMULATIVE_MEASURES):
         by_family.setdefault(MEASURE_TABLE[measure], []).append(measure)
-    for names in by_family.values():
+    for table, names in by_family.items():
         if len(names) < 2:
             continue
-        seen: Dict[int, Record] = {}
+        tags = [(tag, POS[table][tag]) for tag in _counter_tags(FAMILIES[table])]
+        seen: Dict[int, Tuple[str, Rec]] = {}
         for measure in names:
             for record in view.valid(measure):
-                first = seen.setdefault(record.ts, record)
+                first_measure, first = seen.setdefault(record[R_TS], (measure, record))
                 if first is record:
                     continue
-                for tag in _counter_tags(record.family):
-                    a, b = first.value(tag), record.value(tag)
+                for tag, at in tags:
+                    a, b = first[at], record[at]
                     if a is not None and b is not None and not _close(a, b, view.tolerance):
-                        yield Finding(measure, record.ts, f"{tag} differs from {first.measure} of the same instant",
+                        yield Finding(measure, record[R_TS], f"{tag} differs from {first_measure} of the same instant",
                                       a, b)
 
 
-LOAD_PROFILE = "ElArr1ConsPower"
-
-
-def _profile(view: MeterView) -> Tuple[List[int], List[Record]]:
+def _profile(view: MeterView) -> Tuple[List[int], List[Rec]]:
     """Valid profile slots (oldest first) and their end stamps."""
     slots = view.valid(LOAD_PROFILE)
-    return [s.ts for s in slots], slots
+    return [s[R_TS] for s in slots], slots
 
 
-def _slot_energy(slot: Record, tag: str) -> Optional[float]:
-    power, period = slot.value(tag), slot.value("cTime")
+PERIOD_AT = POS[POWER.table]["cTime"]
+
+
+def _slot_energy(slot: Rec, tag: str) -> Optional[float]:
+    power, period = slot[POS[POWER.table][tag]], slot[PERIOD_AT]
     return None if power is None or not period else power * period / 60
 
 
@@ -754,13 +873,13 @@ def profile_day_energy(view: MeterView) -> Iterator[Finding]:
     if not slots:
         return
     for cons in view.valid("ElDayConsEnergy"):
-        day_ts, next_ts = view.midnight(cons.ts), view.next_stamp(cons.ts, DAY)  # the day, whatever its stamp
+        day_ts, next_ts = view.midnight(cons[R_TS]), view.next_stamp(cons[R_TS], DAY)  # the day, whatever its stamp
         day = slots[bisect.bisect_right(ends, day_ts):bisect.bisect_right(ends, next_ts)]
-        period = day[0].value("cTime") if day else None
+        period = day[0][PERIOD_AT] if day else None
         if not period or len(day) != (next_ts - day_ts) // (int(period) * 60):
             continue  # incomplete day: nothing to compare
         for prefix, tag in zip(ENERGY_PREFIXES, PROFILE_POWER_TAGS):
-            total = cons.value(f"{prefix}0")
+            total = value(cons, ENERGY, f"{prefix}0")
             energies = [_slot_energy(s, tag) for s in day]
             if total is None or any(e is None for e in energies):
                 continue
@@ -785,33 +904,36 @@ def moment_register_profile(view: MeterView) -> Iterator[Finding]:
     energy = {tag: [_slot_energy(s, tag) for s in slots] for tag in PROFILE_POWER_TAGS}
     running_sum = {tag: list(accumulate((e or 0.0 for e in values), initial=0.0)) for tag, values in energy.items()}
     running_nulls = {tag: list(accumulate((e is None for e in values), initial=0)) for tag, values in energy.items()}
+    quantities = [(prefix, tag, POS[ENERGY.table][f"{prefix}0"], energy[tag], running_sum[tag], running_nulls[tag])
+                  for prefix, tag in zip(ENERGY_PREFIXES, PROFILE_POWER_TAGS)]
+    tolerance, count = view.tolerance, len(slots)
     for moment in view.valid("ElMomentEnergy"):
-        ts = moment.ts
+        ts = moment[R_TS]
         midnight = view.midnight(ts)
         base = days.get(midnight)
         if base is None:
             continue
         lo, hi = bisect.bisect_right(ends, midnight), bisect.bisect_right(ends, ts)
-        period = slots[lo].value("cTime") if lo < len(slots) else None
+        period = slots[lo][PERIOD_AT] if lo < count else None
         if not period:
             continue
         period_s = int(period) * 60
         if hi - lo != (ts - midnight) // period_s:
             continue
         on_boundary = (ts - midnight) % period_s == 0
-        running = hi if hi < len(slots) and ends[hi] - period_s < ts else None
-        for prefix, tag in zip(ENERGY_PREFIXES, PROFILE_POWER_TAGS):
-            total, start = moment.value(f"{prefix}0"), base.value(f"{prefix}0")
-            if total is None or start is None or running_nulls[tag][hi] != running_nulls[tag][lo]:
+        running = hi if hi < count and ends[hi] - period_s < ts else None
+        for prefix, tag, at, energies, sums, nulls in quantities:
+            total, start = moment[at], base[at]
+            if total is None or start is None or nulls[hi] != nulls[lo]:
                 continue
-            low = start + running_sum[tag][hi] - running_sum[tag][lo]
+            low = start + sums[hi] - sums[lo]
             if on_boundary:
                 high: Optional[float] = low
-            elif running is not None and energy[tag][running] is not None:
-                high = low + energy[tag][running]
+            elif running is not None and energies[running] is not None:
+                high = low + energies[running]  # type: ignore[operator]
             else:
                 high = None  # the running slot is not stored yet: no upper bound is known
-            if total < low - view.tolerance or (high is not None and total > high + view.tolerance):
+            if total < low - tolerance or (high is not None and total > high + tolerance):
                 shown = f"{low:.3f}..{high:.3f}" if high is not None else f">= {low:.3f}"
                 yield Finding("ElMomentEnergy", ts, f"{prefix}0 is not the day register plus the profile "
                               "energy so far", shown, total)
@@ -823,18 +945,21 @@ def outage_in_profile(view: MeterView) -> Iterator[Finding]:
     outage have zero power, and slots the outage cuts are marked isPart.
 
     A meter without supply measures nothing, and it flags the slots it could not fill."""
-    events = [(r.ts, r.value("event")) for r in view.valid("ElJrnlPwr")]
+    event = POS[JOURNAL.table]["event"]
+    events = [(r[R_TS], r[event]) for r in view.valid("ElJrnlPwr")]
     outages = [(a[0], b[0]) for a, b in zip(events, events[1:]) if a[1] == 0 and b[1] == 1]
     if not outages:
         return
+    p_plus, p_minus, part = (POS[POWER.table][tag] for tag in ("P+", "P-", "isPart"))
     for slot in view.valid(LOAD_PROFILE):
-        start = slot.ts - int(slot.value("cTime") or 30) * 60
+        ts = slot[R_TS]
+        start = ts - int(slot[PERIOD_AT] or 30) * 60
         for off, on in outages:
-            if start >= off and slot.ts <= on:
-                if (slot.value("P+") or 0) != 0 or (slot.value("P-") or 0) != 0:
-                    yield Finding(LOAD_PROFILE, slot.ts, "power during an outage of ElJrnlPwr", 0.0, slot.value("P+"))
-            elif start < on and slot.ts > off and not slot.value("isPart"):
-                yield Finding(LOAD_PROFILE, slot.ts, "slot cut by an outage is not marked isPart", 1, slot.value("isPart"))
+            if start >= off and ts <= on:
+                if (slot[p_plus] or 0) != 0 or (slot[p_minus] or 0) != 0:
+                    yield Finding(LOAD_PROFILE, ts, "power during an outage of ElJrnlPwr", 0.0, slot[p_plus])
+            elif start < on and ts > off and not slot[part]:
+                yield Finding(LOAD_PROFILE, ts, "slot cut by an outage is not marked isPart", 1, slot[part])
 
 
 QUALITY_MEASURES = measures(QUALITY.table)
@@ -846,140 +971,169 @@ PHASE_TAGS = {phase: dict({q: f"{q}{phase}" for q in ("U", "I", "P", "Q", "S", "
               for phase in THREE_PHASES}
 
 
-class _PhaseValues:
-    """The values of one phase of one quality record, by quantity (``v["P"]``)."""
-
-    __slots__ = ("record", "tags")
-
-    def __init__(self, record: Record, tags: Dict[str, str]) -> None:
-        self.record, self.tags = record, tags
-
-    def __getitem__(self, quantity: str) -> Cell:
-        return self.record.value(self.tags[quantity])
-
-
-def _phases(view: MeterView) -> Iterator[Tuple[Record, str, _PhaseValues]]:
-    """(record, phase, values) of every measured phase of every valid quality record; phases B
-    and C of a single-phase meter are left out (``quality-single-phase`` owns them)."""
-    single = view.kind is not None and view.kind.phases == 1
-    phases = ("A",) if single else THREE_PHASES
-    for measure in view.present(QUALITY_MEASURES):
-        for record in view.valid(measure):
-            for phase in phases:
-                yield record, phase, _PhaseValues(record, PHASE_TAGS[phase])
-
-
-def _quality_tolerance(view: MeterView) -> float:
-    return max(view.tolerance, 0.002)
+def _phases(scan: Scan, quantities: Sequence[str], checks: Sequence[str],
+            params: Optional[Dict[str, float]] = None) -> Iterator[Tuple[Tuple[Any, ...], List[Any]]]:
+    """Every measured phase row of every valid quality record (phases B and C of a single-phase
+    meter are left out: ``quality-single-phase`` owns them) where one of ``checks`` (SQL over the
+    phase's quantities, named as in ``PHASE_TAGS``: U, I, P, Q, S, kP, Ang) is true: ((DeviceIdx,
+    RecordTypeId, Timestamp, Id, phase), [each check's value, then each quantity's])."""
+    columns = {quantity: _column(QUALITY, tag)[1] for quantity, tag in PHASE_TAGS["A"].items()}
+    for phase in THREE_PHASES:   # one column per quantity, whatever the phase: checked here
+        assert all(_column(QUALITY, tag) == (phase, columns[q]) for q, tag in PHASE_TAGS[phase].items())
+    named = ", ".join(f"v.{column} AS {quantity}" for quantity, column in columns.items())
+    phases = ", ".join(map(_lit, THREE_PHASES))
+    checks_sql = ", ".join(f"({check}) AS c{n}" for n, check in enumerate(checks))
+    for row in scan.query(
+            f"SELECT * FROM (SELECT h_dev, h_type, h_ts, h_id, h_key, {checks_sql}, {', '.join(quantities)} FROM ("
+            f"SELECT m.DeviceIdx AS h_dev, m.RecordTypeId AS h_type, m.Timestamp AS h_ts, m.Id AS h_id, "
+            f"v.{QUALITY.key_column} AS h_key, {named} FROM {QUALITY.table} v JOIN MeterData m ON m.Id = v.Id "
+            f"LEFT JOIN temp.verify_meters t ON t.DeviceIdx = m.DeviceIdx "
+            f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({scan.ids(QUALITY_MEASURES)}) "
+            f"AND (v.{QUALITY.key_column} = {_lit(THREE_PHASES[0])} OR "
+            f"(v.{QUALITY.key_column} IN ({phases}) AND coalesce(t.single, 0) = 0)))) "
+            f"WHERE {' OR '.join(f'c{n}' for n in range(len(checks)))}", params or {}):
+        yield row[:5], list(row[5:])
 
 
-@rule("quality-apparent-power", reads=QUALITY_MEASURES)
-def quality_apparent_power(view: MeterView) -> Iterator[Finding]:
+def _at_phase(where: Tuple[Any, ...], scan: Scan, message: str, expected: object, found: object,
+              n: int = 0) -> Tuple[int, Tuple[Any, ...], Finding]:
+    device, rtid, ts, record_id, phase = where
+    return device, (rtid, ts, record_id, THREE_PHASES.index(phase), n), Finding(
+        scan.measure_of[rtid], ts, message, expected, found)
+
+
+def _quality_tolerance(tolerance: float) -> float:
+    return max(tolerance, 0.002)
+
+
+@sql_rule("quality-apparent-power", reads=QUALITY_MEASURES)
+def quality_apparent_power(scan: Scan) -> SqlFindings:
     """Per phase, S^2 = P^2 + Q^2.
 
     Apparent power is the length of the (P, Q) vector; a meter computes S from P and Q."""
-    tol = _quality_tolerance(view)
-    for record, phase, v in _phases(view):
-        p, q, s = v["P"], v["Q"], v["S"]
-        if None not in (p, q, s) and abs(s - math.hypot(p, q)) > tol + 1e-6 * abs(s):
-            yield Finding(record.measure, record.ts, f"S{phase}^2 != P{phase}^2 + Q{phase}^2", math.hypot(p, q), s)
+    for where, (_, hypot, s) in _phases(scan, ["sqrt(P * P + Q * Q)", "S"],
+                                        ["abs(S - sqrt(P * P + Q * Q)) > :tol + 1e-6 * abs(S)"],
+                                        {"tol": _quality_tolerance(scan.tolerance)}):
+        phase = where[4]
+        yield _at_phase(where, scan, f"S{phase}^2 != P{phase}^2 + Q{phase}^2", hypot, s)
 
 
-@rule("quality-power-factor", reads=QUALITY_MEASURES)
-def quality_power_factor(view: MeterView) -> Iterator[Finding]:
+@sql_rule("quality-power-factor", reads=QUALITY_MEASURES)
+def quality_power_factor(scan: Scan) -> SqlFindings:
     """Per phase, kP = P / S.
 
     The power factor is defined as active over apparent power."""
-    for record, phase, v in _phases(view):
-        p, s, kp = v["P"], v["S"], v["kP"]
-        if p is not None and s and kp is not None and abs(kp - p / s) > 5e-4:
-            yield Finding(record.measure, record.ts, f"kP{phase} != P{phase}/S{phase}", p / s, kp)
+    for where, (_, ratio, kp) in _phases(scan, ["CAST(P AS REAL) / S", "kP"],
+                                         ["S <> 0 AND abs(kP - CAST(P AS REAL) / S) > 5e-4"]):
+        phase = where[4]
+        yield _at_phase(where, scan, f"kP{phase} != P{phase}/S{phase}", ratio, kp)
 
 
-@rule("quality-active-power", reads=QUALITY_MEASURES)
-def quality_active_power(view: MeterView) -> Iterator[Finding]:
+@sql_rule("quality-active-power", reads=QUALITY_MEASURES)
+def quality_active_power(scan: Scan) -> SqlFindings:
     """Per phase, P = U x I x kP (within 1 % of S, the meter's accuracy).
 
     Active power is voltage times current times power factor."""
-    tol = _quality_tolerance(view)
-    for record, phase, v in _phases(view):
-        u, i, p, s, kp = v["U"], v["I"], v["P"], v["S"], v["kP"]
-        if None in (u, i, p, kp):
-            continue
-        if abs(u * i * kp - p) > 0.01 * (s or 0) + 0.0006 * u + tol:
-            yield Finding(record.measure, record.ts, f"P{phase} != U{phase}*I{phase}*kP{phase}", u * i * kp, p)
+    for where, (_, product, p) in _phases(
+            scan, ["U * I * kP", "P"],
+            ["abs(U * I * kP - P) > 0.01 * coalesce(S, 0) + 0.0006 * U + :tol"],
+            {"tol": _quality_tolerance(scan.tolerance)}):
+        phase = where[4]
+        yield _at_phase(where, scan, f"P{phase} != U{phase}*I{phase}*kP{phase}", product, p)
 
 
-@rule("quality-voltage-range", reads=QUALITY_MEASURES)
-def quality_voltage_range(view: MeterView) -> Iterator[Finding]:
+@sql_rule("quality-voltage-range", reads=QUALITY_MEASURES)
+def quality_voltage_range(scan: Scan) -> SqlFindings:
     """Phase voltage within 230 V +-20 % (184-276 V).
 
     Outside that band a low-voltage network is in fault and the meter journals it; ordinary
     readings never show it."""
-    for record, phase, v in _phases(view):
-        u = v["U"]
-        if u is not None and not VOLTAGE_RANGE[0] <= u <= VOLTAGE_RANGE[1]:
-            yield Finding(record.measure, record.ts,
-                          f"U{phase} outside {VOLTAGE_RANGE[0]:.0f}-{VOLTAGE_RANGE[1]:.0f} V", None, u)
+    for where, (_, u) in _phases(scan, ["U"], ["NOT U BETWEEN :low AND :high"],
+                                 {"low": VOLTAGE_RANGE[0], "high": VOLTAGE_RANGE[1]}):
+        yield _at_phase(where, scan, f"U{where[4]} outside {VOLTAGE_RANGE[0]:.0f}-{VOLTAGE_RANGE[1]:.0f} V", None, u)
 
 
-@rule("quality-angle-range", reads=QUALITY_MEASURES)
-def quality_angle_range(view: MeterView) -> Iterator[Finding]:
+@sql_rule("quality-angle-range", reads=QUALITY_MEASURES)
+def quality_angle_range(scan: Scan) -> SqlFindings:
     """The angle between phase voltages is near 120 degrees (110-130).
 
     A three-phase network's voltages are 120 degrees apart; far from that is a wiring fault."""
-    for record, phase, v in _phases(view):
-        angle = v["Ang"]
-        if angle is not None and not ANGLE_RANGE[0] <= angle <= ANGLE_RANGE[1]:
-            yield Finding(record.measure, record.ts, f"phase angle of {phase} not near 120 degrees", None, angle)
+    for where, (_, angle) in _phases(scan, ["Ang"], ["NOT Ang BETWEEN :low AND :high"],
+                                     {"low": ANGLE_RANGE[0], "high": ANGLE_RANGE[1]}):
+        yield _at_phase(where, scan, f"phase angle of {where[4]} not near 120 degrees", None, angle)
 
 
-@rule("quality-phase-sum", reads=QUALITY_MEASURES)
-def quality_phase_sum(view: MeterView) -> Iterator[Finding]:
+def _quality_records(scan: Scan, tags: Sequence[str], checks: Sequence[str],
+                     params: Optional[Dict[str, float]] = None) -> Iterator[Tuple[Any, ...]]:
+    """Valid quality records where one of ``checks`` (SQL over ``tags``, named q0, q1 ...) is true:
+    DeviceIdx, RecordTypeId, Timestamp, Id, each check's value, then each tag's."""
+    joins, named = [], []
+    for n, tag in enumerate(tags):
+        key, column = _column(QUALITY, tag)
+        joins.append(f"LEFT JOIN {QUALITY.table} v{n} ON v{n}.Id = m.Id AND v{n}.{QUALITY.key_column} = {_lit(key)}")
+        named.append(f"v{n}.{column} AS q{n}")
+    checks_sql = ", ".join(f"({check}) AS c{n}" for n, check in enumerate(checks))
+    return scan.query(
+        f"SELECT * FROM (SELECT h_dev, h_type, h_ts, h_id, {checks_sql}, {', '.join(f'q{n}' for n in range(len(tags)))} FROM ("
+        f"SELECT m.DeviceIdx AS h_dev, m.RecordTypeId AS h_type, m.Timestamp AS h_ts, m.Id AS h_id, {', '.join(named)} "
+        f"FROM MeterData m {' '.join(joins)} WHERE m.Valid <> 0 AND m.RecordTypeId IN ({scan.ids(QUALITY_MEASURES)}) "
+        f"AND EXISTS (SELECT 1 FROM {QUALITY.table} e WHERE e.Id = m.Id))) "
+        f"WHERE {' OR '.join(f'c{n}' for n in range(len(checks)))}", params or {})
+
+
+@sql_rule("quality-phase-sum", reads=QUALITY_MEASURES)
+def quality_phase_sum(scan: Scan) -> SqlFindings:
     """PS and QS (the Summ row) are the sums of the phases' P and Q.
 
     Total active and reactive power of a three-phase meter is the sum over its phases."""
-    tol = _quality_tolerance(view)
-    for measure in view.present(QUALITY_MEASURES):
-        for record in view.valid(measure):
-            for quantity, total_tag in (("P", "PS"), ("Q", "QS")):
-                parts = [record.value(f"{quantity}{p}") for p in THREE_PHASES]
-                parts = [x for x in parts if x is not None]
-                total = record.value(total_tag)
-                if parts and total is not None and abs(sum(parts) - total) > tol:
-                    yield Finding(measure, record.ts, f"{total_tag} is not the sum of the phases", sum(parts), total)
+    sums, checks, tags = [], [], []
+    for k, (quantity, total_tag) in enumerate((("P", "PS"), ("Q", "QS"))):
+        parts = [f"q{len(tags) + n}" for n in range(len(THREE_PHASES))]
+        tags += [f"{quantity}{phase}" for phase in THREE_PHASES] + [total_tag]
+        total = f"q{len(tags) - 1}"
+        some = " OR ".join(f"{part} IS NOT NULL" for part in parts)
+        added = " + ".join(f"coalesce({part}, 0)" for part in parts)
+        sums.append(added)
+        checks.append(f"({some}) AND {total} IS NOT NULL AND abs(({added}) - {total}) > :tol")
+    for row in _quality_records(scan, tags, checks + sums, {"tol": _quality_tolerance(scan.tolerance)}):
+        for k, total_tag in enumerate(("PS", "QS")):
+            if row[4 + k]:
+                yield row[0], (row[1], row[2], row[3], k), Finding(
+                    scan.measure_of[row[1]], row[2], f"{total_tag} is not the sum of the phases", row[6 + k],
+                    row[8 + 4 * k + 3])
 
 
-@rule("quality-frequency-range", reads=QUALITY_MEASURES)
-def quality_frequency_range(view: MeterView) -> Iterator[Finding]:
+@sql_rule("quality-frequency-range", reads=QUALITY_MEASURES)
+def quality_frequency_range(scan: Scan) -> SqlFindings:
     """Network frequency within 49-51 Hz.
 
     The grid holds 50 Hz far tighter than that; outside it is an islanded or faulty supply."""
-    for measure in view.present(QUALITY_MEASURES):
-        for record in view.valid(measure):
-            freq = record.value("Freq")
-            if freq is not None and not FREQUENCY_RANGE[0] <= freq <= FREQUENCY_RANGE[1]:
-                yield Finding(measure, record.ts, "Freq outside 49-51 Hz", None, freq)
+    for row in _quality_records(scan, ["Freq"], ["NOT q0 BETWEEN :low AND :high"],
+                                {"low": FREQUENCY_RANGE[0], "high": FREQUENCY_RANGE[1]}):
+        yield row[0], (row[1], row[2], row[3]), Finding(scan.measure_of[row[1]], row[2], "Freq outside 49-51 Hz",
+                                                        None, row[5])
 
 
-@rule("quality-single-phase", reads=QUALITY_MEASURES)
-def quality_single_phase(view: MeterView) -> Iterator[Finding]:
+@sql_rule("quality-single-phase", reads=QUALITY_MEASURES)
+def quality_single_phase(scan: Scan) -> SqlFindings:
     """A single-phase meter (MeterTypes) has no values on phases B and C.
 
     It has one measuring element; what it cannot measure it cannot report."""
-    if view.kind is None or view.kind.phases != 1:
-        return
-    for measure in view.present(QUALITY_MEASURES):
-        for record in view.valid(measure):
-            for phase in ("B", "C"):
-                values = [record.cell(phase, column) for column in QUALITY.value_columns]
-                if any(value is not None for value in values):
-                    yield Finding(measure, record.ts, f"single-phase meter has phase {phase} values", None,
-                                  tuple(values))
+    columns = ", ".join(f"v.{column}" for column in QUALITY.value_columns)
+    for row in scan.query(
+            f"SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, v.{QUALITY.key_column}, {columns} "
+            f"FROM {QUALITY.table} v JOIN MeterData m ON m.Id = v.Id "
+            f"JOIN temp.verify_meters t ON t.DeviceIdx = m.DeviceIdx "
+            f"WHERE t.single AND m.Valid <> 0 AND m.RecordTypeId IN ({scan.ids(QUALITY_MEASURES)}) "
+            f"AND v.{QUALITY.key_column} IN ('B', 'C') AND NOT {_all_null(QUALITY, 'v.')}"):
+        phase = row[4]
+        yield row[0], (row[1], row[2], row[3], phase), Finding(
+            scan.measure_of[row[1]], row[2], f"single-phase meter has phase {phase} values", None, tuple(row[5:]))
 
 
 # ---- journals -----------------------------------------------------------------------------
 JOURNAL_MEASURES = measures(JOURNAL.table)
+EVENT_AT, EVENT_ID_AT = POS[JOURNAL.table]["event"], POS[JOURNAL.table]["eventId"]
 
 
 @rule("journal-event-id-increases", reads=JOURNAL_MEASURES)
@@ -990,9 +1144,9 @@ def journal_event_id_increases(view: MeterView) -> Iterator[Finding]:
     for measure in view.present(JOURNAL_MEASURES):
         previous = None
         for record in view.valid(measure):
-            event_id = record.value("eventId")
+            event_id = record[EVENT_ID_AT]
             if previous is not None and event_id is not None and event_id <= previous:
-                yield Finding(measure, record.ts, "EventId does not increase", f"> {previous}", event_id)
+                yield Finding(measure, record[R_TS], "EventId does not increase", f"> {previous}", event_id)
             previous = event_id if event_id is not None else previous
 
 
@@ -1011,9 +1165,9 @@ def journal_event_values(view: MeterView) -> Iterator[Finding]:
     for measure in view.present(JOURNAL_MEASURES):
         allowed = (0,) if measure in ZERO_EVENT_JOURNALS else (0, 1)
         for record in view.valid(measure):
-            event = record.value("event")
+            event = record[EVENT_AT]
             if event is not None and event not in allowed:
-                yield Finding(measure, record.ts, "Event is not a value the device logs here",
+                yield Finding(measure, record[R_TS], "Event is not a value the device logs here",
                               " or ".join(map(str, allowed)), event)
 
 
@@ -1024,9 +1178,9 @@ def power_journal_alternates(view: MeterView) -> Iterator[Finding]:
     Supply can only come back after it was lost; two offs in a row mean a lost event."""
     events = view.valid("ElJrnlPwr")
     for a, b in zip(events, events[1:]):
-        ev_a, ev_b = a.value("event"), b.value("event")
+        ev_a, ev_b = a[EVENT_AT], b[EVENT_AT]
         if ev_a is not None and ev_a == ev_b:
-            yield Finding("ElJrnlPwr", b.ts, "power journal does not alternate off/on", 1 - ev_a, ev_b)
+            yield Finding("ElJrnlPwr", b[R_TS], "power journal does not alternate off/on", 1 - ev_a, ev_b)
 
 
 # ---- pulse and digital modules ------------------------------------------------------------
@@ -1034,10 +1188,9 @@ CHANNEL_FAMILIES = {PULSE.table: ("PulseConfig", "chnl"), DIGITAL.table: ("Digit
 CHANNEL_MEASURES = measures(PULSE.table) | measures(DIGITAL.table)
 
 
-def _channel_tags(family: Family) -> List[str]:
-    """Channel tags of a pulse or digital family, channel 1 first."""
-    return [tag for tag, (_, index) in sorted(family.tags.items(), key=lambda item: item[1][1])
-            if tag != "Channels"]
+def _channel_positions(family: Family) -> List[Tuple[str, int]]:
+    """(tag, position in a record) of the channels of a pulse or digital family, channel 1 first."""
+    return [(tag, POS[family.table][tag]) for tag in _channel_tags(family)]
 
 
 @rule("channel-count", reads=CHANNEL_MEASURES)
@@ -1047,14 +1200,16 @@ def channel_count(view: MeterView) -> Iterator[Finding]:
 
     The module reports as many channels as it has; another count is another module's record."""
     for measure in view.present(CHANNEL_MEASURES):
-        config_table, tag = CHANNEL_FAMILIES[MEASURE_TABLE[measure]]
+        table = MEASURE_TABLE[measure]
+        config_table, tag = CHANNEL_FAMILIES[table]
         configured = view.config(tag, config_table)
         if configured is None:
             continue
+        at = POS[table]["Channels"]
         for record in view.valid(measure):
-            channels = record.value("Channels")
+            channels = record[at]
             if channels is not None and channels != configured:
-                yield Finding(measure, record.ts, f"Channels differs from {config_table}", configured, channels)
+                yield Finding(measure, record[R_TS], f"Channels differs from {config_table}", configured, channels)
 
 
 @rule("channels-beyond-count-null", reads=CHANNEL_MEASURES)
@@ -1063,20 +1218,23 @@ def channels_beyond_count_null(view: MeterView) -> Iterator[Finding]:
 
     A module with 8 inputs has no 9th; a value there was not read from it."""
     for measure in view.present(CHANNEL_MEASURES):
+        family = FAMILIES[MEASURE_TABLE[measure]]
+        at, positions = POS[family.table]["Channels"], _channel_positions(family)
         for record in view.valid(measure):
-            channels = record.value("Channels")
+            channels = record[at]
             if channels is None:
                 continue
-            for number, tag in enumerate(_channel_tags(record.family), start=1):
-                if number > channels and record.value(tag) is not None:
-                    yield Finding(measure, record.ts, f"{tag} is beyond Channels = {channels}", None, record.value(tag))
+            for number, (tag, position) in enumerate(positions, start=1):
+                if number > channels and record[position] is not None:
+                    yield Finding(measure, record[R_TS], f"{tag} is beyond Channels = {channels}", None,
+                                  record[position])
 
 
 DIGITAL_MEASURES = measures(DIGITAL.table)
 
 
-def _states(record: Record) -> Tuple[object, ...]:
-    return tuple(record.value(tag) for tag in _channel_tags(record.family))
+def _states(record: Rec) -> Tuple[object, ...]:
+    return tuple(record[position] for _, position in _channel_positions(DIGITAL))
 
 
 @rule("digital-states-binary", reads=DIGITAL_MEASURES)
@@ -1084,12 +1242,13 @@ def digital_states_binary(view: MeterView) -> Iterator[Finding]:
     """A discrete input's state is 0 or 1.
 
     An input is open or closed; the device stores nothing else for it."""
+    positions = _channel_positions(DIGITAL)
     for measure in view.present(DIGITAL_MEASURES):
         for record in view.valid(measure):
-            for tag in _channel_tags(record.family):
-                value = record.value(tag)
-                if value is not None and value not in (0, 1):
-                    yield Finding(measure, record.ts, f"{tag} is not a state", "0 or 1", value)
+            for tag, position in positions:
+                state = record[position]
+                if state is not None and state not in (0, 1):
+                    yield Finding(measure, record[R_TS], f"{tag} is not a state", "0 or 1", state)
 
 
 @rule("digital-journal-changes", reads=frozenset({"DigJournalState"}))
@@ -1100,7 +1259,7 @@ def digital_journal_changes(view: MeterView) -> Iterator[Finding]:
     entries = view.valid("DigJournalState")
     for a, b in zip(entries, entries[1:]):
         if _states(a) == _states(b):
-            yield Finding("DigJournalState", b.ts, "journal entry changes no input", "a change", "none")
+            yield Finding("DigJournalState", b[R_TS], "journal entry changes no input", "a change", "none")
 
 
 @rule("digital-moment-follows-journal", reads=frozenset({"DigMomentState"}))
@@ -1110,65 +1269,143 @@ def digital_moment_follows_journal(view: MeterView) -> Iterator[Finding]:
     Inputs change only by events the journal records; between two entries the state is that of
     the first.  Readings before the first entry are not checked (their state is not journaled)."""
     entries = view.valid("DigJournalState")
-    stamps = [e.ts for e in entries]
+    stamps = [e[R_TS] for e in entries]
+    positions = _channel_positions(DIGITAL)
     for moment in view.valid("DigMomentState"):
-        i = bisect.bisect_right(stamps, moment.ts) - 1
+        i = bisect.bisect_right(stamps, moment[R_TS]) - 1
         if i < 0:
             continue
         entry = entries[i]
-        for tag in _channel_tags(moment.family):
-            want, got = entry.value(tag), moment.value(tag)
+        for tag, position in positions:
+            want, got = entry[position], moment[position]
             if want is not None and got is not None and want != got:
-                yield Finding("DigMomentState", moment.ts, f"{tag} differs from the DigJournalState entry "
-                              f"of {timegrid.local_datetime(entry.ts, view.tz):%Y-%m-%d %H:%M:%S}", want, got)
+                yield Finding("DigMomentState", moment[R_TS], f"{tag} differs from the DigJournalState entry "
+                              f"of {timegrid.local_datetime(entry[R_TS], view.tz):%Y-%m-%d %H:%M:%S}", want, got)
 
 
 # ---- running the rules --------------------------------------------------------------------
-def _meter_views(conn: sqlite3.Connection, names: NameIndex, tz: dt.tzinfo,
-                 tolerance: float) -> Iterator[MeterView]:
-    """One view per MeterTable row, DeviceIdx order."""
+VIEW_FAMILIES = tuple(family for family in FAMILIES.values() if family is not QUALITY)
+
+
+def _prepare(conn: sqlite3.Connection, names: NameIndex, tolerance: float) -> Tuple[Scan, List[Tuple[Any, ...]]]:
+    """The scan of an open database: which RecordTypeIds are which measure, the energy and
+    quality rows pivoted into ``temp.verify_energy`` and ``temp.verify_quality`` (one pass over
+    each table), the meters and their newest config values in ``temp.verify_meters``.  Also
+    returned: the meters (DeviceIdx, MeterId, type name, kind, configs, legacy rows), DeviceIdx order."""
+    measure_of: Dict[int, str] = {}
+    for rtid, record_type in sorted(names.record_type_names.items()):
+        measure = ALIASES.get(record_type, record_type)  # e.g. ElJrnlRvr, the web UI's ElJrnlReverce
+        if measure in MEASURE_TABLE and MEASURE_TABLE[measure] in FAMILIES:
+            measure_of[rtid] = measure
+    scan = Scan(conn, measure_of, tolerance)
+    if not any(name == "sqrt" for (name,) in conn.execute("SELECT name FROM pragma_function_list")):
+        conn.create_function("sqrt", 1, lambda x: None if x is None else math.sqrt(x) if x >= 0 else None,
+                             deterministic=True)
+    for family, table in ((ENERGY, "verify_energy"), (QUALITY, "verify_quality")):
+        bit, empty = _key_bit(family), _all_null(family)
+        values = ", ".join(f"t{n}" for n in range(len(family.tags)))
+        extra, extra_sql = "", ""
+        if family is QUALITY:   # the old tool's all-NULL rows B and C (legacy-convention)
+            extra = ", bc"
+            extra_sql = (f", count(DISTINCT CASE WHEN {family.key_column} IN ('B', 'C') AND {empty} "
+                         f"THEN {family.key_column} END)")
+        conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
+        conn.execute(f"CREATE TEMP TABLE {table} (Id INTEGER PRIMARY KEY, n, mask, fn, fdn, fmask{extra}, {values})")
+        conn.execute(
+            f"INSERT INTO temp.{table} SELECT Id, count(*), sum(DISTINCT {bit}), "
+            f"count(*) FILTER (WHERE NOT {empty}), count(DISTINCT {family.key_column}) FILTER (WHERE NOT {empty}), "
+            f"sum(DISTINCT {bit}) FILTER (WHERE NOT {empty}){extra_sql}, {_pivot(family)} "
+            f"FROM {family.table} GROUP BY Id")
     meters = list(conn.execute(
         "SELECT m.DeviceIdx, m.MeterId, t.Type FROM MeterTable m LEFT JOIN MeterTypes t ON t.Id = m.TypeId "
         "ORDER BY m.DeviceIdx"))
-    type_of = names.record_type_names
-    for device_idx, meter_id, type_name in meters:
-        configs: Dict[str, Optional[Row]] = {}
-        for table in CONFIG_TABLES:
-            row = conn.execute(f"SELECT {', '.join(TABLE_COLUMNS[table])} FROM {table} WHERE DeviceIdx = ? "
-                               "ORDER BY Timestamp DESC LIMIT 1", (device_idx,)).fetchone()
-            configs[table] = ROW_TYPES[table]._make(row) if row else None
-        children: Dict[int, List[Row]] = {}
-        for table in VALUE_TABLES:
-            make = ROW_TYPES[table]._make
-            columns = ", ".join(f"v.{c}" for c in TABLE_COLUMNS[table])
-            for row in conn.execute(f"SELECT {columns} FROM {table} v JOIN MeterData m ON m.Id = v.Id "
-                                    "WHERE m.DeviceIdx = ?", (device_idx,)):
-                named = make(row)
-                children.setdefault(named.Id, []).append(named)
-        records: Dict[str, List[Record]] = {}
-        for record_id, rtid, ts, valid in conn.execute(
-                "SELECT Id, RecordTypeId, Timestamp, Valid FROM MeterData WHERE DeviceIdx = ? "
-                "ORDER BY RecordTypeId, Timestamp, Id", (device_idx,)):
-            record_type = type_of.get(rtid)
-            if record_type is None:
-                continue  # a record type the database does not name
-            measure = ALIASES.get(record_type, record_type)  # e.g. ElJrnlRvr, the web UI's ElJrnlReverce
-            if measure not in MEASURE_TABLE or MEASURE_TABLE[measure] not in FAMILIES:
-                continue
-            records.setdefault(measure, []).append(
-                Record(measure, record_id, ts, valid, tuple(children.get(record_id, ()))))
-        yield MeterView(device_idx, meter_id, type_name, METER_KINDS.get(type_name or ""),
-                        MappingProxyType(configs),
-                        MappingProxyType({m: tuple(rs) for m, rs in records.items()}), tz, tolerance)
+    configs: Dict[str, Dict[int, Tuple[int, Row]]] = {}
+    for table in CONFIG_TABLES:   # the newest row of each meter (the first one of a Timestamp)
+        newest: Dict[int, Tuple[int, Row]] = {}
+        make = ROW_TYPES[table]._make
+        for rowid, *row in conn.execute(f"SELECT rowid, {', '.join(TABLE_COLUMNS[table])} FROM {table} "
+                                        "ORDER BY DeviceIdx, Timestamp DESC, rowid DESC"):
+            named = make(row)
+            newest[named.DeviceIdx] = (rowid, named)
+        configs[table] = newest
+    kinds = {device: METER_KINDS.get(type_name or "") for device, _, type_name in meters}
+    single = [device for device, kind in kinds.items() if kind is not None and kind.phases == 1]
+    legacy = _legacy_rows(conn, scan.ids(QUALITY_MEASURES), single)
+    conn.execute("DROP TABLE IF EXISTS temp.verify_meters")
+    gates = [f"g{n}" for n in range(len(CONFIG_GATES))]
+    conn.execute(f"CREATE TEMP TABLE verify_meters (DeviceIdx INTEGER PRIMARY KEY, trf, {', '.join(gates)}, "
+                 f"single, phases, legacy, {', '.join(CONFIG_TABLES)})")
+    rows = []
+    for device, _, _ in meters:
+        kind = kinds[device]
+        electric = configs["ElectricConfig"].get(device)
+        flag = (lambda tag: None if electric is None else getattr(electric[1], CONFIG_TAGS["ElectricConfig"][tag]))
+        phases = (3 if kind.phases == 3 else 1) if kind is not None and kind.family == "electric" else None
+        rows.append((device, flag("isTrf"), *(flag(tag) for tag, _, _ in CONFIG_GATES),
+                     int(device in single), phases, int(device in legacy),
+                     *(configs[table][device][0] if device in configs[table] else None for table in CONFIG_TABLES)))
+    conn.executemany(f"INSERT INTO temp.verify_meters VALUES ({', '.join('?' * len(rows[0]))})" if rows else
+                     "SELECT 1", rows if rows else [])
+    return scan, [(device, meter_id, type_name, kinds[device],
+                   {table: configs[table].get(device, (None, None))[1] for table in CONFIG_TABLES}, legacy.get(device))
+                  for device, meter_id, type_name in meters]
 
 
-def run_rules(view: MeterView, rules: Optional[Sequence[Rule]] = None) -> List[Violation]:
-    """The violations of one meter's view under the meter rules that apply to it."""
+def _meter_views(scan: Scan, meters: List[Tuple[Any, ...]], tz: dt.tzinfo) -> Iterator[MeterView]:
+    """One view per MeterTable row, DeviceIdx order: one ordered pass over each value table
+    (but ElectricQualityValues) merged by DeviceIdx."""
+    streams: List[List[Any]] = []
+    for family in VIEW_FAMILIES:
+        ids = scan.ids(_family_measures(family))
+        if family is ENERGY:
+            values = ", ".join(f"p.t{n}" for n in range(len(family.tags)))
+            source, rows = "temp.verify_energy p ON p.Id = m.Id", "coalesce(p.n, 0)"
+        else:
+            values = ", ".join(f"v.{_column(family, tag)[1]}" for tag in family.tags)
+            source, rows = f"{family.table} v ON v.Id = m.Id", "v.Id IS NOT NULL"
+        cursor = scan.conn.execute(
+            f"SELECT m.DeviceIdx, m.RecordTypeId, m.Id, m.Timestamp, m.Valid, {rows}, {values} "
+            f"FROM MeterData m LEFT JOIN {source} WHERE m.RecordTypeId IN ({ids}) "
+            "ORDER BY m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id")
+        groups = groupby(cursor, key=itemgetter(0))
+        streams.append([groups, next(groups, None)])
+    measure_of = scan.measure_of
+    midnights: Dict[int, int] = {}
+    for device, meter_id, type_name, kind, configs, legacy in meters:
+        by_type: Dict[int, List[Rec]] = {}
+        for stream in streams:
+            groups, head = stream
+            while head is not None and head[0] < device:
+                head = next(groups, None)
+            if head is not None and head[0] == device:
+                for row in head[1]:
+                    by_type.setdefault(row[1], []).append(row[2:])
+                head = next(groups, None)
+            stream[1] = head
+        records: Dict[str, List[Rec]] = {}
+        for rtid in sorted(by_type):
+            records.setdefault(measure_of[rtid], []).extend(by_type[rtid])
+        yield MeterView(device, meter_id, type_name, kind, MappingProxyType(configs),
+                        MappingProxyType({m: tuple(rs) for m, rs in records.items()}), tz, scan.tolerance,
+                        legacy, midnights)
+
+
+def run_rules(view: MeterView, present: Iterable[str], found: Mapping[str, Mapping[int, List[Any]]],
+              rules: Optional[Sequence[Rule]] = None) -> List[Violation]:
+    """The violations of one meter under the meter rules that apply to it (those with records of
+    ``present``): the Python rules run on its view, the SQL rules' findings (``found``: rule name
+    -> DeviceIdx -> (order, Finding)) taken in their order."""
+    present = frozenset(present)
     out: List[Violation] = []
     for item in rules if rules is not None else RULES.values():
-        if item.scope != "meter" or not item.applies_to(view):
+        if item.scope == "database" or not item.applies_to(present):
             continue
-        for finding in item.check(view):
+        if item.scope == "sql":
+            findings: Iterable[Finding] = [finding for _, finding in sorted(
+                found.get(item.name, {}).get(view.device_idx, ()), key=itemgetter(0))]
+        else:
+            findings = item.check(view)
+        for finding in findings:
             out.append(Violation(view.meter_id, view.device_idx, finding.table, finding.timestamp,
                                  finding.message, finding.expected, finding.found, item.name))
     return out
@@ -1204,8 +1441,19 @@ def verify(path: Union[str, "os.PathLike[str]", "Target"], timezone: Optional[st
         for item in RULES.values():
             if item.scope == "database":
                 violations.extend(replace(v, rule_name=item.name) for v in item.check(database))
-        for view in _meter_views(conn, names, tz, tolerance):
-            violations.extend(run_rules(view))
+        scan, meters = _prepare(conn, names, tolerance)
+        found: Dict[str, Dict[int, List[Tuple[Tuple[Any, ...], Finding]]]] = {}
+        for item in RULES.values():
+            if item.scope == "sql":
+                per_meter: Dict[int, List[Tuple[Tuple[Any, ...], Finding]]] = found.setdefault(item.name, {})
+                for device, order, finding in item.check(scan):
+                    per_meter.setdefault(device, []).append((order, finding))
+        present: Dict[int, Set[str]] = {}
+        for device, rtid in conn.execute("SELECT DISTINCT DeviceIdx, RecordTypeId FROM MeterData"):
+            if rtid in scan.measure_of:
+                present.setdefault(device, set()).add(scan.measure_of[rtid])
+        for view in _meter_views(scan, meters, tz):
+            violations.extend(run_rules(view, present.get(view.device_idx, ()), found))
     finally:
         conn.close()
     if violations and raise_on_violation:
