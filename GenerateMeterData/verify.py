@@ -162,13 +162,25 @@ def _lit(value: object) -> str:
     return f"'{value}'" if isinstance(value, str) else str(value)
 
 
-def _key_bit(family: Family) -> str:
-    """SQL: one bit per row key of a keyed family (an unknown key: a bit no key has)."""
-    cases = " ".join(f"WHEN {_lit(key)} THEN {1 << n}" for n, key in enumerate(family.keys))
-    return f"(CASE {family.key_column} {cases} ELSE {1 << 30} END)"
+def _key_count(family: Family, when: str = "") -> str:
+    """SQL aggregate: the rows of one Id counted per row key, 4 bits per key (key n: bits 4n..4n+3;
+    a key the family does not have: bits 40 and up) -- which keys a record has, and whether twice.
+    ``when``: count only rows where it holds."""
+    cases = " ".join(f"WHEN {_lit(key)} THEN {1 << 4 * n}" for n, key in enumerate(family.keys))
+    bit = f"(CASE {family.key_column} {cases} ELSE {UNKNOWN_KEY} END)"
+    return f"sum(CASE WHEN {when} THEN {bit} ELSE 0 END)" if when else f"sum({bit})"
+
+
+UNKNOWN_KEY = 1 << 40
+
+
+def _has(counts: str, family: Family, key: object) -> str:
+    """SQL: whether the key counts (``_key_count``) hold a row of ``key``."""
+    return f"(({counts} >> {4 * family.keys.index(key)}) & 15) > 0"
 
 
 def _mask(keys: Iterable[object], family: Family) -> int:
+    """Keys as a bit set, one bit per key (key n: bit n)."""
     return sum(1 << family.keys.index(key) for key in keys)
 
 
@@ -177,12 +189,25 @@ def _all_null(family: Family, alias: str = "") -> str:
     return "(" + " AND ".join(f"{alias}{column} IS NULL" for column in family.value_columns) + ")"
 
 
-def _pivot(family: Family) -> str:
-    """SQL: the family's tags, in ``Family.tags`` order, from the rows of one Id (GROUP BY Id)."""
+#: The tags pivoted into ``temp.verify_energy`` / ``temp.verify_quality`` (``_prepare``): column
+#: t<n> holds the n-th.  Every energy tag (rules and views read them); of quality what the
+#: record-wide rules read.
+PIVOTED: Dict[str, Tuple[str, ...]] = {
+    "ElectricEnergyValues": tuple(FAMILIES["ElectricEnergyValues"].tags),
+    "ElectricQualityValues": ("PA", "PB", "PC", "PS", "QA", "QB", "QC", "QS", "Freq")}
+
+
+def _pivoted(family: Family, tag: str, alias: str = "p") -> str:
+    """SQL: the pivot column of a tag."""
+    return f"{alias}.t{PIVOTED[family.table].index(tag)}"
+
+
+def _pivot(family: Family, tags: Sequence[str]) -> str:
+    """SQL: some tags, in order, from the rows of one Id (GROUP BY Id)."""
     if family.key_column is None:
-        return ", ".join(_column(family, tag)[1] for tag in family.tags)
+        return ", ".join(_column(family, tag)[1] for tag in tags)
     return ", ".join(f"max(CASE WHEN {family.key_column} = {_lit(key)} THEN {column} END)"
-                     for key, column in (_column(family, tag) for tag in family.tags))
+                     for key, column in (_column(family, tag) for tag in tags))
 
 
 def _channel_tags(family: Family) -> List[str]:
@@ -273,13 +298,14 @@ class Scan:
     conn: sqlite3.Connection
     measure_of: Dict[int, str]                       # RecordTypeId -> value measure
     tolerance: float
+    cache: Dict[str, Any] = field(default_factory=dict)   # what several rules read in one pass
 
     def ids(self, names: Iterable[str]) -> str:
         """The RecordTypeIds of some measures, as an SQL list."""
         wanted = set(names)
         return ", ".join(str(rtid) for rtid, name in self.measure_of.items() if name in wanted) or "NULL"
 
-    def query(self, sql: str, params: Sequence[object] = ()) -> Iterator[Tuple[Any, ...]]:
+    def query(self, sql: str, params: Any = ()) -> Iterator[Tuple[Any, ...]]:
         return iter(self.conn.execute(sql, params))
 
 
@@ -444,14 +470,17 @@ def valid_1_rows(scan: Scan) -> SqlFindings:
             required_sql = (f"CASE t.phases WHEN 3 THEN {_mask(('A', 'B', 'C'), family)} "
                             f"WHEN 1 THEN {_mask(('A',), family)} ELSE 0 END")
         pivot = "temp.verify_energy" if family is ENERGY else "temp.verify_quality"
+        found_keys = [f"((fcount >> {4 * n}) & 15)" for n in range(len(family.keys))]
+        wrong = " OR ".join([f"fcount >= {UNKNOWN_KEY}"] + [f"{k} > 1" for k in found_keys]
+                            + [f"((required >> {n}) & 1 AND {k} = 0)" for n, k in enumerate(found_keys)]
+                            + [f"((allowed >> {n}) & 1 = 0 AND {k} > 0)" for n, k in enumerate(found_keys)])
         for device, rtid, ts, record_id, allowed_mask, required_mask in scan.query(
                 f"SELECT DeviceIdx, RecordTypeId, Timestamp, Id, allowed, required FROM ("
                 f"SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, {allowed_sql} AS allowed, "
-                f"{required_sql} AS required, coalesce(p.fn, 0) AS fn, coalesce(p.fdn, 0) AS fdn, "
-                f"coalesce(p.fmask, 0) AS fmask FROM MeterData m LEFT JOIN {pivot} p ON p.Id = m.Id "
+                f"{required_sql} AS required, coalesce(p.fcount, 0) AS fcount "
+                f"FROM MeterData m LEFT JOIN {pivot} p ON p.Id = m.Id "
                 f"LEFT JOIN temp.verify_meters t ON t.DeviceIdx = m.DeviceIdx "
-                f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({ids})) "
-                f"WHERE fn <> fdn OR (fmask & required) <> required OR (fmask & ~allowed) <> 0"):
+                f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({ids})) WHERE {wrong}"):
             allowed = [key for n, key in enumerate(family.keys) if allowed_mask >> n & 1]
             required = [key for n, key in enumerate(family.keys) if required_mask >> n & 1]
             found = [row[0] for row in scan.query(
@@ -484,7 +513,7 @@ def _legacy_rows(conn: sqlite3.Connection, measure_ids: str, single_phase: Itera
     if not meters:
         return {}
     return {device: f"all-NULL rows B and C in {records} quality records" for device, records, legacy in conn.execute(
-        f"SELECT m.DeviceIdx, count(*), sum(q.bc = 2) FROM MeterData m JOIN temp.verify_quality q ON q.Id = m.Id "
+        f"SELECT m.DeviceIdx, count(*), sum((q.bc & 15) > 0 AND (q.bc >> 4) > 0) FROM MeterData m JOIN temp.verify_quality q ON q.Id = m.Id "
         f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({measure_ids}) AND m.DeviceIdx IN ({meters}) "
         "GROUP BY m.DeviceIdx") if records and records == legacy}
 
@@ -671,7 +700,7 @@ def _records_sql(scan: Scan, family: Family, names: Iterable[str]) -> str:
     (RecordTypeId), h_ts (Timestamp), h_id (Id) and c0, c1 ... (the tags, ``Family.tags`` order)."""
     where = f"m.RecordTypeId IN ({scan.ids(_family_measures(family, names))}) AND m.Valid <> 0"
     if family is ENERGY:
-        tags = ", ".join(f"p.t{n} AS c{n}" for n in range(len(family.tags)))
+        tags = ", ".join(f"{_pivoted(family, tag)} AS c{n}" for n, tag in enumerate(family.tags))
         source = "temp.verify_energy p ON p.Id = m.Id"
     else:
         tags = ", ".join(f"v.{_column(family, tag)[1]} AS c{n}" for n, tag in enumerate(family.tags))
@@ -690,13 +719,16 @@ def cumulative_decreases(scan: Scan) -> SqlFindings:
         word = "register" if family is ENERGY else "counter"
         tags = _counter_tags(family)
         at = [list(family.tags).index(tag) for tag in tags]
-        before = ", ".join(f"lag(c{n}) OVER w AS b{n}" for n in at)
-        fell = ", ".join(f"c{n} < b{n} - :tol AS f{n}" for n in at)
+        # the records in order, numbered by rowid: a record's previous one is rowid - 1 of its meter and measure
+        scan.conn.execute("DROP TABLE IF EXISTS temp.verify_sequence")
+        scan.conn.execute(f"CREATE TEMP TABLE verify_sequence AS {_records_sql(scan, family, CUMULATIVE_MEASURES)} "
+                          "ORDER BY h_dev, h_type, h_ts, h_id")
+        pairs = ", ".join(f"b.c{n}, a.c{n}" for n in at)
+        fell = [f"a.c{n} < b.c{n} - :tol" for n in at]
         for row in scan.query(
-                f"SELECT h_dev, h_type, h_ts, h_id, {', '.join(f'b{n}, c{n}' for n in at)}, {fell} FROM ("
-                f"SELECT *, {before} FROM ({_records_sql(scan, family, CUMULATIVE_MEASURES)}) "
-                f"WINDOW w AS (PARTITION BY h_dev, h_type ORDER BY h_ts, h_id)) "
-                f"WHERE {' OR '.join(f'c{n} < b{n} - :tol' for n in at)}", {"tol": scan.tolerance}):
+                f"SELECT a.h_dev, a.h_type, a.h_ts, a.h_id, {pairs}, {', '.join(fell)} FROM temp.verify_sequence a "
+                "JOIN temp.verify_sequence b ON b.rowid = a.rowid - 1 AND b.h_dev = a.h_dev AND b.h_type = a.h_type "
+                f"WHERE {' OR '.join(fell)}", {"tol": scan.tolerance}):
             for k, tag in enumerate(tags):
                 if row[4 + 2 * len(at) + k]:
                     old, now = row[4 + 2 * k], row[5 + 2 * k]
@@ -754,7 +786,7 @@ def tariff_sum(scan: Scan) -> SqlFindings:
 
     A meter with a tariff unit accumulates each kWh into exactly one tariff register and into
     the total; a total that differs from the sum is energy counted twice or not at all."""
-    at = {tag: f"p.t{n}" for n, tag in enumerate(ENERGY.tags)}
+    at = {tag: _pivoted(ENERGY, tag) for tag in ENERGY.tags}
     checks = []
     for prefix, total_tag, part_tags in TARIFF_TAGS:
         total, parts = at[total_tag], " + ".join(at[tag] for tag in part_tags)
@@ -764,9 +796,9 @@ def tariff_sum(scan: Scan) -> SqlFindings:
     for row in scan.query(
             f"SELECT * FROM (SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, "
             + ", ".join(check + f" AS {flag}" for check, flag in zip(checks, flags))
-            + f" FROM MeterData m JOIN temp.verify_energy p ON p.Id = m.Id WHERE m.Valid <> 0 "
-            f"AND m.RecordTypeId IN ({scan.ids(ENERGY_MEASURES)}) AND p.mask & {_mask(ENERGY.keys, ENERGY)} = "
-            f"{_mask(ENERGY.keys, ENERGY)}) WHERE {' OR '.join(flags)}", {"tol": scan.tolerance}):
+            + f" FROM temp.verify_energy p CROSS JOIN MeterData m ON m.Id = p.Id WHERE m.Valid <> 0 "
+            f"AND m.RecordTypeId IN ({scan.ids(ENERGY_MEASURES)}) AND "
+            + " AND ".join(_has("p.count", ENERGY, key) for key in ENERGY.keys) + f") WHERE {' OR '.join(flags)}", {"tol": scan.tolerance}):
         for k, (prefix, _, _) in enumerate(TARIFF_TAGS):
             total, parts, fired = row[4 + 3 * k: 7 + 3 * k]
             if fired:
@@ -971,28 +1003,44 @@ PHASE_TAGS = {phase: dict({q: f"{q}{phase}" for q in ("U", "I", "P", "Q", "S", "
               for phase in THREE_PHASES}
 
 
-def _phases(scan: Scan, quantities: Sequence[str], checks: Sequence[str],
-            params: Optional[Dict[str, float]] = None) -> Iterator[Tuple[Tuple[Any, ...], List[Any]]]:
-    """Every measured phase row of every valid quality record (phases B and C of a single-phase
-    meter are left out: ``quality-single-phase`` owns them) where one of ``checks`` (SQL over the
-    phase's quantities, named as in ``PHASE_TAGS``: U, I, P, Q, S, kP, Ang) is true: ((DeviceIdx,
-    RecordTypeId, Timestamp, Id, phase), [each check's value, then each quantity's])."""
-    columns = {quantity: _column(QUALITY, tag)[1] for quantity, tag in PHASE_TAGS["A"].items()}
-    for phase in THREE_PHASES:   # one column per quantity, whatever the phase: checked here
-        assert all(_column(QUALITY, tag) == (phase, columns[q]) for q, tag in PHASE_TAGS[phase].items())
-    named = ", ".join(f"v.{column} AS {quantity}" for quantity, column in columns.items())
-    phases = ", ".join(map(_lit, THREE_PHASES))
-    checks_sql = ", ".join(f"({check}) AS c{n}" for n, check in enumerate(checks))
-    for row in scan.query(
-            f"SELECT * FROM (SELECT h_dev, h_type, h_ts, h_id, h_key, {checks_sql}, {', '.join(quantities)} FROM ("
-            f"SELECT m.DeviceIdx AS h_dev, m.RecordTypeId AS h_type, m.Timestamp AS h_ts, m.Id AS h_id, "
-            f"v.{QUALITY.key_column} AS h_key, {named} FROM {QUALITY.table} v JOIN MeterData m ON m.Id = v.Id "
-            f"LEFT JOIN temp.verify_meters t ON t.DeviceIdx = m.DeviceIdx "
-            f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({scan.ids(QUALITY_MEASURES)}) "
-            f"AND (v.{QUALITY.key_column} = {_lit(THREE_PHASES[0])} OR "
-            f"(v.{QUALITY.key_column} IN ({phases}) AND coalesce(t.single, 0) = 0)))) "
-            f"WHERE {' OR '.join(f'c{n}' for n in range(len(checks)))}", params or {}):
-        yield row[:5], list(row[5:])
+#: The per-phase rules' checks: rule name -> (SQL, true where the rule fires, over the phase's
+#: quantities named as in ``PHASE_TAGS`` -- U, I, P, Q, S, kP, Ang -- and :qtol (the quality
+#: tolerance); the SQL values the rule reports).  ``_phases`` runs them all in one pass.
+PHASE_CHECKS: Dict[str, Tuple[str, Tuple[str, ...]]] = {}
+
+
+def _phases(scan: Scan, name: str) -> List[Tuple[Tuple[Any, ...], List[Any]]]:
+    """The measured phase rows of valid quality records (phases B and C of a single-phase meter
+    left out: ``quality-single-phase`` owns them) where the check of rule ``name`` holds:
+    ((DeviceIdx, RecordTypeId, Timestamp, Id, phase), [the values it reports]).  One pass over
+    ElectricQualityValues for every rule of ``PHASE_CHECKS``, kept in ``scan.cache``."""
+    if "phases" not in scan.cache:
+        columns = {quantity: _column(QUALITY, tag)[1] for quantity, tag in PHASE_TAGS["A"].items()}
+        for phase in THREE_PHASES:   # one column per quantity, whatever the phase: checked here
+            assert all(_column(QUALITY, tag) == (phase, columns[q]) for q, tag in PHASE_TAGS[phase].items())
+        named = ", ".join(f"v.{column} AS {quantity}" for quantity, column in columns.items())
+        phases = ", ".join(map(_lit, THREE_PHASES))
+        checks = list(PHASE_CHECKS.items())
+        flags = ", ".join(f"({check}) AS c{n}" for n, (_, (check, _)) in enumerate(checks))
+        values = [value for _, (_, reported) in checks for value in reported]
+        found: Dict[str, List[Tuple[Tuple[Any, ...], List[Any]]]] = {rule_name: [] for rule_name, _ in checks}
+        for row in scan.query(
+                f"SELECT * FROM (SELECT h_dev, h_type, h_ts, h_id, h_key, {flags}, {', '.join(values)} FROM ("
+                f"SELECT m.DeviceIdx AS h_dev, m.RecordTypeId AS h_type, m.Timestamp AS h_ts, m.Id AS h_id, "
+                f"v.{QUALITY.key_column} AS h_key, {named} FROM {QUALITY.table} v JOIN MeterData m ON m.Id = v.Id "
+                f"LEFT JOIN temp.verify_meters t ON t.DeviceIdx = m.DeviceIdx "
+                f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({scan.ids(QUALITY_MEASURES)}) "
+                f"AND (v.{QUALITY.key_column} = {_lit(THREE_PHASES[0])} OR "
+                f"(v.{QUALITY.key_column} IN ({phases}) AND coalesce(t.single, 0) = 0)))) "
+                f"WHERE {' OR '.join(f'c{n}' for n in range(len(checks)))}",
+                {"qtol": _quality_tolerance(scan.tolerance)}):
+            at = 5 + len(checks)
+            for n, (rule_name, (_, reported)) in enumerate(checks):
+                if row[5 + n]:
+                    found[rule_name].append((row[:5], list(row[at:at + len(reported)])))
+                at += len(reported)
+        scan.cache["phases"] = found
+    return cast("Dict[str, List[Tuple[Tuple[Any, ...], List[Any]]]]", scan.cache["phases"])[name]
 
 
 def _at_phase(where: Tuple[Any, ...], scan: Scan, message: str, expected: object, found: object,
@@ -1006,16 +1054,22 @@ def _quality_tolerance(tolerance: float) -> float:
     return max(tolerance, 0.002)
 
 
+PHASE_CHECKS["quality-apparent-power"] = ("abs(S - sqrt(P * P + Q * Q)) > :qtol + 1e-6 * abs(S)",
+                                         ("sqrt(P * P + Q * Q)", "S"))
+
+
 @sql_rule("quality-apparent-power", reads=QUALITY_MEASURES)
 def quality_apparent_power(scan: Scan) -> SqlFindings:
     """Per phase, S^2 = P^2 + Q^2.
 
     Apparent power is the length of the (P, Q) vector; a meter computes S from P and Q."""
-    for where, (_, hypot, s) in _phases(scan, ["sqrt(P * P + Q * Q)", "S"],
-                                        ["abs(S - sqrt(P * P + Q * Q)) > :tol + 1e-6 * abs(S)"],
-                                        {"tol": _quality_tolerance(scan.tolerance)}):
+    for where, (hypot, s) in _phases(scan, "quality-apparent-power"):
         phase = where[4]
         yield _at_phase(where, scan, f"S{phase}^2 != P{phase}^2 + Q{phase}^2", hypot, s)
+
+
+PHASE_CHECKS["quality-power-factor"] = ("S <> 0 AND abs(kP - CAST(P AS REAL) / S) > 5e-4",
+                                       ("CAST(P AS REAL) / S", "kP"))
 
 
 @sql_rule("quality-power-factor", reads=QUALITY_MEASURES)
@@ -1023,10 +1077,13 @@ def quality_power_factor(scan: Scan) -> SqlFindings:
     """Per phase, kP = P / S.
 
     The power factor is defined as active over apparent power."""
-    for where, (_, ratio, kp) in _phases(scan, ["CAST(P AS REAL) / S", "kP"],
-                                         ["S <> 0 AND abs(kP - CAST(P AS REAL) / S) > 5e-4"]):
+    for where, (ratio, kp) in _phases(scan, "quality-power-factor"):
         phase = where[4]
         yield _at_phase(where, scan, f"kP{phase} != P{phase}/S{phase}", ratio, kp)
+
+
+PHASE_CHECKS["quality-active-power"] = ("abs(U * I * kP - P) > 0.01 * coalesce(S, 0) + 0.0006 * U + :qtol",
+                                       ("U * I * kP", "P"))
 
 
 @sql_rule("quality-active-power", reads=QUALITY_MEASURES)
@@ -1034,12 +1091,12 @@ def quality_active_power(scan: Scan) -> SqlFindings:
     """Per phase, P = U x I x kP (within 1 % of S, the meter's accuracy).
 
     Active power is voltage times current times power factor."""
-    for where, (_, product, p) in _phases(
-            scan, ["U * I * kP", "P"],
-            ["abs(U * I * kP - P) > 0.01 * coalesce(S, 0) + 0.0006 * U + :tol"],
-            {"tol": _quality_tolerance(scan.tolerance)}):
+    for where, (product, p) in _phases(scan, "quality-active-power"):
         phase = where[4]
         yield _at_phase(where, scan, f"P{phase} != U{phase}*I{phase}*kP{phase}", product, p)
+
+
+PHASE_CHECKS["quality-voltage-range"] = (f"NOT U BETWEEN {VOLTAGE_RANGE[0]!r} AND {VOLTAGE_RANGE[1]!r}", ("U",))
 
 
 @sql_rule("quality-voltage-range", reads=QUALITY_MEASURES)
@@ -1048,9 +1105,11 @@ def quality_voltage_range(scan: Scan) -> SqlFindings:
 
     Outside that band a low-voltage network is in fault and the meter journals it; ordinary
     readings never show it."""
-    for where, (_, u) in _phases(scan, ["U"], ["NOT U BETWEEN :low AND :high"],
-                                 {"low": VOLTAGE_RANGE[0], "high": VOLTAGE_RANGE[1]}):
+    for where, (u,) in _phases(scan, "quality-voltage-range"):
         yield _at_phase(where, scan, f"U{where[4]} outside {VOLTAGE_RANGE[0]:.0f}-{VOLTAGE_RANGE[1]:.0f} V", None, u)
+
+
+PHASE_CHECKS["quality-angle-range"] = (f"NOT Ang BETWEEN {ANGLE_RANGE[0]!r} AND {ANGLE_RANGE[1]!r}", ("Ang",))
 
 
 @sql_rule("quality-angle-range", reads=QUALITY_MEASURES)
@@ -1058,26 +1117,23 @@ def quality_angle_range(scan: Scan) -> SqlFindings:
     """The angle between phase voltages is near 120 degrees (110-130).
 
     A three-phase network's voltages are 120 degrees apart; far from that is a wiring fault."""
-    for where, (_, angle) in _phases(scan, ["Ang"], ["NOT Ang BETWEEN :low AND :high"],
-                                     {"low": ANGLE_RANGE[0], "high": ANGLE_RANGE[1]}):
+    for where, (angle,) in _phases(scan, "quality-angle-range"):
         yield _at_phase(where, scan, f"phase angle of {where[4]} not near 120 degrees", None, angle)
 
 
-def _quality_records(scan: Scan, tags: Sequence[str], checks: Sequence[str],
+def _quality_records(scan: Scan, tags: Sequence[str], checks: Sequence[str], reported: Sequence[str] = (),
                      params: Optional[Dict[str, float]] = None) -> Iterator[Tuple[Any, ...]]:
     """Valid quality records where one of ``checks`` (SQL over ``tags``, named q0, q1 ...) is true:
-    DeviceIdx, RecordTypeId, Timestamp, Id, each check's value, then each tag's."""
-    joins, named = [], []
-    for n, tag in enumerate(tags):
-        key, column = _column(QUALITY, tag)
-        joins.append(f"LEFT JOIN {QUALITY.table} v{n} ON v{n}.Id = m.Id AND v{n}.{QUALITY.key_column} = {_lit(key)}")
-        named.append(f"v{n}.{column} AS q{n}")
-    checks_sql = ", ".join(f"({check}) AS c{n}" for n, check in enumerate(checks))
+    DeviceIdx, RecordTypeId, Timestamp, Id, each check's value, each of ``reported`` (SQL over the
+    same), then each tag's."""
+    named = ", ".join(f"{_pivoted(QUALITY, tag)} AS q{n}" for n, tag in enumerate(tags))
+    values = ", ".join([f"({check}) AS c{n}" for n, check in enumerate(checks)] + list(reported)
+                       + [f"q{n}" for n in range(len(tags))])
     return scan.query(
-        f"SELECT * FROM (SELECT h_dev, h_type, h_ts, h_id, {checks_sql}, {', '.join(f'q{n}' for n in range(len(tags)))} FROM ("
-        f"SELECT m.DeviceIdx AS h_dev, m.RecordTypeId AS h_type, m.Timestamp AS h_ts, m.Id AS h_id, {', '.join(named)} "
-        f"FROM MeterData m {' '.join(joins)} WHERE m.Valid <> 0 AND m.RecordTypeId IN ({scan.ids(QUALITY_MEASURES)}) "
-        f"AND EXISTS (SELECT 1 FROM {QUALITY.table} e WHERE e.Id = m.Id))) "
+        f"SELECT * FROM (SELECT h_dev, h_type, h_ts, h_id, {values} "
+        f"FROM (SELECT m.DeviceIdx AS h_dev, m.RecordTypeId AS h_type, m.Timestamp AS h_ts, m.Id AS h_id, {named} "
+        f"FROM temp.verify_quality p CROSS JOIN MeterData m ON m.Id = p.Id "
+        f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({scan.ids(QUALITY_MEASURES)}))) "
         f"WHERE {' OR '.join(f'c{n}' for n in range(len(checks)))}", params or {})
 
 
@@ -1086,7 +1142,9 @@ def quality_phase_sum(scan: Scan) -> SqlFindings:
     """PS and QS (the Summ row) are the sums of the phases' P and Q.
 
     Total active and reactive power of a three-phase meter is the sum over its phases."""
-    sums, checks, tags = [], [], []
+    sums: List[str] = []
+    checks: List[str] = []
+    tags: List[str] = []
     for k, (quantity, total_tag) in enumerate((("P", "PS"), ("Q", "QS"))):
         parts = [f"q{len(tags) + n}" for n in range(len(THREE_PHASES))]
         tags += [f"{quantity}{phase}" for phase in THREE_PHASES] + [total_tag]
@@ -1095,7 +1153,7 @@ def quality_phase_sum(scan: Scan) -> SqlFindings:
         added = " + ".join(f"coalesce({part}, 0)" for part in parts)
         sums.append(added)
         checks.append(f"({some}) AND {total} IS NOT NULL AND abs(({added}) - {total}) > :tol")
-    for row in _quality_records(scan, tags, checks + sums, {"tol": _quality_tolerance(scan.tolerance)}):
+    for row in _quality_records(scan, tags, checks, sums, {"tol": _quality_tolerance(scan.tolerance)}):
         for k, total_tag in enumerate(("PS", "QS")):
             if row[4 + k]:
                 yield row[0], (row[1], row[2], row[3], k), Finding(
@@ -1108,7 +1166,7 @@ def quality_frequency_range(scan: Scan) -> SqlFindings:
     """Network frequency within 49-51 Hz.
 
     The grid holds 50 Hz far tighter than that; outside it is an islanded or faulty supply."""
-    for row in _quality_records(scan, ["Freq"], ["NOT q0 BETWEEN :low AND :high"],
+    for row in _quality_records(scan, ["Freq"], ["NOT q0 BETWEEN :low AND :high"], (),
                                 {"low": FREQUENCY_RANGE[0], "high": FREQUENCY_RANGE[1]}):
         yield row[0], (row[1], row[2], row[3]), Finding(scan.measure_of[row[1]], row[2], "Freq outside 49-51 Hz",
                                                         None, row[5])
@@ -1298,24 +1356,24 @@ def _prepare(conn: sqlite3.Connection, names: NameIndex, tolerance: float) -> Tu
         if measure in MEASURE_TABLE and MEASURE_TABLE[measure] in FAMILIES:
             measure_of[rtid] = measure
     scan = Scan(conn, measure_of, tolerance)
+    for schema in ("main", "temp"):   # the pages a pass reads twice stay in memory (64 MB at most)
+        conn.execute(f"PRAGMA {schema}.cache_size = -65536")
     if not any(name == "sqrt" for (name,) in conn.execute("SELECT name FROM pragma_function_list")):
         conn.create_function("sqrt", 1, lambda x: None if x is None else math.sqrt(x) if x >= 0 else None,
                              deterministic=True)
     for family, table in ((ENERGY, "verify_energy"), (QUALITY, "verify_quality")):
-        bit, empty = _key_bit(family), _all_null(family)
-        values = ", ".join(f"t{n}" for n in range(len(family.tags)))
+        empty = _all_null(family)
+        values = ", ".join(f"t{n}" for n in range(len(PIVOTED[family.table])))
         extra, extra_sql = "", ""
         if family is QUALITY:   # the old tool's all-NULL rows B and C (legacy-convention)
             extra = ", bc"
-            extra_sql = (f", count(DISTINCT CASE WHEN {family.key_column} IN ('B', 'C') AND {empty} "
-                         f"THEN {family.key_column} END)")
+            extra_sql = f", sum(CASE WHEN {empty} THEN (CASE {family.key_column} WHEN 'B' THEN 1 WHEN 'C' THEN 16 " \
+                        "ELSE 0 END) ELSE 0 END)"
         conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
-        conn.execute(f"CREATE TEMP TABLE {table} (Id INTEGER PRIMARY KEY, n, mask, fn, fdn, fmask{extra}, {values})")
+        conn.execute(f"CREATE TEMP TABLE {table} (Id INTEGER PRIMARY KEY, n, count, fcount{extra}, {values})")
         conn.execute(
-            f"INSERT INTO temp.{table} SELECT Id, count(*), sum(DISTINCT {bit}), "
-            f"count(*) FILTER (WHERE NOT {empty}), count(DISTINCT {family.key_column}) FILTER (WHERE NOT {empty}), "
-            f"sum(DISTINCT {bit}) FILTER (WHERE NOT {empty}){extra_sql}, {_pivot(family)} "
-            f"FROM {family.table} GROUP BY Id")
+            f"INSERT INTO temp.{table} SELECT Id, count(*), {_key_count(family)}, {_key_count(family, 'NOT ' + empty)}"
+            f"{extra_sql}, {_pivot(family, PIVOTED[family.table])} FROM {family.table} GROUP BY Id")
     meters = list(conn.execute(
         "SELECT m.DeviceIdx, m.MeterId, t.Type FROM MeterTable m LEFT JOIN MeterTypes t ON t.Id = m.TypeId "
         "ORDER BY m.DeviceIdx"))
@@ -1358,7 +1416,7 @@ def _meter_views(scan: Scan, meters: List[Tuple[Any, ...]], tz: dt.tzinfo) -> It
     for family in VIEW_FAMILIES:
         ids = scan.ids(_family_measures(family))
         if family is ENERGY:
-            values = ", ".join(f"p.t{n}" for n in range(len(family.tags)))
+            values = ", ".join(_pivoted(family, tag) for tag in family.tags)
             source, rows = "temp.verify_energy p ON p.Id = m.Id", "coalesce(p.n, 0)"
         else:
             values = ", ".join(f"v.{_column(family, tag)[1]}" for tag in family.tags)
