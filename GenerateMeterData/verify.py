@@ -231,6 +231,7 @@ class MeterView:
     tolerance: float
     legacy_rows: Optional[str] = None                # _legacy_rows, found by SQL
     midnights: Dict[int, int] = field(default_factory=dict, compare=False)
+    cache: Dict[str, Any] = field(default_factory=dict, compare=False)   # what several rules derive alike
 
     def config(self, tag: str, table: str = "ElectricConfig") -> Cell:
         """A config value by its tag (``isTrf``, ``cArrays``, ``chnl`` ...); None without a config row."""
@@ -247,7 +248,10 @@ class MeterView:
 
     def valid(self, measure: str) -> List[Rec]:
         """Valid = 1 records of a measure that carry rows, oldest first."""
-        return [r for r in self.records.get(measure, ()) if r[R_VALID] and r[R_ROWS]]
+        found = self.cache.get(measure)
+        if found is None:
+            found = self.cache[measure] = [r for r in self.records.get(measure, ()) if r[R_VALID] and r[R_ROWS]]
+        return list(found)
 
     def by_ts(self, measure: str) -> Dict[int, Rec]:
         """Valid records of a measure by timestamp."""
@@ -872,9 +876,18 @@ def _profile(view: MeterView) -> Tuple[List[int], List[Rec]]:
 PERIOD_AT = POS[POWER.table]["cTime"]
 
 
-def _slot_energy(slot: Rec, tag: str) -> Optional[float]:
-    power, period = slot[POS[POWER.table][tag]], slot[PERIOD_AT]
-    return None if power is None or not period else power * period / 60
+def _slot_energies(view: MeterView) -> Dict[str, List[Optional[float]]]:
+    """Per profile tag, the energy of each valid slot (power x period; None without either),
+    in ``_profile`` order -- computed once per meter."""
+    found = view.cache.get("slot energies")
+    if found is None:
+        slots = view.valid(LOAD_PROFILE)
+        periods = [slot[PERIOD_AT] for slot in slots]
+        found = view.cache["slot energies"] = {
+            tag: [None if power is None or not period else power * period / 60
+                  for power, period in zip((slot[POS[POWER.table][tag]] for slot in slots), periods)]
+            for tag in PROFILE_POWER_TAGS}
+    return cast("Dict[str, List[Optional[float]]]", found)
 
 
 @rule("config-profile-arrays", reads=frozenset({LOAD_PROFILE}))
@@ -906,13 +919,14 @@ def profile_day_energy(view: MeterView) -> Iterator[Finding]:
         return
     for cons in view.valid("ElDayConsEnergy"):
         day_ts, next_ts = view.midnight(cons[R_TS]), view.next_stamp(cons[R_TS], DAY)  # the day, whatever its stamp
-        day = slots[bisect.bisect_right(ends, day_ts):bisect.bisect_right(ends, next_ts)]
+        lo, hi = bisect.bisect_right(ends, day_ts), bisect.bisect_right(ends, next_ts)
+        day = slots[lo:hi]
         period = day[0][PERIOD_AT] if day else None
         if not period or len(day) != (next_ts - day_ts) // (int(period) * 60):
             continue  # incomplete day: nothing to compare
         for prefix, tag in zip(ENERGY_PREFIXES, PROFILE_POWER_TAGS):
             total = value(cons, ENERGY, f"{prefix}0")
-            energies = [_slot_energy(s, tag) for s in day]
+            energies = _slot_energies(view)[tag][lo:hi]
             if total is None or any(e is None for e in energies):
                 continue
             energy = sum(energies)  # type: ignore[arg-type]
@@ -933,7 +947,7 @@ def moment_register_profile(view: MeterView) -> Iterator[Finding]:
     days = view.by_ts("ElDayEnergy")
     if not slots or not days:
         return
-    energy = {tag: [_slot_energy(s, tag) for s in slots] for tag in PROFILE_POWER_TAGS}
+    energy = _slot_energies(view)
     running_sum = {tag: list(accumulate((e or 0.0 for e in values), initial=0.0)) for tag, values in energy.items()}
     running_nulls = {tag: list(accumulate((e is None for e in values), initial=0)) for tag, values in energy.items()}
     quantities = [(prefix, tag, POS[ENERGY.table][f"{prefix}0"], energy[tag], running_sum[tag], running_nulls[tag])
@@ -1409,40 +1423,31 @@ def _prepare(conn: sqlite3.Connection, names: NameIndex, tolerance: float) -> Tu
                   for device, meter_id, type_name in meters]
 
 
-def _meter_views(scan: Scan, meters: List[Tuple[Any, ...]], tz: dt.tzinfo) -> Iterator[MeterView]:
-    """One view per MeterTable row, DeviceIdx order: one ordered pass over each value table
-    (but ElectricQualityValues) merged by DeviceIdx."""
-    streams: List[List[Any]] = []
+def _meter_views(scan: Scan, meters: List[Tuple[Any, ...]], types: Mapping[int, Sequence[int]],
+                 tz: dt.tzinfo) -> Iterator[MeterView]:
+    """One view per MeterTable row, DeviceIdx order, of the RecordTypeIds ``types`` says the meter
+    has records of: one query per meter and record type (MeterDataRecord's order), its rows the
+    records as they are (``Rec``), every family but ElectricQualityValues."""
+    queries: Dict[str, str] = {}
     for family in VIEW_FAMILIES:
-        ids = scan.ids(_family_measures(family))
         if family is ENERGY:
             values = ", ".join(_pivoted(family, tag) for tag in family.tags)
             source, rows = "temp.verify_energy p ON p.Id = m.Id", "coalesce(p.n, 0)"
         else:
             values = ", ".join(f"v.{_column(family, tag)[1]}" for tag in family.tags)
             source, rows = f"{family.table} v ON v.Id = m.Id", "v.Id IS NOT NULL"
-        cursor = scan.conn.execute(
-            f"SELECT m.DeviceIdx, m.RecordTypeId, m.Id, m.Timestamp, m.Valid, {rows}, {values} "
-            f"FROM MeterData m LEFT JOIN {source} WHERE m.RecordTypeId IN ({ids}) "
-            "ORDER BY m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id")
-        groups = groupby(cursor, key=itemgetter(0))
-        streams.append([groups, next(groups, None)])
+        queries[family.table] = (f"SELECT m.Id, m.Timestamp, m.Valid, {rows}, {values} FROM MeterData m "
+                                 f"LEFT JOIN {source} WHERE m.DeviceIdx = ? AND m.RecordTypeId = ? "
+                                 "ORDER BY m.Timestamp, m.Id")
     measure_of = scan.measure_of
     midnights: Dict[int, int] = {}
     for device, meter_id, type_name, kind, configs, legacy in meters:
-        by_type: Dict[int, List[Rec]] = {}
-        for stream in streams:
-            groups, head = stream
-            while head is not None and head[0] < device:
-                head = next(groups, None)
-            if head is not None and head[0] == device:
-                for row in head[1]:
-                    by_type.setdefault(row[1], []).append(row[2:])
-                head = next(groups, None)
-            stream[1] = head
         records: Dict[str, List[Rec]] = {}
-        for rtid in sorted(by_type):
-            records.setdefault(measure_of[rtid], []).extend(by_type[rtid])
+        for rtid in types.get(device, ()):
+            measure = measure_of.get(rtid)
+            query = queries.get(MEASURE_TABLE[measure]) if measure is not None else None
+            if measure is not None and query is not None:
+                records.setdefault(measure, []).extend(scan.conn.execute(query, (device, rtid)).fetchall())
         yield MeterView(device, meter_id, type_name, kind, MappingProxyType(configs),
                         MappingProxyType({m: tuple(rs) for m, rs in records.items()}), tz, scan.tolerance,
                         legacy, midnights)
@@ -1507,10 +1512,13 @@ def verify(path: Union[str, "os.PathLike[str]", "Target"], timezone: Optional[st
                 for device, order, finding in item.check(scan):
                     per_meter.setdefault(device, []).append((order, finding))
         present: Dict[int, Set[str]] = {}
-        for device, rtid in conn.execute("SELECT DISTINCT DeviceIdx, RecordTypeId FROM MeterData"):
+        types: Dict[int, List[int]] = {}
+        for device, rtid in conn.execute("SELECT DISTINCT DeviceIdx, RecordTypeId FROM MeterData "
+                                         "ORDER BY DeviceIdx, RecordTypeId"):
             if rtid in scan.measure_of:
                 present.setdefault(device, set()).add(scan.measure_of[rtid])
-        for view in _meter_views(scan, meters, tz):
+                types.setdefault(device, []).append(rtid)
+        for view in _meter_views(scan, meters, types, tz):
             violations.extend(run_rules(view, present.get(view.device_idx, ()), found))
     finally:
         conn.close()
