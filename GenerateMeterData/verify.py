@@ -21,6 +21,7 @@ import datetime as dt
 import inspect
 import math
 import os
+import re
 import sqlite3
 from dataclasses import dataclass, field, replace
 from itertools import accumulate, groupby
@@ -612,6 +613,14 @@ UNTAGGED_CELLS = {family.table: [(key, column) for key in family.keys for column
                                  if _tag(family, key, column) is None] for family in FAMILIES.values()}
 
 
+def _untagged(family: Family, alias: str = "") -> str:
+    """SQL: a row of the family has a value in a cell no tag names."""
+    key_column = family.key_column or "NULL"
+    return "(" + (" OR ".join(f"({alias}{key_column} = {_lit(key)} AND {alias}{column} IS NOT NULL)"
+                              if key is not None else f"{alias}{column} IS NOT NULL"
+                              for key, column in UNTAGGED_CELLS[family.table]) or "0") + ")"
+
+
 @sql_rule("untagged-cells-null", reads=ALL_MEASURES)
 def untagged_cells_null(scan: Scan) -> SqlFindings:
     """A cell that no JSON tag names is NULL (U, I and Angle of the Summ row; F of phases A-C).
@@ -623,13 +632,14 @@ def untagged_cells_null(scan: Scan) -> SqlFindings:
         if not untagged:
             continue
         key_column = family.key_column or "NULL"
-        cells = " OR ".join(f"(v.{key_column} = {_lit(key)} AND v.{column} IS NOT NULL)" if key is not None
-                            else f"v.{column} IS NOT NULL" for key, column in untagged)
         columns = ", ".join(f"v.{column}" for column in family.value_columns)
+        # the quality pivot counts the rows with such cells (``_prepare``): only those records are read
+        source = (f"temp.verify_quality p CROSS JOIN {family.table} v ON v.Id = p.Id AND p.untagged > 0"
+                  if family is QUALITY else f"{family.table} v")
         for row in scan.query(
                 f"SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, v.{key_column}, {columns} "
-                f"FROM {family.table} v JOIN MeterData m ON m.Id = v.Id "
-                f"WHERE m.RecordTypeId IN ({scan.ids(_family_measures(family))}) AND ({cells})"):
+                f"FROM {source} CROSS JOIN MeterData m ON m.Id = v.Id "
+                f"WHERE m.RecordTypeId IN ({scan.ids(_family_measures(family))}) AND {_untagged(family, 'v.')}"):
             for n, (key, column) in enumerate(untagged):
                 found = row[5 + family.value_columns.index(column)]
                 if row[4] == key and found is not None:
@@ -754,30 +764,32 @@ def config_gates_values(scan: Scan) -> SqlFindings:
     energy registers (A-, R+, R-) and in the profile (P-, Q+, Q-).
 
     The device reads only what the config enables; a value there is one no such meter could give."""
+    gated = " OR ".join(f"t.g{n} = 0" for n in range(len(CONFIG_GATES)))
     for family in (ENERGY, POWER):
-        ids = scan.ids(_family_measures(family, GATED_MEASURES))
-        gates = []   # (gate, its column in the family's rows)
-        for n, (flag, energy_prefix, profile_tag) in enumerate(CONFIG_GATES):
-            gates.append((n, flag, _column(family, profile_tag if family is POWER else f"{energy_prefix}0")[1],
-                          energy_prefix, profile_tag))
-        key = f"v.{family.key_column}" if family.key_column else "NULL"
-        keys = f" AND v.{family.key_column} IN ({', '.join(map(_lit, family.keys))})" if family.key_column else ""
-        fired = ", ".join(f"(t.g{n} = 0 AND v.{column} IS NOT NULL) AS f{k}"
-                          for k, (n, _, column, _, _) in enumerate(gates))
-        for row in scan.query(
-                f"SELECT * FROM (SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, {key}, "
-                f"{', '.join(f'v.{column}' for _, _, column, _, _ in gates)}, {fired} "
-                f"FROM {family.table} v JOIN MeterData m ON m.Id = v.Id "
-                f"JOIN temp.verify_meters t ON t.DeviceIdx = m.DeviceIdx "
-                f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({ids}){keys}) "
-                f"WHERE {' OR '.join(f'f{k}' for k in range(len(gates)))}"):
-            for k, (n, flag, _, energy_prefix, profile_tag) in enumerate(gates):
-                if row[5 + len(gates) + k]:
-                    tag = profile_tag if family is POWER else f"{energy_prefix}{row[4]}"
-                    order = family.keys.index(row[4]) if family.key_column else 0
-                    yield row[0], (n, row[1], row[2], row[3], order), Finding(
-                        scan.measure_of[row[1]], row[2], f"{tag} must be NULL (ElConfig {flag} is 0)", None,
-                        row[5 + k])
+        # per gate, the tags it switches off in this family (energy: one per tariff)
+        tags = [[profile_tag] if family is POWER else [f"{energy_prefix}{key}" for key in ENERGY.keys]
+                for _, energy_prefix, profile_tag in CONFIG_GATES]
+        cells = [[_pivoted(family, tag) if family is ENERGY else "v." + _column(family, tag)[1] for tag in gate]
+                 for gate in tags]
+        fired = ", ".join(f"(t.g{n} = 0 AND ({' OR '.join(c + ' IS NOT NULL' for c in gate)})) AS f{n}"
+                          for n, gate in enumerate(cells))
+        source = "temp.verify_energy p ON p.Id = m.Id" if family is ENERGY else f"{family.table} v ON v.Id = m.Id"
+        for row in scan.query(   # the meters with a gate at 0 only, their records by MeterDataRecord
+                f"SELECT * FROM (SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, "
+                f"{', '.join(c for gate in cells for c in gate)}, {fired} FROM temp.verify_meters t "
+                f"CROSS JOIN MeterData m ON m.DeviceIdx = t.DeviceIdx CROSS JOIN {source} "
+                f"WHERE ({gated}) AND m.RecordTypeId IN ({scan.ids(_family_measures(family, GATED_MEASURES))}) "
+                f"AND m.Valid <> 0) WHERE {' OR '.join(f'f{n}' for n in range(len(cells)))}"):
+            at = 4
+            flags = 4 + sum(len(gate) for gate in cells)
+            for n, (flag, _, _) in enumerate(CONFIG_GATES):
+                if row[flags + n]:
+                    for k, tag in enumerate(tags[n]):
+                        if row[at + k] is not None:
+                            yield row[0], (n, row[1], row[2], row[3], k), Finding(
+                                scan.measure_of[row[1]], row[2], f"{tag} must be NULL (ElConfig {flag} is 0)", None,
+                                row[at + k])
+                at += len(tags[n])
 
 
 TARIFF_TAGS = tuple((prefix, f"{prefix}0", tuple(f"{prefix}{t}" for t in ENERGY.keys[1:]))
@@ -1023,16 +1035,35 @@ PHASE_TAGS = {phase: dict({q: f"{q}{phase}" for q in ("U", "I", "P", "Q", "S", "
 PHASE_CHECKS: Dict[str, Tuple[str, Tuple[str, ...]]] = {}
 
 
+def _phase_quantities(alias: str = "") -> Dict[str, str]:
+    """quantity (``PHASE_TAGS``) -> its column in a phase row; one column per quantity, whatever the
+    phase (checked here)."""
+    columns = {quantity: _column(QUALITY, tag)[1] for quantity, tag in PHASE_TAGS["A"].items()}
+    for phase in THREE_PHASES:
+        assert all(_column(QUALITY, tag) == (phase, columns[q]) for q, tag in PHASE_TAGS[phase].items())
+    return {quantity: alias + column for quantity, column in columns.items()}
+
+
+def _phase_prefilter() -> str:
+    """SQL over a row of ElectricQualityValues: it is a phase row where a check of PHASE_CHECKS
+    may hold (whatever the record's validity and meter) -- the records ``_phases`` reads."""
+    quantities = _phase_quantities()
+    checks = []
+    for check, _ in PHASE_CHECKS.values():
+        for quantity in sorted(quantities, key=len, reverse=True):   # kP before P
+            check = re.sub(rf"\b{quantity}\b", quantities[quantity], check)
+        checks.append(f"({check})")
+    return (f"({QUALITY.key_column} IN ({', '.join(map(_lit, THREE_PHASES))}) AND "
+            f"({' OR '.join(checks) or '0'}))")
+
+
 def _phases(scan: Scan, name: str) -> List[Tuple[Tuple[Any, ...], List[Any]]]:
     """The measured phase rows of valid quality records (phases B and C of a single-phase meter
     left out: ``quality-single-phase`` owns them) where the check of rule ``name`` holds:
     ((DeviceIdx, RecordTypeId, Timestamp, Id, phase), [the values it reports]).  One pass over
     ElectricQualityValues for every rule of ``PHASE_CHECKS``, kept in ``scan.cache``."""
     if "phases" not in scan.cache:
-        columns = {quantity: _column(QUALITY, tag)[1] for quantity, tag in PHASE_TAGS["A"].items()}
-        for phase in THREE_PHASES:   # one column per quantity, whatever the phase: checked here
-            assert all(_column(QUALITY, tag) == (phase, columns[q]) for q, tag in PHASE_TAGS[phase].items())
-        named = ", ".join(f"v.{column} AS {quantity}" for quantity, column in columns.items())
+        named = ", ".join(f"{column} AS {quantity}" for quantity, column in _phase_quantities("v.").items())
         phases = ", ".join(map(_lit, THREE_PHASES))
         checks = list(PHASE_CHECKS.items())
         flags = ", ".join(f"({check}) AS c{n}" for n, (_, (check, _)) in enumerate(checks))
@@ -1041,7 +1072,8 @@ def _phases(scan: Scan, name: str) -> List[Tuple[Tuple[Any, ...], List[Any]]]:
         for row in scan.query(
                 f"SELECT * FROM (SELECT h_dev, h_type, h_ts, h_id, h_key, {flags}, {', '.join(values)} FROM ("
                 f"SELECT m.DeviceIdx AS h_dev, m.RecordTypeId AS h_type, m.Timestamp AS h_ts, m.Id AS h_id, "
-                f"v.{QUALITY.key_column} AS h_key, {named} FROM {QUALITY.table} v JOIN MeterData m ON m.Id = v.Id "
+                f"v.{QUALITY.key_column} AS h_key, {named} FROM temp.verify_quality p "
+                f"CROSS JOIN {QUALITY.table} v ON v.Id = p.Id AND p.phased > 0 CROSS JOIN MeterData m ON m.Id = v.Id "
                 f"LEFT JOIN temp.verify_meters t ON t.DeviceIdx = m.DeviceIdx "
                 f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({scan.ids(QUALITY_MEASURES)}) "
                 f"AND (v.{QUALITY.key_column} = {_lit(THREE_PHASES[0])} OR "
@@ -1380,14 +1412,16 @@ def _prepare(conn: sqlite3.Connection, names: NameIndex, tolerance: float) -> Tu
         values = ", ".join(f"t{n}" for n in range(len(PIVOTED[family.table])))
         extra, extra_sql = "", ""
         if family is QUALITY:   # the old tool's all-NULL rows B and C (legacy-convention)
-            extra = ", bc"
+            extra = ", bc, untagged, phased"
             extra_sql = f", sum(CASE WHEN {empty} THEN (CASE {family.key_column} WHEN 'B' THEN 1 WHEN 'C' THEN 16 " \
-                        "ELSE 0 END) ELSE 0 END)"
+                        f"ELSE 0 END) ELSE 0 END), sum(CASE WHEN {_untagged(family)} THEN 1 ELSE 0 END), " \
+                        f"sum(CASE WHEN {_phase_prefilter()} THEN 1 ELSE 0 END)"
         conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
         conn.execute(f"CREATE TEMP TABLE {table} (Id INTEGER PRIMARY KEY, n, count, fcount{extra}, {values})")
         conn.execute(
             f"INSERT INTO temp.{table} SELECT Id, count(*), {_key_count(family)}, {_key_count(family, 'NOT ' + empty)}"
-            f"{extra_sql}, {_pivot(family, PIVOTED[family.table])} FROM {family.table} GROUP BY Id")
+            f"{extra_sql}, {_pivot(family, PIVOTED[family.table])} FROM {family.table} GROUP BY Id",
+            {"qtol": _quality_tolerance(tolerance)} if family is QUALITY else {})
     meters = list(conn.execute(
         "SELECT m.DeviceIdx, m.MeterId, t.Type FROM MeterTable m LEFT JOIN MeterTypes t ON t.Id = m.TypeId "
         "ORDER BY m.DeviceIdx"))
