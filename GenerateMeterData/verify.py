@@ -462,7 +462,7 @@ def valid_1_rows(scan: Scan) -> SqlFindings:
         if family.key_column is None:
             for device, rtid, ts, record_id, count in scan.query(
                     f"SELECT * FROM (SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, "
-                    f"(SELECT count(*) FROM {family.table} v WHERE v.Id = m.Id) AS n FROM MeterData m "
+                    f"(SELECT count(*) FROM {family.table} v WHERE v.Id = m.Id) AS n FROM {METERS} "
                     f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({ids})) WHERE n <> 1"):
                 yield device, (rtid, ts, record_id), Finding(
                     scan.measure_of[rtid], ts, f"Valid = 1 record has {count} {family.table} rows", 1, count)
@@ -483,8 +483,7 @@ def valid_1_rows(scan: Scan) -> SqlFindings:
                 f"SELECT DeviceIdx, RecordTypeId, Timestamp, Id, allowed, required FROM ("
                 f"SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, {allowed_sql} AS allowed, "
                 f"{required_sql} AS required, coalesce(p.fcount, 0) AS fcount "
-                f"FROM MeterData m LEFT JOIN {pivot} p ON p.Id = m.Id "
-                f"LEFT JOIN temp.verify_meters t ON t.DeviceIdx = m.DeviceIdx "
+                f"FROM {METERS} LEFT JOIN {pivot} p ON p.Id = m.Id "
                 f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({ids})) WHERE {wrong}"):
             allowed = [key for n, key in enumerate(family.keys) if allowed_mask >> n & 1]
             required = [key for n, key in enumerate(family.keys) if required_mask >> n & 1]
@@ -709,6 +708,11 @@ def _counter_tags(family: Family) -> List[str]:
 CUMULATIVE_MEASURES = measures(cumulative=True)
 
 
+#: SQL: the records of the meters in MeterTable, read by MeterDataRecord (DeviceIdx first) -- a
+#: rule's records of a few record types without a pass over every header.
+METERS = "temp.verify_meters t CROSS JOIN MeterData m ON m.DeviceIdx = t.DeviceIdx"
+
+
 def _records_sql(scan: Scan, family: Family, names: Iterable[str]) -> str:
     """SQL: the Valid records of some measures that carry rows, as h_dev (DeviceIdx), h_type
     (RecordTypeId), h_ts (Timestamp), h_id (Id) and c0, c1 ... (the tags, ``Family.tags`` order)."""
@@ -720,7 +724,7 @@ def _records_sql(scan: Scan, family: Family, names: Iterable[str]) -> str:
         tags = ", ".join(f"v.{_column(family, tag)[1]} AS c{n}" for n, tag in enumerate(family.tags))
         source = f"{family.table} v ON v.Id = m.Id"
     return (f"SELECT m.DeviceIdx AS h_dev, m.RecordTypeId AS h_type, m.Timestamp AS h_ts, m.Id AS h_id, {tags} "
-            f"FROM MeterData m JOIN {source} WHERE {where}")
+            f"FROM {METERS} CROSS JOIN {source} WHERE {where}")
 
 
 @sql_rule("cumulative-decreases", reads=CUMULATIVE_MEASURES)
@@ -886,6 +890,11 @@ def _profile(view: MeterView) -> Tuple[List[int], List[Rec]]:
 
 
 PERIOD_AT = POS[POWER.table]["cTime"]
+#: A profile slot's energy per tag, power x period (None without either): SQL of the view's power
+#: rows (``_meter_views``), at SLOT_ENERGY_AT after the tags in a slot's record.
+SLOT_ENERGY = {tag: f"CASE WHEN v.{_column(POWER, 'cTime')[1]} <> 0 THEN v.{_column(POWER, tag)[1]} * "
+                    f"v.{_column(POWER, 'cTime')[1]} / 60.0 END" for tag in PROFILE_POWER_TAGS}
+SLOT_ENERGY_AT = {tag: 4 + len(POWER.tags) + n for n, tag in enumerate(SLOT_ENERGY)}
 
 
 def _slot_energies(view: MeterView) -> Dict[str, List[Optional[float]]]:
@@ -894,11 +903,7 @@ def _slot_energies(view: MeterView) -> Dict[str, List[Optional[float]]]:
     found = view.cache.get("slot energies")
     if found is None:
         slots = view.valid(LOAD_PROFILE)
-        periods = [slot[PERIOD_AT] for slot in slots]
-        found = view.cache["slot energies"] = {
-            tag: [None if power is None or not period else power * period / 60
-                  for power, period in zip((slot[POS[POWER.table][tag]] for slot in slots), periods)]
-            for tag in PROFILE_POWER_TAGS}
+        found = view.cache["slot energies"] = {tag: [slot[at] for slot in slots] for tag, at in SLOT_ENERGY_AT.items()}
     return cast("Dict[str, List[Optional[float]]]", found)
 
 
@@ -988,7 +993,7 @@ def moment_register_profile(view: MeterView) -> Iterator[Finding]:
             if on_boundary:
                 high: Optional[float] = low
             elif running is not None and energies[running] is not None:
-                high = low + energies[running]  # type: ignore[operator]
+                high = low + energies[running]
             else:
                 high = None  # the running slot is not stored yet: no upper bound is known
             if total < low - tolerance or (high is not None and total > high + tolerance):
@@ -1445,7 +1450,9 @@ def _prepare(conn: sqlite3.Connection, names: NameIndex, tolerance: float) -> Tu
     for device, _, _ in meters:
         kind = kinds[device]
         electric = configs["ElectricConfig"].get(device)
-        flag = (lambda tag: None if electric is None else getattr(electric[1], CONFIG_TAGS["ElectricConfig"][tag]))
+
+        def flag(tag: str) -> Cell:
+            return None if electric is None else getattr(electric[1], CONFIG_TAGS["ElectricConfig"][tag])
         phases = (3 if kind.phases == 3 else 1) if kind is not None and kind.family == "electric" else None
         rows.append((device, flag("isTrf"), *(flag(tag) for tag, _, _ in CONFIG_GATES),
                      int(device in single), phases, int(device in legacy),
@@ -1468,7 +1475,8 @@ def _meter_views(scan: Scan, meters: List[Tuple[Any, ...]], types: Mapping[int, 
             values = ", ".join(_pivoted(family, tag) for tag in family.tags)
             source, rows = "temp.verify_energy p ON p.Id = m.Id", "coalesce(p.n, 0)"
         else:
-            values = ", ".join(f"v.{_column(family, tag)[1]}" for tag in family.tags)
+            values = ", ".join([f"v.{_column(family, tag)[1]}" for tag in family.tags]
+                               + (list(SLOT_ENERGY.values()) if family is POWER else []))
             source, rows = f"{family.table} v ON v.Id = m.Id", "v.Id IS NOT NULL"
         queries[family.table] = (f"SELECT m.Id, m.Timestamp, m.Valid, {rows}, {values} FROM MeterData m "
                                  f"LEFT JOIN {source} WHERE m.DeviceIdx = ? AND m.RecordTypeId = ? "
