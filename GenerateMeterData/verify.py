@@ -1,18 +1,30 @@
 """Check the invariants of meter.db -- on data this tool generated or on data the device
 collected itself -- and report each violation with meter, table, timestamp, expected vs found.
 
-How it is built:
+How it is built (issue 24: verify at the speed of a read -- SQLite does the row work in C):
 
-- ``MeterView``: one meter's rows, read once and never changed -- its newest config rows and, per
-  measure, its records oldest first.  Rows are named tuples built from ``schema.layout``; rules
-  read values by the device's tag names (``A+0``, ``UA``, ``P+``, ``Pls3``), which layout maps to
-  columns, so a renamed column is a layout change, not a change here.
+- ``_prepare``: one pass of SQLite over each keyed value table pivots a record's rows into one row
+  of ``temp.verify_energy`` / ``temp.verify_quality`` (which row keys it has, in 4-bit counts;
+  the tags the rules read; for quality, which records a per-phase or untagged-cell check may fire
+  on); the meters' newest config values and type facts go to ``temp.verify_meters``.
 - ``RULES``: the registry.  A rule is a name, a docstring (what it checks and why a device's data
-  must obey it) and a function from a view to findings.  A rule reads the view only: no rule
-  depends on another or on the order they run in.  Which rules run on a meter follows from the
-  measures the meter has records of (``Rule.measures``), and those sets come from the measure
-  registry (``schema/measures.py``) and the layout's value tables -- not from name prefixes.
-- ``verify()``: the database-wide rules, then every meter's view through every rule that applies.
+  must obey it) and its check, defined once.  Scope "sql": a rule about a record's own rows (or a
+  record and the one before it) is SQL over whole tables -- the SQL is its definition; Python only
+  words the findings it returns and sorts them per meter in the order the rule states (measure,
+  record, then tag or phase).  Scope "meter": a rule across records (profile vs registers,
+  journals, calendars) is Python over one meter's ``MeterView`` -- its records as plain tuples
+  (``Rec``; values by tag through ``POS``, which layout gives), every family but
+  ElectricQualityValues, read by one query per meter and record type.  No rule depends on another
+  or on the order they run in.  Which rules run on a meter follows from the measures the meter has
+  records of (``Rule.measures``), and those sets come from the measure registry
+  (``schema/measures.py``) and the layout's value tables -- not from name prefixes.
+- ``verify()``: the database-wide rules, then per meter (DeviceIdx order) every rule that applies,
+  in registry order.
+
+Where a record has two rows of one key (a table without its primary key), the pivot holds the
+larger value where the Python rules took the last row's; the row counts still see both.  A
+record's rows are those of its measure's value table (a row of another table under its Id is not
+counted as one of its rows, except by ``valid-0-without-values``).
 """
 from __future__ import annotations
 
@@ -658,6 +670,7 @@ def stamp_on_grid(view: MeterView) -> Iterator[Finding]:
     The device closes these archives at those instants and the APIs select them by date; a
     record off the grid is a day or slot that no query for a date finds."""
     period_at = POS[POWER.table]["cTime"]
+    midnights = view.midnights   # view.midnight's cache, read here directly: a profile has many slots
     for measure in view.present(GRID_MEASURES):
         records = view.all(measure)
         cadence = cadence_of(measure)
@@ -666,7 +679,10 @@ def stamp_on_grid(view: MeterView) -> Iterator[Finding]:
             if cadence == PROFILE:
                 if record[R_VALID] and record[R_ROWS]:
                     period = record[period_at]
-                    if period and (ts - view.midnight(ts)) % (int(period) * 60):
+                    midnight = midnights.get(ts // 900)
+                    if midnight is None:
+                        midnight = view.midnight(ts)
+                    if period and (ts - midnight) % (int(period) * 60):
                         yield Finding(measure, ts, f"not on a {period}-minute boundary")
                 continue
             local = timegrid.local_datetime(ts, view.tz)
@@ -970,13 +986,18 @@ def moment_register_profile(view: MeterView) -> Iterator[Finding]:
     quantities = [(prefix, tag, POS[ENERGY.table][f"{prefix}0"], energy[tag], running_sum[tag], running_nulls[tag])
                   for prefix, tag in zip(ENERGY_PREFIXES, PROFILE_POWER_TAGS)]
     tolerance, count = view.tolerance, len(slots)
+    first_of_day: Dict[int, int] = {}   # midnight -> index of its day's first slot
+    bisect_right = bisect.bisect_right
     for moment in view.valid("ElMomentEnergy"):
         ts = moment[R_TS]
         midnight = view.midnight(ts)
         base = days.get(midnight)
         if base is None:
             continue
-        lo, hi = bisect.bisect_right(ends, midnight), bisect.bisect_right(ends, ts)
+        lo = first_of_day.get(midnight)
+        if lo is None:
+            lo = first_of_day[midnight] = bisect_right(ends, midnight)
+        hi = bisect_right(ends, ts)
         period = slots[lo][PERIOD_AT] if lo < count else None
         if not period:
             continue
@@ -1422,9 +1443,11 @@ def _prepare(conn: sqlite3.Connection, names: NameIndex, tolerance: float) -> Tu
                         f"ELSE 0 END) ELSE 0 END), sum(CASE WHEN {_untagged(family)} THEN 1 ELSE 0 END), " \
                         f"sum(CASE WHEN {_phase_prefilter()} THEN 1 ELSE 0 END)"
         conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
-        conn.execute(f"CREATE TEMP TABLE {table} (Id INTEGER PRIMARY KEY, n, count, fcount{extra}, {values})")
+        # energy: n (rows) for the views, count (keys of every row) for tariff-sum
+        counts, counts_sql = ("n, count, ", f"count(*), {_key_count(family)}, ") if family is ENERGY else ("", "")
+        conn.execute(f"CREATE TEMP TABLE {table} (Id INTEGER PRIMARY KEY, {counts}fcount{extra}, {values})")
         conn.execute(
-            f"INSERT INTO temp.{table} SELECT Id, count(*), {_key_count(family)}, {_key_count(family, 'NOT ' + empty)}"
+            f"INSERT INTO temp.{table} SELECT Id, {counts_sql}{_key_count(family, 'NOT ' + empty)}"
             f"{extra_sql}, {_pivot(family, PIVOTED[family.table])} FROM {family.table} GROUP BY Id",
             {"qtol": _quality_tolerance(tolerance)} if family is QUALITY else {})
     meters = list(conn.execute(
