@@ -219,7 +219,7 @@ def _pivot(family: Family, tags: Sequence[str]) -> str:
     """SQL: some tags, in order, from the rows of one Id (GROUP BY Id)."""
     if family.key_column is None:
         return ", ".join(_column(family, tag)[1] for tag in tags)
-    return ", ".join(f"max(CASE WHEN {family.key_column} = {_lit(key)} THEN {column} END)"
+    return ", ".join(f"max({column}) FILTER (WHERE {family.key_column} = {_lit(key)})"
                      for key, column in (_column(family, tag) for tag in tags))
 
 
