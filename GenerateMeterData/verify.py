@@ -1127,7 +1127,7 @@ def _quality_tolerance(tolerance: float) -> float:
 
 
 PHASE_CHECKS["quality-apparent-power"] = ("abs(S - sqrt(P * P + Q * Q)) > :qtol + 1e-6 * abs(S)",
-                                         ("sqrt(P * P + Q * Q)", "S"))
+                                         ("hypot(P, Q)", "S"))
 
 
 @sql_rule("quality-apparent-power", reads=QUALITY_MEASURES)
@@ -1430,6 +1430,9 @@ def _prepare(conn: sqlite3.Connection, names: NameIndex, tolerance: float) -> Tu
     scan = Scan(conn, measure_of, tolerance)
     for schema in ("main", "temp"):   # the pages a pass reads twice stay in memory (64 MB at most)
         conn.execute(f"PRAGMA {schema}.cache_size = -65536")
+    # hypot: Python's, for the value a finding reports (the check, on every row, is SQLite's sqrt)
+    conn.create_function("hypot", 2, lambda x, y: None if x is None or y is None else math.hypot(x, y),
+                         deterministic=True)
     if not any(name == "sqrt" for (name,) in conn.execute("SELECT name FROM pragma_function_list")):
         conn.create_function("sqrt", 1, lambda x: None if x is None else math.sqrt(x) if x >= 0 else None,
                              deterministic=True)
