@@ -743,6 +743,19 @@ def _records_sql(scan: Scan, family: Family, names: Iterable[str]) -> str:
             f"FROM {METERS} CROSS JOIN {source} WHERE {where}")
 
 
+def _cumulative_sequence(scan: Scan, family: Family) -> str:
+    """A temp table of the family's valid cumulative records with rows (``_records_sql``) in
+    order (DeviceIdx, RecordTypeId, Timestamp, Id), numbered by rowid: a record's previous one
+    is rowid - 1 of its meter and measure.  Made once per scan."""
+    table = f"temp.verify_sequence_{family.table}"
+    if table not in scan.cache:
+        scan.conn.execute(f"DROP TABLE IF EXISTS {table}")
+        scan.conn.execute(f"CREATE TABLE {table} AS {_records_sql(scan, family, CUMULATIVE_MEASURES)} "
+                          "ORDER BY h_dev, h_type, h_ts, h_id")
+        scan.cache[table] = True
+    return table
+
+
 @sql_rule("cumulative-decreases", reads=CUMULATIVE_MEASURES)
 def cumulative_decreases(scan: Scan) -> SqlFindings:
     """An energy register or a pulse counter never decreases from one record to the next.
@@ -753,15 +766,12 @@ def cumulative_decreases(scan: Scan) -> SqlFindings:
         word = "register" if family is ENERGY else "counter"
         tags = _counter_tags(family)
         at = [list(family.tags).index(tag) for tag in tags]
-        # the records in order, numbered by rowid: a record's previous one is rowid - 1 of its meter and measure
-        scan.conn.execute("DROP TABLE IF EXISTS temp.verify_sequence")
-        scan.conn.execute(f"CREATE TEMP TABLE verify_sequence AS {_records_sql(scan, family, CUMULATIVE_MEASURES)} "
-                          "ORDER BY h_dev, h_type, h_ts, h_id")
+        sequence = _cumulative_sequence(scan, family)
         pairs = ", ".join(f"b.c{n}, a.c{n}" for n in at)
         fell = [f"a.c{n} < b.c{n} - :tol" for n in at]
         for row in scan.query(
-                f"SELECT a.h_dev, a.h_type, a.h_ts, a.h_id, {pairs}, {', '.join(fell)} FROM temp.verify_sequence a "
-                "JOIN temp.verify_sequence b ON b.rowid = a.rowid - 1 AND b.h_dev = a.h_dev AND b.h_type = a.h_type "
+                f"SELECT a.h_dev, a.h_type, a.h_ts, a.h_id, {pairs}, {', '.join(fell)} FROM {sequence} a "
+                f"JOIN {sequence} b ON b.rowid = a.rowid - 1 AND b.h_dev = a.h_dev AND b.h_type = a.h_type "
                 f"WHERE {' OR '.join(fell)}", {"tol": scan.tolerance}):
             for k, tag in enumerate(tags):
                 if row[4 + 2 * len(at) + k]:
@@ -872,31 +882,36 @@ def consumption_difference(view: MeterView) -> Iterator[Finding]:
                                   f"{facts.consumption_of} readings", b - a, used)
 
 
-@rule("same-instant", reads=CUMULATIVE_MEASURES)
-def same_instant(view: MeterView) -> Iterator[Finding]:
+@sql_rule("same-instant", reads=CUMULATIVE_MEASURES)
+def same_instant(scan: Scan) -> SqlFindings:
     """Readings of one instant agree between archives: a moment, hour, day or month record of
     registers (counters) stamped at the same time holds the same values.
 
     They are one reading of one register filed in several archives (the 1st's midnight is a
     month, a day, an hour and a moment record); two values for one instant cannot both be true."""
-    by_family: Dict[str, List[str]] = {}
-    for measure in view.present(CUMULATIVE_MEASURES):
-        by_family.setdefault(MEASURE_TABLE[measure], []).append(measure)
-    for table, names in by_family.items():
-        if len(names) < 2:
-            continue
-        tags = [(tag, POS[table][tag]) for tag in _counter_tags(FAMILIES[table])]
-        seen: Dict[int, Tuple[str, Rec]] = {}
-        for measure in names:
-            for record in view.valid(measure):
-                first_measure, first = seen.setdefault(record[R_TS], (measure, record))
-                if first is record:
-                    continue
-                for tag, at in tags:
-                    a, b = first[at], record[at]
-                    if a is not None and b is not None and not _close(a, b, view.tolerance):
-                        yield Finding(measure, record[R_TS], f"{tag} differs from {first_measure} of the same instant",
-                                      a, b)
+    for family in (ENERGY, PULSE):
+        tags = _counter_tags(family)
+        at = [list(family.tags).index(tag) for tag in tags]
+        sequence = _cumulative_sequence(scan, family)
+        ids = scan.ids(_family_measures(family, CUMULATIVE_MEASURES))
+        pairs = ", ".join(f"f.c{n}, a.c{n}" for n in at)
+        differ = [f"abs(f.c{n} - a.c{n}) > :tol + 1e-9 * max(abs(f.c{n}), abs(a.c{n}))" for n in at]
+        # per meter with two such measures or more, each record against the first (measure, then Id)
+        # of its meter's records of that instant
+        for row in scan.query(
+                f"SELECT a.h_dev, a.h_type, a.h_ts, a.h_id, f.h_type, {pairs}, {', '.join(differ)} FROM ("
+                f"SELECT rowid AS k, h_dev, h_ts, first_value(rowid) OVER w AS first FROM {sequence} "
+                f"WHERE h_dev IN (SELECT DeviceIdx FROM MeterData WHERE RecordTypeId IN ({ids}) "
+                f"GROUP BY DeviceIdx HAVING count(DISTINCT RecordTypeId) > 1) "
+                f"WINDOW w AS (PARTITION BY h_dev, h_ts ORDER BY h_type, h_id)) AS x "
+                f"CROSS JOIN {sequence} a ON a.rowid = x.k CROSS JOIN {sequence} f ON f.rowid = x.first "
+                f"WHERE x.k <> x.first AND ({' OR '.join(differ)})", {"tol": scan.tolerance}):
+            for k, tag in enumerate(tags):
+                if row[5 + 2 * len(at) + k]:
+                    first, found = row[5 + 2 * k], row[6 + 2 * k]
+                    yield row[0], (row[1], row[2], row[3], k), Finding(
+                        scan.measure_of[row[1]], row[2],
+                        f"{tag} differs from {scan.measure_of[row[4]]} of the same instant", first, found)
 
 
 def _profile(view: MeterView) -> Tuple[List[int], List[Rec]]:
