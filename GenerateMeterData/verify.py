@@ -1430,6 +1430,10 @@ def digital_moment_follows_journal(view: MeterView) -> Iterator[Finding]:
 
 # ---- running the rules --------------------------------------------------------------------
 VIEW_FAMILIES = tuple(family for family in FAMILIES.values() if family is not QUALITY)
+#: Measures whose records a view holds with some tags only (the others NULL): what the Python
+#: rules read of them (moment-register-profile: the moment registers' totals).  Any other
+#: measure's records hold every tag.
+VIEW_TAGS: Dict[str, FrozenSet[str]] = {"ElMomentEnergy": frozenset(f"{prefix}0" for prefix in ENERGY_PREFIXES)}
 
 
 def _prepare(conn: sqlite3.Connection, names: NameIndex, tolerance: float) -> Tuple[Scan, List[Tuple[Any, ...]]]:
@@ -1511,6 +1515,13 @@ def _meter_views(scan: Scan, meters: List[Tuple[Any, ...]], types: Mapping[int, 
     has records of: one query per meter and record type (MeterDataRecord's order), its rows the
     records as they are (``Rec``), every family but ElectricQualityValues."""
     queries: Dict[str, str] = {}
+    for measure, wanted in VIEW_TAGS.items():   # a measure whose view holds only some tags
+        family = FAMILIES[MEASURE_TABLE[measure]]
+        assert family is ENERGY, "VIEW_TAGS narrows energy measures only"
+        values = ", ".join(_pivoted(family, tag) if tag in wanted else "NULL" for tag in family.tags)
+        queries[measure] = (f"SELECT m.Id, m.Timestamp, m.Valid, coalesce(p.n, 0), {values} FROM MeterData m "
+                            "LEFT JOIN temp.verify_energy p ON p.Id = m.Id WHERE m.DeviceIdx = ? AND "
+                            "m.RecordTypeId = ? ORDER BY m.Timestamp, m.Id")
     for family in VIEW_FAMILIES:
         if family is ENERGY:
             values = ", ".join(_pivoted(family, tag) for tag in family.tags)
@@ -1528,8 +1539,10 @@ def _meter_views(scan: Scan, meters: List[Tuple[Any, ...]], types: Mapping[int, 
         records: Dict[str, List[Rec]] = {}
         for rtid in types.get(device, ()):
             measure = measure_of.get(rtid)
-            query = queries.get(MEASURE_TABLE[measure]) if measure is not None else None
-            if measure is not None and query is not None:
+            if measure is None:
+                continue
+            query = queries.get(measure) or queries.get(MEASURE_TABLE[measure])
+            if query is not None:
                 records.setdefault(measure, []).extend(scan.conn.execute(query, (device, rtid)).fetchall())
         yield MeterView(device, meter_id, type_name, kind, MappingProxyType(configs),
                         MappingProxyType({m: tuple(rs) for m, rs in records.items()}), tz, scan.tolerance,
