@@ -1515,11 +1515,11 @@ def _meter_views(scan: Scan, meters: List[Tuple[Any, ...]], types: Mapping[int, 
     has records of: one query per meter and record type (MeterDataRecord's order), its rows the
     records as they are (``Rec``), every family but ElectricQualityValues."""
     queries: Dict[str, str] = {}
-    for measure, wanted in VIEW_TAGS.items():   # a measure whose view holds only some tags
-        family = FAMILIES[MEASURE_TABLE[measure]]
+    for narrowed, wanted in VIEW_TAGS.items():   # a measure whose view holds only some tags
+        family = FAMILIES[MEASURE_TABLE[narrowed]]
         assert family is ENERGY, "VIEW_TAGS narrows energy measures only"
         values = ", ".join(_pivoted(family, tag) if tag in wanted else "NULL" for tag in family.tags)
-        queries[measure] = (f"SELECT m.Id, m.Timestamp, m.Valid, coalesce(p.n, 0), {values} FROM MeterData m "
+        queries[narrowed] = (f"SELECT m.Id, m.Timestamp, m.Valid, coalesce(p.n, 0), {values} FROM MeterData m "
                             "LEFT JOIN temp.verify_energy p ON p.Id = m.Id WHERE m.DeviceIdx = ? AND "
                             "m.RecordTypeId = ? ORDER BY m.Timestamp, m.Id")
     for family in VIEW_FAMILIES:
