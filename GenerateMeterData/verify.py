@@ -36,7 +36,7 @@ import os
 import re
 import sqlite3
 from dataclasses import dataclass, field, replace
-from itertools import accumulate, groupby
+from itertools import accumulate
 from operator import itemgetter
 from types import MappingProxyType
 from typing import (TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Mapping, NamedTuple,
@@ -47,7 +47,7 @@ from .records.rows import NameIndex
 from .model import timegrid
 from .model.context import check_timezone
 from .schema.layout import (CONFIG_TABLES, CONFIG_TAGS, ENERGY_GATES, ENERGY_QUANTITIES, FAMILIES, MEASURE_TABLE,
-                            ROW_TYPES, TABLE_COLUMNS, VALUE_TABLES, Family, index)
+                            ROW_TYPES, TABLE_COLUMNS, VALUE_TABLES, Family)
 from .schema import contract
 from .schema.measures import ALIASES, ALWAYS_0, DAY, HOUR, MONTH, PROFILE, select
 from .schema.measures import measure as measure_entry
