@@ -1,18 +1,30 @@
 """Check the invariants of meter.db -- on data this tool generated or on data the device
 collected itself -- and report each violation with meter, table, timestamp, expected vs found.
 
-How it is built:
+How it is built (issue 24: verify at the speed of a read -- SQLite does the row work in C):
 
-- ``MeterView``: one meter's rows, read once and never changed -- its newest config rows and, per
-  measure, its records oldest first.  Rows are named tuples built from ``schema.layout``; rules
-  read values by the device's tag names (``A+0``, ``UA``, ``P+``, ``Pls3``), which layout maps to
-  columns, so a renamed column is a layout change, not a change here.
+- ``_prepare``: one pass of SQLite over each keyed value table pivots a record's rows into one row
+  of ``temp.verify_energy`` / ``temp.verify_quality`` (which row keys it has, in 4-bit counts;
+  the tags the rules read; for quality, which records a per-phase or untagged-cell check may fire
+  on); the meters' newest config values and type facts go to ``temp.verify_meters``.
 - ``RULES``: the registry.  A rule is a name, a docstring (what it checks and why a device's data
-  must obey it) and a function from a view to findings.  A rule reads the view only: no rule
-  depends on another or on the order they run in.  Which rules run on a meter follows from the
-  measures the meter has records of (``Rule.measures``), and those sets come from the measure
-  registry (``schema/measures.py``) and the layout's value tables -- not from name prefixes.
-- ``verify()``: the database-wide rules, then every meter's view through every rule that applies.
+  must obey it) and its check, defined once.  Scope "sql": a rule about a record's own rows (or a
+  record and the one before it) is SQL over whole tables -- the SQL is its definition; Python only
+  words the findings it returns and sorts them per meter in the order the rule states (measure,
+  record, then tag or phase).  Scope "meter": a rule across records (profile vs registers,
+  journals, calendars) is Python over one meter's ``MeterView`` -- its records as plain tuples
+  (``Rec``; values by tag through ``POS``, which layout gives), every family but
+  ElectricQualityValues, read by one query per meter and record type.  No rule depends on another
+  or on the order they run in.  Which rules run on a meter follows from the measures the meter has
+  records of (``Rule.measures``), and those sets come from the measure registry
+  (``schema/measures.py``) and the layout's value tables -- not from name prefixes.
+- ``verify()``: the database-wide rules, then per meter (DeviceIdx order) every rule that applies,
+  in registry order.
+
+Where a record has two rows of one key (a table without its primary key), the pivot holds the
+larger value where the Python rules took the last row's; the row counts still see both.  A
+record's rows are those of its measure's value table (a row of another table under its Id is not
+counted as one of its rows, except by ``valid-0-without-values``).
 """
 from __future__ import annotations
 
@@ -21,19 +33,21 @@ import datetime as dt
 import inspect
 import math
 import os
+import re
 import sqlite3
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import accumulate
+from operator import itemgetter
 from types import MappingProxyType
 from typing import (TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Mapping, NamedTuple,
-                    Optional, Sequence, Tuple, TypeVar, Union, cast)
+                    Optional, Sequence, Set, Tuple, TypeVar, Union, cast)
 
 from .errors import SchemaError, VerificationFailed
 from .records.rows import NameIndex
 from .model import timegrid
 from .model.context import check_timezone
 from .schema.layout import (CONFIG_TABLES, CONFIG_TAGS, ENERGY_GATES, ENERGY_QUANTITIES, FAMILIES, MEASURE_TABLE,
-                            ROW_TYPES, TABLE_COLUMNS, VALUE_TABLES, Family, index)
+                            ROW_TYPES, TABLE_COLUMNS, VALUE_TABLES, Family)
 from .schema import contract
 from .schema.measures import ALIASES, ALWAYS_0, DAY, HOUR, MONTH, PROFILE, select
 from .schema.measures import measure as measure_entry
@@ -77,12 +91,6 @@ def _tag(family: Family, key: object, column: str) -> Optional[str]:
 
 _TAG_OF: Dict[str, Dict[Tuple[object, str], str]] = {
     family.table: {(key, family.value_columns[position]): tag for tag, (key, position) in family.tags.items()}
-    for family in FAMILIES.values()}
-# tag -> (row key, position of its column in the row): looked up once by column name in layout's
-# TABLE_COLUMNS, so Record.value reads a named row without getattr per cell (verify's hot path)
-_TAG_CELLS: Dict[str, Dict[str, Tuple[object, int]]] = {
-    family.table: {tag: (key, index(family.table, family.value_columns[position]))
-                   for tag, (key, position) in family.tags.items()}
     for family in FAMILIES.values()}
 ENERGY, QUALITY, POWER, PULSE, DIGITAL, JOURNAL = (FAMILIES[t] for t in (
     "ElectricEnergyValues", "ElectricQualityValues", "ElectricPowerValues", "PulseValues",
@@ -146,52 +154,97 @@ def _close(a: Optional[float], b: Optional[float], tolerance: float) -> bool:
     return abs(a - b) <= tolerance + 1e-9 * max(abs(a), abs(b))
 
 
-# ---- the per-meter view -------------------------------------------------------------------
-class Record:
-    """One MeterData header of a meter and its value rows (named tuples), values read by tag."""
+# ---- what the rules read ------------------------------------------------------------------
+# A record is a plain tuple: (Id, Timestamp, Valid, number of rows in its value table, then the
+# values of its family's tags in ``Family.tags`` order) -- one row per MeterData header, the rows
+# of a keyed table (tariffs, phases) pivoted by SQLite into it.  ``POS`` says where a tag is.
+R_ID, R_TS, R_VALID, R_ROWS = 0, 1, 2, 3
+Rec = Tuple[Any, ...]
+POS: Dict[str, Dict[str, int]] = {family.table: {tag: 4 + n for n, tag in enumerate(family.tags)}
+                                  for family in FAMILIES.values()}
 
-    __slots__ = ("measure", "id", "ts", "valid", "rows", "family", "_by_key", "_cells")
 
-    def __init__(self, measure: str, record_id: int, ts: int, valid: int, rows: Tuple[Row, ...]) -> None:
-        self.measure, self.id, self.ts, self.valid, self.rows = measure, record_id, ts, valid, rows
-        self.family: Family = FAMILIES[MEASURE_TABLE[measure]]
-        self._cells = _TAG_CELLS[self.family.table]
-        key = self.family.key_column
-        self._by_key = {getattr(row, key) if key else None: row for row in rows}
+def _column(family: Family, tag: str) -> Tuple[object, str]:
+    """(row key, column) of a tag."""
+    key, position = family.tags[tag]
+    return key, family.value_columns[position]
 
-    def keys(self) -> List[object]:
-        """Row keys present (tariffs, phases; ``[None]`` for a one-row record)."""
-        key = self.family.key_column
-        return [getattr(row, key) if key else None for row in self.rows]
 
-    def value(self, tag: str) -> Cell:
-        """The value of a tag (``A+0``, ``UB``, ``P+``, ``Pls3``, ``event``); None when absent."""
-        key, position = self._cells[tag]
-        row = self._by_key.get(key)
-        return None if row is None else row[position]
+def _lit(value: object) -> str:
+    """A row key as an SQL literal (a key comes from layout, never from the database)."""
+    return f"'{value}'" if isinstance(value, str) else str(value)
 
-    def cell(self, key: object, column: str) -> Cell:
-        """The value of one cell by row key and column name (for cells no tag names)."""
-        row = self._by_key.get(key)
-        return None if row is None else getattr(row, column)
 
-    def has(self, key: object) -> bool:
-        """Whether the row with this key exists."""
-        return key in self._by_key
+def _key_count(family: Family, when: str = "") -> str:
+    """SQL aggregate: the rows of one Id counted per row key, 4 bits per key (key n: bits 4n..4n+3;
+    a key the family does not have: bits 40 and up) -- which keys a record has, and whether twice.
+    ``when``: count only rows where it holds."""
+    cases = " ".join(f"WHEN {_lit(key)} THEN {1 << 4 * n}" for n, key in enumerate(family.keys))
+    bit = f"(CASE {family.key_column} {cases} ELSE {UNKNOWN_KEY} END)"
+    return f"sum(CASE WHEN {when} THEN {bit} ELSE 0 END)" if when else f"sum({bit})"
+
+
+UNKNOWN_KEY = 1 << 40
+
+
+def _has(counts: str, family: Family, key: object) -> str:
+    """SQL: whether the key counts (``_key_count``) hold a row of ``key``."""
+    return f"(({counts} >> {4 * family.keys.index(key)}) & 15) > 0"
+
+
+def _mask(keys: Iterable[object], family: Family) -> int:
+    """Keys as a bit set, one bit per key (key n: bit n)."""
+    return sum(1 << family.keys.index(key) for key in keys)
+
+
+def _all_null(family: Family, alias: str = "") -> str:
+    """SQL: every value cell of a row is NULL."""
+    return "(" + " AND ".join(f"{alias}{column} IS NULL" for column in family.value_columns) + ")"
+
+
+#: The tags pivoted into ``temp.verify_energy`` / ``temp.verify_quality`` (``_prepare``): column
+#: t<n> holds the n-th.  Every energy tag (rules and views read them); of quality what the
+#: record-wide rules read.
+PIVOTED: Dict[str, Tuple[str, ...]] = {
+    "ElectricEnergyValues": tuple(FAMILIES["ElectricEnergyValues"].tags),
+    "ElectricQualityValues": ("PA", "PB", "PC", "PS", "QA", "QB", "QC", "QS", "Freq")}
+
+
+def _pivoted(family: Family, tag: str, alias: str = "p") -> str:
+    """SQL: the pivot column of a tag."""
+    return f"{alias}.t{PIVOTED[family.table].index(tag)}"
+
+
+def _pivot(family: Family, tags: Sequence[str]) -> str:
+    """SQL: some tags, in order, from the rows of one Id (GROUP BY Id)."""
+    if family.key_column is None:
+        return ", ".join(_column(family, tag)[1] for tag in tags)
+    return ", ".join(f"max({column}) FILTER (WHERE {family.key_column} = {_lit(key)})"
+                     for key, column in (_column(family, tag) for tag in tags))
+
+
+def _channel_tags(family: Family) -> List[str]:
+    """Channel tags of a pulse or digital family, channel 1 first."""
+    return [tag for tag, (_, index) in sorted(family.tags.items(), key=lambda item: item[1][1])
+            if tag != "Channels"]
 
 
 @dataclass(frozen=True)
 class MeterView:
-    """Everything verify knows about one meter, read once; rules only read it."""
+    """What the Python rules know about one meter, read once; rules only read it.  It holds every
+    value family but ElectricQualityValues, whose rules all run in SQLite (``SqlRule``)."""
 
     device_idx: int
     meter_id: Optional[int]
     type_name: Optional[str]
     kind: Optional[MeterKind]
     configs: Mapping[str, Optional[Row]]            # config table -> newest row (named tuple)
-    records: Mapping[str, Tuple[Record, ...]]        # measure -> every record, oldest first
+    records: Mapping[str, Tuple[Rec, ...]]           # measure -> every record, oldest first
     tz: dt.tzinfo
     tolerance: float
+    legacy_rows: Optional[str] = None                # _legacy_rows, found by SQL
+    midnights: Dict[int, int] = field(default_factory=dict, compare=False)
+    cache: Dict[str, Any] = field(default_factory=dict, compare=False)   # what several rules derive alike
 
     def config(self, tag: str, table: str = "ElectricConfig") -> Cell:
         """A config value by its tag (``isTrf``, ``cArrays``, ``chnl`` ...); None without a config row."""
@@ -202,27 +255,41 @@ class MeterView:
         """The measures among ``names`` this meter has records of (RecordTypeId order)."""
         return [measure for measure in self.records if measure in names]
 
-    def all(self, measure: str) -> Tuple[Record, ...]:
+    def all(self, measure: str) -> Tuple[Rec, ...]:
         """Every record of a measure, Valid or not, oldest first."""
         return self.records.get(measure, ())
 
-    def valid(self, measure: str) -> List[Record]:
+    def valid(self, measure: str) -> List[Rec]:
         """Valid = 1 records of a measure that carry rows, oldest first."""
-        return [r for r in self.records.get(measure, ()) if r.valid and r.rows]
+        found = self.cache.get(measure)
+        if found is None:
+            found = self.cache[measure] = [r for r in self.records.get(measure, ()) if r[R_VALID] and r[R_ROWS]]
+        return list(found)
 
-    def by_ts(self, measure: str) -> Dict[int, Record]:
+    def by_ts(self, measure: str) -> Dict[int, Rec]:
         """Valid records of a measure by timestamp."""
-        return {r.ts: r for r in self.valid(measure)}
+        return {r[R_TS]: r for r in self.valid(measure)}
 
     def midnight(self, ts: int) -> int:
-        """Local midnight of the day ``ts`` falls in."""
-        return timegrid.local_midnight(timegrid.local_datetime(ts, self.tz).date(), self.tz)
+        """Local midnight of the day ``ts`` falls in.  Every time zone's offset is a multiple of
+        15 minutes, so all instants of one 15-minute UTC block share their local day."""
+        block = ts // 900
+        found = self.midnights.get(block)
+        if found is None:
+            found = self.midnights[block] = timegrid.local_midnight(
+                timegrid.local_datetime(ts, self.tz).date(), self.tz)
+        return found
 
     def next_stamp(self, ts: int, cadence: Optional[str]) -> int:
         """The day's or month's following local midnight."""
         day = timegrid.local_datetime(ts, self.tz).date()
         following = timegrid.add_months(day, 1) if cadence == MONTH else day + dt.timedelta(days=1)
         return timegrid.local_midnight(following, self.tz)
+
+
+def value(record: Rec, family: Family, tag: str) -> Cell:
+    """The value of a tag (``A+0``, ``UB``, ``P+``, ``Pls3``, ``event``) of a record."""
+    return record[POS[family.table][tag]]
 
 
 @dataclass(frozen=True)
@@ -238,16 +305,40 @@ class DatabaseView:
         return self.names.record_type_names.get(record_type_id, str(record_type_id))
 
 
+@dataclass
+class Scan:
+    """The database as the SQL rules read it: the connection, which RecordTypeIds are which
+    measure, and per meter its newest config values and type in ``temp.verify_meters``
+    (DeviceIdx, trf, the gates' flags g0.., single, phases, legacy).  Pivoted value rows are in
+    ``temp.verify_energy`` and ``temp.verify_quality`` (``_scan``)."""
+
+    conn: sqlite3.Connection
+    measure_of: Dict[int, str]                       # RecordTypeId -> value measure
+    tolerance: float
+    cache: Dict[str, Any] = field(default_factory=dict)   # what several rules read in one pass
+
+    def ids(self, names: Iterable[str]) -> str:
+        """The RecordTypeIds of some measures, as an SQL list."""
+        wanted = set(names)
+        return ", ".join(str(rtid) for rtid, name in self.measure_of.items() if name in wanted) or "NULL"
+
+    def query(self, sql: str, params: Any = ()) -> Iterator[Tuple[Any, ...]]:
+        return iter(self.conn.execute(sql, params))
+
+
 # ---- the registry -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Rule:
     """One invariant: ``check`` maps a view to findings; ``measures`` are the measures it reads
-    (it runs on a meter holding records of any of them)."""
+    (it runs on a meter holding records of any of them).  Scope "meter": a function of one
+    meter's ``MeterView``; "sql": one pass of SQLite over whole tables (``Scan``) yielding
+    (DeviceIdx, order, Finding), the order that of the findings within one meter; "database":
+    violations of the file as a whole."""
 
     name: str
-    scope: str                      # "meter" or "database"
+    scope: str                      # "meter", "sql" or "database"
     measures: FrozenSet[str]
-    check: Callable[..., Iterable[Any]]   # a view -> Findings (meter) or Violations (database)
+    check: Callable[..., Iterable[Any]]
 
     @property
     def doc(self) -> str:
@@ -259,9 +350,9 @@ class Rule:
         """What the rule checks: the docstring's first paragraph, on one line."""
         return " ".join(self.doc.split("\n\n", 1)[0].split())
 
-    def applies_to(self, view: MeterView) -> bool:
-        """Whether the meter has records this rule reads."""
-        return any(view.records.get(m) for m in self.measures)
+    def applies_to(self, present: Iterable[str]) -> bool:
+        """Whether a meter with records of these measures has records this rule reads."""
+        return not self.measures.isdisjoint(present)
 
 
 RULES: Dict[str, Rule] = {}
@@ -280,6 +371,14 @@ def rule(name: str, reads: Iterable[str] = (), scope: str = "meter") -> Callable
         RULES[name] = Rule(name, scope, frozenset(reads), check)
         return check
     return register
+
+
+def sql_rule(name: str, reads: Iterable[str]) -> Callable[[RuleCheck], RuleCheck]:
+    """Register a rule run by SQLite over whole tables (scope "sql")."""
+    return rule(name, reads, scope="sql")
+
+
+SqlFindings = Iterator[Tuple[int, Tuple[Any, ...], Finding]]
 
 
 # ---- database rules -----------------------------------------------------------------------
@@ -341,21 +440,26 @@ def retention_holds_records(db: DatabaseView) -> Iterator[Violation]:
 ALL_MEASURES = frozenset(VALUE_MEASURES)
 
 
-@rule("valid-0-without-values", reads=ALL_MEASURES)
-def valid_0_without_values(view: MeterView) -> Iterator[Finding]:
+def _family_measures(family: Family, names: Iterable[str] = ALL_MEASURES) -> FrozenSet[str]:
+    return frozenset(name for name in names if MEASURE_TABLE[name] == family.table)
+
+
+@sql_rule("valid-0-without-values", reads=ALL_MEASURES)
+def valid_0_without_values(scan: Scan) -> SqlFindings:
     """A Valid = 0 header has no value rows.
 
     Valid = 0 is how the device records a reading it could not take; the data API reports such
     a record as invalid and ignores its values, so values under it are a contradiction."""
-    for measure in view.present(ALL_MEASURES):
-        records = view.all(measure)
-        for record in records:
-            if not record.valid and record.rows:
-                yield Finding(measure, record.ts, "Valid = 0 header has child rows", 0, len(record.rows))
+    rows = " + ".join(f"(SELECT count(*) FROM {table} v WHERE v.Id = m.Id)" for table in VALUE_TABLES)
+    for device, rtid, ts, record_id, count in scan.query(
+            f"SELECT * FROM (SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, {rows} AS n FROM MeterData m "
+            f"WHERE m.Valid = 0 AND m.RecordTypeId IN ({scan.ids(ALL_MEASURES)})) WHERE n > 0"):
+        yield device, (rtid, ts, record_id), Finding(scan.measure_of[rtid], ts, "Valid = 0 header has child rows",
+                                                     0, count)
 
 
-@rule("valid-1-rows", reads=ALL_MEASURES)
-def valid_1_rows(view: MeterView) -> Iterator[Finding]:
+@sql_rule("valid-1-rows", reads=ALL_MEASURES)
+def valid_1_rows(scan: Scan) -> SqlFindings:
     """A Valid = 1 record has the rows its value table defines for this meter, each once.
 
     Energy: tariff 0, with tariffs 1-4 only when ElConfig.Tariff = 1 (a tariff the meter did not
@@ -365,76 +469,75 @@ def valid_1_rows(view: MeterView) -> Iterator[Finding]:
     APIs build a reading's tags from these rows, so a missing or extra row is a tag that is
     missing or has two values.  (A row whose values are all NULL is not counted here: that is
     ``no-all-null-rows``.)"""
-    tariff_unit = view.config("isTrf")
-    phases = _expected_phases(view)
-    for measure in view.present(ALL_MEASURES):
-        records = view.all(measure)
-        for record in records:
-            if not record.valid:
-                continue
-            family = record.family
-            empty = _all_null_rows(record)
-            found = [key for key in record.keys() if key not in empty]
-            if family.key_column is None:
-                if found != [None]:
-                    yield Finding(measure, record.ts, f"Valid = 1 record has {len(found)} {family.table} rows",
-                                  1, len(found))
-                continue
-            allowed: Tuple[object, ...]
-            required: Tuple[object, ...]
-            if family is ENERGY:
-                allowed, required = ((0,), (0,)) if tariff_unit == 0 else (family.keys, (0,))
-            elif family is QUALITY and phases is not None:
-                # values on B/C of one phase: quality-single-phase; no Summ: a meter without totals
-                allowed, required = family.keys, tuple(p for p in phases if p != "Summ")
-            else:
-                allowed, required = family.keys, ()
-            if len(set(found)) != len(found) or not set(required) <= set(found) or not set(found) <= set(allowed):
-                expected = list(required) if required == allowed else f"{list(required)} .. {list(allowed)}"
-                yield Finding(measure, record.ts, f"Valid = 1 record's {family.key_column} rows are not "
-                              f"those of its table", expected, sorted(found, key=str))
+    for family in FAMILIES.values():
+        ids = scan.ids(_family_measures(family))
+        if family.key_column is None:
+            for device, rtid, ts, record_id, count in scan.query(
+                    f"SELECT * FROM (SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, "
+                    f"(SELECT count(*) FROM {family.table} v WHERE v.Id = m.Id) AS n FROM {METERS} "
+                    f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({ids})) WHERE n <> 1"):
+                yield device, (rtid, ts, record_id), Finding(
+                    scan.measure_of[rtid], ts, f"Valid = 1 record has {count} {family.table} rows", 1, count)
+            continue
+        everything = _mask(family.keys, family)
+        if family is ENERGY:   # tariff 0 only without a tariff unit
+            allowed_sql, required_sql = f"CASE WHEN t.trf = 0 THEN 1 ELSE {everything} END", "1"
+        else:                  # quality: the meter's phases (none required on a type not known)
+            allowed_sql = str(everything)
+            required_sql = (f"CASE t.phases WHEN 3 THEN {_mask(('A', 'B', 'C'), family)} "
+                            f"WHEN 1 THEN {_mask(('A',), family)} ELSE 0 END")
+        pivot = "temp.verify_energy" if family is ENERGY else "temp.verify_quality"
+        found_keys = [f"((fcount >> {4 * n}) & 15)" for n in range(len(family.keys))]
+        wrong = " OR ".join([f"fcount >= {UNKNOWN_KEY}"] + [f"{k} > 1" for k in found_keys]
+                            + [f"((required >> {n}) & 1 AND {k} = 0)" for n, k in enumerate(found_keys)]
+                            + [f"((allowed >> {n}) & 1 = 0 AND {k} > 0)" for n, k in enumerate(found_keys)])
+        for device, rtid, ts, record_id, allowed_mask, required_mask in scan.query(
+                f"SELECT DeviceIdx, RecordTypeId, Timestamp, Id, allowed, required FROM ("
+                f"SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, {allowed_sql} AS allowed, "
+                f"{required_sql} AS required, coalesce(p.fcount, 0) AS fcount "
+                f"FROM {METERS} LEFT JOIN {pivot} p ON p.Id = m.Id "
+                f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({ids})) WHERE {wrong}"):
+            allowed = [key for n, key in enumerate(family.keys) if allowed_mask >> n & 1]
+            required = [key for n, key in enumerate(family.keys) if required_mask >> n & 1]
+            found = [row[0] for row in scan.query(
+                f"SELECT {family.key_column} FROM {family.table} WHERE Id = ? AND NOT {_all_null(family)}",
+                (record_id,))]
+            expected = list(required) if required == allowed else f"{list(required)} .. {list(allowed)}"
+            yield device, (rtid, ts, record_id), Finding(
+                scan.measure_of[rtid], ts, f"Valid = 1 record's {family.key_column} rows are not those of its table",
+                expected, sorted(found, key=str))
 
 
-def _expected_phases(view: MeterView) -> Optional[Tuple[str, ...]]:
-    """The quality rows a meter of this type writes (None: type unknown)."""
-    if view.kind is None or view.kind.family != "electric":
-        return None
-    return QUALITY.keys if view.kind.phases == 3 else ("A", "Summ")
-
-
-def _all_null_rows(record: Record) -> List[object]:
-    """Keys of a record's keyed rows whose value cells are all NULL."""
-    family = record.family
-    if family.key_column is None:
-        return []
-    return [row[1] for row in record.rows if all(value is None for value in row[2:])]
+LOAD_PROFILE = "ElArr1ConsPower"
 
 
 def _legacy_arrays(view: MeterView) -> Optional[str]:
     """The old tool's config (contract.LEGACY_CONVENTION): IntervalPowerArrays holding the
     profile's period -- what it says, None when the config is not that."""
     arrays = view.config("cArrays")
-    periods = {slot.value("cTime") for slot in view.valid(LOAD_PROFILE)}
+    period = POS[POWER.table]["cTime"]
+    periods = {slot[period] for slot in view.valid(LOAD_PROFILE)}
     if isinstance(arrays, int) and arrays > contract.PROFILE_ARRAYS and periods <= {arrays}:
         return f"IntervalPowerArrays = {arrays} = the profile's Period"
     return None
 
 
-def _legacy_rows(view: MeterView) -> Optional[str]:
-    """The old tool's single-phase rows (contract.LEGACY_CONVENTION): every quality record with
-    all-NULL rows B and C -- what it says, None when the meter's records are not that."""
-    if view.kind is None or view.kind.phases != 1:
-        return None
-    quality = [r for m in view.present(QUALITY_MEASURES) for r in view.valid(m)]
-    if quality and all({"B", "C"} <= set(_all_null_rows(r)) for r in quality):
-        return f"all-NULL rows B and C in {len(quality)} quality records"
-    return None
+def _legacy_rows(conn: sqlite3.Connection, measure_ids: str, single_phase: Iterable[int]) -> Dict[int, str]:
+    """The old tool's single-phase rows (contract.LEGACY_CONVENTION): meters (DeviceIdx) of a
+    single-phase type whose every quality record has all-NULL rows B and C -- what it says."""
+    meters = ", ".join(map(str, single_phase))
+    if not meters:
+        return {}
+    return {device: f"all-NULL rows B and C in {records} quality records" for device, records, legacy in conn.execute(
+        f"SELECT m.DeviceIdx, count(*), sum((q.bc & 15) > 0 AND (q.bc >> 4) > 0) FROM MeterData m JOIN temp.verify_quality q ON q.Id = m.Id "
+        f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({measure_ids}) AND m.DeviceIdx IN ({meters}) "
+        "GROUP BY m.DeviceIdx") if records and records == legacy}
 
 
 def legacy_convention(view: MeterView) -> List[str]:
     """What of the old tool's convention this meter's rows follow (``_legacy_arrays``,
     ``_legacy_rows``); empty for a meter written as the device writes."""
-    return [found for found in (_legacy_arrays(view), _legacy_rows(view)) if found]
+    return [found for found in (_legacy_arrays(view), view.legacy_rows) if found]
 
 
 @rule("legacy-convention", reads=ALL_MEASURES)
@@ -453,79 +556,107 @@ def legacy_convention_rule(view: MeterView) -> Iterator[Finding]:
                       + " (" + "; ".join(found) + "), not the device's", None, None)
 
 
-@rule("no-all-null-rows", reads=ALL_MEASURES)
-def no_all_null_rows(view: MeterView) -> Iterator[Finding]:
+@sql_rule("no-all-null-rows", reads=ALL_MEASURES)
+def no_all_null_rows(scan: Scan) -> SqlFindings:
     """No tariff or phase row has all its values NULL.
 
     The device's data API leaves out a row whose values are all null (schema/contract.py,
     ``no-all-null-rows``); such a row is data no device writes.  (A meter whose every
     single-phase record has them is reported once, as ``legacy-convention``.)"""
-    legacy_rows = _legacy_rows(view) is not None
-    for measure in view.present(ALL_MEASURES):
-        for record in view.valid(measure):
-            empty = _all_null_rows(record)
-            if legacy_rows and record.family is QUALITY:
-                empty = [key for key in empty if key not in ("B", "C")]
-            for key in empty:
-                yield Finding(measure, record.ts, f"{record.family.key_column} {key} row has only NULL values",
-                              "no row", "all NULL")
+    for family in FAMILIES.values():
+        if family.key_column is None:
+            continue
+        legacy = " AND NOT (t.legacy AND v.Phase IN ('B', 'C'))" if family is QUALITY else ""
+        for device, rtid, ts, record_id, key in scan.query(
+                f"SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, v.{family.key_column} "
+                f"FROM {family.table} v JOIN MeterData m ON m.Id = v.Id "
+                f"LEFT JOIN temp.verify_meters t ON t.DeviceIdx = m.DeviceIdx "
+                f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({scan.ids(_family_measures(family))}) "
+                f"AND {_all_null(family, 'v.')}{legacy}"):
+            yield device, (rtid, ts, record_id, key), Finding(
+                scan.measure_of[rtid], ts, f"{family.key_column} {key} row has only NULL values", "no row", "all NULL")
 
 
-@rule("device-defaults", reads=ALL_MEASURES)
-def device_defaults(view: MeterView) -> Iterator[Finding]:
+@sql_rule("device-defaults", reads=ALL_MEASURES)
+def device_defaults(scan: Scan) -> SqlFindings:
     """Cells the device never leaves NULL are not NULL: profile Period, isPart, isOvfl,
     isSummer; the config's Serial, Model, IntervalPowerArrays and flags; a journal's Event;
     digital channels up to the channel count.
 
     The device stores a null the meter gave there as 0 ('' for text) (schema/contract.py,
     ``device-defaults``)."""
+    tables = list(contract.DEVICE_DEFAULTS)
     for table, columns in contract.DEVICE_DEFAULTS.items():
-        if table in CONFIG_TABLES:
-            row = view.configs.get(table)
-            for column in columns:
-                if row is not None and getattr(row, column) is None:
-                    yield Finding(table, row.Timestamp, f"{column} is NULL", columns[column], None)
-    checks = {table: list(contract.DEVICE_DEFAULTS[table].items()) for table in (POWER.table, JOURNAL.table)}
-    for measure in view.present(ALL_MEASURES):
-        records = view.valid(measure)
-        if not records:
-            continue
-        family = records[0].family
-        if family.table in checks:
-            for record in records:
-                row = record.rows[0]
-                for column, default in checks[family.table]:
-                    if getattr(row, column) is None:
-                        yield Finding(measure, record.ts, f"{column} is NULL", default, None)
-        elif family is DIGITAL:
-            for record in records:
-                count = record.value("Channels")
-                if isinstance(count, int) and any(record.value(f"Chnl{i}") is None for i in range(1, count + 1)):
-                    yield Finding(measure, record.ts, "a channel within Channels is NULL",
-                                  contract.DIGITAL_NULL_CHANNEL, None)
+        if table in CONFIG_TABLES:   # the newest config row of each meter
+            names = list(columns)
+            for row in scan.query(
+                    f"SELECT c.DeviceIdx, c.Timestamp, {', '.join('c.' + name for name in names)} FROM {table} c "
+                    f"JOIN temp.verify_meters t ON t.DeviceIdx = c.DeviceIdx AND t.{table} = c.rowid "
+                    f"WHERE {' OR '.join(f'c.{name} IS NULL' for name in names)}"):
+                for n, name in enumerate(names):
+                    if row[2 + n] is None:
+                        yield row[0], (0, tables.index(table), n), Finding(table, row[1], f"{name} is NULL",
+                                                                            columns[name], None)
+    for family in (POWER, JOURNAL):
+        names = list(contract.DEVICE_DEFAULTS[family.table])
+        for row in scan.query(
+                f"SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, {', '.join('v.' + n for n in names)} "
+                f"FROM {family.table} v JOIN MeterData m ON m.Id = v.Id "
+                f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({scan.ids(_family_measures(family))}) "
+                f"AND ({' OR '.join(f'v.{name} IS NULL' for name in names)})"):
+            for n, name in enumerate(names):
+                if row[4 + n] is None:
+                    yield row[0], (1, row[1], row[2], row[3], n), Finding(
+                        scan.measure_of[row[1]], row[2], f"{name} is NULL", contract.DEVICE_DEFAULTS[family.table][name],
+                        None)
+    count = _column(DIGITAL, "Channels")[1]
+    channels = [_column(DIGITAL, tag)[1] for tag in _channel_tags(DIGITAL)]
+    within = " OR ".join(f"(v.{count} >= {n} AND v.{column} IS NULL)" for n, column in enumerate(channels, start=1))
+    for device, rtid, ts, record_id in scan.query(
+            f"SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id FROM {DIGITAL.table} v JOIN MeterData m "
+            f"ON m.Id = v.Id WHERE m.Valid <> 0 AND m.RecordTypeId IN ({scan.ids(_family_measures(DIGITAL))}) "
+            f"AND typeof(v.{count}) = 'integer' AND ({within})"):
+        yield device, (1, rtid, ts, record_id, 0), Finding(scan.measure_of[rtid], ts, "a channel within Channels is NULL",
+                                                           contract.DIGITAL_NULL_CHANNEL, None)
 
 
 UNTAGGED_CELLS = {family.table: [(key, column) for key in family.keys for column in family.value_columns
                                  if _tag(family, key, column) is None] for family in FAMILIES.values()}
 
 
-@rule("untagged-cells-null", reads=ALL_MEASURES)
-def untagged_cells_null(view: MeterView) -> Iterator[Finding]:
+def _untagged(family: Family, alias: str = "") -> str:
+    """SQL: a row of the family has a value in a cell no tag names."""
+    key_column = family.key_column or "NULL"
+    return "(" + (" OR ".join(f"({alias}{key_column} = {_lit(key)} AND {alias}{column} IS NOT NULL)"
+                              if key is not None else f"{alias}{column} IS NOT NULL"
+                              for key, column in UNTAGGED_CELLS[family.table]) or "0") + ")"
+
+
+@sql_rule("untagged-cells-null", reads=ALL_MEASURES)
+def untagged_cells_null(scan: Scan) -> SqlFindings:
     """A cell that no JSON tag names is NULL (U, I and Angle of the Summ row; F of phases A-C).
 
     The device's APIs read and write values only through tags; a cell without a tag is one the
     device never fills, so a value there is not something a real meter reported."""
-    for measure in view.present(ALL_MEASURES):
-        records = view.all(measure)
-        untagged = UNTAGGED_CELLS[MEASURE_TABLE[measure]]
+    for family in FAMILIES.values():
+        untagged = UNTAGGED_CELLS[family.table]
         if not untagged:
             continue
-        for record in records:
-            for key, column in untagged:
-                value = record.cell(key, column)
-                if value is not None:
+        key_column = family.key_column or "NULL"
+        columns = ", ".join(f"v.{column}" for column in family.value_columns)
+        # the quality pivot counts the rows with such cells (``_prepare``): only those records are read
+        source = (f"temp.verify_quality p CROSS JOIN {family.table} v ON v.Id = p.Id AND p.untagged > 0"
+                  if family is QUALITY else f"{family.table} v")
+        for row in scan.query(
+                f"SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, v.{key_column}, {columns} "
+                f"FROM {source} CROSS JOIN MeterData m ON m.Id = v.Id "
+                f"WHERE m.RecordTypeId IN ({scan.ids(_family_measures(family))}) AND {_untagged(family, 'v.')}"):
+            for n, (key, column) in enumerate(untagged):
+                found = row[5 + family.value_columns.index(column)]
+                if row[4] == key and found is not None:
                     label = f"{column} of {key}" if key is not None else column
-                    yield Finding(measure, record.ts, f"{label} has no tag and must be NULL", None, value)
+                    yield row[0], (row[1], row[2], row[3], n), Finding(
+                        scan.measure_of[row[1]], row[2], f"{label} has no tag and must be NULL", None, found)
 
 
 GRID_MEASURES = measures(cadence=(DAY, MONTH, HOUR, PROFILE))
@@ -538,11 +669,22 @@ def stamp_on_grid(view: MeterView) -> Iterator[Finding]:
 
     The device closes these archives at those instants and the APIs select them by date; a
     record off the grid is a day or slot that no query for a date finds."""
+    period_at = POS[POWER.table]["cTime"]
+    midnights = view.midnights   # view.midnight's cache, read here directly: a profile has many slots
     for measure in view.present(GRID_MEASURES):
         records = view.all(measure)
         cadence = cadence_of(measure)
         for record in records:
-            ts = record.ts
+            ts = record[R_TS]
+            if cadence == PROFILE:
+                if record[R_VALID] and record[R_ROWS]:
+                    period = record[period_at]
+                    midnight = midnights.get(ts // 900)
+                    if midnight is None:
+                        midnight = view.midnight(ts)
+                    if period and (ts - midnight) % (int(period) * 60):
+                        yield Finding(measure, ts, f"not on a {period}-minute boundary")
+                continue
             local = timegrid.local_datetime(ts, view.tz)
             if cadence == DAY and view.midnight(ts) != ts:
                 yield Finding(measure, ts, "not stamped at local midnight")
@@ -550,10 +692,6 @@ def stamp_on_grid(view: MeterView) -> Iterator[Finding]:
                 yield Finding(measure, ts, "not stamped at local midnight of the 1st")
             elif cadence == HOUR and (local.minute, local.second) != (0, 0):
                 yield Finding(measure, ts, "not stamped at the start of a local hour")
-            elif cadence == PROFILE and record.valid and record.rows:
-                period = record.value("cTime")
-                if period and (ts - view.midnight(ts)) % (int(period) * 60):
-                    yield Finding(measure, ts, f"not on a {period}-minute boundary")
 
 
 CALENDAR_MEASURES = measures(cadence=(DAY, MONTH))
@@ -568,7 +706,7 @@ def calendar_gap(view: MeterView) -> Iterator[Finding]:
     for measure in view.present(CALENDAR_MEASURES):
         records = view.all(measure)
         cadence = cadence_of(measure)
-        stamps = sorted(r.ts for r in records)
+        stamps = sorted(r[R_TS] for r in records)
         dates = [timegrid.local_datetime(ts, view.tz).date() for ts in stamps]
         for ts, a, b in zip(stamps[1:], dates, dates[1:]):
             if cadence == DAY and (b - a).days > 1:
@@ -586,25 +724,60 @@ def _counter_tags(family: Family) -> List[str]:
 CUMULATIVE_MEASURES = measures(cumulative=True)
 
 
-@rule("cumulative-decreases", reads=CUMULATIVE_MEASURES)
-def cumulative_decreases(view: MeterView) -> Iterator[Finding]:
+#: SQL: the records of the meters in MeterTable, read by MeterDataRecord (DeviceIdx first) -- a
+#: rule's records of a few record types without a pass over every header.
+METERS = "temp.verify_meters t CROSS JOIN MeterData m ON m.DeviceIdx = t.DeviceIdx"
+
+
+def _records_sql(scan: Scan, family: Family, names: Iterable[str]) -> str:
+    """SQL: the Valid records of some measures that carry rows, as h_dev (DeviceIdx), h_type
+    (RecordTypeId), h_ts (Timestamp), h_id (Id) and c0, c1 ... (the tags, ``Family.tags`` order)."""
+    where = f"m.RecordTypeId IN ({scan.ids(_family_measures(family, names))}) AND m.Valid <> 0"
+    if family is ENERGY:
+        tags = ", ".join(f"{_pivoted(family, tag)} AS c{n}" for n, tag in enumerate(family.tags))
+        source = "temp.verify_energy p ON p.Id = m.Id"
+    else:
+        tags = ", ".join(f"v.{_column(family, tag)[1]} AS c{n}" for n, tag in enumerate(family.tags))
+        source = f"{family.table} v ON v.Id = m.Id"
+    return (f"SELECT m.DeviceIdx AS h_dev, m.RecordTypeId AS h_type, m.Timestamp AS h_ts, m.Id AS h_id, {tags} "
+            f"FROM {METERS} CROSS JOIN {source} WHERE {where}")
+
+
+def _cumulative_sequence(scan: Scan, family: Family) -> str:
+    """A temp table of the family's valid cumulative records with rows (``_records_sql``) in
+    order (DeviceIdx, RecordTypeId, Timestamp, Id), numbered by rowid: a record's previous one
+    is rowid - 1 of its meter and measure.  Made once per scan."""
+    table = f"temp.verify_sequence_{family.table}"
+    if table not in scan.cache:
+        scan.conn.execute(f"DROP TABLE IF EXISTS {table}")
+        scan.conn.execute(f"CREATE TABLE {table} AS {_records_sql(scan, family, CUMULATIVE_MEASURES)} "
+                          "ORDER BY h_dev, h_type, h_ts, h_id")
+        scan.cache[table] = True
+    return table
+
+
+@sql_rule("cumulative-decreases", reads=CUMULATIVE_MEASURES)
+def cumulative_decreases(scan: Scan) -> SqlFindings:
     """An energy register or a pulse counter never decreases from one record to the next.
 
     Registers and counters only count up; a lower value later means a reset, a swapped meter or
     data from another meter -- each of which the device journals and tests must not fake."""
-    for measure in view.present(CUMULATIVE_MEASURES):
-        records = view.all(measure)
-        word = "register" if MEASURE_TABLE[measure] == ENERGY.table else "counter"
-        previous: Optional[Record] = None
-        for record in records:
-            if not record.valid or not record.rows:
-                continue
-            if previous is not None:
-                for tag in _counter_tags(record.family):
-                    before, now = previous.value(tag), record.value(tag)
-                    if before is not None and now is not None and now < before - view.tolerance:
-                        yield Finding(measure, record.ts, f"{word} {tag} decreased", f">= {_show(before)}", now)
-            previous = record
+    for family in (ENERGY, PULSE):
+        word = "register" if family is ENERGY else "counter"
+        tags = _counter_tags(family)
+        at = [list(family.tags).index(tag) for tag in tags]
+        sequence = _cumulative_sequence(scan, family)
+        pairs = ", ".join(f"b.c{n}, a.c{n}" for n in at)
+        fell = [f"a.c{n} < b.c{n} - :tol" for n in at]
+        for row in scan.query(
+                f"SELECT a.h_dev, a.h_type, a.h_ts, a.h_id, {pairs}, {', '.join(fell)} FROM {sequence} a "
+                f"JOIN {sequence} b ON b.rowid = a.rowid - 1 AND b.h_dev = a.h_dev AND b.h_type = a.h_type "
+                f"WHERE {' OR '.join(fell)}", {"tol": scan.tolerance}):
+            for k, tag in enumerate(tags):
+                if row[4 + 2 * len(at) + k]:
+                    old, now = row[4 + 2 * k], row[5 + 2 * k]
+                    yield row[0], (row[1], row[2], row[3], k), Finding(
+                        scan.measure_of[row[1]], row[2], f"{word} {tag} decreased", f">= {_show(old)}", now)
 
 
 # ---- electric rules -----------------------------------------------------------------------
@@ -615,47 +788,68 @@ CONFIG_GATES = tuple((gate.tag, gate.energy, gate.profile) for gate in ENERGY_GA
 GATED_MEASURES = ENERGY_MEASURES | measures(POWER.table)
 
 
-@rule("config-gates-values", reads=GATED_MEASURES)
-def config_gates_values(view: MeterView) -> Iterator[Finding]:
+@sql_rule("config-gates-values", reads=GATED_MEASURES)
+def config_gates_values(scan: Scan) -> SqlFindings:
     """A quantity ElConfig says the meter does not measure (isAm/isRp/isRm = 0) is NULL in the
     energy registers (A-, R+, R-) and in the profile (P-, Q+, Q-).
 
     The device reads only what the config enables; a value there is one no such meter could give."""
-    for flag, energy_prefix, profile_tag in CONFIG_GATES:
-        if view.config(flag) != 0:
-            continue
-        for measure in view.present(GATED_MEASURES):
-            table = MEASURE_TABLE[measure]
-            for record in view.valid(measure):
-                tags = [profile_tag] if table == POWER.table else \
-                    [f"{energy_prefix}{t}" for t in ENERGY.keys]
-                for tag in tags:
-                    value = record.value(tag)
-                    if value is not None:
-                        yield Finding(measure, record.ts, f"{tag} must be NULL (ElConfig {flag} is 0)", None, value)
+    gated = " OR ".join(f"t.g{n} = 0" for n in range(len(CONFIG_GATES)))
+    for family in (ENERGY, POWER):
+        # per gate, the tags it switches off in this family (energy: one per tariff)
+        tags = [[profile_tag] if family is POWER else [f"{energy_prefix}{key}" for key in ENERGY.keys]
+                for _, energy_prefix, profile_tag in CONFIG_GATES]
+        cells = [[_pivoted(family, tag) if family is ENERGY else "v." + _column(family, tag)[1] for tag in gate]
+                 for gate in tags]
+        fired = ", ".join(f"(t.g{n} = 0 AND ({' OR '.join(c + ' IS NOT NULL' for c in gate)})) AS f{n}"
+                          for n, gate in enumerate(cells))
+        source = "temp.verify_energy p ON p.Id = m.Id" if family is ENERGY else f"{family.table} v ON v.Id = m.Id"
+        for row in scan.query(   # the meters with a gate at 0 only, their records by MeterDataRecord
+                f"SELECT * FROM (SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, "
+                f"{', '.join(c for gate in cells for c in gate)}, {fired} FROM temp.verify_meters t "
+                f"CROSS JOIN MeterData m ON m.DeviceIdx = t.DeviceIdx CROSS JOIN {source} "
+                f"WHERE ({gated}) AND m.RecordTypeId IN ({scan.ids(_family_measures(family, GATED_MEASURES))}) "
+                f"AND m.Valid <> 0) WHERE {' OR '.join(f'f{n}' for n in range(len(cells)))}"):
+            at = 4
+            flags = 4 + sum(len(gate) for gate in cells)
+            for n, (flag, _, _) in enumerate(CONFIG_GATES):
+                if row[flags + n]:
+                    for k, tag in enumerate(tags[n]):
+                        if row[at + k] is not None:
+                            yield row[0], (n, row[1], row[2], row[3], k), Finding(
+                                scan.measure_of[row[1]], row[2], f"{tag} must be NULL (ElConfig {flag} is 0)", None,
+                                row[at + k])
+                at += len(tags[n])
 
 
 TARIFF_TAGS = tuple((prefix, f"{prefix}0", tuple(f"{prefix}{t}" for t in ENERGY.keys[1:]))
                     for prefix in ENERGY_PREFIXES)
 
 
-@rule("tariff-sum", reads=ENERGY_MEASURES)
-def tariff_sum(view: MeterView) -> Iterator[Finding]:
+@sql_rule("tariff-sum", reads=ENERGY_MEASURES)
+def tariff_sum(scan: Scan) -> SqlFindings:
     """The total (tariff 0) of every energy quantity is the sum of tariffs 1-4.
 
     A meter with a tariff unit accumulates each kWh into exactly one tariff register and into
     the total; a total that differs from the sum is energy counted twice or not at all."""
-    for measure in view.present(ENERGY_MEASURES):
-        for record in view.valid(measure):
-            if not all(record.has(t) for t in ENERGY.keys):
-                continue
-            for prefix, total_tag, part_tags in TARIFF_TAGS:
-                total = record.value(total_tag)
-                parts = [record.value(tag) for tag in part_tags]
-                if total is None or any(p is None for p in parts):
-                    continue
-                if not _close(total, sum(parts), view.tolerance):
-                    yield Finding(measure, record.ts, f"{prefix}0 is not the sum of tariffs 1-4", sum(parts), total)
+    at = {tag: _pivoted(ENERGY, tag) for tag in ENERGY.tags}
+    checks = []
+    for prefix, total_tag, part_tags in TARIFF_TAGS:
+        total, parts = at[total_tag], " + ".join(at[tag] for tag in part_tags)
+        checks.append(f"{total}, {parts}, ({total} IS NOT NULL AND {' AND '.join(at[t] + ' IS NOT NULL' for t in part_tags)}"
+                      f" AND abs({total} - ({parts})) > :tol + 1e-9 * max(abs({total}), abs({parts})))")
+    flags = [f"f{k}" for k in range(len(TARIFF_TAGS))]
+    for row in scan.query(
+            f"SELECT * FROM (SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, "
+            + ", ".join(check + f" AS {flag}" for check, flag in zip(checks, flags))
+            + f" FROM temp.verify_energy p CROSS JOIN MeterData m ON m.Id = p.Id WHERE m.Valid <> 0 "
+            f"AND m.RecordTypeId IN ({scan.ids(ENERGY_MEASURES)}) AND "
+            + " AND ".join(_has("p.count", ENERGY, key) for key in ENERGY.keys) + f") WHERE {' OR '.join(flags)}", {"tol": scan.tolerance}):
+        for k, (prefix, _, _) in enumerate(TARIFF_TAGS):
+            total, parts, fired = row[4 + 3 * k: 7 + 3 * k]
+            if fired:
+                yield row[0], (row[1], row[2], row[3], k), Finding(
+                    scan.measure_of[row[1]], row[2], f"{prefix}0 is not the sum of tariffs 1-4", parts, total)
 
 
 CONSUMPTION_MEASURES = measures(consumption=True)
@@ -668,62 +862,80 @@ def consumption_difference(view: MeterView) -> Iterator[Finding]:
 
     The device derives consumption from its registers; a consumption that differs from them is
     energy that was used but never counted (or the reverse)."""
+    tags = [(tag, POS[ENERGY.table][tag]) for tag in ENERGY.tags]
     for measure in view.present(CONSUMPTION_MEASURES):
         facts = measure_entry(measure)
         if facts.consumption_of is None:
             continue
         registers = view.by_ts(facts.consumption_of)
         for record in view.valid(measure):
-            current, later = registers.get(record.ts), registers.get(view.next_stamp(record.ts, facts.cadence))
+            ts = record[R_TS]
+            current, later = registers.get(ts), registers.get(view.next_stamp(ts, facts.cadence))
             if current is None or later is None:
                 continue
-            for tag in ENERGY.tags:
-                used, a, b = record.value(tag), current.value(tag), later.value(tag)
+            for tag, at in tags:
+                used, a, b = record[at], current[at], later[at]
                 if used is None or a is None or b is None:
                     continue
                 if not _close(used, b - a, view.tolerance):
-                    yield Finding(measure, record.ts, f"{tag} is not the difference of the "
+                    yield Finding(measure, ts, f"{tag} is not the difference of the "
                                   f"{facts.consumption_of} readings", b - a, used)
 
 
-@rule("same-instant", reads=CUMULATIVE_MEASURES)
-def same_instant(view: MeterView) -> Iterator[Finding]:
+@sql_rule("same-instant", reads=CUMULATIVE_MEASURES)
+def same_instant(scan: Scan) -> SqlFindings:
     """Readings of one instant agree between archives: a moment, hour, day or month record of
     registers (counters) stamped at the same time holds the same values.
 
     They are one reading of one register filed in several archives (the 1st's midnight is a
     month, a day, an hour and a moment record); two values for one instant cannot both be true."""
-    by_family: Dict[str, List[str]] = {}
-    for measure in view.present(CUMULATIVE_MEASURES):
-        by_family.setdefault(MEASURE_TABLE[measure], []).append(measure)
-    for names in by_family.values():
-        if len(names) < 2:
-            continue
-        seen: Dict[int, Record] = {}
-        for measure in names:
-            for record in view.valid(measure):
-                first = seen.setdefault(record.ts, record)
-                if first is record:
-                    continue
-                for tag in _counter_tags(record.family):
-                    a, b = first.value(tag), record.value(tag)
-                    if a is not None and b is not None and not _close(a, b, view.tolerance):
-                        yield Finding(measure, record.ts, f"{tag} differs from {first.measure} of the same instant",
-                                      a, b)
+    for family in (ENERGY, PULSE):
+        tags = _counter_tags(family)
+        at = [list(family.tags).index(tag) for tag in tags]
+        sequence = _cumulative_sequence(scan, family)
+        ids = scan.ids(_family_measures(family, CUMULATIVE_MEASURES))
+        pairs = ", ".join(f"f.c{n}, a.c{n}" for n in at)
+        differ = [f"abs(f.c{n} - a.c{n}) > :tol + 1e-9 * max(abs(f.c{n}), abs(a.c{n}))" for n in at]
+        # per meter with two such measures or more, each record against the first (measure, then Id)
+        # of its meter's records of that instant
+        for row in scan.query(
+                f"SELECT a.h_dev, a.h_type, a.h_ts, a.h_id, f.h_type, {pairs}, {', '.join(differ)} FROM ("
+                f"SELECT rowid AS k, h_dev, h_ts, first_value(rowid) OVER w AS first FROM {sequence} "
+                f"WHERE h_dev IN (SELECT DeviceIdx FROM MeterData WHERE RecordTypeId IN ({ids}) "
+                f"GROUP BY DeviceIdx HAVING count(DISTINCT RecordTypeId) > 1) "
+                f"WINDOW w AS (PARTITION BY h_dev, h_ts ORDER BY h_type, h_id)) AS x "
+                f"CROSS JOIN {sequence} a ON a.rowid = x.k CROSS JOIN {sequence} f ON f.rowid = x.first "
+                f"WHERE x.k <> x.first AND ({' OR '.join(differ)})", {"tol": scan.tolerance}):
+            for k, tag in enumerate(tags):
+                if row[5 + 2 * len(at) + k]:
+                    first, found = row[5 + 2 * k], row[6 + 2 * k]
+                    yield row[0], (row[1], row[2], row[3], k), Finding(
+                        scan.measure_of[row[1]], row[2],
+                        f"{tag} differs from {scan.measure_of[row[4]]} of the same instant", first, found)
 
 
-LOAD_PROFILE = "ElArr1ConsPower"
-
-
-def _profile(view: MeterView) -> Tuple[List[int], List[Record]]:
+def _profile(view: MeterView) -> Tuple[List[int], List[Rec]]:
     """Valid profile slots (oldest first) and their end stamps."""
     slots = view.valid(LOAD_PROFILE)
-    return [s.ts for s in slots], slots
+    return [s[R_TS] for s in slots], slots
 
 
-def _slot_energy(slot: Record, tag: str) -> Optional[float]:
-    power, period = slot.value(tag), slot.value("cTime")
-    return None if power is None or not period else power * period / 60
+PERIOD_AT = POS[POWER.table]["cTime"]
+#: A profile slot's energy per tag, power x period (None without either): SQL of the view's power
+#: rows (``_meter_views``), at SLOT_ENERGY_AT after the tags in a slot's record.
+SLOT_ENERGY = {tag: f"CASE WHEN v.{_column(POWER, 'cTime')[1]} <> 0 THEN v.{_column(POWER, tag)[1]} * "
+                    f"v.{_column(POWER, 'cTime')[1]} / 60.0 END" for tag in PROFILE_POWER_TAGS}
+SLOT_ENERGY_AT = {tag: 4 + len(POWER.tags) + n for n, tag in enumerate(SLOT_ENERGY)}
+
+
+def _slot_energies(view: MeterView) -> Dict[str, List[Optional[float]]]:
+    """Per profile tag, the energy of each valid slot (power x period; None without either),
+    in ``_profile`` order -- computed once per meter."""
+    found = view.cache.get("slot energies")
+    if found is None:
+        slots = view.valid(LOAD_PROFILE)
+        found = view.cache["slot energies"] = {tag: [slot[at] for slot in slots] for tag, at in SLOT_ENERGY_AT.items()}
+    return cast("Dict[str, List[Optional[float]]]", found)
 
 
 @rule("config-profile-arrays", reads=frozenset({LOAD_PROFILE}))
@@ -754,14 +966,15 @@ def profile_day_energy(view: MeterView) -> Iterator[Finding]:
     if not slots:
         return
     for cons in view.valid("ElDayConsEnergy"):
-        day_ts, next_ts = view.midnight(cons.ts), view.next_stamp(cons.ts, DAY)  # the day, whatever its stamp
-        day = slots[bisect.bisect_right(ends, day_ts):bisect.bisect_right(ends, next_ts)]
-        period = day[0].value("cTime") if day else None
+        day_ts, next_ts = view.midnight(cons[R_TS]), view.next_stamp(cons[R_TS], DAY)  # the day, whatever its stamp
+        lo, hi = bisect.bisect_right(ends, day_ts), bisect.bisect_right(ends, next_ts)
+        day = slots[lo:hi]
+        period = day[0][PERIOD_AT] if day else None
         if not period or len(day) != (next_ts - day_ts) // (int(period) * 60):
             continue  # incomplete day: nothing to compare
         for prefix, tag in zip(ENERGY_PREFIXES, PROFILE_POWER_TAGS):
-            total = cons.value(f"{prefix}0")
-            energies = [_slot_energy(s, tag) for s in day]
+            total = value(cons, ENERGY, f"{prefix}0")
+            energies = _slot_energies(view)[tag][lo:hi]
             if total is None or any(e is None for e in energies):
                 continue
             energy = sum(energies)  # type: ignore[arg-type]
@@ -782,36 +995,44 @@ def moment_register_profile(view: MeterView) -> Iterator[Finding]:
     days = view.by_ts("ElDayEnergy")
     if not slots or not days:
         return
-    energy = {tag: [_slot_energy(s, tag) for s in slots] for tag in PROFILE_POWER_TAGS}
+    energy = _slot_energies(view)
     running_sum = {tag: list(accumulate((e or 0.0 for e in values), initial=0.0)) for tag, values in energy.items()}
     running_nulls = {tag: list(accumulate((e is None for e in values), initial=0)) for tag, values in energy.items()}
+    quantities = [(prefix, tag, POS[ENERGY.table][f"{prefix}0"], energy[tag], running_sum[tag], running_nulls[tag])
+                  for prefix, tag in zip(ENERGY_PREFIXES, PROFILE_POWER_TAGS)]
+    tolerance, count = view.tolerance, len(slots)
+    first_of_day: Dict[int, int] = {}   # midnight -> index of its day's first slot
+    bisect_right = bisect.bisect_right
     for moment in view.valid("ElMomentEnergy"):
-        ts = moment.ts
+        ts = moment[R_TS]
         midnight = view.midnight(ts)
         base = days.get(midnight)
         if base is None:
             continue
-        lo, hi = bisect.bisect_right(ends, midnight), bisect.bisect_right(ends, ts)
-        period = slots[lo].value("cTime") if lo < len(slots) else None
+        lo = first_of_day.get(midnight)
+        if lo is None:
+            lo = first_of_day[midnight] = bisect_right(ends, midnight)
+        hi = bisect_right(ends, ts)
+        period = slots[lo][PERIOD_AT] if lo < count else None
         if not period:
             continue
         period_s = int(period) * 60
         if hi - lo != (ts - midnight) // period_s:
             continue
         on_boundary = (ts - midnight) % period_s == 0
-        running = hi if hi < len(slots) and ends[hi] - period_s < ts else None
-        for prefix, tag in zip(ENERGY_PREFIXES, PROFILE_POWER_TAGS):
-            total, start = moment.value(f"{prefix}0"), base.value(f"{prefix}0")
-            if total is None or start is None or running_nulls[tag][hi] != running_nulls[tag][lo]:
+        running = hi if hi < count and ends[hi] - period_s < ts else None
+        for prefix, tag, at, energies, sums, nulls in quantities:
+            total, start = moment[at], base[at]
+            if total is None or start is None or nulls[hi] != nulls[lo]:
                 continue
-            low = start + running_sum[tag][hi] - running_sum[tag][lo]
+            low = start + sums[hi] - sums[lo]
             if on_boundary:
                 high: Optional[float] = low
-            elif running is not None and energy[tag][running] is not None:
-                high = low + energy[tag][running]
+            elif running is not None and energies[running] is not None:
+                high = low + energies[running]
             else:
                 high = None  # the running slot is not stored yet: no upper bound is known
-            if total < low - view.tolerance or (high is not None and total > high + view.tolerance):
+            if total < low - tolerance or (high is not None and total > high + tolerance):
                 shown = f"{low:.3f}..{high:.3f}" if high is not None else f">= {low:.3f}"
                 yield Finding("ElMomentEnergy", ts, f"{prefix}0 is not the day register plus the profile "
                               "energy so far", shown, total)
@@ -823,18 +1044,21 @@ def outage_in_profile(view: MeterView) -> Iterator[Finding]:
     outage have zero power, and slots the outage cuts are marked isPart.
 
     A meter without supply measures nothing, and it flags the slots it could not fill."""
-    events = [(r.ts, r.value("event")) for r in view.valid("ElJrnlPwr")]
+    event = POS[JOURNAL.table]["event"]
+    events = [(r[R_TS], r[event]) for r in view.valid("ElJrnlPwr")]
     outages = [(a[0], b[0]) for a, b in zip(events, events[1:]) if a[1] == 0 and b[1] == 1]
     if not outages:
         return
+    p_plus, p_minus, part = (POS[POWER.table][tag] for tag in ("P+", "P-", "isPart"))
     for slot in view.valid(LOAD_PROFILE):
-        start = slot.ts - int(slot.value("cTime") or 30) * 60
+        ts = slot[R_TS]
+        start = ts - int(slot[PERIOD_AT] or 30) * 60
         for off, on in outages:
-            if start >= off and slot.ts <= on:
-                if (slot.value("P+") or 0) != 0 or (slot.value("P-") or 0) != 0:
-                    yield Finding(LOAD_PROFILE, slot.ts, "power during an outage of ElJrnlPwr", 0.0, slot.value("P+"))
-            elif start < on and slot.ts > off and not slot.value("isPart"):
-                yield Finding(LOAD_PROFILE, slot.ts, "slot cut by an outage is not marked isPart", 1, slot.value("isPart"))
+            if start >= off and ts <= on:
+                if (slot[p_plus] or 0) != 0 or (slot[p_minus] or 0) != 0:
+                    yield Finding(LOAD_PROFILE, ts, "power during an outage of ElJrnlPwr", 0.0, slot[p_plus])
+            elif start < on and ts > off and not slot[part]:
+                yield Finding(LOAD_PROFILE, ts, "slot cut by an outage is not marked isPart", 1, slot[part])
 
 
 QUALITY_MEASURES = measures(QUALITY.table)
@@ -846,140 +1070,215 @@ PHASE_TAGS = {phase: dict({q: f"{q}{phase}" for q in ("U", "I", "P", "Q", "S", "
               for phase in THREE_PHASES}
 
 
-class _PhaseValues:
-    """The values of one phase of one quality record, by quantity (``v["P"]``)."""
-
-    __slots__ = ("record", "tags")
-
-    def __init__(self, record: Record, tags: Dict[str, str]) -> None:
-        self.record, self.tags = record, tags
-
-    def __getitem__(self, quantity: str) -> Cell:
-        return self.record.value(self.tags[quantity])
+#: The per-phase rules' checks: rule name -> (SQL, true where the rule fires, over the phase's
+#: quantities named as in ``PHASE_TAGS`` -- U, I, P, Q, S, kP, Ang -- and :qtol (the quality
+#: tolerance); the SQL values the rule reports).  ``_phases`` runs them all in one pass.
+PHASE_CHECKS: Dict[str, Tuple[str, Tuple[str, ...]]] = {}
 
 
-def _phases(view: MeterView) -> Iterator[Tuple[Record, str, _PhaseValues]]:
-    """(record, phase, values) of every measured phase of every valid quality record; phases B
-    and C of a single-phase meter are left out (``quality-single-phase`` owns them)."""
-    single = view.kind is not None and view.kind.phases == 1
-    phases = ("A",) if single else THREE_PHASES
-    for measure in view.present(QUALITY_MEASURES):
-        for record in view.valid(measure):
-            for phase in phases:
-                yield record, phase, _PhaseValues(record, PHASE_TAGS[phase])
+def _phase_quantities(alias: str = "") -> Dict[str, str]:
+    """quantity (``PHASE_TAGS``) -> its column in a phase row; one column per quantity, whatever the
+    phase (checked here)."""
+    columns = {quantity: _column(QUALITY, tag)[1] for quantity, tag in PHASE_TAGS["A"].items()}
+    for phase in THREE_PHASES:
+        assert all(_column(QUALITY, tag) == (phase, columns[q]) for q, tag in PHASE_TAGS[phase].items())
+    return {quantity: alias + column for quantity, column in columns.items()}
 
 
-def _quality_tolerance(view: MeterView) -> float:
-    return max(view.tolerance, 0.002)
+def _phase_prefilter() -> str:
+    """SQL over a row of ElectricQualityValues: it is a phase row where a check of PHASE_CHECKS
+    may hold (whatever the record's validity and meter) -- the records ``_phases`` reads."""
+    quantities = _phase_quantities()
+    checks = []
+    for check, _ in PHASE_CHECKS.values():
+        for quantity in sorted(quantities, key=len, reverse=True):   # kP before P
+            check = re.sub(rf"\b{quantity}\b", quantities[quantity], check)
+        checks.append(f"({check})")
+    return (f"({QUALITY.key_column} IN ({', '.join(map(_lit, THREE_PHASES))}) AND "
+            f"({' OR '.join(checks) or '0'}))")
 
 
-@rule("quality-apparent-power", reads=QUALITY_MEASURES)
-def quality_apparent_power(view: MeterView) -> Iterator[Finding]:
+def _phases(scan: Scan, name: str) -> List[Tuple[Tuple[Any, ...], List[Any]]]:
+    """The measured phase rows of valid quality records (phases B and C of a single-phase meter
+    left out: ``quality-single-phase`` owns them) where the check of rule ``name`` holds:
+    ((DeviceIdx, RecordTypeId, Timestamp, Id, phase), [the values it reports]).  One pass over
+    ElectricQualityValues for every rule of ``PHASE_CHECKS``, kept in ``scan.cache``."""
+    if "phases" not in scan.cache:
+        named = ", ".join(f"{column} AS {quantity}" for quantity, column in _phase_quantities("v.").items())
+        phases = ", ".join(map(_lit, THREE_PHASES))
+        checks = list(PHASE_CHECKS.items())
+        flags = ", ".join(f"({check}) AS c{n}" for n, (_, (check, _)) in enumerate(checks))
+        values = [value for _, (_, reported) in checks for value in reported]
+        found: Dict[str, List[Tuple[Tuple[Any, ...], List[Any]]]] = {rule_name: [] for rule_name, _ in checks}
+        for row in scan.query(
+                f"SELECT * FROM (SELECT h_dev, h_type, h_ts, h_id, h_key, {flags}, {', '.join(values)} FROM ("
+                f"SELECT m.DeviceIdx AS h_dev, m.RecordTypeId AS h_type, m.Timestamp AS h_ts, m.Id AS h_id, "
+                f"v.{QUALITY.key_column} AS h_key, {named} FROM temp.verify_quality p "
+                f"CROSS JOIN {QUALITY.table} v ON v.Id = p.Id AND p.phased > 0 CROSS JOIN MeterData m ON m.Id = v.Id "
+                f"LEFT JOIN temp.verify_meters t ON t.DeviceIdx = m.DeviceIdx "
+                f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({scan.ids(QUALITY_MEASURES)}) "
+                f"AND (v.{QUALITY.key_column} = {_lit(THREE_PHASES[0])} OR "
+                f"(v.{QUALITY.key_column} IN ({phases}) AND coalesce(t.single, 0) = 0)))) "
+                f"WHERE {' OR '.join(f'c{n}' for n in range(len(checks)))}",
+                {"qtol": _quality_tolerance(scan.tolerance)}):
+            at = 5 + len(checks)
+            for n, (rule_name, (_, reported)) in enumerate(checks):
+                if row[5 + n]:
+                    found[rule_name].append((row[:5], list(row[at:at + len(reported)])))
+                at += len(reported)
+        scan.cache["phases"] = found
+    return cast("Dict[str, List[Tuple[Tuple[Any, ...], List[Any]]]]", scan.cache["phases"])[name]
+
+
+def _at_phase(where: Tuple[Any, ...], scan: Scan, message: str, expected: object, found: object,
+              n: int = 0) -> Tuple[int, Tuple[Any, ...], Finding]:
+    device, rtid, ts, record_id, phase = where
+    return device, (rtid, ts, record_id, THREE_PHASES.index(phase), n), Finding(
+        scan.measure_of[rtid], ts, message, expected, found)
+
+
+def _quality_tolerance(tolerance: float) -> float:
+    return max(tolerance, 0.002)
+
+
+PHASE_CHECKS["quality-apparent-power"] = ("abs(S - sqrt(P * P + Q * Q)) > :qtol + 1e-6 * abs(S)",
+                                         ("hypot(P, Q)", "S"))
+
+
+@sql_rule("quality-apparent-power", reads=QUALITY_MEASURES)
+def quality_apparent_power(scan: Scan) -> SqlFindings:
     """Per phase, S^2 = P^2 + Q^2.
 
     Apparent power is the length of the (P, Q) vector; a meter computes S from P and Q."""
-    tol = _quality_tolerance(view)
-    for record, phase, v in _phases(view):
-        p, q, s = v["P"], v["Q"], v["S"]
-        if None not in (p, q, s) and abs(s - math.hypot(p, q)) > tol + 1e-6 * abs(s):
-            yield Finding(record.measure, record.ts, f"S{phase}^2 != P{phase}^2 + Q{phase}^2", math.hypot(p, q), s)
+    for where, (hypot, s) in _phases(scan, "quality-apparent-power"):
+        phase = where[4]
+        yield _at_phase(where, scan, f"S{phase}^2 != P{phase}^2 + Q{phase}^2", hypot, s)
 
 
-@rule("quality-power-factor", reads=QUALITY_MEASURES)
-def quality_power_factor(view: MeterView) -> Iterator[Finding]:
+PHASE_CHECKS["quality-power-factor"] = ("S <> 0 AND abs(kP - CAST(P AS REAL) / S) > 5e-4",
+                                       ("CAST(P AS REAL) / S", "kP"))
+
+
+@sql_rule("quality-power-factor", reads=QUALITY_MEASURES)
+def quality_power_factor(scan: Scan) -> SqlFindings:
     """Per phase, kP = P / S.
 
     The power factor is defined as active over apparent power."""
-    for record, phase, v in _phases(view):
-        p, s, kp = v["P"], v["S"], v["kP"]
-        if p is not None and s and kp is not None and abs(kp - p / s) > 5e-4:
-            yield Finding(record.measure, record.ts, f"kP{phase} != P{phase}/S{phase}", p / s, kp)
+    for where, (ratio, kp) in _phases(scan, "quality-power-factor"):
+        phase = where[4]
+        yield _at_phase(where, scan, f"kP{phase} != P{phase}/S{phase}", ratio, kp)
 
 
-@rule("quality-active-power", reads=QUALITY_MEASURES)
-def quality_active_power(view: MeterView) -> Iterator[Finding]:
+PHASE_CHECKS["quality-active-power"] = ("abs(U * I * kP - P) > 0.01 * coalesce(S, 0) + 0.0006 * U + :qtol",
+                                       ("U * I * kP", "P"))
+
+
+@sql_rule("quality-active-power", reads=QUALITY_MEASURES)
+def quality_active_power(scan: Scan) -> SqlFindings:
     """Per phase, P = U x I x kP (within 1 % of S, the meter's accuracy).
 
     Active power is voltage times current times power factor."""
-    tol = _quality_tolerance(view)
-    for record, phase, v in _phases(view):
-        u, i, p, s, kp = v["U"], v["I"], v["P"], v["S"], v["kP"]
-        if None in (u, i, p, kp):
-            continue
-        if abs(u * i * kp - p) > 0.01 * (s or 0) + 0.0006 * u + tol:
-            yield Finding(record.measure, record.ts, f"P{phase} != U{phase}*I{phase}*kP{phase}", u * i * kp, p)
+    for where, (product, p) in _phases(scan, "quality-active-power"):
+        phase = where[4]
+        yield _at_phase(where, scan, f"P{phase} != U{phase}*I{phase}*kP{phase}", product, p)
 
 
-@rule("quality-voltage-range", reads=QUALITY_MEASURES)
-def quality_voltage_range(view: MeterView) -> Iterator[Finding]:
+PHASE_CHECKS["quality-voltage-range"] = (f"NOT U BETWEEN {VOLTAGE_RANGE[0]!r} AND {VOLTAGE_RANGE[1]!r}", ("U",))
+
+
+@sql_rule("quality-voltage-range", reads=QUALITY_MEASURES)
+def quality_voltage_range(scan: Scan) -> SqlFindings:
     """Phase voltage within 230 V +-20 % (184-276 V).
 
     Outside that band a low-voltage network is in fault and the meter journals it; ordinary
     readings never show it."""
-    for record, phase, v in _phases(view):
-        u = v["U"]
-        if u is not None and not VOLTAGE_RANGE[0] <= u <= VOLTAGE_RANGE[1]:
-            yield Finding(record.measure, record.ts,
-                          f"U{phase} outside {VOLTAGE_RANGE[0]:.0f}-{VOLTAGE_RANGE[1]:.0f} V", None, u)
+    for where, (u,) in _phases(scan, "quality-voltage-range"):
+        yield _at_phase(where, scan, f"U{where[4]} outside {VOLTAGE_RANGE[0]:.0f}-{VOLTAGE_RANGE[1]:.0f} V", None, u)
 
 
-@rule("quality-angle-range", reads=QUALITY_MEASURES)
-def quality_angle_range(view: MeterView) -> Iterator[Finding]:
+PHASE_CHECKS["quality-angle-range"] = (f"NOT Ang BETWEEN {ANGLE_RANGE[0]!r} AND {ANGLE_RANGE[1]!r}", ("Ang",))
+
+
+@sql_rule("quality-angle-range", reads=QUALITY_MEASURES)
+def quality_angle_range(scan: Scan) -> SqlFindings:
     """The angle between phase voltages is near 120 degrees (110-130).
 
     A three-phase network's voltages are 120 degrees apart; far from that is a wiring fault."""
-    for record, phase, v in _phases(view):
-        angle = v["Ang"]
-        if angle is not None and not ANGLE_RANGE[0] <= angle <= ANGLE_RANGE[1]:
-            yield Finding(record.measure, record.ts, f"phase angle of {phase} not near 120 degrees", None, angle)
+    for where, (angle,) in _phases(scan, "quality-angle-range"):
+        yield _at_phase(where, scan, f"phase angle of {where[4]} not near 120 degrees", None, angle)
 
 
-@rule("quality-phase-sum", reads=QUALITY_MEASURES)
-def quality_phase_sum(view: MeterView) -> Iterator[Finding]:
+def _quality_records(scan: Scan, tags: Sequence[str], checks: Sequence[str], reported: Sequence[str] = (),
+                     params: Optional[Dict[str, float]] = None) -> Iterator[Tuple[Any, ...]]:
+    """Valid quality records where one of ``checks`` (SQL over ``tags``, named q0, q1 ...) is true:
+    DeviceIdx, RecordTypeId, Timestamp, Id, each check's value, each of ``reported`` (SQL over the
+    same), then each tag's."""
+    named = ", ".join(f"{_pivoted(QUALITY, tag)} AS q{n}" for n, tag in enumerate(tags))
+    values = ", ".join([f"({check}) AS c{n}" for n, check in enumerate(checks)] + list(reported)
+                       + [f"q{n}" for n in range(len(tags))])
+    return scan.query(
+        f"SELECT * FROM (SELECT h_dev, h_type, h_ts, h_id, {values} "
+        f"FROM (SELECT m.DeviceIdx AS h_dev, m.RecordTypeId AS h_type, m.Timestamp AS h_ts, m.Id AS h_id, {named} "
+        f"FROM temp.verify_quality p CROSS JOIN MeterData m ON m.Id = p.Id "
+        f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({scan.ids(QUALITY_MEASURES)}))) "
+        f"WHERE {' OR '.join(f'c{n}' for n in range(len(checks)))}", params or {})
+
+
+@sql_rule("quality-phase-sum", reads=QUALITY_MEASURES)
+def quality_phase_sum(scan: Scan) -> SqlFindings:
     """PS and QS (the Summ row) are the sums of the phases' P and Q.
 
     Total active and reactive power of a three-phase meter is the sum over its phases."""
-    tol = _quality_tolerance(view)
-    for measure in view.present(QUALITY_MEASURES):
-        for record in view.valid(measure):
-            for quantity, total_tag in (("P", "PS"), ("Q", "QS")):
-                parts = [record.value(f"{quantity}{p}") for p in THREE_PHASES]
-                parts = [x for x in parts if x is not None]
-                total = record.value(total_tag)
-                if parts and total is not None and abs(sum(parts) - total) > tol:
-                    yield Finding(measure, record.ts, f"{total_tag} is not the sum of the phases", sum(parts), total)
+    sums: List[str] = []
+    checks: List[str] = []
+    tags: List[str] = []
+    for k, (quantity, total_tag) in enumerate((("P", "PS"), ("Q", "QS"))):
+        parts = [f"q{len(tags) + n}" for n in range(len(THREE_PHASES))]
+        tags += [f"{quantity}{phase}" for phase in THREE_PHASES] + [total_tag]
+        total = f"q{len(tags) - 1}"
+        some = " OR ".join(f"{part} IS NOT NULL" for part in parts)
+        added = " + ".join(f"coalesce({part}, 0)" for part in parts)
+        sums.append(added)
+        checks.append(f"({some}) AND {total} IS NOT NULL AND abs(({added}) - {total}) > :tol")
+    for row in _quality_records(scan, tags, checks, sums, {"tol": _quality_tolerance(scan.tolerance)}):
+        for k, total_tag in enumerate(("PS", "QS")):
+            if row[4 + k]:
+                yield row[0], (row[1], row[2], row[3], k), Finding(
+                    scan.measure_of[row[1]], row[2], f"{total_tag} is not the sum of the phases", row[6 + k],
+                    row[8 + 4 * k + 3])
 
 
-@rule("quality-frequency-range", reads=QUALITY_MEASURES)
-def quality_frequency_range(view: MeterView) -> Iterator[Finding]:
+@sql_rule("quality-frequency-range", reads=QUALITY_MEASURES)
+def quality_frequency_range(scan: Scan) -> SqlFindings:
     """Network frequency within 49-51 Hz.
 
     The grid holds 50 Hz far tighter than that; outside it is an islanded or faulty supply."""
-    for measure in view.present(QUALITY_MEASURES):
-        for record in view.valid(measure):
-            freq = record.value("Freq")
-            if freq is not None and not FREQUENCY_RANGE[0] <= freq <= FREQUENCY_RANGE[1]:
-                yield Finding(measure, record.ts, "Freq outside 49-51 Hz", None, freq)
+    for row in _quality_records(scan, ["Freq"], ["NOT q0 BETWEEN :low AND :high"], (),
+                                {"low": FREQUENCY_RANGE[0], "high": FREQUENCY_RANGE[1]}):
+        yield row[0], (row[1], row[2], row[3]), Finding(scan.measure_of[row[1]], row[2], "Freq outside 49-51 Hz",
+                                                        None, row[5])
 
 
-@rule("quality-single-phase", reads=QUALITY_MEASURES)
-def quality_single_phase(view: MeterView) -> Iterator[Finding]:
+@sql_rule("quality-single-phase", reads=QUALITY_MEASURES)
+def quality_single_phase(scan: Scan) -> SqlFindings:
     """A single-phase meter (MeterTypes) has no values on phases B and C.
 
     It has one measuring element; what it cannot measure it cannot report."""
-    if view.kind is None or view.kind.phases != 1:
-        return
-    for measure in view.present(QUALITY_MEASURES):
-        for record in view.valid(measure):
-            for phase in ("B", "C"):
-                values = [record.cell(phase, column) for column in QUALITY.value_columns]
-                if any(value is not None for value in values):
-                    yield Finding(measure, record.ts, f"single-phase meter has phase {phase} values", None,
-                                  tuple(values))
+    columns = ", ".join(f"v.{column}" for column in QUALITY.value_columns)
+    for row in scan.query(
+            f"SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, v.{QUALITY.key_column}, {columns} "
+            f"FROM {QUALITY.table} v JOIN MeterData m ON m.Id = v.Id "
+            f"JOIN temp.verify_meters t ON t.DeviceIdx = m.DeviceIdx "
+            f"WHERE t.single AND m.Valid <> 0 AND m.RecordTypeId IN ({scan.ids(QUALITY_MEASURES)}) "
+            f"AND v.{QUALITY.key_column} IN ('B', 'C') AND NOT {_all_null(QUALITY, 'v.')}"):
+        phase = row[4]
+        yield row[0], (row[1], row[2], row[3], phase), Finding(
+            scan.measure_of[row[1]], row[2], f"single-phase meter has phase {phase} values", None, tuple(row[5:]))
 
 
 # ---- journals -----------------------------------------------------------------------------
 JOURNAL_MEASURES = measures(JOURNAL.table)
+EVENT_AT, EVENT_ID_AT = POS[JOURNAL.table]["event"], POS[JOURNAL.table]["eventId"]
 
 
 @rule("journal-event-id-increases", reads=JOURNAL_MEASURES)
@@ -990,9 +1289,9 @@ def journal_event_id_increases(view: MeterView) -> Iterator[Finding]:
     for measure in view.present(JOURNAL_MEASURES):
         previous = None
         for record in view.valid(measure):
-            event_id = record.value("eventId")
+            event_id = record[EVENT_ID_AT]
             if previous is not None and event_id is not None and event_id <= previous:
-                yield Finding(measure, record.ts, "EventId does not increase", f"> {previous}", event_id)
+                yield Finding(measure, record[R_TS], "EventId does not increase", f"> {previous}", event_id)
             previous = event_id if event_id is not None else previous
 
 
@@ -1011,9 +1310,9 @@ def journal_event_values(view: MeterView) -> Iterator[Finding]:
     for measure in view.present(JOURNAL_MEASURES):
         allowed = (0,) if measure in ZERO_EVENT_JOURNALS else (0, 1)
         for record in view.valid(measure):
-            event = record.value("event")
+            event = record[EVENT_AT]
             if event is not None and event not in allowed:
-                yield Finding(measure, record.ts, "Event is not a value the device logs here",
+                yield Finding(measure, record[R_TS], "Event is not a value the device logs here",
                               " or ".join(map(str, allowed)), event)
 
 
@@ -1024,9 +1323,9 @@ def power_journal_alternates(view: MeterView) -> Iterator[Finding]:
     Supply can only come back after it was lost; two offs in a row mean a lost event."""
     events = view.valid("ElJrnlPwr")
     for a, b in zip(events, events[1:]):
-        ev_a, ev_b = a.value("event"), b.value("event")
+        ev_a, ev_b = a[EVENT_AT], b[EVENT_AT]
         if ev_a is not None and ev_a == ev_b:
-            yield Finding("ElJrnlPwr", b.ts, "power journal does not alternate off/on", 1 - ev_a, ev_b)
+            yield Finding("ElJrnlPwr", b[R_TS], "power journal does not alternate off/on", 1 - ev_a, ev_b)
 
 
 # ---- pulse and digital modules ------------------------------------------------------------
@@ -1034,10 +1333,9 @@ CHANNEL_FAMILIES = {PULSE.table: ("PulseConfig", "chnl"), DIGITAL.table: ("Digit
 CHANNEL_MEASURES = measures(PULSE.table) | measures(DIGITAL.table)
 
 
-def _channel_tags(family: Family) -> List[str]:
-    """Channel tags of a pulse or digital family, channel 1 first."""
-    return [tag for tag, (_, index) in sorted(family.tags.items(), key=lambda item: item[1][1])
-            if tag != "Channels"]
+def _channel_positions(family: Family) -> List[Tuple[str, int]]:
+    """(tag, position in a record) of the channels of a pulse or digital family, channel 1 first."""
+    return [(tag, POS[family.table][tag]) for tag in _channel_tags(family)]
 
 
 @rule("channel-count", reads=CHANNEL_MEASURES)
@@ -1047,14 +1345,16 @@ def channel_count(view: MeterView) -> Iterator[Finding]:
 
     The module reports as many channels as it has; another count is another module's record."""
     for measure in view.present(CHANNEL_MEASURES):
-        config_table, tag = CHANNEL_FAMILIES[MEASURE_TABLE[measure]]
+        table = MEASURE_TABLE[measure]
+        config_table, tag = CHANNEL_FAMILIES[table]
         configured = view.config(tag, config_table)
         if configured is None:
             continue
+        at = POS[table]["Channels"]
         for record in view.valid(measure):
-            channels = record.value("Channels")
+            channels = record[at]
             if channels is not None and channels != configured:
-                yield Finding(measure, record.ts, f"Channels differs from {config_table}", configured, channels)
+                yield Finding(measure, record[R_TS], f"Channels differs from {config_table}", configured, channels)
 
 
 @rule("channels-beyond-count-null", reads=CHANNEL_MEASURES)
@@ -1063,20 +1363,23 @@ def channels_beyond_count_null(view: MeterView) -> Iterator[Finding]:
 
     A module with 8 inputs has no 9th; a value there was not read from it."""
     for measure in view.present(CHANNEL_MEASURES):
+        family = FAMILIES[MEASURE_TABLE[measure]]
+        at, positions = POS[family.table]["Channels"], _channel_positions(family)
         for record in view.valid(measure):
-            channels = record.value("Channels")
+            channels = record[at]
             if channels is None:
                 continue
-            for number, tag in enumerate(_channel_tags(record.family), start=1):
-                if number > channels and record.value(tag) is not None:
-                    yield Finding(measure, record.ts, f"{tag} is beyond Channels = {channels}", None, record.value(tag))
+            for number, (tag, position) in enumerate(positions, start=1):
+                if number > channels and record[position] is not None:
+                    yield Finding(measure, record[R_TS], f"{tag} is beyond Channels = {channels}", None,
+                                  record[position])
 
 
 DIGITAL_MEASURES = measures(DIGITAL.table)
 
 
-def _states(record: Record) -> Tuple[object, ...]:
-    return tuple(record.value(tag) for tag in _channel_tags(record.family))
+def _states(record: Rec) -> Tuple[object, ...]:
+    return tuple(record[position] for _, position in _channel_positions(DIGITAL))
 
 
 @rule("digital-states-binary", reads=DIGITAL_MEASURES)
@@ -1084,12 +1387,13 @@ def digital_states_binary(view: MeterView) -> Iterator[Finding]:
     """A discrete input's state is 0 or 1.
 
     An input is open or closed; the device stores nothing else for it."""
+    positions = _channel_positions(DIGITAL)
     for measure in view.present(DIGITAL_MEASURES):
         for record in view.valid(measure):
-            for tag in _channel_tags(record.family):
-                value = record.value(tag)
-                if value is not None and value not in (0, 1):
-                    yield Finding(measure, record.ts, f"{tag} is not a state", "0 or 1", value)
+            for tag, position in positions:
+                state = record[position]
+                if state is not None and state not in (0, 1):
+                    yield Finding(measure, record[R_TS], f"{tag} is not a state", "0 or 1", state)
 
 
 @rule("digital-journal-changes", reads=frozenset({"DigJournalState"}))
@@ -1100,7 +1404,7 @@ def digital_journal_changes(view: MeterView) -> Iterator[Finding]:
     entries = view.valid("DigJournalState")
     for a, b in zip(entries, entries[1:]):
         if _states(a) == _states(b):
-            yield Finding("DigJournalState", b.ts, "journal entry changes no input", "a change", "none")
+            yield Finding("DigJournalState", b[R_TS], "journal entry changes no input", "a change", "none")
 
 
 @rule("digital-moment-follows-journal", reads=frozenset({"DigMomentState"}))
@@ -1110,65 +1414,157 @@ def digital_moment_follows_journal(view: MeterView) -> Iterator[Finding]:
     Inputs change only by events the journal records; between two entries the state is that of
     the first.  Readings before the first entry are not checked (their state is not journaled)."""
     entries = view.valid("DigJournalState")
-    stamps = [e.ts for e in entries]
+    stamps = [e[R_TS] for e in entries]
+    positions = _channel_positions(DIGITAL)
     for moment in view.valid("DigMomentState"):
-        i = bisect.bisect_right(stamps, moment.ts) - 1
+        i = bisect.bisect_right(stamps, moment[R_TS]) - 1
         if i < 0:
             continue
         entry = entries[i]
-        for tag in _channel_tags(moment.family):
-            want, got = entry.value(tag), moment.value(tag)
+        for tag, position in positions:
+            want, got = entry[position], moment[position]
             if want is not None and got is not None and want != got:
-                yield Finding("DigMomentState", moment.ts, f"{tag} differs from the DigJournalState entry "
-                              f"of {timegrid.local_datetime(entry.ts, view.tz):%Y-%m-%d %H:%M:%S}", want, got)
+                yield Finding("DigMomentState", moment[R_TS], f"{tag} differs from the DigJournalState entry "
+                              f"of {timegrid.local_datetime(entry[R_TS], view.tz):%Y-%m-%d %H:%M:%S}", want, got)
 
 
 # ---- running the rules --------------------------------------------------------------------
-def _meter_views(conn: sqlite3.Connection, names: NameIndex, tz: dt.tzinfo,
-                 tolerance: float) -> Iterator[MeterView]:
-    """One view per MeterTable row, DeviceIdx order."""
+VIEW_FAMILIES = tuple(family for family in FAMILIES.values() if family is not QUALITY)
+#: Measures whose records a view holds with some tags only (the others NULL): what the Python
+#: rules read of them (moment-register-profile: the moment registers' totals).  Any other
+#: measure's records hold every tag.
+VIEW_TAGS: Dict[str, FrozenSet[str]] = {"ElMomentEnergy": frozenset(f"{prefix}0" for prefix in ENERGY_PREFIXES)}
+
+
+def _prepare(conn: sqlite3.Connection, names: NameIndex, tolerance: float) -> Tuple[Scan, List[Tuple[Any, ...]]]:
+    """The scan of an open database: which RecordTypeIds are which measure, the energy and
+    quality rows pivoted into ``temp.verify_energy`` and ``temp.verify_quality`` (one pass over
+    each table), the meters and their newest config values in ``temp.verify_meters``.  Also
+    returned: the meters (DeviceIdx, MeterId, type name, kind, configs, legacy rows), DeviceIdx order."""
+    measure_of: Dict[int, str] = {}
+    for rtid, record_type in sorted(names.record_type_names.items()):
+        measure = ALIASES.get(record_type, record_type)  # e.g. ElJrnlRvr, the web UI's ElJrnlReverce
+        if measure in MEASURE_TABLE and MEASURE_TABLE[measure] in FAMILIES:
+            measure_of[rtid] = measure
+    scan = Scan(conn, measure_of, tolerance)
+    for schema in ("main", "temp"):   # the pages a pass reads twice stay in memory (64 MB at most)
+        conn.execute(f"PRAGMA {schema}.cache_size = -65536")
+    # hypot: Python's, for the value a finding reports (the check, on every row, is SQLite's sqrt)
+    conn.create_function("hypot", 2, lambda x, y: None if x is None or y is None else math.hypot(x, y),
+                         deterministic=True)
+    if not any(name == "sqrt" for (name,) in conn.execute("SELECT name FROM pragma_function_list")):
+        conn.create_function("sqrt", 1, lambda x: None if x is None else math.sqrt(x) if x >= 0 else None,
+                             deterministic=True)
+    for family, table in ((ENERGY, "verify_energy"), (QUALITY, "verify_quality")):
+        empty = _all_null(family)
+        values = ", ".join(f"t{n}" for n in range(len(PIVOTED[family.table])))
+        extra, extra_sql = "", ""
+        if family is QUALITY:   # the old tool's all-NULL rows B and C (legacy-convention)
+            extra = ", bc, untagged, phased"
+            extra_sql = f", sum(CASE WHEN {empty} THEN (CASE {family.key_column} WHEN 'B' THEN 1 WHEN 'C' THEN 16 " \
+                        f"ELSE 0 END) ELSE 0 END), sum(CASE WHEN {_untagged(family)} THEN 1 ELSE 0 END), " \
+                        f"sum(CASE WHEN {_phase_prefilter()} THEN 1 ELSE 0 END)"
+        conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
+        # energy: n (rows) for the views, count (keys of every row) for tariff-sum
+        counts, counts_sql = ("n, count, ", f"count(*), {_key_count(family)}, ") if family is ENERGY else ("", "")
+        conn.execute(f"CREATE TEMP TABLE {table} (Id INTEGER PRIMARY KEY, {counts}fcount{extra}, {values})")
+        conn.execute(
+            f"INSERT INTO temp.{table} SELECT Id, {counts_sql}{_key_count(family, 'NOT ' + empty)}"
+            f"{extra_sql}, {_pivot(family, PIVOTED[family.table])} FROM {family.table} GROUP BY Id",
+            {"qtol": _quality_tolerance(tolerance)} if family is QUALITY else {})
     meters = list(conn.execute(
         "SELECT m.DeviceIdx, m.MeterId, t.Type FROM MeterTable m LEFT JOIN MeterTypes t ON t.Id = m.TypeId "
         "ORDER BY m.DeviceIdx"))
-    type_of = names.record_type_names
-    for device_idx, meter_id, type_name in meters:
-        configs: Dict[str, Optional[Row]] = {}
-        for table in CONFIG_TABLES:
-            row = conn.execute(f"SELECT {', '.join(TABLE_COLUMNS[table])} FROM {table} WHERE DeviceIdx = ? "
-                               "ORDER BY Timestamp DESC LIMIT 1", (device_idx,)).fetchone()
-            configs[table] = ROW_TYPES[table]._make(row) if row else None
-        children: Dict[int, List[Row]] = {}
-        for table in VALUE_TABLES:
-            make = ROW_TYPES[table]._make
-            columns = ", ".join(f"v.{c}" for c in TABLE_COLUMNS[table])
-            for row in conn.execute(f"SELECT {columns} FROM {table} v JOIN MeterData m ON m.Id = v.Id "
-                                    "WHERE m.DeviceIdx = ?", (device_idx,)):
-                named = make(row)
-                children.setdefault(named.Id, []).append(named)
-        records: Dict[str, List[Record]] = {}
-        for record_id, rtid, ts, valid in conn.execute(
-                "SELECT Id, RecordTypeId, Timestamp, Valid FROM MeterData WHERE DeviceIdx = ? "
-                "ORDER BY RecordTypeId, Timestamp, Id", (device_idx,)):
-            record_type = type_of.get(rtid)
-            if record_type is None:
-                continue  # a record type the database does not name
-            measure = ALIASES.get(record_type, record_type)  # e.g. ElJrnlRvr, the web UI's ElJrnlReverce
-            if measure not in MEASURE_TABLE or MEASURE_TABLE[measure] not in FAMILIES:
+    configs: Dict[str, Dict[int, Tuple[int, Row]]] = {}
+    for table in CONFIG_TABLES:   # the newest row of each meter (the first one of a Timestamp)
+        newest: Dict[int, Tuple[int, Row]] = {}
+        make = ROW_TYPES[table]._make
+        for rowid, *row in conn.execute(f"SELECT rowid, {', '.join(TABLE_COLUMNS[table])} FROM {table} "
+                                        "ORDER BY DeviceIdx, Timestamp DESC, rowid DESC"):
+            named = make(row)
+            newest[named.DeviceIdx] = (rowid, named)
+        configs[table] = newest
+    kinds = {device: METER_KINDS.get(type_name or "") for device, _, type_name in meters}
+    single = [device for device, kind in kinds.items() if kind is not None and kind.phases == 1]
+    legacy = _legacy_rows(conn, scan.ids(QUALITY_MEASURES), single)
+    conn.execute("DROP TABLE IF EXISTS temp.verify_meters")
+    gates = [f"g{n}" for n in range(len(CONFIG_GATES))]
+    conn.execute(f"CREATE TEMP TABLE verify_meters (DeviceIdx INTEGER PRIMARY KEY, trf, {', '.join(gates)}, "
+                 f"single, phases, legacy, {', '.join(CONFIG_TABLES)})")
+    rows = []
+    for device, _, _ in meters:
+        kind = kinds[device]
+        electric = configs["ElectricConfig"].get(device)
+
+        def flag(tag: str) -> Cell:
+            return None if electric is None else getattr(electric[1], CONFIG_TAGS["ElectricConfig"][tag])
+        phases = (3 if kind.phases == 3 else 1) if kind is not None and kind.family == "electric" else None
+        rows.append((device, flag("isTrf"), *(flag(tag) for tag, _, _ in CONFIG_GATES),
+                     int(device in single), phases, int(device in legacy),
+                     *(configs[table][device][0] if device in configs[table] else None for table in CONFIG_TABLES)))
+    conn.executemany(f"INSERT INTO temp.verify_meters VALUES ({', '.join('?' * len(rows[0]))})" if rows else
+                     "SELECT 1", rows if rows else [])
+    return scan, [(device, meter_id, type_name, kinds[device],
+                   {table: configs[table].get(device, (None, None))[1] for table in CONFIG_TABLES}, legacy.get(device))
+                  for device, meter_id, type_name in meters]
+
+
+def _meter_views(scan: Scan, meters: List[Tuple[Any, ...]], types: Mapping[int, Sequence[int]],
+                 tz: dt.tzinfo) -> Iterator[MeterView]:
+    """One view per MeterTable row, DeviceIdx order, of the RecordTypeIds ``types`` says the meter
+    has records of: one query per meter and record type (MeterDataRecord's order), its rows the
+    records as they are (``Rec``), every family but ElectricQualityValues."""
+    queries: Dict[str, str] = {}
+    for narrowed, wanted in VIEW_TAGS.items():   # a measure whose view holds only some tags
+        family = FAMILIES[MEASURE_TABLE[narrowed]]
+        assert family is ENERGY, "VIEW_TAGS narrows energy measures only"
+        values = ", ".join(_pivoted(family, tag) if tag in wanted else "NULL" for tag in family.tags)
+        queries[narrowed] = (f"SELECT m.Id, m.Timestamp, m.Valid, coalesce(p.n, 0), {values} FROM MeterData m "
+                            "LEFT JOIN temp.verify_energy p ON p.Id = m.Id WHERE m.DeviceIdx = ? AND "
+                            "m.RecordTypeId = ? ORDER BY m.Timestamp, m.Id")
+    for family in VIEW_FAMILIES:
+        if family is ENERGY:
+            values = ", ".join(_pivoted(family, tag) for tag in family.tags)
+            source, rows = "temp.verify_energy p ON p.Id = m.Id", "coalesce(p.n, 0)"
+        else:
+            values = ", ".join([f"v.{_column(family, tag)[1]}" for tag in family.tags]
+                               + (list(SLOT_ENERGY.values()) if family is POWER else []))
+            source, rows = f"{family.table} v ON v.Id = m.Id", "v.Id IS NOT NULL"
+        queries[family.table] = (f"SELECT m.Id, m.Timestamp, m.Valid, {rows}, {values} FROM MeterData m "
+                                 f"LEFT JOIN {source} WHERE m.DeviceIdx = ? AND m.RecordTypeId = ? "
+                                 "ORDER BY m.Timestamp, m.Id")
+    measure_of = scan.measure_of
+    midnights: Dict[int, int] = {}
+    for device, meter_id, type_name, kind, configs, legacy in meters:
+        records: Dict[str, List[Rec]] = {}
+        for rtid in types.get(device, ()):
+            measure = measure_of.get(rtid)
+            if measure is None:
                 continue
-            records.setdefault(measure, []).append(
-                Record(measure, record_id, ts, valid, tuple(children.get(record_id, ()))))
-        yield MeterView(device_idx, meter_id, type_name, METER_KINDS.get(type_name or ""),
-                        MappingProxyType(configs),
-                        MappingProxyType({m: tuple(rs) for m, rs in records.items()}), tz, tolerance)
+            query = queries.get(measure) or queries.get(MEASURE_TABLE[measure])
+            if query is not None:
+                records.setdefault(measure, []).extend(scan.conn.execute(query, (device, rtid)).fetchall())
+        yield MeterView(device, meter_id, type_name, kind, MappingProxyType(configs),
+                        MappingProxyType({m: tuple(rs) for m, rs in records.items()}), tz, scan.tolerance,
+                        legacy, midnights)
 
 
-def run_rules(view: MeterView, rules: Optional[Sequence[Rule]] = None) -> List[Violation]:
-    """The violations of one meter's view under the meter rules that apply to it."""
+def run_rules(view: MeterView, present: Iterable[str], found: Mapping[str, Mapping[int, List[Any]]],
+              rules: Optional[Sequence[Rule]] = None) -> List[Violation]:
+    """The violations of one meter under the meter rules that apply to it (those with records of
+    ``present``): the Python rules run on its view, the SQL rules' findings (``found``: rule name
+    -> DeviceIdx -> (order, Finding)) taken in their order."""
+    present = frozenset(present)
     out: List[Violation] = []
     for item in rules if rules is not None else RULES.values():
-        if item.scope != "meter" or not item.applies_to(view):
+        if item.scope == "database" or not item.applies_to(present):
             continue
-        for finding in item.check(view):
+        if item.scope == "sql":
+            findings: Iterable[Finding] = [finding for _, finding in sorted(
+                found.get(item.name, {}).get(view.device_idx, ()), key=itemgetter(0))]
+        else:
+            findings = item.check(view)
+        for finding in findings:
             out.append(Violation(view.meter_id, view.device_idx, finding.table, finding.timestamp,
                                  finding.message, finding.expected, finding.found, item.name))
     return out
@@ -1204,8 +1600,22 @@ def verify(path: Union[str, "os.PathLike[str]", "Target"], timezone: Optional[st
         for item in RULES.values():
             if item.scope == "database":
                 violations.extend(replace(v, rule_name=item.name) for v in item.check(database))
-        for view in _meter_views(conn, names, tz, tolerance):
-            violations.extend(run_rules(view))
+        scan, meters = _prepare(conn, names, tolerance)
+        found: Dict[str, Dict[int, List[Tuple[Tuple[Any, ...], Finding]]]] = {}
+        for item in RULES.values():
+            if item.scope == "sql":
+                per_meter: Dict[int, List[Tuple[Tuple[Any, ...], Finding]]] = found.setdefault(item.name, {})
+                for device, order, finding in item.check(scan):
+                    per_meter.setdefault(device, []).append((order, finding))
+        present: Dict[int, Set[str]] = {}
+        types: Dict[int, List[int]] = {}
+        for device, rtid in conn.execute("SELECT DISTINCT DeviceIdx, RecordTypeId FROM MeterData "
+                                         "ORDER BY DeviceIdx, RecordTypeId"):
+            if rtid in scan.measure_of:
+                present.setdefault(device, set()).add(scan.measure_of[rtid])
+                types.setdefault(device, []).append(rtid)
+        for view in _meter_views(scan, meters, types, tz):
+            violations.extend(run_rules(view, present.get(view.device_idx, ()), found))
     finally:
         conn.close()
     if violations and raise_on_violation:

@@ -29,6 +29,7 @@ BENCHMARKS: Dict[str, List[str]] = {
     "bench_pytest": ["--rounds", "1"],
     "bench_dlms": [],
     "bench_mbus": [],
+    "bench_verify": ["--meters", "40", "--days", "90", "--rounds", "1"],
 }
 LAST_LINES = 4
 
