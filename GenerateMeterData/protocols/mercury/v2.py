@@ -420,7 +420,7 @@ def request_length(head: bytes) -> Optional[int]:
     if head[1] == 0x08 and head[2] in WITH_BWRI:
         return 6
     if head[1] == 0x04 and head[2] != 0x00:
-        return 6 if head[2] in JOURNALS else None
+        return 6   # a journal record: 0x04 JJ NN (a journal the meter does not keep: status 1)
     return length
 
 
