@@ -295,3 +295,24 @@ def test_a_bad_pointer_or_an_error_status_writes_nothing(line, db_path, served, 
     [error] = result.stderr.strip().splitlines()
     assert all(word in error for word in words) and "Traceback" not in result.stderr
     assert rows(db_path, "SELECT COUNT(*) FROM MeterData") == [(0,)]
+
+
+def test_imitate_fault_option_plants_a_status(db_path):
+    process = subprocess.Popen([sys.executable, "-m", "GenerateMeterData", "imitate", "mercury230", "--timezone",
+                                "Europe/Moscow", "--seconds", "120", "--fault", "status:2:0813"],
+                               cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = process.stdout.readline()
+        assert " meter on " in first, process.stderr.read()
+        url = first.split(" on ", 1)[1].split()[0]
+        plain = cli("capture", "mercury230", "--port", url, "--db", db_path, "--timezone", "Europe/Moscow")
+        assert plain.returncode == 0, plain.stderr   # the registers are answered
+        result = cli("capture", "mercury230", "--port", url, "--db", db_path, "--timezone", "Europe/Moscow",
+                     "--days", "1")
+        assert result.returncode == 3
+        [error] = result.stderr.strip().splitlines()
+        assert "status 2" in error and "internal meter error" in error
+        assert rows(db_path, "SELECT COUNT(*) FROM ElectricPowerValues") == [(0,)]
+    finally:
+        process.terminate()
+        process.wait(10)
