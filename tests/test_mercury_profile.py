@@ -316,3 +316,23 @@ def test_imitate_fault_option_plants_a_status(db_path):
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_the_client_waits_as_long_as_the_baud_rate_needs():
+    # at 300 baud the meter may take 1600 ms (Incotex's table via wb-mqtt-serial): the imitator takes 800
+    served = V2Generated(frozen(outages=0.0))
+    imitator = v2.V2Imitator([served], v2.answer_delay(300))
+    url = imitator.start("tcp://127.0.0.1:0")
+    try:
+        assert v2.answer_delay(300) == pytest.approx(0.8)
+        with v2.V2Client(url, timeout=0.3, baudrate=9600) as hasty:
+            started = time.monotonic()
+            with pytest.raises(v2.MercuryError, match="no answer"):
+                hasty.test(served.address)
+            assert time.monotonic() - started < 0.8
+        time.sleep(1)   # the late answer is gone
+        with v2.V2Client(url, timeout=0.3, baudrate=300) as patient:
+            patient.open(served.address)
+            assert patient.serial(served.address)[0] == served.serial
+    finally:
+        imitator.stop()

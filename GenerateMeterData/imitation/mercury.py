@@ -349,6 +349,10 @@ def options(command: str, p) -> None:
         p.add_argument("--admin-password", default=DEFAULT_PASSWORDS[v2.ADMIN],
                        help="Mercury 230: the level 2 (administrator) password (default 222222)")
         p.add_argument("--fault", action="append", default=[], metavar="FAULT", help=FAULT_HELP)
+        p.add_argument("--baud-rate", type=int, default=None,
+                       help="Mercury 230: the line's baud rate; the meter answers after half the response time "
+                            "the Incotex table gives for it (1600 ms at 300 ... 150 ms at 9600 baud); default: "
+                            "at once")
     elif command == "capture":
         p.add_argument("--network-address", type=int, default=None,
                        help="Mercury: the meter's network address (Mercury 200: required; Mercury 230: default 0, "
@@ -359,7 +363,19 @@ def options(command: str, p) -> None:
                        help="Mercury 230: the level's password, 6 digits or 0x and 12 hex digits (default 111111 "
                             "at level 1, 222222 at level 2)")
         p.add_argument("--answer-timeout", type=float, default=1.0,
-                       help="Mercury: seconds to wait for each answer (default 1)")
+                       help="Mercury: seconds to wait for each answer (default 1; Mercury 230: at least the "
+                            "meter's response time at --baud-rate and the answer's transfer time)")
+        p.add_argument("--baud-rate", type=int, default=9600,
+                       help="Mercury 230: the port's baud rate (default 9600; a socket ignores it, the wait for "
+                            "each answer follows it)")
+
+
+BAUD_RATES = (300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+
+
+def _check_baud(baud: int) -> None:
+    if baud not in BAUD_RATES:
+        raise InputError(f"--baud-rate {baud}: give one of {', '.join(map(str, BAUD_RATES))}")
 
 
 def check(command: str, args) -> None:
@@ -379,6 +395,8 @@ def check(command: str, args) -> None:
             raise InputError(f"--fault: imitate {family} plants no faults yet (mercury230 does)")
         for text in getattr(args, "fault", None) or ():
             parse_fault(text, getattr(args, "timezone", None) or "UTC")
+        if getattr(args, "baud_rate", None) is not None:
+            _check_baud(args.baud_rate)
         kind = METER_KINDS.get(args.meter_type)
         if kind is not None and (kind.family != "electric" or kind.serial_digits > 8
                                  or (family == "mercury200" and kind.phases != 1)):
@@ -398,6 +416,7 @@ def check(command: str, args) -> None:
                              "only; by default its serial number)")
         if args.level_password is not None:
             password_bytes(args.level_password)
+        _check_baud(getattr(args, "baud_rate", 9600))
         if args.answer_timeout <= 0 or args.answer_timeout > 60:
             raise InputError(f"--answer-timeout {args.answer_timeout:g}: give 0-60 seconds")
     if address is not None:
@@ -457,7 +476,8 @@ def imitator_v2(args, meter) -> Tuple[object, str]:
     generated = meter()
     faults = [parse_fault(text, str(generated.tz)) for text in getattr(args, "fault", None) or ()]
     served = V2Generated(generated, args.network_address, passwords, faults)
-    return v2.V2Imitator([served]), f" (serial {served.serial}, network address {served.address})"
+    delay = v2.answer_delay(args.baud_rate) if getattr(args, "baud_rate", None) else 0.0
+    return v2.V2Imitator([served], delay), f" (serial {served.serial}, network address {served.address})"
 
 
 def _stamp(moment: dt.datetime, timezone: str) -> int:
@@ -497,7 +517,7 @@ def read_v2(args, timezone: str):
 
     address = args.network_address or 0
     password = password_bytes(args.level_password or DEFAULT_PASSWORDS[args.level])
-    with v2.V2Client(args.port, timeout=args.answer_timeout) as client:
+    with v2.V2Client(args.port, timeout=args.answer_timeout, baudrate=getattr(args, "baud_rate", 9600)) as client:
         client.open(address, args.level, password)
         serial, _ = client.serial(address)
         moment, _ = client.clock(address)

@@ -104,6 +104,12 @@ def response_ms(baudrate: int) -> int:
     return RESPONSE_MS[9600]
 
 
+def answer_delay(baudrate: int) -> float:
+    """How long an imitated meter takes before it answers at ``baudrate`` (seconds): half the
+    longest the table allows (a choice: the documentation gives the bound, not the typical time)."""
+    return response_ms(baudrate) / 2000
+
+
 @dataclass(frozen=True)
 class Quantity:
     """One BWRI instantaneous quantity: its name, phase (0 = sum or none), scale and sign bit."""
@@ -454,13 +460,16 @@ class RequestReader:
 
 
 def serve(meters: Dict[int, V2Meter], receive: Callable[[], Optional[bytes]], send: Callable[[bytes], None],
-          stop: threading.Event, keep_open: bool = False) -> None:
-    """Answer requests on one byte stream until it closes, each answer in one write."""
+          stop: threading.Event, keep_open: bool = False, delay: float = 0.0) -> None:
+    """Answer requests on one byte stream until it closes, each answer in one write, ``delay``
+    seconds after the request (a meter's response time, ``answer_delay``)."""
     reader, session = RequestReader(), Session()
     for chunk in incoming(receive, stop, keep_open):
         for request in reader.feed(chunk):
             out = answer_with_faults(meters, session, request)
             if out is not None:
+                if delay > 0:
+                    stop.wait(delay)
                 send(out)
 
 
@@ -468,13 +477,14 @@ class V2Imitator(StreamService):
     """Three-phase Mercury meters on one line (one ``V2Meter`` per network address), served by URL;
     each connection (or the pty/serial port) has its own open channels."""
 
-    def __init__(self, meters: Sequence[V2Meter]) -> None:
+    def __init__(self, meters: Sequence[V2Meter], delay: float = 0.0) -> None:
         super().__init__()
         self.meters = {meter.address: meter for meter in meters}
+        self.delay = delay
 
     def serve(self, receive: Callable[[], Optional[bytes]], send: Callable[[bytes], None],
               keep_open: bool = False) -> None:
-        serve(self.meters, receive, send, self._stop, keep_open)
+        serve(self.meters, receive, send, self._stop, keep_open, self.delay)
 
 
 # ---- the client ---------------------------------------------------------------------------------
