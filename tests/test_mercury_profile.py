@@ -280,8 +280,14 @@ class BadPointer(V2Generated):
         return 0x1235, None
 
 
+class FuturePointer(V2Generated):
+    def profile_pointer(self):   # a record two hours after the meter's clock (14:20:17)
+        return 0x0100, v2.ProfileRecord(dt.datetime(2026, 3, 10, 16, 30), 30, (1, 1, 1, 1))
+
+
 @pytest.mark.parametrize("served, words", [
     (lambda: BadPointer(frozen(outages=0.0)), ["profile pointer 0x1235"]),
+    (lambda: FuturePointer(frozen(outages=0.0)), ["2026-03-10 16:30:00", "later than the meter's clock"]),
     (lambda: V2Generated(frozen(outages=0.0), faults=[Fault("status", b"\x06", 2)]), ["status 2"]),
     (lambda: V2Generated(frozen(outages=0.0), faults=[Fault("silent", b"\x04\x01")]), ["no answer"]),
 ])

@@ -622,6 +622,6 @@ def read_v2_archives(client, address: int, reading, moment: dt.datetime, days: i
                 stamps = [(first, journal_event(name, 0)), (second, journal_event(name, 1))]
             else:
                 stamps = [(first, journal_event(name, 0))]
-            for moment_, event in stamps:
-                if moment_ is not None and oldest <= _stamp(moment_, timezone) <= now:
-                    reading.journals.append((name, _stamp(moment_, timezone), event))
+            known = [(_stamp(m, timezone), event) for m, event in stamps if m is not None]
+            if any(oldest <= ts for ts, _ in known):   # a record reaching into the days read, whole
+                reading.journals.extend((name, ts, event) for ts, event in known if ts <= now)
