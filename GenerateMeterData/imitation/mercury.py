@@ -16,6 +16,10 @@ What a served meter says, at wall-clock time in its time zone:
   that they stay consistent (S from the served P and Q, cos phi = P / S, the sums the sums of the
   phases): what a meter computes from one measurement;  v2 holds one measurement from the opening
   of the channel (``GeneratedMeter.pin_quality``), as the IEC imitator does from the sign-on;
+* v2 the energy arrays at the start of today, yesterday and each month the archive reaches; the
+  power profile (``V2Generated``: a record per 30-minute slot, FF for slots the story's outages
+  cover); the journals of ``V2_JOURNALS`` from the story's events; faults planted with
+  ``--fault`` (``Fault``); answers after the response time of ``--baud-rate``;
 * v1 relay closed (load on), battery, firmware and model variant as fixed values (the story has
   no relay operations); the temperature (v2 BWRI 0x70) is not in the story: status 1.
 
