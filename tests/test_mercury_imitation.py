@@ -434,7 +434,11 @@ def test_a_silent_meter_is_one_line_in_bounded_time(db_path, protocol, extra):
 @pytest.mark.parametrize("args, words", [
     (["capture", "mercury200", "--port", "socket://127.0.0.1:9"], ["--network-address"]),
     (["capture", "mercury230", "--port", "socket://127.0.0.1:9", "--level-password", "11111"], ["password"]),
-    (["capture", "mercury230", "--port", "socket://127.0.0.1:9", "--days", "2"], ["--days"]),
+    (["capture", "mercury230", "--port", "socket://127.0.0.1:9", "--days", "86"], ["--days 86", "85 days"]),
+    (["capture", "mercury200", "--port", "socket://127.0.0.1:9", "--network-address", "5", "--days", "2"],
+     ["--days", "no archive"]),
+    (["imitate", "mercury230", "--fault", "sometimes", "--seconds", "1"], ["--fault 'sometimes'", "status:N"]),
+    (["imitate", "mercury230", "--fault", "gap:2026-03-10T12:00/2026-03-10T11:00", "--seconds", "1"], ["gap:FROM/TO"]),
     (["imitate", "mercury230", "--network-address", "241", "--seconds", "1"], ["--network-address 241"]),
     (["imitate", "mercury200", "--mode", "A", "--seconds", "1"], ["--mode A"]),
     (["imitate", "mercury230", "-o", "1.8.0:5", "--seconds", "1"], ["-o 1.8.0:5", "no register overrides"]),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..errors import InputError
-from ..generate.emit import Emitter
+from ..generate.emit import Emitter, journal_values
 from ..generate.meters import make_meter
 from ..generate.overrides import Overrides
 from ..records.rows import RowSet, tags_to_values
@@ -110,6 +110,7 @@ class CapturePlan:
     flags: Dict[str, int]                 # "A-"/"R+"/"R-" -> 0/1 as ElectricConfig says (or will say)
     period: Optional[int]                 # the Period of the meter's stored profile (None: none stored)
     existing: Dict[str, set] = field(default_factory=dict)  # measure -> stamps already stored
+    last_event: Dict[str, Tuple[int, int]] = field(default_factory=dict)  # journal -> (newest stamp, its EventId)
     notes: List[str] = field(default_factory=list)
 
 
@@ -158,6 +159,14 @@ def plan_capture(reading: Reading, target: Target) -> CapturePlan:
             "SELECT a.Name, m.Timestamp FROM MeterData m JOIN ArchTypes a ON a.Id = m.RecordTypeId "
             f"WHERE m.DeviceIdx = ? AND a.Name IN ({', '.join('?' * len(measures))})", (device_idx, *measures)):
         plan.existing.setdefault(name, set()).add(ts)
+    journals = sorted({name for name, _, _ in reading.journals})
+    if journals:
+        for name, ts, event_id in target.fetch(
+                "SELECT a.Name, m.Timestamp, j.EventId FROM MeterData m JOIN ArchTypes a ON a.Id = m.RecordTypeId "
+                "JOIN JournalValues j ON j.Id = m.Id "
+                f"WHERE m.DeviceIdx = ? AND a.Name IN ({', '.join('?' * len(journals))}) ORDER BY m.Timestamp",
+                (device_idx, *journals)):
+            plan.last_event[name] = (ts, event_id if event_id is not None else -1)
     return plan
 
 
@@ -215,10 +224,24 @@ def capture_rows(reading: Reading, target: Target, timezone: Optional[str] = Non
                     emitter.record(measure, device_idx, meter_id, stamp, 1,
                                    energy_values(lambda q, t: registers[t] if q == "A+" else None))
         if reading.profile:
+            other = {g.profile for g in ENERGY_GATES if plan.flags[g.energy]}
             emitter.records("ElArr1ConsPower", device_idx, meter_id,
                             ((end, 1, tags_to_values(POWER.table, {"cTime": NEVA_PERIOD, "P+": power, "isPart": 0,
-                                                                   "isOvfl": 0, "isSummer": 0}))
+                                                                   "isOvfl": 0, "isSummer": 0,
+                                                                   **{tag: value for tag, value in
+                                                                      reading.profile_other.get(end, {}).items()
+                                                                      if tag in other}}))
                              for end, power in reading.profile if fresh("ElArr1ConsPower", end)))
+        # journals: only records newer than the newest stored, numbered on from its EventId (the
+        # meter's ring of records holds no running number: verify's journal-event-id-increases)
+        last = dict(plan.last_event)
+        for name, ts, event in sorted(reading.journals, key=lambda r: (r[0], r[1])):
+            newest, event_id = last.get(name, (None, -1))
+            if newest is not None and ts <= newest:
+                skipped.append(name)
+                continue
+            emitter.record(name, device_idx, meter_id, ts, 1, journal_values(event, event_id + 1))
+            last[name] = (ts, event_id + 1)
         yield rows
 
     from ..targets.counting import CountingTarget  # a dry run counts what the load would write

@@ -16,6 +16,10 @@ What a served meter says, at wall-clock time in its time zone:
   that they stay consistent (S from the served P and Q, cos phi = P / S, the sums the sums of the
   phases): what a meter computes from one measurement;  v2 holds one measurement from the opening
   of the channel (``GeneratedMeter.pin_quality``), as the IEC imitator does from the sign-on;
+* v2 the energy arrays at the start of today, yesterday and each month the archive reaches; the
+  power profile (``V2Generated``: a record per 30-minute slot, FF for slots the story's outages
+  cover); the journals of ``V2_JOURNALS`` from the story's events; faults planted with
+  ``--fault`` (``Fault``); answers after the response time of ``--baud-rate``;
 * v1 relay closed (load on), battery, firmware and model variant as fixed values (the story has
   no relay operations); the temperature (v2 BWRI 0x70) is not in the story: status 1.
 
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..errors import InputError
@@ -149,12 +154,66 @@ class V1Generated:
         return max(0, series.tariff[i] - 1)
 
 
+#: the meter.db journal each Mercury 230 journal (``v2.JOURNALS``) is
+V2_JOURNALS: Dict[int, str] = {0x01: "ElJrnlPwr", 0x02: "ElJrnlTimeCorr", 0x03: "ElJrnlPwrA",
+                               0x04: "ElJrnlPwrB", 0x05: "ElJrnlPwrC", 0x12: "ElJrnlOpen"}
+#: the profile period a Mercury 230 imitated here keeps (minutes; the generated story's slots)
+V2_PERIOD = 30
+#: whole days of such slots the profile memory holds (4096 records)
+V2_PROFILE_DAYS = v2.PROFILE_BYTES // v2.RECORD_STEP * V2_PERIOD // 1440
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One planted fault (``--fault``): ``kind`` silent, crc, status (``code``) for requests whose
+    body starts with ``prefix`` (b"": all), or gap: profile slots ending in (``start``, ``end``]."""
+    kind: str
+    prefix: bytes = b""
+    code: int = 0
+    start: int = 0
+    end: int = 0
+
+
+FAULT_HELP = ("Mercury 230: plant a fault (repeatable): silent[:HEX] (no answer), crc[:HEX] (the answer's CRC "
+              "broken), status:N[:HEX] (status N, 1-5, instead of the answer) -- HEX the start of the requests "
+              "it hits after the address, e.g. 0811 (BWRI), 0603 (profile memory), 0813 (profile pointer), 04 "
+              "(clock and journals), none: every request; gap:FROM/TO (local times YYYY-MM-DDTHH:MM): profile "
+              "slots ending after FROM up to TO not recorded (all FF)")
+
+
+def parse_fault(text: str, timezone: str) -> Fault:
+    """One ``--fault`` value; an InputError naming the forms for anything else."""
+    from ..model import timegrid
+
+    kind, _, rest = text.partition(":")
+    try:
+        if kind == "gap":
+            start, _, end = rest.partition("/")
+            tz = timegrid.zone(timezone)
+            a, b = (int(dt.datetime.fromisoformat(t).replace(tzinfo=tz).timestamp()) for t in (start, end))
+            if a < b:
+                return Fault("gap", start=a, end=b)
+        elif kind in ("silent", "crc") and (not rest or bytes.fromhex(rest)):
+            return Fault(kind, bytes.fromhex(rest))
+        elif kind == "status":
+            code, _, prefix = rest.partition(":")
+            if 1 <= int(code) <= 15:
+                return Fault("status", bytes.fromhex(prefix), int(code))
+    except ValueError:
+        pass
+    raise InputError(f"--fault {text!r}: give silent[:HEX], crc[:HEX], status:N[:HEX] or gap:FROM/TO")
+
+
 class V2Generated:
-    """A ``GeneratedMeter`` as a three-phase Mercury (``protocols.mercury.v2.V2Meter``)."""
+    """A ``GeneratedMeter`` as a three-phase Mercury (``protocols.mercury.v2.V2Meter``): registers,
+    instantaneous values, the power profile (a record every 30-minute slot, the record of the slot
+    ending at T at address ``(T // 1800) % 4096 * 0x10``: the buffer wraps every 4096 slots), the
+    journals of ``V2_JOURNALS`` from the story, and the planted ``faults``."""
 
     def __init__(self, meter, address: Optional[int] = None,
-                 passwords: Optional[Dict[int, bytes]] = None) -> None:
+                 passwords: Optional[Dict[int, bytes]] = None, faults: Sequence[Fault] = ()) -> None:
         self.meter = meter
+        self.faults = list(faults)
         self.address = v2_address(meter.serial) if address is None else address
         self.serial = meter.serial
         self.made = meter.story.origin_day
@@ -182,6 +241,14 @@ class V2Generated:
         if array == v2.FROM_RESET:
             return self._registers(now, tariff)
         today = meter.local_now().date()
+        at = {v2.AT_TODAY: today, v2.AT_YESTERDAY: today - dt.timedelta(days=1),
+              v2.AT_THIS_YEAR: dt.date(today.year, 1, 1), v2.AT_LAST_YEAR: dt.date(today.year - 1, 1, 1)}.get(array)
+        if array == v2.AT_MONTH and 1 <= month <= 12:
+            at = dt.date(today.year if month <= today.month else today.year - 1, month, 1)
+        if at is not None:
+            if at < meter.story.origin_day:
+                return None   # before the archive reaches
+            return self._registers(meter.midnight(at), tariff)
         if array == v2.TODAY:
             start, end = meter.midnight(today), now
         elif array == v2.YESTERDAY:
@@ -198,6 +265,73 @@ class V2Generated:
             return None   # before the archive reaches
         before, after = self._registers(start, tariff), self._registers(end, tariff)
         return [b - a for a, b in zip(before, after)]
+
+    def fault(self, body: bytes):
+        """What a planted fault does with a request (None: answer it)."""
+        for fault in self.faults:
+            if fault.kind != "gap" and body.startswith(fault.prefix):
+                return fault.code if fault.kind == "status" else fault.kind
+        return None
+
+    # -- the profile
+    def _slot_address(self, end: int) -> int:
+        return end // (V2_PERIOD * 60) % (v2.PROFILE_BYTES // v2.RECORD_STEP) * v2.RECORD_STEP
+
+    def _last_end(self) -> int:
+        return self.meter.now() // (V2_PERIOD * 60) * (V2_PERIOD * 60)
+
+    def _record(self, end: int) -> Optional[v2.ProfileRecord]:
+        if any(f.kind == "gap" and f.start < end <= f.end for f in self.faults):
+            return None
+        powers = self.meter.slot_powers(end)
+        if powers is None:
+            return None
+        from ..model import timegrid
+
+        counts = tuple(v2.pulses(w, V2_PERIOD) if measured else None for w, measured in zip(powers, self.directions))
+        local = timegrid.local_datetime(end, self.meter.tz).replace(tzinfo=None)
+        return v2.ProfileRecord(local, V2_PERIOD, counts)  # type: ignore[arg-type]
+
+    def profile_pointer(self) -> Tuple[int, Optional[v2.ProfileRecord]]:
+        last = self._last_end()
+        return self._slot_address(last), self._record(last)
+
+    def profile_record(self, address: int) -> Optional[v2.ProfileRecord]:
+        last = self._last_end()
+        back = (self._slot_address(last) - address) % v2.PROFILE_BYTES // v2.RECORD_STEP
+        return self._record(last - back * V2_PERIOD * 60)
+
+    # -- the journals
+    def journal_records(self, number: int) -> List[Tuple[int, Optional[int]]]:
+        """The journal's records over the archive, oldest first: (first time, second time or
+        None) in epoch seconds -- off/on pairs for the power journals, (t, t) for the others."""
+        from ..schema.measures import OFF_ON, measure
+
+        name = V2_JOURNALS[number]
+        now = self.meter.now()
+        oldest = now - self.meter.archive_days * 86400
+        events = [(t, e) for t, e in self.meter.story.journal_events(name) if t <= now]
+        if measure(name).events != OFF_ON:
+            return [(t, t) for t, _ in events if t >= oldest]
+        pairs: List[Tuple[int, Optional[int]]] = []
+        for t, event in events:
+            if event == 0:
+                pairs.append((t, None))
+            elif pairs and pairs[-1][1] is None:
+                pairs[-1] = (pairs[-1][0], t)
+        return [p for p in pairs if p[0] >= oldest]
+
+    def journal(self, number: int, record: int) -> Optional[Tuple[Optional[dt.datetime], Optional[dt.datetime]]]:
+        """Record ``record`` of the ring of ten: the n-th record of the journal sits at n % 10."""
+        from ..model import timegrid
+
+        records = self.journal_records(number)
+        n = max((n for n in range(max(0, len(records) - v2.JOURNAL_RECORDS), len(records))
+                 if n % v2.JOURNAL_RECORDS == record), default=None)
+        if n is None:
+            return None
+        return tuple(None if t is None else timegrid.local_datetime(t, self.meter.tz).replace(tzinfo=None)
+                     for t in records[n])  # type: ignore[return-value]
 
     def instant(self, name: str, phase: int) -> Optional[float]:
         tag = V2_TAGS.get((name, phase))
@@ -218,6 +352,11 @@ def options(command: str, p) -> None:
                             "digits (default 111111)")
         p.add_argument("--admin-password", default=DEFAULT_PASSWORDS[v2.ADMIN],
                        help="Mercury 230: the level 2 (administrator) password (default 222222)")
+        p.add_argument("--fault", action="append", default=[], metavar="FAULT", help=FAULT_HELP)
+        p.add_argument("--baud-rate", type=int, default=None,
+                       help="Mercury 230: the line's baud rate; the meter answers after half the response time "
+                            "the Incotex table gives for it (1600 ms at 300 ... 150 ms at 9600 baud); default: "
+                            "at once")
     elif command == "capture":
         p.add_argument("--network-address", type=int, default=None,
                        help="Mercury: the meter's network address (Mercury 200: required; Mercury 230: default 0, "
@@ -228,7 +367,19 @@ def options(command: str, p) -> None:
                        help="Mercury 230: the level's password, 6 digits or 0x and 12 hex digits (default 111111 "
                             "at level 1, 222222 at level 2)")
         p.add_argument("--answer-timeout", type=float, default=1.0,
-                       help="Mercury: seconds to wait for each answer (default 1)")
+                       help="Mercury: seconds to wait for each answer (default 1; Mercury 230: at least the "
+                            "meter's response time at --baud-rate and the answer's transfer time)")
+        p.add_argument("--baud-rate", type=int, default=9600,
+                       help="Mercury 230: the port's baud rate (default 9600; a socket ignores it, the wait for "
+                            "each answer follows it)")
+
+
+BAUD_RATES = (300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+
+
+def _check_baud(baud: int) -> None:
+    if baud not in BAUD_RATES:
+        raise InputError(f"--baud-rate {baud}: give one of {', '.join(map(str, BAUD_RATES))}")
 
 
 def check(command: str, args) -> None:
@@ -244,6 +395,12 @@ def check(command: str, args) -> None:
                              "values are served)")
         password_bytes(args.user_password, "--user-password")
         password_bytes(args.admin_password, "--admin-password")
+        if getattr(args, "fault", None) and family != "mercury230":
+            raise InputError(f"--fault: imitate {family} plants no faults yet (mercury230 does)")
+        for text in getattr(args, "fault", None) or ():
+            parse_fault(text, getattr(args, "timezone", None) or "UTC")
+        if getattr(args, "baud_rate", None) is not None:
+            _check_baud(args.baud_rate)
         kind = METER_KINDS.get(args.meter_type)
         if kind is not None and (kind.family != "electric" or kind.serial_digits > 8
                                  or (family == "mercury200" and kind.phases != 1)):
@@ -252,14 +409,18 @@ def check(command: str, args) -> None:
                              f"8 digits (the serial number is 4 bytes of the protocol), e.g. "
                              f"{'Mercury206, Mercury200' if family == 'mercury200' else 'Mercury23x, Mercury203'}")
     if command == "capture":
-        if args.days:
+        if args.days and family != "mercury230":
             raise InputError(f"--days: capture {family} reads the meter's registers and instantaneous values, "
                              "no archive")
+        if args.days > V2_PROFILE_DAYS:
+            raise InputError(f"--days {args.days}: a Mercury 230's profile memory holds {V2_PROFILE_DAYS} days of "
+                             f"{V2_PERIOD}-minute slots; give {V2_PROFILE_DAYS} or fewer")
         if family == "mercury200" and address is None:
             raise InputError("capture mercury200: give --network-address (a Mercury 200 answers its own address "
                              "only; by default its serial number)")
         if args.level_password is not None:
             password_bytes(args.level_password)
+        _check_baud(getattr(args, "baud_rate", 9600))
         if args.answer_timeout <= 0 or args.answer_timeout > 60:
             raise InputError(f"--answer-timeout {args.answer_timeout:g}: give 0-60 seconds")
     if address is not None:
@@ -316,8 +477,11 @@ def imitator_v2(args, meter) -> Tuple[object, str]:
     """``imitate mercury230``: a generated meter at its network address, levels 1 and 2."""
     passwords = {v2.USER: password_bytes(args.user_password, "--user-password"),
                  v2.ADMIN: password_bytes(args.admin_password, "--admin-password")}
-    served = V2Generated(meter(), args.network_address, passwords)
-    return v2.V2Imitator([served]), f" (serial {served.serial}, network address {served.address})"
+    generated = meter()
+    faults = [parse_fault(text, str(generated.tz)) for text in getattr(args, "fault", None) or ()]
+    served = V2Generated(generated, args.network_address, passwords, faults)
+    delay = v2.answer_delay(args.baud_rate) if getattr(args, "baud_rate", None) else 0.0
+    return v2.V2Imitator([served], delay), f" (serial {served.serial}, network address {served.address})"
 
 
 def _stamp(moment: dt.datetime, timezone: str) -> int:
@@ -350,12 +514,14 @@ def read_v1(args, timezone: str):
 
 def read_v2(args, timezone: str):
     """``capture mercury230``: the channel opened at ``--level``, serial, clock (the stamp), the
-    energy from reset (total and tariffs 1-4), every instantaneous value the meter has."""
+    energy from reset (total and tariffs 1-4), every instantaneous value the meter has; with
+    ``--days N`` also the archives (``read_v2_archives``).  Everything is read before anything is
+    written: a meter that fails on the way writes nothing."""
     from ..protocols.reading import Reading
 
     address = args.network_address or 0
     password = password_bytes(args.level_password or DEFAULT_PASSWORDS[args.level])
-    with v2.V2Client(args.port, timeout=args.answer_timeout) as client:
+    with v2.V2Client(args.port, timeout=args.answer_timeout, baudrate=getattr(args, "baud_rate", 9600)) as client:
         client.open(address, args.level, password)
         serial, _ = client.serial(address)
         moment, _ = client.clock(address)
@@ -367,11 +533,99 @@ def read_v2(args, timezone: str):
             except v2.StatusError as exc:
                 if exc.status != v2.BAD_REQUEST:
                     raise
+        reading = Reading(serial, "Mercury 230", MANUFACTURER, _stamp(moment, timezone))
+        if getattr(args, "days", 0):
+            read_v2_archives(client, address, reading, moment, args.days, timezone)
         client.close_channel(address)
-    reading = Reading(serial, "Mercury 230", MANUFACTURER, _stamp(moment, timezone))
     for tariff, values in enumerate(energy):
         for (direction, _), value in zip(ENERGY_QUANTITIES, values):
             if value is not None:
                 reading.energy[f"{direction}{tariff}"] = float(value)
     reading.quality.update(quality)
     return reading
+
+
+def _optional(read):
+    """A read's answer, None when the meter answers status 1 (it has no such value)."""
+    try:
+        return read()
+    except v2.StatusError as exc:
+        if exc.status != v2.BAD_REQUEST:
+            raise
+        return None
+
+
+def read_v2_archives(client, address: int, reading, moment: dt.datetime, days: int, timezone: str) -> None:
+    """The archives of ``days`` past days and today so far into ``reading``, stamped as the device
+    stamps them (``../shared/reference/device-contract.md`` §1.3):
+
+    * ``ElDayEnergy`` at D 00:00: the A+ registers at the start of day D -- the arrays "at the start
+      of today" and "of yesterday" (the only day registers a Mercury 230 keeps);
+    * ``ElMonthEnergy`` at the 1st 00:00: the array "at the start of the month" of each month whose
+      1st is in the days read, and of this month;
+    * ``ElArr1ConsPower`` at each slot's END (the record's own time), P+ P- Q+ Q- as average W/var:
+      the records walked back from the profile pointer, one per slot (a record whose time is not
+      its slot's, or that reads all FF, is a gap: not written, counted in the error of none);
+    * journals (``V2_JOURNALS``): each record's two times as two rows of the OFF_ON journals
+      (Event 0 then 1), the first time alone for the others; the contract is silent on which
+      time of a "before / after" correction the device stamps: the time before, here.
+    A pointer that is not a record address, or whose record is later than the meter's clock, is
+    one error (``MercuryError``): nothing is written."""
+    from ..model import timegrid
+    from ..schema.measures import OFF_ON, journal_event, measure
+
+    tz = timegrid.zone(timezone)
+    today = moment.date()
+    first_day = today - dt.timedelta(days=days)
+    midnight = timegrid.local_midnight
+    for array, day in ((v2.AT_YESTERDAY, today - dt.timedelta(days=1)), (v2.AT_TODAY, today)):
+        values = [_optional(lambda t=t: client.energy(address, array, 0, t)) for t in range(5)]
+        if values[0] is not None:
+            reading.day_registers.append((midnight(day, tz), [float(v[0] or 0) if v else 0.0 for v in values]))
+    months = sorted({(d.year, d.month) for d in (first_day + dt.timedelta(days=i) for i in range(days + 1))
+                     if d.day == 1} | {(today.year, today.month)})
+    for year, month in months:
+        values = [_optional(lambda t=t: client.energy(address, v2.AT_MONTH, month, t)) for t in range(5)]
+        if values[0] is not None:
+            reading.month_registers.append((midnight(dt.date(year, month, 1), tz),
+                                            [float(v[0] or 0) if v else 0.0 for v in values]))
+    # the profile
+    pointer, head = client.profile_pointer(address)
+    period = V2_PERIOD * 60
+    now = _stamp(moment, timezone)
+    last = _stamp(head.end, timezone) if head is not None else now // period * period
+    if last > now + period:
+        raise v2.MercuryError(f"meter {address}: the profile pointer's record ({head.end if head else '?'}) is "
+                              f"later than the meter's clock ({moment}); nothing written")
+    start = midnight(first_day, tz)
+    records = v2.PROFILE_BYTES // v2.RECORD_STEP
+    for end in range(start + period, last + 1, period):
+        back = (last - end) // period
+        if back >= records:
+            continue   # overwritten already: the buffer holds 4096 records
+        record = client.profile_record(address, v2.previous_record(pointer, back))
+        if record is None or _stamp(record.end, timezone) != end:
+            continue   # not recorded (all FF), or another slot's record: a gap
+        powers = [v2.watts(c, record.period) for c in record.counts]
+        if powers[0] is None:
+            continue
+        reading.profile.append((end, powers[0]))
+        reading.profile_other[end] = {tag: w for tag, w in zip(("P-", "Q+", "Q-"), powers[1:]) if w is not None}
+    # the journals
+    oldest = start
+    for number, name in V2_JOURNALS.items():
+        found = []
+        for record in range(v2.JOURNAL_RECORDS):
+            times = _optional(lambda r=record: client.journal(address, number, r))
+            if times is None:
+                break   # the meter keeps no such journal
+            if times[0] is not None:
+                found.append(times)
+        for first, second in sorted(found):
+            if measure(name).events == OFF_ON:
+                stamps = [(first, journal_event(name, 0)), (second, journal_event(name, 1))]
+            else:
+                stamps = [(first, journal_event(name, 0))]
+            known = [(_stamp(m, timezone), event) for m, event in stamps if m is not None]
+            if any(oldest <= ts for ts, _ in known):   # a record reaching into the days read, whole
+                reading.journals.extend((name, ts, event) for ts, event in known if ts <= now)

@@ -30,9 +30,9 @@ class GeneratedMeter:
     tariff with the total their sum (as a meter keeps them), quality as the story has it."""
 
     def __init__(self, type_name: str = "NEVA3xx", seed: int = DEFAULT_SEED, meter_id: int = 1001,
-                 timezone: str = timegrid.DEFAULT_TIMEZONE, clock=time.time) -> None:
+                 timezone: str = timegrid.DEFAULT_TIMEZONE, clock=time.time, outages_per_30_days: float = 0.0) -> None:
         self.clock = clock
-        self.options = StoryOptions(timezone=timezone, outages_per_30_days=0.0)
+        self.options = StoryOptions(timezone=timezone, outages_per_30_days=outages_per_30_days)
         self.tz = self.options.tz
         today = timegrid.local_datetime(int(clock()), self.tz).date()
         self.spec = make_meter(stream(seed, "imitator", meter_id), meter_id, meter_id, type_name,
@@ -42,6 +42,7 @@ class GeneratedMeter:
         self.story = ElectricStory(self.spec, seed, self.options, today - dt.timedelta(days=ARCHIVE_DAYS), end)
         self._quality: Optional[Tuple[int, Dict[str, Any]]] = None
         self._pinned: Optional[tuple] = None
+        self._slot_index: Optional[Dict[int, int]] = None
 
     def pin_quality(self) -> None:
         """Hold the instantaneous values of this minute for the session that starts now (at
@@ -117,6 +118,20 @@ class GeneratedMeter:
             i = index.get(end)
             out.append(0 if i is None or end > now else int(channel[i] * 2 / 1000 + 0.5))
         return out
+
+    def slot_powers(self, end: int) -> Optional[List[float]]:
+        """The average powers (W; P+, P-, Q+, Q- in ``obis.DIRECTIONS`` order) of the half-hour
+        slot ending at ``end``; None for a slot the story has not (before its start, still to
+        come) or one the meter was off in (an outage overlaps it)."""
+        series = self.story.series
+        if self._slot_index is None:
+            self._slot_index = {e: i for i, e in enumerate(series.ends)}
+        i = self._slot_index.get(end)
+        if i is None or end > self.now():
+            return None
+        if any(off < end and on > end - 1800 for off, on in self.story.outages):
+            return None
+        return [channel[i] * 2 / 1000 for channel in (series.ap, series.am, series.rp, series.rm)]
 
     def quality(self) -> Dict[str, Optional[list]]:
         """Instantaneous values, one snapshot per minute: registers read one by one within a

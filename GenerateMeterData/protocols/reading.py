@@ -26,3 +26,8 @@ class Reading:
     profile: List[Tuple[int, float]] = field(default_factory=list)  # (slot end, average W) of P+
     day_registers: List[Tuple[int, List[float]]] = field(default_factory=list)  # (midnight, [T0..T4] Wh A+)
     month_registers: List[Tuple[int, List[float]]] = field(default_factory=list)  # (month start, [T0..T4] Wh A+)
+    #: the other directions of a profile slot (slot end -> {"P-"|"Q+"|"Q-": average W/var}), for
+    #: a meter whose profile has them (Mercury 230)
+    profile_other: Dict[int, Dict[str, float]] = field(default_factory=dict)
+    #: journal records read, oldest first: (meter.db journal, stamp, Event)
+    journals: List[Tuple[str, int, int]] = field(default_factory=list)

@@ -11,4 +11,7 @@ and ``mercury230_device.cpp`` with their test vectors ``test/TEMDeviceTest.Mercu
 ``test/mercury230_expectations.cpp`` and ``test/em_test.cpp`` (MIT-WB licence), openHAB's
 ``M200Protocol.java`` (EPL-2.0; the 7-byte time answer with the day of week first), and the PyPI
 package ``mercury-base`` 1.6 (BSD-3-Clause; its ``mercury_v1/commands.py``), which the tests use as
-an independent client."""
+an independent client.  The v2 profile memory, its pointer and the journals: the public poller
+ti-cortex-m4/tm4c1294ncpdt (``devices/device_b.c``, ``automatic_b.c``, ``extended_3_b.c``; no licence
+stated, facts only), which uses the Incotex document "Протокол обмена счётчиков Меркурий
+230/231/233/234/236"; v2's docstring says what each gave."""

@@ -19,7 +19,32 @@ What is implemented, each from the public pollers named in ``protocols/mercury/_
   magnitude, then byte 2, then byte 1; bit 7 of the first byte is the sign of active power, bit 6
   of reactive power; the temperature (BWRI 0x70) is 2 bytes big-endian.  Units: power 0.01 W/var/VA,
   voltage 0.01 V, current 0.001 A, cos phi 0.001, frequency 0.01 Hz, angles 0.01 degree.
-Profiles and journals are not implemented yet (issue 22)."""
+- 0x08 0x13 the profile pointer: the address of the last record of the power profile (2 bytes,
+  high byte first), then that record's status byte, hh mm DD MM YY (BCD) and period (minutes);
+- 0x06 memory reads: ``memory | address high | address low | length``; memory 3 is the power
+  profile, one record every 0x10 bytes (0x0000-0xFFF0, 4096 records: 85 days of 30-minute
+  slots), a record read with length 0x0F: status, hh mm DD MM YY (BCD, the END of the slot),
+  period (minutes, binary), then P+ P- Q+ Q- as 2-byte counts, low byte first, of pulses in the
+  slot at ``2 * A`` pulses a kWh (``PULSE_CONSTANT`` A = 1000 here, so a count is the slot's
+  average power in W at a 30-minute period).  A slot the meter did not record (off, or memory
+  never written) reads all FF; the record before address 0x0000 is 0xFFF0 (the buffer wraps);
+- 0x04 JJ NN event journals: record NN (0-9, a ring of ten) of journal JJ: two times, each
+  ss mm hh DD MM YY (BCD): switched off / on (JJ 1 the meter, 3-5 phases 1-3), before / after a
+  clock correction (JJ 2), opened / closed (JJ 0x12, the cover); a record never written reads
+  all zeros; a time still to come (not yet switched on) reads all zeros;
+- energy arrays 0x0C / 0x0D (at the start of today / yesterday) and 0x0B with a month (at the
+  start of that month) besides the consumptions of the arrays above.
+
+The profile and journal layout follow the Incotex document "Протокол обмена счётчиков Меркурий
+230/231/233/234/236" as the public poller ti-cortex-m4/tm4c1294ncpdt (devices/device_b.c,
+automatic_b.c, extended_3_b.c; no licence stated: read, nothing copied) uses it: 0x08 0x13
+answers 9 bytes, its first two the address big-endian; 0x06 0x03 hi lo 0x0F reads a 15-byte
+record whose hours are byte 1; 0xFFFF values are "not recorded"; the walk back steps 0x10 and
+wraps from 0x0000 to 0xFFF0; 0x04 JJ NN answers 12 bytes (two BCD times).  Meaning of the
+record status byte is not in a public source found: it is 0 for a complete slot here.  Response
+timing per baud rate (``RESPONSE_MS``) is the table wb-mqtt-serial's mercury230_device.cpp quotes
+from the Incotex documentation (150 ms at 9600 baud and above, 180 at 4800, 250 at 2400, 400 at
+1200, 800 at 600, 1600 at 300)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -51,6 +76,38 @@ class StatusError(MercuryError):
 
 #: energy arrays (parameter high nibble)
 FROM_RESET, THIS_YEAR, LAST_YEAR, MONTH, TODAY, YESTERDAY = 0, 1, 2, 3, 4, 5
+#: energy arrays of registers at a start (of this year, last year, a month, today, yesterday)
+AT_THIS_YEAR, AT_LAST_YEAR, AT_MONTH, AT_TODAY, AT_YESTERDAY = 0x9, 0xA, 0xB, 0xC, 0xD
+
+#: the power profile: memory number, bytes a record takes, the memory's size, a record's length
+PROFILE_MEMORY, RECORD_STEP, PROFILE_BYTES, RECORD_LENGTH = 3, 0x10, 0x10000, 15
+#: the meter constant A (pulses a kWh); a profile count is pulses at 2 * A a kWh
+PULSE_CONSTANT = 1000
+NOT_RECORDED = 0xFFFF
+#: event journals (the parameter after 0x04): number -> what its two times are
+JOURNALS: Dict[int, Tuple[str, str]] = {
+    0x01: ("meter off", "meter on"), 0x02: ("clock before", "clock after"),
+    0x03: ("phase 1 off", "phase 1 on"), 0x04: ("phase 2 off", "phase 2 on"),
+    0x05: ("phase 3 off", "phase 3 on"), 0x12: ("cover opened", "cover closed"),
+}
+JOURNAL_RECORDS = 10
+#: the longest the meter takes to answer, by baud rate (ms): wb-mqtt-serial quoting Incotex
+RESPONSE_MS = {300: 1600, 600: 800, 1200: 400, 2400: 250, 4800: 180, 9600: 150}
+
+
+def response_ms(baudrate: int) -> int:
+    """How long the meter may take before it answers at ``baudrate`` (ms): the table's entry for
+    the first rate at or above it (150 ms above 9600 baud)."""
+    for baud in sorted(RESPONSE_MS):
+        if baudrate <= baud:
+            return RESPONSE_MS[baud]
+    return RESPONSE_MS[9600]
+
+
+def answer_delay(baudrate: int) -> float:
+    """How long an imitated meter takes before it answers at ``baudrate`` (seconds): half the
+    longest the table allows (a choice: the documentation gives the bound, not the typical time)."""
+    return response_ms(baudrate) / 2000
 
 
 @dataclass(frozen=True)
@@ -153,6 +210,86 @@ def decode_clock(data: bytes) -> Tuple[dt.datetime, bool]:
         raise MercuryError(f"the meter's clock {data.hex(' ')} is not a time: {exc}") from None
 
 
+@dataclass(frozen=True)
+class ProfileRecord:
+    """One power-profile record: the slot's end (the meter's local time), its period (minutes),
+    the status byte and the P+ P- Q+ Q- pulse counts (None: not recorded, FF FF)."""
+    end: dt.datetime
+    period: int
+    counts: Tuple[Optional[int], Optional[int], Optional[int], Optional[int]]
+    status: int = 0
+
+
+def _bcd(*numbers: int) -> bytes:
+    return bytes(int(str(n % 100), 16) for n in numbers)
+
+
+def _from_bcd(data: bytes, what: str) -> List[int]:
+    text = data.hex()
+    if not text.isdigit():
+        raise MercuryError(f"{what} {data.hex(' ')} is not BCD")
+    return [int(text[i:i + 2]) for i in range(0, len(text), 2)]
+
+
+def encode_record(record: Optional[ProfileRecord]) -> bytes:
+    """A record's 15 bytes; all FF for a slot not recorded."""
+    if record is None:
+        return b"\xff" * RECORD_LENGTH
+    e = record.end
+    return (bytes((record.status,)) + _bcd(e.hour, e.minute, e.day, e.month, e.year) + bytes((record.period,))
+            + b"".join(NOT_RECORDED.to_bytes(2, "little") if c is None else min(c, 0xFFFE).to_bytes(2, "little")
+                       for c in record.counts))
+
+
+def decode_record(data: bytes) -> Optional[ProfileRecord]:
+    """A 15-byte record (None: not recorded, all FF or an empty header of zeros)."""
+    if len(data) != RECORD_LENGTH:
+        raise MercuryError(f"a profile record has {RECORD_LENGTH} bytes, got {len(data)}")
+    if data[:7] == b"\xff" * 7 or data[1:6] == bytes(5):
+        return None
+    hh, mm, day, month, year = _from_bcd(data[1:6], "the profile record's time")
+    try:
+        end = dt.datetime(2000 + year, month, day) + dt.timedelta(hours=hh, minutes=mm)
+    except ValueError as exc:
+        raise MercuryError(f"the profile record's time {data[1:6].hex(' ')} is not a time: {exc}") from None
+    if not 1 <= data[6] <= 60:
+        raise MercuryError(f"the profile record's period {data[6]} is not 1-60 minutes")
+    counts = tuple(None if v == NOT_RECORDED else v
+                   for v in (int.from_bytes(data[i:i + 2], "little") for i in range(7, 15, 2)))
+    return ProfileRecord(end, data[6], counts, data[0])  # type: ignore[arg-type]
+
+
+def watts(count: Optional[int], period: int, constant: int = PULSE_CONSTANT) -> Optional[float]:
+    """A profile count as the slot's average power in W (``count / 2A`` kWh over ``period`` minutes)."""
+    return None if count is None else count / (2 * constant) * 1000 * 60 / period
+
+
+def pulses(power_w: float, period: int, constant: int = PULSE_CONSTANT) -> int:
+    """The profile count of an average power (W) over a slot."""
+    return max(0, round(power_w * period / 60 / 1000 * 2 * constant))
+
+
+def encode_event_time(moment: Optional[dt.datetime]) -> bytes:
+    if moment is None:
+        return bytes(6)
+    return _bcd(moment.second, moment.minute, moment.hour, moment.day, moment.month, moment.year)
+
+
+def decode_event_time(data: bytes) -> Optional[dt.datetime]:
+    if data in (bytes(6), b"\xff" * 6):
+        return None
+    ss, mm, hh, day, month, year = _from_bcd(data, "the journal record's time")
+    try:
+        return dt.datetime(2000 + year, month, day, hh, mm, ss)
+    except ValueError as exc:
+        raise MercuryError(f"the journal record's time {data.hex(' ')} is not a time: {exc}") from None
+
+
+def previous_record(address: int, records: int = 1) -> int:
+    """The address ``records`` records before ``address`` (the buffer wraps from 0x0000 to 0xFFF0)."""
+    return (address - records * RECORD_STEP) % PROFILE_BYTES
+
+
 # ---- the meter's side ---------------------------------------------------------------------------
 class V2Meter(Protocol):
     """What a three-phase Mercury reports; an imitator gives one per network address."""
@@ -169,7 +306,10 @@ class V2Meter(Protocol):
     def instant(self, name: str, phase: int) -> Optional[float]: ...
 
     # optional: ``opened()``, called when a client opens the channel (a meter layer that holds one
-    # measurement for the session, so values read one by one agree with each other)
+    # measurement for the session, so values read one by one agree with each other);
+    # ``profile_pointer() -> (address, ProfileRecord)``, ``profile_record(address) -> ProfileRecord
+    # or None`` (not recorded), ``journal(number, record) -> (first, second) local times or None``;
+    # ``fault(body) -> None | "silent" | "crc" | status code``: what to do with a request instead
 
 
 @dataclass
@@ -210,6 +350,13 @@ def answer(meters: Dict[int, V2Meter], session: Session, raw: bytes) -> Optional
         return _status(raw[0], NOT_OPEN)
     if code == 0x04 and params[:1] == b"\x00":
         return frame(raw[0], encode_clock(*meter.clock()))
+    if code == 0x04 and len(params) == 2:
+        return _journal_answer(meter, raw[0], params)
+    if code == 0x08 and params[:1] == b"\x13" and hasattr(meter, "profile_pointer"):
+        pointer, record = meter.profile_pointer()   # type: ignore[attr-defined]
+        return frame(raw[0], pointer.to_bytes(2, "big") + encode_record(record)[:7])
+    if code == 0x06 and len(params) == 4:
+        return _memory_answer(meter, raw[0], params)
     if code == 0x05 and len(params) == 2:
         values = meter.energy_wh(params[0] >> 4, params[0] & 0x0F, params[1])
         if values is None:
@@ -229,9 +376,47 @@ def answer(meters: Dict[int, V2Meter], session: Session, raw: bytes) -> Optional
     return _status(raw[0], BAD_REQUEST)
 
 
+def _journal_answer(meter: V2Meter, address: int, params: bytes) -> bytes:
+    journal = getattr(meter, "journal", None)
+    if journal is None or params[0] not in JOURNALS or params[1] >= JOURNAL_RECORDS:
+        return _status(address, BAD_REQUEST)
+    times = journal(params[0], params[1])
+    return frame(address, b"".join(encode_event_time(t) for t in (times or (None, None))))
+
+
+def _memory_answer(meter: V2Meter, address: int, params: bytes) -> bytes:
+    record_at = getattr(meter, "profile_record", None)
+    start, length = params[1] << 8 | params[2], params[3]
+    if record_at is None or params[0] != PROFILE_MEMORY or not 1 <= length <= RECORD_STEP:
+        return _status(address, BAD_REQUEST)
+    data = b""
+    for at in range(start, start + length):   # byte by byte: a read may start inside a record
+        base = at % PROFILE_BYTES // RECORD_STEP * RECORD_STEP
+        if len(data) == 0 or at % RECORD_STEP == 0:
+            record = encode_record(record_at(base)) + b"\xff"
+        data += record[at % RECORD_STEP:at % RECORD_STEP + 1]
+    return frame(address, data)
+
+
+def answer_with_faults(meters: Dict[int, V2Meter], session: Session, raw: bytes) -> Optional[bytes]:
+    """``answer``, unless the meter at the request's address has a ``fault`` for this request:
+    no answer ("silent"), the answer with its CRC broken ("crc"), or a status code (an int)."""
+    meter = meters.get(raw[0]) or (next(iter(meters.values())) if raw[0] == 0 and len(meters) == 1 else None)
+    fault = getattr(meter, "fault", None)
+    action = fault(bytes(raw[1:-2])) if fault is not None else None
+    if action == "silent":
+        return None
+    if isinstance(action, int) and not isinstance(action, bool):
+        return _status(raw[0], action)
+    out = answer(meters, session, raw)
+    if action == "crc" and out is not None:
+        return out[:-1] + bytes((out[-1] ^ 0xFF,))
+    return out
+
+
 #: the length of each request the meter's side understands, by request code; 0x08 (parameters)
 #: takes one more byte (the BWRI) after the parameter numbers in ``WITH_BWRI``
-REQUEST_LENGTHS = {0x00: 4, 0x01: 11, 0x02: 4, 0x04: 5, 0x05: 6, 0x08: 5}
+REQUEST_LENGTHS = {0x00: 4, 0x01: 11, 0x02: 4, 0x04: 5, 0x05: 6, 0x06: 8, 0x08: 5}
 WITH_BWRI = (0x11, 0x16)
 
 
@@ -241,7 +426,7 @@ def request_length(head: bytes) -> Optional[int]:
     if head[1] == 0x08 and head[2] in WITH_BWRI:
         return 6
     if head[1] == 0x04 and head[2] != 0x00:
-        return None
+        return 6   # a journal record: 0x04 JJ NN (a journal the meter does not keep: status 1)
     return length
 
 
@@ -275,13 +460,16 @@ class RequestReader:
 
 
 def serve(meters: Dict[int, V2Meter], receive: Callable[[], Optional[bytes]], send: Callable[[bytes], None],
-          stop: threading.Event, keep_open: bool = False) -> None:
-    """Answer requests on one byte stream until it closes, each answer in one write."""
+          stop: threading.Event, keep_open: bool = False, delay: float = 0.0) -> None:
+    """Answer requests on one byte stream until it closes, each answer in one write, ``delay``
+    seconds after the request (a meter's response time, ``answer_delay``)."""
     reader, session = RequestReader(), Session()
     for chunk in incoming(receive, stop, keep_open):
         for request in reader.feed(chunk):
-            out = answer(meters, session, request)
+            out = answer_with_faults(meters, session, request)
             if out is not None:
+                if delay > 0:
+                    stop.wait(delay)
                 send(out)
 
 
@@ -289,13 +477,14 @@ class V2Imitator(StreamService):
     """Three-phase Mercury meters on one line (one ``V2Meter`` per network address), served by URL;
     each connection (or the pty/serial port) has its own open channels."""
 
-    def __init__(self, meters: Sequence[V2Meter]) -> None:
+    def __init__(self, meters: Sequence[V2Meter], delay: float = 0.0) -> None:
         super().__init__()
         self.meters = {meter.address: meter for meter in meters}
+        self.delay = delay
 
     def serve(self, receive: Callable[[], Optional[bytes]], send: Callable[[bytes], None],
               keep_open: bool = False) -> None:
-        serve(self.meters, receive, send, self._stop, keep_open)
+        serve(self.meters, receive, send, self._stop, keep_open, self.delay)
 
 
 # ---- the client ---------------------------------------------------------------------------------
@@ -314,7 +503,8 @@ class V2Client:
             except (serial.SerialException, ValueError) as exc:
                 raise MercuryError(f"cannot open {url}: {exc}") from None
         self.port = port
-        self.timeout = timeout
+        # at least the meter's response time at this baud rate and the longest answer's transfer
+        self.timeout = max(timeout, response_ms(baudrate) / 1000 + (3 + MAX_ANSWER) * 11 / baudrate)
         self.echo = echo
 
     def close(self) -> None:
@@ -379,6 +569,28 @@ class V2Client:
         data = self.exchange(frame(address, b"\x08\x00"), 7)
         return "".join(f"{b:02d}" for b in data[:4]), dt.date(2000 + data[6], data[5], data[4])
 
+    def profile_pointer(self, address: int) -> Tuple[int, Optional[ProfileRecord]]:
+        """The address of the last profile record and its header (None: the meter has none)."""
+        data = self.exchange(frame(address, b"\x08\x13"), 9)
+        pointer = data[0] << 8 | data[1]
+        if pointer % RECORD_STEP:
+            raise MercuryError(f"meter {address}: profile pointer 0x{pointer:04X} is not a record address "
+                               f"(outside the profile memory's records, every 0x{RECORD_STEP:02X})")
+        return pointer, decode_record(data[2:9] + b"\xff" * 8)
+
+    def profile_record(self, address: int, at: int) -> Optional[ProfileRecord]:
+        """The profile record at memory address ``at`` (None: not recorded)."""
+        if not 0 <= at < PROFILE_BYTES or at % RECORD_STEP:
+            raise MercuryError(f"meter {address}: 0x{at:X} is not a profile record address")
+        data = self.exchange(frame(address, bytes((0x06, PROFILE_MEMORY, at >> 8, at & 0xFF, RECORD_LENGTH))),
+                             RECORD_LENGTH)
+        return decode_record(data)
+
+    def journal(self, address: int, number: int, record: int) -> Tuple[Optional[dt.datetime], Optional[dt.datetime]]:
+        """Record ``record`` (0-9) of journal ``number``: its two times (None: none)."""
+        data = self.exchange(frame(address, bytes((0x04, number, record))), 12)
+        return decode_event_time(data[:6]), decode_event_time(data[6:12])
+
     def instant(self, address: int, name: str, phase: int = 0) -> float:
         code = BWRI_OF[(name, phase)]
         quantity = BWRI[code]
@@ -386,4 +598,5 @@ class V2Client:
                                                       2 if quantity.name == "T" else 3))
 
 
-__all__ = ["V2Client", "StatusError", "V2Imitator", "V2Meter", "answer", "serve", "RequestReader", "BWRI", "Quantity", "crc16"]
+__all__ = ["V2Client", "StatusError", "V2Imitator", "V2Meter", "answer", "answer_with_faults", "serve", "RequestReader",
+           "BWRI", "Quantity", "ProfileRecord", "crc16"]
