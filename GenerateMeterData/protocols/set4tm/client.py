@@ -21,6 +21,9 @@ class Set4Client(v2.V2Client):
             raise Set4Error(str(exc)) from None
         self.constants: Dict[int, int] = {}
 
+    def __enter__(self) -> "Set4Client":
+        return self
+
     def exchange(self, request: bytes, size: int) -> bytes:
         try:
             return super().exchange(request, size)

@@ -151,7 +151,9 @@ def encode_floats(values: Sequence[float]) -> bytes:
 
 
 def decode_floats(data: bytes) -> Tuple[float, ...]:
-    return struct.unpack(f"<{len(data) // 4}f", data[:len(data) // 4 * 4])
+    """The floats of ``data``, each at a single float's 7 significant digits (230.42, not the
+    double nearest the float, 230.419998)."""
+    return tuple(float(f"{v:.7g}") for v in struct.unpack(f"<{len(data) // 4}f", data[:len(data) // 4 * 4]))
 
 
 # ---- the meter's side ---------------------------------------------------------------------------
