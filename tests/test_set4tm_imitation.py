@@ -90,6 +90,9 @@ def test_the_meter_read_by_hand_is_what_capture_stores(line, db_path):
         variant = raw.ask(address, 0x08, 0x12, size=3)
         clock = raw.ask(address, 0x04, 0x00, size=8)
         energy = [raw.ask(address, 0x05, 0x00, tariff, size=16) for tariff in range(5)]
+        today, yesterday = (raw.ask(address, 0x05, array, 0, size=16) for array in (0x40, 0x50))
+        february = raw.ask(address, 0x05, 0x32, 2, size=16)              # month 2, tariff 2
+        year = raw.ask(address, 0x05, 0x10, 0, size=16)
         voltages = raw.ask(address, 0x08, 0x1B, 0x02, 0x10, size=16)
         powers = raw.ask(address, 0x08, 0x1B, 0x02, 0x00, size=16)
         frequency = raw.ask(address, 0x08, 0x1B, 0x02, 0x41, size=4)
@@ -104,6 +107,16 @@ def test_the_meter_read_by_hand_is_what_capture_stores(line, db_path):
     registers = meter.registers()
     by_hand = [[int.from_bytes(data[i:i + 4], "big") / 10 for i in range(0, 16, 4)] for data in energy]
     assert by_hand == [[registers[q][tariff] for q in range(4)] for tariff in range(5)]
+    # the day and month arrays: the increase since local midnight, over yesterday, over February
+    # (1 February to 1 March: 9 + 28 days before the 10th of March); the year arrays: status 1
+    counts = [[int.from_bytes(data[i:i + 4], "big") / 10 for i in range(0, 16, 4)]
+              for data in (today, yesterday, february)]
+    midnight, before = meter.day_start(0), meter.day_start(1)
+    march, feb = meter.day_start(9), meter.day_start(9 + 28)
+    assert counts[0] == [registers[q][0] - midnight[q][0] for q in range(4)]
+    assert counts[1] == [midnight[q][0] - before[q][0] for q in range(4)]
+    assert counts[2] == [march[q][2] - feb[q][2] for q in range(4)]
+    assert year == bytes([1])
     story = meter.quality()
     u = struct.unpack("<4f", voltages)
     p = struct.unpack("<4f", powers)                                    # kW
