@@ -88,6 +88,11 @@ PROTOCOLS: List[Protocol] = [
              imitator=f"{_GLUE}.energomera:imitator", read=f"{_GLUE}.energomera:read",
              options=f"{_GLUE}.energomera:options", check=f"{_GLUE}.energomera:check",
              meter_type="SE303"),
+    Protocol("set4tm", "SET-4TM", "NZiF SET-4TM.03M / PSCh-4TM protocol (Mercury 230's frame family: network address, "
+             "password, energy in counts of the meter constant, float values)",
+             decodes="a SET-4TM frame", decode=f"{_GLUE}.set4tm:decode", imitator=f"{_GLUE}.set4tm:imitator",
+             read=f"{_GLUE}.set4tm:read", options=f"{_GLUE}.set4tm:options", check=f"{_GLUE}.set4tm:check",
+             meter_type="SETxTM"),
     Protocol("uspd", "USPD", "the concentrator's own RTU-327 server, serving a meter.db (--db) to head-end systems",
              imitator="GenerateMeterData.device.rtu327_server:imitator",
              check="GenerateMeterData.device.rtu327_server:check", kind="concentrator"),

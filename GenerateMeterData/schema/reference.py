@@ -226,7 +226,8 @@ DEFAULT_METER_TYPE: Dict[str, str] = {"electric": "SE303", "pulse": "Pulsar", "d
 #: single-phase one for a reading with values on phase A only.  GMD is this project's imitator.
 MANUFACTURER_TYPES: Dict[str, Tuple[str, str]] = {
     "TPC": ("NEVA3xx", "NEVA1xx"), "EKT": ("SE303", "SE102M"), "GMD": ("NEVA3xx", "NEVA1xx"),
-    "INC": ("Mercury23x", "Mercury206"), "ELS": ("A1140", "SE102M")}
+    "INC": ("Mercury23x", "Mercury206"), "ELS": ("A1140", "SE102M"),
+    "NZF": ("SETxTM", "SETxTM")}   # NZF: the Frunze plant (SET-4TM, PSCh-4TM; three-phase only)
 #: The types of a meter whose manufacturer is not in ``MANUFACTURER_TYPES``.
 UNKNOWN_MANUFACTURER_TYPES: Tuple[str, str] = ("SE303", "SE102M")
 

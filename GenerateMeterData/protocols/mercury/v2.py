@@ -432,18 +432,20 @@ def request_length(head: bytes) -> Optional[int]:
 
 class RequestReader:
     """Requests out of a byte stream, found by their CRC at the length their code takes; what comes
-    before a request is dropped and counted; the buffer keeps at most 32 bytes."""
+    before a request is dropped and counted; the buffer keeps at most 32 bytes.  ``lengths``: the
+    length of a request from its first 3 bytes (another protocol of the frame family, e.g. SET-4TM)."""
 
-    def __init__(self) -> None:
+    def __init__(self, lengths: Callable[[bytes], Optional[int]] = request_length) -> None:
         self.buffer = bytearray()
         self.dropped = 0
+        self.lengths = lengths
 
     def feed(self, data: bytes) -> List[bytes]:
         self.buffer += data
         found: List[bytes] = []
         start = 0
         while start + 4 <= len(self.buffer):
-            length = request_length(bytes(self.buffer[start:start + 3]))
+            length = self.lengths(bytes(self.buffer[start:start + 3]))
             if length and start + length <= len(self.buffer) and crc_ok(bytes(self.buffer[start:start + length])):
                 self.dropped += start
                 found.append(bytes(self.buffer[start:start + length]))

@@ -1,0 +1,34 @@
+"""SET-4TM meters on one byte stream: requests found by Mercury 230's request reader (the same
+frame family) at SET-4TM's request lengths; junk, a wrong CRC or another address get no answer and
+the next request is answered; each answer leaves in one write."""
+from __future__ import annotations
+
+import threading
+from typing import Callable, Dict, Optional, Sequence
+
+from ..mercury.v2 import RequestReader
+from ..stream import StreamService, incoming
+from .codec import Session, Set4Meter, answer, request_length
+
+
+def serve(meters: Dict[int, Set4Meter], receive: Callable[[], Optional[bytes]], send: Callable[[bytes], None],
+          stop: threading.Event, keep_open: bool = False) -> None:
+    reader, session = RequestReader(request_length), Session()
+    for chunk in incoming(receive, stop, keep_open):
+        for request in reader.feed(chunk):
+            out = answer(meters, session, request)
+            if out is not None:
+                send(out)
+
+
+class Set4Imitator(StreamService):
+    """SET-4TM meters (one ``Set4Meter`` per network address) served by URL; each connection (or
+    the pty/serial port) has its own open channels."""
+
+    def __init__(self, meters: Sequence[Set4Meter]) -> None:
+        super().__init__()
+        self.meters = {meter.address: meter for meter in meters}
+
+    def serve(self, receive: Callable[[], Optional[bytes]], send: Callable[[bytes], None],
+              keep_open: bool = False) -> None:
+        serve(self.meters, receive, send, self._stop, keep_open)
