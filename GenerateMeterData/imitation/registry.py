@@ -88,6 +88,9 @@ PROTOCOLS: List[Protocol] = [
              imitator=f"{_GLUE}.energomera:imitator", read=f"{_GLUE}.energomera:read",
              options=f"{_GLUE}.energomera:options", check=f"{_GLUE}.energomera:check",
              meter_type="SE303"),
+    Protocol("line", "RS-485", "a line of meters of mixed protocols at their own addresses on one stream "
+             "(--line-meters mercury230=8,ce303=8,...)", imitator=f"{_GLUE}.line:imitator",
+             options=f"{_GLUE}.line:options", check=f"{_GLUE}.line:check", kind="line of meters"),
     Protocol("uspd", "USPD", "the concentrator's own RTU-327 server, serving a meter.db (--db) to head-end systems",
              imitator="GenerateMeterData.device.rtu327_server:imitator",
              check="GenerateMeterData.device.rtu327_server:check", kind="concentrator"),
