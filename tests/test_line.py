@@ -73,3 +73,53 @@ def test_a_client_that_never_reads_does_not_stop_the_others(line):
         assert reading.serial.lstrip("0")[-8:] == m.serial.lstrip("0")[-8:]
     finally:
         hog.close()
+
+
+def _crc16_modbus(data: bytes) -> bytes:
+    """CRC-16/Modbus (poly 0xA001 reflected, init 0xFFFF), bit by bit as the Modbus spec gives it;
+    low byte first."""
+    crc = 0xFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return bytes((crc & 0xFF, crc >> 8))
+
+
+def _exchange(where: str, payload: bytes, wait: float = 1.5) -> bytes:
+    return _silence(where, payload, wait)
+
+
+def test_one_protocols_frame_is_answered_by_its_meter_alone(line):
+    served, where = line
+    m230 = next(m for m in served.meters if m.protocol == "mercury230")
+    test = bytes([int(m230.address), 0x00])
+    test += _crc16_modbus(test)
+    assert _exchange(where, test) == test      # the channel test is answered by its echo, by nobody else
+    mbus = next(m for m in served.meters if m.protocol == "mbus")
+    address = int(mbus.address)
+    snd_nke = bytes([0x10, 0x40, address, (0x40 + address) & 0xFF, 0x16])
+    assert _exchange(where, snd_nke) == b"\xE5"   # EN 13757-2: the single character ACK
+    iec = next(m for m in served.meters if m.protocol == "iec")
+    got = _exchange(where, b"/?%s!\r\n" % iec.address.encode(), wait=2.0)
+    assert got.startswith(b"/") and got.endswith(b"\r\n") and got.count(b"\r\n") == 1, got
+
+
+def test_a_flood_is_bounded_and_the_line_answers_after_it(line):
+    served, where = line
+    host, port = where[len("socket://"):].rsplit(":", 1)
+    mbus = next(m for m in served.meters if m.protocol == "mbus")
+    address = int(mbus.address)
+    snd_nke = bytes([0x10, 0x40, address, (0x40 + address) & 0xFF, 0x16])
+    with socket.create_connection((host, int(port)), timeout=5) as s:
+        block = bytes(range(32, 128)) * 1000
+        for _ in range(40):      # ~4 MB of noise no protocol takes
+            s.sendall(block)
+        time.sleep(1.0)
+        s.sendall(snd_nke)
+        s.settimeout(10)
+        got = b""
+        deadline = time.monotonic() + 15
+        while b"\xE5" not in got and time.monotonic() < deadline:
+            got += s.recv(4096)
+    assert got == b"\xE5"
