@@ -82,9 +82,9 @@ def _choices(command: str):
 
 @pytest.mark.parametrize("command", ["decode", "imitate", "capture"])
 def test_the_commands_offer_exactly_the_registered_protocols(command):
-    # the meters of every command, and the concentrator's RTU-327 stand-in for imitate only
+    # the meters of every command; a line of them and the concentrator's RTU-327 stand-in for imitate only
     expected = ("iec", "mbus", "dlms", "mercury200", "mercury230", "ce303", "set4tm") + \
-        (("uspd",) if command == "imitate" else ())
+        (("line", "uspd") if command == "imitate" else ())
     choices, text = _choices(command)
     assert tuple(choices) == expected
     for name in expected:
@@ -119,7 +119,7 @@ def test_a_new_protocol_appears_in_the_choices_and_help(with_echo, tmp_path):
         helped = _run(with_echo, command, "--help", cwd=tmp_path)
         assert helped.returncode == 0, helped.stderr
         text = " ".join(helped.stdout.split())
-        assert ("{iec,mbus,dlms,mercury200,mercury230,ce303,set4tm,uspd,echo}" if command == "imitate"
+        assert ("{iec,mbus,dlms,mercury200,mercury230,ce303,set4tm,line,uspd,echo}" if command == "imitate"
                 else "{iec,mbus,dlms,mercury200,mercury230,ce303,set4tm,echo}") in text
         assert "echo: a scratch protocol: SERIAL;ENERGY lines" in text
     assert "an echo answer" in " ".join(_run(with_echo, "--help", cwd=tmp_path).stdout.split())

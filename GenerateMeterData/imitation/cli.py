@@ -56,6 +56,21 @@ def add_commands(sub, common) -> None:
     _add_protocol_options("imitate", p)
     p.set_defaults(handler=cmd_imitate)
 
+    p = sub.add_parser("poll-check", parents=[common],
+                       help="a line of imitated meters (imitate line): write its MeterTable rows (--register), "
+                            "or compare what was stored for it with what its meters served; exit 1 on a mismatch")
+    p.add_argument("--line-meters", default="mercury200=2,mercury230=2,ce303=2,iec=2,mbus=2,dlms=2",
+                   help="the line's scenario, as imitate line was given it")
+    p.add_argument("--meter-seed", type=int, default=None, help="the line's seed, as imitate line was given it")
+    p.add_argument("--timezone", help="the meters' time zone (default: timezone in settings.ini, else Europe/Moscow)")
+    p.add_argument("--register", action="store_true",
+                   help="write the line's MeterTable rows (type, address, Iface1, passwords) and ElectricConfig "
+                        "into the target, so the device polls the line; check nothing")
+    p.add_argument("--poll", metavar="URL",
+                   help="before checking, poll the line on URL (socket://HOST:PORT, a serial port) with the "
+                        "project's own capture of each meter: the stand-in for the device")
+    p.set_defaults(handler=cmd_poll_check)
+
     p = sub.add_parser("capture", parents=[common], help="read a meter and write what it says into meter.db")
     p.add_argument("protocol", choices=tuple(x.name for x in registry.protocols("capture")),
                    help=_choices_help("capture"))
@@ -258,3 +273,31 @@ def cmd_capture(args, out) -> int:
     if out.json:
         out.document(documents[0] if len(documents) == 1 else {"captures": documents})
     return 0
+
+
+def cmd_poll_check(args, out) -> int:
+    """``poll-check``: --register writes the line's meters; otherwise (after --poll) one line per
+    stored value that is not what the imitated meter served, a summary; exit 1 on any mismatch."""
+    from ..settings import context_for, from_arguments as _settings
+    from ..targets import target_for
+    from .line import line_meters, scenario_from_arguments
+    from .poll_check import check_poll, poll_with_capture, register_line
+
+    settings = _settings(args)
+    context = context_for(args, settings)
+    meters = line_meters(scenario_from_arguments(args))
+    with target_for(settings, context) as target:
+        if args.register:
+            made = register_line(meters, target)
+            for m in meters:
+                out.print(f"meter {made[m.number]}: {m.protocol} address {m.address} serial {m.serial}")
+            return 0
+        if args.poll:
+            poll_with_capture(meters, args.poll, target, context.timezone)
+        result = check_poll(meters, target)
+    for mismatch in result.mismatches:
+        out.print(mismatch.line())
+    out.print(f"poll check: {len(result.mismatches)} mismatches in {result.checked} values of "
+              f"{result.meters_polled} meters polled; not polled yet: "
+              f"{', '.join(map(str, result.meters_not_polled)) or 'none'}")
+    return 1 if result.mismatches else 0

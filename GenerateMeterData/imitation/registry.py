@@ -93,6 +93,9 @@ PROTOCOLS: List[Protocol] = [
              decodes="a SET-4TM frame", decode=f"{_GLUE}.set4tm:decode", imitator=f"{_GLUE}.set4tm:imitator",
              read=f"{_GLUE}.set4tm:read", options=f"{_GLUE}.set4tm:options", check=f"{_GLUE}.set4tm:check",
              meter_type="SETxTM"),
+    Protocol("line", "RS-485", "a line of meters of mixed protocols at their own addresses on one stream "
+             "(--line-meters mercury230=8,ce303=8,...)", imitator=f"{_GLUE}.line:imitator",
+             options=f"{_GLUE}.line:options", check=f"{_GLUE}.line:check", kind="line of meters"),
     Protocol("uspd", "USPD", "the concentrator's own RTU-327 server, serving a meter.db (--db) to head-end systems",
              imitator="GenerateMeterData.device.rtu327_server:imitator",
              check="GenerateMeterData.device.rtu327_server:check", kind="concentrator"),
