@@ -87,6 +87,19 @@ class GeneratedCE:
     def instant(self) -> Dict[str, Optional[float]]:
         rows = self.meter.quality()
         out = {tag: quantity.value_in(rows) for tag, quantity in QUALITY_BY_TAG.items()}
+        # U, I and cos phi leave at the wire's resolution (VOLTA 0.01 V, CURRE 0.001 A, COS_f 6
+        # decimals): the active power is derived from what is sent, as a meter derives it, so a
+        # capture holds P = U x I x kP (verify's quality-active-power) and PS = PA + PB + PC
+        phases = []
+        for x in "ABC":
+            u, i, kp = out.get(f"U{x}"), out.get(f"I{x}"), out.get(f"kP{x}")
+            if u is None or i is None or kp is None:
+                continue
+            out[f"U{x}"], out[f"I{x}"], out[f"kP{x}"] = round(u, 2), round(i, 3), round(kp, 6)
+            out[f"P{x}"] = round(out[f"U{x}"] * out[f"I{x}"] * out[f"kP{x}"], 3)  # type: ignore[operator]
+            phases.append(out[f"P{x}"])
+        if phases and out.get("PS") is not None:
+            out["PS"] = round(sum(phases), 3)  # type: ignore[arg-type]
         for tag, quantity in QUALITY_BY_TAG.items():  # -o 32.7.0:231.5 reaches VOLTA too
             value = self.overrides.number(quantity.code)
             if value is not None:
