@@ -101,6 +101,8 @@ CASES = [
     ("check", ["--db", "{good}", "--rtu327", "nohost"], 2, "give HOST:PORT"),
     ("check", ["--db", "{good}", "--rtu327", "127.0.0.1:{closed}"], 3, "Connection refused"),
     ("capture", ["iec", "--port", "socket://127.0.0.1:{closed}", "--db", "{root}/captured.db"], 3, "Connection refused"),
+    ("poll-check", ["--line-meters", "iec=1", "--db", "{good}"], 0, "not polled yet: 1"),
+    ("poll-check", ["--line-meters", "bogus=1", "--db", "{good}"], 2, "give PROTOCOL=COUNT"),
 ]
 
 
