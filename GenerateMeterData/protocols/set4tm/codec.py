@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Protocol, Sequence, Tuple
 
 from ..mercury.v1 import bcd, from_bcd
+from ..mercury import v2
 from ..mercury.v2 import (FROM_RESET, MONTH, THIS_YEAR, LAST_YEAR, TODAY, YESTERDAY, MercuryError,
                           decode_clock, encode_clock, frame)
 
@@ -172,14 +173,9 @@ class Set4Meter(Protocol):
     def instant(self, name: str, phase: int) -> Optional[float]: ...
 
 
-@dataclass
-class Session:
-    """One line's open channels: network address -> the access level opened."""
-    levels: Dict[int, int] = field(default_factory=dict)
-
-
-def _status(address: int, code: int) -> bytes:
-    return frame(address, bytes((code,)))
+# the line's open channels and the status answer are Mercury 230's (v2.Session, v2._status)
+Session = v2.Session
+_status = v2._status
 
 
 def answer(meters: Dict[int, Set4Meter], session: Session, raw: bytes) -> Optional[bytes]:
