@@ -81,6 +81,10 @@ class StreamService:
 
     max_connections = 64
     idle_timeout = 300.0
+    #: the kernel's send buffer of each accepted connection, fixed rather than autotuned (up to
+    #: 4 MiB on Linux): the memory a client that sends but never reads can pin is bounded, and
+    #: the send timeout that drops such a client is reached after a bounded number of answers
+    send_buffer = 64 * 1024
     #: pyserial settings of a serial port served with ``start_serial`` (a protocol's own framing)
     serial_options: Dict[str, Any] = {"baudrate": 9600}
 
@@ -89,7 +93,8 @@ class StreamService:
         self._stop = threading.Event()
         self._active = 0
         self._active_lock = threading.Lock()
-        self._pty: Optional[Tuple[int, int]] = None
+        self._pty_slaves: List[int] = []
+        self._threads: List[threading.Thread] = []
         self._ports: List[Any] = []
         self.refused = 0          # connections closed because max_connections were being served
         self.accept_errors = 0    # accept() failures survived (EMFILE and the like)
@@ -129,8 +134,11 @@ class StreamService:
         master, slave, path, receive, send = open_pty()
         if self.pty_nonblocking():
             os.set_blocking(master, False)  # what nobody reads must not block the imitator
-        self._pty = (master, slave)
-        self._run_thread(receive, send)
+        self._pty_slaves.append(slave)
+        # The serving thread closes the master itself, when it ends: closed from stop() while the
+        # thread still selects, reads or writes on it, its number could be handed to the next pty
+        # opened (a next imitator's) and the old thread would eat that client's bytes.
+        self._threads.append(self._run_thread(receive, send, lambda: os.close(master)))
         return path
 
     def start_serial(self, url: str, **options: Any) -> None:
@@ -154,14 +162,20 @@ class StreamService:
         """Whether writes to a pty must not block (a meter pushing to whoever listens)."""
         return False
 
-    def _run_thread(self, receive: Callable[[], Optional[bytes]], send: Callable[[bytes], None]) -> None:
+    def _run_thread(self, receive: Callable[[], Optional[bytes]], send: Callable[[bytes], None],
+                    finish: Optional[Callable[[], None]] = None) -> threading.Thread:
         def run() -> None:
             try:
                 self.serve(receive, send, keep_open=True)
             except OSError:
                 pass  # the port or terminal is gone
+            finally:
+                if finish is not None:
+                    finish()
 
-        threading.Thread(target=run, daemon=True).start()
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        return thread
 
     # ---- TCP ----------------------------------------------------------------------------------
     def _accept_loop(self) -> None:
@@ -189,6 +203,10 @@ class StreamService:
                 connection.close()
                 continue
             connection.settimeout(0.2)
+            try:
+                connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.send_buffer)
+            except OSError:
+                pass  # a platform that refuses it keeps its default
             threading.Thread(target=self._guarded, args=(connection,), daemon=True).start()
 
     def _guarded(self, connection: socket.socket) -> None:
@@ -226,13 +244,16 @@ class StreamService:
             except Exception:
                 pass
         self._ports = []
-        if self._pty:
-            for fd in self._pty:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-            self._pty = None
+        for fd in self._pty_slaves:  # no serving thread uses the slave: closed at once
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._pty_slaves = []
+        for thread in self._threads:  # each closes its pty's master as it ends (within ~0.2 s)
+            if thread is not threading.current_thread():
+                thread.join(timeout=5)
+        self._threads = []
 
 
 def open_pty() -> Tuple[int, int, str, Callable[[], Optional[bytes]], Callable[[bytes], None]]:
