@@ -29,7 +29,7 @@ KNOWN_KEYS = {
     "ip_address", "ip_port", "user_login", "user_password", "password_env", "db_path", "sqlite3",
     "sudo", "key_filename", "known_hosts", "host_key_policy", "connect_timeout", "command_timeout",
     "busy_timeout", "keepalive", "disabled_algorithms", "timezone", "before_load", "after_load",
-    "compress", "upload", "stage_dir", "max_rows_per_load", "integrity_check", "data_api",
+    "compress", "upload", "stage_dir", "max_rows_per_load", "integrity_check", "data_api", "resident",
 }
 INTEGRITY_CHECKS = ("once", "always", "off")
 DEFAULT_STAGE_DIR = "/tmp"
@@ -84,6 +84,9 @@ class DeviceSettings:
     # another writer's commit: targets/ssh_session.py); "always": once per connection; "off"
     integrity_check: str = "once"
     data_api: str = DEFAULT_DATA_API  # the device's JSON data-API program (device/data_api.py runs it)
+    # "auto": loads, clears and queries go to one sqlite3 kept running per connection when the
+    # device's sqlite3 can keep one (targets/resident.py); "no": one sqlite3 per command
+    resident: str = "auto"
 
     @property
     def where(self) -> str:
@@ -209,6 +212,9 @@ def load(path: Union[str, Path] = DEFAULT_SETTINGS_FILE, section: Optional[str] 
     upload = raw.get("upload", "auto").lower()
     if upload not in ("auto", "staged", "sql"):
         raise ConfigError(f"{where}: key upload must be auto, staged or sql, got {raw['upload']!r}")
+    resident = raw.get("resident", "auto").lower()
+    if resident not in ("auto", "no"):
+        raise ConfigError(f"{where}: key resident must be auto or no, got {raw['resident']!r}")
     if password is None and not raw.get("key_filename"):
         raise ConfigError(f"{where}: key user_password (or password_env, or key_filename) is missing")
     return DeviceSettings(
@@ -226,7 +232,7 @@ def load(path: Union[str, Path] = DEFAULT_SETTINGS_FILE, section: Optional[str] 
         after_load=raw.get("after_load") or None, compress=compress, upload=upload,
         stage_dir=raw.get("stage_dir") or DEFAULT_STAGE_DIR,
         max_rows_per_load=int(number("max_rows_per_load", 0, int, 0, 10 ** 9)), integrity_check=integrity,
-        data_api=raw.get("data_api") or DEFAULT_DATA_API)
+        data_api=raw.get("data_api") or DEFAULT_DATA_API, resident=resident)
 
 
 def resolve(path: Union[str, Path, None] = None, section: Optional[str] = None,

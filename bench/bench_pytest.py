@@ -7,7 +7,7 @@ one run (interleaved rounds, best of each; the machine is shared).
                                                  needs root, openssh-server and
                                                  sqlite3, like the SSH tests)
 
-Bars (issue 8): device wall time <= 2.5x the local suite's, <= 2 remote commands per test,
+Bars (issue 8): device wall time <= 2.5x the local suite's, <= 2 remote round trips per test,
 1 SSH login per session, no seeded meter left on the device.  The ratio is printed last."""
 from __future__ import annotations
 
@@ -41,8 +41,8 @@ def test_seed(meterdata, n):
     assert len(summary.meter_ids) == 1
 '''
 
-# The plugin's session target, read around every test and after the session: remote commands
-# per test (from the second test on: the first one also opens the session) and SSH logins.
+# The plugin's session target, read around every test and after the session: remote round trips
+# (commands started, and exchanges with the resident sqlite3) per test (from the second test on: the first one also opens the session) and SSH logins.
 CONFTEST = '''
 import json
 import os
@@ -54,10 +54,10 @@ per_test = []
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     target = session_state(item.config).target
-    before = getattr(target, "commands", None)
+    before = getattr(target, "round_trips", None)
     yield
     if before is not None:
-        per_test.append(session_state(item.config).target.commands - before)
+        per_test.append(session_state(item.config).target.round_trips - before)
 
 def pytest_unconfigure(config):
     target = session_state(config).target
@@ -152,7 +152,7 @@ def main() -> None:
         assert costs["kind"] == "DeviceTarget", costs
         per_test = costs["per_test"]
         print(f"{label}: wall {min(times):.2f} s ({min(times) / TESTS * 1000:.0f} ms per test), rounds "
-              f"{[round(t, 2) for t in times]}; remote commands per test max {max(per_test)}, mean "
+              f"{[round(t, 2) for t in times]}; remote round trips per test max {max(per_test)}, mean "
               f"{sum(per_test) / len(per_test):.2f} (bar <= 2); SSH logins per session "
               f"{', '.join(str(run['logins']) for run in runs)} (bar 1)")
         if left is not None:

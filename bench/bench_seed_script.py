@@ -147,7 +147,7 @@ def main() -> None:
                 started = time.perf_counter()
                 ssh_times = script(target)
                 ssh_total = time.perf_counter() - started
-                commands, logins = target.commands, target.logins
+                commands, logins = target.round_trips, target.logins
                 target.close()
                 old_total = None
                 if kind != "settings":
@@ -172,7 +172,7 @@ def main() -> None:
     print(f"median per object locally (bar <= 10 ms): {local_median:.1f} ms")
     for label, ssh_times, ssh_total, commands, logins, old_total in measured:
         later = statistics.median(t for _, t in ssh_times[1:]) * 1000
-        print(f"{label}: SSH logins {logins}, remote commands {commands}; total {ssh_total:.2f} s; "
+        print(f"{label}: SSH logins {logins}, remote round trips {commands}; total {ssh_total:.2f} s; "
               f"first object {ssh_times[0][1] * 1000:.0f} ms, median of the others {later:.1f} ms")
     if firsts:
         for label, first, known, checks_first, checks_known in firsts:

@@ -93,9 +93,12 @@ def ssh_server(tmp_path_factory):
 
 
 @pytest.fixture
-def device(ssh_server, tmp_path):
+def device(ssh_server, tmp_path, request):
     """A device stand-in: a fresh meter.db and a stage directory of its own behind the SSH
-    server, and settings that point at them."""
+    server, and settings that point at them.  Its sqlite3 runs resident (``resident = auto``, the
+    default) unless a test parametrizes it indirectly with "no" (one sqlite3 per command):
+    ``pytestmark = pytest.mark.parametrize("device", ["auto", "no"], indirect=True)`` runs a
+    module in both modes."""
     from GenerateMeterData.settings import DeviceSettings
 
     db = tmp_path / "device" / "meter.db"
@@ -105,6 +108,7 @@ def device(ssh_server, tmp_path):
     stage.mkdir()
 
     class Device:
+        resident = getattr(request, "param", "auto")
         path = str(db)
         stage_dir = str(stage)
         server = ssh_server
@@ -114,7 +118,7 @@ def device(ssh_server, tmp_path):
             values = dict(name="Test", host="127.0.0.1", port=ssh_server.port, user="root",
                           key_filename=ssh_server.client_key, known_hosts=ssh_server.known_hosts,
                           db_path=str(db), connect_timeout=10.0, command_timeout=120.0, busy_timeout=5.0,
-                          stage_dir=str(stage), sqlite3=DEVICE_SQLITE3)
+                          stage_dir=str(stage), sqlite3=DEVICE_SQLITE3, resident=Device.resident)
             values.update(overrides)
             return DeviceSettings(**values)
 
@@ -123,7 +127,9 @@ def device(ssh_server, tmp_path):
             return (f"[{section}]\nIP_address = 127.0.0.1\nIP_port = {ssh_server.port}\nuser_login = root\n"
                     f"key_filename = {ssh_server.client_key}\nknown_hosts = {ssh_server.known_hosts}\n"
                     f"db_path = {db}\nstage_dir = {stage}\n"
-                    + ("" if "sqlite3" in extra else f"sqlite3 = {DEVICE_SQLITE3}\n") + extra)
+                    + ("" if "sqlite3" in extra else f"sqlite3 = {DEVICE_SQLITE3}\n")
+                    + ("" if "resident" in extra or Device.resident == "auto" else f"resident = {Device.resident}\n")
+                    + extra)
 
     return Device
 
@@ -142,3 +148,14 @@ def target_and_path(request, tmp_path):
         target = DeviceTarget(device.settings())
         yield target, device.path
         target.close()
+
+
+def in_both_modes():
+    """A module's ``device`` fixture run twice: the device's sqlite3 resident (``resident = auto``)
+    and one per command (``resident = no``).  In a module: ``device = in_both_modes()``."""
+    @pytest.fixture(params=["auto", "no"], ids=["resident", "per-command"], name="device")
+    def device_in_both_modes(device, request):
+        device.resident = request.param
+        return device
+
+    return device_in_both_modes

@@ -17,6 +17,9 @@ from GenerateMeterData import DuplicateRecordError, MeterPlan, Scenario, SchemaE
 from GenerateMeterData.targets import merge
 from GenerateMeterData.targets.ssh import DeviceTarget
 from helpers import all_at_once, rows, table_checksums
+from conftest import in_both_modes
+
+device = in_both_modes()  # every device test here runs resident and per command
 
 END = dt.date(2026, 3, 1)
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,15 +45,18 @@ def test_summary_names_the_meters_the_load_created(device):
     assert first[0][0] == summary.first_record_id
 
 
-def test_one_login_and_one_remote_command_per_load_and_per_clear(device):
+def test_one_login_and_one_round_trip_per_load_and_per_clear(device):
+    """Per command: one remote command per load and per clear.  Resident: none started after
+    the first load; each load and clear is one exchange with the resident sqlite3."""
     target = DeviceTarget(device.settings())
     small().create(target)  # the first load also reads the device's state once
-    before = target.commands
+    before, exchanges = target.commands, target.session.resident.exchanges
     summaries = [small(seed=s).create(target) for s in (4, 5, 6)]
-    assert target.commands - before == 3
-    before = target.commands
+    resident = device.resident == "auto"
+    assert (target.commands - before, target.session.resident.exchanges - exchanges) == ((0, 3) if resident else (3, 0))
+    before, exchanges = target.commands, target.session.resident.exchanges
     assert target.clear([summaries[0].token]) == 1
-    assert target.commands - before == 1
+    assert (target.commands - before, target.session.resident.exchanges - exchanges) == ((0, 1) if resident else (1, 0))
     assert target.logins == 1
     target.close()
 

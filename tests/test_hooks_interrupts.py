@@ -15,6 +15,9 @@ import pytest
 from GenerateMeterData import RemoteError, Scenario
 from GenerateMeterData.targets.ssh import DeviceTarget
 from helpers import rows, table_checksums
+from conftest import in_both_modes
+
+device = in_both_modes()  # every device test here runs resident and per command
 
 END = dt.date(2026, 3, 1)
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

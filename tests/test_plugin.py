@@ -320,9 +320,9 @@ def test_query(meterdata, meterdata_query, meterdata_target, pytestconfig):
     sql = ("SELECT m.DeviceIdx, count(*), max(v.Ap) FROM MeterData m JOIN ElectricEnergyValues v ON v.Id = m.Id "
            "WHERE m.DeviceIdx IN (?, ?) AND v.Tariff = ? GROUP BY m.DeviceIdx ORDER BY m.DeviceIdx")
     params = (*summary.device_idxs, 0)
-    commands = getattr(meterdata_target, "commands", 0)
+    trips = getattr(meterdata_target, "round_trips", 0)
     got = meterdata_query(sql, params)
-    assert getattr(meterdata_target, "commands", 0) - commands == {commands!r}  # no copy of the database
+    assert getattr(meterdata_target, "round_trips", 0) - trips == {commands!r}  # no copy of the database
     expected = sqlite3.connect(path).execute(sql, params).fetchall()
     assert got == expected and len(got) == 2 and all(n > 0 for _, n, _ in got)
     assert meterdata.query("SELECT count(*) FROM MeterTable WHERE MeterId = ?", summary.meter_ids[:1]) == [(1,)]

@@ -17,6 +17,9 @@ from GenerateMeterData import Scenario
 from GenerateMeterData.errors import InterruptedLoad
 from GenerateMeterData.targets.ssh import DeviceTarget
 from helpers import rows, table_checksums
+from conftest import in_both_modes
+
+device = in_both_modes()  # every device test here runs resident and per command
 
 END = dt.date(2026, 3, 1)
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -54,6 +54,9 @@ class RemoteProcess:
         self.host = host
         self.deadline = time.monotonic() + timeout
         self.timeout = timeout
+        #: a resident command lives across many exchanges, each with its own deadline
+        #: (``renew``): its readers wait for output however long it is idle between them
+        self.resident = False
         self._stdout = bytearray()
         self._stderr = bytearray()
         self._changed = threading.Condition()
@@ -73,7 +76,7 @@ class RemoteProcess:
             except socket.timeout:
                 # a closed channel still returns what it buffered, then b"": read on to that
                 # end; only a command past its deadline is given up on
-                if time.monotonic() > self.deadline:
+                if time.monotonic() > self.deadline and not self.resident:
                     break
                 continue
             except Exception:  # the transport died: what we have is all there is
@@ -98,6 +101,27 @@ class RemoteProcess:
             self._changed.notify_all()
 
     sink_error: Optional[BaseException] = None
+
+    def renew(self, timeout: float) -> None:
+        """A resident command's next exchange: a new deadline, and the output read so far
+        handed over and forgotten (``take``)."""
+        self.deadline = time.monotonic() + timeout
+        self.timeout = timeout
+
+    def take(self) -> Result:
+        """The output so far (exit status -1: the command still runs), forgotten here."""
+        with self._changed:
+            result = Result(-1, bytes(self._stdout), bytes(self._stderr))
+            self._stdout.clear()
+            self._stderr.clear()
+        return result
+
+    def ended(self) -> bool:
+        """The command ended (or its channel closed, or its output reached its end)."""
+        with self._changed:
+            if self._eof["out"]:
+                return True
+        return self.channel.closed or self.channel.exit_status_ready()
 
     def text(self) -> str:
         """stdout so far, as text."""

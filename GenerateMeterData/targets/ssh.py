@@ -53,6 +53,12 @@ class DeviceTarget(Target):
         return self.session.commands
 
     @property
+    def round_trips(self) -> int:
+        """Remote commands started plus operations fed to the resident sqlite3 (what a load or a
+        test costs in round trips, for benchmarks)."""
+        return self.session.commands + self.session.resident.exchanges
+
+    @property
     def logins(self) -> int:
         """SSH logins made."""
         return self.session.logins

@@ -17,6 +17,7 @@ from ..schema import integrity_problem, meter_db_problem
 from . import ledger, merge
 from .backupfile import new_backup, refuse_foreign
 from .executor import RemoteProcess, Result
+from .resident import Exchange
 from .sqltext import bind, parse_quoted
 from .ssh_session import DeviceSession, first_line
 
@@ -31,7 +32,14 @@ class DeviceAdmin:
     def fetch(self, sql: str, params: tuple = ()) -> List[tuple]:
         """Rows of a query run by the device's sqlite3 (values quoted, ``.mode quote`` output)."""
         script = f".mode quote\n{self.session.timeout_command}\n{bind(sql, params).rstrip().rstrip(';')};\n"
-        result = self.session.run(self.session.sqlite_command(), stdin=script.encode())
+        process = self.session.sqlite_process()
+        try:
+            process.write(script.encode())
+            process.close_stdin()
+            result = process.finish()
+        except BaseException:
+            process.abort()
+            raise
         self.session.raise_for(result, "query")
         return parse_quoted(result.text())
 
@@ -84,6 +92,7 @@ class DeviceAdmin:
     def restore(self, source: str) -> None:
         """Upload a backup (checked by the target: ``Target.check_backup``) and ``.restore`` it into
         the device's meter.db."""
+        self.session.resident.stop()  # the file is rewritten: no process of ours keeps it open
         self.session.device_state(integrity=False)
         remote = f"{self.session.stage_dir}/gmd-restore-{uuid.uuid4().hex}.db"
         restoring = None
@@ -125,7 +134,7 @@ class DeviceAdmin:
         lost after COMMIT was sent is settled by looking at the ledger again.  Returns the count
         (loads, or meters asked for) and the plan."""
         meters = None if meters is None else [int(m) for m in meters]
-        process = self.session.start(self.session.sqlite_command())
+        process = self.session.sqlite_process()
         commit_sent = False
         try:
             process.write(merge.clear_begin(self.settings.busy_timeout).encode())
@@ -196,7 +205,7 @@ class DeviceAdmin:
         ledger.check_tables(tables)  # a damaged ledger is called that, not "not a meter.db"
         return [ledger.load_info(row) for row in self.session.query(merge.loads_query(ledger.LOADS_TABLE in tables))]
 
-    def _clear_failed(self, process: RemoteProcess) -> NoReturn:
+    def _clear_failed(self, process: "RemoteProcess | Exchange") -> NoReturn:
         process.close_stdin()
         result = process.finish()
         self.session.raise_for(Result(result.status or 1, result.stdout, result.stderr or b"clear ended early"),
@@ -208,6 +217,7 @@ class DeviceAdmin:
         without force; with force, never while the database is in use (a -wal/-shm beside it,
         or a process holding it open where ``fuser`` can tell) -- the new file takes the old
         one's owner and mode, and replaces it in one ``mv``."""
+        self.session.resident.stop()  # our own process must not hold the file ("in use") or the old one
         s = self.settings
         db = self.session.db
         in_use = (f"if [ -e {db}-wal ] || [ -e {db}-shm ]; then exit 73; fi; "

@@ -15,7 +15,7 @@ import os
 import shlex
 import tempfile
 import time
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 from ..errors import (ConnectError, GenerateMeterDataError, InputError, InterruptedLoad, RemoteError, SchemaError,
                       TargetError)
@@ -26,6 +26,7 @@ from . import ledger, merge
 from ..records.producer import Produce
 from .base import Committed, Progress, Target
 from .executor import RemoteProcess, Result
+from .resident import Exchange
 from .sqltext import literal, parse_quoted
 from .ssh_session import DeviceSession, DeviceState
 from .staging import SQL_TEXT_MAX_ROWS, PartNumbering, parts_of, remove_stale_workdirs, stage
@@ -168,7 +169,7 @@ class DeviceLoad:
                                for path, remote in zip(staged.paths, remote_stages)]
                     for path, remote, started_upload in zip(staged.paths, remote_stages, uploads):
                         self.session.upload(path, remote, progress, started_upload)
-                self._merge(script, summary, token, progress, remove=remote_stages)
+                self._merge(script, summary, token, progress, remove=remote_stages, schemas=staged.schemas)
                 merged = True
             finally:
                 if staged.paths and not merged:  # after a merge, its own command removed the files
@@ -178,16 +179,32 @@ class DeviceLoad:
         return summary
 
     def _merge(self, script: str, summary: LoadSummary, token: str, progress: Progress,
-               remove: List[str]) -> None:
+               remove: List[str], schemas: Sequence[str] = ()) -> None:
         """Run the merge script, check its READY line, COMMIT, confirm (one remote command)."""
         if progress:
             progress("merge", 0, 1)
-        command = self.session.sqlite_command()
-        if remove:  # merge, then remove the staged files whatever happened
-            command = (f"test -f {self.session.db} || exit 66; {self.session.sqlite()}; status=$?; "
-                       f"rm -f {' '.join(shlex.quote(p) for p in remove)}; exit $status")
-        command = self.session.own_write_shell(command)  # pages known sound stay known sound
-        process = self.session.start(command)
+        self.session.connection()
+        process: "RemoteProcess | Exchange"
+        exchange = self.session.resident.exchange()
+        if exchange is not None:  # the resident sqlite3 merges; the staged files go afterwards
+            process = exchange
+            detach = "".join(f"DETACH {schema};\n" for schema in schemas)
+        else:
+            command = self.session.sqlite_command()
+            if remove:  # merge, then remove the staged files whatever happened
+                command = (f"test -f {self.session.db} || exit 66; {self.session.sqlite()}; status=$?; "
+                           f"rm -f {' '.join(shlex.quote(p) for p in remove)}; exit $status")
+            command = self.session.own_write_shell(command)  # pages known sound stay known sound
+            process = self.session.start(command)
+            detach = ""
+        self._exchange(process, script, summary, token, progress, detach)
+        if exchange is not None:  # merged: the staged files go (after a failure, _load_part removes them)
+            for path in remove:
+                self.session.remove_remote(path)
+
+    def _exchange(self, process: "RemoteProcess | Exchange", script: str, summary: LoadSummary, token: str,
+                  progress: Progress, detach: str) -> None:
+        """The merge's dialogue with the device's sqlite3: READY checked, COMMIT, confirmed."""
         commit_sent = False
         try:
             process.write(script.encode("utf-8"))
@@ -197,13 +214,13 @@ class DeviceLoad:
                 self._entries_expected = before + 1  # the token's entries once this commit landed
                 expected = [summary.rows.get(t, 0) for t in WRITE_ORDER]
                 if counts != expected:
-                    process.write(b"ROLLBACK;\n")
+                    process.write(b"ROLLBACK;\n" + detach.encode())
                     process.close_stdin()
                     process.finish()
                     raise RemoteError(f"{self.settings.where}: the device found {counts} rows where "
                                       f"{expected} were staged; rolled back", host=self.settings.host)
                 commit_sent = True
-                process.write(merge.commit_text().encode())
+                process.write(merge.commit_text().encode() + detach.encode())
                 summary.created = [CreatedMeter(m, d, t or "") for m, d, t in meters]
                 summary.first_record_id = hid0 + 1 if summary.rows.get("MeterData") and hid0 is not None else None
             process.close_stdin()
@@ -245,7 +262,7 @@ class DeviceLoad:
         raise RemoteError(f"{self.settings.where}: the merge ended without a commit; nothing was written",
                           host=self.settings.host)
 
-    def _interrupted(self, process: RemoteProcess, commit_sent: bool, token: str) -> None:
+    def _interrupted(self, process: "RemoteProcess | Exchange", commit_sent: bool, token: str) -> None:
         """Ctrl-C during a merge: say what happened, from the device's ledger."""
         landed = False
         if commit_sent:

@@ -19,6 +19,7 @@ from ..settings import DeviceSettings
 from . import merge
 from .base import Progress
 from .executor import Executor, RemoteProcess, Result
+from .resident import Exchange, Resident
 from .sqlerrors import classify_sqlite_error
 from .sqltext import parse_quoted
 
@@ -47,10 +48,13 @@ class DeviceSession:
         # quick_check's first finding for the database of this connection: "" sound, None not
         # checked yet (kept when only the reference tables are read again)
         self._damage: Optional[str] = None
+        # the file's identity when its pages were last known sound on this connection ("": unknown)
+        self.known_identity = ""
         self.page_checks = 0  # quick_checks run (0 when the pages were known sound: PAGES_UNCHANGED)
         self.commands = 0  # remote commands started (what a load or a test costs, for benchmarks)
         self.logins = 0    # SSH logins made
         self._gzip_seen = False
+        self.resident = Resident(self)  # one sqlite3 kept running for this connection's operations
 
     def connection(self) -> Executor:
         """The open connection; re-opened when it dropped since the last operation (the
@@ -71,8 +75,16 @@ class DeviceSession:
         self.commands += 1
         return self.connection().run(command, stdin=stdin, timeout=timeout)
 
+    def sqlite_process(self) -> "RemoteProcess | Exchange":
+        """Where the next sqlite3 operation goes: the resident process (resident.py), or a new
+        sqlite3 of its own (``sqlite_command``) when this connection cannot keep one."""
+        self.connection()
+        exchange = self.resident.exchange()
+        return exchange if exchange is not None else self.start(self.sqlite_command())
+
     def close(self) -> None:
         """Close the SSH connection."""
+        self.resident.forget()
         if self.executor is not None:
             self.executor.close()
             self.executor = None
@@ -81,7 +93,8 @@ class DeviceSession:
     def forget_state(self) -> None:
         """The database may be another one now (a new connection, a restore, init): its state is
         read, and its pages checked, again before the next load."""
-        self.state, self._damage = None, None
+        self.resident.stop()  # first: it may refresh the marker from the identity known so far
+        self.state, self._damage, self.known_identity = None, None, ""
 
     @property
     def stage_dir(self) -> str:
@@ -151,6 +164,18 @@ class DeviceSession:
         """What the device's sqlite3 printed for ``sql`` (errors raised); ``after``: shell run
         in the same command once sqlite3 succeeded."""
         script = f".separator ,\n{self.timeout_command}\n{sql}\n"
+        if not checked and not after:
+            process = self.sqlite_process()
+            try:
+                process.write(script.encode())
+                process.close_stdin()
+                result = process.finish()
+            except BaseException:
+                process.abort()
+                raise
+            self.check_status(result)
+            self.raise_for(result, "query")
+            return result.text()
         command = (self.checks() + "exec " + self.sqlite()) if checked else self.sqlite_command()
         if after:
             command = (self.checks() if checked else f"test -f {self.db} || exit 66; ") + \
@@ -311,7 +336,16 @@ class DeviceSession:
         return (f"if {sound}; then echo \"{PAGES_UNCHANGED}\"; else gmd_r=$({check}) || exit $?; "
                 f"echo \"{CHECK_MARKER}\"; printf '%s\\n' \"$gmd_r\"; "
                 f"if [ \"$gmd_r\" = ok ] && [ -n \"$gmd_id\" ]; then (umask 077; printf '%s' \"$gmd_id\" > {mark}); "
-                "fi; fi")
+                f"fi; fi; echo \"{IDENTITY_MARKER}$gmd_id\"")
+
+    def refresh_shell(self, before: str, after: str) -> str:
+        """Shell that makes the marker say ``after`` when the file has that identity now and the
+        marker said ``before`` (the resident process's commits, all of them this tool's: see
+        resident.py)."""
+        mark = self._mark()
+        return (f"test -f {self.db} || exit 0; {self.identity_shell()}if [ \"$gmd_id\" = {shlex.quote(after)} ] && "
+                f"[ \"$(cat {mark} 2>/dev/null)\" = {shlex.quote(before)} ]; then "
+                f"(umask 077; printf '%s' \"$gmd_id\" > {mark}); fi; exit 0")
 
     def own_write_shell(self, command: str) -> str:
         """``command`` (this tool's write) wrapped so that a file known sound right before it is
@@ -374,12 +408,17 @@ class DeviceSession:
 
     def _integrity(self, text: str) -> str:
         """What quick_check printed after its marker: "" when the pages are sound (or known sound)."""
+        self.known_identity = ""
         if PAGES_UNCHANGED + "\n" in text:
+            self.known_identity = _identity(text)
             return ""
         _, found, tail = text.partition(CHECK_MARKER + "\n")
         if found:
             self.page_checks += 1
-        return quick_check_finding(tail) if found else "quick_check gave no answer"
+        finding = quick_check_finding(tail.split(IDENTITY_MARKER, 1)[0]) if found else "quick_check gave no answer"
+        if not finding:
+            self.known_identity = _identity(text)
+        return finding
 
     def refuse_damaged(self) -> None:
         if self._damage:  # rows written into damaged pages could not be cleared again
@@ -395,6 +434,14 @@ class DeviceSession:
 #: known sound (quoted as sqlite3's quote() would: the output is parsed as quoted values).
 CHECK_MARKER = "'GMD-QUICK-CHECK'"
 PAGES_UNCHANGED = "'GMD-PAGES-UNCHANGED'"
+#: After the page check: the file's identity then (empty when it could not be read).
+IDENTITY_MARKER = "GMD-IDENTITY:"
+
+
+def _identity(text: str) -> str:
+    """The identity the page check printed (see identity_shell)."""
+    _, found, tail = text.partition(IDENTITY_MARKER)
+    return tail.split("\n", 1)[0].strip() if found else ""
 
 
 def _before_check(text: str) -> str:
