@@ -236,7 +236,7 @@ def _archive_stamps(m: LineMeter, name: str, first: int, last: int) -> List[int]
     """The local midnights (ElDayEnergy) or month starts (ElMonthEnergy) from first to last."""
     tz = m.meter.tz
     day = timegrid.local_datetime(first, tz).date()
-    out = []
+    out: List[int] = []
     while True:
         midnight = timegrid.local_midnight(day, tz)
         if midnight > last:
