@@ -103,6 +103,7 @@ CASES = [
     ("capture", ["iec", "--port", "socket://127.0.0.1:{closed}", "--db", "{root}/captured.db"], 3, "Connection refused"),
     ("poll-check", ["--line-meters", "iec=1", "--db", "{good}"], 0, "not polled yet: 1"),
     ("poll-check", ["--line-meters", "bogus=1", "--db", "{good}"], 2, "give PROTOCOL=COUNT"),
+    ("poll-check", ["--line-meters", "iec=1", "--days", "1", "--db", "{good}"], 2, "give --poll URL too"),
 ]
 
 

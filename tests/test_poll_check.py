@@ -1,68 +1,204 @@
 """The poll check (imitation/poll_check.py): a line's MeterTable rows written into a real meter.db,
-the project's own capture standing in for the device's poll, then the check: 0 mismatches for
-the honest poll, exactly the planted faults otherwise (a meter told to serve another value, a
-stored row changed afterwards)."""
+the project's own capture standing in for the device's poll over a real TCP socket (registers,
+instantaneous values, and a day of the archives: profile, day and month registers, journals),
+then the check: 0 mismatches for the honest poll; exactly the planted faults otherwise (a meter
+told to serve another value, stored rows changed afterwards), each as the lines the test works
+out from what it planted; meters not polled yet are counted, not reported."""
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
+import time
 
 import pytest
 
 from GenerateMeterData.imitation.line import Line, LineScenario, line_meters
+from GenerateMeterData.imitation.meter import GeneratedMeter
 from GenerateMeterData.imitation.poll_check import check_poll, poll_with_capture, register_line
+from test_cli import cli
 
-COUNTS = {"mercury200": 2, "mercury230": 2, "ce303": 1, "iec": 2, "mbus": 1, "dlms": 1}
+COUNTS = {"mercury200": 1, "mercury230": 2, "ce303": 1, "iec": 1, "mbus": 1, "dlms": 1}
 TZ = "Europe/Moscow"
+SEED = 11
+DAYS = 1
 
 
-@pytest.fixture
-def target(tmp_path):
+def _meters(overrides=None):
+    """The scenario's meters; the first Mercury 230 lost power three times in the last six hours
+    (so its power journals hold records the poll reads, and its profile has slots it did not record)."""
+    scenario = LineScenario(dict(COUNTS), seed=SEED, timezone=TZ, overrides=dict(overrides or {}))
+    meters = line_meters(scenario)
+    victim = next(m for m in meters if m.protocol == "mercury230")
+    now = int(time.time()) // 60 * 60
+    outages = [(now - 6 * 3600, now - 6 * 3600 + 1500), (now - 4 * 3600 - 600, now - 4 * 3600 + 300),
+               (now - 2 * 3600, now - 2 * 3600 + 2400)]
+    victim.meter = GeneratedMeter(victim.meter.spec.type_name, SEED, scenario.first_meter_id + victim.number - 1,
+                                  TZ, outages=outages)
+    return meters
+
+
+def _target(path):
+    from GenerateMeterData.targets.local import LocalTarget
+
+    return LocalTarget(path, timezone=TZ)
+
+
+@pytest.fixture(scope="module")
+def polled(tmp_path_factory):
+    """The line served on TCP, registered into a meter.db (a copy kept before the poll) and polled."""
+    from GenerateMeterData.targets.local import LocalTarget
+
+    root = tmp_path_factory.mktemp("poll")
+    path, registered = str(root / "meter.db"), str(root / "registered.db")
+    LocalTarget(path).init()
+    meters = _meters()
+    served = Line(meters)
+    where = served.start("tcp://127.0.0.1:0")
+    try:
+        with _target(path) as t:
+            register_line(meters, t)
+        shutil.copy(path, registered)
+        with _target(path) as t:
+            poll_with_capture(meters, where, t, TZ, DAYS)
+        yield meters, path, registered, where
+    finally:
+        served.stop()
+
+
+def _copy(path, tmp_path, name="copy.db"):
+    copy = str(tmp_path / name)
+    shutil.copy(path, copy)
+    return copy
+
+
+def _stored(path, serial, measure):
+    """(MeterData.Id, Timestamp) of the rows of a measure stored for a serial, oldest first."""
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT d.Id, d.Timestamp FROM MeterData d JOIN ArchTypes a ON a.Id = d.RecordTypeId "
+                          "WHERE a.Name = ? AND d.DeviceIdx IN (SELECT DeviceIdx FROM ElectricConfig WHERE Serial = ?) "
+                          "ORDER BY d.Timestamp", (measure, serial)).fetchall()
+
+
+def test_a_clean_poll_of_a_mixed_line_has_no_mismatch(polled):
+    meters, path, _, _ = polled
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM MeterTable").fetchone()[0] == len(meters)  # the capture made none
+    with _target(path) as t:
+        result = check_poll(meters, t)
+    assert [m.line() for m in result.mismatches] == []
+    assert result.meters_not_polled == [] and result.meters_polled == len(meters)
+    victim = next(m for m in meters if m.protocol == "mercury230")
+    ce = next(m for m in meters if m.protocol == "ce303")
+    dlms = next(m for m in meters if m.protocol == "dlms")
+    # every measure the poll stores was there to be checked
+    for m in meters:
+        assert _stored(path, m.serial, "ElMomentEnergy") and _stored(path, m.serial, "ElMomentQuality"), m.protocol
+    for m in (victim, ce, dlms):
+        for measure in ("ElDayEnergy", "ElMonthEnergy", "ElArr1ConsPower"):
+            assert _stored(path, m.serial, measure), (m.protocol, measure)
+    assert len(_stored(path, victim.serial, "ElJrnlPwr")) == 6   # three outages: off and on each
+    assert len(_stored(path, victim.serial, "ElJrnlPwrA")) == 6
+    # the slots the victim was off in were not recorded: the profile has holes the check allows for
+    profile = [ts for _, ts in _stored(path, victim.serial, "ElArr1ConsPower")]
+    assert len(profile) < (profile[-1] - profile[0]) // 1800 + 1
+    assert result.checked > 1000
+
+
+def test_exactly_the_planted_faults_are_reported(polled, tmp_path):
+    meters, path, _, _ = polled
+    copy = _copy(path, tmp_path)
+    victim = next(m for m in meters if m.protocol == "mercury230")
+    iec = next(m for m in meters if m.protocol == "iec")
+    expected = []
+    # 1. a line override: the IEC meter serves 1 kWh as its A+ tariff 1 register, polled once more
+    faulty = [m for m in _meters({iec.number: ["1.8.1:1.000*kWh"]}) if m.number == iec.number]
+    served = Line(faulty)
+    where = served.start("tcp://127.0.0.1:0")
+    try:
+        with _target(copy) as t:
+            poll_with_capture(faulty, where, t, TZ)
+    finally:
+        served.stop()
+    newest = _stored(copy, iec.serial, "ElMomentEnergy")[-1][1]
+    expected.append((iec.number, "ElMomentEnergy A+ tariff 1", newest))
+    db = sqlite3.connect(copy)
+    # 2. a profile value changed: P+ of a slot + 100 W
+    profile = _stored(copy, victim.serial, "ElArr1ConsPower")
+    row_id, ts = profile[len(profile) // 3]
+    db.execute("UPDATE ElectricPowerValues SET Pp = Pp + 100 WHERE Id = ?", (row_id,))
+    expected.append((victim.number, "ElArr1ConsPower P+", ts))
+    # 3. a shifted stamp: another slot's row a minute later -- no slot ends there, and its slot has no row
+    row_id, ts = profile[2 * len(profile) // 3]
+    db.execute("UPDATE MeterData SET Timestamp = Timestamp + 60 WHERE Id = ?", (row_id,))
+    expected += [(victim.number, "ElArr1ConsPower slot", ts + 60), (victim.number, "ElArr1ConsPower record", ts)]
+    # 4. a quality value changed: U of phase A + 10 V
+    quality_id, quality_ts = _stored(copy, victim.serial, "ElMomentQuality")[0]
+    db.execute("UPDATE ElectricQualityValues SET U = U + 10 WHERE Phase = 'A' AND Id = ?", (quality_id,))
+    expected.append((victim.number, "ElMomentQuality UA", quality_ts))
+    # 5. journals: one record deleted (between others: the poll read it), another's Event altered
+    journal = _stored(copy, victim.serial, "ElJrnlPwr")
+    gone_id, gone_ts = journal[1]
+    db.execute("DELETE FROM JournalValues WHERE Id = ?", (gone_id,))
+    db.execute("DELETE FROM MeterData WHERE Id = ?", (gone_id,))
+    expected.append((victim.number, "ElJrnlPwr record", gone_ts))
+    altered_id, altered_ts = journal[2]
+    db.execute("UPDATE JournalValues SET Event = 1 - Event WHERE Id = ?", (altered_id,))
+    expected.append((victim.number, "ElJrnlPwr Event", altered_ts))
+    # 6. a config column changed
+    config_ts = db.execute("SELECT Timestamp FROM ElectricConfig WHERE Serial = ?", (victim.serial,)).fetchone()[0]
+    db.execute("UPDATE ElectricConfig SET ReactiveReverse = 1 - ReactiveReverse WHERE Serial = ?", (victim.serial,))
+    expected.append((victim.number, "ElectricConfig ReactiveReverse", config_ts))
+    db.commit()
+    db.close()
+    with _target(copy) as t:
+        result = check_poll(meters, t)
+    assert sorted((m.number, m.what, m.stamp) for m in result.mismatches) == sorted(expected)
+    by_what = {m.what: m for m in result.mismatches}
+    assert by_what["ElMomentEnergy A+ tariff 1"].stored == 1000.0
+    assert by_what["ElArr1ConsPower record"].stored is None          # one line each: stored nothing
+    assert by_what["ElArr1ConsPower slot"].expected is None          # served nothing
+    for mismatch in result.mismatches:
+        assert "\n" not in mismatch.line() and mismatch.line().startswith(f"meter {mismatch.number} (")
+
+
+def test_meters_not_polled_yet_are_counted_not_reported(polled, tmp_path):
+    meters, _, registered, where = polled
+    copy = _copy(registered, tmp_path)
+    some = [m for m in meters if m.protocol in ("mercury200", "mbus")]
+    with _target(copy) as t:
+        poll_with_capture(some, where, t, TZ)
+        result = check_poll(meters, t)
+    assert [m.line() for m in result.mismatches] == []
+    assert result.meters_polled == len(some)
+    assert result.meters_not_polled == [m.number for m in meters if m not in some]
+
+
+def test_the_command_prints_a_line_per_mismatch_and_exits_1(tmp_path):
+    """``poll-check --register``, ``--poll URL --days 1``, then a stored value changed: exit 0, then 1."""
     from GenerateMeterData.targets.local import LocalTarget
 
     path = str(tmp_path / "meter.db")
     LocalTarget(path).init()
-    with LocalTarget(path, timezone=TZ) as t:
-        yield t, path
-
-
-def _run(scenario, target):
-    meters = line_meters(scenario)
+    plan = ["--line-meters", "iec=1,mercury230=1", "--meter-seed", str(SEED), "--timezone", TZ, "--db", path]
+    meters = line_meters(LineScenario({"iec": 1, "mercury230": 1}, seed=SEED, timezone=TZ))
     served = Line(meters)
     where = served.start("tcp://127.0.0.1:0")
     try:
-        register_line(meters, target)
-        poll_with_capture(meters, where, target, TZ)
+        assert cli("poll-check", "--register", *plan).returncode == 0
+        result = cli("poll-check", "--poll", where, "--days", "1", *plan)
     finally:
         served.stop()
-    return meters
-
-
-def test_honest_poll_has_no_mismatch_and_a_changed_row_is_one(target):
-    t, path = target
-    meters = _run(LineScenario(dict(COUNTS), seed=11, timezone=TZ), t)
-    rows = sqlite3.connect(path).execute("SELECT count(*) FROM MeterTable").fetchone()[0]
-    assert rows == len(meters)   # the capture joined the registered meters, made none of its own
-    result = check_poll(meters, t)
-    assert result.meters_not_polled == []
-    assert result.checked > 9 * 5
-    assert [m.line() for m in result.mismatches] == []
-    # a stored value changed afterwards: A+ tariff 2 of the first Mercury 230, +1 kWh
-    victim = next(m for m in meters if m.protocol == "mercury230")
-    db = sqlite3.connect(path)
-    db.execute("UPDATE ElectricEnergyValues SET Ap = Ap + 1000 WHERE Tariff = 2 AND Id IN (SELECT d.Id FROM MeterData d "
-               "JOIN ElectricConfig c ON c.DeviceIdx = d.DeviceIdx WHERE c.Serial = ?)", (victim.serial,))
-    db.commit()
-    db.close()
-    result = check_poll(meters, t)
-    assert [(m.number, m.what) for m in result.mismatches] == [(victim.number, "ElMomentEnergy A+ tariff 2")]
-
-
-def test_a_meter_serving_another_value_is_reported(target):
-    t, _ = target
-    scenario = LineScenario(dict(COUNTS), seed=11, timezone=TZ)
-    iec_number = next(m.number for m in line_meters(scenario) if m.protocol == "iec")
-    scenario.overrides = {iec_number: ["1.8.1:1.000*kWh"]}
-    meters = _run(scenario, t)
-    result = check_poll(meters, t)
-    assert [(m.number, m.what, m.stored) for m in result.mismatches] == \
-        [(iec_number, "ElMomentEnergy A+ tariff 1", 1000.0)]
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    assert result.stdout.strip().splitlines()[-1].startswith("poll check: 0 mismatches in ")
+    m230 = next(m for m in meters if m.protocol == "mercury230")
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE ElectricQualityValues SET F = F + 1 WHERE Phase = 'Summ' AND Id IN "
+                   "(SELECT d.Id FROM MeterData d JOIN ElectricConfig c ON c.DeviceIdx = d.DeviceIdx "
+                   "WHERE c.Serial = ?)", (m230.serial,))
+    result = cli("poll-check", *plan)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"meter {m230.number} (mercury230 ") and "ElMomentQuality Freq" \
+        in lines[0] and lines[1].startswith("poll check: 1 mismatches in "), lines
+    assert os.path.exists(path)

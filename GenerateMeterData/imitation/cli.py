@@ -69,6 +69,10 @@ def add_commands(sub, common) -> None:
     p.add_argument("--poll", metavar="URL",
                    help="before checking, poll the line on URL (socket://HOST:PORT, a serial port) with the "
                         "project's own capture of each meter: the stand-in for the device")
+    p.add_argument("--days", type=int, default=0,
+                   help="with --poll: this many past days of the archives and today so far (profile, day and "
+                        "month registers, Mercury 230's journals) of the meters whose capture reads them "
+                        "(mercury230, ce303, dlms)")
     p.set_defaults(handler=cmd_poll_check)
 
     p = sub.add_parser("capture", parents=[common], help="read a meter and write what it says into meter.db")
@@ -281,10 +285,16 @@ def cmd_poll_check(args, out) -> int:
     from ..settings import context_for, from_arguments as _settings
     from ..targets import target_for
     from .line import line_meters, scenario_from_arguments
+    from .mercury import V2_PROFILE_DAYS as MAX_POLL_DAYS
     from .poll_check import check_poll, poll_with_capture, register_line
 
     settings = _settings(args)
     context = context_for(args, settings)
+    if not 0 <= args.days <= MAX_POLL_DAYS:
+        raise InputError(f"--days {args.days}: give 0-{MAX_POLL_DAYS} (Mercury 230's profile memory, the shortest "
+                         "archive of the line's meters)")
+    if args.days and not args.poll:
+        raise InputError("--days is for the stand-in poll: give --poll URL too")
     meters = line_meters(scenario_from_arguments(args))
     with target_for(settings, context) as target:
         if args.register:
@@ -293,7 +303,7 @@ def cmd_poll_check(args, out) -> int:
                 out.print(f"meter {made[m.number]}: {m.protocol} address {m.address} serial {m.serial}")
             return 0
         if args.poll:
-            poll_with_capture(meters, args.poll, target, context.timezone)
+            poll_with_capture(meters, args.poll, target, context.timezone, args.days)
         result = check_poll(meters, target)
     for mismatch in result.mismatches:
         out.print(mismatch.line())

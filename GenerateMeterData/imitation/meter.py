@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..generate.electric import ENERGY_ORDER, ElectricStory
 from ..generate.story import StoryOptions
@@ -30,7 +30,10 @@ class GeneratedMeter:
     tariff with the total their sum (as a meter keeps them), quality as the story has it."""
 
     def __init__(self, type_name: str = "NEVA3xx", seed: int = DEFAULT_SEED, meter_id: int = 1001,
-                 timezone: str = timegrid.DEFAULT_TIMEZONE, clock=time.time, outages_per_30_days: float = 0.0) -> None:
+                 timezone: str = timegrid.DEFAULT_TIMEZONE, clock=time.time, outages_per_30_days: float = 0.0,
+                 outages: Optional[Sequence[Tuple[int, int]]] = None) -> None:
+        """``outages``: (off, on) epoch seconds the meter's power failed, instead of random ones at
+        ``outages_per_30_days`` (its power journals and the profile slots it did not record)."""
         self.clock = clock
         self.options = StoryOptions(timezone=timezone, outages_per_30_days=outages_per_30_days)
         self.tz = self.options.tz
@@ -39,7 +42,8 @@ class GeneratedMeter:
                                timestamp=int(clock()))
         self.spec.device_idx = 0
         end = timegrid.local_midnight(today + dt.timedelta(days=2), self.tz)
-        self.story = ElectricStory(self.spec, seed, self.options, today - dt.timedelta(days=ARCHIVE_DAYS), end)
+        self.story = ElectricStory(self.spec, seed, self.options, today - dt.timedelta(days=ARCHIVE_DAYS), end,
+                                   outages)
         self._quality: Optional[Tuple[int, Dict[str, Any]]] = None
         self._pinned: Optional[tuple] = None
         self._slot_index: Optional[Dict[int, int]] = None
@@ -119,17 +123,18 @@ class GeneratedMeter:
             out.append(0 if i is None or end > now else int(channel[i] * 2 / 1000 + 0.5))
         return out
 
-    def slot_powers(self, end: int) -> Optional[List[float]]:
+    def slot_powers(self, end: int, off_too: bool = False) -> Optional[List[float]]:
         """The average powers (W; P+, P-, Q+, Q- in ``obis.DIRECTIONS`` order) of the half-hour
         slot ending at ``end``; None for a slot the story has not (before its start, still to
-        come) or one the meter was off in (an outage overlaps it)."""
+        come) or one the meter was off in (an outage overlaps it) unless ``off_too`` (a meter
+        that records such slots too, as ``profile`` serves them)."""
         series = self.story.series
         if self._slot_index is None:
             self._slot_index = {e: i for i, e in enumerate(series.ends)}
         i = self._slot_index.get(end)
         if i is None or end > self.now():
             return None
-        if any(off < end and on > end - 1800 for off, on in self.story.outages):
+        if not off_too and any(off < end and on > end - 1800 for off, on in self.story.outages):
             return None
         return [channel[i] * 2 / 1000 for channel in (series.ap, series.am, series.rp, series.rm)]
 
@@ -142,8 +147,15 @@ class GeneratedMeter:
         if pinned is not None and 0 <= now - pinned[1] <= PIN_SECONDS:
             minute = pinned[0]
         if self._quality is None or self._quality[0] != minute:
-            self._quality = (minute, self.story.quality_values(minute))
+            self._quality = (minute, self.quality_at(minute))
         return self._quality[1]
+
+    def quality_at(self, minute: int) -> Dict[str, Optional[list]]:
+        """The instantaneous values the meter measures in the minute starting at ``minute``: the
+        story's, their noise drawn from a stream of that minute, so a minute reads the same
+        whenever it is computed (the poll check recomputes what a meter served)."""
+        self.story.quality_rng.seed(f"{self.story.root_seed}:{self.spec.meter_id}:{minute}")
+        return self.story.quality_values(minute)
 
     def switch_table(self) -> str:
         """The working-day tariff switch table as Neva ``HHMMTT`` entries."""
