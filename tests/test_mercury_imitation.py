@@ -441,7 +441,7 @@ def test_a_silent_meter_is_one_line_in_bounded_time(db_path, protocol, extra):
     (["imitate", "mercury230", "--fault", "gap:2026-03-10T12:00/2026-03-10T11:00", "--seconds", "1"], ["gap:FROM/TO"]),
     (["imitate", "mercury230", "--network-address", "241", "--seconds", "1"], ["--network-address 241"]),
     (["imitate", "mercury200", "--mode", "A", "--seconds", "1"], ["--mode A"]),
-    (["imitate", "mercury230", "-o", "1.8.0:5", "--seconds", "1"], ["-o 1.8.0:5", "no register overrides"]),
+    (["imitate", "mercury230", "-o", "1.8.5:5", "--seconds", "1"], ["-o 1.8.5:5", "reports no such register"]),
     (["imitate", "mercury200", "--meter-type", "Mercury23x", "--seconds", "1"], ["single-phase"]),
     (["imitate", "mercury230", "--meter-type", "SE303", "--seconds", "1"], ["--meter-type SE303", "8 digits"]),
 ])
@@ -450,3 +450,67 @@ def test_what_cannot_be_done_is_refused_in_one_line(tmp_path, args, words):
     assert result.returncode == 2, (result.stdout, result.stderr)
     [line] = result.stderr.strip().splitlines()
     assert all(word in line for word in words), line
+
+
+# ---- -o overrides and --fault on Mercury 200 (issue 22) ------------------------------------------
+def test_mercury_base_reads_v1_overrides_and_sees_a_crc_fault(db_path):
+    from GenerateMeterData.imitation.faults import Fault
+    from GenerateMeterData.imitation.mercury import mercury_overrides
+
+    meter = frozen("Mercury206", 11)
+    overrides = mercury_overrides(["1.8.2:4321.12*kWh", "32.7.0:231.5", "31.7.0:5.25"], "mercury200")
+    served = V1Generated(meter, overrides=overrides, faults=[Fault("crc", b"\x63")])   # 0x63: U, I, P
+    imitator = v1.V1Imitator([served])
+    url = imitator.start("tcp://127.0.0.1:0")
+    transport = mercury_base.TcpDataTransport(*host_port(url))
+    try:
+        read = mercury_base.Meter(served.address, transport)
+        kwh = read.command("get_energy_accumulators")
+        with pytest.raises(mercury_base.CheckSumError):   # its own CRC check refuses the answer
+            read.command("get_vcp")
+    finally:
+        transport._TcpDataTransport__connection.disconnect()
+        imitator.stop()
+    registers = meter.registers()[0]
+    assert kwh == [round(registers[1] / 10) / 100, 4321.12, round(registers[3] / 10) / 100,
+                   round(registers[4] / 10) / 100]
+
+
+def test_mercury_base_reads_v2_overrides(db_path):
+    from GenerateMeterData.imitation.mercury import mercury_overrides
+
+    meter = frozen("Mercury23x", 12)
+    overrides = mercury_overrides(["1.8.0:4321.125*kWh", "2.8.1:7*kWh", "32.7.0:231.5", "14.7.0:49.95"],
+                                  "mercury230")
+    served = V2Generated(meter, overrides=overrides)
+    imitator = v2.V2Imitator([served])
+    url = imitator.start("tcp://127.0.0.1:0")
+    client = MercuryBaseV2(url, served.address)
+    try:
+        assert client.send_command(0x01, 0x01, *[1] * 6) == [0]
+        total = energy_by_hand(client.send_command(0x05, 0x00, 0))
+        first = energy_by_hand(client.send_command(0x05, 0x00, 1))
+        voltage = bwri_by_hand(client.send_command(0x08, 0x11, 0x11), 0.01)
+        frequency = bwri_by_hand(client.send_command(0x08, 0x11, 0x40), 0.01)
+        current = bwri_by_hand(client.send_command(0x08, 0x11, 0x21), 0.001)
+    finally:
+        client.close()
+        imitator.stop()
+    registers = meter.registers()
+    assert total == [4321125, registers[1][0], registers[2][0], registers[3][0]]
+    assert first == [registers[0][1], 7000, registers[2][1], registers[3][1]]
+    assert voltage == pytest.approx(231.5) and frequency == pytest.approx(49.95)
+    assert current == pytest.approx(meter.quality()["A"][1], abs=0.02)   # not overridden: the story's
+
+
+@pytest.mark.parametrize("protocol, item, words", [
+    ("mercury230", "0.9.1:12", ["reports no such register"]),
+    ("mercury200", "2.8.0:1", ["reports no such register"]),
+    ("mercury230", "1.8.0:lots", ["give a number"]),
+    ("mercury200", "nocolon", ["give ADDRESS:VALUE"]),
+])
+def test_bad_mercury_overrides_are_one_line(protocol, item, words):
+    result = cli("imitate", protocol, "-o", item, "--seconds", "1")
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    [error] = result.stderr.strip().splitlines()
+    assert all(word in error for word in words), error

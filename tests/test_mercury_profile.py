@@ -130,7 +130,7 @@ def _record_at(link, address, at):
 
 def test_the_pointer_and_the_records_walk_back_through_the_story(line):
     meter = frozen()
-    served = V2Generated(meter)
+    served = V2Generated(meter, profile_bits=16)   # a Mercury 230's 16-bit profile addresses
     link = line(served)
     answer = link.ask(request(served.address, 0x08, 0x13), 12)
     assert mercury_base.check_crc(answer) and answer[0] == served.address
@@ -163,7 +163,7 @@ def test_the_buffer_wraps_at_the_end_of_memory(line):
     # a clock whose last slot is the 4096th record: the pointer is 0x0000, the slot before at 0xFFF0
     last_end = (NOW // (1800 * 4096)) * 1800 * 4096
     meter = frozen(clock=last_end + 600, outages=0.0)
-    served = V2Generated(meter)
+    served = V2Generated(meter, profile_bits=16)
     link = line(served)
     answer = link.ask(request(served.address, 0x08, 0x13), 12)
     assert answer[1:3] == X("00 00")
@@ -197,7 +197,7 @@ def test_the_power_journal_is_the_storys_outages(line):
 def test_planted_faults(line):
     served = V2Generated(frozen(outages=0.0), faults=[
         Fault("status", b"\x08\x13", 2), Fault("crc", b"\x08\x00"), Fault("silent", b"\x04\x00"),
-        Fault("gap", start=NOW - 3 * 3600, end=NOW - 3600)])
+        Fault("gap", start=NOW - 3 * 3600, end=NOW - 3600)], profile_bits=16)
     link = line(served)
     from GenerateMeterData.protocols.mercury.v2 import V2Client
 
@@ -286,7 +286,7 @@ class FuturePointer(V2Generated):
 
 
 @pytest.mark.parametrize("served, words", [
-    (lambda: BadPointer(frozen(outages=0.0)), ["profile pointer 0x1235"]),
+    (lambda: BadPointer(frozen(outages=0.0), profile_bits=16), ["profile pointer 0x1235"]),
     (lambda: FuturePointer(frozen(outages=0.0)), ["2026-03-10 16:30:00", "later than the meter's clock"]),
     (lambda: V2Generated(frozen(outages=0.0), faults=[Fault("status", b"\x06", 2)]), ["status 2"]),
     (lambda: V2Generated(frozen(outages=0.0), faults=[Fault("silent", b"\x04\x01")]), ["no answer"]),
@@ -342,3 +342,95 @@ def test_the_client_waits_as_long_as_the_baud_rate_needs():
             assert patient.serial(served.address)[0] == served.serial
     finally:
         imitator.stop()
+
+
+# ---- 17-bit profile addresses (Mercury 234/236) -----------------------------------------------------
+# The public poller ti-cortex-m4/tm4c1294ncpdt (sensors/sensor2/profile2x17.c, device2.c; read, not
+# copied) reads meters of firmware 7.1.0 and later (08 03, TestVersionB710) with 17-bit profile
+# addresses: the pointer of 08 13 is the address / 16 (ReadTopBx17: b1 << 12 | b2 << 4), a read
+# carries address bit 16 as bit 7 of the memory number (06 83 hi lo ...), the walk back wraps from
+# 0x00000 to 0x1FFF0.  The expected bytes below are worked by hand from that.
+SLOT = 1800
+
+
+def test_17_bit_requests_and_pointers_by_hand():
+    assert v2.memory_request(7, 0x1FFF0) == request(7, 0x06, 0x83, 0xFF, 0xF0, 0x0F)
+    assert v2.memory_request(7, 0x0FFF0) == request(7, 0x06, 0x03, 0xFF, 0xF0, 0x0F)
+    assert v2.memory_request(7, 0x10000) == request(7, 0x06, 0x83, 0x00, 0x00, 0x0F)
+    assert v2.encode_pointer(0x1FFF0, 17) == X("1F FF") and v2.decode_pointer(X("1F FF"), 17) == 0x1FFF0
+    assert v2.encode_pointer(0xFFF0) == X("FF F0") and v2.decode_pointer(X("FF F0")) == 0xFFF0
+    assert v2.previous_record(0x00000, 1, 17) == 0x1FFF0
+    assert v2.previous_record(0x10000, 1, 17) == 0x0FFF0
+    assert v2.profile_bits((7, 1, 0)) == 17 and v2.profile_bits((7, 0, 9)) == 16 and v2.profile_bits(None) == 16
+
+
+def _slot_index(end: int) -> int:
+    return end // SLOT % 8192   # 8192 records of 0x10 bytes in 0x20000
+
+
+def test_a_234_answers_with_17_bit_addresses(line):
+    # a clock 4096 slots after NOW: the last slot's record sits above 0xFFFF
+    clock = NOW + 4096 * SLOT
+    meter = frozen(clock=clock, outages=0.0)
+    assert meter.model.startswith("Mercury 234")
+    served = V2Generated(meter)   # by its model: 17 bits
+    link = line(served)
+    # 08 03: firmware 7.1.0, as mercury-base's get_firmware_version reads the answer's data
+    version = link.ask(request(served.address, 0x08, 0x03), 6)
+    assert mercury_base.check_crc(version)
+
+    class Answered:
+        def send_command(self, *params):
+            assert params == (0x08, 0x03)
+            return mercury_base.mercury_v2.extract_data(version)
+    assert mercury_base.mercury_v2.commands.get_firmware_version(Answered()) == "7.1.0"
+    last = clock // SLOT * SLOT
+    answer = link.ask(request(served.address, 0x08, 0x13), 12)
+    assert mercury_base.check_crc(answer)
+    assert answer[1] << 8 | answer[2] == _slot_index(last)           # the address / 16
+    address = _slot_index(last) * 0x10
+    assert address > 0xFFFF
+    local = timegrid.local_datetime(last, MSK)
+    high = link.ask(request(served.address, 0x06, 0x83, (address >> 8) & 0xFF, address & 0xFF, 0x0F), 18)
+    assert mercury_base.check_crc(high) and high[2:7] == bytes.fromhex(local.strftime("%H%M%d%m%y"))
+    # the same 16 low bits without bit 16: the record 4096 slots earlier
+    low = link.ask(request(served.address, 0x06, 0x03, (address >> 8) & 0xFF, address & 0xFF, 0x0F), 18)
+    earlier = timegrid.local_datetime(last - 4096 * SLOT, MSK)
+    assert low[2:7] == bytes.fromhex(earlier.strftime("%H%M%d%m%y"))
+
+
+def test_the_17_bit_buffer_wraps_at_0x1FFF0(line):
+    last_end = (NOW // (SLOT * 8192) + 1) * SLOT * 8192   # the last slot is record 0
+    meter = frozen(clock=last_end + 600, outages=0.0)
+    served = V2Generated(meter)
+    link = line(served)
+    assert link.ask(request(served.address, 0x08, 0x13), 12)[1:3] == X("00 00")
+    before = timegrid.local_datetime(last_end - SLOT, MSK)
+    record = link.ask(request(served.address, 0x06, 0x83, 0xFF, 0xF0, 0x0F), 18)
+    assert record[2:7] == bytes.fromhex(before.strftime("%H%M%d%m%y"))
+
+
+def test_a_230_refuses_bit_16_and_reads_16_bit_pointers(line):
+    served = V2Generated(frozen(outages=0.0), profile_bits=16)
+    link = line(served)
+    assert link.ask(request(served.address, 0x06, 0x83, 0x00, 0x00, 0x0F), 4)[1] == 1   # status 1
+    last = NOW // SLOT * SLOT
+    answer = link.ask(request(served.address, 0x08, 0x13), 12)
+    assert answer[1] << 8 | answer[2] == last // SLOT % 4096 * 0x10
+
+
+def test_capture_reads_a_234_across_the_64k_boundary(line, db_path):
+    # the last slot at record 0x10010: two days back cross 0x10000 -> 0x0FFF0 (06 83 -> 06 03)
+    k = (NOW // SLOT // 8192 + 1) * 8192 + 4097
+    clock = k * SLOT + 900
+    meter = frozen(clock=clock, outages=0.0)
+    link = line(V2Generated(meter))
+    result = cli("capture", "mercury230", "--port", link.url, "--db", db_path, "--timezone", "Europe/Moscow",
+                 "--days", "2")
+    assert result.returncode == 0, result.stderr
+    day = timegrid.local_datetime(clock, MSK).date()
+    start = timegrid.local_midnight(day - dt.timedelta(days=2), MSK)
+    stored = [ts for (ts,) in rows(db_path, "SELECT m.Timestamp FROM MeterData m JOIN ElectricPowerValues p "
+                                            "ON p.Id = m.Id ORDER BY 1")]
+    assert stored == list(range(start + SLOT, k * SLOT + 1, SLOT))   # every slot, none lost at the boundary
+    assert verify(db_path) == []

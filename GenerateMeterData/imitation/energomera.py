@@ -17,6 +17,7 @@ from ..errors import InputError
 from ..model import timegrid
 from ..protocols.obis import DIRECTIONS, QUALITY_BY_TAG
 from ..protocols.overrides import RegisterOverrides
+from .faults import Fault, in_gap
 
 #: MODEL answers of the emulator's counters (Counters/CE303.xml: 226, CE301.xml: 3)
 MODEL_CODES = {"CE303": "226", "CE301": "3"}
@@ -35,9 +36,10 @@ class GeneratedCE:
     ratios = (1.0, 1.0)
 
     def __init__(self, meter, address: Optional[str] = None, password: str = DEFAULT_PASSWORD,
-                 overrides: Optional[RegisterOverrides] = None) -> None:
+                 overrides: Optional[RegisterOverrides] = None, faults: Sequence[Fault] = ()) -> None:
         self.meter = meter
         self.overrides = overrides or RegisterOverrides()
+        self.faults = list(faults)   # a planted gap: GRAPE of its slots is not held
         self.serial = meter.serial
         self.address = address or meter.serial[-9:]
         self.password = password
@@ -77,8 +79,9 @@ class GeneratedCE:
     def profile(self, direction: int, day: dt.date, slot: int) -> Optional[int]:
         self._check(direction)
         days_ago = self._days_ago(day)
-        if days_ago is None or self.meter.midnight(day) + slot * 1800 > self.meter.now():
-            return None  # not held, or the slot is not complete yet
+        end = self.meter.midnight(day) + slot * 1800
+        if days_ago is None or end > self.meter.now() or in_gap(self.faults, end):
+            return None  # not held (a planted gap too), or the slot is not complete yet
         key = (days_ago, direction, self.meter.now() // 1800)
         if key not in self._profile:
             self._profile = {key: self.meter.profile(days_ago, direction)}

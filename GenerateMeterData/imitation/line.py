@@ -16,7 +16,10 @@ with more than one sign-on meter (they would all answer at once).
 Mixed protocols on one line are a bench convenience: real lines usually carry one protocol.
 
 A scenario (``LineScenario``): meters per protocol and a seed; meter i of the line (from 1) is
-the generated meter of MeterId ``first_meter_id + i - 1`` of its protocol's default type."""
+the generated meter of MeterId ``first_meter_id + i - 1`` of its protocol's default type, with the
+``-o`` items (``overrides``) and FAULTs (``faults``, the vocabulary of ``faults.py``) given for
+it.  Mercury meters carry theirs per network address; a faulty CE, IEC, M-Bus or DLMS meter is
+served by a responder of its own whose answers pass through ``faults.faulty_send``."""
 from __future__ import annotations
 
 import queue
@@ -47,6 +50,7 @@ class LineMeter:
     read_password: str = ""
     write_password: str = ""
     overrides: List[str] = field(default_factory=list)
+    faults: List[str] = field(default_factory=list)     # FAULT texts (``faults.parse_fault``)
 
     @property
     def serial(self) -> str:
@@ -61,7 +65,8 @@ class LineScenario:
     seed: int = DEFAULT_SEED
     timezone: str = timegrid.DEFAULT_TIMEZONE
     first_meter_id: int = 1001
-    overrides: Dict[int, List[str]] = field(default_factory=dict)   # meter number -> -o items (faults)
+    overrides: Dict[int, List[str]] = field(default_factory=dict)   # meter number -> -o items
+    faults: Dict[int, List[str]] = field(default_factory=dict)      # meter number -> FAULTs (``faults.py``)
 
     @staticmethod
     def parse_counts(text: str) -> Dict[str, int]:
@@ -119,55 +124,94 @@ def line_meters(scenario: LineScenario) -> List[LineMeter]:
                 taken.add(text)
                 pw = CE_PASSWORD if protocol == "ce303" else "00000000"
                 meters.append(LineMeter(number, protocol, meter, text, pw, pw,
-                                        list(scenario.overrides.get(number, []))))
+                                        list(scenario.overrides.get(number, [])), list(scenario.faults.get(number, []))))
                 continue
             while address in taken or not low <= address <= high:
                 address = address + step if low <= address + step <= high else low
             taken.add(address)
             meters.append(LineMeter(number, protocol, meter, str(address), read_pw, write_pw,
-                                    list(scenario.overrides.get(number, []))))
+                                    list(scenario.overrides.get(number, [])), list(scenario.faults.get(number, []))))
     return meters
 
 
-def _responders(meters: List[LineMeter]) -> List[StreamService]:
-    """One imitator per protocol (one per meter for IEC and DLMS), each serving its meters only."""
+#: A responder and what its answers pass through (a faulty meter's ``faults.faulty_send``), or None.
+Responder = Tuple[StreamService, Optional[Callable[[Callable[[bytes], None]], Callable[[bytes], None]]]]
+
+
+def _responders(meters: List[LineMeter]) -> List[Responder]:
+    """One imitator per protocol (one per meter for IEC and DLMS), each serving its meters only.
+    Mercury meters carry their overrides and faults themselves (per network address); a CE or
+    M-Bus meter with faults (CE: or fixed answers) gets an imitator of its own, whose answers pass
+    through its faults, as the IEC and DLMS meters' do."""
     from ..protocols.energomera.imitator import CEImitator
     from ..protocols.mercury import v1, v2
     from .energomera import GeneratedCE, ce_overrides
+    from .faults import faulty_send, parse_fault
     from .iec import register_overrides
-    from .imitators import DLMSImitator, IECImitator, MBusBus, MBusSlave
-    from .mercury import V1Generated, V2Generated
+    from .imitators import DLMSImitator, MBusBus, MBusSlave
+    from .mercury import V1Generated, V2Generated, mercury_overrides
     from ..protocols.overrides import RegisterOverrides
+    from .dlms import _overrides as dlms_overrides
 
     by: Dict[str, List[LineMeter]] = {}
     for m in meters:
         by.setdefault(m.protocol, []).append(m)
+
+    def faults(m: LineMeter):
+        return [parse_fault(text, str(m.meter.tz), m.protocol) for text in m.faults]
+
+    def through(m: LineMeter):
+        planted = [f for f in faults(m) if f.kind != "gap"]
+        if not planted:
+            return None
+        return lambda send: faulty_send(m.protocol, planted, send)
+
     signing_on = len(by.get("iec", [])) + len(by.get("ce303", []))
-    out: List[StreamService] = []
+    out: List[Responder] = []
     if "mercury200" in by:
-        out.append(v1.V1Imitator([V1Generated(m.meter, int(m.address)) for m in by["mercury200"]]))
+        out.append((v1.V1Imitator([V1Generated(m.meter, int(m.address), mercury_overrides(m.overrides, m.protocol),
+                                               faults(m)) for m in by["mercury200"]]), None))
     if "mercury230" in by:
-        out.append(v2.V2Imitator([V2Generated(m.meter, int(m.address)) for m in by["mercury230"]]))
+        out.append((v2.V2Imitator([V2Generated(m.meter, int(m.address), faults=faults(m),
+                                               overrides=mercury_overrides(m.overrides, m.protocol))
+                                   for m in by["mercury230"]]), None))
     if "ce303" in by:
-        answers: Dict[str, List[str]] = {}
-        served = []
+        shared: List[GeneratedCE] = []
         for m in by["ce303"]:
             fixed, registers = ce_overrides(m.overrides)
-            answers.update(fixed)
-            served.append(GeneratedCE(m.meter, m.address, m.read_password, RegisterOverrides(registers)))
-        ce = CEImitator(served, answers=answers)
-        if signing_on > 1:
-            ce.first = None   # type: ignore[assignment]  # the empty sign-on: nobody answers
-        out.append(ce)
+            served = GeneratedCE(m.meter, m.address, m.read_password, RegisterOverrides(registers), faults(m))
+            if fixed or m.faults:
+                out.append((_ce_imitator(CEImitator, [served], fixed, signing_on), through(m)))
+            else:
+                shared.append(served)
+        if shared:
+            out.append((_ce_imitator(CEImitator, shared, {}, signing_on), None))
     for m in by.get("iec", []):
-        out.append(_IECOnLine(meter=m.meter, address=m.address, overrides=register_overrides(m.overrides),
-                              anonymous=signing_on == 1))
+        out.append((_IECOnLine(meter=m.meter, address=m.address, overrides=register_overrides(m.overrides),
+                               anonymous=signing_on == 1), through(m)))
     if "mbus" in by:
-        out.append(MBusBus([MBusSlave(meter=m.meter, primary_address=int(m.address),
-                                      overrides=register_overrides(m.overrides)) for m in by["mbus"]]))
+        plain = [m for m in by["mbus"] if not m.faults]
+        for group in [plain] + [[m] for m in by["mbus"] if m.faults]:
+            if group:
+                out.append((MBusBus([MBusSlave(meter=m.meter, primary_address=int(m.address),
+                                               overrides=register_overrides(m.overrides)) for m in group]),
+                            through(group[0]) if group[0].faults else None))
     for m in by.get("dlms", []):
-        out.append(DLMSImitator(m.meter, physical=int(m.address)))
+        dlms = DLMSImitator(m.meter, physical=int(m.address), overrides=dlms_overrides(m.overrides))
+        status = [f for f in faults(m) if f.kind == "status"]
+        if status:
+            dlms.objects.refuse = status[0].code
+        out.append((dlms, through(m)))
     return out
+
+
+def _ce_imitator(make, served, answers, signing_on: int):
+    """A CE imitator of ``served`` meters; the empty sign-on answered by nobody on a line of more
+    than one sign-on meter (they would all answer at once)."""
+    ce = make(served, answers=answers)
+    if signing_on > 1:
+        ce.first = None   # the empty sign-on: nobody answers
+    return ce
 
 
 def _iec_base():
@@ -201,7 +245,9 @@ class Line(StreamService):
     def __init__(self, meters: List[LineMeter]) -> None:
         super().__init__()
         self.meters = meters
-        self.responders = _responders(meters)
+        made = _responders(meters)
+        self.responders = [responder for responder, _ in made]
+        self._through = [wrap for _, wrap in made]
         self.dropped_chunks = 0
 
     def serve(self, receive: Callable[[], Optional[bytes]], send: Callable[[bytes], None],
@@ -217,7 +263,7 @@ class Line(StreamService):
 
         queues: List["queue.Queue[bytes]"] = []
         threads = []
-        for responder in self.responders:
+        for responder, wrap in zip(self.responders, self._through):
             q: "queue.Queue[bytes]" = queue.Queue(QUEUE_CHUNKS)
             queues.append(q)
 
@@ -227,9 +273,9 @@ class Line(StreamService):
                 except queue.Empty:
                     return b"" if closed.is_set() else None
 
-            def run(responder=responder, feed=feed) -> None:
+            def run(responder=responder, feed=feed, out=wrap(one_write) if wrap else one_write) -> None:
                 try:
-                    responder.serve(feed, one_write, False)
+                    responder.serve(feed, out, False)
                 except OSError:
                     pass
 
@@ -263,7 +309,7 @@ def plan_lines(meters: List[LineMeter]) -> List[str]:
     """The address plan: one line per meter."""
     return [f"  {m.number:3d} {m.protocol:<10} address {m.address:<12} serial {m.serial:<14} "
             f"type {m.meter.spec.type_name}" + (f" overrides {';'.join(m.overrides)}" if m.overrides else "")
-            for m in meters]
+            + (f" faults {';'.join(m.faults)}" if m.faults else "") for m in meters]
 
 
 # ---- the registry's functions ------------------------------------------------------------------
@@ -274,28 +320,36 @@ def options(command: str, p) -> None:
                        help="line: meters per protocol, e.g. mercury230=8,ce303=8,mbus=4 (protocols: "
                             + ", ".join(LINE_PROTOCOLS) + ")")
         p.add_argument("--line-override", action="append", default=[], metavar="N=ITEM",
-                       help="line: meter N of the plan serves this -o item instead of its story (a planted fault)")
+                       help="line: meter N of the plan serves this -o item of its protocol instead of its story")
+        p.add_argument("--line-fault", action="append", default=[], metavar="N=FAULT",
+                       help="line: meter N of the plan has this fault of its protocol (repeatable; docs/line.md): "
+                            "silent, crc, status:N (mercury230, ce303, dlms), gap:FROM/TO (mercury230, ce303); the "
+                            "others answer as before")
 
 
 def scenario_from_arguments(args) -> LineScenario:
-    """The scenario of an ``imitate line`` (or a poll check) command line."""
+    """The scenario of an ``imitate line`` (or a poll check) command line; an InputError for an
+    N outside the plan or a FAULT meter N's protocol does not take."""
     from ..settings import context_for, from_arguments
+    from .faults import by_meter, plan_protocols
 
-    overrides: Dict[int, List[str]] = {}
-    for item in getattr(args, "line_override", []) or []:
-        number, sep, what = item.partition("=")
-        if not sep or not number.isdigit():
-            raise InputError(f"--line-override {item!r}: give N=ITEM (N: the meter's number in the plan)")
-        overrides.setdefault(int(number), []).append(what)
+    counts = LineScenario.parse_counts(args.line_meters)
+    timezone = context_for(args, from_arguments(args)).timezone
+    protocols = plan_protocols(counts, LINE_PROTOCOLS)
+    overrides = by_meter(getattr(args, "line_override", []) or [], "--line-override", protocols, parse=False)
+    faults = by_meter(getattr(args, "line_fault", []) or [], "--line-fault", protocols, timezone)
     seed = args.meter_seed if getattr(args, "meter_seed", None) is not None else DEFAULT_SEED
-    return LineScenario(LineScenario.parse_counts(args.line_meters), seed,
-                        context_for(args, from_arguments(args)).timezone, overrides=overrides)
+    return LineScenario(counts, seed, timezone, overrides=overrides, faults=faults)
 
 
 def check(command: str, args) -> None:
-    """The scenario must parse."""
+    """The scenario must parse: the counts, and meter numbers of overrides and faults in the plan."""
+    from .faults import by_meter, plan_protocols
+
     if command == "imitate":
-        LineScenario.parse_counts(args.line_meters)
+        protocols = plan_protocols(LineScenario.parse_counts(args.line_meters), LINE_PROTOCOLS)
+        by_meter(getattr(args, "line_override", []) or [], "--line-override", protocols, parse=False)
+        by_meter(getattr(args, "line_fault", []) or [], "--line-fault", protocols, getattr(args, "timezone", None))
 
 
 def imitator(args, meter) -> Tuple[object, str]:

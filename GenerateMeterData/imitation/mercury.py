@@ -37,7 +37,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..errors import InputError
 from ..protocols.mercury import v1, v2
-from ..protocols.obis import QUALITY_BY_TAG
+from ..protocols.obis import QUALITY_BY_TAG, energy_code
+from ..protocols.overrides import RegisterOverrides, number as overrides_number, obis_code
+from .faults import Fault, in_gap, parse_fault, request_fault
 from ..schema.layout import ENERGY_QUANTITIES
 from ..schema.reference import METER_KINDS
 
@@ -53,6 +55,8 @@ V2_TAGS: Dict[Tuple[str, int], str] = {
 #: v1's 0x63 answer (U, I, P of the one phase) -> tags; cos phi and S (0x86 0x02) are served too
 #: but not captured: the Mercury 200 types keep U, I and P (schema.reference QUALITY_BASIC).
 V1_TAGS = {"voltage": "UA", "current": "IA", "power": "PA"}
+#: v1's ``Instant`` fields (0x63 and 0x86 02) -> the tag whose value each one serves
+V1_INSTANT = {"voltage": "UA", "current": "IA", "power": "PA", "cos_phi": "kPA", "apparent": "SA"}
 MANUFACTURER = "INC"   # Incotex (MANUFACTURER_TYPES)
 #: Values a Mercury 200 reports that the story has none of.
 V1_FIRMWARE = (7, 3)
@@ -120,10 +124,14 @@ def consistent_quality(quality: Dict[str, Optional[list]], scale_p: float, scale
 
 
 class V1Generated:
-    """A ``GeneratedMeter`` as a single-phase Mercury (``protocols.mercury.v1.V1Meter``)."""
+    """A ``GeneratedMeter`` as a single-phase Mercury (``protocols.mercury.v1.V1Meter``), with
+    ``-o`` register ``overrides`` and planted ``faults`` (silent, crc)."""
 
-    def __init__(self, meter, address: Optional[int] = None) -> None:
+    def __init__(self, meter, address: Optional[int] = None, overrides: Optional[RegisterOverrides] = None,
+                 faults: Sequence[Fault] = ()) -> None:
         self.meter = meter
+        self.overrides = overrides or RegisterOverrides()
+        self.faults = list(faults)
         self.address = v1_address(meter.serial) if address is None else address
         self.serial = int(v1_address(meter.serial))
         name = meter.model.replace("Mercury", "").strip()
@@ -138,14 +146,29 @@ class V1Generated:
         return self.meter.local_now().replace(tzinfo=None)
 
     def energy_wh(self) -> Sequence[int]:
+        """Tariff registers 1-4 (a meter without tariffs: the total in the first); an override of
+        1.8.1-1.8.4 replaces its tariff's, of 1.8.0 the total of a meter without tariffs."""
         active = self.meter.registers()[0]
-        return active[1:5] if self.meter.tariffed else [active[0], 0, 0, 0]
+        registers = list(active[1:5]) if self.meter.tariffed else [active[0], 0, 0, 0]
+        for tariff in range(1, 5) if self.meter.tariffed else (0,):
+            wh = self.overrides.energy("A+", tariff)
+            if wh is not None:
+                registers[max(tariff - 1, 0)] = int(round(wh))
+        return registers
 
     def instant(self) -> v1.Instant:
         quality = self.meter.quality()
-        value = {tag: QUALITY_BY_TAG[tag].value_in(quality) for tag in ("UA", "IA", "PA", "kPA", "SA")}
-        return v1.Instant(value["UA"] or 0.0, value["IA"] or 0.0, value["PA"] or 0.0,
-                          1.0 if value["kPA"] is None else value["kPA"], value["SA"] or 0.0)
+        value = {field: QUALITY_BY_TAG[tag].value_in(quality) for field, tag in V1_INSTANT.items()}
+        for field, tag in V1_INSTANT.items():
+            override = self.overrides.number(QUALITY_BY_TAG[tag].code)
+            if override is not None:
+                value[field] = override
+        return v1.Instant(value["voltage"] or 0.0, value["current"] or 0.0, value["power"] or 0.0,
+                          1.0 if value["cos_phi"] is None else value["cos_phi"], value["apparent"] or 0.0)
+
+    def fault(self, body: bytes):
+        """What a planted fault does with a request (None: answer it)."""
+        return request_fault(self.faults, body)
 
     def current_tariff(self) -> int:
         if not self.meter.tariffed:
@@ -159,61 +182,70 @@ V2_JOURNALS: Dict[int, str] = {0x01: "ElJrnlPwr", 0x02: "ElJrnlTimeCorr", 0x03: 
                                0x04: "ElJrnlPwrB", 0x05: "ElJrnlPwrC", 0x12: "ElJrnlOpen"}
 #: the profile period a Mercury 230 imitated here keeps (minutes; the generated story's slots)
 V2_PERIOD = 30
-#: whole days of such slots the profile memory holds (4096 records)
+#: whole days of such slots the profile memory holds (4096 records; capture asks for no more, as
+#: it knows the meter's addressing only once connected)
 V2_PROFILE_DAYS = v2.PROFILE_BYTES // v2.RECORD_STEP * V2_PERIOD // 1440
+#: the models whose profile memory has 17-bit addresses (``v2.HIGH_ADDRESS_BIT``)
+V2_17_BIT_MODELS = ("234", "236")
+#: the firmware version (08 03) an imitated meter reports, by its profile addressing: 7.1.0 is the
+#: first the public poller reads with 17 bits; 16-bit meters report an older one (chosen values)
+V2_VERSIONS = {16: (5, 2, 0), 17: v2.FIRST_17_BIT_VERSION}
 
 
-@dataclass(frozen=True)
-class Fault:
-    """One planted fault (``--fault``): ``kind`` silent, crc, status (``code``) for requests whose
-    body starts with ``prefix`` (b"": all), or gap: profile slots ending in (``start``, ``end``]."""
-    kind: str
-    prefix: bytes = b""
-    code: int = 0
-    start: int = 0
-    end: int = 0
+FAULT_HELP = ("Mercury: plant a fault (repeatable; docs/mercury.md): silent[:HEX] (no answer), crc[:HEX] (the "
+              "answer's CRC broken), and for mercury230 status:N[:HEX] (status N, 1-15, instead of the answer) and "
+              "gap:FROM/TO (local times YYYY-MM-DDTHH:MM: profile slots ending after FROM up to TO not recorded, "
+              "all FF) -- HEX the start of the requests it hits after the address, e.g. 0811 (BWRI), 0603 "
+              "(profile memory), 0813 (profile pointer), 04 (clock and journals), none: every request")
 
 
-FAULT_HELP = ("Mercury 230: plant a fault (repeatable): silent[:HEX] (no answer), crc[:HEX] (the answer's CRC "
-              "broken), status:N[:HEX] (status N, 1-5, instead of the answer) -- HEX the start of the requests "
-              "it hits after the address, e.g. 0811 (BWRI), 0603 (profile memory), 0813 (profile pointer), 04 "
-              "(clock and journals), none: every request; gap:FROM/TO (local times YYYY-MM-DDTHH:MM): profile "
-              "slots ending after FROM up to TO not recorded (all FF)")
+# ---- -o overrides -----------------------------------------------------------------------------------
+def _served_codes(family: str) -> Dict[tuple, str]:
+    """The OBIS registers a Mercury of ``family`` reports -> "energy" or the quality tag."""
+    directions = ["A+"] if family == "mercury200" else [d for d, _ in ENERGY_QUANTITIES]
+    codes: Dict[tuple, str] = {energy_code(d, tariff): "energy" for d in directions for tariff in range(5)}
+    for tag in (V1_INSTANT if family == "mercury200" else V2_TAGS).values():
+        codes[QUALITY_BY_TAG[tag].code] = tag
+    return codes
 
 
-def parse_fault(text: str, timezone: str) -> Fault:
-    """One ``--fault`` value; an InputError naming the forms for anything else."""
-    from ..model import timegrid
+def mercury_overrides(items: Sequence[str], family: str) -> RegisterOverrides:
+    """``-o ADDRESS:VALUE`` items of a Mercury (the IEC imitator's form, ``protocols.overrides``):
+    energy registers (``1.8.1:4321.125*kWh``; Mercury 200: A+ tariffs 1-4 and the total) and the
+    instantaneous values the protocol reports (``32.7.0:231.5``); an InputError for a register the
+    protocol does not report or a value that is no number."""
+    from .iec import register_overrides
 
-    kind, _, rest = text.partition(":")
-    try:
-        if kind == "gap":
-            start, _, end = rest.partition("/")
-            tz = timegrid.zone(timezone)
-            a, b = (int(dt.datetime.fromisoformat(t).replace(tzinfo=tz).timestamp()) for t in (start, end))
-            if a < b:
-                return Fault("gap", start=a, end=b)
-        elif kind in ("silent", "crc") and (not rest or bytes.fromhex(rest)):
-            return Fault(kind, bytes.fromhex(rest))
-        elif kind == "status":
-            code, _, prefix = rest.partition(":")
-            if 1 <= int(code) <= 15:
-                return Fault("status", bytes.fromhex(prefix), int(code))
-    except ValueError:
-        pass
-    raise InputError(f"--fault {text!r}: give silent[:HEX], crc[:HEX], status:N[:HEX] or gap:FROM/TO")
+    served = _served_codes(family)
+    given = register_overrides(list(items))
+    for address, value in given.items():
+        code = obis_code(address)
+        if code is None or code not in served:
+            raise InputError(f"-o {address}:{value}: a {family} meter reports no such register; it takes the "
+                             "energy registers (1.8.0-1.8.4" + ("" if family == "mercury200" else ", 2.8.x, 3.8.x, 4.8.x")
+                             + ") and its instantaneous values (32.7.0, 31.7.0, 21.7.0 ...)")
+        if overrides_number(value, "kwh" if served[code] == "energy" else "") is None:
+            raise InputError(f"-o {address}:{value}: give a number, e.g. 1234.5*kWh or 231.5")
+    return RegisterOverrides(given)
 
 
 class V2Generated:
     """A ``GeneratedMeter`` as a three-phase Mercury (``protocols.mercury.v2.V2Meter``): registers,
     instantaneous values, the power profile (a record every 30-minute slot, the record of the slot
     ending at T at address ``(T // 1800) % 4096 * 0x10``: the buffer wraps every 4096 slots), the
-    journals of ``V2_JOURNALS`` from the story, and the planted ``faults``."""
+    journals of ``V2_JOURNALS`` from the story, ``-o`` register ``overrides`` (the registers from
+    reset and the instantaneous values) and the planted ``faults``."""
 
     def __init__(self, meter, address: Optional[int] = None,
-                 passwords: Optional[Dict[int, bytes]] = None, faults: Sequence[Fault] = ()) -> None:
+                 passwords: Optional[Dict[int, bytes]] = None, faults: Sequence[Fault] = (),
+                 overrides: Optional[RegisterOverrides] = None, profile_bits: Optional[int] = None) -> None:
         self.meter = meter
         self.faults = list(faults)
+        self.overrides = overrides or RegisterOverrides()
+        if profile_bits is None:   # by the model: Mercury 234/236 address the profile with 17 bits
+            profile_bits = 17 if any(m in meter.model for m in V2_17_BIT_MODELS) else 16
+        self.profile_bits = profile_bits
+        self.version = V2_VERSIONS[profile_bits]
         self.address = v2_address(meter.serial) if address is None else address
         self.serial = meter.serial
         self.made = meter.story.origin_day
@@ -239,7 +271,12 @@ class V2Generated:
         meter = self.meter
         now = meter.now()
         if array == v2.FROM_RESET:
-            return self._registers(now, tariff)
+            registers = self._registers(now, tariff)
+            for i, (direction, _) in enumerate(ENERGY_QUANTITIES):
+                wh = self.overrides.energy(direction, tariff)
+                if wh is not None:
+                    registers[i] = int(round(wh))
+            return registers
         today = meter.local_now().date()
         at = {v2.AT_TODAY: today, v2.AT_YESTERDAY: today - dt.timedelta(days=1),
               v2.AT_THIS_YEAR: dt.date(today.year, 1, 1), v2.AT_LAST_YEAR: dt.date(today.year - 1, 1, 1)}.get(array)
@@ -268,20 +305,17 @@ class V2Generated:
 
     def fault(self, body: bytes):
         """What a planted fault does with a request (None: answer it)."""
-        for fault in self.faults:
-            if fault.kind != "gap" and body.startswith(fault.prefix):
-                return fault.code if fault.kind == "status" else fault.kind
-        return None
+        return request_fault(self.faults, body)
 
     # -- the profile
     def _slot_address(self, end: int) -> int:
-        return end // (V2_PERIOD * 60) % (v2.PROFILE_BYTES // v2.RECORD_STEP) * v2.RECORD_STEP
+        return end // (V2_PERIOD * 60) % (v2.profile_bytes(self.profile_bits) // v2.RECORD_STEP) * v2.RECORD_STEP
 
     def _last_end(self) -> int:
         return self.meter.now() // (V2_PERIOD * 60) * (V2_PERIOD * 60)
 
     def _record(self, end: int) -> Optional[v2.ProfileRecord]:
-        if any(f.kind == "gap" and f.start < end <= f.end for f in self.faults):
+        if in_gap(self.faults, end):
             return None
         powers = self.meter.slot_powers(end)
         if powers is None:
@@ -298,7 +332,7 @@ class V2Generated:
 
     def profile_record(self, address: int) -> Optional[v2.ProfileRecord]:
         last = self._last_end()
-        back = (self._slot_address(last) - address) % v2.PROFILE_BYTES // v2.RECORD_STEP
+        back = (self._slot_address(last) - address) % v2.profile_bytes(self.profile_bits) // v2.RECORD_STEP
         return self._record(last - back * V2_PERIOD * 60)
 
     # -- the journals
@@ -337,6 +371,9 @@ class V2Generated:
         tag = V2_TAGS.get((name, phase))
         if tag is None:
             return None
+        override = self.overrides.number(QUALITY_BY_TAG[tag].code)
+        if override is not None:
+            return override
         return consistent_quality(self.meter.quality(), *self._scales).get(tag)
 
 
@@ -390,15 +427,11 @@ def check(command: str, args) -> None:
         mode = getattr(args, "mode", "C")
         if mode != "C":
             raise InputError(f"--mode {mode}: protocol modes are IEC 62056-21's (imitate iec); Mercury has none")
-        if getattr(args, "obis", None):
-            raise InputError(f"-o {args.obis[0]}: imitate {family} takes no register overrides yet (the story's "
-                             "values are served)")
+        mercury_overrides(getattr(args, "obis", None) or (), family)
         password_bytes(args.user_password, "--user-password")
         password_bytes(args.admin_password, "--admin-password")
-        if getattr(args, "fault", None) and family != "mercury230":
-            raise InputError(f"--fault: imitate {family} plants no faults yet (mercury230 does)")
         for text in getattr(args, "fault", None) or ():
-            parse_fault(text, getattr(args, "timezone", None) or "UTC")
+            parse_fault(text, getattr(args, "timezone", None) or "UTC", family)
         if getattr(args, "baud_rate", None) is not None:
             _check_baud(args.baud_rate)
         kind = METER_KINDS.get(args.meter_type)
@@ -469,7 +502,9 @@ def decode_v2(raw: bytes, args) -> dict:
 
 def imitator_v1(args, meter) -> Tuple[object, str]:
     """``imitate mercury200``: a generated single-phase meter at its network address."""
-    served = V1Generated(meter(), args.network_address)
+    generated = meter()
+    faults = [parse_fault(text, str(generated.tz), "mercury200") for text in getattr(args, "fault", None) or ()]
+    served = V1Generated(generated, args.network_address, mercury_overrides(args.obis, "mercury200"), faults)
     return v1.V1Imitator([served]), f" (serial {served.meter.serial}, network address {served.address})"
 
 
@@ -479,7 +514,8 @@ def imitator_v2(args, meter) -> Tuple[object, str]:
                  v2.ADMIN: password_bytes(args.admin_password, "--admin-password")}
     generated = meter()
     faults = [parse_fault(text, str(generated.tz)) for text in getattr(args, "fault", None) or ()]
-    served = V2Generated(generated, args.network_address, passwords, faults)
+    served = V2Generated(generated, args.network_address, passwords, faults,
+                         mercury_overrides(getattr(args, "obis", None) or (), "mercury230"))
     delay = v2.answer_delay(args.baud_rate) if getattr(args, "baud_rate", None) else 0.0
     return v2.V2Imitator([served], delay), f" (serial {served.serial}, network address {served.address})"
 
@@ -589,8 +625,10 @@ def read_v2_archives(client, address: int, reading, moment: dt.datetime, days: i
         if values[0] is not None:
             reading.month_registers.append((midnight(dt.date(year, month, 1), tz),
                                             [float(v[0] or 0) if v else 0.0 for v in values]))
-    # the profile
-    pointer, head = client.profile_pointer(address)
+    # the profile: 17-bit addresses for firmware 7.1.0 and later (Mercury 234/236), as the public
+    # poller decides; a meter without the version request (status 1) has 16
+    bits = v2.profile_bits(_optional(lambda: client.version(address)))
+    pointer, head = client.profile_pointer(address, bits)
     period = V2_PERIOD * 60
     now = _stamp(moment, timezone)
     last = _stamp(head.end, timezone) if head is not None else now // period * period
@@ -598,12 +636,12 @@ def read_v2_archives(client, address: int, reading, moment: dt.datetime, days: i
         raise v2.MercuryError(f"meter {address}: the profile pointer's record ({head.end if head else '?'}) is "
                               f"later than the meter's clock ({moment}); nothing written")
     start = midnight(first_day, tz)
-    records = v2.PROFILE_BYTES // v2.RECORD_STEP
+    records = v2.profile_bytes(bits) // v2.RECORD_STEP
     for end in range(start + period, last + 1, period):
         back = (last - end) // period
         if back >= records:
-            continue   # overwritten already: the buffer holds 4096 records
-        record = client.profile_record(address, v2.previous_record(pointer, back))
+            continue   # overwritten already: the buffer holds 4096 records (8192 with 17 bits)
+        record = client.profile_record(address, v2.previous_record(pointer, back, bits), bits)
         if record is None or _stamp(record.end, timezone) != end:
             continue   # not recorded (all FF), or another slot's record: a gap
         powers = [v2.watts(c, record.period) for c in record.counts]

@@ -38,10 +38,12 @@ MAX_LIST_ANSWER = 256 * 1024
 
 class SpodesObjects:
     """The imitated meter's COSEM objects: ``get(class, obis, attribute, access)`` -> Data, or an
-    int data-access-result when it cannot be read."""
+    int data-access-result when it cannot be read.  ``refuse``: a planted fault, the
+    data-access-result every GET gets instead (0: none)."""
 
     def __init__(self, meter: MeterValues, overrides: Optional[Dict[str, str]] = None) -> None:
         self.meter = meter
+        self.refuse = 0
         self.overrides = {obis_text(parse_obis(k)): v for k, v in (overrides or {}).items()}
         self.events: Dict[str, List[Tuple[int, int]]] = {log: [] for log in spodes.EVENT_LOGS}
         self._local = threading.local()
@@ -193,6 +195,8 @@ class SpodesObjects:
         return served
 
     def get(self, class_id: int, obis_raw: bytes, attribute: int, access=None):
+        if self.refuse:
+            return self.refuse
         refused = self.served_object(class_id, obis_raw, attribute)
         if isinstance(refused, int):
             return refused

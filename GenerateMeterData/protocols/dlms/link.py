@@ -167,6 +167,7 @@ class HdlcClientLink:
         """Send ``raw`` and wait for a frame ``accept`` takes; resend on timeout; DLMSError
         ``deadline`` once ``until`` has passed."""
         self.round_trips += 1
+        rejected = self.reader.rejected
         for attempt in range(self.retries + 1):
             if attempt:
                 self.retransmissions += 1
@@ -185,8 +186,10 @@ class HdlcClientLink:
                     raise DLMSError("the meter dropped the HDLC connection (DM)", "session")
                 if accept(frame):
                     return frame
+        bad = self.reader.rejected - rejected
+        why = f" ({bad} frames rejected: {self.reader.errors[-1]})" if bad and self.reader.errors else ""
         raise DLMSError(f"no answer from HDLC server {self.server.logical}/{self.server.physical} "
-                        f"after {self.retries + 1} tries of {self.timeout:g} s", "timeout")
+                        f"after {self.retries + 1} tries of {self.timeout:g} s{why}", "timeout")
 
     # procedures
     def connect(self) -> dict:

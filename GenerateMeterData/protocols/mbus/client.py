@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 from typing import List, Optional
 
-from .frames import Frame, FrameError, SND_UD, encode_frame, req_ud2, snd_nke, split_frames
+from .frames import (LONG_START, SHORT_START, Frame, FrameError, SND_UD, _frame_length, encode_frame, parse_frame,
+                     req_ud2, snd_nke, split_frames)
 from .records import Telegram, decode_user_data
 
 SELECT = 0xFD
@@ -20,6 +21,23 @@ def select_frame(mask: str) -> bytes:
     identification = int(mask[0:8], 16).to_bytes(4, "little")
     rest = bytes.fromhex(mask[8:16])
     return encode_frame(Frame("long", SND_UD, SELECT, 0x52, identification + rest))
+
+
+#: bytes of an exchange kept to tell why no frame came of them
+MAX_KEPT = 512
+
+
+def _why_no_frame(received: bytes) -> str:
+    """Why the first frame-like bytes received are no frame (a wrong checksum ...); "" when none."""
+    for start, byte in enumerate(received):
+        if byte in (LONG_START, SHORT_START):
+            length = _frame_length(received, start)
+            if length is not None and start + length <= len(received):
+                try:
+                    parse_frame(received[start:start + length])
+                except FrameError as exc:
+                    return str(exc)
+    return ""
 
 
 class MBusClient:
@@ -39,6 +57,7 @@ class MBusClient:
         self.retries = retries
         self._fcb = True
         self.requests = 0
+        self.rejected = ""   # why the bytes of the last exchange that brought no frame were none
 
     def close(self) -> None:
         """Close the port."""
@@ -56,16 +75,20 @@ class MBusClient:
         self.port.reset_input_buffer()
         self.port.write(request)
         deadline = time.monotonic() + self.timeout
-        buffer = b""
+        buffer = received = b""
         while time.monotonic() < deadline:
             chunk = self.port.read(self.port.in_waiting or 1)
             if chunk:
                 buffer += chunk
+                received = (received + chunk)[-MAX_KEPT:]
                 if buffer.startswith(request):
                     buffer = buffer[len(request):]  # echo of a converter
                 frames, buffer, _ = split_frames(buffer)
                 if frames:
+                    # an E5 among other bytes may be a byte of a frame that did not check
+                    self.rejected = _why_no_frame(received) if frames[0].kind == "ack" and len(received) > 1 else ""
                     return frames[0]
+        self.rejected = _why_no_frame(received)
         return None
 
     def _drain(self, seconds: float) -> int:
@@ -93,7 +116,9 @@ class MBusClient:
             if frame is not None and frame.kind in ("long", "control") and frame.ci is not None:
                 self._fcb = not self._fcb
                 return decode_user_data(frame.control, frame.address, frame.ci, frame.data)
-        raise FrameError(f"{self.url}: no answer from address {address} after {self.retries + 1} tries", "timeout")
+        why = f" (what came is no frame: {self.rejected})" if self.rejected else ""
+        raise FrameError(f"{self.url}: no answer from address {address} after {self.retries + 1} tries{why}",
+                         "checksum" if "checksum" in why else "timeout")
 
     def read_all(self, address: int, limit: int = 16) -> List[Telegram]:
         """Every telegram of a multi-telegram readout (DIF 1F = more records follow)."""

@@ -298,6 +298,20 @@ def answer(meters: Dict[int, V1Meter], frame: Frame) -> Optional[bytes]:
     return Frame(frame.address, frame.command, encode(command.name, meter)).encode()
 
 
+def answer_with_faults(meters: Dict[int, V1Meter], frame: Frame) -> Optional[bytes]:
+    """``answer``, unless the meter at the frame's address has a ``fault`` (optional, as in v2)
+    for this request (its command and data): no answer ("silent") or the answer with its CRC
+    broken ("crc")."""
+    fault = getattr(meters.get(frame.address), "fault", None)
+    action = fault(bytes((frame.command,)) + frame.data) if fault is not None else None
+    if action == "silent":
+        return None
+    out = answer(meters, frame)
+    if action == "crc" and out is not None:
+        return out[:-1] + bytes((out[-1] ^ 0xFF,))
+    return out
+
+
 def serve(meters: Dict[int, V1Meter], receive: Callable[[], Optional[bytes]], send: Callable[[bytes], None],
           stop: threading.Event, keep_open: bool = False) -> None:
     """Answer requests on one byte stream until it closes: each answer in one write (a TCP
@@ -305,7 +319,7 @@ def serve(meters: Dict[int, V1Meter], receive: Callable[[], Optional[bytes]], se
     reader = RequestReader()
     for chunk in incoming(receive, stop, keep_open):
         for frame in reader.feed(chunk):
-            out = answer(meters, frame)
+            out = answer_with_faults(meters, frame)
             if out is not None:
                 send(out)
 

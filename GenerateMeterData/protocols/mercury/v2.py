@@ -28,6 +28,10 @@ What is implemented, each from the public pollers named in ``protocols/mercury/_
   slot at ``2 * A`` pulses a kWh (``PULSE_CONSTANT`` A = 1000 here, so a count is the slot's
   average power in W at a 30-minute period).  A slot the meter did not record (off, or memory
   never written) reads all FF; the record before address 0x0000 is 0xFFF0 (the buffer wraps);
+- 0x08 0x03 the firmware version (3 bytes BCD); Mercury 234/236 (version 7.1.0 and later) address
+  the profile memory with 17 bits (0x00000-0x1FFF0, 8192 records): address bit 16 travels in bit 7
+  of the memory number (``06 83 hi lo len``) and the pointer of 0x08 0x13 is the address / 16
+  (``HIGH_ADDRESS_BIT``, ``profile_bits``);
 - 0x04 JJ NN event journals: record NN (0-9, a ring of ten) of journal JJ: two times, each
   ss mm hh DD MM YY (BCD): switched off / on (JJ 1 the meter, 3-5 phases 1-3), before / after a
   clock correction (JJ 2), opened / closed (JJ 0x12, the cover); a record never written reads
@@ -81,6 +85,24 @@ AT_THIS_YEAR, AT_LAST_YEAR, AT_MONTH, AT_TODAY, AT_YESTERDAY = 0x9, 0xA, 0xB, 0x
 
 #: the power profile: memory number, bytes a record takes, the memory's size, a record's length
 PROFILE_MEMORY, RECORD_STEP, PROFILE_BYTES, RECORD_LENGTH = 3, 0x10, 0x10000, 15
+#: 17-bit profile addressing (Mercury 234/236; firmware 7.1.0 and later as the public poller
+#: ti-cortex-m4/tm4c1294ncpdt tells them apart, sensor2/device2.c TestVersionB710): the memory
+#: holds 0x20000 bytes (8192 records); a read carries address bit 16 in bit 7 of the memory number
+#: (``06 83 hi lo len``, profile2x17.c QueryHeaderBx17); the profile pointer (``08 13``) gives the
+#: address divided by 16 (ReadTopBx17: ``b1 << 12 | b2 << 4``); the walk back wraps from 0x00000
+#: to 0x1FFF0
+HIGH_ADDRESS_BIT = 0x80
+FIRST_17_BIT_VERSION = (7, 1, 0)
+
+
+def profile_bytes(bits: int = 16) -> int:
+    """The size of the profile memory with ``bits``-bit addresses (16: Mercury 230, 17: 234/236)."""
+    return 1 << bits
+
+
+def profile_bits(version: Optional[Tuple[int, int, int]]) -> int:
+    """The profile's address width of a meter of firmware ``version`` (08 03; None: unknown, 16)."""
+    return 17 if version is not None and tuple(version) >= FIRST_17_BIT_VERSION else 16
 #: the meter constant A (pulses a kWh); a profile count is pulses at 2 * A a kWh
 PULSE_CONSTANT = 1000
 NOT_RECORDED = 0xFFFF
@@ -285,9 +307,27 @@ def decode_event_time(data: bytes) -> Optional[dt.datetime]:
         raise MercuryError(f"the journal record's time {data.hex(' ')} is not a time: {exc}") from None
 
 
-def previous_record(address: int, records: int = 1) -> int:
-    """The address ``records`` records before ``address`` (the buffer wraps from 0x0000 to 0xFFF0)."""
-    return (address - records * RECORD_STEP) % PROFILE_BYTES
+def previous_record(address: int, records: int = 1, bits: int = 16) -> int:
+    """The address ``records`` records before ``address`` (the buffer wraps from 0x0000 to 0xFFF0;
+    with 17-bit addresses from 0x00000 to 0x1FFF0)."""
+    return (address - records * RECORD_STEP) % profile_bytes(bits)
+
+
+def memory_request(address: int, at: int, length: int = RECORD_LENGTH, memory: int = PROFILE_MEMORY) -> bytes:
+    """``06 MEMORY hi lo LENGTH``: a read of ``length`` bytes at ``at``; address bit 16 (17-bit
+    addressing) in bit 7 of the memory number."""
+    high = HIGH_ADDRESS_BIT if at > 0xFFFF else 0
+    return frame(address, bytes((0x06, memory | high, (at >> 8) & 0xFF, at & 0xFF, length)))
+
+
+def encode_pointer(pointer: int, bits: int = 16) -> bytes:
+    """The 2 address bytes of the ``08 13`` answer: the address (16 bits) or the address / 16 (17)."""
+    return (pointer >> 4 if bits == 17 else pointer).to_bytes(2, "big")
+
+
+def decode_pointer(data: bytes, bits: int = 16) -> int:
+    value = data[0] << 8 | data[1]
+    return value << 4 if bits == 17 else value
 
 
 # ---- the meter's side ---------------------------------------------------------------------------
@@ -309,7 +349,8 @@ class V2Meter(Protocol):
     # measurement for the session, so values read one by one agree with each other);
     # ``profile_pointer() -> (address, ProfileRecord)``, ``profile_record(address) -> ProfileRecord
     # or None`` (not recorded), ``journal(number, record) -> (first, second) local times or None``;
-    # ``fault(body) -> None | "silent" | "crc" | status code``: what to do with a request instead
+    # ``fault(body) -> None | "silent" | "crc" | status code``: what to do with a request instead;
+    # ``version`` (firmware, 3 numbers: 08 03) and ``profile_bits`` (16 or 17: the profile's addresses)
 
 
 @dataclass
@@ -354,7 +395,9 @@ def answer(meters: Dict[int, V2Meter], session: Session, raw: bytes) -> Optional
         return _journal_answer(meter, raw[0], params)
     if code == 0x08 and params[:1] == b"\x13" and hasattr(meter, "profile_pointer"):
         pointer, record = meter.profile_pointer()   # type: ignore[attr-defined]
-        return frame(raw[0], pointer.to_bytes(2, "big") + encode_record(record)[:7])
+        return frame(raw[0], encode_pointer(pointer, getattr(meter, "profile_bits", 16)) + encode_record(record)[:7])
+    if code == 0x08 and params[:1] == b"\x03" and hasattr(meter, "version"):
+        return frame(raw[0], _bcd(*meter.version))   # type: ignore[attr-defined]
     if code == 0x06 and len(params) == 4:
         return _memory_answer(meter, raw[0], params)
     if code == 0x05 and len(params) == 2:
@@ -386,12 +429,15 @@ def _journal_answer(meter: V2Meter, address: int, params: bytes) -> bytes:
 
 def _memory_answer(meter: V2Meter, address: int, params: bytes) -> bytes:
     record_at = getattr(meter, "profile_record", None)
-    start, length = params[1] << 8 | params[2], params[3]
-    if record_at is None or params[0] != PROFILE_MEMORY or not 1 <= length <= RECORD_STEP:
+    bits = getattr(meter, "profile_bits", 16)
+    high = params[0] & HIGH_ADDRESS_BIT
+    start, length = (0x10000 if high else 0) | params[1] << 8 | params[2], params[3]
+    if record_at is None or params[0] & ~HIGH_ADDRESS_BIT != PROFILE_MEMORY or not 1 <= length <= RECORD_STEP \
+            or (high and bits < 17):
         return _status(address, BAD_REQUEST)
     data = b""
     for at in range(start, start + length):   # byte by byte: a read may start inside a record
-        base = at % PROFILE_BYTES // RECORD_STEP * RECORD_STEP
+        base = at % profile_bytes(bits) // RECORD_STEP * RECORD_STEP
         if len(data) == 0 or at % RECORD_STEP == 0:
             record = encode_record(record_at(base)) + b"\xff"
         data += record[at % RECORD_STEP:at % RECORD_STEP + 1]
@@ -571,22 +617,26 @@ class V2Client:
         data = self.exchange(frame(address, b"\x08\x00"), 7)
         return "".join(f"{b:02d}" for b in data[:4]), dt.date(2000 + data[6], data[5], data[4])
 
-    def profile_pointer(self, address: int) -> Tuple[int, Optional[ProfileRecord]]:
-        """The address of the last profile record and its header (None: the meter has none)."""
+    def version(self, address: int) -> Tuple[int, int, int]:
+        """The firmware version (08 03: three BCD numbers)."""
+        major, minor, patch = _from_bcd(self.exchange(frame(address, b"\x08\x03"), 3), "the firmware version")
+        return major, minor, patch
+
+    def profile_pointer(self, address: int, bits: int = 16) -> Tuple[int, Optional[ProfileRecord]]:
+        """The address of the last profile record and its header (None: the meter has none);
+        ``bits``: the meter's profile addressing (17: the answer holds the address / 16)."""
         data = self.exchange(frame(address, b"\x08\x13"), 9)
-        pointer = data[0] << 8 | data[1]
-        if pointer % RECORD_STEP:
+        pointer = decode_pointer(data, bits)
+        if pointer % RECORD_STEP or pointer >= profile_bytes(bits):
             raise MercuryError(f"meter {address}: profile pointer 0x{pointer:04X} is not a record address "
                                f"(outside the profile memory's records, every 0x{RECORD_STEP:02X})")
         return pointer, decode_record(data[2:9] + b"\xff" * 8)
 
-    def profile_record(self, address: int, at: int) -> Optional[ProfileRecord]:
+    def profile_record(self, address: int, at: int, bits: int = 16) -> Optional[ProfileRecord]:
         """The profile record at memory address ``at`` (None: not recorded)."""
-        if not 0 <= at < PROFILE_BYTES or at % RECORD_STEP:
+        if not 0 <= at < profile_bytes(bits) or at % RECORD_STEP:
             raise MercuryError(f"meter {address}: 0x{at:X} is not a profile record address")
-        data = self.exchange(frame(address, bytes((0x06, PROFILE_MEMORY, at >> 8, at & 0xFF, RECORD_LENGTH))),
-                             RECORD_LENGTH)
-        return decode_record(data)
+        return decode_record(self.exchange(memory_request(address, at), RECORD_LENGTH))
 
     def journal(self, address: int, number: int, record: int) -> Tuple[Optional[dt.datetime], Optional[dt.datetime]]:
         """Record ``record`` (0-9) of journal ``number``: its two times (None: none)."""
