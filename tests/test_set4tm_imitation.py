@@ -192,7 +192,8 @@ def test_decode_the_documents_frames(tmp_path):
     (["imitate", "set4tm", "--set4-constant", "1000", "--seconds", "1"], ["--set4-constant 1000"]),
     (["imitate", "set4tm", "--meter-type", "Mercury206", "--seconds", "1"], ["three-phase"]),
     (["imitate", "set4tm", "--network-address", "255", "--seconds", "1"], ["--network-address 255"]),
-    (["capture", "set4tm", "--port", "socket://127.0.0.1:9", "--days", "2"], ["--days"]),
+    (["capture", "set4tm", "--port", "socket://127.0.0.1:9", "--days", "114"], ["--days 114", "113 days"]),
+    (["imitate", "set4tm", "--fault", "gap:2026-03-10T10:00/2026-03-10T11:00", "--seconds", "1"], ["gaps"]),
 ])
 def test_what_cannot_be_done_is_refused_in_one_line(tmp_path, args, words):
     result = cli(*args, "--db", str(tmp_path / "m.db"))

@@ -226,7 +226,8 @@ def capture_rows(reading: Reading, target: Target, timezone: Optional[str] = Non
         if reading.profile:
             other = {g.profile for g in ENERGY_GATES if plan.flags[g.energy]}
             emitter.records("ElArr1ConsPower", device_idx, meter_id,
-                            ((end, 1, tags_to_values(POWER.table, {"cTime": NEVA_PERIOD, "P+": power, "isPart": 0,
+                            ((end, 1, tags_to_values(POWER.table, {"cTime": NEVA_PERIOD, "P+": power,
+                                                                   "isPart": int(end in reading.profile_partial),
                                                                    "isOvfl": 0, "isSummer": 0,
                                                                    **{tag: value for tag, value in
                                                                       reading.profile_other.get(end, {}).items()

@@ -83,7 +83,7 @@ def add_commands(sub, common) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text (for scripts)")
     p.add_argument("--days", type=int, default=0,
                    help="Neva, DLMS, CE303 and Mercury 230: this many complete past days of the half-hour archive "
-                        "and day registers (Mercury 230: its journals too), "
+                        "and day registers (Mercury 230: its journals too; SET-4TM: the profile and journals), "
                         "and today so far (its midnight registers and the half hours completed by the meter's clock)")
     p.add_argument("--every", type=float, default=0.0, help="repeat every N seconds")
     p.add_argument("--count", type=int, default=None,

@@ -68,6 +68,10 @@ PROTOCOL_FAULTS: Dict[str, ProtocolFaults] = {
                                             "3 access level, 4 clock corrected today, 5 channel not open)",
                                   "gap": "memory 3 records of the slots read all FF"},
                                  status=(1, 15), prefixes=True),
+    "set4tm": ProtocolFaults({"silent": "no answer", "crc": "the answer's CRC-16 with its last byte inverted",
+                              "status": "the 4-byte status answer N (1 bad request, 2 internal error, 3 access level, "
+                                        "5 channel not open)"},
+                             status=(1, 15), prefixes=True),
     "ce303": ProtocolFaults({"silent": "no answer, not even to the sign-on",
                              "crc": "the check character (7-bit sum) of every SOH/STX frame inverted",
                              "status": "(Enn) instead of every R1 answer (12 no such parameter, 17 bad argument)",

@@ -192,11 +192,11 @@ V2_17_BIT_MODELS = ("234", "236")
 V2_VERSIONS = {16: (5, 2, 0), 17: v2.FIRST_17_BIT_VERSION}
 
 
-FAULT_HELP = ("Mercury: plant a fault (repeatable; docs/mercury.md): silent[:HEX] (no answer), crc[:HEX] (the "
-              "answer's CRC broken), and for mercury230 status:N[:HEX] (status N, 1-15, instead of the answer) and "
-              "gap:FROM/TO (local times YYYY-MM-DDTHH:MM: profile slots ending after FROM up to TO not recorded, "
-              "all FF) -- HEX the start of the requests it hits after the address, e.g. 0811 (BWRI), 0603 "
-              "(profile memory), 0813 (profile pointer), 04 (clock and journals), none: every request")
+FAULT_HELP = ("Mercury and SET-4TM: plant a fault (repeatable; docs/mercury.md): silent[:HEX] (no answer), crc[:HEX] "
+              "(the answer's CRC broken), and for mercury230 and set4tm status:N[:HEX] (status N, 1-15, instead of the "
+              "answer) and gap:FROM/TO (local times YYYY-MM-DDTHH:MM: profile slots ending after FROM up to TO not "
+              "recorded, all FF) -- HEX the start of the requests it hits after the address, e.g. 0811 (BWRI), 0603 "
+              "(profile memory), 0813 (profile pointer; SET-4TM 0804), 04 (clock and journals), none: every request")
 
 
 # ---- -o overrides -----------------------------------------------------------------------------------
@@ -337,11 +337,15 @@ class V2Generated:
 
     # -- the journals
     def journal_records(self, number: int) -> List[Tuple[int, Optional[int]]]:
-        """The journal's records over the archive, oldest first: (first time, second time or
-        None) in epoch seconds -- off/on pairs for the power journals, (t, t) for the others."""
+        """The records of journal ``number`` (``V2_JOURNALS``), as ``event_records``."""
+        return self.event_records(V2_JOURNALS[number])
+
+    def event_records(self, name: str) -> List[Tuple[int, Optional[int]]]:
+        """The meter.db journal ``name``'s records over the archive, oldest first: (first time,
+        second time or None) in epoch seconds -- off/on pairs for the power journals, (t, t) for
+        the others."""
         from ..schema.measures import OFF_ON, measure
 
-        name = V2_JOURNALS[number]
         now = self.meter.now()
         oldest = now - self.meter.archive_days * 86400
         events = [(t, e) for t, e in self.meter.story.journal_events(name) if t <= now]
@@ -608,7 +612,6 @@ def read_v2_archives(client, address: int, reading, moment: dt.datetime, days: i
     A pointer that is not a record address, or whose record is later than the meter's clock, is
     one error (``MercuryError``): nothing is written."""
     from ..model import timegrid
-    from ..schema.measures import OFF_ON, journal_event, measure
 
     tz = timegrid.zone(timezone)
     today = moment.date()
@@ -659,11 +662,20 @@ def read_v2_archives(client, address: int, reading, moment: dt.datetime, days: i
                 break   # the meter keeps no such journal
             if times[0] is not None:
                 found.append(times)
-        for first, second in sorted(found):
-            if measure(name).events == OFF_ON:
-                stamps = [(first, journal_event(name, 0)), (second, journal_event(name, 1))]
-            else:
-                stamps = [(first, journal_event(name, 0))]
-            known = [(_stamp(m, timezone), event) for m, event in stamps if m is not None]
-            if any(oldest <= ts for ts, _ in known):   # a record reaching into the days read, whole
-                reading.journals.extend((name, ts, event) for ts, event in known if ts <= now)
+        journal_rows(reading, name, found, oldest, now, timezone)
+
+
+def journal_rows(reading, name: str, found, oldest: int, now: int, timezone: str) -> None:
+    """A journal's records read (each two local times, or None) into ``reading``: each record's
+    two times as two rows of an OFF_ON journal (Event 0 then 1), the first time alone for the
+    others; a record reaching into the days read (``oldest`` on) is taken whole, up to ``now``."""
+    from ..schema.measures import OFF_ON, journal_event, measure
+
+    for first, second in sorted(found):
+        if measure(name).events == OFF_ON:
+            stamps = [(first, journal_event(name, 0)), (second, journal_event(name, 1))]
+        else:
+            stamps = [(first, journal_event(name, 0))]
+        known = [(_stamp(m, timezone), event) for m, event in stamps if m is not None]
+        if any(oldest <= ts for ts, _ in known):   # a record reaching into the days read, whole
+            reading.journals.extend((name, ts, event) for ts, event in known if ts <= now)

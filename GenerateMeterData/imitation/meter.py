@@ -138,6 +138,20 @@ class GeneratedMeter:
             return None
         return [channel[i] * 2 / 1000 for channel in (series.ap, series.am, series.rp, series.rm)]
 
+    def slot_counted(self, end: int) -> Optional[Tuple[List[float], bool]]:
+        """What a meter counted over the half-hour slot ending at ``end``: the average powers (W;
+        P+, P-, Q+, Q- in ``obis.DIRECTIONS`` order) of the energy it measured -- an outage's part
+        of the slot counts nothing, a slot an outage covers whole reads 0 -- and whether an outage
+        overlaps the slot; None for a slot the story has not (before its start, still to come)."""
+        series = self.story.series
+        if self._slot_index is None:
+            self._slot_index = {e: i for i, e in enumerate(series.ends)}
+        i = self._slot_index.get(end)
+        if i is None or end > self.now():
+            return None
+        cut = any(off < end and on > end - 1800 for off, on in self.story.outages)
+        return [channel[i] * 2 / 1000 for channel in (series.ap, series.am, series.rp, series.rm)], cut
+
     def quality(self) -> Dict[str, Optional[list]]:
         """Instantaneous values, one snapshot per minute: registers read one by one within a
         minute agree with each other (S^2 = P^2 + Q^2, sums of the phases ...)."""

@@ -4,7 +4,7 @@ by meter.db tag (``protocols.obis`` maps OBIS codes to them) in base units (Wh, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
+from typing import Dict, List, Set, Tuple
 
 #: Units a meter reports (lower case) -> the factor to the base unit a Reading holds (Wh, varh, W,
 #: var, VA, V, A, Hz, degrees).
@@ -29,5 +29,7 @@ class Reading:
     #: the other directions of a profile slot (slot end -> {"P-"|"Q+"|"Q-": average W/var}), for
     #: a meter whose profile has them (Mercury 230)
     profile_other: Dict[int, Dict[str, float]] = field(default_factory=dict)
+    #: the profile slots (their ends) the meter flagged incomplete (an outage cut them): isPart
+    profile_partial: Set[int] = field(default_factory=set)
     #: journal records read, oldest first: (meter.db journal, stamp, Event)
     journals: List[Tuple[str, int, int]] = field(default_factory=list)

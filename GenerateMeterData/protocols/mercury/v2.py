@@ -444,9 +444,11 @@ def _memory_answer(meter: V2Meter, address: int, params: bytes) -> bytes:
     return frame(address, data)
 
 
-def answer_with_faults(meters: Dict[int, V2Meter], session: Session, raw: bytes) -> Optional[bytes]:
-    """``answer``, unless the meter at the request's address has a ``fault`` for this request:
-    no answer ("silent"), the answer with its CRC broken ("crc"), or a status code (an int)."""
+def answer_with_faults(meters: Dict[int, V2Meter], session: Session, raw: bytes,
+                       answer_request: Callable[..., Optional[bytes]] = answer) -> Optional[bytes]:
+    """``answer_request`` (``answer``, or another protocol of the frame family's, SET-4TM's), unless
+    the meter at the request's address has a ``fault`` for this request: no answer ("silent"), the
+    answer with its CRC broken ("crc"), or a status code (an int)."""
     meter = meters.get(raw[0]) or (next(iter(meters.values())) if raw[0] == 0 and len(meters) == 1 else None)
     fault = getattr(meter, "fault", None)
     action = fault(bytes(raw[1:-2])) if fault is not None else None
@@ -454,7 +456,7 @@ def answer_with_faults(meters: Dict[int, V2Meter], session: Session, raw: bytes)
         return None
     if isinstance(action, int) and not isinstance(action, bool):
         return _status(raw[0], action)
-    out = answer(meters, session, raw)
+    out = answer_request(meters, session, raw)
     if action == "crc" and out is not None:
         return out[:-1] + bytes((out[-1] ^ 0xFF,))
     return out

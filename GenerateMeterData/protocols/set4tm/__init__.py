@@ -34,10 +34,34 @@ Where SET-4TM differs from Mercury 230:
 - the serial line: 9600 8O1 by default (odd parity; Mercury 230: 8N1);
 - status codes 6-10 exist (repeat within 0.5 s, measurement not ready, busy, register overflow,
   control impossible).
-Not taken from the sources and so not implemented: day/month arrays beyond the energy-array
-numbers Mercury 230 shares, the profile memory, journals.  The clock (0x04 0x00) is served in
-Mercury 230's 8-byte BCD layout (ss mm hh weekday DD MM YY season), which this family shares;
-its weekday numbering was not checked against the NZiF document."""
+- the clock (0x04 0x00): Mercury 230's 8 BCD bytes (ss mm hh weekday DD MM YY season) with the
+  weekday Monday 1 ... Sunday 7 (ti-cortex-m4/tm4c1294ncpdt ``sensors/device_a.c`` sets a SET-4TM's
+  clock with day-of-week + 1 counting Monday 0; Mercury's numbering has Sunday 0);
+- the power profile (the first array), from ti-cortex-m4/tm4c1294ncpdt @ 4c50e0fe
+  (``sensors/device_a.c``, ``devices/case_a2.h``; no licence stated: facts only) and a public
+  Python poller's ``nzif_profiles.py`` (quoting the NZiF document's sections 2.4.3.5, 2.4.4,
+  2.4.4.1, 2.4.3.6.1; its repository's name was not recorded by the search index): ``08 04``
+  answers 7 bytes, mm hh DD MM YY (BCD; bit 7 of the minutes: the array has overflowed) and the
+  address of the current slice, high byte first, a multiple of 8; ``06 03 hi lo N`` reads N bytes
+  (2-16) of memory 3, the profile; the memory holds hour blocks, a header (hh DD MM YY BCD, a
+  byte neither source reads, the integration period in minutes, the sum of bytes 0-5, a byte
+  ignored) and one 8-byte slice per period (P+ P- Q+ Q-, 2 bytes each high byte first, bit 15
+  a flag the readers mask off: the Python poller drops such values, "masking" per 2.4.3.6.1;
+  here: the slice is incomplete); at 30 minutes a block is 24 bytes, 2730 blocks (0000-FFEFh;
+  the firmware walks back block by block, wrapping to block 2729); not overflowed, the first
+  record is at 0000h; overflowed, the oldest is at the pointer; where a whole hour no longer
+  fits at the end, the memory is not used and the next hour starts at 0000h (reads there are
+  refused);
+- the journals: ``04 JN`` (one parameter byte: journal J, record N 0-9) answers 14 bytes, two times
+  of 7 bytes ss mm hh weekday DD MM YY (BCD), from tm4c1294ncpdt ``digitals/extended/extended_3_a.c``
+  (journals 1 the meter, 7-9 phases 1-3) and BugakovAI/set4tm ``Program.cs`` @ a1d50a5 (journal 1
+  read as "last switch-off" then "last switch-on", 0xA the cover "opened" then "closed"; records
+  0 (oldest) to 9 (newest)).
+Not found in a public source and so not done or chosen here: the profile count's unit (taken as
+the energy registers', 1/(2A) kWh, as for Mercury 230), the meaning of header byte 4 (0 here) and
+of the incomplete flag beyond the readers' masking, the integration-period setting, the second
+profile array, the time-correction journal's number and the other journals, the day and month
+arrays beyond the energy-array numbers Mercury 230 shares."""
 from .codec import Set4Error, StatusError
 
 __all__ = ["Set4Error", "StatusError"]

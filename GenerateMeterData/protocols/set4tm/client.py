@@ -6,9 +6,11 @@ import datetime as dt
 from typing import Dict, List, Optional, Tuple
 
 from ..mercury import v2
-from .codec import (DEFAULT_PASSWORDS, FROM_RESET, GROUP_OF, GROUPS, SINGLE, SINGLE_MODE, SINGLE_OF, STATUS, USER, Set4Error, StatusError,
-                    decode_clock, decode_energy, decode_floats, decode_serial, decode_variant, energy_request,
-                    float_request, open_request)
+from .codec import (DEFAULT_PASSWORDS, FROM_RESET, GROUP_OF, GROUPS, HEADER_LENGTH, JOURNAL_RECORDS, JOURNALS, MAX_READ,
+                    MIN_READ, PROFILE_BYTES, SINGLE, SINGLE_MODE, SINGLE_OF, SLICE_LENGTH, STATUS, USER, HourHeader,
+                    Pointer, Set4Error, Slice, StatusError, block_count, block_length, decode_clock, decode_energy,
+                    decode_floats, decode_header, decode_journal_record, decode_pointer, decode_serial, decode_slice,
+                    decode_variant, energy_request, float_request, journal_request, memory_request, open_request)
 
 
 class Set4Client(v2.V2Client):
@@ -37,11 +39,7 @@ class Set4Client(v2.V2Client):
         self.exchange(open_request(address, DEFAULT_PASSWORDS[level] if password is None else password), 1)
 
     def clock(self, address: int) -> Tuple[dt.datetime, bool]:
-        data = self.exchange(v2.frame(address, b"\x04\x00"), 8)
-        try:
-            return decode_clock(data)
-        except v2.MercuryError as exc:
-            raise Set4Error(str(exc)) from None
+        return decode_clock(self.exchange(v2.frame(address, b"\x04\x00"), 8))
 
     def serial(self, address: int) -> Tuple[str, dt.date]:
         return decode_serial(self.exchange(v2.frame(address, b"\x08\x00"), 7))
@@ -74,6 +72,40 @@ class Set4Client(v2.V2Client):
         group = SINGLE[code][0]
         value = decode_floats(self.exchange(float_request(address, code, SINGLE_MODE), 4))[0]
         return round(value / group.unit, 6)
+
+    def profile_top(self, address: int) -> Pointer:
+        """The profile pointer (0x08 0x04): the address of the slice being formed, its start, the
+        overflow flag; an address that is not one of a slice (a multiple of 8 in the memory) is an error."""
+        pointer = decode_pointer(self.exchange(v2.frame(address, b"\x08\x04"), 7))
+        if pointer.address % SLICE_LENGTH or pointer.address >= PROFILE_BYTES:
+            raise Set4Error(f"meter {address}: profile pointer 0x{pointer.address:04X} is not a slice address "
+                            f"(the profile memory's records are {SLICE_LENGTH} bytes each)")
+        return pointer
+
+    def profile_memory(self, address: int, start: int, length: int) -> bytes:
+        """``length`` bytes (2-16) of the profile memory from ``start``."""
+        if not MIN_READ <= length <= MAX_READ or not 0 <= start <= PROFILE_BYTES - length:
+            raise Set4Error(f"meter {address}: no profile memory read of {length} bytes at 0x{start:X}")
+        return self.exchange(memory_request(address, start, length), length)
+
+    def profile_block(self, address: int, number: int,
+                      period: int) -> Tuple[Optional[HourHeader], List[Optional[Slice]]]:
+        """Hour block ``number`` at an integration period of ``period`` minutes: its header (None:
+        not a header, the memory never written there) and its slices (None: never written)."""
+        if not 0 <= number < block_count(period):
+            raise Set4Error(f"meter {address}: no hour block {number} at a {period}-minute period")
+        at = number * block_length(period)
+        header = decode_header(self.profile_memory(address, at, HEADER_LENGTH))
+        data = b""
+        for start in range(at + HEADER_LENGTH, at + block_length(period), MAX_READ):
+            data += self.profile_memory(address, start, min(MAX_READ, at + block_length(period) - start))
+        return header, [decode_slice(data[i:i + SLICE_LENGTH]) for i in range(0, len(data), SLICE_LENGTH)]
+
+    def journal(self, address: int, number: int, record: int) -> Tuple[Optional[dt.datetime], Optional[dt.datetime]]:
+        """Record ``record`` (0-9) of journal ``number`` (``JOURNALS``): its two times (None: none)."""
+        if number not in JOURNALS or not 0 <= record < JOURNAL_RECORDS:
+            raise Set4Error(f"meter {address}: no journal record {number}/{record}")
+        return decode_journal_record(self.exchange(journal_request(address, number, record), 14))
 
 
 __all__ = ["Set4Client"]

@@ -1,12 +1,13 @@
 """SET-4TM meters on one byte stream: requests found by Mercury 230's request reader (the same
 frame family) at SET-4TM's request lengths; junk, a wrong CRC or another address get no answer and
-the next request is answered; each answer leaves in one write."""
+the next request is answered; each answer leaves in one write; a meter's planted faults (its
+``fault(body)``, as Mercury 230's) replace the answer of the requests they hit."""
 from __future__ import annotations
 
 import threading
-from typing import Callable, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence, cast
 
-from ..mercury.v2 import RequestReader
+from ..mercury.v2 import RequestReader, answer_with_faults
 from ..stream import StreamService, incoming
 from .codec import Session, Set4Meter, answer, request_length
 
@@ -16,7 +17,7 @@ def serve(meters: Dict[int, Set4Meter], receive: Callable[[], Optional[bytes]], 
     reader, session = RequestReader(request_length), Session()
     for chunk in incoming(receive, stop, keep_open):
         for request in reader.feed(chunk):
-            out = answer(meters, session, request)
+            out = answer_with_faults(cast(Dict[int, Any], meters), session, request, answer)
             if out is not None:
                 send(out)
 
