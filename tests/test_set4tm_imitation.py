@@ -1,7 +1,8 @@
 """The SET-4TM meter layer (``imitation/set4tm.py``): a generated meter served on a real TCP
 socket, read with hand-built frames and decoded here by hand from the protocol's description
 (serial: a big-endian 4-byte number; clock: BCD fields; energy: big-endian counts of 1/(2A) kWh,
-A = 5000; floats: IEEE little-endian), then read by ``capture`` through the CLI into a real
+A the meter constant, its code in the variant's byte 2: 0 5000, 1 2500, 2 1250, 4 500, 5 250;
+floats: IEEE little-endian), then read by ``capture`` through the CLI into a real
 meter.db that ``verify`` accepts and whose values are the ones read by hand."""
 from __future__ import annotations
 
@@ -99,23 +100,38 @@ def test_the_meter_read_by_hand_is_what_capture_stores(line, db_path):
     finally:
         raw.close()
     assert int.from_bytes(serial[:4], "big") == int(meter.serial)
-    assert variant[1] & 0x0F == 0 and variant[2] >> 4 == 8          # 5000 imp/kWh, SET-4TM.03M
+    # the constant: the first of 5000 ... 250 at which the story's largest half hour (P W) is at most
+    # 7FFFh counts of 1/(2A) kWh, P * A / 1000 counts (hand-computed from the story's half hours)
+    series = meter.story.series
+    peak = max(max(c) for c in (series.ap, series.am, series.rp, series.rm)) * 2 / 1000
+    constant = next(a for a in (5000, 2500, 1250, 500, 250) if round(peak * a / 1000) <= 0x7FFF)
+    codes = {5000: 0, 2500: 1, 1250: 2, 500: 4, 250: 5}
+    assert variant[1] & 0x0F == codes[constant] and variant[2] >> 4 == 8   # SET-4TM.03M
+    per_wh = 2 * constant / 1000                                     # counts per Wh
     ss, mm, hh, _, day, month, yy = (bcd(b) for b in clock[:7])
     moment = dt.datetime(2000 + yy, month, day, hh, mm, ss, tzinfo=MSK)
     assert int(moment.timestamp()) == NOW and clock[7] == 1
-    # counts of 1/(2*5000) kWh = 0.1 Wh: the story's registers in Wh, x 10
+    # counts of 1/(2A) kWh: the story's registers in Wh, to the nearest count
     registers = meter.registers()
-    by_hand = [[int.from_bytes(data[i:i + 4], "big") / 10 for i in range(0, 16, 4)] for data in energy]
-    assert by_hand == [[registers[q][tariff] for q in range(4)] for tariff in range(5)]
+    by_hand = [[int.from_bytes(data[i:i + 4], "big") / per_wh for i in range(0, 16, 4)] for data in energy]
+    # (each tariff's register to the nearest count; the total is the sum of the tariffs' counts, as
+    # the meter counts into the tariff in force)
+    for tariff in range(1, 5):
+        assert by_hand[tariff] == pytest.approx([registers[q][tariff] for q in range(4)], abs=0.5 / per_wh + 1e-6)
+    assert by_hand[0] == pytest.approx([sum(by_hand[t][q] for t in range(1, 5)) for q in range(4)], abs=1e-6)
     # the day and month arrays: the increase since local midnight, over yesterday, over February
     # (1 February to 1 March: 9 + 28 days before the 10th of March); the year arrays: status 1
-    counts = [[int.from_bytes(data[i:i + 4], "big") / 10 for i in range(0, 16, 4)]
+    counts = [[int.from_bytes(data[i:i + 4], "big") / per_wh for i in range(0, 16, 4)]
               for data in (today, yesterday, february)]
     midnight, before = meter.day_start(0), meter.day_start(1)
     march, feb = meter.day_start(9), meter.day_start(9 + 28)
-    assert counts[0] == [registers[q][0] - midnight[q][0] for q in range(4)]
-    assert counts[1] == [midnight[q][0] - before[q][0] for q in range(4)]
-    assert counts[2] == [march[q][2] - feb[q][2] for q in range(4)]
+    def total(at, q):  # the total register in counts: the sum of the tariffs' whole counts, in Wh
+        return sum(round(at[q][t] * per_wh) for t in range(1, 5)) / per_wh
+
+    assert counts[0] == pytest.approx([total(registers, q) - total(midnight, q) for q in range(4)], abs=1e-6)
+    assert counts[1] == pytest.approx([total(midnight, q) - total(before, q) for q in range(4)], abs=1e-6)
+    assert counts[2] == pytest.approx([(round(march[q][2] * per_wh) - round(feb[q][2] * per_wh)) / per_wh
+                                       for q in range(4)], abs=1e-6)
     assert year == bytes([1])
     story = meter.quality()
     u = struct.unpack("<4f", voltages)
@@ -190,6 +206,8 @@ def test_decode_the_documents_frames(tmp_path):
     (["imitate", "set4tm", "--meter-seed", "1", "--seconds", "1"], ["serial 6090479172", "4-byte"]),
     (["imitate", "set4tm", "--set4-password", "12345", "--seconds", "1"], ["--set4-password", "6 printable"]),
     (["imitate", "set4tm", "--set4-constant", "1000", "--seconds", "1"], ["--set4-constant 1000"]),
+    # the default meter's story has slots above the 6.55 kW a count holds at A = 5000
+    (["imitate", "set4tm", "--set4-constant", "5000", "--seconds", "1"], ["--set4-constant 5000", "7FFFh", "give"]),
     (["imitate", "set4tm", "--meter-type", "Mercury206", "--seconds", "1"], ["three-phase"]),
     (["imitate", "set4tm", "--network-address", "255", "--seconds", "1"], ["--network-address 255"]),
     (["capture", "set4tm", "--port", "socket://127.0.0.1:9", "--days", "114"], ["--days 114", "113 days"]),

@@ -367,3 +367,33 @@ def test_a_bad_pointer_or_an_error_status_writes_nothing(line, db_path, served, 
     [error] = result.stderr.strip().splitlines()
     assert all(word in error for word in words) and "Traceback" not in result.stderr, error
     assert rows(db_path, "SELECT COUNT(*) FROM MeterData") == [(0,)]
+
+
+# ---- the meter constant: chosen to hold the story, never a clipped count -------------------------
+def test_the_default_constant_holds_the_story_and_one_that_would_clip_is_refused():
+    """A count is 1/(2A) kWh: a slot of average power P (W) over 30 minutes is P * A / 1000 counts,
+    at most 7FFFh.  The SET-4TM.03M's A = 5000 holds 6553 W; this meter's story goes higher, so the
+    default is the first of 5000, 2500, 1250, 500, 250 that holds its largest slot (hand-computed
+    from the story's half-hour energies), and 5000 named explicitly is refused in one line."""
+    from GenerateMeterData.errors import InputError
+
+    meter = frozen()
+    series = meter.story.series
+    peak = max(max(c) for c in (series.ap, series.am, series.rp, series.rm)) * 2 / 1000
+    assert peak > 32767 * 1000 / 5000, peak   # the case: more than the 5(10) A meter's constant holds
+    expected = next(a for a in (5000, 2500, 1250, 500, 250) if round(peak * a / 1000) <= 32767)
+    served = Set4Generated(meter)
+    assert served.constant == expected
+    ends = [e for e in series.ends if e <= NOW]
+    top = 0
+    for end in ends:
+        piece = codec.decode_slice(codec.encode_slice(served._slice(end)))
+        if piece is None:
+            continue
+        powers, _ = meter.slot_counted(end)
+        hand = [w * expected / 1000 if m else 0 for w, m in zip(powers, served.directions)]
+        assert all(abs(c - h) <= 0.5 + 1e-6 for c, h in zip(piece.counts, hand)), (piece.counts, hand)
+        top = max(top, *piece.counts)
+    assert 0 < top < 32767
+    with pytest.raises(InputError, match=f"--set4-constant 5000: .* give {expected} "):
+        Set4Generated(meter, constant=5000)

@@ -6,8 +6,8 @@ which value of the generated meter each request reports and which meter.db tag e
 What a served meter says, at wall-clock time in its time zone, as the Mercury 230 imitator does
 (``imitation/mercury.py``'s ``V2Generated``: the same story, the same arrays): the serial number,
 the clock with the season byte, the energy arrays from reset (total and tariffs 1-4), today,
-yesterday and the months the archive reaches, in counts of the meter constant (5000 impulses per
-kWh unless ``--set4-constant``), the instantaneous values held from the opening of the channel,
+yesterday and the months the archive reaches, in counts of the meter constant (the first of 5000,
+2500 ... 250 impulses per kWh that holds the story, unless ``--set4-constant``), the instantaneous values held from the opening of the channel,
 the profile memory (``Set4Generated``: an hour block for every hour the meter was on in, 30-minute
 slices, slices an outage cut flagged incomplete) and the journals of ``SET4_JOURNALS`` from the
 story's events (the last ten, record 9 the newest); faults planted with ``--fault`` (Mercury
@@ -37,7 +37,9 @@ from .mercury import V2_PERIOD, V2Generated, V2_TAGS, _stamp, journal_rows, v2_a
 
 MANUFACTURER = "NZF"   # the Frunze plant, Nizhny Novgorod (MANUFACTURER_TYPES)
 DEFAULT_PASSWORD = "000000"
-DEFAULT_CONSTANT = 5000
+#: the constants a default picks from, first that holds the story: 5000 (SET-4TM.03M 5(10) A) and
+#: the smaller ones of larger-current variants; 6250 and 6400 only when asked for
+FITTING_CONSTANTS = (5000, 2500, 1250, 500, 250)
 MAX_SERIAL = 2 ** 32 - 1
 #: the integration period of the profile served and captured (minutes): the generated story's slots
 PERIOD = V2_PERIOD
@@ -76,14 +78,36 @@ class Set4Generated(V2Generated):
     profile_period = PERIOD
 
     def __init__(self, meter, address: Optional[int] = None, password: bytes = b"000000",
-                 admin_password: bytes = b"000000", constant: int = DEFAULT_CONSTANT,
+                 admin_password: bytes = b"000000", constant: Optional[int] = None,
                  faults: Sequence[Fault] = ()) -> None:
         super().__init__(meter, address, {codec.USER: password, codec.ADMIN: admin_password}, faults)
         if not meter.serial.isdigit() or int(meter.serial) > MAX_SERIAL:
             raise InputError(f"meter serial {meter.serial}: a SET-4TM sends its serial as a 4-byte number (at most "
                              f"{MAX_SERIAL}); give another --meter-seed")
+        if constant is None:
+            constant = fitting_constant(self.peak_w())
+        elif v2.pulses(self.peak_w(), PERIOD, constant) > codec.MAX_COUNT:
+            raise InputError(f"--set4-constant {constant}: a 30-minute slice of this meter's story averages up to "
+                             f"{self.peak_w() / 1000:.1f} kW, more than a count of 7FFFh holds at that constant "
+                             f"({codec.MAX_COUNT / constant:.1f} kW); give "
+                             f"{fitting_constant(self.peak_w())} or leave the option out")
         self.constant = constant
         self._hours: Optional[Tuple[int, List[int]]] = None
+
+    def peak_w(self) -> float:
+        """The largest average power (W) of any direction over any 30-minute slot of the story."""
+        series = self.meter.story.series
+        return max((max(channel, default=0) for channel in (series.ap, series.am, series.rp, series.rm)),
+                   default=0) * 2 / 1000
+
+    def _registers(self, ts: int, tariff: int) -> List[float]:  # type: ignore[override]
+        """The registers as the SET-4TM counts them, at ``ts``: each tariff's in whole counts of
+        1/(2A) kWh, the total their sum (the meter counts into the tariff in force); the day and
+        month arrays are differences of these."""
+        rows = self.meter.registers(ts)
+        tariffs = range(1, 5) if tariff == 0 and self.meter.tariffed else (tariff,)
+        return [codec.watt_hours(sum(codec.impulses(row[t], self.constant) for t in tariffs), self.constant)
+                for row in rows]
 
     # -- the profile memory
     def _hour_start(self, ts: int) -> int:
@@ -172,10 +196,12 @@ def options(command: str, p) -> None:
                        help="SET-4TM: the level 1 password, 6 ASCII characters (default 000000); also capture's")
         p.add_argument("--set4-admin-password", default=DEFAULT_PASSWORD,
                        help="SET-4TM: the level 2 password (default 000000)")
-        p.add_argument("--set4-constant", type=int, default=DEFAULT_CONSTANT,
+        p.add_argument("--set4-constant", type=int, default=None,
                        help="SET-4TM: the meter constant in impulses per kWh, one of "
-                            f"{', '.join(str(c) for c in sorted(codec.CONSTANT_CODE))} (default {DEFAULT_CONSTANT}); "
-                            "energy leaves as counts of 1/(2 constant) kWh")
+                            f"{', '.join(str(c) for c in sorted(codec.CONSTANT_CODE))} (default: the first of "
+                            f"{', '.join(str(c) for c in FITTING_CONSTANTS)} whose largest profile count, 7FFFh per "
+                            "30 minutes, holds the story's largest slot); energy leaves as counts of "
+                            "1/(2 constant) kWh")
     elif command == "capture":
         p.add_argument("--set4-password", default=DEFAULT_PASSWORD,
                        help="SET-4TM: the password the channel is opened with (default 000000)")
@@ -189,7 +215,7 @@ def check(command: str, args) -> None:
     password_bytes(args.set4_password)
     if command == "imitate":
         password_bytes(args.set4_admin_password, "--set4-admin-password")
-        if args.set4_constant not in codec.CONSTANT_CODE:
+        if args.set4_constant is not None and args.set4_constant not in codec.CONSTANT_CODE:
             raise InputError(f"--set4-constant {args.set4_constant}: a SET-4TM's constant is one of "
                              f"{', '.join(str(c) for c in sorted(codec.CONSTANT_CODE))}")
         if getattr(args, "mode", "C") != "C":
@@ -234,6 +260,15 @@ def decode(raw: bytes, args) -> dict:
     elif len(raw) >= 3 and codec.request_length(raw[:3]) == len(raw):
         document["request"] = f"0x{data[0]:02X}"
     return document
+
+
+def fitting_constant(peak_w: float) -> int:
+    """The first of FITTING_CONSTANTS at which a slot of ``peak_w`` fits a profile count."""
+    for constant in FITTING_CONSTANTS:
+        if v2.pulses(peak_w, PERIOD, constant) <= codec.MAX_COUNT:
+            return constant
+    raise InputError(f"a 30-minute slice of this meter's story averages {peak_w / 1000:.1f} kW: no SET-4TM "
+                     "constant holds it; give another --meter-seed")
 
 
 def imitator(args, meter) -> Tuple[object, str]:

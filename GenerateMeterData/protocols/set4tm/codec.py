@@ -22,6 +22,8 @@ DEFAULT_PASSWORDS = {USER: b"000000", ADMIN: b"000000"}
 #: the meter constant (impulses per kWh) by the low nibble of the variant's second byte
 CONSTANTS = {0: 5000, 1: 2500, 2: 1250, 3: 6250, 4: 500, 5: 250, 6: 6400}
 CONSTANT_CODE = {value: code for code, value in CONSTANTS.items()}
+#: the largest count a profile slice holds (bit 15 flags the slice incomplete)
+MAX_COUNT = 0x7FFF
 #: the meter-type nibble (variant byte 3, bits 4-7)
 TYPES = {1: "SET-4TM.03", 8: "SET-4TM.03M"}
 ARRAYS = (FROM_RESET, THIS_YEAR, LAST_YEAR, MONTH, TODAY, YESTERDAY)
@@ -295,7 +297,7 @@ def encode_slice(piece: Optional[Slice]) -> bytes:
     if piece is None:
         return b"\xff" * SLICE_LENGTH
     flag = INCOMPLETE if piece.incomplete else 0
-    return b"".join((min(max(c, 0), 0x7FFF) | flag).to_bytes(2, "big") for c in piece.counts)
+    return b"".join((min(max(c, 0), MAX_COUNT) | flag).to_bytes(2, "big") for c in piece.counts)
 
 
 def decode_slice(data: bytes) -> Optional[Slice]:
