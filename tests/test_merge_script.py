@@ -16,7 +16,7 @@ from GenerateMeterData.records.rows import NameIndex
 from GenerateMeterData.schema.layout import WRITE_ORDER
 from GenerateMeterData.targets import merge
 from GenerateMeterData.targets.sqltext import parse_quoted
-from GenerateMeterData.targets.staging import stage
+from GenerateMeterData.targets.staging import stage, stage_schema_sql
 from helpers import rows, table_checksums
 
 END = dt.date(2026, 3, 1)
@@ -46,7 +46,7 @@ def merged(path, scenario, prints=None, commit=True, names=None):
     names = names or names_of(path)
     with tempfile.TemporaryDirectory() as workdir:
         staged = stage(scenario, names, workdir, text=True)
-    script = merge.merge_script(staged.sql, staged.schemas, staged.summary.rows, staged.header_counts,
+    script = merge.merge_script(stage_schema_sql("stage0") + staged.sql, staged.schemas, staged.summary.rows, staged.header_counts,
                                 staged.created, "token-1", 1_700_000_000, prints or fingerprints(path))
     if commit:
         script += merge.commit_text()

@@ -82,6 +82,31 @@ def test_loads_clears_and_queries_go_to_one_resident_sqlite3(device):
     assert not sqlite_processes(device.path)    # closing the target ends it
 
 
+def test_the_in_memory_stage_is_kept_from_load_to_load_and_makes_way_for_stage_files(device, monkeypatch):
+    """Rows sent as SQL text go into an in-memory schema the resident process keeps (attached
+    once, emptied by each load); a load staged in a file attaches that under the same name after
+    the kept one went, and the next text load attaches a new one.  Every load lands whole."""
+    from GenerateMeterData.targets import ssh_load
+
+    target = DeviceTarget(device.settings())
+    loads = [small(seed=4).create(target), small(seed=5).create(target)]        # SQL text, one schema
+    assert target.fetch("SELECT count(*) FROM stage0.MeterData") == [(0,)]   # kept, and emptied
+    monkeypatch.setattr(ssh_load, "SQL_TEXT_MAX_ROWS", 1)
+    loads.append(small(seed=6).create(target))                               # a stage file
+    assert target.session.resident.kept_stage == ""                          # it detached both
+    assert not [n for n in os.listdir(device.stage_dir) if n.startswith("gmd-stage")]
+    monkeypatch.undo()
+    loads.append(small(seed=7).create(target))                               # SQL text again
+    loads.append(small(seed=8).create(target))
+    assert target.session.resident.started == 1
+    for summary in loads:
+        assert summary.rows["MeterData"] > 0
+        assert rows(device.path, "SELECT count(*) FROM MeterData WHERE DeviceIdx IN (?)",
+                    tuple(summary.device_idxs))[0][0] == summary.rows["MeterData"]
+    assert target.fetch("SELECT count(*) FROM stage0.ElectricEnergyValues") == [(0,)]
+    target.close()
+
+
 def test_a_resident_killed_between_loads_is_replaced(device):
     target = DeviceTarget(device.settings())
     small(seed=4).create(target)

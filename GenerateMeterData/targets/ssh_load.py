@@ -29,7 +29,8 @@ from .executor import RemoteProcess, Result
 from .resident import Exchange
 from .sqltext import literal, parse_quoted
 from .ssh_session import DeviceSession, DeviceState
-from .staging import SQL_TEXT_MAX_ROWS, PartNumbering, parts_of, remove_stale_workdirs, stage
+from .staging import (SQL_TEXT_MAX_ROWS, STAGE_SCHEMAS, PartNumbering, parts_of, remove_stale_workdirs, stage,
+                      stage_schema_sql)
 
 
 class DeviceLoad:
@@ -152,11 +153,13 @@ class DeviceLoad:
             if summary.total_rows == 0:
                 return summary
             remote_stages = [f"{self.session.stage_dir}/gmd-stage-{token}-{n}.db" for n in range(len(staged.paths))]
+            # the stage schemas come first: ATTACH and CREATE, or what a resident sqlite3 already
+            # has (_merge puts it in place of STAGE_SCHEMAS once it knows which process merges)
             if staged.sql is not None:
-                source = staged.sql
+                source = STAGE_SCHEMAS + staged.sql
             else:
-                source = "".join(f"ATTACH {literal(remote)} AS {schema};\n"
-                                 for remote, schema in zip(remote_stages, staged.schemas))
+                source = STAGE_SCHEMAS + "".join(f"ATTACH {literal(remote)} AS {schema};\n"
+                                                 for remote, schema in zip(remote_stages, staged.schemas))
             script = merge.merge_script(source, staged.schemas, summary.rows, staged.header_counts, staged.created,
                                         token, int(time.time()), state.fingerprints, self.target.meter_id_floor,
                                         self.target.meter_id_span, self.settings.busy_timeout,
@@ -169,7 +172,8 @@ class DeviceLoad:
                                for path, remote in zip(staged.paths, remote_stages)]
                     for path, remote, started_upload in zip(staged.paths, remote_stages, uploads):
                         self.session.upload(path, remote, progress, started_upload)
-                self._merge(script, summary, token, progress, remove=remote_stages, schemas=staged.schemas)
+                self._merge(script, summary, token, progress, remove=remote_stages, schemas=staged.schemas,
+                            memory=staged.sql is not None)
                 merged = True
             finally:
                 if staged.paths and not merged:  # after a merge, its own command removed the files
@@ -179,8 +183,9 @@ class DeviceLoad:
         return summary
 
     def _merge(self, script: str, summary: LoadSummary, token: str, progress: Progress,
-               remove: List[str], schemas: Sequence[str] = ()) -> None:
-        """Run the merge script, check its READY line, COMMIT, confirm (one remote command)."""
+               remove: List[str], schemas: Sequence[str] = (), memory: bool = False) -> None:
+        """Run the merge script, check its READY line, COMMIT, confirm (one remote command);
+        ``memory``: the rows come as SQL text into the in-memory schema stage0."""
         if progress:
             progress("merge", 0, 1)
         self.session.connection()
@@ -188,8 +193,10 @@ class DeviceLoad:
         exchange = self.session.resident.exchange()
         if exchange is not None:  # the resident sqlite3 merges; the staged files go afterwards
             process = exchange
-            detach = "".join(f"DETACH {schema};\n" for schema in schemas)
+            before, detach = exchange.stage(schemas, memory)
+            script = script.replace(STAGE_SCHEMAS, before, 1)
         else:
+            script = script.replace(STAGE_SCHEMAS, stage_schema_sql(schemas[0]) if memory else "", 1)
             command = self.session.sqlite_command()
             if remove:  # merge, then remove the staged files whatever happened
                 command = (f"test -f {self.session.db} || exit 66; {self.session.sqlite()}; status=$?; "

@@ -72,7 +72,8 @@ class LoadTally:
 
 @dataclass
 class Stage:
-    """A staged load: SQL text (``sql``) or stage files (``paths``), and what it holds."""
+    """A staged load: SQL text (``sql``: the rows, into the in-memory schema ``stage0``) or stage
+    files (``paths``), and what it holds."""
 
     summary: LoadSummary
     header_counts: List[int]
@@ -223,13 +224,29 @@ class PartNumbering:
         self.meters_before += len(provisional)
 
 
+#: Where a merge script's stage schemas go (replaced once the process that merges is known: a
+#: resident sqlite3 may hold the in-memory one already).
+STAGE_SCHEMAS = "-- gmd: the stage schemas\n"
+
+
+def stage_schema_sql(schema: str) -> str:
+    """An in-memory schema shaped like the device's tables (what ``sql_source`` fills)."""
+    return f"ATTACH ':memory:' AS {schema};\n" + "".join(
+        f"CREATE TABLE {schema}.{table} AS SELECT {', '.join(TABLE_COLUMNS[table])} FROM main.{table} WHERE 0;\n"
+        for table in WRITE_ORDER)
+
+
+def stage_emptied_sql(schema: str) -> str:
+    """Every table of an in-memory stage schema emptied (a resident process keeps the schema)."""
+    return "".join(f"DELETE FROM {schema}.{table};\n" for table in WRITE_ORDER)
+
+
 def sql_source(rows: RowSet, schema: str) -> str:
-    """Staged rows as SQL text that fills an in-memory schema shaped like the device's tables."""
-    parts = [f"ATTACH ':memory:' AS {schema};\n"]
+    """Staged rows as SQL text that fills an in-memory schema of ``stage_schema_sql`` (which is
+    not part of it: a resident sqlite3 keeps the schema from one load to the next)."""
+    parts: List[str] = []
     for table in WRITE_ORDER:
-        columns = TABLE_COLUMNS[table]
-        parts.append(f"CREATE TABLE {schema}.{table} AS SELECT {', '.join(columns)} FROM main.{table} WHERE 0;\n")
-        parts.extend(insert_values(f"{schema}.{table}", columns, rows[table]))
+        parts.extend(insert_values(f"{schema}.{table}", TABLE_COLUMNS[table], rows[table]))
     return "".join(parts)
 
 
