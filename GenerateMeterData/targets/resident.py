@@ -75,6 +75,7 @@ class Resident:
         # the in-memory stage schema the running process holds: "" none, "empty" attached with its
         # tables emptied by the last exchange, "used" attached and maybe holding rows
         self.kept_stage = ""
+        self._pending: Optional[RemoteProcess] = None  # started by prestart, not yet asked back
         self._number = 0
 
     def usable(self) -> bool:
@@ -86,6 +87,10 @@ class Resident:
         after commits, the page-check marker follows them (``_refresh``)."""
         process, self.process = self.process, None
         self.kept_stage = ""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.close_stdin()
+            pending.abort()
         if process is not None:
             process.close_stdin()
             process.abort()
@@ -132,12 +137,27 @@ class Resident:
         self.exchanges += 1
         return Exchange(self, self.process, self._number)
 
-    def _start(self) -> Optional[RemoteProcess]:
+    def prestart(self) -> None:
+        """Start the process and put the question to it without waiting for the answer: the
+        connection's state read runs meanwhile (the first load then finds the process started
+        and its schema read -- about 60 ms of a first object on the ARM stand-in)."""
+        if self.usable() and self.process is None and self._pending is None:
+            self._pending = self._ask()
+
+    def _ask(self) -> RemoteProcess:
         session = self.session
         process = session.start(session.sqlite_command())
         process.resident = True
         process.renew(PROBE_TIMEOUT)
         process.write(f".bail on\nSELECT '{PROBE}';\n.filectrl has_moved\nSELECT '{PROBE}-2';\n".encode())
+        return process
+
+    def _start(self) -> Optional[RemoteProcess]:
+        process, self._pending = self._pending, None
+        if process is None:
+            process = self._ask()
+        else:
+            process.renew(PROBE_TIMEOUT)  # the probe's time counts from now, as if just asked
         answered = process.wait_for(f"{PROBE}-2".encode())
         taken = process.take()
         lines = taken.text().split()
@@ -158,7 +178,7 @@ class Resident:
             said = taken.error_text().splitlines()
             self.unsupported = ("the device's sqlite3 has no .filectrl has_moved (SQLite 3.31 or newer has it)"
                                 + (f": {said[0]}" if said else ""))
-        log.info("%s: one sqlite3 per command: %s", session.settings.where, self.unsupported)
+        log.info("%s: one sqlite3 per command: %s", self.session.settings.where, self.unsupported)
         return None
 
 

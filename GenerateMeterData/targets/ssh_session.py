@@ -375,6 +375,8 @@ class DeviceSession:
                 self._damage = damage
             return self.state
         after = self.identity_shell() + self.page_check_shell() if integrity else ""
+        if integrity:  # a load follows: its resident sqlite3 starts while the state is read
+            self.resident.prestart()
         text = self.query_text(
             "SELECT quote('R'), quote(Name), quote(Id) FROM ArchTypes;\n"
             "SELECT quote('T'), quote(Type), quote(Id), quote(Class) FROM MeterTypes;\n"
@@ -382,6 +384,8 @@ class DeviceSession:
             "SELECT quote('S'), quote(name) FROM sqlite_master WHERE type = 'table';\n", checked=True, after=after)
         if integrity:
             self._damage = self._integrity(text)
+            if self._damage:  # no load follows: the process started for it goes
+                self.resident.stop()
         rows = self.rows(_before_check(text) if integrity else text, checked=True)
         record_types, meter_types, classes, interfaces = {}, {}, {}, {}
         for row in rows:
