@@ -585,12 +585,13 @@ def read_v2(args, timezone: str):
     return reading
 
 
-def _optional(read):
-    """A read's answer, None when the meter answers status 1 (it has no such value)."""
+def optional(read, error=v2.StatusError, bad_request: int = v2.BAD_REQUEST):
+    """A read's answer, None when the meter answers status ``bad_request`` (it has no such value);
+    ``error``: the frame family's status exception (Mercury 230's, SET-4TM's)."""
     try:
         return read()
-    except v2.StatusError as exc:
-        if exc.status != v2.BAD_REQUEST:
+    except error as exc:
+        if exc.status != bad_request:
             raise
         return None
 
@@ -618,19 +619,19 @@ def read_v2_archives(client, address: int, reading, moment: dt.datetime, days: i
     first_day = today - dt.timedelta(days=days)
     midnight = timegrid.local_midnight
     for array, day in ((v2.AT_YESTERDAY, today - dt.timedelta(days=1)), (v2.AT_TODAY, today)):
-        values = [_optional(lambda t=t: client.energy(address, array, 0, t)) for t in range(5)]
+        values = [optional(lambda t=t: client.energy(address, array, 0, t)) for t in range(5)]
         if values[0] is not None:
             reading.day_registers.append((midnight(day, tz), [float(v[0] or 0) if v else 0.0 for v in values]))
     months = sorted({(d.year, d.month) for d in (first_day + dt.timedelta(days=i) for i in range(days + 1))
                      if d.day == 1} | {(today.year, today.month)})
     for year, month in months:
-        values = [_optional(lambda t=t: client.energy(address, v2.AT_MONTH, month, t)) for t in range(5)]
+        values = [optional(lambda t=t: client.energy(address, v2.AT_MONTH, month, t)) for t in range(5)]
         if values[0] is not None:
             reading.month_registers.append((midnight(dt.date(year, month, 1), tz),
                                             [float(v[0] or 0) if v else 0.0 for v in values]))
     # the profile: 17-bit addresses for firmware 7.1.0 and later (Mercury 234/236), as the public
     # poller decides; a meter without the version request (status 1) has 16
-    bits = v2.profile_bits(_optional(lambda: client.version(address)))
+    bits = v2.profile_bits(optional(lambda: client.version(address)))
     pointer, head = client.profile_pointer(address, bits)
     period = V2_PERIOD * 60
     now = _stamp(moment, timezone)
@@ -657,7 +658,7 @@ def read_v2_archives(client, address: int, reading, moment: dt.datetime, days: i
     for number, name in V2_JOURNALS.items():
         found = []
         for record in range(v2.JOURNAL_RECORDS):
-            times = _optional(lambda r=record: client.journal(address, number, r))
+            times = optional(lambda r=record: client.journal(address, number, r))
             if times is None:
                 break   # the meter keeps no such journal
             if times[0] is not None:

@@ -33,7 +33,7 @@ from ..protocols.set4tm import codec
 from ..schema.layout import ENERGY_QUANTITIES
 from ..schema.reference import METER_KINDS
 from .faults import Fault, parse_fault
-from .mercury import V2_PERIOD, V2Generated, V2_TAGS, _stamp, journal_rows, v2_address
+from .mercury import V2_PERIOD, V2Generated, V2_TAGS, _stamp, journal_rows, optional, v2_address
 
 MANUFACTURER = "NZF"   # the Frunze plant, Nizhny Novgorod (MANUFACTURER_TYPES)
 DEFAULT_PASSWORD = "000000"
@@ -321,12 +321,7 @@ def read(args, timezone: str):
 
 def _optional(read):
     """A read's answer, None when the meter answers status 1 (it keeps no such thing)."""
-    try:
-        return read()
-    except codec.StatusError as exc:
-        if exc.status != codec.BAD_REQUEST:
-            raise
-        return None
+    return optional(read, codec.StatusError, codec.BAD_REQUEST)
 
 
 def read_archives(client, address: int, reading, moment: dt.datetime, days: int, timezone: str,

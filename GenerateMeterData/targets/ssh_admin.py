@@ -32,14 +32,7 @@ class DeviceAdmin:
     def fetch(self, sql: str, params: tuple = ()) -> List[tuple]:
         """Rows of a query run by the device's sqlite3 (values quoted, ``.mode quote`` output)."""
         script = f".mode quote\n{self.session.timeout_command}\n{bind(sql, params).rstrip().rstrip(';')};\n"
-        process = self.session.sqlite_process()
-        try:
-            process.write(script.encode())
-            process.close_stdin()
-            result = process.finish()
-        except BaseException:
-            process.abort()
-            raise
+        result = self.session.sqlite_script(script)
         self.session.raise_for(result, "query")
         return parse_quoted(result.text())
 

@@ -75,6 +75,17 @@ class DeviceSession:
         self.commands += 1
         return self.connection().run(command, stdin=stdin, timeout=timeout)
 
+    def sqlite_script(self, script: str) -> Result:
+        """``script`` run by the device's sqlite3 (the resident one when there is one) to its end."""
+        process = self.sqlite_process()
+        try:
+            process.write(script.encode())
+            process.close_stdin()
+            return process.finish()
+        except BaseException:
+            process.abort()
+            raise
+
     def sqlite_process(self) -> "RemoteProcess | Exchange":
         """Where the next sqlite3 operation goes: the resident process (resident.py), or a new
         sqlite3 of its own (``sqlite_command``) when this connection cannot keep one."""
@@ -165,14 +176,7 @@ class DeviceSession:
         in the same command once sqlite3 succeeded."""
         script = f".separator ,\n{self.timeout_command}\n{sql}\n"
         if not checked and not after:
-            process = self.sqlite_process()
-            try:
-                process.write(script.encode())
-                process.close_stdin()
-                result = process.finish()
-            except BaseException:
-                process.abort()
-                raise
+            result = self.sqlite_script(script)
             self.check_status(result)
             self.raise_for(result, "query")
             return result.text()
