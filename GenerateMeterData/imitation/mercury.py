@@ -596,6 +596,21 @@ def optional(read, error=v2.StatusError, bad_request: int = v2.BAD_REQUEST):
         return None
 
 
+def read_journals(reading, journals: Dict[int, str], records: int, ask, start: int, now: int, timezone: str) -> None:
+    """Each journal of ``journals`` (number -> meter.db journal) read record by record with
+    ``ask(number, record)`` (None: the meter keeps no such journal; a first time None: an empty
+    record) into ``reading`` (``journal_rows``: the records reaching into the days from ``start``)."""
+    for number, name in journals.items():
+        found = []
+        for record in range(records):
+            times = ask(number, record)
+            if times is None:
+                break   # the meter keeps no such journal
+            if times[0] is not None:
+                found.append(times)
+        journal_rows(reading, name, found, start, now, timezone)
+
+
 def read_v2_archives(client, address: int, reading, moment: dt.datetime, days: int, timezone: str) -> None:
     """The archives of ``days`` past days and today so far into ``reading``, stamped as the device
     stamps them (``../shared/reference/device-contract.md`` §1.3):
@@ -654,16 +669,9 @@ def read_v2_archives(client, address: int, reading, moment: dt.datetime, days: i
         reading.profile.append((end, powers[0]))
         reading.profile_other[end] = {tag: w for tag, w in zip(("P-", "Q+", "Q-"), powers[1:]) if w is not None}
     # the journals
-    oldest = start
-    for number, name in V2_JOURNALS.items():
-        found = []
-        for record in range(v2.JOURNAL_RECORDS):
-            times = optional(lambda r=record: client.journal(address, number, r))
-            if times is None:
-                break   # the meter keeps no such journal
-            if times[0] is not None:
-                found.append(times)
-        journal_rows(reading, name, found, oldest, now, timezone)
+    read_journals(reading, V2_JOURNALS, v2.JOURNAL_RECORDS,
+                  lambda number, record: optional(lambda: client.journal(address, number, record)),
+                  start, now, timezone)
 
 
 def journal_rows(reading, name: str, found, oldest: int, now: int, timezone: str) -> None:

@@ -128,15 +128,10 @@ class GeneratedMeter:
         slot ending at ``end``; None for a slot the story has not (before its start, still to
         come) or one the meter was off in (an outage overlaps it) unless ``off_too`` (a meter
         that records such slots too, as ``profile`` serves them)."""
-        series = self.story.series
-        if self._slot_index is None:
-            self._slot_index = {e: i for i, e in enumerate(series.ends)}
-        i = self._slot_index.get(end)
-        if i is None or end > self.now():
+        counted = self.slot_counted(end)
+        if counted is None or (counted[1] and not off_too):
             return None
-        if not off_too and any(off < end and on > end - 1800 for off, on in self.story.outages):
-            return None
-        return [channel[i] * 2 / 1000 for channel in (series.ap, series.am, series.rp, series.rm)]
+        return counted[0]
 
     def slot_counted(self, end: int) -> Optional[Tuple[List[float], bool]]:
         """What a meter counted over the half-hour slot ending at ``end``: the average powers (W;

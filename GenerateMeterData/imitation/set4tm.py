@@ -33,7 +33,7 @@ from ..protocols.set4tm import codec
 from ..schema.layout import ENERGY_QUANTITIES
 from ..schema.reference import METER_KINDS
 from .faults import Fault, parse_fault
-from .mercury import V2_PERIOD, V2Generated, V2_TAGS, _stamp, journal_rows, optional, v2_address
+from .mercury import V2_PERIOD, V2Generated, V2_TAGS, _stamp, optional, read_journals, v2_address
 
 MANUFACTURER = "NZF"   # the Frunze plant, Nizhny Novgorod (MANUFACTURER_TYPES)
 DEFAULT_PASSWORD = "000000"
@@ -84,13 +84,14 @@ class Set4Generated(V2Generated):
         if not meter.serial.isdigit() or int(meter.serial) > MAX_SERIAL:
             raise InputError(f"meter serial {meter.serial}: a SET-4TM sends its serial as a 4-byte number (at most "
                              f"{MAX_SERIAL}); give another --meter-seed")
+        peak = self.peak_w()
         if constant is None:
-            constant = fitting_constant(self.peak_w())
-        elif v2.pulses(self.peak_w(), PERIOD, constant) > codec.MAX_COUNT:
+            constant = fitting_constant(peak)
+        elif v2.pulses(peak, PERIOD, constant) > codec.MAX_COUNT:
             raise InputError(f"--set4-constant {constant}: a 30-minute slice of this meter's story averages up to "
-                             f"{self.peak_w() / 1000:.1f} kW, more than a count of 7FFFh holds at that constant "
-                             f"({codec.MAX_COUNT / constant:.1f} kW); give "
-                             f"{fitting_constant(self.peak_w())} or leave the option out")
+                             f"{peak / 1000:.1f} kW, more than a count of 7FFFh holds at that constant "
+                             f"({codec.MAX_COUNT / constant:.1f} kW); give {fitting_constant(peak)} or leave the "
+                             "option out")
         self.constant = constant
         self._hours: Optional[Tuple[int, List[int]]] = None
 
@@ -392,15 +393,9 @@ def read_archives(client, address: int, reading, moment: dt.datetime, days: int,
         reading.day_registers.append((timegrid.local_midnight(day, tz),
                                       [round(r[0] - c, 1) for r, c in zip(registers, consumed)]))
     reading.day_registers.sort()
-    for number, name in SET4_JOURNALS.items():
-        found = []
-        for record in range(codec.JOURNAL_RECORDS):
-            times = _optional(lambda r=record: client.journal(address, number, r))
-            if times is None:
-                break   # the meter keeps no such journal
-            if times[0] is not None:
-                found.append(times)
-        journal_rows(reading, name, found, start, now, timezone)
+    read_journals(reading, SET4_JOURNALS, codec.JOURNAL_RECORDS,
+                  lambda number, record: _optional(lambda: client.journal(address, number, record)),
+                  start, now, timezone)
 
 
 __all__ = ["Set4Generated", "options", "check", "decode", "imitator", "read", "read_archives"]

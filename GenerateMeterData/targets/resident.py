@@ -129,7 +129,6 @@ class Resident:
         if self.process is not None and self.process.ended():
             self.stop()
         if self.process is None:
-            self.kept_stage = ""
             self.process = self._start()
             if self.process is None:
                 return None
@@ -204,7 +203,7 @@ class Exchange:
         (about 8 of 22 ms under the bench's qemu stand-in); each load empties it after its end.
         Stage files are attached under the same names, so the kept schema goes first."""
         resident = self.resident
-        kept, resident.kept_stage = resident.kept_stage, ""
+        kept, resident.kept_stage = resident.kept_stage, ("used" if memory else "")
         if memory:
             [schema] = schemas
             before = "" if kept == "empty" else (f"DETACH {schema};\n" if kept else "") + stage_schema_sql(schema)
