@@ -115,8 +115,15 @@ def small_tmpfs(tmp_path):
         return path
 
     yield mount
+    import time
     for path in mounted:
-        subprocess.run(["umount", str(path)])
+        # the device's sqlite3 of a closed session may hold a file there a moment longer
+        deadline = time.monotonic() + 10
+        while subprocess.run(["umount", str(path)], capture_output=True).returncode:
+            if time.monotonic() > deadline:
+                subprocess.run(["umount", "-l", str(path)])   # detach: never leave a mount behind
+                break
+            time.sleep(0.1)
 
 
 def stage_files(folder) -> list:

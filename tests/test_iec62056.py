@@ -203,6 +203,25 @@ def test_imitator_naks_a_bad_bcc_and_errors_on_unknown_registers(neva_imitator):
         assert parse_data_sets(parse_message(answer).data)[0].value == "000V0201"
 
 
+def test_imitator_repeats_a_readout_for_its_nak_only():
+    """IEC 62056-21: a NAK that answers the data message gets it again; once other bytes follow
+    (another meter's frame on a shared line, here one holding 0x15) the dialogue is over and a
+    stray NAK draws nothing -- a late readout would land in the next client's answer."""
+    imitator = IECImitator()
+    host, port = imitator.start_tcp()
+    try:
+        with socket.create_connection((host, port), timeout=0.2) as sock:
+            assert exchange(sock, b"/?!\r\n", 64, timeout=1.0).endswith(b"\r\n")   # the identification
+            first = exchange(sock, b"\x06050\r\n", 1 << 20, timeout=1.5)
+            assert first[:1] == b"\x02" and bcc(first[1:-1]) == first[-1]
+            assert exchange(sock, b"\x15", len(first), timeout=3.0) == first
+            assert exchange(sock, bytes.fromhex("aa 15 08 15 7e 15"), 1, timeout=1.0) == b""
+            assert exchange(sock, b"\x15", 1, timeout=1.0) == b""
+            assert exchange(sock, b"/?!\r\n", 1, timeout=3.0).startswith(b"/")   # idle again
+    finally:
+        imitator.stop()
+
+
 def test_client_readout_and_programming_against_generated_meter():
     imitator = IECImitator()
     host, port = imitator.start_tcp()

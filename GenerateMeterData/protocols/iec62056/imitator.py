@@ -362,15 +362,14 @@ class IECImitator(StreamService):
                     elif re.search(rb"/\?[^!]*!\r\n", buffer):
                         state, progressed = "idle", True
                 elif state == "readout":
+                    # the readout is repeated for a NAK that answers it; any other byte ends the
+                    # dialogue (a NAK inside another meter's frame on the line is not for us)
                     if buffer[:1] == bytes([NAK]):
                         buffer = buffer[1:]
                         answer(last_sent)
                         progressed = True
-                    elif b"/?" in buffer:
-                        state, progressed = "idle", True
                     elif buffer:
-                        buffer = buffer[1:]
-                        progressed = True
+                        state, progressed = "idle", True
                 elif state == "prog":
                     start = 0
                     while start < len(buffer) and buffer[start] not in (SOH, STX, ACK, NAK):
