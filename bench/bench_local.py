@@ -6,7 +6,8 @@ one-year, 1,000-meter load streamed through.
 
 The ratio is printed last: GenerateMeterData rows/s (generation + write, one transaction)
 divided by raw executemany rows/s of the very same rows into the same schema (write only).
-The issue's bar is >= 0.5."""
+Issue 24's bar is >= 0.8 (a large load's rows are made by a helper process while this one
+writes: ``staging.generated_ahead``); 1,000 meters x 365 days <= 60 s and <= 150 MB RSS."""
 from __future__ import annotations
 
 import argparse
@@ -76,8 +77,13 @@ meters, path = int(sys.argv[2]), sys.argv[3]
 measures = ["ElArr1ConsPower", "ElDayEnergy", "ElDayConsEnergy", "ElMonthEnergy", "ElMonthConsEnergy", "ElJrnlPwr"]
 started = time.perf_counter()
 summary = Scenario(meters=meters, days=365, end=dt.date(2026, 6, 1), seed=1, measures=measures).create(LocalTarget(path))
-print(json.dumps({"rows": summary.total_rows, "seconds": time.perf_counter() - started,
-                  "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+seconds = time.perf_counter() - started
+from GenerateMeterData.targets import staging
+if staging.StageWorker._current is not None:   # the helper that made rows ahead: ended, so its peak is known
+    staging.StageWorker._current.stop()
+print(json.dumps({"rows": summary.total_rows, "seconds": seconds,
+                  "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "helper_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 """
 
 
@@ -101,11 +107,13 @@ def main() -> None:
     if not args.skip_memory:
         mem = memory(100 if args.quick else 1000)
         print(f"memory: {mem['meters']} meters x 365 days of 30-minute data: {mem['rows']:,} rows in "
-              f"{mem['seconds']:.0f} s, peak RSS {mem['max_rss_mb']:.0f} MB, database {mem['db_mb']:.0f} MB")
+              f"{mem['seconds']:.0f} s (bar for 1,000 meters: <= 60 s), peak RSS {mem['max_rss_mb']:.0f} MB "
+              f"(bar <= 150 MB) and of the helper making rows ahead {mem['helper_rss_mb']:.0f} MB, "
+              f"database {mem['db_mb']:.0f} MB")
     result = throughput(meters=10, days=200, rounds=3)
     print(f"throughput: {result['rows']:,} rows; raw executemany {result['raw_rows_per_s']:,.0f} rows/s; "
           f"GenerateMeterData seed {result['ours_rows_per_s']:,.0f} rows/s")
-    print(f"ratio (GenerateMeterData / raw executemany, bar >= 0.5): {result['ratio']:.2f}")
+    print(f"ratio (GenerateMeterData / raw executemany, bar >= 0.8): {result['ratio']:.2f}")
 
 
 if __name__ == "__main__":

@@ -336,20 +336,22 @@ def write_load(conn: sqlite3.Connection, produce: Produce, ids: IdAllocator, nam
     new_meters: List[CreatedMeter] = []
     # what goes into meters that were there before: owned by key (a new meter is owned whole)
     owned: List[Tuple[Any, ...]] = []
-    for rows in produced(produce, ids, names, tally, progress, expected_meters):
-        insert_rows(conn, rows, statements)
-        for row in rows["MeterTable"]:
-            new_meters.append(CreatedMeter(row[_METER_ID], row[_DEVICE_IDX],
-                                        names.meter_type_names.get(row[_TYPE_ID], str(row[_TYPE_ID]))))
-        if ledger_entry:
-            for row in rows["MeterData"]:
-                if row[_RECORD_DEVICE] < device_first:
-                    owned.append((load_id, "MeterData", row[_RECORD_DEVICE], None, row[_RECORD_ID],
-                                  row[_RECORD_TYPE], row[_RECORD_TIME], None))
-            for table in CONFIG_TABLES:
-                device, stamp, serial = _CONFIG_KEY[table]
-                owned.extend((load_id, table, row[device], None, None, None, row[stamp], row[serial])
-                             for row in rows[table] if row[device] < device_first)
+    source = produced(produce, ids, names, tally, progress, expected_meters, ahead=True)
+    with contextlib.closing(source):  # closed at once on an error: a helper making rows ahead stops
+        for rows in source:
+            insert_rows(conn, rows, statements)
+            for row in rows["MeterTable"]:
+                new_meters.append(CreatedMeter(row[_METER_ID], row[_DEVICE_IDX],
+                                               names.meter_type_names.get(row[_TYPE_ID], str(row[_TYPE_ID]))))
+            if ledger_entry:
+                for row in rows["MeterData"]:
+                    if row[_RECORD_DEVICE] < device_first:
+                        owned.append((load_id, "MeterData", row[_RECORD_DEVICE], None, row[_RECORD_ID],
+                                      row[_RECORD_TYPE], row[_RECORD_TIME], None))
+                for table in CONFIG_TABLES:
+                    device, stamp, serial = _CONFIG_KEY[table]
+                    owned.extend((load_id, table, row[device], None, None, None, row[stamp], row[serial])
+                                 for row in rows[table] if row[device] < device_first)
     counts = tally.counts
     if ledger_entry and counts:  # a load that wrote nothing leaves no ledger entry
         config_ranges: Dict[str, Tuple[str, str]] = {}
