@@ -4,9 +4,9 @@ collected itself -- and report each violation with meter, table, timestamp, expe
 How it is built (issue 24: verify at the speed of a read -- SQLite does the row work in C):
 
 - ``_prepare``: one pass of SQLite over each keyed value table pivots a record's rows into one row
-  of ``temp.verify_energy`` / ``temp.verify_quality`` (which row keys it has, in 4-bit counts;
+  of ``work.verify_energy`` / ``work.verify_quality`` (which row keys it has, in 4-bit counts;
   the tags the rules read; for quality, which records a per-phase or untagged-cell check may fire
-  on); the meters' newest config values and type facts go to ``temp.verify_meters``.
+  on); the meters' newest config values and type facts go to ``work.verify_meters``.
 - ``RULES``: the registry.  A rule is a name, a docstring (what it checks and why a device's data
   must obey it) and its check, defined once.  Scope "sql": a rule about a record's own rows (or a
   record and the one before it) is SQL over whole tables -- the SQL is its definition; Python only
@@ -35,6 +35,8 @@ import math
 import os
 import re
 import sqlite3
+import tempfile
+import threading
 from dataclasses import dataclass, field, replace
 from itertools import accumulate
 from operator import itemgetter
@@ -202,7 +204,7 @@ def _all_null(family: Family, alias: str = "") -> str:
     return "(" + " AND ".join(f"{alias}{column} IS NULL" for column in family.value_columns) + ")"
 
 
-#: The tags pivoted into ``temp.verify_energy`` / ``temp.verify_quality`` (``_prepare``): column
+#: The tags pivoted into ``work.verify_energy`` / ``work.verify_quality`` (``_prepare``): column
 #: t<n> holds the n-th.  Every energy tag (rules and views read them); of quality what the
 #: record-wide rules read.
 PIVOTED: Dict[str, Tuple[str, ...]] = {
@@ -308,9 +310,9 @@ class DatabaseView:
 @dataclass
 class Scan:
     """The database as the SQL rules read it: the connection, which RecordTypeIds are which
-    measure, and per meter its newest config values and type in ``temp.verify_meters``
+    measure, and per meter its newest config values and type in ``work.verify_meters``
     (DeviceIdx, trf, the gates' flags g0.., single, phases, legacy).  Pivoted value rows are in
-    ``temp.verify_energy`` and ``temp.verify_quality`` (``_scan``)."""
+    ``work.verify_energy`` and ``work.verify_quality`` (``_scan``)."""
 
     conn: sqlite3.Connection
     measure_of: Dict[int, str]                       # RecordTypeId -> value measure
@@ -486,7 +488,7 @@ def valid_1_rows(scan: Scan) -> SqlFindings:
             allowed_sql = str(everything)
             required_sql = (f"CASE t.phases WHEN 3 THEN {_mask(('A', 'B', 'C'), family)} "
                             f"WHEN 1 THEN {_mask(('A',), family)} ELSE 0 END")
-        pivot = "temp.verify_energy" if family is ENERGY else "temp.verify_quality"
+        pivot = "work.verify_energy" if family is ENERGY else "work.verify_quality"
         found_keys = [f"((fcount >> {4 * n}) & 15)" for n in range(len(family.keys))]
         wrong = " OR ".join([f"fcount >= {UNKNOWN_KEY}"] + [f"{k} > 1" for k in found_keys]
                             + [f"((required >> {n}) & 1 AND {k} = 0)" for n, k in enumerate(found_keys)]
@@ -529,7 +531,7 @@ def _legacy_rows(conn: sqlite3.Connection, measure_ids: str, single_phase: Itera
     if not meters:
         return {}
     return {device: f"all-NULL rows B and C in {records} quality records" for device, records, legacy in conn.execute(
-        f"SELECT m.DeviceIdx, count(*), sum((q.bc & 15) > 0 AND (q.bc >> 4) > 0) FROM MeterData m JOIN temp.verify_quality q ON q.Id = m.Id "
+        f"SELECT m.DeviceIdx, count(*), sum((q.bc & 15) > 0 AND (q.bc >> 4) > 0) FROM MeterData m JOIN work.verify_quality q ON q.Id = m.Id "
         f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({measure_ids}) AND m.DeviceIdx IN ({meters}) "
         "GROUP BY m.DeviceIdx") if records and records == legacy}
 
@@ -570,7 +572,7 @@ def no_all_null_rows(scan: Scan) -> SqlFindings:
         for device, rtid, ts, record_id, key in scan.query(
                 f"SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, v.{family.key_column} "
                 f"FROM {family.table} v JOIN MeterData m ON m.Id = v.Id "
-                f"LEFT JOIN temp.verify_meters t ON t.DeviceIdx = m.DeviceIdx "
+                f"LEFT JOIN work.verify_meters t ON t.DeviceIdx = m.DeviceIdx "
                 f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({scan.ids(_family_measures(family))}) "
                 f"AND {_all_null(family, 'v.')}{legacy}"):
             yield device, (rtid, ts, record_id, key), Finding(
@@ -591,7 +593,7 @@ def device_defaults(scan: Scan) -> SqlFindings:
             names = list(columns)
             for row in scan.query(
                     f"SELECT c.DeviceIdx, c.Timestamp, {', '.join('c.' + name for name in names)} FROM {table} c "
-                    f"JOIN temp.verify_meters t ON t.DeviceIdx = c.DeviceIdx AND t.{table} = c.rowid "
+                    f"JOIN work.verify_meters t ON t.DeviceIdx = c.DeviceIdx AND t.{table} = c.rowid "
                     f"WHERE {' OR '.join(f'c.{name} IS NULL' for name in names)}"):
                 for n, name in enumerate(names):
                     if row[2 + n] is None:
@@ -645,7 +647,7 @@ def untagged_cells_null(scan: Scan) -> SqlFindings:
         key_column = family.key_column or "NULL"
         columns = ", ".join(f"v.{column}" for column in family.value_columns)
         # the quality pivot counts the rows with such cells (``_prepare``): only those records are read
-        source = (f"temp.verify_quality p CROSS JOIN {family.table} v ON v.Id = p.Id AND p.untagged > 0"
+        source = (f"work.verify_quality p CROSS JOIN {family.table} v ON v.Id = p.Id AND p.untagged > 0"
                   if family is QUALITY else f"{family.table} v")
         for row in scan.query(
                 f"SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, v.{key_column}, {columns} "
@@ -726,7 +728,7 @@ CUMULATIVE_MEASURES = measures(cumulative=True)
 
 #: SQL: the records of the meters in MeterTable, read by MeterDataRecord (DeviceIdx first) -- a
 #: rule's records of a few record types without a pass over every header.
-METERS = "temp.verify_meters t CROSS JOIN MeterData m ON m.DeviceIdx = t.DeviceIdx"
+METERS = "work.verify_meters t CROSS JOIN MeterData m ON m.DeviceIdx = t.DeviceIdx"
 
 
 def _records_sql(scan: Scan, family: Family, names: Iterable[str]) -> str:
@@ -735,7 +737,7 @@ def _records_sql(scan: Scan, family: Family, names: Iterable[str]) -> str:
     where = f"m.RecordTypeId IN ({scan.ids(_family_measures(family, names))}) AND m.Valid <> 0"
     if family is ENERGY:
         tags = ", ".join(f"{_pivoted(family, tag)} AS c{n}" for n, tag in enumerate(family.tags))
-        source = "temp.verify_energy p ON p.Id = m.Id"
+        source = "work.verify_energy p ON p.Id = m.Id"
     else:
         tags = ", ".join(f"v.{_column(family, tag)[1]} AS c{n}" for n, tag in enumerate(family.tags))
         source = f"{family.table} v ON v.Id = m.Id"
@@ -803,10 +805,10 @@ def config_gates_values(scan: Scan) -> SqlFindings:
                  for gate in tags]
         fired = ", ".join(f"(t.g{n} = 0 AND ({' OR '.join(c + ' IS NOT NULL' for c in gate)})) AS f{n}"
                           for n, gate in enumerate(cells))
-        source = "temp.verify_energy p ON p.Id = m.Id" if family is ENERGY else f"{family.table} v ON v.Id = m.Id"
+        source = "work.verify_energy p ON p.Id = m.Id" if family is ENERGY else f"{family.table} v ON v.Id = m.Id"
         for row in scan.query(   # the meters with a gate at 0 only, their records by MeterDataRecord
                 f"SELECT * FROM (SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, "
-                f"{', '.join(c for gate in cells for c in gate)}, {fired} FROM temp.verify_meters t "
+                f"{', '.join(c for gate in cells for c in gate)}, {fired} FROM work.verify_meters t "
                 f"CROSS JOIN MeterData m ON m.DeviceIdx = t.DeviceIdx CROSS JOIN {source} "
                 f"WHERE ({gated}) AND m.RecordTypeId IN ({scan.ids(_family_measures(family, GATED_MEASURES))}) "
                 f"AND m.Valid <> 0) WHERE {' OR '.join(f'f{n}' for n in range(len(cells)))}"):
@@ -842,7 +844,7 @@ def tariff_sum(scan: Scan) -> SqlFindings:
     for row in scan.query(
             f"SELECT * FROM (SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, "
             + ", ".join(check + f" AS {flag}" for check, flag in zip(checks, flags))
-            + f" FROM temp.verify_energy p CROSS JOIN MeterData m ON m.Id = p.Id WHERE m.Valid <> 0 "
+            + f" FROM work.verify_energy p CROSS JOIN MeterData m ON m.Id = p.Id WHERE m.Valid <> 0 "
             f"AND m.RecordTypeId IN ({scan.ids(ENERGY_MEASURES)}) AND "
             + " AND ".join(_has("p.count", ENERGY, key) for key in ENERGY.keys) + f") WHERE {' OR '.join(flags)}", {"tol": scan.tolerance}):
         for k, (prefix, _, _) in enumerate(TARIFF_TAGS):
@@ -1113,9 +1115,9 @@ def _phases(scan: Scan, name: str) -> List[Tuple[Tuple[Any, ...], List[Any]]]:
         for row in scan.query(
                 f"SELECT * FROM (SELECT h_dev, h_type, h_ts, h_id, h_key, {flags}, {', '.join(values)} FROM ("
                 f"SELECT m.DeviceIdx AS h_dev, m.RecordTypeId AS h_type, m.Timestamp AS h_ts, m.Id AS h_id, "
-                f"v.{QUALITY.key_column} AS h_key, {named} FROM temp.verify_quality p "
+                f"v.{QUALITY.key_column} AS h_key, {named} FROM work.verify_quality p "
                 f"CROSS JOIN {QUALITY.table} v ON v.Id = p.Id AND p.phased > 0 CROSS JOIN MeterData m ON m.Id = v.Id "
-                f"LEFT JOIN temp.verify_meters t ON t.DeviceIdx = m.DeviceIdx "
+                f"LEFT JOIN work.verify_meters t ON t.DeviceIdx = m.DeviceIdx "
                 f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({scan.ids(QUALITY_MEASURES)}) "
                 f"AND (v.{QUALITY.key_column} = {_lit(THREE_PHASES[0])} OR "
                 f"(v.{QUALITY.key_column} IN ({phases}) AND coalesce(t.single, 0) = 0)))) "
@@ -1219,7 +1221,7 @@ def _quality_records(scan: Scan, tags: Sequence[str], checks: Sequence[str], rep
     return scan.query(
         f"SELECT * FROM (SELECT h_dev, h_type, h_ts, h_id, {values} "
         f"FROM (SELECT m.DeviceIdx AS h_dev, m.RecordTypeId AS h_type, m.Timestamp AS h_ts, m.Id AS h_id, {named} "
-        f"FROM temp.verify_quality p CROSS JOIN MeterData m ON m.Id = p.Id "
+        f"FROM work.verify_quality p CROSS JOIN MeterData m ON m.Id = p.Id "
         f"WHERE m.Valid <> 0 AND m.RecordTypeId IN ({scan.ids(QUALITY_MEASURES)}))) "
         f"WHERE {' OR '.join(f'c{n}' for n in range(len(checks)))}", params or {})
 
@@ -1268,7 +1270,7 @@ def quality_single_phase(scan: Scan) -> SqlFindings:
     for row in scan.query(
             f"SELECT m.DeviceIdx, m.RecordTypeId, m.Timestamp, m.Id, v.{QUALITY.key_column}, {columns} "
             f"FROM {QUALITY.table} v JOIN MeterData m ON m.Id = v.Id "
-            f"JOIN temp.verify_meters t ON t.DeviceIdx = m.DeviceIdx "
+            f"JOIN work.verify_meters t ON t.DeviceIdx = m.DeviceIdx "
             f"WHERE t.single AND m.Valid <> 0 AND m.RecordTypeId IN ({scan.ids(QUALITY_MEASURES)}) "
             f"AND v.{QUALITY.key_column} IN ('B', 'C') AND NOT {_all_null(QUALITY, 'v.')}"):
         phase = row[4]
@@ -1436,17 +1438,8 @@ VIEW_FAMILIES = tuple(family for family in FAMILIES.values() if family is not QU
 VIEW_TAGS: Dict[str, FrozenSet[str]] = {"ElMomentEnergy": frozenset(f"{prefix}0" for prefix in ENERGY_PREFIXES)}
 
 
-def _prepare(conn: sqlite3.Connection, names: NameIndex, tolerance: float) -> Tuple[Scan, List[Tuple[Any, ...]]]:
-    """The scan of an open database: which RecordTypeIds are which measure, the energy and
-    quality rows pivoted into ``temp.verify_energy`` and ``temp.verify_quality`` (one pass over
-    each table), the meters and their newest config values in ``temp.verify_meters``.  Also
-    returned: the meters (DeviceIdx, MeterId, type name, kind, configs, legacy rows), DeviceIdx order."""
-    measure_of: Dict[int, str] = {}
-    for rtid, record_type in sorted(names.record_type_names.items()):
-        measure = ALIASES.get(record_type, record_type)  # e.g. ElJrnlRvr, the web UI's ElJrnlReverce
-        if measure in MEASURE_TABLE and MEASURE_TABLE[measure] in FAMILIES:
-            measure_of[rtid] = measure
-    scan = Scan(conn, measure_of, tolerance)
+def _functions(conn: sqlite3.Connection) -> None:
+    """The SQL functions the rules use, and the cache a pass needs, on one connection."""
     for schema in ("main", "temp"):   # the pages a pass reads twice stay in memory (64 MB at most)
         conn.execute(f"PRAGMA {schema}.cache_size = -65536")
     # hypot: Python's, for the value a finding reports (the check, on every row, is SQLite's sqrt)
@@ -1455,23 +1448,54 @@ def _prepare(conn: sqlite3.Connection, names: NameIndex, tolerance: float) -> Tu
     if not any(name == "sqrt" for (name,) in conn.execute("SELECT name FROM pragma_function_list")):
         conn.create_function("sqrt", 1, lambda x: None if x is None else math.sqrt(x) if x >= 0 else None,
                              deterministic=True)
-    for family, table in ((ENERGY, "verify_energy"), (QUALITY, "verify_quality")):
-        empty = _all_null(family)
-        values = ", ".join(f"t{n}" for n in range(len(PIVOTED[family.table])))
-        extra, extra_sql = "", ""
-        if family is QUALITY:   # the old tool's all-NULL rows B and C (legacy-convention)
-            extra = ", bc, untagged, phased"
-            extra_sql = f", sum(CASE WHEN {empty} THEN (CASE {family.key_column} WHEN 'B' THEN 1 WHEN 'C' THEN 16 " \
-                        f"ELSE 0 END) ELSE 0 END), sum(CASE WHEN {_untagged(family)} THEN 1 ELSE 0 END), " \
-                        f"sum(CASE WHEN {_phase_prefilter()} THEN 1 ELSE 0 END)"
-        conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
-        # energy: n (rows) for the views, count (keys of every row) for tariff-sum
-        counts, counts_sql = ("n, count, ", f"count(*), {_key_count(family)}, ") if family is ENERGY else ("", "")
-        conn.execute(f"CREATE TEMP TABLE {table} (Id INTEGER PRIMARY KEY, {counts}fcount{extra}, {values})")
-        conn.execute(
-            f"INSERT INTO temp.{table} SELECT Id, {counts_sql}{_key_count(family, 'NOT ' + empty)}"
-            f"{extra_sql}, {_pivot(family, PIVOTED[family.table])} FROM {family.table} GROUP BY Id",
-            {"qtol": _quality_tolerance(tolerance)} if family is QUALITY else {})
+
+
+def _measure_of(names: NameIndex) -> Dict[int, str]:
+    """Which RecordTypeId is which value measure."""
+    measure_of: Dict[int, str] = {}
+    for rtid, record_type in sorted(names.record_type_names.items()):
+        measure = ALIASES.get(record_type, record_type)  # e.g. ElJrnlRvr, the web UI's ElJrnlReverce
+        if measure in MEASURE_TABLE and MEASURE_TABLE[measure] in FAMILIES:
+            measure_of[rtid] = measure
+    return measure_of
+
+
+#: Where each pivoted family's table is (``_pivot_into``), in the pass's own file.
+PIVOT_TABLES = {ENERGY.table: ("work", "verify_energy"), QUALITY.table: ("work", "verify_quality")}
+
+
+def _pivot_into(conn: sqlite3.Connection, family: Family, tolerance: float) -> None:
+    """One pass over a keyed value table: its rows pivoted per Id (``PIVOTED`` tags), with the
+    counts of its keys, into its ``PIVOT_TABLES`` table."""
+    schema, table = PIVOT_TABLES[family.table]
+    empty = _all_null(family)
+    values = ", ".join(f"t{n}" for n in range(len(PIVOTED[family.table])))
+    extra, extra_sql = "", ""
+    if family is QUALITY:   # the old tool's all-NULL rows B and C (legacy-convention)
+        extra = ", bc, untagged, phased"
+        extra_sql = f", sum(CASE WHEN {empty} THEN (CASE {family.key_column} WHEN 'B' THEN 1 WHEN 'C' THEN 16 " \
+                    f"ELSE 0 END) ELSE 0 END), sum(CASE WHEN {_untagged(family)} THEN 1 ELSE 0 END), " \
+                    f"sum(CASE WHEN {_phase_prefilter()} THEN 1 ELSE 0 END)"
+    conn.execute(f"DROP TABLE IF EXISTS {schema}.{table}")
+    # energy: n (rows) for the views, count (keys of every row) for tariff-sum
+    counts, counts_sql = ("n, count, ", f"count(*), {_key_count(family)}, ") if family is ENERGY else ("", "")
+    conn.execute(f"CREATE TABLE {schema}.{table} (Id INTEGER PRIMARY KEY, {counts}fcount{extra}, {values})")
+    conn.execute(
+        f"INSERT INTO {schema}.{table} SELECT Id, {counts_sql}{_key_count(family, 'NOT ' + empty)}"
+        f"{extra_sql}, {_pivot(family, PIVOTED[family.table])} FROM {family.table} GROUP BY Id",
+        {"qtol": _quality_tolerance(tolerance)} if family is QUALITY else {})
+    conn.commit()
+
+
+def _prepare(conn: sqlite3.Connection, names: NameIndex, tolerance: float) -> Tuple[Scan, List[Tuple[Any, ...]]]:
+    """The scan of an open database: which RecordTypeIds are which measure, the energy and
+    quality rows pivoted into ``work.verify_energy`` and ``work.verify_quality`` (one pass over
+    each table), the meters and their newest config values in ``work.verify_meters``.  Also
+    returned: the meters (DeviceIdx, MeterId, type name, kind, configs, legacy rows), DeviceIdx order."""
+    scan = Scan(conn, _measure_of(names), tolerance)
+    _functions(conn)
+    for family in (ENERGY, QUALITY):
+        _pivot_into(conn, family, tolerance)
     meters = list(conn.execute(
         "SELECT m.DeviceIdx, m.MeterId, t.Type FROM MeterTable m LEFT JOIN MeterTypes t ON t.Id = m.TypeId "
         "ORDER BY m.DeviceIdx"))
@@ -1487,9 +1511,9 @@ def _prepare(conn: sqlite3.Connection, names: NameIndex, tolerance: float) -> Tu
     kinds = {device: METER_KINDS.get(type_name or "") for device, _, type_name in meters}
     single = [device for device, kind in kinds.items() if kind is not None and kind.phases == 1]
     legacy = _legacy_rows(conn, scan.ids(QUALITY_MEASURES), single)
-    conn.execute("DROP TABLE IF EXISTS temp.verify_meters")
+    conn.execute("DROP TABLE IF EXISTS work.verify_meters")
     gates = [f"g{n}" for n in range(len(CONFIG_GATES))]
-    conn.execute(f"CREATE TEMP TABLE verify_meters (DeviceIdx INTEGER PRIMARY KEY, trf, {', '.join(gates)}, "
+    conn.execute(f"CREATE TABLE work.verify_meters (DeviceIdx INTEGER PRIMARY KEY, trf, {', '.join(gates)}, "
                  f"single, phases, legacy, {', '.join(CONFIG_TABLES)})")
     rows = []
     for device, _, _ in meters:
@@ -1502,7 +1526,7 @@ def _prepare(conn: sqlite3.Connection, names: NameIndex, tolerance: float) -> Tu
         rows.append((device, flag("isTrf"), *(flag(tag) for tag, _, _ in CONFIG_GATES),
                      int(device in single), phases, int(device in legacy),
                      *(configs[table][device][0] if device in configs[table] else None for table in CONFIG_TABLES)))
-    conn.executemany(f"INSERT INTO temp.verify_meters VALUES ({', '.join('?' * len(rows[0]))})" if rows else
+    conn.executemany(f"INSERT INTO work.verify_meters VALUES ({', '.join('?' * len(rows[0]))})" if rows else
                      "SELECT 1", rows if rows else [])
     return scan, [(device, meter_id, type_name, kinds[device],
                    {table: configs[table].get(device, (None, None))[1] for table in CONFIG_TABLES}, legacy.get(device))
@@ -1520,12 +1544,12 @@ def _meter_views(scan: Scan, meters: List[Tuple[Any, ...]], types: Mapping[int, 
         assert family is ENERGY, "VIEW_TAGS narrows energy measures only"
         values = ", ".join(_pivoted(family, tag) if tag in wanted else "NULL" for tag in family.tags)
         queries[narrowed] = (f"SELECT m.Id, m.Timestamp, m.Valid, coalesce(p.n, 0), {values} FROM MeterData m "
-                            "LEFT JOIN temp.verify_energy p ON p.Id = m.Id WHERE m.DeviceIdx = ? AND "
+                            "LEFT JOIN work.verify_energy p ON p.Id = m.Id WHERE m.DeviceIdx = ? AND "
                             "m.RecordTypeId = ? ORDER BY m.Timestamp, m.Id")
     for family in VIEW_FAMILIES:
         if family is ENERGY:
             values = ", ".join(_pivoted(family, tag) for tag in family.tags)
-            source, rows = "temp.verify_energy p ON p.Id = m.Id", "coalesce(p.n, 0)"
+            source, rows = "work.verify_energy p ON p.Id = m.Id", "coalesce(p.n, 0)"
         else:
             values = ", ".join([f"v.{_column(family, tag)[1]}" for tag in family.tags]
                                + (list(SLOT_ENERGY.values()) if family is POWER else []))
@@ -1549,11 +1573,26 @@ def _meter_views(scan: Scan, meters: List[Tuple[Any, ...]], types: Mapping[int, 
                         legacy, midnights)
 
 
-def run_rules(view: MeterView, present: Iterable[str], found: Mapping[str, Mapping[int, List[Any]]],
-              rules: Optional[Sequence[Rule]] = None) -> List[Violation]:
+class MeterKey(NamedTuple):
+    """What a meter's violations name of it."""
+    device_idx: int
+    meter_id: Any
+
+
+def run_python_rules(view: MeterView, present: Iterable[str]) -> Dict[str, List[Finding]]:
+    """The findings of the Python meter rules that apply to a meter, by rule name."""
+    present = frozenset(present)
+    return {item.name: list(item.check(view)) for item in RULES.values()
+            if item.scope == "meter" and item.applies_to(present)}
+
+
+def run_rules(view: Union[MeterView, MeterKey], present: Iterable[str], found: Mapping[str, Mapping[int, List[Any]]],
+              rules: Optional[Sequence[Rule]] = None,
+              python_found: Optional[Mapping[str, List[Finding]]] = None) -> List[Violation]:
     """The violations of one meter under the meter rules that apply to it (those with records of
-    ``present``): the Python rules run on its view, the SQL rules' findings (``found``: rule name
-    -> DeviceIdx -> (order, Finding)) taken in their order."""
+    ``present``): the Python rules run on its view (or their findings, ``python_found``), the
+    SQL rules' findings (``found``: rule name -> DeviceIdx -> (order, Finding)) taken in their
+    order."""
     present = frozenset(present)
     out: List[Violation] = []
     for item in rules if rules is not None else RULES.values():
@@ -1562,8 +1601,10 @@ def run_rules(view: MeterView, present: Iterable[str], found: Mapping[str, Mappi
         if item.scope == "sql":
             findings: Iterable[Finding] = [finding for _, finding in sorted(
                 found.get(item.name, {}).get(view.device_idx, ()), key=itemgetter(0))]
+        elif python_found is not None:
+            findings = python_found.get(item.name, ())
         else:
-            findings = item.check(view)
+            findings = item.check(cast(MeterView, view))
         for finding in findings:
             out.append(Violation(view.meter_id, view.device_idx, finding.table, finding.timestamp,
                                  finding.message, finding.expected, finding.found, item.name))
@@ -1588,34 +1629,108 @@ def verify(path: Union[str, "os.PathLike[str]", "Target"], timezone: Optional[st
             return verify(copy, timezone or context.timezone, tolerance, raise_on_violation=raise_on_violation)
     file = os.fspath(cast("Union[str, os.PathLike[str]]", path))  # not a target: a file's path
     tz = timegrid.zone(check_timezone(timezone, "verify timezone") if timezone else timegrid.DEFAULT_TIMEZONE)
+    with tempfile.TemporaryDirectory(prefix="gmd-verify-") as workdir:
+        return _verify_file(file, tz, tolerance, workdir, raise_on_violation)
+
+
+def _open(file: str) -> sqlite3.Connection:
+    """The database, read-only."""
     try:
-        conn = sqlite3.connect(f"file:{file}?mode=ro", uri=True)
+        return sqlite3.connect(f"file:{file}?mode=ro", uri=True)
     except sqlite3.Error as exc:
         raise SchemaError(f"{file} cannot be opened: {exc}") from None
+
+
+def _attach(conn: sqlite3.Connection, schema: str, path: str, writing: bool) -> None:
+    """One of the pass's own files (``PIVOT_TABLES``), written by this connection or read."""
+    conn.execute(f"ATTACH ? AS {schema}", (f"file:{path}?mode={'rwc' if writing else 'ro'}",))
+    if writing:
+        conn.execute(f"PRAGMA {schema}.journal_mode = OFF")
+        conn.execute(f"PRAGMA {schema}.synchronous = OFF")
+    conn.execute(f"PRAGMA {schema}.cache_size = -65536")
+
+
+class _SqlSide:
+    """The SQL rules on a second connection, in a thread, once ``work`` is built (``ready``):
+    SQLite runs them without the GIL, beside the Python rules of the first connection."""
+
+    def __init__(self, file: str, work: str, names: NameIndex, tolerance: float) -> None:
+        self.file, self.work, self.names, self.tolerance = file, work, names, tolerance
+        self.found: Dict[str, Dict[int, List[Tuple[Tuple[Any, ...], Finding]]]] = {}
+        self.failed: List[BaseException] = []
+        self.thread = threading.Thread(target=self._run, name="gmd-verify-sql", daemon=True)
+
+    def ready(self) -> None:
+        """``work`` is committed: run the rules."""
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            conn = _open(self.file)
+            try:
+                _attach(conn, "work", self.work, writing=False)
+                _functions(conn)
+                scan = Scan(conn, _measure_of(self.names), self.tolerance)
+                for item in RULES.values():
+                    if item.scope == "sql":
+                        per_meter = self.found.setdefault(item.name, {})
+                        for device, order, finding in item.check(scan):
+                            per_meter.setdefault(device, []).append((order, finding))
+            finally:
+                conn.close()
+        except BaseException as exc:  # raised in the caller's thread
+            self.failed.append(exc)
+
+    def findings(self) -> Dict[str, Dict[int, List[Tuple[Tuple[Any, ...], Finding]]]]:
+        """The SQL rules' findings (rule name -> DeviceIdx -> (order, Finding))."""
+        self.thread.join()
+        if self.failed:
+            raise self.failed[0]
+        return self.found
+
+    def stop(self) -> None:
+        """Wait for the rules' thread if it was started (an error here: its connection closes)."""
+        if self.thread.is_alive():
+            self.thread.join()
+
+
+def _verify_file(file: str, tz: dt.tzinfo, tolerance: float, workdir: str,
+                 raise_on_violation: bool) -> List[Violation]:
+    """``verify`` of a file: the database rules; the pass's tables built once (``_prepare``);
+    then the SQL rules on a second connection (``_SqlSide``) while the Python rules run here
+    meter by meter; each meter's violations in rule order."""
+    conn = _open(file)
     try:
         names = NameIndex.from_connection(conn, file)
-        meter_ids = dict(conn.execute("SELECT DeviceIdx, MeterId FROM MeterTable"))
-        database = DatabaseView(conn, names, MappingProxyType(meter_ids))
-        violations: List[Violation] = []
-        for item in RULES.values():
-            if item.scope == "database":
-                violations.extend(replace(v, rule_name=item.name) for v in item.check(database))
-        scan, meters = _prepare(conn, names, tolerance)
-        found: Dict[str, Dict[int, List[Tuple[Tuple[Any, ...], Finding]]]] = {}
-        for item in RULES.values():
-            if item.scope == "sql":
-                per_meter: Dict[int, List[Tuple[Tuple[Any, ...], Finding]]] = found.setdefault(item.name, {})
-                for device, order, finding in item.check(scan):
-                    per_meter.setdefault(device, []).append((order, finding))
-        present: Dict[int, Set[str]] = {}
-        types: Dict[int, List[int]] = {}
-        for device, rtid in conn.execute("SELECT DISTINCT DeviceIdx, RecordTypeId FROM MeterData "
-                                         "ORDER BY DeviceIdx, RecordTypeId"):
-            if rtid in scan.measure_of:
-                present.setdefault(device, set()).add(scan.measure_of[rtid])
-                types.setdefault(device, []).append(rtid)
-        for view in _meter_views(scan, meters, types, tz):
-            violations.extend(run_rules(view, present.get(view.device_idx, ()), found))
+        work = os.path.join(workdir, "work.db")
+        _attach(conn, "work", work, writing=True)
+        side = _SqlSide(file, work, names, tolerance)
+        try:
+            meter_ids = dict(conn.execute("SELECT DeviceIdx, MeterId FROM MeterTable"))
+            database = DatabaseView(conn, names, MappingProxyType(meter_ids))
+            violations: List[Violation] = []
+            for item in RULES.values():
+                if item.scope == "database":
+                    violations.extend(replace(v, rule_name=item.name) for v in item.check(database))
+            scan, meters = _prepare(conn, names, tolerance)
+            conn.commit()   # the pass's tables, for the other connection to read
+            side.ready()
+            present: Dict[int, Set[str]] = {}
+            types: Dict[int, List[int]] = {}
+            for device, rtid in conn.execute("SELECT DISTINCT DeviceIdx, RecordTypeId FROM MeterData "
+                                             "ORDER BY DeviceIdx, RecordTypeId"):
+                if rtid in scan.measure_of:
+                    present.setdefault(device, set()).add(scan.measure_of[rtid])
+                    types.setdefault(device, []).append(rtid)
+            # per meter its key and findings only: a view (every record of the meter) is let go at once
+            python_found = [(MeterKey(view.device_idx, view.meter_id),
+                             run_python_rules(view, present.get(view.device_idx, ())))
+                            for view in _meter_views(scan, meters, types, tz)]
+            found = side.findings()
+        finally:
+            side.stop()
+        for key, own in python_found:
+            violations.extend(run_rules(key, present.get(key.device_idx, ()), found, python_found=own))
     finally:
         conn.close()
     if violations and raise_on_violation:
