@@ -1480,11 +1480,52 @@ def _pivot_into(conn: sqlite3.Connection, family: Family, tolerance: float) -> N
     # energy: n (rows) for the views, count (keys of every row) for tariff-sum
     counts, counts_sql = ("n, count, ", f"count(*), {_key_count(family)}, ") if family is ENERGY else ("", "")
     conn.execute(f"CREATE TABLE {schema}.{table} (Id INTEGER PRIMARY KEY, {counts}fcount{extra}, {values})")
-    conn.execute(
-        f"INSERT INTO {schema}.{table} SELECT Id, {counts_sql}{_key_count(family, 'NOT ' + empty)}"
-        f"{extra_sql}, {_pivot(family, PIVOTED[family.table])} FROM {family.table} GROUP BY Id",
-        {"qtol": _quality_tolerance(tolerance)} if family is QUALITY else {})
+    if family is ENERGY and _unique_keys(conn, family):
+        select = _joined_pivot(family)
+    else:
+        select = (f"SELECT Id, {counts_sql}{_key_count(family, 'NOT ' + empty)}{extra_sql}, "
+                  f"{_pivot(family, PIVOTED[family.table])} FROM {family.table} GROUP BY Id")
+    conn.execute(f"INSERT INTO {schema}.{table} {select}",
+                 {"qtol": _quality_tolerance(tolerance)} if family is QUALITY else {})
     conn.commit()
+
+
+def _unique_keys(conn: sqlite3.Connection, family: Family) -> bool:
+    """Whether the database holds a family's rows unique by (Id, key) through an index of those
+    columns in that order (meter.db's primary key): then ``_joined_pivot`` may read it."""
+    for _, name, unique, *_ in conn.execute(f"PRAGMA main.index_list({family.table})"):
+        if unique and [row[2] for row in conn.execute(f"PRAGMA main.index_info({literal_name(name)})")] == \
+                ["Id", family.key_column]:
+            return True
+    return False
+
+
+def literal_name(name: str) -> str:
+    """An SQL identifier quoted (an index name read from the database)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _joined_pivot(family: Family) -> str:
+    """SQL: what the GROUP BY pivot of ``_pivot_into`` gives for an energy-like family (Id, n,
+    count, fcount, the tags), as one index lookup per Id and key -- for a table whose (Id, key)
+    is unique (``_unique_keys``): the rows of keys the family lacks are the rows no lookup
+    matched, and only for an Id that has some is the table read again for them."""
+    keys = list(family.keys)
+    joined = [f"k{n}" for n in range(len(keys))]
+    joins = " ".join(f"LEFT JOIN {family.table} {alias} ON {alias}.Id = i.Id AND {alias}.{family.key_column} = "
+                     f"{_lit(key)}" for alias, key in zip(joined, keys))
+    matched = "(" + " + ".join(f"({alias}.Id IS NOT NULL)" for alias in joined) + ")"
+    count = " + ".join(f"({alias}.Id IS NOT NULL) * {1 << 4 * n}" for n, alias in enumerate(joined))
+    filled = " + ".join(f"({alias}.Id IS NOT NULL AND NOT {_all_null(family, alias + '.')}) * {1 << 4 * n}"
+                        for n, alias in enumerate(joined))
+    known = ", ".join(_lit(key) for key in keys)
+    other_filled = (f"CASE WHEN i.n > {matched} THEN (SELECT count(*) FROM {family.table} u WHERE u.Id = i.Id AND "
+                    f"(u.{family.key_column} NOT IN ({known}) OR u.{family.key_column} IS NULL) AND NOT "
+                    f"{_all_null(family, 'u.')}) ELSE 0 END")
+    tags = ", ".join(f"{joined[keys.index(key)]}.{column}"
+                     for key, column in (_column(family, tag) for tag in PIVOTED[family.table]))
+    return (f"SELECT i.Id, i.n, {count} + (i.n - {matched}) * {UNKNOWN_KEY}, {filled} + ({other_filled}) * "
+            f"{UNKNOWN_KEY}, {tags} FROM (SELECT Id, count(*) AS n FROM {family.table} GROUP BY Id) i {joins}")
 
 
 def _prepare(conn: sqlite3.Connection, names: NameIndex, tolerance: float) -> Tuple[Scan, List[Tuple[Any, ...]]]:

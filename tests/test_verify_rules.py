@@ -666,3 +666,34 @@ def test_raise_on_violation_carries_the_violations(good_db, tmp_path):
     assert [v.rule_name for v in info.value.violations] == ["power-journal-alternates"]
     assert info.value.exit_code == 1
     assert "1 violation(s)" in str(info.value) and "power journal does not alternate" in str(info.value)
+
+
+def test_the_joined_energy_pivot_finds_what_the_grouped_one_finds(good_db, tmp_path):
+    """verify pivots ElectricEnergyValues by index lookups when (Id, Tariff) is unique
+    (meter.db's primary key) and by GROUP BY otherwise (a table without it, as a device's own
+    schema may be): on the same rows -- tariffs missing, a tariff no meter has (7), all-NULL
+    rows of known and unknown tariffs -- both give the same violations, and some."""
+    keyed = tmp_path / "keyed.db"
+    shutil.copy(good_db, keyed)
+    with sqlite3.connect(keyed) as conn:
+        ids = [row[0] for row in conn.execute("SELECT DISTINCT Id FROM ElectricEnergyValues ORDER BY Id LIMIT 40")]
+        conn.execute(f"DELETE FROM ElectricEnergyValues WHERE Id = {ids[0]} AND Tariff = 2")
+        conn.execute(f"UPDATE ElectricEnergyValues SET Ap = NULL, Am = NULL, Rp = NULL, Rm = NULL "
+                     f"WHERE Id = {ids[1]} AND Tariff = 1")
+        conn.execute(f"INSERT INTO ElectricEnergyValues VALUES ({ids[2]}, 7, 1.5, 0, 0, 0)")
+        conn.execute(f"INSERT INTO ElectricEnergyValues VALUES ({ids[3]}, 7, NULL, NULL, NULL, NULL)")
+        conn.execute(f"INSERT INTO ElectricEnergyValues VALUES ({ids[4]}, 9, NULL, 2.0, NULL, NULL)")
+    grouped = tmp_path / "grouped.db"
+    shutil.copy(keyed, grouped)
+    with sqlite3.connect(grouped) as conn:   # the same rows, in a table without the key
+        conn.execute("ALTER TABLE ElectricEnergyValues RENAME TO old_energy")
+        conn.execute("CREATE TABLE ElectricEnergyValues (Id INTEGER, Tariff INTEGER, Ap REAL, Am REAL, Rp REAL, Rm REAL)")
+        conn.execute("INSERT INTO ElectricEnergyValues SELECT * FROM old_energy ORDER BY rowid")
+        conn.execute("DROP TABLE old_energy")
+    found = GenerateMeterData.verify(str(keyed))
+    assert found and found == GenerateMeterData.verify(str(grouped))   # dataclasses: every field
+    assert {"valid-1-rows", "no-all-null-rows"} <= {v.rule_name for v in found}   # key counts, all-NULL rows
+    from GenerateMeterData.verify import ENERGY, _unique_keys
+    for path, joined in ((keyed, True), (grouped, False)):   # each took the path it names
+        with sqlite3.connect(path) as conn:
+            assert _unique_keys(conn, ENERGY) is joined
