@@ -434,3 +434,31 @@ def test_capture_reads_a_234_across_the_64k_boundary(line, db_path):
                                             "ON p.Id = m.Id ORDER BY 1")]
     assert stored == list(range(start + SLOT, k * SLOT + 1, SLOT))   # every slot, none lost at the boundary
     assert verify(db_path) == []
+
+
+def test_capture_reads_a_234_further_back_than_a_230_holds(line, db_path):
+    """A 17-bit profile memory holds 8192 slots (170 days of 30 minutes): ``--days 90`` reads
+    every slot of the 90 days, beyond the 85 a 230's 4096 hold."""
+    link = line(V2Generated(frozen(outages=0.0)))   # a 234 by its model: 17 bits
+    result = cli("capture", "mercury230", "--port", link.url, "--db", db_path, "--timezone", "Europe/Moscow",
+                 "--days", "90", timeout=600)
+    assert result.returncode == 0, result.stderr
+    day = timegrid.local_datetime(NOW, MSK).date()
+    start = timegrid.local_midnight(day - dt.timedelta(days=90), MSK)
+    stored = [ts for (ts,) in rows(db_path, "SELECT m.Timestamp FROM MeterData m JOIN ElectricPowerValues p "
+                                            "ON p.Id = m.Id ORDER BY 1")]
+    assert stored == list(range(start + SLOT, NOW // SLOT * SLOT + 1, SLOT))
+    assert (stored[-1] - stored[0]) // SLOT + 1 > 4096   # more than a 16-bit memory has
+    assert verify(db_path) == []
+
+
+def test_capture_refuses_more_days_than_a_230_holds_and_writes_nothing(line, db_path):
+    link = line(V2Generated(frozen(outages=0.0), profile_bits=16))
+    result = cli("capture", "mercury230", "--port", link.url, "--db", db_path, "--timezone", "Europe/Moscow",
+                 "--days", "90")
+    assert result.returncode != 0
+    [error] = result.stderr.strip().splitlines()
+    assert "16-bit addresses" in error and "holds 85 days" in error and "Traceback" not in result.stderr
+    assert rows(db_path, "SELECT COUNT(*) FROM MeterData") == [(0,)]
+    too_many = cli("capture", "mercury230", "--port", link.url, "--db", db_path, "--days", "171")
+    assert too_many.returncode != 0 and "give 170 or fewer" in too_many.stderr

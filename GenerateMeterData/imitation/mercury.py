@@ -182,9 +182,16 @@ V2_JOURNALS: Dict[int, str] = {0x01: "ElJrnlPwr", 0x02: "ElJrnlTimeCorr", 0x03: 
                                0x04: "ElJrnlPwrB", 0x05: "ElJrnlPwrC", 0x12: "ElJrnlOpen"}
 #: the profile period a Mercury 230 imitated here keeps (minutes; the generated story's slots)
 V2_PERIOD = 30
-#: whole days of such slots the profile memory holds (4096 records; capture asks for no more, as
-#: it knows the meter's addressing only once connected)
-V2_PROFILE_DAYS = v2.PROFILE_BYTES // v2.RECORD_STEP * V2_PERIOD // 1440
+def v2_profile_days(bits: int) -> int:
+    """Whole days of such slots a profile memory of ``bits``-bit addresses holds (16: 4096
+    records, 85 days; 17: 8192, 170)."""
+    return v2.profile_bytes(bits) // v2.RECORD_STEP * V2_PERIOD // 1440
+
+
+#: the days the shortest profile memory holds (a Mercury 230's, 16-bit addresses) and the longest
+#: (234/236, 17-bit): capture takes up to the longest and, connected, refuses more than the
+#: meter's own
+V2_PROFILE_DAYS, V2_MAX_PROFILE_DAYS = v2_profile_days(16), v2_profile_days(17)
 #: the models whose profile memory has 17-bit addresses (``v2.HIGH_ADDRESS_BIT``)
 V2_17_BIT_MODELS = ("234", "236")
 #: the firmware version (08 03) an imitated meter reports, by its profile addressing: 7.1.0 is the
@@ -449,9 +456,10 @@ def check(command: str, args) -> None:
         if args.days and family != "mercury230":
             raise InputError(f"--days: capture {family} reads the meter's registers and instantaneous values, "
                              "no archive")
-        if args.days > V2_PROFILE_DAYS:
-            raise InputError(f"--days {args.days}: a Mercury 230's profile memory holds {V2_PROFILE_DAYS} days of "
-                             f"{V2_PERIOD}-minute slots; give {V2_PROFILE_DAYS} or fewer")
+        if args.days > V2_MAX_PROFILE_DAYS:
+            raise InputError(f"--days {args.days}: a Mercury 234/236's profile memory (17-bit addresses) holds "
+                             f"{V2_MAX_PROFILE_DAYS} days of {V2_PERIOD}-minute slots, a 230's {V2_PROFILE_DAYS}; "
+                             f"give {V2_MAX_PROFILE_DAYS} or fewer")
         if family == "mercury200" and address is None:
             raise InputError("capture mercury200: give --network-address (a Mercury 200 answers its own address "
                              "only; by default its serial number)")
@@ -646,7 +654,12 @@ def read_v2_archives(client, address: int, reading, moment: dt.datetime, days: i
                                             [float(v[0] or 0) if v else 0.0 for v in values]))
     # the profile: 17-bit addresses for firmware 7.1.0 and later (Mercury 234/236), as the public
     # poller decides; a meter without the version request (status 1) has 16
-    bits = v2.profile_bits(optional(lambda: client.version(address)))
+    version = optional(lambda: client.version(address))
+    bits = v2.profile_bits(version)
+    if days > v2_profile_days(bits):
+        raise InputError(f"--days {days}: meter {address}'s profile memory ({bits}-bit addresses, firmware "
+                         f"{'.'.join(map(str, version)) if version else 'not reported'}) holds {v2_profile_days(bits)} "
+                         f"days of {V2_PERIOD}-minute slots; give {v2_profile_days(bits)} or fewer; nothing was written")
     pointer, head = client.profile_pointer(address, bits)
     period = V2_PERIOD * 60
     now = _stamp(moment, timezone)
