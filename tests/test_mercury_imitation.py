@@ -434,7 +434,7 @@ def test_a_silent_meter_is_one_line_in_bounded_time(db_path, protocol, extra):
 @pytest.mark.parametrize("args, words", [
     (["capture", "mercury200", "--port", "socket://127.0.0.1:9"], ["--network-address"]),
     (["capture", "mercury230", "--port", "socket://127.0.0.1:9", "--level-password", "11111"], ["password"]),
-    (["capture", "mercury230", "--port", "socket://127.0.0.1:9", "--days", "86"], ["--days 86", "85 days"]),
+    (["capture", "mercury230", "--port", "socket://127.0.0.1:9", "--days", "171"], ["--days 171", "170 days", "a 230's 85"]),
     (["capture", "mercury200", "--port", "socket://127.0.0.1:9", "--network-address", "5", "--days", "2"],
      ["--days", "no archive"]),
     (["imitate", "mercury230", "--fault", "sometimes", "--seconds", "1"], ["--fault 'sometimes'", "status:N"]),
