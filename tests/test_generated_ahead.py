@@ -126,3 +126,13 @@ def test_digests_differ_when_the_rows_or_the_ids_do():
     assert staging.made_digest([rows], ids) == staging.made_digest([same], IdAllocator(2, 2, 1002, [1001]))
     assert staging.made_digest([rows], ids) != staging.made_digest([other], ids)
     assert staging.made_digest([rows], ids) != staging.made_digest([rows], IdAllocator(2, 3, 1002, {1001}))
+
+
+def test_a_small_load_never_asks_for_the_helper(monkeypatch, tmp_path):
+    asked = []
+    real = staging.StageWorker.acquire
+    monkeypatch.setattr(staging.StageWorker, "acquire", classmethod(lambda cls: asked.append(1) or real()))
+    path = str(tmp_path / "meter.db")
+    LocalTarget(path).init()
+    assert Scenario(meters=3, days=2, end=END, seed=2).create(LocalTarget(path)).meters == 3
+    assert asked == []

@@ -557,25 +557,17 @@ def generated_ahead(producer: Producer, ids: IdAllocator, names: NameIndex) -> I
     import copy
 
     count = producer.meter_count()
-    worker = None
-    if count is not None and count >= 2 and (os.cpu_count() or 1) >= 2 and not _inside_worker["yes"]:
-        worker = StageWorker.acquire()  # started (the first time) while the first RowSet is made
     start = copy.deepcopy(ids)
     local = iter(producer(ids, names))
-    try:
-        first = next(local, None)
-    except BaseException:
-        if worker is not None:
-            worker.release(True)
-        raise
-    job = None
-    if worker is not None and first is not None and first.total() * (count - 1) >= AHEAD_MIN_ROWS:  # type: ignore[operator]
-        job = shippable(("stream", producer, start, names, 1))
-    if job is None and worker is not None:
-        worker.release(True)  # not used: kept for the next load
+    first = next(local, None)
     if first is None:
         return
-    expected = made_digest([first], ids) if job is not None else ""
+    job = worker = None
+    if (count is not None and first.total() * (count - 1) >= AHEAD_MIN_ROWS and (os.cpu_count() or 1) >= 2
+            and not _inside_worker["yes"]):   # a small load never starts the helper
+        job = shippable(("stream", producer, start, names, 1))
+        worker = StageWorker.acquire() if job is not None else None
+    expected = made_digest([first], ids) if worker is not None else ""
     yield first
     if job is None or worker is None:
         yield from local
