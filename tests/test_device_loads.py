@@ -288,3 +288,24 @@ def test_max_rows_per_load_never_cuts_a_long_meter_in_two(device):
         assert verify(device.path) == []
         target.clear([summary.token])
     assert table_checksums(device.path) == before
+
+
+@pytest.mark.parametrize("upload", ["sql", "staged"])
+def test_a_device_that_numbers_its_names_otherwise_gets_its_own_ids(device, upload):
+    """The rows are staged while the device's state is read, numbered as a fresh meter.db numbers
+    the reference names; a device whose ArchTypes, MeterTypes and MeterIfaces have other ids has
+    them staged again with its own: every record of the load names its types by the device's ids."""
+    with sqlite3.connect(device.path) as conn:
+        conn.execute("UPDATE ArchTypes SET Id = Id + 100")
+        conn.execute("UPDATE ArchInfo SET RecordTypeId = RecordTypeId + 100")
+        conn.execute("UPDATE MeterTypes SET Id = Id + 1000")
+        conn.execute("UPDATE MeterIfaces SET Id = Id + 50")
+    with DeviceTarget(device.settings(upload=upload)) as target:
+        summary = small(meters=2).create(target)
+    assert summary.meters == 2
+    assert rows(device.path, "SELECT min(RecordTypeId) > 100, count(*) FROM MeterData") == [(1, summary.rows["MeterData"])]
+    assert rows(device.path, "SELECT count(*) FROM MeterData d JOIN ArchTypes a ON a.Id = d.RecordTypeId") == \
+        [(summary.rows["MeterData"],)]
+    assert rows(device.path, "SELECT count(*) FROM MeterTable m JOIN MeterTypes t ON t.Id = m.TypeId "
+                             "JOIN MeterIfaces i ON i.Id = m.InterfaceId") == [(2,)]
+    assert verify(device.path) == []

@@ -64,6 +64,11 @@ class NameIndex:
         self.meter_type_names = {v: k for k, v in meter_types.items()}
         self.interface_names = {v: k for k, v in interfaces.items()}
 
+    def same_numbering(self, other: "NameIndex") -> bool:
+        """Whether two databases number every reference name alike."""
+        return (self.record_types, self.meter_types, self.meter_type_class, self.interfaces) == \
+            (other.record_types, other.meter_types, other.meter_type_class, other.interfaces)
+
     @classmethod
     def reference(cls) -> "NameIndex":
         """The numbering of a fresh database made by ``init`` (used by ``build``, no I/O)."""

@@ -14,12 +14,13 @@ from __future__ import annotations
 import os
 import shlex
 import tempfile
+import threading
 import time
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Union
 
 from ..errors import (ConnectError, GenerateMeterDataError, InputError, InterruptedLoad, RemoteError, SchemaError,
                       TargetError)
-from ..records.rows import RowSet
+from ..records.rows import NameIndex, RowSet
 from ..records.summary import CreatedMeter, LoadSummary
 from ..schema.layout import WRITE_ORDER, meter_ids_exhausted
 from . import ledger, merge
@@ -29,8 +30,37 @@ from .executor import RemoteProcess, Result
 from .resident import Exchange
 from .sqltext import literal, parse_quoted
 from .ssh_session import DeviceSession, DeviceState
-from .staging import (SQL_TEXT_MAX_ROWS, STAGE_SCHEMAS, PartNumbering, parts_of, remove_stale_workdirs, stage,
-                      stage_schema_sql)
+from .staging import (SQL_TEXT_MAX_ROWS, STAGE_SCHEMAS, PartNumbering, Stage, parts_of, remove_stale_workdirs,
+                      stage, stage_schema_sql)
+
+
+class _StateRead:
+    """``DeviceSession.device_state`` (with its page check) and ``refuse_damaged``, in a thread:
+    ``result`` gives the state or raises what the read raised."""
+
+    def __init__(self, session: DeviceSession) -> None:
+        self._session = session
+        self._state: Optional[DeviceState] = None
+        self._error: Optional[BaseException] = None
+        self._thread = threading.Thread(target=self._read, name="gmd-device-state", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            self._state = self._session.device_state(integrity=True)
+            self._session.refuse_damaged()
+        except BaseException as exc:  # raised in the caller's thread
+            self._error = exc
+
+    def result(self) -> DeviceState:
+        self.join()
+        if self._error is not None:
+            raise self._error
+        assert self._state is not None
+        return self._state
+
+    def join(self) -> None:
+        self._thread.join()
 
 
 class DeviceLoad:
@@ -52,6 +82,9 @@ class DeviceLoad:
         # with before_load (which stops the poller), the whole-database read of quick_check waits
         # for it: one command of its own on the first load of a connection
         deferred = bool(self.settings.before_load)
+        if not deferred and not self.settings.max_rows_per_load:
+            # the state is read while the rows are staged (``_load_part``)
+            return self._timed(self._load_overlapped(produce, token, progress, expected_meters, committed), started)
         state = self.session.device_state(integrity=not deferred)
         self.session.refuse_damaged()
         # after_load runs after whatever happens -- once before_load (if any) has started
@@ -71,9 +104,34 @@ class DeviceLoad:
         finally:
             if hook_started and self.settings.after_load:
                 self._after_load(outcome, summary)
+        return self._timed(summary, started)
+
+    def _timed(self, summary: LoadSummary, started: float) -> LoadSummary:
         summary.seconds = time.perf_counter() - started
         summary.target = self.target.name
         return summary
+
+    def _load_overlapped(self, produce: Produce, token: str, progress: Progress,
+                         expected_meters: Optional[int], committed: Committed) -> LoadSummary:
+        """A load without before_load and parts: the device's state (the connection's first
+        read, with its page check) is read in a thread while the rows are staged with the
+        reference numbering; a device that numbers its names otherwise has them staged again."""
+        self._entries_expected = 1
+        outcome: Optional[BaseException] = None
+        summary: Optional[LoadSummary] = None
+        state = _StateRead(self.session)
+        try:
+            summary = self._load_part(produce, None, state, token, progress, expected_meters)
+            if committed is not None and summary.token:
+                committed(token)
+            return summary
+        except BaseException as exc:
+            outcome = exc
+            raise
+        finally:
+            state.join()
+            if self.settings.after_load:
+                self._after_load(outcome, summary)
 
     def _after_load(self, outcome: Optional[BaseException], summary: Optional[LoadSummary]) -> None:
         """Run after_load whatever happened; its failure is reported with the load's own result."""
@@ -142,13 +200,25 @@ class DeviceLoad:
         error.token, error.parts_committed = token, done  # type: ignore[attr-defined]
         return error
 
-    def _load_part(self, produce: Produce, created: Optional[int], state: DeviceState, token: str,
-                   progress: Progress, expected_meters: Optional[int]) -> LoadSummary:
+    def _load_part(self, produce: Produce, created: Optional[int], state: Union[DeviceState, "_StateRead"],
+                   token: str, progress: Progress, expected_meters: Optional[int]) -> LoadSummary:
         with tempfile.TemporaryDirectory(prefix="gmd-") as workdir:
             upload = self.settings.upload
-            staged = stage(produce, state.names, workdir, text=upload == "sql",
-                           max_text_rows=0 if upload == "staged" else SQL_TEXT_MAX_ROWS,
-                           progress=progress, expected_meters=expected_meters, created=created)
+
+            def staged_with(names: NameIndex) -> Stage:
+                return stage(produce, names, workdir, text=upload == "sql",
+                             max_text_rows=0 if upload == "staged" else SQL_TEXT_MAX_ROWS,
+                             progress=progress, expected_meters=expected_meters, created=created)
+
+            if isinstance(state, _StateRead):   # staged while the state is read
+                staged = staged_with(NameIndex.reference())
+                state = state.result()
+                if not state.names.same_numbering(NameIndex.reference()):
+                    for path in staged.paths:
+                        os.remove(path)
+                    staged = staged_with(state.names)
+            else:
+                staged = staged_with(state.names)
             summary = staged.summary
             if summary.total_rows == 0:
                 return summary
