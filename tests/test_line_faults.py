@@ -38,7 +38,7 @@ def local(ts: int) -> str:
 
 GAP = f"gap:{local(GAP_FROM)}/{local(GAP_TO)}"
 FAULTS = {1: ["crc"], 3: ["status:2"], 4: [GAP], 6: ["status:17"], 7: [GAP], 9: ["crc"], 10: ["silent"],
-          12: ["silent"], 13: ["crc"], 15: ["status:11"], 16: ["crc"]}
+          12: ["silent"], 13: ["crc"], 15: ["status:11"], 16: ["crc"], 17: [GAP]}
 OVERRIDES = {5: ["1.8.0:4321.125*kWh", "32.7.0:231.5"], 2: ["1.8.1:1234.56*kWh", "1.8.0:777*kWh"]}
 
 
@@ -102,7 +102,8 @@ def test_overrides_per_meter(line):
         assert reading.energy["A+0"] == 777000.0
 
 
-@pytest.mark.parametrize("number", [4, 7])   # Mercury 230 (memory 3 records all FF), CE303 (GRAPE empty)
+@pytest.mark.parametrize("number", [4, 7, 17])   # Mercury 230 (memory 3 records all FF), CE303 (GRAPE empty),
+#                                                  DLMS (no entry in the load profile's buffer)
 def test_a_gap_in_the_profile(line, number):
     meters, where = line
     reading = read_meter(meters[number], where, TZ, days=1)
@@ -156,3 +157,37 @@ def test_bad_line_faults_are_one_line_exit_2(arguments, words):
     assert result.returncode == 2, (result.stdout, result.stderr)
     [error] = result.stderr.strip().splitlines()
     assert all(word in error for word in words), error
+
+
+def test_an_m_bus_status_is_in_the_header_and_an_error_refuses_the_reading():
+    """EN 13757-3's status byte (header byte 12 of the variable data structure): an application
+    error (2) or a permanent error (8) makes the reading one error line naming it; power low (4)
+    alone leaves the values to be read."""
+    from GenerateMeterData.protocols.mbus.client import MBusClient
+
+    meters = line_meters(LineScenario({"mbus": 3}, seed=4, timezone=TZ,
+                                      faults={1: ["status:2"], 2: ["status:4"], 3: ["status:8"]}))
+    served = Line(meters)
+    where = served.start("tcp://127.0.0.1:0")
+    try:
+        with MBusClient(where) as client:
+            telegrams = client.read_all(int(meters[0].address))
+        assert {t.header["status"] for t in telegrams} == {"02"}   # as planted, in every telegram
+        for m, words in ((meters[0], ["status 02h", "any application error"]),
+                         (meters[2], ["status 08h", "permanent error"])):
+            error = failure(m, where)
+            assert all(word in str(error) for word in words) and "nothing was written" in str(error), str(error)
+        reading = read_meter(meters[1], where, TZ)
+        assert reading.energy and reading.serial.lstrip("0")[-8:] == meters[1].serial.lstrip("0")[-8:]
+    finally:
+        served.stop()
+
+
+def test_status_text_in_the_standards_words():
+    from GenerateMeterData.protocols.mbus.tables import status_text
+
+    assert status_text(0) == "no error"
+    assert status_text(0x01) == "application busy"
+    assert status_text(0x0A) == "any application error, permanent error"
+    assert status_text(0x14) == "power low, temporary error"
+    assert status_text(0x23) == "abnormal condition / alarm, manufacturer bits 001"

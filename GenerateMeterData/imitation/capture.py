@@ -305,8 +305,18 @@ def neva_reading(session, meter_timezone: dt.tzinfo, days: int = 0) -> Reading:
 def mbus_reading(telegrams, clock: Callable[[], float] = time.time) -> Reading:
     """The reading of an M-Bus meter's telegrams, stamped ``clock()`` when they were read (the
     wall clock unless a test gives another): instantaneous records of energy per tariff and
-    subunit, voltage, current and power per phase."""
+    subunit, voltage, current and power per phase.  A telegram whose status reports an
+    application error, a permanent or a temporary error (``tables.STATUS_REFUSED``) is one
+    error: nothing of the meter is taken (power low alone is read as usual)."""
+    from ..protocols.mbus.records import DecodeError
+    from ..protocols.mbus.tables import STATUS_REFUSED, status_text
+
     first = telegrams[0]
+    for telegram in telegrams:   # a meter that reports an error: its values are not taken
+        status = int(str(telegram.header.get("status", "00")), 16)
+        if status & STATUS_REFUSED:
+            raise DecodeError(f"M-Bus meter {first.header.get('id', '?')} reports status {status:02X}h "
+                              f"({status_text(status)}); nothing was written", "status")
     reading = Reading(str(first.header.get("id", "")),
                       f"{first.header.get('manufacturer', '')} v{first.header.get('version', '')}",
                       str(first.header.get("manufacturer", "")), int(clock()))

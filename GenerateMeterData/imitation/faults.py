@@ -10,9 +10,11 @@ A FAULT is written as for Mercury 230 since the first faults were planted there:
 * ``crc[:HEX]``: the answer leaves with its check broken (the CRC-16 of Mercury, the BCC of an IEC
   readout, the check character of a CE frame, the M-Bus checksum, the HDLC FCS of DLMS);
 * ``status:N[:HEX]``: an error status N instead of the answer, where the protocol has error
-  statuses (Mercury 230's status byte, CE's ``(Enn)``, DLMS's data-access-result);
+  statuses (Mercury 230's status byte, CE's ``(Enn)``, DLMS's data-access-result), or with it
+  (M-Bus: the status byte of the answer's header);
 * ``gap:FROM/TO``: the profile slots ending after FROM and up to TO (local ``YYYY-MM-DDTHH:MM``)
-  are not recorded, where the protocol has a profile (Mercury 230 memory 3, CE's GRAPE).
+  are not recorded, where the protocol has a profile (Mercury 230 memory 3, CE's GRAPE, the DLMS
+  load profile's buffer).
 
 ``HEX`` (Mercury only, whose requests are bytes): the fault hits only requests whose body (after
 the address) starts with those bytes; without it, every request."""
@@ -80,11 +82,16 @@ PROTOCOL_FAULTS: Dict[str, ProtocolFaults] = {
     "iec": ProtocolFaults({"silent": "no answer, not even to the sign-on",
                            "crc": "the readout's BCC inverted (the client's NAKs get it again, as broken)"}),
     "mbus": ProtocolFaults({"silent": "no answer, not even E5",
-                            "crc": "the checksum of every long frame (RSP_UD) inverted"}),
+                            "crc": "the checksum of every long frame (RSP_UD) inverted",
+                            "status": "status byte N in every RSP_UD's header (EN 13757-3: 1 busy, 2 application "
+                                      "error, 3 abnormal condition, 4 power low, 8 permanent error, 16 temporary "
+                                      "error; bits combine)"},
+                           status=(1, 255)),
     "dlms": ProtocolFaults({"silent": "no answer, not even UA",
                             "crc": "the FCS of every HDLC frame broken",
                             "status": "data-access-result N to every GET (1 hardware-fault, 2 temporary-failure, "
-                                      "11 object-unavailable, 250 other-reason ...)"},
+                                      "11 object-unavailable, 250 other-reason ...)",
+                            "gap": "the load profile (1.0.99.1.0.255) holds no entry for the slots"},
                            status=(1, 250)),
 }
 

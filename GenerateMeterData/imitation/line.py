@@ -25,7 +25,7 @@ from __future__ import annotations
 import queue
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..errors import InputError
 from ..model import timegrid
@@ -193,14 +193,17 @@ def _responders(meters: List[LineMeter]) -> List[Responder]:
         plain = [m for m in by["mbus"] if not m.faults]
         for group in [plain] + [[m] for m in by["mbus"] if m.faults]:
             if group:
-                out.append((MBusBus([MBusSlave(meter=m.meter, primary_address=int(m.address),
-                                               overrides=register_overrides(m.overrides)) for m in group]),
-                            through(group[0]) if group[0].faults else None))
+                slaves: List[Any] = [MBusSlave(meter=m.meter, primary_address=int(m.address),
+                                    overrides=register_overrides(m.overrides)) for m in group]
+                for slave, m in zip(slaves, group):
+                    slave.status = next((f.code for f in faults(m) if f.kind == "status"), 0)
+                out.append((MBusBus(slaves), through(group[0]) if group[0].faults else None))
     for m in by.get("dlms", []):
         dlms = DLMSImitator(m.meter, physical=int(m.address), overrides=dlms_overrides(m.overrides))
         status = [f for f in faults(m) if f.kind == "status"]
         if status:
             dlms.objects.refuse = status[0].code
+        dlms.objects.gaps = [(f.start, f.end) for f in faults(m) if f.kind == "gap"]
         out.append((dlms, through(m)))
     return out
 

@@ -39,11 +39,14 @@ MAX_LIST_ANSWER = 256 * 1024
 class SpodesObjects:
     """The imitated meter's COSEM objects: ``get(class, obis, attribute, access)`` -> Data, or an
     int data-access-result when it cannot be read.  ``refuse``: a planted fault, the
-    data-access-result every GET gets instead (0: none)."""
+    data-access-result every GET gets instead (0: none); ``gaps``: planted profile gaps."""
 
     def __init__(self, meter: MeterValues, overrides: Optional[Dict[str, str]] = None) -> None:
         self.meter = meter
         self.refuse = 0
+        #: planted gaps: load-profile slots ending in (start, end] have no entry (as a meter
+        #: without supply records none)
+        self.gaps: List[Tuple[int, int]] = []
         self.overrides = {obis_text(parse_obis(k)): v for k, v in (overrides or {}).items()}
         self.events: Dict[str, List[Tuple[int, int]]] = {log: [] for log in spodes.EVENT_LOGS}
         self._local = threading.local()
@@ -135,6 +138,8 @@ class SpodesObjects:
                     slot_end = midnight + (slot + 1) * 1800   # not ``end``: that bounds the days computed
                     if slot_end > now:
                         break
+                    if any(start_ < slot_end <= end_ for start_, end_ in self.gaps):
+                        continue
                     rows.append((slot_end, [self.moment(slot_end), Data(axdr.DOUBLE_LONG_UNSIGNED, power * 5)]))
             return rows
         if name in (obis_text(parse_obis(spodes.DAILY_PROFILE)), obis_text(parse_obis(spodes.MONTHLY_PROFILE))):

@@ -49,9 +49,10 @@ def secondary_matches(pattern: str, address: str) -> bool:
 
 
 def generated_telegrams(meter: MeterValues, address: int, access: int,
-                        overrides: Optional[RegisterOverrides] = None) -> List[bytes]:
+                        overrides: Optional[RegisterOverrides] = None, status: int = 0) -> List[bytes]:
     """Two telegrams (the second after DIF 1F): energy registers, then quality and the clock;
-    ``overrides`` (``-o 1.8.0:...``, ``-o 32.7.0:...``) replace the registers they name."""
+    ``overrides`` (``-o 1.8.0:...``, ``-o 32.7.0:...``) replace the registers they name;
+    ``status``: the header's status byte (EN 13757-3; 0: no error)."""
     overrides = overrides or RegisterOverrides()
     registers = [list(row) for row in meter.registers()]
     for direction in DIRECTIONS:
@@ -60,7 +61,7 @@ def generated_telegrams(meter: MeterValues, address: int, access: int,
             if wh is not None:
                 registers[direction.index][tariff] = int(round(wh))
     identification = int(meter.serial[-8:])
-    header = variable_header(identification, "GMD", 1, 0x02, access_number=access)
+    header = variable_header(identification, "GMD", 1, 0x02, access_number=access, status=status)
     energy: List[Record] = []
     measured = meter.measured()
     for tariff in range(5 if meter.tariffed else 1):
@@ -113,6 +114,7 @@ class MBusSlave(StreamService):
             raise TypeError("MBusSlave: give a meter (GenerateMeterData.imitation.MBusSlave serves a generated "
                             "one by default) or recorded telegrams")
         self.primary_address = primary_address
+        self.status = 0   # the status byte of the generated telegrams' headers (a planted fault)
         self.recorded = telegrams
         self.selected = False
         self.access = 0
@@ -140,7 +142,7 @@ class MBusSlave(StreamService):
         if self.recorded is not None:
             return self.recorded
         return generated_telegrams(self.meter, self.primary_address, self.access,  # type: ignore[arg-type]
-                                   self.overrides)
+                                   self.overrides, self.status)
 
     def _addressed(self, address: int) -> bool:
         return address == self.primary_address or address in (BROADCAST_NO_REPLY, BROADCAST_REPLY) or \

@@ -173,3 +173,22 @@ ERRORS = {0x00: "Unspecified error", 0x01: "Unimplemented CI-Field", 0x02: "Buff
           0x03: "Too many records", 0x04: "Premature end of record", 0x05: "More than 10 DIFE\u00b4s",
           0x06: "More than 10 VIFE\u00b4s", 0x07: "Reserved", 0x08: "Application busy",
           0x09: "Too many readouts"}
+
+
+#: The status byte of a variable data structure's header (EN 13757-3, table "Coding of the status
+#: field"): bits 0-1 the application's state, then one flag a bit; bits 5-7 are the manufacturer's.
+APPLICATION_STATUS: Dict[int, str] = {0: "no error", 1: "application busy", 2: "any application error",
+                                      3: "abnormal condition / alarm"}
+STATUS_FLAGS: Dict[int, str] = {0x04: "power low", 0x08: "permanent error", 0x10: "temporary error"}
+#: The status bits whose values a reader does not take: the application's errors and the errors
+#: (power low alone -- a battery warning -- leaves the values as they are).
+STATUS_REFUSED = 0x03 | 0x08 | 0x10
+
+
+def status_text(status: int) -> str:
+    """What a status byte says, in EN 13757-3's words."""
+    parts = [APPLICATION_STATUS[status & 0x03]] if status & 0x03 else []
+    parts += [text for bit, text in STATUS_FLAGS.items() if status & bit]
+    if status & 0xE0:
+        parts.append(f"manufacturer bits {status >> 5:03b}")
+    return ", ".join(parts) or APPLICATION_STATUS[0]
