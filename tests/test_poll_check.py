@@ -149,6 +149,16 @@ def test_exactly_the_planted_faults_are_reported(polled, tmp_path):
     config_ts = db.execute("SELECT Timestamp FROM ElectricConfig WHERE Serial = ?", (victim.serial,)).fetchone()[0]
     db.execute("UPDATE ElectricConfig SET ReactiveReverse = 1 - ReactiveReverse WHERE Serial = ?", (victim.serial,))
     expected.append((victim.number, "ElectricConfig ReactiveReverse", config_ts))
+    # 7. the MeterTable row the device polls by: one meter's address changed, another's row deleted
+    dlms = next(m for m in meters if m.protocol == "dlms")
+    dlms_device, dlms_config_ts = db.execute("SELECT DeviceIdx, Timestamp FROM ElectricConfig WHERE Serial = ?",
+                                             (dlms.serial,)).fetchone()
+    db.execute("UPDATE MeterTable SET Address = '99' WHERE DeviceIdx = ?", (dlms_device,))
+    expected.append((dlms.number, "MeterTable Address", dlms_config_ts))
+    single = next(m for m in meters if m.protocol == "mercury200")
+    db.execute("DELETE FROM MeterTable WHERE DeviceIdx = (SELECT DeviceIdx FROM ElectricConfig WHERE Serial = ?)",
+               (single.serial,))
+    expected.append((single.number, "MeterTable row", 0))
     db.commit()
     db.close()
     with _target(copy) as t:
@@ -158,6 +168,7 @@ def test_exactly_the_planted_faults_are_reported(polled, tmp_path):
     assert by_what["ElMomentEnergy A+ tariff 1"].stored == 1000.0
     assert by_what["ElArr1ConsPower record"].stored is None          # one line each: stored nothing
     assert by_what["ElArr1ConsPower slot"].expected is None          # served nothing
+    assert by_what["MeterTable Address"].stored == "99" and by_what["MeterTable Address"].expected == (dlms.address,) * 2
     for mismatch in result.mismatches:
         assert "\n" not in mismatch.line() and mismatch.line().startswith(f"meter {mismatch.number} (")
 

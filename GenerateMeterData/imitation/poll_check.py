@@ -24,7 +24,10 @@ derived from the protocol's wire resolution):
 * journals: each row's stamp and Event one of the story's events of that journal (to the
   second: ``JOURNAL_STEP``);
 * ``ElectricConfig``: every column the line registered (``register_line``) as the generated
-  meter's config says.
+  meter's config says;
+* ``MeterTable``: the meter's row (by its config's serial) with the type, address, passwords,
+  interface and port settings the line registered (``registered``) -- a row changed or deleted
+  after registering is a mismatch.
 
 "Not polled yet": a meter with nothing but its config stored is not polled yet (counted, not a
 mismatch); an archive the poll did not read, or read only partly, is not polled yet where it has
@@ -358,9 +361,38 @@ def _config(m: LineMeter, target) -> Iterator[Finding]:
             yield int(stamp), f"ElectricConfig {column}", value, (want, want), value == want
 
 
+def registered(m: LineMeter) -> Dict[str, Any]:
+    """The MeterTable columns ``register_line`` writes for a line meter (the device polls by them):
+    its address, passwords, interface (by name) and port settings."""
+    return dict(Address=m.address, ReadPassword=m.read_password, WritePassword=m.write_password,
+                InterfaceId=INTERFACE, ParentId=0,
+                InterfaceConfig="9600,8N1" if m.protocol != "mbus" else "2400,8E1")
+
+
+def _meter_table(m: LineMeter, target) -> Iterator[Finding]:
+    """The meter's MeterTable row (found by the serial of its ElectricConfig) as registered: its
+    type and each column of ``registered`` (the interface by name); a row that is gone is one
+    finding."""
+    expected = dict(registered(m), TypeId=m.meter.spec.table.get("TypeId"))
+    columns = [c for c in expected if c not in ("TypeId", "InterfaceId")]
+    rows = target.fetch(
+        f"SELECT coalesce((SELECT max(Timestamp) FROM ElectricConfig WHERE DeviceIdx = t.DeviceIdx), 0), "
+        f"y.Type, i.Name, {', '.join('t.' + c for c in columns)} FROM MeterTable t "
+        "LEFT JOIN MeterTypes y ON y.Id = t.TypeId LEFT JOIN MeterIfaces i ON i.Id = t.InterfaceId "
+        "WHERE t.DeviceIdx IN (SELECT DeviceIdx FROM ElectricConfig WHERE Serial = ?)", (m.serial,))
+    configs = target.fetch("SELECT count(*) FROM ElectricConfig WHERE Serial = ?", (m.serial,))
+    if not rows and configs and configs[0][0]:
+        yield 0, "MeterTable row", None, ("registered", "registered"), False
+    for stamp, type_name, interface, *values in rows:
+        stored = dict(zip(columns, values), TypeId=type_name, InterfaceId=interface)
+        for column in ("TypeId", "InterfaceId", *columns):
+            want = expected[column]
+            yield int(stamp), f"MeterTable {column}", stored[column], (want, want), stored[column] == want
+
+
 def _findings(m: LineMeter, target) -> Tuple[bool, List[Finding]]:
     """(whether anything but the config is stored, every finding) of one meter."""
-    findings: List[Finding] = list(_config(m, target))
+    findings: List[Finding] = list(_config(m, target)) + list(_meter_table(m, target))
     polled = False
     for rule in RULES:
         records = _records(target, m.serial, rule.names, rule.family)
@@ -389,9 +421,7 @@ def register_line(meters: List[LineMeter], target) -> Dict[int, int]:
             spec = m.meter.spec
             saved = dict(spec.table), spec.device_idx
             meter_id = ids.meter_id()
-            spec.table.update(MeterId=meter_id, Address=m.address, ReadPassword=m.read_password,
-                              WritePassword=m.write_password, InterfaceId=INTERFACE, ParentId=0,
-                              InterfaceConfig="9600,8N1" if m.protocol != "mbus" else "2400,8E1")
+            spec.table.update(MeterId=meter_id, **registered(m))
             spec.device_idx = ids.device_idx()
             rows["MeterTable"].append(spec.meter_table_row(names))
             rows["ElectricConfig"].append(spec.config_row())
