@@ -154,7 +154,8 @@ def main() -> None:
         print(f"{label}: wall {min(times):.2f} s ({min(times) / TESTS * 1000:.0f} ms per test), rounds "
               f"{[round(t, 2) for t in times]}; remote round trips per test max {max(per_test[1:])}, mean "
               f"{sum(per_test[1:]) / len(per_test[1:]):.2f} (bar <= 2; the first test, which also opens "
-              f"the session and reads the device's state, {per_test[0]}); SSH logins per session "
+              f"the session and reads the device's state, {per_test[0]}; over 2: "
+              f"{[(n + 1, k) for n, k in enumerate(per_test) if k > 2] or 'none'}); SSH logins per session "
               f"{', '.join(str(run['logins']) for run in runs)} (bar 1)")
         if left is not None:
             print(f"  left on it afterwards: {left[0]} meters, {left[1]} records, {left[2]} ledger entries "

@@ -213,3 +213,36 @@ def test_the_command_prints_a_line_per_mismatch_and_exits_1(tmp_path):
     assert len(lines) == 2 and lines[0].startswith(f"meter {m230.number} (mercury230 ") and "ElMomentQuality Freq" \
         in lines[0] and lines[1].startswith("poll check: 1 mismatches in "), lines
     assert os.path.exists(path)
+
+
+def test_a_planted_gap_is_reported_for_a_dlms_meter_as_for_a_mercury_230(tmp_path):
+    """``--line-fault N=gap:FROM/TO`` on a Mercury 230 and a DLMS meter, polled with a day of the
+    archives: the check (which knows the scenario, not the faults) reports each slot of the gap
+    as a profile record stored nothing, for both meters alike, and nothing else."""
+    from GenerateMeterData.model import timegrid
+    from GenerateMeterData.targets.local import LocalTarget
+
+    last = int(time.time()) // 1800 * 1800
+    tz = timegrid.zone(TZ)
+
+    def local(ts):
+        return timegrid.local_datetime(ts, tz).strftime("%Y-%m-%dT%H:%M")
+
+    gap = f"gap:{local(last - 4 * 1800 - 60)}/{local(last - 2 * 1800)}"   # the slots ending in it: three
+    gap_ends = [last - 4 * 1800, last - 3 * 1800, last - 2 * 1800]
+    meters = line_meters(LineScenario({"mercury230": 1, "dlms": 1}, seed=SEED, timezone=TZ,
+                                      faults={1: [gap], 2: [gap]}))
+    path = str(tmp_path / "meter.db")
+    LocalTarget(path).init()
+    served = Line(meters)
+    where = served.start("tcp://127.0.0.1:0")
+    try:
+        with _target(path) as t:
+            register_line(meters, t)
+            poll_with_capture(meters, where, t, TZ, DAYS)
+            result = check_poll(meters, t)
+    finally:
+        served.stop()
+    assert sorted((m.number, m.protocol, m.what, m.stamp, m.stored) for m in result.mismatches) == sorted(
+        (m.number, m.protocol, "ElArr1ConsPower record", end, None) for m in meters for end in gap_ends)
+    assert result.meters_polled == 2

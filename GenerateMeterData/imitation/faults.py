@@ -102,6 +102,17 @@ def forms(protocol: str) -> str:
     return ", ".join(KINDS[k].form if spec.prefixes else KINDS[k].form.replace("[:HEX]", "") for k in spec.kinds)
 
 
+def takers(protocols: Sequence[str]) -> str:
+    """Each fault kind and which of ``protocols`` take it (none named: all of them), for a help line."""
+    out = []
+    for kind in KINDS.values():
+        named = [p for p in protocols if kind.name in PROTOCOL_FAULTS[p].kinds]
+        form = kind.form.replace("[:HEX]", "")
+        if named:
+            out.append(form if len(named) == len(protocols) else f"{form} ({', '.join(named)})")
+    return ", ".join(out)
+
+
 def _local_epoch(text: str, timezone: str) -> int:
     from ..model import timegrid
 

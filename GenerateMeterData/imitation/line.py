@@ -319,6 +319,8 @@ def plan_lines(meters: List[LineMeter]) -> List[str]:
 def options(command: str, p) -> None:
     """``imitate line``: the scenario."""
     if command == "imitate":
+        from .faults import takers
+
         p.add_argument("--line-meters", default="mercury200=2,mercury230=2,ce303=2,iec=2,mbus=2,dlms=2",
                        help="line: meters per protocol, e.g. mercury230=8,ce303=8,mbus=4 (protocols: "
                             + ", ".join(LINE_PROTOCOLS) + ")")
@@ -326,8 +328,7 @@ def options(command: str, p) -> None:
                        help="line: meter N of the plan serves this -o item of its protocol instead of its story")
         p.add_argument("--line-fault", action="append", default=[], metavar="N=FAULT",
                        help="line: meter N of the plan has this fault of its protocol (repeatable; docs/line.md): "
-                            "silent, crc, status:N (mercury230, ce303, dlms), gap:FROM/TO (mercury230, ce303); the "
-                            "others answer as before")
+                            + takers(LINE_PROTOCOLS) + "; the others answer as before")
 
 
 def scenario_from_arguments(args) -> LineScenario:
