@@ -1460,14 +1460,14 @@ def _measure_of(names: NameIndex) -> Dict[int, str]:
     return measure_of
 
 
-#: Where each pivoted family's table is (``_pivot_into``), in the pass's own file.
-PIVOT_TABLES = {ENERGY.table: ("work", "verify_energy"), QUALITY.table: ("work", "verify_quality")}
+#: Each pivoted family's table (``_pivot_into``), in the pass's own file (schema ``work``).
+PIVOT_TABLES = {ENERGY.table: "verify_energy", QUALITY.table: "verify_quality"}
 
 
 def _pivot_into(conn: sqlite3.Connection, family: Family, tolerance: float) -> None:
     """One pass over a keyed value table: its rows pivoted per Id (``PIVOTED`` tags), with the
     counts of its keys, into its ``PIVOT_TABLES`` table."""
-    schema, table = PIVOT_TABLES[family.table]
+    table = PIVOT_TABLES[family.table]
     empty = _all_null(family)
     values = ", ".join(f"t{n}" for n in range(len(PIVOTED[family.table])))
     extra, extra_sql = "", ""
@@ -1476,16 +1476,16 @@ def _pivot_into(conn: sqlite3.Connection, family: Family, tolerance: float) -> N
         extra_sql = f", sum(CASE WHEN {empty} THEN (CASE {family.key_column} WHEN 'B' THEN 1 WHEN 'C' THEN 16 " \
                     f"ELSE 0 END) ELSE 0 END), sum(CASE WHEN {_untagged(family)} THEN 1 ELSE 0 END), " \
                     f"sum(CASE WHEN {_phase_prefilter()} THEN 1 ELSE 0 END)"
-    conn.execute(f"DROP TABLE IF EXISTS {schema}.{table}")
+    conn.execute(f"DROP TABLE IF EXISTS work.{table}")
     # energy: n (rows) for the views, count (keys of every row) for tariff-sum
     counts, counts_sql = ("n, count, ", f"count(*), {_key_count(family)}, ") if family is ENERGY else ("", "")
-    conn.execute(f"CREATE TABLE {schema}.{table} (Id INTEGER PRIMARY KEY, {counts}fcount{extra}, {values})")
+    conn.execute(f"CREATE TABLE work.{table} (Id INTEGER PRIMARY KEY, {counts}fcount{extra}, {values})")
     if family is ENERGY and _unique_keys(conn, family):
         select = _joined_pivot(family)
     else:
         select = (f"SELECT Id, {counts_sql}{_key_count(family, 'NOT ' + empty)}{extra_sql}, "
                   f"{_pivot(family, PIVOTED[family.table])} FROM {family.table} GROUP BY Id")
-    conn.execute(f"INSERT INTO {schema}.{table} {select}",
+    conn.execute(f"INSERT INTO work.{table} {select}",
                  {"qtol": _quality_tolerance(tolerance)} if family is QUALITY else {})
     conn.commit()
 
@@ -1493,16 +1493,12 @@ def _pivot_into(conn: sqlite3.Connection, family: Family, tolerance: float) -> N
 def _unique_keys(conn: sqlite3.Connection, family: Family) -> bool:
     """Whether the database holds a family's rows unique by (Id, key) through an index of those
     columns in that order (meter.db's primary key): then ``_joined_pivot`` may read it."""
-    for _, name, unique, *_ in conn.execute(f"PRAGMA main.index_list({family.table})"):
-        if unique and [row[2] for row in conn.execute(f"PRAGMA main.index_info({literal_name(name)})")] == \
-                ["Id", family.key_column]:
+    for (name,) in conn.execute("SELECT name FROM pragma_index_list(?, 'main') WHERE \"unique\"", (family.table,)):
+        columns = [column for (column,) in conn.execute(
+            "SELECT name FROM pragma_index_info(?, 'main') ORDER BY seqno", (name,))]
+        if columns == ["Id", family.key_column]:
             return True
     return False
-
-
-def literal_name(name: str) -> str:
-    """An SQL identifier quoted (an index name read from the database)."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _joined_pivot(family: Family) -> str:
@@ -1683,7 +1679,7 @@ def _open(file: str) -> sqlite3.Connection:
 
 
 def _attach(conn: sqlite3.Connection, schema: str, path: str, writing: bool) -> None:
-    """One of the pass's own files (``PIVOT_TABLES``), written by this connection or read."""
+    """The pass's own file (``work``: its pivot and meter tables), written by this connection or read."""
     conn.execute(f"ATTACH ? AS {schema}", (f"file:{path}?mode={'rwc' if writing else 'ro'}",))
     if writing:
         conn.execute(f"PRAGMA {schema}.journal_mode = OFF")

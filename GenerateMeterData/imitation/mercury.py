@@ -656,10 +656,11 @@ def read_v2_archives(client, address: int, reading, moment: dt.datetime, days: i
     # poller decides; a meter without the version request (status 1) has 16
     version = optional(lambda: client.version(address))
     bits = v2.profile_bits(version)
-    if days > v2_profile_days(bits):
+    held = v2_profile_days(bits)
+    if days > held:
         raise InputError(f"--days {days}: meter {address}'s profile memory ({bits}-bit addresses, firmware "
-                         f"{'.'.join(map(str, version)) if version else 'not reported'}) holds {v2_profile_days(bits)} "
-                         f"days of {V2_PERIOD}-minute slots; give {v2_profile_days(bits)} or fewer; nothing was written")
+                         f"{'.'.join(map(str, version)) if version else 'not reported'}) holds {held} "
+                         f"days of {V2_PERIOD}-minute slots; give {held} or fewer; nothing was written")
     pointer, head = client.profile_pointer(address, bits)
     period = V2_PERIOD * 60
     now = _stamp(moment, timezone)

@@ -380,9 +380,8 @@ def _meter_table(m: LineMeter, target) -> Iterator[Finding]:
         f"y.Type, i.Name, {', '.join('t.' + c for c in columns)} FROM MeterTable t "
         "LEFT JOIN MeterTypes y ON y.Id = t.TypeId LEFT JOIN MeterIfaces i ON i.Id = t.InterfaceId "
         "WHERE t.DeviceIdx IN (SELECT DeviceIdx FROM ElectricConfig WHERE Serial = ?)", (m.serial,))
-    configs = target.fetch("SELECT count(*) FROM ElectricConfig WHERE Serial = ?", (m.serial,))
-    if not rows and configs and configs[0][0]:
-        yield 0, "MeterTable row", None, ("registered", "registered"), False
+    if not rows and target.fetch("SELECT count(*) FROM ElectricConfig WHERE Serial = ?", (m.serial,))[0][0]:
+        yield 0, "MeterTable row", None, ("registered", "registered"), False   # the config stayed
     for stamp, type_name, interface, *values in rows:
         stored = dict(zip(columns, values), TypeId=type_name, InterfaceId=interface)
         for column in ("TypeId", "InterfaceId", *columns):

@@ -82,11 +82,12 @@ class DeviceLoad:
         # with before_load (which stops the poller), the whole-database read of quick_check waits
         # for it: one command of its own on the first load of a connection
         deferred = bool(self.settings.before_load)
-        if not deferred and not self.settings.max_rows_per_load:
-            # the state is read while the rows are staged (``_load_part``)
-            return self._timed(self._load_overlapped(produce, token, progress, expected_meters, committed), started)
-        state = self.session.device_state(integrity=not deferred)
-        self.session.refuse_damaged()
+        state: Union[DeviceState, _StateRead]
+        if deferred or self.settings.max_rows_per_load:
+            state = self.session.device_state(integrity=not deferred)
+            self.session.refuse_damaged()
+        else:  # read while the rows are staged with the reference numbering (``_load_part``)
+            state = _StateRead(self.session)
         # after_load runs after whatever happens -- once before_load (if any) has started
         hook_started = not self.settings.before_load
         outcome: Optional[BaseException] = None
@@ -102,36 +103,13 @@ class DeviceLoad:
             outcome = exc
             raise
         finally:
+            if isinstance(state, _StateRead):
+                state.join()
             if hook_started and self.settings.after_load:
                 self._after_load(outcome, summary)
-        return self._timed(summary, started)
-
-    def _timed(self, summary: LoadSummary, started: float) -> LoadSummary:
         summary.seconds = time.perf_counter() - started
         summary.target = self.target.name
         return summary
-
-    def _load_overlapped(self, produce: Produce, token: str, progress: Progress,
-                         expected_meters: Optional[int], committed: Committed) -> LoadSummary:
-        """A load without before_load and parts: the device's state (the connection's first
-        read, with its page check) is read in a thread while the rows are staged with the
-        reference numbering; a device that numbers its names otherwise has them staged again."""
-        self._entries_expected = 1
-        outcome: Optional[BaseException] = None
-        summary: Optional[LoadSummary] = None
-        state = _StateRead(self.session)
-        try:
-            summary = self._load_part(produce, None, state, token, progress, expected_meters)
-            if committed is not None and summary.token:
-                committed(token)
-            return summary
-        except BaseException as exc:
-            outcome = exc
-            raise
-        finally:
-            state.join()
-            if self.settings.after_load:
-                self._after_load(outcome, summary)
 
     def _after_load(self, outcome: Optional[BaseException], summary: Optional[LoadSummary]) -> None:
         """Run after_load whatever happened; its failure is reported with the load's own result."""
@@ -144,7 +122,7 @@ class DeviceLoad:
             done = f"the load committed (token {summary.token}, {summary.total_rows} rows)" if summary else "the load ended"
             raise RemoteError(f"{done}, but {exc}", host=self.settings.host) from None
 
-    def _load(self, produce: Produce, state: DeviceState, token: str, progress: Progress,
+    def _load(self, produce: Produce, state: Union[DeviceState, "_StateRead"], token: str, progress: Progress,
               expected_meters: Optional[int], committed: Committed = None) -> LoadSummary:
         """One transaction -- or, when the user set max_rows_per_load, one per part of about
         that many rows (whole meters), all under the same token, so clearing the token removes
@@ -162,6 +140,7 @@ class DeviceLoad:
                     committed(token)
                 return total
             numbering = PartNumbering()
+            assert isinstance(state, DeviceState), "a load in parts reads the state first (run)"
             for number, part in enumerate(parts_of(produce, state.names, max_rows)):
                 rowsets, created, provisional = numbering.renumber(part)
                 self._entries_expected = number + 1
