@@ -494,6 +494,7 @@ def test_journal_records_are_told_apart_by_their_state_bits_and_pairs():
     jover = ["3-12-26-10-15-8", "3-12-26-10-20-1", "3-12-26-10-30-0", "3-12-26-10-40-0"]
     assert journal_events("JOVER", jover) == [
         ("ElJrnlLimUAMax", off, 1), ("ElJrnlLimUAMin", dt.datetime(2026, 12, 3, 10, 20), 1),
-        ("ElJrnlLimUAMin", dt.datetime(2026, 12, 3, 10, 30), 0), ("ElJrnlLimUAMax", dt.datetime(2026, 12, 3, 10, 40), 0)]
+        ("ElJrnlLimUAMin", dt.datetime(2026, 12, 3, 10, 30), 0),
+        ("ElJrnlLimUAMax", dt.datetime(2026, 12, 3, 10, 40), 0)]
     assert journal_events("PHASE", ["3-12-26-10-15-0"]) == []          # pairs with nothing: left out
     assert journal_events("JCORT", ["3/12/26/10/15/1"]) == [("ElJrnlTimeCorr", off, contract.TIME_CORRECTION_EVENT)]
