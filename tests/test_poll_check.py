@@ -239,7 +239,8 @@ def _journal_ids(path, serial, measure):
     with sqlite3.connect(path) as db:
         return db.execute("SELECT d.Timestamp, j.Event, j.EventId FROM MeterData d "
                           "JOIN ArchTypes a ON a.Id = d.RecordTypeId JOIN JournalValues j ON j.Id = d.Id "
-                          "WHERE a.Name = ? AND d.DeviceIdx IN (SELECT DeviceIdx FROM ElectricConfig WHERE Serial = ?) ORDER BY d.Timestamp",
+                          "WHERE a.Name = ? AND d.DeviceIdx IN (SELECT DeviceIdx FROM ElectricConfig WHERE Serial = ?) "
+                          "ORDER BY d.Timestamp",
                           (measure, serial)).fetchall()
 
 
