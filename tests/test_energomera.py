@@ -477,3 +477,24 @@ def test_a_junk_stream_costs_little_and_bounded_memory(ce303):
         assert _exchange(sock, b"/?141227285!\r\n", 15) == b"/EKT5CE303v11\r\n"
     assert time.process_time() - started < 5
     assert imitator.dropped > 0
+
+
+def test_journal_records_are_told_apart_by_their_state_bits_and_pairs():
+    """A group's records as the emulator writes them (``d-m-yy-h-m-state``): a state with one
+    journal's bit (PHASE: power 6, phases A/B/C 0/1/2; JOVER: UA max 3, UA min 0) is that journal's
+    Event 1; a state 0 is the Event 0 of the record it pairs with (an outage's on after it, a
+    limit's "entered" before it); JCORT's trailing 1 is no state: ElJrnlTimeCorr's own Event."""
+    from GenerateMeterData.protocols.energomera.codec import journal_events
+    from GenerateMeterData.schema import contract
+
+    off, on = dt.datetime(2026, 12, 3, 10, 15), dt.datetime(2026, 12, 3, 11, 20)
+    phase = ["3-12-26-10-15-0", "3-12-26-10-15-0", "3-12-26-11-20-64", "3-12-26-11-20-2"]
+    assert journal_events("PHASE", phase) == [("ElJrnlPwr", off, 0), ("ElJrnlPwrB", off, 0),
+                                              ("ElJrnlPwr", on, 1), ("ElJrnlPwrB", on, 1)]
+    jover = ["3-12-26-10-15-8", "3-12-26-10-20-1", "3-12-26-10-30-0", "3-12-26-10-40-0"]
+    assert journal_events("JOVER", jover) == [
+        ("ElJrnlLimUAMax", off, 1), ("ElJrnlLimUAMin", dt.datetime(2026, 12, 3, 10, 20), 1),
+        ("ElJrnlLimUAMin", dt.datetime(2026, 12, 3, 10, 30), 0),
+        ("ElJrnlLimUAMax", dt.datetime(2026, 12, 3, 10, 40), 0)]
+    assert journal_events("PHASE", ["3-12-26-10-15-0"]) == []          # pairs with nothing: left out
+    assert journal_events("JCORT", ["3/12/26/10/15/1"]) == [("ElJrnlTimeCorr", off, contract.TIME_CORRECTION_EVENT)]

@@ -24,9 +24,15 @@ SEED = 11
 DAYS = 1
 
 
+#: the CE303's outages, seconds before the whole minute the scenario is made in: its journal
+#: records have minute resolution, so it serves (and the poll stores) each at its minute's start
+CE_OUTAGES = ((5 * 3600 - 17, 5 * 3600 - 17 - 1200), (3 * 3600 - 45, 3 * 3600 - 45 - 600))
+
+
 def _meters(overrides=None):
     """The scenario's meters; the first Mercury 230 lost power three times in the last six hours
-    (so its power journals hold records the poll reads, and its profile has slots it did not record)."""
+    (so its power journals hold records the poll reads, and its profile has slots it did not record),
+    the CE303 twice (``CE_OUTAGES``)."""
     scenario = LineScenario(dict(COUNTS), seed=SEED, timezone=TZ, overrides=dict(overrides or {}))
     meters = line_meters(scenario)
     victim = next(m for m in meters if m.protocol == "mercury230")
@@ -35,6 +41,9 @@ def _meters(overrides=None):
                (now - 2 * 3600, now - 2 * 3600 + 2400)]
     victim.meter = GeneratedMeter(victim.meter.spec.type_name, SEED, scenario.first_meter_id + victim.number - 1,
                                   TZ, outages=outages)
+    ce = next(m for m in meters if m.protocol == "ce303")
+    ce.meter = GeneratedMeter(ce.meter.spec.type_name, SEED, scenario.first_meter_id + ce.number - 1, TZ,
+                              outages=[(now - off, now - on) for off, on in CE_OUTAGES])
     return meters
 
 
@@ -156,9 +165,10 @@ def test_exactly_the_planted_faults_are_reported(polled, tmp_path):
     db.execute("UPDATE MeterTable SET Address = '99' WHERE DeviceIdx = ?", (dlms_device,))
     expected.append((dlms.number, "MeterTable Address", dlms_config_ts))
     single = next(m for m in meters if m.protocol == "mercury200")
+    single_config_ts = db.execute("SELECT Timestamp FROM ElectricConfig WHERE Serial = ?", (single.serial,)).fetchone()[0]
     db.execute("DELETE FROM MeterTable WHERE DeviceIdx = (SELECT DeviceIdx FROM ElectricConfig WHERE Serial = ?)",
                (single.serial,))
-    expected.append((single.number, "MeterTable row", 0))
+    expected.append((single.number, "MeterTable row", single_config_ts))   # foreign keys off: the config stays
     db.commit()
     db.close()
     with _target(copy) as t:
@@ -246,3 +256,155 @@ def test_a_planted_gap_is_reported_for_a_dlms_meter_as_for_a_mercury_230(tmp_pat
     assert sorted((m.number, m.protocol, m.what, m.stamp, m.stored) for m in result.mismatches) == sorted(
         (m.number, m.protocol, "ElArr1ConsPower record", end, None) for m in meters for end in gap_ends)
     assert result.meters_polled == 2
+
+
+def _planted(polled, tmp_path, plant):
+    """The mismatches of the check of a copy of the polled meter.db that ``plant(db)`` changed
+    (plain sqlite3, foreign keys off as sqlite3 opens a database), as (number, what, stamp)."""
+    meters, path, _, _ = polled
+    copy = _copy(path, tmp_path)
+    db = sqlite3.connect(copy)
+    plant(db)
+    db.commit()
+    db.close()
+    with _target(copy) as t:
+        result = check_poll(meters, t)
+    for mismatch in result.mismatches:
+        assert "\n" not in mismatch.line() and mismatch.line().startswith(f"meter {mismatch.number} (")
+    return result.mismatches
+
+
+def _one(mismatches):
+    assert len(mismatches) == 1, [m.line() for m in mismatches]
+    return mismatches[0]
+
+
+def _journal_ids(path, serial, measure):
+    """(Timestamp, Event, EventId) of a journal's stored records, oldest first."""
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT d.Timestamp, j.Event, j.EventId FROM MeterData d "
+                          "JOIN ArchTypes a ON a.Id = d.RecordTypeId JOIN JournalValues j ON j.Id = d.Id "
+                          "WHERE a.Name = ? AND d.DeviceIdx IN (SELECT DeviceIdx FROM ElectricConfig WHERE Serial = ?) "
+                          "ORDER BY d.Timestamp",
+                          (measure, serial)).fetchall()
+
+
+def test_a_journal_record_s_event_id_is_checked(polled, tmp_path):
+    """EventId numbers a journal's records as they happen: the capture read the victim's power
+    journal whole into an empty meter.db, three outages (off, on each) numbered 0 to 5; one record
+    renumbered is one mismatch of its EventId."""
+    meters, path, _, _ = polled
+    victim = next(m for m in meters if m.protocol == "mercury230")
+    stored = _journal_ids(path, victim.serial, "ElJrnlPwr")
+    assert [(event, event_id) for _, event, event_id in stored] == [(0, 0), (1, 1), (0, 2), (1, 3), (0, 4), (1, 5)]
+    ts = stored[3][0]
+
+    def plant(db):
+        db.execute("UPDATE JournalValues SET EventId = 7 WHERE Id IN (SELECT d.Id FROM MeterData d JOIN ArchTypes a "
+                   "ON a.Id = d.RecordTypeId WHERE a.Name = 'ElJrnlPwr' AND d.Timestamp = ? AND d.DeviceIdx IN "
+                   "(SELECT DeviceIdx FROM ElectricConfig WHERE Serial = ?))", (ts, victim.serial))
+
+    mismatch = _one(_planted(polled, tmp_path, plant))
+    assert (mismatch.number, mismatch.what, mismatch.stamp, mismatch.stored) == \
+        (victim.number, "ElJrnlPwr EventId", ts, 7)
+    assert mismatch.expected == (3, 3)
+    assert f"meter {victim.number} (mercury230 " in mismatch.line() and "ElJrnlPwr EventId stored 7, served 3" in \
+        mismatch.line()
+
+
+def test_a_profile_record_s_season_is_checked(polled, tmp_path):
+    """Season (isSummer): the imitated meters serve no season flag, the device stores its null as 0
+    (device-contract.md 1.4, 8.11) -- every stored profile row has 0; one set to 1 is one mismatch."""
+    meters, path, _, _ = polled
+    dlms = next(m for m in meters if m.protocol == "dlms")
+    with sqlite3.connect(path) as db:
+        assert {row[0] for row in db.execute("SELECT DISTINCT Season FROM ElectricPowerValues")} == {0}
+    row_id, ts = _stored(path, dlms.serial, "ElArr1ConsPower")[5]
+    mismatch = _one(_planted(polled, tmp_path, lambda db: db.execute(
+        "UPDATE ElectricPowerValues SET Season = 1 WHERE Id = ?", (row_id,))))
+    assert (mismatch.number, mismatch.what, mismatch.stamp, mismatch.stored, mismatch.expected) == \
+        (dlms.number, "ElArr1ConsPower Season", ts, 1, (0.0, 0.0))
+
+
+def _config_stamp(path, serial):
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT Timestamp FROM ElectricConfig WHERE Serial = ?", (serial,)).fetchone()[0]
+
+
+def _device_idx(db, serial):
+    return db.execute("SELECT DeviceIdx FROM ElectricConfig WHERE Serial = ?", (serial,)).fetchone()[0]
+
+
+@pytest.mark.parametrize("column, change, stored", [
+    ("Address", "Address = '77'", "77"),
+    ("ReadPassword", "ReadPassword = 'secret'", "secret"),
+    ("WritePassword", "WritePassword = NULL", None),
+    ("TypeId", "TypeId = (SELECT Id FROM MeterTypes WHERE Type = 'SE303')", "SE303"),
+    ("InterfaceId", "InterfaceId = (SELECT Id FROM MeterIfaces WHERE Name = 'Iface3')", "Iface3"),
+    ("InterfaceConfig", "InterfaceConfig = '19200,8N1'", "19200,8N1"),
+    ("ParentId", "ParentId = 5", 5),
+])
+def test_a_changed_meter_table_row_is_one_mismatch(polled, tmp_path, column, change, stored):
+    """The MeterTable row the line registered for the device to poll the meter (Mercury 200: type
+    Mercury200, interface Iface1 at 9600,8N1, its address and passwords, no parent), one column
+    changed after the poll."""
+    meters, path, _, _ = polled
+    m200 = next(m for m in meters if m.protocol == "mercury200")
+    with sqlite3.connect(path) as db:
+        row = db.execute("SELECT t.Type, m.Address, m.ReadPassword, m.WritePassword, i.Name, m.InterfaceConfig, "
+                         "m.ParentId FROM MeterTable m JOIN MeterTypes t ON t.Id = m.TypeId JOIN MeterIfaces i "
+                         "ON i.Id = m.InterfaceId WHERE m.DeviceIdx = ?", (_device_idx(db, m200.serial),)).fetchone()
+    assert row == (m200.meter.spec.type_name, m200.address, m200.read_password, m200.write_password, "Iface1",
+                   "9600,8N1", 0)
+    assert row[0] != "SE303" and row[1] != "77"
+    mismatch = _one(_planted(polled, tmp_path, lambda db: db.execute(
+        f"UPDATE MeterTable SET {change} WHERE DeviceIdx = ?", (_device_idx(db, m200.serial),))))
+    assert (mismatch.number, mismatch.what, mismatch.stamp, mismatch.stored) == \
+        (m200.number, f"MeterTable {column}", _config_stamp(path, m200.serial), stored)
+
+
+@pytest.mark.parametrize("cascade", [False, True])
+def test_a_deleted_meter_table_row_is_one_mismatch(polled, tmp_path, cascade):
+    """The M-Bus meter's MeterTable row deleted: with foreign keys off its config and data stay
+    (one mismatch at the config's stamp); with them on the delete cascades, the meter is not
+    polled yet -- and, the rest of the line registered as it was (the line is registered in one
+    load), its missing row is still the one mismatch (stamp 0: nothing is stored)."""
+    meters, path, _, _ = polled
+    mbus = next(m for m in meters if m.protocol == "mbus")
+
+    def plant(db):
+        if cascade:
+            db.execute("PRAGMA foreign_keys = ON")
+        db.execute("DELETE FROM MeterTable WHERE DeviceIdx = ?", (_device_idx(db, mbus.serial),))
+
+    mismatch = _one(_planted(polled, tmp_path, plant))
+    assert (mismatch.number, mismatch.what, mismatch.stored, mismatch.expected) == \
+        (mbus.number, "MeterTable row", None, None)
+    assert mismatch.stamp == (0 if cascade else _config_stamp(path, mbus.serial))
+
+
+def test_ce303_journals_are_stored_and_checked(polled, tmp_path):
+    """The CE303's two outages: its power journals (the meter's and each phase's) hold the off
+    and the on of each at the start of its minute (the meter's records have minute resolution),
+    numbered 0 to 3; an Event or an EventId changed is one mismatch."""
+    meters, path, _, _ = polled
+    ce = next(m for m in meters if m.protocol == "ce303")
+    expected = []
+    for off, on in ce.meter.story.outages:
+        expected += [(off // 60 * 60, 0), (on // 60 * 60, 1)]
+    assert all(t % 60 for off_on in ce.meter.story.outages for t in off_on)   # the flooring is checked
+    for measure in ("ElJrnlPwr", "ElJrnlPwrA", "ElJrnlPwrB", "ElJrnlPwrC"):
+        stored = _journal_ids(path, ce.serial, measure)
+        assert [(ts, event) for ts, event, _ in stored] == expected, measure
+        assert [event_id for _, _, event_id in stored] == [0, 1, 2, 3], measure
+    ts = expected[2][0]
+    where = ("Id IN (SELECT d.Id FROM MeterData d JOIN ArchTypes a ON a.Id = d.RecordTypeId WHERE a.Name = ? "
+             "AND d.Timestamp = ? AND d.DeviceIdx IN (SELECT DeviceIdx FROM ElectricConfig WHERE Serial = ?))")
+    mismatch = _one(_planted(polled, tmp_path, lambda db: db.execute(
+        f"UPDATE JournalValues SET Event = 1 WHERE {where}", ("ElJrnlPwrB", ts, ce.serial))))
+    assert (mismatch.number, mismatch.what, mismatch.stamp, mismatch.stored) == \
+        (ce.number, "ElJrnlPwrB Event", ts, 1)
+    mismatch = _one(_planted(polled, tmp_path, lambda db: db.execute(
+        f"UPDATE JournalValues SET EventId = 0 WHERE {where}", ("ElJrnlPwrC", ts, ce.serial))))
+    assert (mismatch.number, mismatch.what, mismatch.stamp, mismatch.stored, mismatch.expected) == \
+        (ce.number, "ElJrnlPwrC EventId", ts, 0, (2, 2))

@@ -180,9 +180,11 @@ def imitator(args, meter) -> Tuple[object, str]:
 
 def read(args, timezone: str):
     """``capture ce303``: identity, registers, quality; with ``--days N`` the day and month
-    registers and the P+ profile of N past days and today so far."""
+    registers, the P+ profile and the journals (``codec.JOURNALS``' groups, the records from the
+    first day's midnight on, stamped at their minute: ``codec.journal_events``) of N past days
+    and today so far."""
     from ..protocols.energomera.client import CEClient
-    from ..protocols.energomera.codec import E_UNSUPPORTED, CEError
+    from ..protocols.energomera.codec import E_UNSUPPORTED, JOURNALS, CEError, journal_events
     from ..protocols.obis import DIRECTIONS
     from ..protocols.reading import Reading
 
@@ -225,6 +227,19 @@ def read(args, timezone: str):
             registers = client.month_end(*previous)
             if registers is not None:
                 reading.month_registers.append((timegrid.local_midnight(dt.date(year, month, 1), tz), registers[:5]))
+        if args.days:
+            first = timegrid.local_midnight(today - dt.timedelta(days=args.days), tz)
+            for mnemonic in JOURNALS:
+                try:
+                    records = client.read_text(mnemonic)
+                except CEError as exc:
+                    if exc.code != E_UNSUPPORTED:
+                        raise
+                    continue  # a journal this meter does not keep
+                for name, moment, event in journal_events(mnemonic, records):
+                    ts = int(moment.replace(tzinfo=tz).timestamp())
+                    if first <= ts <= reading.timestamp:
+                        reading.journals.append((name, ts, event))
         return reading
 
 

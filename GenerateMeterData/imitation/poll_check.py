@@ -20,14 +20,18 @@ derived from the protocol's wire resolution):
   and the registers the story's at that instant, within half the wire's step;
 * ``ElArr1ConsPower``: the stamp must end a slot the meter recorded (``OUTAGE_SLOTS``), Period
   the story's slot length, P+ P- Q+ Q- the slot's average powers within half a step of the
-  profile (``PROFILE_STEP``), Partial and Overflow 0 (the imitated meters flag no slot);
-* journals: each row's stamp and Event one of the story's events of that journal (to the
-  second: ``JOURNAL_STEP``);
+  profile (``PROFILE_STEP``), Partial, Overflow and Season as ``PROFILE_FLAGS`` (0: the imitated
+  meters flag no slot and serve no season, whose null the device stores as 0);
+* journals: each row's stamp and Event one of the story's events of that journal (at the
+  record's resolution, ``JOURNAL_STEP``: Mercury 230 the second, CE303 the minute), and its
+  EventId that event's number in the journal plus the one offset the journal's stored records
+  agree on (``_event_ids``: the count starts where the poller first read the journal);
+* ``MeterTable``: the row of each meter (by its ElectricConfig's DeviceIdx) as the line
+  registered it (``line_table``: type, address, passwords, interface and its settings, no
+  parent): a changed column, or a missing row, is a mismatch -- for a meter not polled yet too
+  (a line none of whose meters is stored is not registered yet: no mismatch);
 * ``ElectricConfig``: every column the line registered (``register_line``) as the generated
-  meter's config says;
-* ``MeterTable``: the meter's row (by its config's serial) with the type, address, passwords,
-  interface and port settings the line registered (``registered``) -- a row changed or deleted
-  after registering is a mismatch.
+  meter's config says.
 
 "Not polled yet": a meter with nothing but its config stored is not polled yet (counted, not a
 mismatch); an archive the poll did not read, or read only partly, is not polled yet where it has
@@ -37,8 +41,7 @@ is not stored is a mismatch (stored nothing).  A stored stamp the story has noth
 that had not ended, a shifted stamp) is one too (served nothing).
 
 The check knows the scenario, not the overrides the line was run with: an override is a planted
-fault and shows as mismatches.  EventId is not checked (the meters serve no running number;
-``verify`` checks that it increases), nor Season (the imitated profiles carry no season flag).
+fault and shows as mismatches.
 
 In the tests the poller standing in for the device is the project's own ``capture PROTOCOL`` of
 each meter of the line (``poll_with_capture``)."""
@@ -51,7 +54,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 from ..model import timegrid
 from ..protocols.obis import DIRECTIONS, QUALITY_BY_TAG
-from ..schema import layout
+from ..schema import contract, layout
 from ..schema.measures import JOURNAL_NAMES
 from .line import LineMeter, capture_arguments
 
@@ -70,11 +73,19 @@ ENERGY_STEP: Dict[str, Tuple[float, bool]] = {"mercury200": (10.0, True), "ce303
 #: meter's profile (``GeneratedMeter.profile``: CE303 GRAPE, DLMS 0.1 Wh of interval energy) and
 #: one count of Mercury 230's profile (``v2.watts(1, 30)``: 1 W at 30-minute slots).
 PROFILE_STEP: Dict[str, float] = {"ce303": 1.0, "dlms": 1.0}
+#: a profile record's flags (``layout.POWER`` tags) as the device stores them for an imitated
+#: meter's slot: Partial and Overflow 0 (the imitated meters flag no slot), Season the device's
+#: value for a flag the meter does not give (``contract.DEVICE_DEFAULTS``: null stored as 0) --
+#: Mercury 230's record status byte, CE303's GRAxx (meterdev reports isSummer false,
+#: device-contract.md 1.4) and the DLMS profile's columns carry no season
+PROFILE_FLAGS: Dict[str, int] = {"isPart": 0, "isOvfl": 0,
+                                 "isSummer": int(str(contract.DEVICE_DEFAULTS[layout.POWER.table]["Season"]))}
 #: whether the imitated meter records the profile slots it was off in (Mercury 230 leaves them
 #: unwritten, all FF; the CE303 and DLMS imitators serve the story's values for them)
 OUTAGE_SLOTS: Dict[str, bool] = {"mercury230": False, "ce303": True, "dlms": True}
-#: the stamp resolution (s) of a journal record: Mercury 230's event times carry seconds
-JOURNAL_STEP: Dict[str, int] = {"mercury230": 1}
+#: the stamp resolution (s) of a journal record: Mercury 230's event times carry seconds, CE303's
+#: records minutes (``d-m-yy-h-m``, device-contract.md 1.7: stored at the minute's start)
+JOURNAL_STEP: Dict[str, int] = {"mercury230": 1, "ce303": 60}
 #: instantaneous values a protocol's wire carries at a fixed step the protocol modules do not give
 #: as data: Mercury 200's 0x63 answer (0.1 V, 0.01 A, whole W, protocols/mercury/v1.py), M-Bus
 #: records of the imitated slave (VIFE FD 48h: 0.1 V, FD 59h: 0.001 A, VIF 28h: mW; EN 13757-3).
@@ -295,10 +306,10 @@ def _profile(m: LineMeter, name: str, stamp: int, values: Dict[str, Optional[flo
         return
     period = m.meter.story.period_s // 60
     yield _compare(stamp, f"{name} Period", values.get("cTime"), period, period, 0.0)
-    for flag in ("isPart", "isOvfl"):
+    for flag, served in PROFILE_FLAGS.items():
         if values.get(flag) is not None:
             yield _compare(stamp, f"{name} {layout.POWER.value_columns[layout.POWER.tags[flag][1]]}",
-                           values[flag], 0, 0, 0.0)
+                           values[flag], served, served, 0.0)
     step = _profile_step(m.protocol)
     for direction, power in zip(("P+", "P-", "Q+", "Q-"), powers):
         value = values.get(direction)
@@ -315,9 +326,16 @@ def _profile_stamps(m: LineMeter, name: str, first: int, last: int) -> List[int]
 
 
 # ---- journals ------------------------------------------------------------------------------------
-def _journal(m: LineMeter, name: str, stamp: int, values: Dict[str, Optional[float]]) -> Iterator[Finding]:
+def _served_events(m: LineMeter, name: str, stamp: int) -> List[Tuple[int, int]]:
+    """(number, Event) of the story's events of a journal the meter stamps ``stamp`` (its record's
+    resolution, ``JOURNAL_STEP``, floors the time); the number counts the journal's events from
+    the story's first (what the generator writes as EventId)."""
     step = JOURNAL_STEP.get(m.protocol, 1)
-    events = [e for t, e in m.meter.story.journal_events(name) if stamp - step < t <= stamp]
+    return [(i, e) for i, (t, e) in enumerate(m.meter.story.journal_events(name)) if t - t % step == stamp]
+
+
+def _journal(m: LineMeter, name: str, stamp: int, values: Dict[str, Optional[float]]) -> Iterator[Finding]:
+    events = [e for _, e in _served_events(m, name, stamp)]
     event = values.get("event")
     if not events:
         yield stamp, f"{name} record", event, None, False   # the meter served no record then
@@ -326,19 +344,48 @@ def _journal(m: LineMeter, name: str, stamp: int, values: Dict[str, Optional[flo
 
 
 def _journal_stamps(m: LineMeter, name: str, first: int, last: int) -> List[int]:
-    return [t for t, _ in m.meter.story.journal_events(name) if first <= t <= last]
+    step = JOURNAL_STEP.get(m.protocol, 1)
+    return sorted({t - t % step for t, _ in m.meter.story.journal_events(name) if first <= t - t % step <= last})
+
+
+def _event_ids(m: LineMeter, name: str, records: Records) -> Iterator[Finding]:
+    """Each stored record's EventId against the number of the event the meter served at its stamp.
+
+    EventId counts a journal's records as they happen (``verify``: it increases); the count starts
+    where the poller first read the journal (a capture into an empty meter.db numbers its first
+    record 0), so the stored numbers are the story's numbers plus one offset per journal: the
+    offset most of the stored records agree on (on a tie, the oldest record's).  A record whose
+    EventId is not its event's number plus that offset is a mismatch; a record the meter served
+    nothing at is one already (``_journal``)."""
+    served = {stamp: [i for i, _ in _served_events(m, n, stamp)] for (n, stamp) in records if n == name}
+    stored = {stamp: records[(name, stamp)].get("eventId") for stamp in served if served[stamp]}
+    votes: Dict[int, int] = {}
+    for stamp in sorted(stored):
+        event_id = stored[stamp]
+        if event_id is not None and float(event_id).is_integer():
+            for offset in {int(event_id) - i for i in served[stamp]}:
+                votes[offset] = votes.get(offset, 0) + 1
+    if not votes:
+        offset = 0
+    else:
+        offset = max(votes, key=lambda o: votes[o])   # the first (oldest) of the most agreed on
+    for stamp, event_id in sorted(stored.items()):
+        numbers = [i + offset for i in served[stamp]]
+        yield stamp, f"{name} EventId", event_id, (min(numbers), max(numbers)), event_id in numbers
 
 
 @dataclass(frozen=True)
 class Rule:
     """How the stored records of some archives are checked: ``values`` yields a finding per
     stored value of a record; ``served`` (archives) gives the stamps the meter served between the
-    oldest and the newest stored record, each of which must be stored."""
+    oldest and the newest stored record, each of which must be stored; ``across`` (journals)
+    yields the findings that need all the stored records of one archive."""
 
     names: Tuple[str, ...]
     family: layout.Family
     values: Callable[[LineMeter, str, int, Dict[str, Optional[float]]], Iterator[Finding]]
     served: Optional[Callable[[LineMeter, str, int, int], List[int]]] = None
+    across: Optional[Callable[[LineMeter, str, Records], Iterator[Finding]]] = None
 
 
 RULES: Tuple[Rule, ...] = (
@@ -346,7 +393,7 @@ RULES: Tuple[Rule, ...] = (
     Rule(("ElMomentQuality",), layout.QUALITY, _quality),
     Rule(("ElDayEnergy", "ElMonthEnergy"), layout.ENERGY, _archive_energy, _archive_stamps),
     Rule(("ElArr1ConsPower",), layout.POWER, _profile, _profile_stamps),
-    Rule(JOURNAL_NAMES, layout.JOURNAL, _journal, _journal_stamps),
+    Rule(JOURNAL_NAMES, layout.JOURNAL, _journal, _journal_stamps, _event_ids),
 )
 
 
@@ -361,43 +408,50 @@ def _config(m: LineMeter, target) -> Iterator[Finding]:
             yield int(stamp), f"ElectricConfig {column}", value, (want, want), value == want
 
 
-def registered(m: LineMeter) -> Dict[str, Any]:
-    """The MeterTable columns ``register_line`` writes for a line meter (the device polls by them):
-    its address, passwords, interface (by name) and port settings."""
-    return dict(Address=m.address, ReadPassword=m.read_password, WritePassword=m.write_password,
-                InterfaceId=INTERFACE, ParentId=0,
-                InterfaceConfig="9600,8N1" if m.protocol != "mbus" else "2400,8E1")
+def line_table(m: LineMeter) -> Dict[str, Any]:
+    """The MeterTable columns ``register_line`` gives a line meter for the device to poll it (TypeId
+    and InterfaceId by name; MeterId and DeviceIdx are the target's to number)."""
+    return {"TypeId": m.meter.spec.type_name, "ParentId": 0, "Address": m.address,
+            "ReadPassword": m.read_password, "WritePassword": m.write_password, "InterfaceId": INTERFACE,
+            "InterfaceConfig": "9600,8N1" if m.protocol != "mbus" else "2400,8E1"}
 
 
-def _meter_table(m: LineMeter, target) -> Iterator[Finding]:
-    """The meter's MeterTable row (found by the serial of its ElectricConfig) as registered: its
-    type and each column of ``registered`` (the interface by name); a row that is gone is one
-    finding."""
-    expected = dict(registered(m), TypeId=m.meter.spec.table.get("TypeId"))
-    columns = [c for c in expected if c not in ("TypeId", "InterfaceId")]
+def _meter_table(m: LineMeter, target, line_registered: bool) -> Iterator[Finding]:
+    """The meter's MeterTable row (the one its ElectricConfig's DeviceIdx names) against what
+    ``register_line`` wrote, stamped at the config's Timestamp: a changed column is a finding of
+    that column, a missing row one ``MeterTable row`` finding.  A meter with no config either is
+    one whose row was deleted (a cascade takes its config and data) when the rest of the line is
+    registered (``register_line`` writes the whole line in one load): stamp 0; else the line is
+    not registered yet, and that is no finding."""
+    expected = line_table(m)
+    shown = {"TypeId": "t.Type", "InterfaceId": "i.Name"}
     rows = target.fetch(
-        f"SELECT coalesce((SELECT max(Timestamp) FROM ElectricConfig WHERE DeviceIdx = t.DeviceIdx), 0), "
-        f"y.Type, i.Name, {', '.join('t.' + c for c in columns)} FROM MeterTable t "
-        "LEFT JOIN MeterTypes y ON y.Id = t.TypeId LEFT JOIN MeterIfaces i ON i.Id = t.InterfaceId "
-        "WHERE t.DeviceIdx IN (SELECT DeviceIdx FROM ElectricConfig WHERE Serial = ?)", (m.serial,))
-    if not rows and target.fetch("SELECT count(*) FROM ElectricConfig WHERE Serial = ?", (m.serial,))[0][0]:
-        yield 0, "MeterTable row", None, ("registered", "registered"), False   # the config stayed
-    for stamp, type_name, interface, *values in rows:
-        stored = dict(zip(columns, values), TypeId=type_name, InterfaceId=interface)
-        for column in ("TypeId", "InterfaceId", *columns):
-            want = expected[column]
-            yield int(stamp), f"MeterTable {column}", stored[column], (want, want), stored[column] == want
+        f"SELECT c.Timestamp, m.DeviceIdx, {', '.join(shown.get(c, 'm.' + c) for c in expected)} "
+        "FROM ElectricConfig c LEFT JOIN MeterTable m ON m.DeviceIdx = c.DeviceIdx "
+        "LEFT JOIN MeterTypes t ON t.Id = m.TypeId LEFT JOIN MeterIfaces i ON i.Id = m.InterfaceId "
+        "WHERE c.Serial = ? ORDER BY c.Timestamp", (m.serial,))
+    if not rows and line_registered:
+        yield 0, "MeterTable row", None, None, False
+    for stamp, device_idx, *values in rows:
+        if device_idx is None:
+            yield int(stamp), "MeterTable row", None, None, False
+            continue
+        for (column, want), value in zip(expected.items(), values):
+            yield int(stamp), f"MeterTable {column}", value, (want, want), value == want
 
 
-def _findings(m: LineMeter, target) -> Tuple[bool, List[Finding]]:
+def _findings(m: LineMeter, target, line_registered: bool) -> Tuple[bool, List[Finding]]:
     """(whether anything but the config is stored, every finding) of one meter."""
-    findings: List[Finding] = list(_config(m, target)) + list(_meter_table(m, target))
+    findings: List[Finding] = list(_meter_table(m, target, line_registered)) + list(_config(m, target))
     polled = False
     for rule in RULES:
         records = _records(target, m.serial, rule.names, rule.family)
         polled = polled or bool(records)
         for (name, stamp), values in records.items():
             findings.extend(rule.values(m, name, stamp, values))
+        if rule.across is not None:
+            for name in sorted({n for n, _ in records}):
+                findings.extend(rule.across(m, name, records))
         if rule.served is None:
             continue
         for name in rule.names:
@@ -420,7 +474,7 @@ def register_line(meters: List[LineMeter], target) -> Dict[int, int]:
             spec = m.meter.spec
             saved = dict(spec.table), spec.device_idx
             meter_id = ids.meter_id()
-            spec.table.update(MeterId=meter_id, **registered(m))
+            spec.table.update(line_table(m), MeterId=meter_id)
             spec.device_idx = ids.device_idx()
             rows["MeterTable"].append(spec.meter_table_row(names))
             rows["ElectricConfig"].append(spec.config_row())
@@ -454,8 +508,11 @@ def check_poll(meters: List[LineMeter], target) -> PollResult:
     """Every stored value and stamp of the line's meters against the imitated meter's story."""
     mismatches: List[PollMismatch] = []
     checked, polled, not_polled = 0, 0, []
+    serials = [m.serial for m in meters]
+    line_registered = bool(serials) and bool(target.fetch(
+        f"SELECT 1 FROM ElectricConfig WHERE Serial IN ({', '.join('?' * len(serials))}) LIMIT 1", tuple(serials)))
     for m in meters:
-        stored, findings = _findings(m, target)
+        stored, findings = _findings(m, target, line_registered)
         if not stored:
             not_polled.append(m.number)
             findings = [f for f in findings if not f[4]]   # a changed config counts all the same

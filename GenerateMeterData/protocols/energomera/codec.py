@@ -138,6 +138,40 @@ def journal_record(mnemonic: str, journal: str, moment: dt.datetime, event: int)
     return "-".join(stamp if bit is None else stamp + [str(event << bit)])
 
 
+def journal_events(mnemonic: str, records: Sequence[str]) -> List[Tuple[str, dt.datetime, int]]:
+    """The meter.db journal records of a group's records (oldest first), by local time: (journal,
+    local time, Event).  A one-journal group's i-th record is that journal's i-th event
+    (``measures.journal_event``: JCORT's trailing 1 and DENIA's missing state say nothing more);
+    in a group of several a state with a journal's bit set is that journal's Event 1, and a state
+    0 (no bit: any of them) is the Event 0 of the journal it pairs with -- the nearest record,
+    not yet paired, that is the other event of one journal's pair (the next 1 of an off/on
+    journal, whose 0 comes first; the last 1 of an enter/leave one, whose 1 comes first).  A
+    record that pairs with none, or sets no single bit of the group, is left out."""
+    from ...schema.measures import journal_event
+
+    journals = JOURNALS[mnemonic]
+    parsed = [parse_journal_record(text) for text in records]
+    if len(journals) == 1:
+        name = next(iter(journals))
+        return [(name, moment, journal_event(name, i)) for i, (moment, _) in enumerate(parsed)]
+    by_bit = {bit: name for name, bit in journals.items() if bit is not None}
+    named: Dict[int, str] = {k: by_bit[state.bit_length() - 1] for k, (_, state) in enumerate(parsed)
+                             if state and state & (state - 1) == 0 and state.bit_length() - 1 in by_bit}
+    out = [(named[k], parsed[k][0], 1) for k in named]
+    paired: set = set()
+    for z, (moment, state) in enumerate(parsed):
+        if state != 0:
+            continue
+        # a 1 after it of a journal whose first event is 0, or one before it of a journal whose first is 1
+        candidates = [k for k, name in named.items() if k not in paired
+                      and (k > z if journal_event(name, 0) == 0 else k < z)]
+        if candidates:
+            k = min(candidates, key=lambda k: (abs(k - z), k))
+            paired.add(k)
+            out.append((named[k], moment, 0))
+    return sorted(out, key=lambda r: (r[1], r[0], r[2]))
+
+
 def parse_journal_record(text: str) -> Tuple[dt.datetime, Optional[int]]:
     """(local time, state or None) of a record; CEError for what is not one."""
     parts = re.split(r"[-/]", text)
