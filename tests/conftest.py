@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import sys
 
 import pytest
@@ -18,6 +19,13 @@ END = dt.date(2026, 3, 1)
 #: The device stand-in's sqlite3: this machine's, or GMD_TEST_DEVICE_SQLITE3 -- e.g. the armhf sqlite3
 #: under qemu that bench/arm_device.py builds, to run the device tests against an ARM-speed device.
 DEVICE_SQLITE3 = os.environ.get("GMD_TEST_DEVICE_SQLITE3") or "sqlite3"
+
+# The suite's Ctrl-C tests send SIGINT to the programs it starts.  A runner that starts pytest with
+# SIGINT ignored (a background job of a non-interactive shell: `cmd &`) hands the ignoring on through
+# exec, and every such child would ignore the Ctrl-C (11 tests failed so once, 0 == 130).  Catching it
+# here (Python's own handler) gives the children the default disposition again.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
