@@ -13,10 +13,11 @@ from ..records.rows import IdAllocator, NameIndex, RowSet
 from ..records.summary import CreatedMeter, LoadSummary
 from ..model.context import TargetContext
 from ..schema import create_schema, integrity_problem, layout
-from ..schema.layout import CONFIG_TABLES, REFERENCE_TABLES, WRITE_ORDER, insert_sql
+from ..schema.layout import CONFIG_TABLES, REFERENCE_TABLES, WRITE_ORDER
 from ..settings import LOCAL_BUSY_TIMEOUT
 from . import ledger
 from .backupfile import new_backup
+from .bulk import insert_rows
 from .sqlerrors import classify_sqlite_error
 from .sqltext import literal
 from .staging import LoadTally, produced
@@ -34,15 +35,6 @@ def translate(exc: sqlite3.Error, where: str, timeout: float) -> GenerateMeterDa
     """One clear error for what SQLite said."""
     text = str(exc)
     return classify_sqlite_error(text, where, where, timeout) or TargetError(f"{where}: {text}; nothing was written")
-
-
-def insert_rows(conn: sqlite3.Connection, rows: RowSet, statements: Dict[str, str]) -> None:
-    """executemany per table, parents first."""
-    tables = rows.tables
-    for table in WRITE_ORDER:
-        batch = tables[table]
-        if batch:
-            conn.executemany(statements[table], batch)
 
 
 class LocalTarget(Target):
@@ -324,7 +316,6 @@ def write_load(conn: sqlite3.Connection, produce: Produce, ids: IdAllocator, nam
                about: Optional[Callable[[int], Tuple[str, str, int]]] = None) -> LoadSummary:
     """Insert every RowSet ``produce`` yields, raise ArchInfo, add the ledger entry and what it
     owns (ledger.py).  The caller owns the transaction."""
-    statements = {table: insert_sql(table) for table in WRITE_ORDER}
     device_first, header_first = ids.next_device_idx, ids.next_header_id
     config_first = {table: conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]
                     for table in CONFIG_TABLES}
@@ -339,7 +330,7 @@ def write_load(conn: sqlite3.Connection, produce: Produce, ids: IdAllocator, nam
     source = produced(produce, ids, names, tally, progress, expected_meters, ahead=True)
     with contextlib.closing(source):  # closed at once on an error: a helper making rows ahead stops
         for rows in source:
-            insert_rows(conn, rows, statements)
+            insert_rows(conn, rows)
             for row in rows["MeterTable"]:
                 new_meters.append(CreatedMeter(row[_METER_ID], row[_DEVICE_IDX],
                                                names.meter_type_names.get(row[_TYPE_ID], str(row[_TYPE_ID]))))

@@ -32,9 +32,10 @@ from ..records.rows import ContinuedRowSet  # a long meter's later RowSets
 from ..records.rows import IdAllocator, NameIndex, ProvisionalIds, RowSet
 from ..records.summary import LoadSummary
 from ..schema import layout
-from ..schema.layout import TABLE_COLUMNS, VALUE_TABLES, WRITE_ORDER, insert_sql
+from ..schema.layout import TABLE_COLUMNS, VALUE_TABLES, WRITE_ORDER
 from ..records.producer import Produce, Producer, as_producer
 from .base import Progress
+from .bulk import insert_rows
 from .sqltext import insert_values
 
 #: Loads up to this many rows travel as SQL text inside the merge command; larger ones as files.
@@ -136,10 +137,10 @@ def stage(produce: Produce, names: NameIndex, workdir: str, *, text: bool = Fals
                 held.extend(rows)  # type: ignore[union-attr]
                 if not text and held.total() > max_text_rows:  # type: ignore[union-attr]
                     conn = _open_stage_file(path)
-                    _insert(conn, held)  # type: ignore[arg-type]
+                    insert_rows(conn, held)  # type: ignore[arg-type]
                     held = None
             else:
-                _insert(conn, rows)
+                insert_rows(conn, rows)
         if conn is not None:
             conn.execute("COMMIT")
     finally:
@@ -155,7 +156,7 @@ def stage(produce: Produce, names: NameIndex, workdir: str, *, text: bool = Fals
                 raise InputError(f"{exc}; set upload = staged (or auto) to send it in a stage file") from None
             conn = _open_stage_file(path)
             try:
-                _insert(conn, held)
+                insert_rows(conn, held)
                 conn.execute("COMMIT")
             finally:
                 conn.close()
@@ -302,13 +303,6 @@ def _open_stage_file(path: str) -> sqlite3.Connection:
     return conn
 
 
-def _insert(conn: sqlite3.Connection, rows: RowSet) -> None:
-    for table in WRITE_ORDER:
-        batch = rows[table]
-        if batch:
-            conn.executemany(insert_sql(table), batch)
-
-
 def _shares_of(producer: Producer) -> Optional[List[Producer]]:
     """Two shares of a splittable producer of several meters, for two staging processes on two
     cores or more; None: stage it whole here."""
@@ -337,7 +331,7 @@ def _stage_file(path: str, produce: Produce, names: NameIndex) -> StageReport:
     conn = _open_stage_file(path)
     try:
         for rows in produced(produce, ids, names, tally):
-            _insert(conn, rows)
+            insert_rows(conn, rows)
         conn.execute("COMMIT")
     finally:
         conn.close()
