@@ -22,7 +22,7 @@ TIMED = {"GenerateMeterDataLoads", "GenerateMeterDataLedger"}
 
 
 def scenario() -> Scenario:
-    return Scenario(meters=5, days=20, end=END, seed=11)
+    return Scenario(meters=9, days=12, end=END, seed=11)
 
 
 def data_checksums(path: str) -> dict:
@@ -61,12 +61,23 @@ def test_a_load_made_ahead_is_the_load_made_here(spied, reference, tmp_path):
     path = str(tmp_path / "meter.db")
     LocalTarget(path).init()
     summary = scenario().create(LocalTarget(path))
-    assert spied["rows"] >= 4 and spied["made"] == 1 and spied["done"] == 1, spied   # 5 meters: 4+ from the helper
-    assert summary.meters == 5
+    helper_meters = sum(1 for k in range(9) if k % staging.SHARE)   # every SHARE-th meter is made here
+    assert spied["rows"] >= helper_meters >= 2 and spied["made"] == 1 and spied["done"] == 1, spied
+    assert summary.meters == 9
     assert data_checksums(path) == reference
 
 
-def test_a_helper_killed_mid_load_hands_over_and_the_load_is_the_same(spied, reference, tmp_path):
+@pytest.mark.parametrize("rows_per_set", [None, 1500])
+def test_a_helper_killed_mid_load_hands_over_and_the_load_is_the_same(spied, reference, tmp_path, monkeypatch,
+                                                                      rows_per_set):
+    """With 1,500 rows per RowSet the helper dies in the middle of a meter: the RowSets of it
+    already taken are not given twice.  Every meter but the first is the helper's (SHARE), so
+    when two meters are written it still has meters to make: at most DEPTH wait for the writer."""
+    monkeypatch.setattr(staging, "SHARE", 100)
+    if rows_per_set:
+        from GenerateMeterData.generate import scenario as scenario_module
+
+        monkeypatch.setattr(scenario_module, "ROWS_PER_SET", rows_per_set)
     path = str(tmp_path / "meter.db")
     LocalTarget(path).init()
     killed = []
@@ -82,9 +93,10 @@ def test_a_helper_killed_mid_load_hands_over_and_the_load_is_the_same(spied, ref
     assert data_checksums(path) == reference
 
 
-def test_an_error_of_a_later_meter_is_raised_here_with_its_kind_and_nothing_is_written(spied, tmp_path):
+def test_an_error_of_a_later_meter_is_raised_here_with_its_kind_and_nothing_is_written(spied, tmp_path, monkeypatch):
     """Seed 26's fifth meter has no power-journal event in its story, the first four have two
     or more: asking for 2 records each fails at the fifth, in the helper first."""
+    monkeypatch.setattr(staging, "SHARE", 5)   # the fifth meter (ordinal 4) is the helper's
     path = str(tmp_path / "meter.db")
     LocalTarget(path).init()
     Scenario(meters=1, days=1, end=END, seed=1).create(LocalTarget(path))
@@ -136,3 +148,85 @@ def test_a_small_load_never_asks_for_the_helper(monkeypatch, tmp_path):
     LocalTarget(path).init()
     assert Scenario(meters=3, days=2, end=END, seed=2).create(LocalTarget(path)).meters == 3
     assert asked == []
+
+
+def _loaded_by_hand(path: str, produce) -> None:
+    """The oracle: ``Scenario.generate`` -- the plain generator, numbering every record from
+    the target's next id on -- inserted row by row with executemany, ArchInfo and the ledger
+    left out (they are compared apart from the data tables)."""
+    import sqlite3
+
+    from GenerateMeterData.records.rows import IdAllocator, NameIndex
+    from GenerateMeterData.schema.layout import WRITE_ORDER, insert_sql
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    ids = IdAllocator.from_connection(conn)
+    names = NameIndex.from_connection(conn, path)
+    conn.execute("BEGIN")
+    for rows in produce.generate(ids, names):
+        for table in WRITE_ORDER:
+            conn.executemany(insert_sql(table), rows[table])
+    conn.execute("COMMIT")
+    conn.close()
+
+
+DATA_TABLES = ("MeterTable", "ElectricConfig", "PulseConfig", "DigitalConfig", "MeterData",
+               "ElectricEnergyValues", "ElectricQualityValues", "ElectricPowerValues", "PulseValues",
+               "DigitalValues", "JournalValues")
+
+
+@pytest.mark.parametrize("ahead", [True, False])
+@pytest.mark.parametrize("rows_per_set", [None, 1500])
+def test_meters_made_apart_land_where_the_plain_generator_puts_them(ahead, rows_per_set, monkeypatch, tmp_path):
+    """Meters made with ids relative to each meter -- in the helper and here -- and written with
+    their offsets are the plain generator's rows, on a target that already holds records (the
+    offsets do not start at 0) and with long meters cut into several RowSets."""
+    import shutil
+
+    from GenerateMeterData.generate import scenario as scenario_module
+    from GenerateMeterData.generate.scenario import MeterPlan
+
+    monkeypatch.setattr(staging, "AHEAD_MIN_ROWS", 1 if ahead else 10 ** 12)
+    if rows_per_set:
+        monkeypatch.setattr(scenario_module, "ROWS_PER_SET", rows_per_set)
+    ours, oracle = str(tmp_path / "ours.db"), str(tmp_path / "oracle.db")
+    LocalTarget(ours).init()
+    Scenario(meters=2, days=3, end=END, seed=5).create(LocalTarget(ours))
+    shutil.copyfile(ours, oracle)
+    big = Scenario(meters=[MeterPlan("SE303", 4), MeterPlan("MILUR IC", 1, children=(MeterPlan("SE102", 2),)),
+                           MeterPlan("Pulsar", 2), MeterPlan("Mercury23x", 5)], days=12, end=END, seed=9)
+    summary = big.create(LocalTarget(ours))
+    _loaded_by_hand(oracle, big.for_target(LocalTarget(oracle)))
+    mine, theirs = table_checksums(ours), table_checksums(oracle)
+    assert {t: mine[t] for t in DATA_TABLES} == {t: theirs[t] for t in DATA_TABLES}
+    assert summary.meters == 14 and summary.first_record_id is not None
+    import sqlite3
+
+    conn = sqlite3.connect(ours)
+    first, last = conn.execute("SELECT min(Id), max(Id) FROM MeterData WHERE Id >= ?",
+                               (summary.first_record_id,)).fetchone()
+    assert first == summary.first_record_id and last - first + 1 == summary.rows["MeterData"]
+
+
+@pytest.mark.parametrize("kill", [False, True])
+def test_a_producer_without_relative_meters_is_streamed_whole_by_the_helper(spied, reference, tmp_path, kill):
+    """A producer that cannot make its meters apart (here a scenario's one part of one) is made
+    by the helper from its start, the first RowSet compared by digest, and taken over here
+    when the helper dies."""
+    path = str(tmp_path / "meter.db")
+    LocalTarget(path).init()
+    target = LocalTarget(path)
+    part = scenario().for_target(target).split(0, 1)
+    assert not hasattr(part, "relative_meters")
+    killed = []
+
+    def progress(stage, done, total):
+        worker = staging.StageWorker._current
+        if kill and done == 2 and not killed and worker is not None:
+            os.kill(worker.process.pid, signal.SIGKILL)
+            killed.append(worker.process.pid)
+
+    summary = target.load(part, progress=progress)
+    assert summary.meters == 9 and spied["made"] == 1 and spied["rows"] >= 1, spied
+    assert (spied["done"], bool(killed)) == ((0, True) if kill else (1, False)), spied
+    assert data_checksums(path) == reference

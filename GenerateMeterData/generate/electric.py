@@ -12,7 +12,8 @@ import datetime as dt
 import math
 import threading
 from collections import OrderedDict
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from itertools import repeat
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ..errors import InputError
 from ..model import timegrid
@@ -347,7 +348,7 @@ class ElectricStory(Story):
                 yield None
         for measure in (m for m in PROFILES if m in measures):
             for a, b in spans:
-                em.records(measure, device, meter_id, self._profile(a, b))
+                self._profile(em, measure, device, meter_id, a, b)
                 yield None
         self._emit_journals(em, window_start, measures, journal_last or {})
         yield None
@@ -356,27 +357,32 @@ class ElectricStory(Story):
         i = bisect.bisect_right(outage_offs, ts) - 1
         return i >= 0 and self.outages[i][0] < ts < self.outages[i][1]
 
-    def _profile(self, window_start: int, end_ts: int) -> Iterator[Tuple[int, int, Cells]]:
-        """(end stamp, 1, profile values) of every slot ending in (window_start, end_ts]."""
+    def _profile(self, em: Emitter, measure: str, device: int, meter_id: Optional[int],
+                 window_start: int, end_ts: int) -> None:
+        """A profile record (the slot's powers) for every slot ending in (window_start, end_ts],
+        a day's slots at a time (``Emitter.columns``)."""
         core, days = self.core, self.core.days
         factor = 3600 // self.period_s if 3600 % self.period_s == 0 else 3600 / self.period_s
-        period = self.period_minutes
-        pm_on, qp_on, qm_on = self.active_reverse, self.reactive, self.reactive_reverse
-        arrange = _PROFILE
+        unused = repeat(None)
         first = max(0, days.index_of(window_start))
         last = min(days.count - 1, days.index_of(end_ts - 1))
         for d in range(first, last + 1):
             series = core.detail(d)
             ends = series.ends
-            ap, am, rp, rm, partial, season = series.ap, series.am, series.rp, series.rm, series.partial, series.season
             lo, hi = bisect.bisect_right(ends, window_start), bisect.bisect_right(ends, end_ts)
-            for i in range(lo, hi):
-                row = (period, ap[i] * factor / 1000,  # PROFILE_ORDER
-                       am[i] * factor / 1000 if pm_on else None,
-                       rp[i] * factor / 1000 if qp_on else None,
-                       rm[i] * factor / 1000 if qm_on else None,
-                       partial[i], 0, season[i])
-                yield (ends[i], 1, row if arrange is None else arrange(row))
+            if lo >= hi:
+                continue
+
+            def power(energies: List[int], on: bool = True) -> Iterable[object]:
+                return [e * factor / 1000 for e in energies[lo:hi]] if on else unused
+
+            columns: List[Iterable[object]] = [  # PROFILE_ORDER
+                repeat(self.period_minutes), power(series.ap), power(series.am, self.active_reverse),
+                power(series.rp, self.reactive), power(series.rm, self.reactive_reverse),
+                series.partial[lo:hi], repeat(0), series.season[lo:hi]]
+            if _PROFILE is not None:
+                columns = [unused if column is None else column for column in _PROFILE(columns)]
+            em.columns(measure, device, meter_id, ends[lo:hi], columns)
 
     def slot_at(self, ts: int) -> Tuple[SlotSeries, int]:
         """The day's slots and the index of the slot that contains ``ts`` (start < ts <= end;

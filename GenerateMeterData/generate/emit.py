@@ -3,6 +3,7 @@ Valid gating, child rows."""
 from __future__ import annotations
 
 import datetime as dt
+from itertools import repeat
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 
 from ..schema.layout import CHANNEL_COLUMNS, FAMILIES, arranger
@@ -120,6 +121,26 @@ class Emitter:
                             child_append((record_id, key, *row))
                 record_id += 1
         self.ids.next_header_id = record_id
+
+    def columns(self, measure: str, device_idx: int, meter_id: Optional[int], stamps: Sequence[int],
+                cells: Sequence[Iterable[object]]) -> None:
+        """Emit one valid record of a one-row measure (profile, pulse, digital, journal) per
+        stamp: ``cells`` holds the child rows' columns (the table's value columns in order, each
+        as long as ``stamps`` or endless, e.g. ``itertools.repeat``).  The same rows as
+        ``records`` of (stamp, 1, row) -- which it is when overrides or a recorder are in play
+        -- made a column at a time: the hot path of a long profile."""
+        table = MEASURE_TABLE[measure]
+        if FAMILIES[table].key_column is not None or len(cells) != len(FAMILIES[table].value_columns):
+            raise TypeError(f"{measure}: {table} is not written by columns of {len(cells)} value cells")
+        if self.recorder is not None or self.overrides.by_measure.get(measure):
+            self.records(measure, device_idx, meter_id, zip(stamps, repeat(1), zip(*cells)))
+            return
+        rtid = self.record_type_id(measure)
+        first = self.ids.next_header_id
+        ids = range(first, first + len(stamps))
+        self.headers.extend(zip(ids, repeat(device_idx), repeat(rtid), stamps, repeat(1)))
+        self.rows[table].extend(zip(ids, *cells))
+        self.ids.next_header_id = first + len(stamps)
 
     def _record_overridden(self, measure, table, rtid, device_idx, timestamp, valid, values, tags):
         header = {"DeviceIdx": device_idx, "Timestamp": timestamp, "RecordTypeId": rtid, "Valid": valid}

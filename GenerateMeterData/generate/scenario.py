@@ -8,7 +8,7 @@ import copy
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Collection, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Type, Union
+from typing import Callable, Collection, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Type, Union
 
 from ..errors import InputError
 from ..model import timegrid
@@ -239,18 +239,35 @@ class Scenario(Producer):
         so memory is bounded by a span of a meter, not by its whole history.  With ``parts``
         > 1 only every parts-th meter (from ``part``) is generated -- each part in its own process
         numbers the meters the same way, so the parts together are the whole scenario."""
-        limit = ROWS_PER_SET
         for spec in self.meter_specs(ids):
-            if spec.ordinal % parts != part:
-                continue
-            emitter = Emitter(RowSet(), ids, names, self.overrides, self.tz, recorder)
-            for _ in emit_meter_steps(emitter, spec, self.seed, self.options, self.origin_day, self.start_ts,
-                                      self.end_ts, self.measures, names, depth=self.depth,
-                                      type_gated=self.type_gated):
-                if emitter.rows.total() >= limit:
-                    yield emitter.take()
-            if emitter.rows.total():
+            if spec.ordinal % parts == part:
+                yield from self._meter_rows(spec, ids, names, recorder)
+
+    def relative_meters(self, ids: IdAllocator, names: NameIndex,
+                        take: Callable[[int], bool]) -> Iterator[Tuple[int, RowSet]]:
+        """(ordinal, RowSet) of each meter whose ordinal ``take`` accepts (asked when the meter's
+        turn comes), its records numbered from 1 -- MeterData.Id relative to the meter's first
+        record, so meters can be made apart, in two processes, and written in ordinal order
+        with the offset where each lands (``RowSet.id_offset``) -- DeviceIdx and MeterId as the
+        whole scenario numbers them.  Written so, the rows are ``generate``'s to the last cell."""
+        for spec in self.meter_specs(ids):
+            if take(spec.ordinal):
+                ids.next_header_id = 1
+                for rows in self._meter_rows(spec, ids, names, None):
+                    yield spec.ordinal, rows
+
+    def _meter_rows(self, spec: MeterSpec, ids: IdAllocator, names: NameIndex,
+                    recorder: Optional[Recorder]) -> Iterator[RowSet]:
+        """The RowSets of one meter (a ContinuedRowSet after ``ROWS_PER_SET`` rows)."""
+        limit = ROWS_PER_SET
+        emitter = Emitter(RowSet(), ids, names, self.overrides, self.tz, recorder)
+        for _ in emit_meter_steps(emitter, spec, self.seed, self.options, self.origin_day, self.start_ts,
+                                  self.end_ts, self.measures, names, depth=self.depth,
+                                  type_gated=self.type_gated):
+            if emitter.rows.total() >= limit:
                 yield emitter.take()
+        if emitter.rows.total():
+            yield emitter.take()
 
     def __call__(self, ids: IdAllocator, names: NameIndex) -> Iterator[RowSet]:
         """A scenario is a producer: targets call it with their ids and names."""

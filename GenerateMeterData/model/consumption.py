@@ -12,7 +12,8 @@ import math
 import random
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
+from operator import sub
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from . import daytypes, profiles, sun, timegrid
 from .place import place_of
@@ -205,45 +206,64 @@ def spread(total: int, weights: Sequence[float]) -> List[int]:
 def _spread_zones(weights: Sequence[float], r_weights: Sequence[float], zones: Sequence[int],
                   energy: Sequence[int], reactive: Sequence[int]) -> Tuple[List[int], List[int]]:
     """Slot energies and reactive energies of one day: each zone's integer totals (index = tariff
-    - 1) spread over the zone's slots in proportion to ``weights`` and ``r_weights`` (see
-    ``spread``), in one pass."""
-    whole, r_whole = [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]
-    for w, r, z in zip(weights, r_weights, zones):
-        whole[z] += w
-        r_whole[z] += r
-    ratio_e = [e / w if w else 0.0 for e, w in zip(energy, whole)]
-    ratio_r = [e / w if w else 0.0 for e, w in zip(reactive, r_whole)]
-    run_e, run_r = [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]
-    before_e, before_r = [0, 0, 0, 0], [0, 0, 0, 0]
-    last_e, last_r = [-1, -1, -1, -1], [-1, -1, -1, -1]
-    out_e: List[int] = []
-    out_r: List[int] = []
-    for k, (w, r, z) in enumerate(zip(weights, r_weights, zones)):
-        if w:
-            c = run_e[z] = run_e[z] + w
-            now = int(c * ratio_e[z] + 0.5)
-            if now > energy[z]:   # never, short of a rounding freak: keeps every slot >= 0
-                now = energy[z]
-            out_e.append(now - before_e[z])
-            before_e[z], last_e[z] = now, k
-        else:
-            out_e.append(0)
-        if r:
-            c = run_r[z] = run_r[z] + r
-            now = int(c * ratio_r[z] + 0.5)
-            if now > reactive[z]:
-                now = reactive[z]
-            out_r.append(now - before_r[z])
-            before_r[z], last_r[z] = now, k
-        else:
-            out_r.append(0)
-    for z in range(4):  # exact by construction; this only absorbs a last-ulp difference
-        for out, before, last, totals in ((out_e, before_e, last_e, energy), (out_r, before_r, last_r, reactive)):
-            if before[z] != totals[z]:
-                if last[z] < 0:
-                    raise ValueError(f"tariff {z + 1}: {totals[z]} mWh for a zone with no powered slot")
-                out[last[z]] += totals[z] - before[z]
-    return out_e, out_r
+    - 1) spread over the zone's slots in proportion to ``weights`` and ``r_weights`` (``spread``
+    of each zone's slots, in slot order)."""
+    runs: Dict[int, List[Tuple[int, int]]] = {}   # zone -> its runs of slots [lo, hi)
+    lo = 0
+    for hi in range(1, len(zones) + 1):
+        if hi == len(zones) or zones[hi] != zones[lo]:
+            runs.setdefault(zones[lo], []).append((lo, hi))
+            lo = hi
+    return _spread_runs(weights, runs, energy), _spread_runs(r_weights, runs, reactive)
+
+
+def _spread_runs(weights: Sequence[float], runs: Dict[int, List[Tuple[int, int]]],
+                 totals: Sequence[int]) -> List[int]:
+    """``spread`` of ``totals[z]`` over the slots of zone z's runs, for every zone, a zone at a
+    time: the running sum is the zone's weights added in slot order (``accumulate``), so each
+    slot gets what the one-slot-at-a-time loop gives it to the last bit."""
+    out = [0] * len(weights)
+    for z, total in enumerate(totals):
+        if total and z not in runs:
+            raise ValueError(f"tariff {z + 1}: {total} mWh for a zone with no powered slot")
+    for z, spans in runs.items():
+        own = [w for a, b in spans for w in weights[a:b]]
+        running = list(accumulate(own))
+        total = totals[z]
+        whole = running[-1]
+        ratio = total / whole if whole else 0.0
+        nows = [int(c * ratio + 0.5) for c in running]
+        if max(nows) > total:   # never, short of a rounding freak: keeps every slot >= 0
+            nows = [min(now, total) for now in nows]
+        gains = list(map(sub, nows, [0] + nows[:-1]))
+        if nows[-1] != total:   # exact by construction; this only absorbs a last-ulp difference
+            weighted = [k for k, w in enumerate(own) if w]
+            if not weighted:
+                raise ValueError(f"tariff {z + 1}: {total} mWh for a zone with no powered slot")
+            gains[weighted[-1]] += total - nows[-1]
+        k = 0
+        for a, b in spans:
+            out[a:b] = gains[k:k + b - a]
+            k += b - a
+    return out
+
+
+def lognormal_noise(uniform: Callable[[], float], count: int, sigma: float) -> List[float]:
+    """``count`` draws of exp(N(0, sigma)), the same as ``exp(rng.gauss(0.0, sigma))`` drawn
+    ``count`` times from a fresh ``random.Random`` whose ``random`` is ``uniform`` (the standard
+    library's Box-Muller: two uniforms make two normals, cosine first), drawn a pair at a time."""
+    draws = [uniform() for _ in range(2 * ((count + 1) // 2))]
+    sqrt, log, cos, sin, exp = math.sqrt, math.log, math.cos, math.sin, math.exp
+    out: List[float] = []
+    for x, y in zip(draws[0::2], draws[1::2]):
+        angle, radius = x * _TWO_PI, sqrt(-2.0 * log(1.0 - y))
+        out.append(exp(0.0 + cos(angle) * radius * sigma))
+        out.append(exp(0.0 + sin(angle) * radius * sigma))
+    del out[count:]
+    return out
+
+
+_TWO_PI = 2.0 * math.pi
 
 
 class _Kind(NamedTuple):
@@ -570,9 +590,8 @@ class DayTable:
         import is spread by the base's drift x coverage plus tan(phi) x the import weight."""
         day = self.day(i)
         draw = random.Random(mix64(day.hash ^ 0x5EED))
-        gauss, uniform = draw.gauss, draw.random
-        sigma, exp = self.model.noise_sigma, math.exp
-        noise = [exp(gauss(0.0, sigma)) for _ in range(day.slots)]
+        uniform = draw.random
+        noise = lognormal_noise(uniform, day.slots, self.model.noise_sigma)
         for _ in range(2 if self.model.commercial else 5):  # appliances switched on
             k = int(uniform() * day.slots)
             noise[k] *= 1.0 + 2.0 * uniform()

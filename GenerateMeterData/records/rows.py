@@ -11,12 +11,17 @@ from ..schema.reference import ARCH_TYPE_ALIASES, ARCH_TYPES, METER_IFACES, METE
 
 
 class RowSet:
-    """Rows per table, each a tuple in ``layout.TABLE_COLUMNS`` order."""
+    """Rows per table, each a tuple in ``layout.TABLE_COLUMNS`` order.
 
-    __slots__ = ("tables",)
+    ``id_offset``: what the writer adds to every record id (MeterData.Id and the value tables'
+    Id) -- 0 but for rows made with ids relative to their meter (``Scenario.relative_meters``),
+    to which ``staging.generated_ahead`` gives the offset where their meter lands."""
+
+    __slots__ = ("tables", "id_offset")
 
     def __init__(self) -> None:
         self.tables: Dict[str, List[tuple]] = {table: [] for table in WRITE_ORDER}
+        self.id_offset = 0
 
     def __getitem__(self, table: str) -> List[tuple]:
         return self.tables[table]
@@ -30,7 +35,9 @@ class RowSet:
         return sum(len(rows) for rows in self.tables.values())
 
     def extend(self, other: "RowSet") -> None:
-        """Append another RowSet's rows."""
+        """Append another RowSet's rows (numbered alike: the same ``id_offset``)."""
+        if other.id_offset != self.id_offset:
+            raise ValueError(f"rows with record id offset {other.id_offset} cannot join rows with {self.id_offset}")
         for table, rows in other.tables.items():
             self.tables[table].extend(rows)
 

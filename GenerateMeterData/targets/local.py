@@ -335,9 +335,10 @@ def write_load(conn: sqlite3.Connection, produce: Produce, ids: IdAllocator, nam
                 new_meters.append(CreatedMeter(row[_METER_ID], row[_DEVICE_IDX],
                                                names.meter_type_names.get(row[_TYPE_ID], str(row[_TYPE_ID]))))
             if ledger_entry:
+                shift = rows.id_offset   # the rows' record ids as written
                 for row in rows["MeterData"]:
                     if row[_RECORD_DEVICE] < device_first:
-                        owned.append((load_id, "MeterData", row[_RECORD_DEVICE], None, row[_RECORD_ID],
+                        owned.append((load_id, "MeterData", row[_RECORD_DEVICE], None, row[_RECORD_ID] + shift,
                                       row[_RECORD_TYPE], row[_RECORD_TIME], None))
                 for table in CONFIG_TABLES:
                     device, stamp, serial = _CONFIG_KEY[table]
