@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import gc
+import itertools
 import os
 import pickle
 import sqlite3
@@ -658,23 +659,25 @@ def _generated_shared(producer: Producer, count: int, ids: IdAllocator, names: N
         shared["on"] = True
         reader = _AheadReader(worker) if worker.send(job) else None
     there = _Helper(reader, producer, start, names, allocation_digest(ids)) if shared["on"] else None
+
+    def source_of(meter: int) -> str:
+        return "here" if there is None or meter % SHARE == 0 else "helper"
+
     base = start.next_header_id   # the record id the next meter's first record gets
     healthy = False
     try:
-        sources = [_Peeked(iter([first])), _Peeked(here)]
-        if there is not None:
-            sources.append(_Peeked(iter(there)))
-        ordinal, offset = None, 0
-        while True:
-            waiting = [(s.head[0], n) for n, s in enumerate(sources) if s.head is not None]
-            if not waiting:
-                break
-            meter, rows = sources[min(waiting)[1]].take()   # the lowest ordinal; a tie: the first source
-            if meter != ordinal:   # a new meter: its records go on after the last one's
-                ordinal, offset = meter, base - 1
-            rows.id_offset = offset
-            base += len(rows["MeterData"])
-            yield rows
+        mine = _Peeked(itertools.chain([first], here))
+        theirs = _Peeked(iter(there)) if there is not None else mine
+        for meter in range(count):  # ordinal order; a source is asked only for its own meters
+            source = mine if source_of(meter) == "here" else theirs
+            offset = base - 1   # the meter's records go on after the last one's
+            while source.peek() is not None and source.peek()[0] == meter:  # type: ignore[index]
+                _, rows = source.take()
+                rows.id_offset = offset
+                base += len(rows["MeterData"])
+                yield rows
+        if mine.peek() is not None or theirs.peek() is not None:  # a meter beyond meter_count()
+            raise RuntimeError(f"{type(producer).__name__} made more meters than the {count} it counted")
         healthy = there is None or there.healthy
     finally:
         if worker is not None:
@@ -710,16 +713,24 @@ def _in_step(reader: Optional["_AheadReader"], expected: str) -> Iterator[Any]:
 
 
 class _Peeked:
-    """An iterator of (ordinal, RowSet) with its next item in view (``head``; None at its end)."""
+    """An iterator of (ordinal, RowSet) whose next item can be looked at (``peek``: None at its
+    end) -- made, or waited for, only when it is looked at."""
+
+    _UNSEEN = object()
 
     def __init__(self, items: Iterator[Tuple[int, RowSet]]) -> None:
         self._items = items
-        self.head: Optional[Tuple[int, RowSet]] = next(items, None)
+        self._head: object = self._UNSEEN
+
+    def peek(self) -> Optional[Tuple[int, RowSet]]:
+        if self._head is self._UNSEEN:
+            self._head = next(self._items, None)
+        return self._head  # type: ignore[return-value]
 
     def take(self) -> Tuple[int, RowSet]:
-        item = self.head
+        item = self.peek()
         assert item is not None
-        self.head = next(self._items, None)
+        self._head = self._UNSEEN
         return item
 
 
