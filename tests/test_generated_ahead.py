@@ -230,3 +230,32 @@ def test_a_producer_without_relative_meters_is_streamed_whole_by_the_helper(spie
     assert summary.meters == 9 and spied["made"] == 1 and spied["rows"] >= 1, spied
     assert (spied["done"], bool(killed)) == ((0, True) if kill else (1, False)), spied
     assert data_checksums(path) == reference
+
+
+def test_a_producer_making_more_meters_than_it_counted_is_refused_and_nothing_is_written(tmp_path):
+    """Meters are written in ordinal order up to meter_count(): one beyond it would be dropped
+    unseen, so the load fails instead (and rolls back)."""
+    from GenerateMeterData.records.producer import Producer
+    from GenerateMeterData.records.rows import IdAllocator, NameIndex
+
+    real = Scenario(meters=2, days=2, end=END, seed=3)
+
+    class Miscounting(Producer):
+        def __call__(self, ids: IdAllocator, names: NameIndex):
+            return real.generate(ids, names)
+
+        def meter_count(self):
+            return 1
+
+        def split(self, part, parts):
+            return None
+
+        def relative_meters(self, ids, names, take):
+            return real.relative_meters(ids, names, take)
+
+    path = str(tmp_path / "meter.db")
+    LocalTarget(path).init()
+    before = table_checksums(path)
+    with pytest.raises(RuntimeError, match="made more meters than the 1 it counted"):
+        LocalTarget(path).load(Miscounting())
+    assert table_checksums(path) == before
