@@ -259,3 +259,21 @@ def test_a_producer_making_more_meters_than_it_counted_is_refused_and_nothing_is
     with pytest.raises(RuntimeError, match="made more meters than the 1 it counted"):
         LocalTarget(path).load(Miscounting())
     assert table_checksums(path) == before
+
+
+@pytest.mark.parametrize("plans, days, measures", [
+    (10, 30, None),
+    (4, 60, ["ElArr1ConsPower", "ElDayEnergy", "ElMonthEnergy", "ElJrnlPwr"]),
+    ("mixed", 20, None),
+])
+def test_the_rows_estimate_is_of_the_rows_made(plans, days, measures):
+    """The estimate that starts the helper before any row is made (nothing generated for it)
+    is of the size of the load: not below nine tenths of it, not above twice it."""
+    from GenerateMeterData.generate.scenario import MeterPlan
+
+    meters = plans if plans != "mixed" else [
+        MeterPlan("Mercury23x", 3), MeterPlan("SE303", 2, period_minutes=15), MeterPlan("UMTV10", 2),
+        MeterPlan("Pulsar", 2), MeterPlan("MILUR IC", 1, children=(MeterPlan("SE102", 2),))]
+    made = Scenario(meters=meters, days=days, end=END, seed=4, measures=measures)
+    rows = made.build().total()
+    assert 0.9 * rows <= made.rows_estimate() <= 2 * rows, (made.rows_estimate(), rows)

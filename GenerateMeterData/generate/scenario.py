@@ -22,6 +22,7 @@ from .overrides import Overrides
 from .polls import PollClock
 from ..records.producer import Producer, configured_target
 from ..records.rows import IdAllocator, NameIndex, RowSet
+from ..schema.layout import FAMILIES
 from ..records.summary import LoadSummary
 from .story import Story, StoryOptions
 
@@ -288,6 +289,24 @@ class Scenario(Producer):
         """Write the scenario to ``target`` (default: the configured target) in one transaction."""
         target = target or configured_target()
         return target.load(self.for_target(target), progress=progress, expected_meters=self.meter_count())
+
+    def rows_estimate(self) -> int:
+        """About how many rows the scenario makes, from its meters, days, measures and
+        cadences alone -- nothing is generated; rather more than fewer (a meter type that lacks
+        a measure is counted as having it; events are not counted)."""
+        per_day = {registry.MOMENT: 1440 / self.options.moment_step_minutes, registry.HOUR: 24,
+                   registry.DAY: 1, registry.MONTH: 1 / 28}
+        total = 0.0
+        for plan in self._all_plans():
+            family = self._family(plan)
+            period = self.period_of(plan)
+            for name in self.measures:
+                measure = registry.measure(name)
+                if measure.meter != family or measure.table not in FAMILIES:
+                    continue
+                records = (1440 / period) if measure.cadence == registry.PROFILE else per_day.get(measure.cadence or "", 0)
+                total += plan.count * self.days * records * (1 + len(FAMILIES[measure.table].keys))
+        return int(total) + sum(plan.count for plan in self._all_plans()) * 2   # registry and config rows
 
     def meter_count(self) -> int:
         """How many meters the scenario has (children included)."""

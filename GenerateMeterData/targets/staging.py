@@ -635,38 +635,47 @@ def _generated_shared(producer: Producer, count: int, ids: IdAllocator, names: N
     """``generated_ahead`` of a producer that makes each meter apart, its records numbered from
     1 (``Scenario.relative_meters``): each RowSet is given, in ordinal order, the offset where
     its meter's records land (``RowSet.id_offset``), so the load is the one ``producer(ids,
-    names)`` makes.  When the meters after the first hold ``AHEAD_MIN_ROWS`` rows or more, the
-    helper makes all but every ``SHARE``-th meter while this process makes those and writes;
+    names)`` makes.  When the meters after the first hold ``AHEAD_MIN_ROWS`` rows or more -- by
+    the producer's ``rows_estimate`` before any is made (the helper starts at once), else by the
+    first meter's rows -- the helper makes all but every ``SHARE``-th meter while this process
+    makes those and writes;
     a helper that fails, dies or numbers the meters otherwise hands over: what it did not send
     is made here (an error of the rows is raised here then, with its kind)."""
     import copy
 
     start = copy.deepcopy(ids)
     shared = {"on": False}
-    here = iter(producer.relative_meters(ids, names,  # type: ignore[attr-defined]
-                                         lambda k: not shared["on"] or k % SHARE == 0))
-    first = next(here, None)
-    if first is None:
-        ids.next_header_id = start.next_header_id
-        return
-    job = worker = None
-    if (count > 1 and first[1].total() * (count - 1) >= AHEAD_MIN_ROWS and (os.cpu_count() or 1) >= 2
-            and not _inside_worker["yes"]):
+    worker: Optional[StageWorker] = None
+    reader: Optional[_AheadReader] = None
+
+    def ask_helper(rows_after_first: float) -> None:
+        nonlocal worker, reader
+        if (shared["on"] or count < 2 or rows_after_first < AHEAD_MIN_ROWS or (os.cpu_count() or 1) < 2
+                or _inside_worker["yes"]):
+            return
         job = shippable(("shared", producer, start, names, SHARE))
         worker = StageWorker.acquire() if job is not None else None
-    reader = None
-    if job is not None and worker is not None:
-        shared["on"] = True
-        reader = _AheadReader(worker) if worker.send(job) else None
-    there = _Helper(reader, producer, start, names, allocation_digest(ids)) if shared["on"] else None
-
-    def source_of(meter: int) -> str:
-        return "here" if there is None or meter % SHARE == 0 else "helper"
+        if worker is not None:
+            shared["on"] = True
+            reader = _AheadReader(worker) if worker.send(job) else None  # type: ignore[arg-type]
 
     base = start.next_header_id   # the record id the next meter's first record gets
     healthy = False
     try:
-        mine = _Peeked(itertools.chain([first], here))
+        estimate = getattr(producer, "rows_estimate", None)
+        if callable(estimate):   # large by its own estimate: the helper starts before the first meter is made
+            ask_helper(estimate() * (count - 1) / count)
+        here = iter(producer.relative_meters(ids, names,  # type: ignore[attr-defined]
+                                             lambda k: not shared["on"] or k % SHARE == 0))
+        first = next(here, None)
+        if first is not None:
+            ask_helper(first[1].total() * (count - 1))
+        there = _Helper(reader, producer, start, names, allocation_digest(ids)) if shared["on"] else None
+
+        def source_of(meter: int) -> str:
+            return "here" if there is None or meter % SHARE == 0 else "helper"
+
+        mine = _Peeked(itertools.chain([first] if first is not None else [], here))
         theirs = _Peeked(iter(there)) if there is not None else mine
         for meter in range(count):  # ordinal order; a source is asked only for its own meters
             source = mine if source_of(meter) == "here" else theirs
