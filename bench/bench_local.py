@@ -110,7 +110,7 @@ def main() -> None:
               f"{mem['seconds']:.0f} s (bar for 1,000 meters: <= 60 s), peak RSS {mem['max_rss_mb']:.0f} MB "
               f"(bar <= 150 MB) and of the helper making rows ahead {mem['helper_rss_mb']:.0f} MB, "
               f"database {mem['db_mb']:.0f} MB")
-    result = throughput(meters=10, days=200, rounds=3)
+    result = throughput(meters=10, days=200, rounds=5)
     print(f"throughput: {result['rows']:,} rows; raw executemany {result['raw_rows_per_s']:,.0f} rows/s; "
           f"GenerateMeterData seed {result['ours_rows_per_s']:,.0f} rows/s")
     print(f"ratio (GenerateMeterData / raw executemany, bar >= 0.8): {result['ratio']:.2f}")
