@@ -638,9 +638,9 @@ def _generated_shared(producer: Producer, count: int, ids: IdAllocator, names: N
     names)`` makes.  When the meters after the first hold ``AHEAD_MIN_ROWS`` rows or more -- by
     the producer's ``rows_estimate`` before any is made (the helper starts at once), else by the
     first meter's rows -- the helper makes all but every ``SHARE``-th meter while this process
-    makes those and writes;
-    a helper that fails, dies or numbers the meters otherwise hands over: what it did not send
-    is made here (an error of the rows is raised here then, with its kind)."""
+    makes those and writes.  A helper that fails, dies or numbers the meters otherwise hands
+    over: what it did not send is made here (an error of the rows is raised here then, with its
+    kind)."""
     import copy
 
     start = copy.deepcopy(ids)
