@@ -20,7 +20,7 @@ from .meters import MeterSpec, check_period, make_meter, meter_seed_path, whole_
 from .modules import DigitalStory, PulseStory
 from .overrides import Overrides
 from .polls import PollClock
-from ..records.producer import Producer, configured_target
+from ..records.producer import MeterByMeter, Producer, configured_target
 from ..records.rows import IdAllocator, NameIndex, RowSet
 from ..schema.layout import FAMILIES
 from ..records.summary import LoadSummary
@@ -60,7 +60,7 @@ class MeterPlan:
             raise InputError(f"meter plan {self.type}: count must be a whole number >= 0, got {self.count!r}")
 
 
-class Scenario(Producer):
+class Scenario(Producer, MeterByMeter):
     """N meters over a period with every measure, each meter one consistent story.
 
     Written to a target (``create``) it takes what it does not name itself from the target's

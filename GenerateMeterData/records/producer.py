@@ -8,7 +8,7 @@ contract; a plain function ``(ids, names) -> RowSets`` is accepted everywhere a 
 becomes one through ``as_producer`` (not split, meter count unknown)."""
 from __future__ import annotations
 
-from typing import Callable, Iterable, Optional, Protocol, Union, runtime_checkable
+from typing import Callable, Iterable, Iterator, Optional, Protocol, Tuple, Union, runtime_checkable
 
 from .rows import IdAllocator, NameIndex, RowSet
 
@@ -34,6 +34,26 @@ class Producer(Protocol):
         """The producer of every ``parts``-th meter from ``part`` -- picklable, as another
         process makes it; the parts numbered alike are together the whole load.  None: this
         producer cannot be split."""
+        ...
+
+
+@runtime_checkable
+class MeterByMeter(Protocol):
+    """A producer that can make any of its meters on its own (``Scenario``): meters made apart,
+    in two processes, are written in ordinal order (``staging.generated_ahead``).
+    Implementations subclass it explicitly, beside ``Producer``."""
+
+    def relative_meters(self, ids: IdAllocator, names: NameIndex,
+                        take: Callable[[int], bool]) -> Iterator[Tuple[int, RowSet]]:
+        """(ordinal, RowSet) of each meter whose ordinal ``take`` accepts (asked when the meter's
+        turn comes; nothing is made before the first item is asked for), its records numbered
+        from 1; the writer adds the offset where the meter lands (``RowSet.id_offset``), and
+        the rows are then the producer's own, ``producer(ids, names)``, to the last cell."""
+        ...
+
+    def rows_estimate(self) -> int:
+        """About how many rows the load makes, known before any is made (rather more than
+        fewer)."""
         ...
 
 

@@ -35,7 +35,7 @@ from ..records.rows import IdAllocator, NameIndex, ProvisionalIds, RowSet
 from ..records.summary import LoadSummary
 from ..schema import layout
 from ..schema.layout import TABLE_COLUMNS, VALUE_TABLES, WRITE_ORDER
-from ..records.producer import Produce, Producer, as_producer
+from ..records.producer import MeterByMeter, Produce, Producer, as_producer
 from .base import Progress
 from .bulk import insert_rows
 from .sqltext import insert_values
@@ -577,7 +577,7 @@ def generated_ahead(producer: Producer, ids: IdAllocator, names: NameIndex) -> I
     import copy
 
     count = producer.meter_count()
-    if count and callable(getattr(producer, "relative_meters", None)):
+    if count and isinstance(producer, MeterByMeter):
         yield from _generated_shared(producer, count, ids, names)
         return
     start = copy.deepcopy(ids)
@@ -631,7 +631,7 @@ _inside_worker = {"yes": False}
 SHARE = 4
 
 
-def _generated_shared(producer: Producer, count: int, ids: IdAllocator, names: NameIndex) -> Iterator[RowSet]:
+def _generated_shared(producer: MeterByMeter, count: int, ids: IdAllocator, names: NameIndex) -> Iterator[RowSet]:
     """``generated_ahead`` of a producer that makes each meter apart, its records numbered from
     1 (``Scenario.relative_meters``): each RowSet is given, in ordinal order, the offset where
     its meter's records land (``RowSet.id_offset``), so the load is the one ``producer(ids,
@@ -662,11 +662,9 @@ def _generated_shared(producer: Producer, count: int, ids: IdAllocator, names: N
     base = start.next_header_id   # the record id the next meter's first record gets
     healthy = False
     try:
-        estimate = getattr(producer, "rows_estimate", None)
-        if callable(estimate):   # large by its own estimate: the helper starts before the first meter is made
-            ask_helper(estimate() * (count - 1) / count)
-        here = iter(producer.relative_meters(ids, names,  # type: ignore[attr-defined]
-                                             lambda k: not shared["on"] or k % SHARE == 0))
+        # large by its own estimate: the helper starts before the first meter is made
+        ask_helper(producer.rows_estimate() * (count - 1) / count)
+        here = iter(producer.relative_meters(ids, names, lambda k: not shared["on"] or k % SHARE == 0))
         first = next(here, None)
         if first is not None:
             ask_helper(first[1].total() * (count - 1))
@@ -748,7 +746,7 @@ class _Helper:
     fails, dies or numbered its meters otherwise than this process, the rest of its share is
     made here (the RowSets it sent of the meter it was making are not given twice)."""
 
-    def __init__(self, reader: Optional["_AheadReader"], producer: Producer, start: IdAllocator,
+    def __init__(self, reader: Optional["_AheadReader"], producer: MeterByMeter, start: IdAllocator,
                  names: NameIndex, expected: str) -> None:
         self.reader, self.producer, self.start, self.names = reader, producer, start, names
         self.expected = expected
@@ -771,7 +769,7 @@ class _Helper:
                 if payload[0] == "done":
                     return
         share = SHARE
-        rest = self.producer.relative_meters(  # type: ignore[attr-defined]
+        rest = self.producer.relative_meters(
             copy.deepcopy(self.start), self.names, lambda k: k % share != 0 and k >= max(meter, 1))
         for ordinal, rows in rest:
             if ordinal == meter and sent:   # its first rows were sent: made again here, not given twice
