@@ -326,16 +326,19 @@ def _profile_stamps(m: LineMeter, name: str, first: int, last: int) -> List[int]
 
 
 # ---- journals ------------------------------------------------------------------------------------
-def _served_events(m: LineMeter, name: str, stamp: int) -> List[Tuple[int, int]]:
-    """(number, Event) of the story's events of a journal the meter stamps ``stamp`` (its record's
-    resolution, ``JOURNAL_STEP``, floors the time); the number counts the journal's events from
-    the story's first (what the generator writes as EventId)."""
+def _stamped_events(m: LineMeter, name: str) -> Dict[int, List[Tuple[int, int]]]:
+    """The story's events of a journal by the stamp the meter records them at (its record's
+    resolution, ``JOURNAL_STEP``, floors the time): stamp -> [(number, Event)], the number
+    counting the journal's events from the story's first (what the generator writes as EventId)."""
     step = JOURNAL_STEP.get(m.protocol, 1)
-    return [(i, e) for i, (t, e) in enumerate(m.meter.story.journal_events(name)) if t - t % step == stamp]
+    stamped: Dict[int, List[Tuple[int, int]]] = {}
+    for number, (t, event) in enumerate(m.meter.story.journal_events(name)):
+        stamped.setdefault(t - t % step, []).append((number, event))
+    return stamped
 
 
 def _journal(m: LineMeter, name: str, stamp: int, values: Dict[str, Optional[float]]) -> Iterator[Finding]:
-    events = [e for _, e in _served_events(m, name, stamp)]
+    events = [e for _, e in _stamped_events(m, name).get(stamp, [])]
     event = values.get("event")
     if not events:
         yield stamp, f"{name} record", event, None, False   # the meter served no record then
@@ -344,8 +347,7 @@ def _journal(m: LineMeter, name: str, stamp: int, values: Dict[str, Optional[flo
 
 
 def _journal_stamps(m: LineMeter, name: str, first: int, last: int) -> List[int]:
-    step = JOURNAL_STEP.get(m.protocol, 1)
-    return sorted({t - t % step for t, _ in m.meter.story.journal_events(name) if first <= t - t % step <= last})
+    return sorted(stamp for stamp in _stamped_events(m, name) if first <= stamp <= last)
 
 
 def _event_ids(m: LineMeter, name: str, records: Records) -> Iterator[Finding]:
@@ -357,7 +359,8 @@ def _event_ids(m: LineMeter, name: str, records: Records) -> Iterator[Finding]:
     offset most of the stored records agree on (on a tie, the oldest record's).  A record whose
     EventId is not its event's number plus that offset is a mismatch; a record the meter served
     nothing at is one already (``_journal``)."""
-    served = {stamp: [i for i, _ in _served_events(m, n, stamp)] for (n, stamp) in records if n == name}
+    stamped = _stamped_events(m, name)
+    served = {stamp: [i for i, _ in stamped.get(stamp, [])] for (n, stamp) in records if n == name}
     stored = {stamp: records[(name, stamp)].get("eventId") for stamp in served if served[stamp]}
     votes: Dict[int, int] = {}
     for stamp in sorted(stored):
