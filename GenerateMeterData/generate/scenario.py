@@ -306,7 +306,7 @@ class Scenario(Producer, MeterByMeter):
                     continue
                 records = (1440 / period) if measure.cadence == registry.PROFILE else per_day.get(measure.cadence or "", 0)
                 total += plan.count * self.days * records * (1 + len(FAMILIES[measure.table].keys))
-        return int(total) + sum(plan.count for plan in self._all_plans()) * 2   # registry and config rows
+        return int(total) + self.meter_count() * 2   # registry and config rows
 
     def meter_count(self) -> int:
         """How many meters the scenario has (children included)."""

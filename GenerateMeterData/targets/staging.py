@@ -586,8 +586,7 @@ def generated_ahead(producer: Producer, ids: IdAllocator, names: NameIndex) -> I
     if first is None:
         return
     job = worker = None
-    if (count is not None and first.total() * (count - 1) >= AHEAD_MIN_ROWS and (os.cpu_count() or 1) >= 2
-            and not _inside_worker["yes"]):   # a small load never starts the helper
+    if count is not None and _wants_helper(count, first.total() * (count - 1)):
         job = shippable(("stream", producer, start, names, 1))
         worker = StageWorker.acquire() if job is not None else None
     expected = made_digest([first], ids) if worker is not None else ""
@@ -624,10 +623,19 @@ def generated_ahead(producer: Producer, ids: IdAllocator, names: NameIndex) -> I
 
 _inside_worker = {"yes": False}
 
+
+def _wants_helper(count: int, rows_after_first: float) -> bool:
+    """A load of ``count`` meters whose meters after the first hold ``rows_after_first`` rows is
+    made with the helper: a large one, on two cores or more, not inside the helper itself (a
+    small load never starts it)."""
+    return (count >= 2 and rows_after_first >= AHEAD_MIN_ROWS and (os.cpu_count() or 1) >= 2
+            and not _inside_worker["yes"])
+
 #: With the helper, every SHARE-th meter of a ``relative_meters`` producer (0, SHARE, 2 x SHARE,
 #: ...) is made here, the rest by the helper: generation costs more per row than writing, so
 #: this process, which also writes every row, takes the smaller share of the making.  Measured
-#: (bench/bench_local.py, 1,000 meters x 365 days, x86, 2 cores): 1 in 5 balances the two.
+#: (x86, 2 cores; 3, 4, 5, 6 and 8 tried): 4 was the fastest for 10 meters x 200 days of every
+#: measure and for 100 meters x 365 days of bench_local's year; 6 was 5% faster for 250 x 365.
 SHARE = 4
 
 
@@ -644,19 +652,16 @@ def _generated_shared(producer: MeterByMeter, count: int, ids: IdAllocator, name
     import copy
 
     start = copy.deepcopy(ids)
-    shared = {"on": False}
-    worker: Optional[StageWorker] = None
+    worker: Optional[StageWorker] = None   # the helper, once it has the job
     reader: Optional[_AheadReader] = None
 
     def ask_helper(rows_after_first: float) -> None:
         nonlocal worker, reader
-        if (shared["on"] or count < 2 or rows_after_first < AHEAD_MIN_ROWS or (os.cpu_count() or 1) < 2
-                or _inside_worker["yes"]):
+        if worker is not None or not _wants_helper(count, rows_after_first):
             return
         job = shippable(("shared", producer, start, names, SHARE))
         worker = StageWorker.acquire() if job is not None else None
         if worker is not None:
-            shared["on"] = True
             reader = _AheadReader(worker) if worker.send(job) else None  # type: ignore[arg-type]
 
     base = start.next_header_id   # the record id the next meter's first record gets
@@ -664,19 +669,15 @@ def _generated_shared(producer: MeterByMeter, count: int, ids: IdAllocator, name
     try:
         # large by its own estimate: the helper starts before the first meter is made
         ask_helper(producer.rows_estimate() * (count - 1) / count)
-        here = iter(producer.relative_meters(ids, names, lambda k: not shared["on"] or k % SHARE == 0))
+        here = iter(producer.relative_meters(ids, names, lambda k: worker is None or k % SHARE == 0))
         first = next(here, None)
         if first is not None:
             ask_helper(first[1].total() * (count - 1))
-        there = _Helper(reader, producer, start, names, allocation_digest(ids)) if shared["on"] else None
-
-        def source_of(meter: int) -> str:
-            return "here" if there is None or meter % SHARE == 0 else "helper"
-
+        there = _Helper(reader, producer, start, names, allocation_digest(ids)) if worker is not None else None
         mine = _Peeked(itertools.chain([first] if first is not None else [], here))
         theirs = _Peeked(iter(there)) if there is not None else mine
         for meter in range(count):  # ordinal order; a source is asked only for its own meters
-            source = mine if source_of(meter) == "here" else theirs
+            source = mine if meter % SHARE == 0 else theirs
             offset = base - 1   # the meter's records go on after the last one's
             while source.peek() is not None and source.peek()[0] == meter:  # type: ignore[index]
                 _, rows = source.take()
