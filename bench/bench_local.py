@@ -81,7 +81,9 @@ seconds = time.perf_counter() - started
 from GenerateMeterData.targets import staging
 if staging.StageWorker._current is not None:   # the helper that made rows ahead: ended, so its peak is known
     staging.StageWorker._current.stop()
+own, helper = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"rows": summary.total_rows, "seconds": seconds,
+                  "cpu_s": own.ru_utime + own.ru_stime, "helper_cpu_s": helper.ru_utime + helper.ru_stime,
                   "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "helper_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 """
@@ -110,6 +112,9 @@ def main() -> None:
               f"{mem['seconds']:.0f} s (bar for 1,000 meters: <= 60 s), peak RSS {mem['max_rss_mb']:.0f} MB "
               f"(bar <= 150 MB) and of the helper making rows ahead {mem['helper_rss_mb']:.0f} MB, "
               f"database {mem['db_mb']:.0f} MB")
+        cpu = mem["cpu_s"] + mem["helper_cpu_s"]
+        print(f"memory run's CPU: this process {mem['cpu_s']:.0f} s, the helper {mem['helper_cpu_s']:.0f} s: "
+              f"{cpu / mem['rows'] * 1e6:.2f} us a row; on 2 cores at best {cpu / 2:.0f} s")
     result = throughput(meters=10, days=200, rounds=5)
     print(f"throughput: {result['rows']:,} rows; raw executemany {result['raw_rows_per_s']:,.0f} rows/s; "
           f"GenerateMeterData seed {result['ours_rows_per_s']:,.0f} rows/s")
