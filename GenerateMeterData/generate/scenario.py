@@ -308,6 +308,10 @@ class Scenario(Producer, MeterByMeter):
                 total += plan.count * self.days * records * (1 + len(FAMILIES[measure.table].keys))
         return int(total) + self.meter_count() * 2   # registry and config rows
 
+    def numbers_only(self) -> bool:
+        """Without overrides its record tables hold the generator's numbers and None alone."""
+        return not any(self.overrides.by_measure.values())
+
     def meter_count(self) -> int:
         """How many meters the scenario has (children included)."""
         return sum(plan.count for plan in self._all_plans())

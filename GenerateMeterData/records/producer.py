@@ -56,6 +56,12 @@ class MeterByMeter(Protocol):
         fewer)."""
         ...
 
+    def numbers_only(self) -> bool:
+        """Whether every value it puts in the record tables (MeterData, the value tables) is an
+        int, a float or None -- nothing a user gave it stands there -- so the helper may pack
+        them by the columns' types (``RowSet.packed``)."""
+        ...
+
 
 #: What ``Target.load`` takes: a producer, or a plain function of (ids, names).
 Produce = Union[Producer, RowFunction]

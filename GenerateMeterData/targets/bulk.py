@@ -12,10 +12,12 @@ record id offset -- and the rows left over go through ``executemany``.
 from __future__ import annotations
 
 import sqlite3
+import struct
+from functools import lru_cache
 from itertools import chain
-from typing import Dict, NamedTuple, Sequence
+from typing import Dict, NamedTuple, Sequence, Tuple
 
-from ..records.rows import RowSet
+from ..records.rows import PACKED_TABLES, PackedRows, RowSet
 from ..schema.layout import TABLE_COLUMNS, VALUE_TABLES, WRITE_ORDER, insert_sql
 
 MAX_VARIABLES = 999
@@ -50,11 +52,70 @@ def _statements(table: str) -> _Statements:
 _STATEMENTS: Dict[str, _Statements] = {table: _statements(table) for table in WRITE_ORDER}
 
 
+def affinity_code(declared: str) -> str:
+    """The ``struct`` code a column of this declared type takes a value with, as SQLite would
+    store it: ``q`` where its affinity is INTEGER, ``d`` where REAL (SQLite keeps a number
+    there as a REAL, and a NaN as NULL), ``-`` otherwise (not packed).  SQLite's rules of column
+    affinity, in their order (https://sqlite.org/datatype3.html, 3.1)."""
+    declared = (declared or "").upper()
+    if "INT" in declared:
+        return "q"
+    if any(word in declared for word in ("CHAR", "CLOB", "TEXT", "BLOB")) or not declared:
+        return "-"
+    if any(word in declared for word in ("REAL", "FLOA", "DOUB")):
+        return "d"
+    return "-"   # NUMERIC
+
+
+def struct_codes(conn: sqlite3.Connection) -> Dict[str, str]:
+    """Per record table of the database ``conn`` writes, the ``struct`` code of each column
+    (``TABLE_COLUMNS`` order) by its declared type there: what ``RowSet.packed`` packs with."""
+    codes = {}
+    for table in sorted(PACKED_TABLES):
+        declared = {row[1]: row[2] for row in conn.execute(f"PRAGMA table_info({table})")}
+        codes[table] = "".join(affinity_code(declared.get(column, "")) for column in TABLE_COLUMNS[table])
+    return codes
+
+
+@lru_cache(maxsize=None)
+def _packed_statement(table: str, nulls: Tuple[int, ...], rows: int) -> str:
+    """The INSERT of ``rows`` packed rows: their stored values numbered, the record id (first
+    column) plus the last parameter, NULL in the columns in ``nulls``."""
+    columns = TABLE_COLUMNS[table]
+    kept = [c for c in range(len(columns)) if c not in nulls]
+    numbered = ", ".join("(" + ", ".join(f"?{r * len(kept) + k + 1}" for k in range(len(kept))) + ")"
+                         for r in range(rows))
+    chosen = ["NULL" if c in nulls else f"column{kept.index(c) + 1}" for c in range(len(columns))]
+    chosen[0] = f"column1 + ?{rows * len(kept) + 1}"
+    return f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(chosen)} FROM (VALUES {numbered})"
+
+
+def _insert_packed(conn: sqlite3.Connection, table: str, batch: PackedRows, id_offset: int) -> None:
+    """PackedRows of a record table: each statement's parameters one ``unpack_from`` of their
+    bytes, the id offset after them."""
+    per = (MAX_VARIABLES - 1) // len(batch.format)
+    many = struct.Struct("<" + batch.format * per)
+    statement = _packed_statement(table, batch.nulls, per)
+    whole = batch.length - batch.length % per
+    tail = (id_offset,)
+    for start in range(0, whole * many.size // per, many.size):
+        conn.execute(statement, many.unpack_from(batch.data, start) + tail)
+    if whole < batch.length:
+        rest = batch.length - whole
+        last = struct.Struct("<" + batch.format * rest)
+        conn.execute(_packed_statement(table, batch.nulls, rest), last.unpack_from(batch.data, whole * many.size // per)
+                     + tail)
+
+
 def insert_batch(conn: sqlite3.Connection, table: str, batch: Sequence[Sequence[object]], id_offset: int = 0) -> None:
     """``batch`` (rows in ``TABLE_COLUMNS[table]`` order) into ``table``, ``id_offset`` added to
     the record id of a ``RECORD_ID_TABLES`` row (by SQLite, as the row goes in).  A batch with
     a row of another width is refused as executemany always refused it (the many-row form
     would shift the values of every row after it)."""
+    if (isinstance(batch, PackedRows) and table in RECORD_ID_TABLES and 0 not in batch.nulls
+            and batch.width == len(TABLE_COLUMNS[table])):
+        _insert_packed(conn, table, batch, id_offset)
+        return
     statements = _STATEMENTS[table]
     per, width = statements.per, len(TABLE_COLUMNS[table])
     shift = id_offset and table in RECORD_ID_TABLES

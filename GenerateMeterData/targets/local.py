@@ -9,7 +9,7 @@ import time
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..errors import GenerateMeterDataError, SchemaError, TargetError
-from ..records.rows import IdAllocator, NameIndex, RowSet
+from ..records.rows import IdAllocator, NameIndex, RowSet, column
 from ..records.summary import CreatedMeter, LoadSummary
 from ..model.context import TargetContext
 from ..schema import create_schema, integrity_problem, layout
@@ -17,7 +17,7 @@ from ..schema.layout import CONFIG_TABLES, REFERENCE_TABLES, WRITE_ORDER
 from ..settings import LOCAL_BUSY_TIMEOUT
 from . import ledger
 from .backupfile import new_backup
-from .bulk import insert_rows
+from .bulk import insert_rows, struct_codes
 from .sqlerrors import classify_sqlite_error
 from .sqltext import literal
 from .staging import LoadTally, produced
@@ -327,7 +327,7 @@ def write_load(conn: sqlite3.Connection, produce: Produce, ids: IdAllocator, nam
     new_meters: List[CreatedMeter] = []
     # what goes into meters that were there before: owned by key (a new meter is owned whole)
     owned: List[Tuple[Any, ...]] = []
-    source = produced(produce, ids, names, tally, progress, expected_meters, ahead=True)
+    source = produced(produce, ids, names, tally, progress, expected_meters, ahead=True, codes=struct_codes(conn))
     with contextlib.closing(source):  # closed at once on an error: a helper making rows ahead stops
         for rows in source:
             insert_rows(conn, rows)
@@ -336,7 +336,9 @@ def write_load(conn: sqlite3.Connection, produce: Produce, ids: IdAllocator, nam
                                                names.meter_type_names.get(row[_TYPE_ID], str(row[_TYPE_ID]))))
             if ledger_entry:
                 shift = rows.id_offset   # the rows' record ids as written
-                for row in rows["MeterData"]:
+                records = rows["MeterData"]
+                before = records and min(column(records, _RECORD_DEVICE)) < device_first
+                for row in records if before else ():
                     if row[_RECORD_DEVICE] < device_first:
                         owned.append((load_id, "MeterData", row[_RECORD_DEVICE], None, row[_RECORD_ID] + shift,
                                       row[_RECORD_TYPE], row[_RECORD_TIME], None))
