@@ -36,14 +36,25 @@ def spied(monkeypatch):
     seen = {"rows": 0, "made": 0, "done": 0, "error": 0}
     real = staging._AheadReader.next
 
-    def next_answer(self):
-        answer = real(self)
+    def next_answer(self, block=True):
+        answer = real(self, block)
         if answer is not None:
             seen[answer[0]] += 1
         return answer
 
     monkeypatch.setattr(staging._AheadReader, "next", next_answer)
     return seen
+
+
+def main_claims(monkeypatch, ordinals) -> None:
+    """This process claims (makes) only these meters, when their turn comes and nobody has
+    claimed them, and none while it waits for the helper: every other meter is the helper's."""
+    real = staging.Claims.claim
+
+    def claim(self, meter=None):
+        return real(self, meter) if meter is not None and meter in ordinals else None
+
+    monkeypatch.setattr(staging.Claims, "claim", claim)
 
 
 @pytest.fixture
@@ -57,23 +68,26 @@ def reference(tmp_path_factory, monkeypatch):
     return data_checksums(path)
 
 
-def test_a_load_made_ahead_is_the_load_made_here(spied, reference, tmp_path):
+def test_a_load_made_ahead_is_the_load_made_here(spied, reference, tmp_path, monkeypatch):
+    main_claims(monkeypatch, set())   # every meter is the helper's
     path = str(tmp_path / "meter.db")
     LocalTarget(path).init()
     summary = scenario().create(LocalTarget(path))
-    helper_meters = sum(1 for k in range(9) if k % staging.SHARE)   # every SHARE-th meter is made here
-    assert spied["rows"] >= helper_meters >= 2 and spied["made"] == 1 and spied["done"] == 1, spied
+    assert spied["rows"] >= 9 and spied["made"] == 1 and spied["done"] == 1, spied
     assert summary.meters == 9
     assert data_checksums(path) == reference
 
 
+@pytest.mark.parametrize("shared", ["helper", "claimed"])
 @pytest.mark.parametrize("rows_per_set", [None, 1500])
 def test_a_helper_killed_mid_load_hands_over_and_the_load_is_the_same(spied, reference, tmp_path, monkeypatch,
-                                                                      rows_per_set):
+                                                                      rows_per_set, shared):
     """With 1,500 rows per RowSet the helper dies in the middle of a meter: the RowSets of it
-    already taken are not given twice.  Every meter but the first is the helper's (SHARE), so
-    when two meters are written it still has meters to make: at most DEPTH wait for the writer."""
-    monkeypatch.setattr(staging, "SHARE", 100)
+    already taken are not given twice.  "helper": every meter is the helper's, so when two
+    meters are written it still has meters to make (at most DEPTH wait for the writer);
+    "claimed": the meters are shared out as they are claimed, whoever made which."""
+    if shared == "helper":
+        main_claims(monkeypatch, set())
     if rows_per_set:
         from GenerateMeterData.generate import scenario as scenario_module
 
@@ -96,7 +110,7 @@ def test_a_helper_killed_mid_load_hands_over_and_the_load_is_the_same(spied, ref
 def test_an_error_of_a_later_meter_is_raised_here_with_its_kind_and_nothing_is_written(spied, tmp_path, monkeypatch):
     """Seed 26's fifth meter has no power-journal event in its story, the first four have two
     or more: asking for 2 records each fails at the fifth, in the helper first."""
-    monkeypatch.setattr(staging, "SHARE", 5)   # the fifth meter (ordinal 4) is the helper's
+    main_claims(monkeypatch, {0})   # meters 1 to 4 are the helper's: it meets the error first
     path = str(tmp_path / "meter.db")
     LocalTarget(path).init()
     Scenario(meters=1, days=1, end=END, seed=1).create(LocalTarget(path))
@@ -123,6 +137,90 @@ def test_ctrl_c_while_the_helper_makes_rows_ahead_leaves_nothing_and_frees_the_h
     staging.StageWorker._lock.release()
     scenario().create(LocalTarget(path))
     assert spied["done"] == 1, spied
+
+
+def test_a_meter_is_claimed_once_in_order_and_only_the_next():
+    claims = staging.Claims.create(5, claimed=1)
+    other = staging.Claims(claims.path, 5)   # a second opener shares the counter
+    try:
+        assert claims.claim() == 1
+        assert other.claim(3) is None and claims.claim(2) == 2   # only the next unclaimed one
+        assert other.claim() == 3 and claims.claim() == 4
+        assert claims.claim() is None and other.claim(4) is None and other.claim(5) is None
+    finally:
+        other.close()
+        claims.close(remove=True)
+    assert not os.path.exists(claims.path)
+
+
+CLAIMER = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from GenerateMeterData.targets.staging import Claims
+claims = Claims(sys.argv[2], int(sys.argv[3]))
+print("ready", flush=True)
+sys.stdin.readline()
+print(" ".join(map(str, iter(claims.claim, None))), flush=True)
+"""
+
+
+def test_two_processes_claiming_at_once_claim_every_meter_exactly_once():
+    """The lock is real: another process claims from the same file as fast as it can while
+    this one does too; between them every meter is taken once."""
+    import subprocess
+    import sys
+
+    count = 20_000
+    claims = staging.Claims.create(count)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(staging.__file__)))
+    child = subprocess.Popen([sys.executable, "-c", CLAIMER, os.path.dirname(root), claims.path, str(count)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        mine = list(iter(claims.claim, None))
+        theirs = [int(m) for m in child.stdout.readline().split()]
+        assert child.wait(60) == 0
+    finally:
+        child.kill()
+        claims.close(remove=True)
+    assert sorted(mine + theirs) == list(range(count))
+    assert mine == sorted(mine) and theirs == sorted(theirs) and mine and theirs
+
+
+def test_this_process_makes_the_next_meter_while_it_waits_for_the_helper(tmp_path, monkeypatch):
+    """Every meter's turn is left to the helper (this process waits until the helper claimed
+    it), but while it waits for the helper's rows it claims and makes the next unclaimed
+    meter, held until its turn: both made meters, and the load is the plain one."""
+    import time
+
+    monkeypatch.setattr(staging, "AHEAD_MIN_ROWS", 10 ** 12)
+    big = Scenario(meters=8, days=60, end=END, seed=21)
+    here = str(tmp_path / "here.db")
+    LocalTarget(here).init()
+    big.create(LocalTarget(here))
+    monkeypatch.setattr(staging, "AHEAD_MIN_ROWS", 1)
+    real = staging.Claims.claim
+    made_here = []
+
+    def claim(self, meter=None):
+        if meter is None:   # while it waits: the next unclaimed meter
+            got = real(self)
+            if got is not None:
+                made_here.append(got)
+            return got
+        deadline = time.monotonic() + 60   # its turn: the helper's, once the helper claimed it
+        while self._locked(lambda claimed: claimed) <= meter and time.monotonic() < deadline:
+            time.sleep(0.002)
+        return None
+
+    monkeypatch.setattr(staging.Claims, "claim", claim)
+    ahead = str(tmp_path / "ahead.db")
+    LocalTarget(ahead).init()
+    assert big.create(LocalTarget(ahead)).meters == 8
+    assert made_here and len(made_here) < 8, made_here
+    assert data_checksums(ahead) == data_checksums(here)
 
 
 def test_digests_differ_when_the_rows_or_the_ids_do():
@@ -252,8 +350,11 @@ def test_a_producer_making_more_meters_than_it_counted_is_refused_and_nothing_is
         def split(self, part, parts):
             return None
 
-        def relative_meters(self, ids, names, take):
-            return real.relative_meters(ids, names, take)
+        def meters_apart(self, ids, names):
+            return real.meters_apart(ids, names)
+
+        def numbers_only(self):
+            return True
 
         def rows_estimate(self):
             return real.rows_estimate()

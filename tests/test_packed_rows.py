@@ -147,16 +147,17 @@ def test_a_load_the_helper_packed_is_the_load_made_here(overridden, monkeypatch,
     -- land as the plain generator puts them; the spy sees which."""
     from GenerateMeterData.generate.scenario import MeterPlan
     from helpers import table_checksums
-    from test_generated_ahead import DATA_TABLES, _loaded_by_hand
+    from test_generated_ahead import DATA_TABLES, _loaded_by_hand, main_claims
 
     monkeypatch.setattr(staging, "AHEAD_MIN_ROWS", 1)
+    main_claims(monkeypatch, set())   # every meter is the helper's
     seen = {"packed": 0, "plain": 0}
     real = staging._AheadReader.next
 
-    def spy(self):
-        answer = real(self)
+    def spy(self, block=True):
+        answer = real(self, block)
         if answer is not None and answer[0] == "rows":
-            for rows in answer[1][1].tables.values():
+            for rows in answer[1][1].tables.values():  # (meter, RowSet, last)
                 if rows:
                     seen["packed" if isinstance(rows, PackedRows) else "plain"] += 1
         return answer

@@ -244,18 +244,27 @@ class Scenario(Producer, MeterByMeter):
             if spec.ordinal % parts == part:
                 yield from self._meter_rows(spec, ids, names, recorder)
 
+    def meters_apart(self, ids: IdAllocator, names: NameIndex) -> List[Callable[[], Iterator[RowSet]]]:
+        """One maker per meter, in ordinal order: DeviceIdx and MeterId as the whole scenario
+        numbers them (taken from ``ids`` now), records numbered from 1 -- MeterData.Id relative
+        to the meter's first record -- so meters can be made apart, in two processes, and
+        written in ordinal order with the offset where each lands (``RowSet.id_offset``).
+        Written so, the rows are ``generate``'s to the last cell."""
+        def maker(spec: MeterSpec) -> Callable[[], Iterator[RowSet]]:
+            def make() -> Iterator[RowSet]:   # one at a time: the meter's records are numbered in ids
+                ids.next_header_id = 1
+                yield from self._meter_rows(spec, ids, names, None)
+            return make
+        return [maker(spec) for spec in self.meter_specs(ids)]
+
     def relative_meters(self, ids: IdAllocator, names: NameIndex,
                         take: Callable[[int], bool]) -> Iterator[Tuple[int, RowSet]]:
-        """(ordinal, RowSet) of each meter whose ordinal ``take`` accepts (asked when the meter's
-        turn comes), its records numbered from 1 -- MeterData.Id relative to the meter's first
-        record, so meters can be made apart, in two processes, and written in ordinal order
-        with the offset where each lands (``RowSet.id_offset``) -- DeviceIdx and MeterId as the
-        whole scenario numbers them.  Written so, the rows are ``generate``'s to the last cell."""
-        for spec in self.meter_specs(ids):
-            if take(spec.ordinal):
-                ids.next_header_id = 1
-                for rows in self._meter_rows(spec, ids, names, None):
-                    yield spec.ordinal, rows
+        """(ordinal, RowSet) of each meter whose ordinal ``take`` accepts, made by
+        ``meters_apart``."""
+        for ordinal, make in enumerate(self.meters_apart(ids, names)):
+            if take(ordinal):
+                for rows in make():
+                    yield ordinal, rows
 
     def _meter_rows(self, spec: MeterSpec, ids: IdAllocator, names: NameIndex,
                     recorder: Optional[Recorder]) -> Iterator[RowSet]:

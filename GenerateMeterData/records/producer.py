@@ -8,7 +8,7 @@ contract; a plain function ``(ids, names) -> RowSets`` is accepted everywhere a 
 becomes one through ``as_producer`` (not split, meter count unknown)."""
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator, Optional, Protocol, Tuple, Union, runtime_checkable
+from typing import Callable, Iterable, Iterator, List, Optional, Protocol, Tuple, Union, runtime_checkable
 
 from .rows import IdAllocator, NameIndex, RowSet
 
@@ -43,12 +43,12 @@ class MeterByMeter(Protocol):
     in two processes, are written in ordinal order (``staging.generated_ahead``).
     Implementations subclass it explicitly, beside ``Producer``."""
 
-    def relative_meters(self, ids: IdAllocator, names: NameIndex,
-                        take: Callable[[int], bool]) -> Iterator[Tuple[int, RowSet]]:
-        """(ordinal, RowSet) of each meter whose ordinal ``take`` accepts (asked when the meter's
-        turn comes; nothing is made before the first item is asked for), its records numbered
-        from 1; the writer adds the offset where the meter lands (``RowSet.id_offset``), and
-        the rows are then the producer's own, ``producer(ids, names)``, to the last cell."""
+    def meters_apart(self, ids: IdAllocator, names: NameIndex) -> List[Callable[[], Iterator[RowSet]]]:
+        """One maker per meter, in ordinal order, the meters' DeviceIdx and MeterId taken from
+        ``ids`` now; a maker makes its meter's RowSets, records numbered from 1 (it sets
+        ``ids.next_header_id``), whenever it is called and in any order.  The writer adds the
+        offset where each meter lands (``RowSet.id_offset``): the rows are then the producer's
+        own, ``producer(ids, names)``, to the last cell."""
         ...
 
     def rows_estimate(self) -> int:

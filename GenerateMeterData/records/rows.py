@@ -17,7 +17,7 @@ class RowSet:
     """Rows per table, each a tuple in ``layout.TABLE_COLUMNS`` order.
 
     ``id_offset``: what the writer adds to every record id (MeterData.Id and the value tables'
-    Id) -- 0 but for rows made with ids relative to their meter (``Scenario.relative_meters``),
+    Id) -- 0 but for rows made with ids relative to their meter (``Scenario.meters_apart``),
     to which ``staging.generated_ahead`` gives the offset where their meter lands."""
 
     __slots__ = ("tables", "id_offset")

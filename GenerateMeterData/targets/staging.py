@@ -16,7 +16,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import gc
-import itertools
 import os
 import pickle
 import sqlite3
@@ -26,7 +25,7 @@ import sys
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Dict, Generator, Iterator, List, Optional, Tuple, TypedDict
+from typing import Any, Dict, Generator, Iterable, Iterator, List, Optional, Tuple, TypedDict
 
 from ..errors import InputError
 from ..records.rows import ContinuedRowSet  # a long meter's later RowSets
@@ -438,9 +437,10 @@ def serve_stage_jobs() -> None:
     stage a part into a file, answer with its tally; ``("stream", producer, ids, names, skip)``:
     generate a load, send each RowSet after the first ``skip`` as it is made (a full pipe holds
     the helper back: at most a RowSet or two ahead of the writer), then the allocator's final
-    state -- or the error; ``("shared", producer, ids, names, share)``: the meters of a
-    ``relative_meters`` producer but every ``share``-th, each RowSet sent with its meter's
-    ordinal (``generated_ahead``).  Anything a job prints goes to stderr, never into the answers; Ctrl-C
+    state -- or the error; ``("shared", producer, ids, names, codes, claims)``: the meters of a
+    ``meters_apart`` producer it claims (``Claims``, the path of their file) one after the
+    other, each RowSet sent with its meter's ordinal and whether it is the meter's last, packed
+    by ``codes`` (``RowSet.packed``) when given (``generated_ahead``).  Anything a job prints goes to stderr, never into the answers; Ctrl-C
     is its parent's."""
     import signal
 
@@ -474,14 +474,26 @@ def serve_stage_jobs() -> None:
                                 say(("made", made_digest(made, ids)))
                 answer: tuple = ("done", ids)
             elif kind == "shared":
-                producer, ids, names, share, codes = arguments
+                producer, ids, names, codes, claims_path = arguments
                 with gc_paused():
-                    told = False
-                    for ordinal, rows in producer.relative_meters(ids, names, lambda k: k % share != 0):
-                        if not told:  # the meters numbered alike: the parent compares
-                            say(("made", allocation_digest(ids)))
-                            told = True
-                        say(("rows", (ordinal, rows.packed(codes) if codes else rows)))
+                    makers = producer.meters_apart(ids, names)
+                    say(("made", allocation_digest(ids)))  # the meters numbered alike: the parent compares
+                    claims = Claims(claims_path, len(makers))
+                    try:
+                        meter = claims.claim()
+                        while meter is not None:
+                            held: Optional[RowSet] = None
+                            for rows in makers[meter]():   # each RowSet sent once the next is made
+                                if held is not None:
+                                    say(("rows", (meter, held.packed(codes) if codes else held, False)))
+                                held = rows
+                            held = held if held is not None else RowSet()
+                            # the next is claimed after the writer hears this one ended: claimed
+                            # before, the writer waited for it more (measured, 100 meters x 365 days)
+                            say(("rows", (meter, held.packed(codes) if codes else held, True)))
+                            meter = claims.claim()
+                    finally:
+                        claims.close()
                 answer = ("done", ids)
             else:
                 path, produce, names = arguments
@@ -553,9 +565,10 @@ class _AheadReader:
             if answer is None or answer[0] not in ("rows", "made"):
                 return
 
-    def next(self) -> Optional[tuple]:
-        """The next answer: ("rows", RowSet), ("done", ids), ("error", text); None: the helper is gone."""
-        return self._queue.get()
+    def next(self, block: bool = True) -> Optional[tuple]:
+        """The next answer: ("rows", RowSet), ("done", ids), ("error", text); None: the helper is
+        gone (``queue.Empty`` when ``block`` is False and none is there yet)."""
+        return self._queue.get(block)
 
     def join(self) -> None:
         self._stop.set()
@@ -632,73 +645,175 @@ def _wants_helper(count: int, rows_after_first: float) -> bool:
     return (count >= 2 and rows_after_first >= AHEAD_MIN_ROWS and (os.cpu_count() or 1) >= 2
             and not _inside_worker["yes"])
 
-#: With the helper, every SHARE-th meter of a ``relative_meters`` producer (0, SHARE, 2 x SHARE,
-#: ...) is made here, the rest by the helper: generation costs more per row than writing, so
-#: this process, which also writes every row, takes the smaller share of the making.  Measured
-#: (x86, 2 cores; 3, 4, 5, 6 and 8 tried): 4 was the fastest for 10 meters x 200 days of every
-#: measure and for 100 meters x 365 days of bench_local's year; 6 was 5% faster for 250 x 365.
-SHARE = 4
+#: A meter this process makes while it waits for the helper is held until its turn: only when
+#: a meter is estimated at no more rows than this (about 10 MB as tuples).
+HOLD_MAX_ROWS = 100_000
+
+
+class Claims:
+    """Which process makes which meter of a shared load: a meter is claimed once, the next
+    unclaimed one at a time -- a counter in a file both processes open, read and raised under
+    an exclusive POSIX lock (``fcntl.lockf``).  The helper claims as it goes; this process
+    claims the meter it must write next when nobody has, and, while it waits for the helper,
+    the one after (``_generated_shared``): the making shares itself out by how fast each side
+    is, where a fixed share left one side idle (the writer's cost per row grows with the
+    database; the helper's does not)."""
+
+    def __init__(self, path: str, count: int) -> None:
+        import fcntl
+
+        self._fcntl = fcntl
+        self.path, self.count = path, count
+        self._fd: Optional[int] = os.open(path, os.O_RDWR)
+
+    @classmethod
+    def create(cls, count: int, claimed: int = 0) -> "Claims":
+        """A new counter (a private temporary file), ``claimed`` meters taken already."""
+        import tempfile
+
+        fd, path = tempfile.mkstemp(prefix="gmd-claims-")
+        try:
+            os.write(fd, claimed.to_bytes(8, "little"))
+        finally:
+            os.close(fd)
+        return cls(path, count)
+
+    def _locked(self, change) -> Optional[int]:
+        assert self._fd is not None
+        self._fcntl.lockf(self._fd, self._fcntl.LOCK_EX)
+        try:
+            return change(int.from_bytes(os.pread(self._fd, 8, 0), "little"))
+        finally:
+            self._fcntl.lockf(self._fd, self._fcntl.LOCK_UN)
+
+    def claim(self, meter: Optional[int] = None) -> Optional[int]:
+        """The next unclaimed meter, now the caller's (only if it is ``meter``, when given);
+        None when there is none left (or it is another)."""
+        def take(claimed: int) -> Optional[int]:
+            if claimed >= self.count or (meter is not None and claimed != meter):
+                return None
+            os.pwrite(self._fd, (claimed + 1).to_bytes(8, "little"), 0)  # type: ignore[arg-type]
+            return claimed
+        return self._locked(take)
+
+    def close(self, remove: bool = False) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if remove:
+            with contextlib.suppress(OSError):
+                os.remove(self.path)
+
+
+def _can_claim() -> bool:
+    try:
+        import fcntl  # noqa: F401  (POSIX)
+    except ImportError:
+        return False
+    return True
 
 
 def _generated_shared(producer: MeterByMeter, count: int, ids: IdAllocator, names: NameIndex,
                       codes: Optional[Dict[str, str]] = None) -> Iterator[RowSet]:
     """``generated_ahead`` of a producer that makes each meter apart, its records numbered from
-    1 (``Scenario.relative_meters``): each RowSet is given, in ordinal order, the offset where
-    its meter's records land (``RowSet.id_offset``), so the load is the one ``producer(ids,
-    names)`` makes.  When the meters after the first hold ``AHEAD_MIN_ROWS`` rows or more -- by
-    the producer's ``rows_estimate`` before any is made (the helper starts at once), else by the
-    first meter's rows -- the helper makes all but every ``SHARE``-th meter while this process
-    makes those and writes; a producer whose values are ``numbers_only`` has the helper pack
-    them by ``codes`` (``RowSet.packed``).  A helper that fails, dies or numbers the meters
-    otherwise hands over: what it did not send is made here (an error of the rows is raised here
-    then, with its kind)."""
+    1 (``meters_apart``): each RowSet is given, in ordinal order, the offset where its meter's
+    records land (``RowSet.id_offset``), so the load is the one ``producer(ids, names)`` makes.
+
+    When the meters after the first hold ``AHEAD_MIN_ROWS`` rows or more -- by the producer's
+    ``rows_estimate`` before any is made (the helper starts at once), else by the first meter's
+    rows -- the helper makes the meters it claims (``Claims``) while this process writes; this
+    one makes the meter it must write next when the helper has not claimed it, and while it
+    waits for the helper's, the next unclaimed one (held until its turn; one at a time, and only
+    meters of at most ``HOLD_MAX_ROWS`` rows).  A producer whose values are ``numbers_only`` has
+    the helper pack them by ``codes`` (``RowSet.packed``).  A helper that fails, dies or numbers
+    the meters otherwise hands over: what it did not send is made here (an error of the rows is
+    raised here then, with its kind)."""
     import copy
 
     start = copy.deepcopy(ids)
+    makers = producer.meters_apart(ids, names)
+    if len(makers) > count:  # a meter beyond meter_count() would be dropped unseen
+        raise RuntimeError(f"{type(producer).__name__} made more meters than the {count} it counted")
     worker: Optional[StageWorker] = None   # the helper, once it has the job
-    reader: Optional[_AheadReader] = None
+    feed: Optional[_HelperFeed] = None
+    claims: Optional[Claims] = None
 
-    def ask_helper(rows_after_first: float) -> None:
-        nonlocal worker, reader
-        if worker is not None or not _wants_helper(count, rows_after_first):
+    def ask_helper(rows_after_first: float, claimed: int) -> None:
+        nonlocal worker, feed, claims
+        if worker is not None or not _wants_helper(len(makers), rows_after_first) or not _can_claim():
             return
+        claims = Claims.create(len(makers), claimed)
         packing = codes if codes and producer.numbers_only() else None
-        job = shippable(("shared", producer, start, names, SHARE, packing))
+        job = shippable(("shared", producer, start, names, packing, claims.path))
         worker = StageWorker.acquire() if job is not None else None
         if worker is not None:
             reader = _AheadReader(worker) if worker.send(job) else None  # type: ignore[arg-type]
+            feed = _HelperFeed(reader, allocation_digest(ids))
+
+    per_meter = producer.rows_estimate() / max(1, len(makers))
+    held: Dict[int, List[RowSet]] = {}   # meters made here ahead of their turn
+
+    def make_one_ahead() -> bool:
+        """While this process waits for the helper: make the next unclaimed meter (True)."""
+        if held or per_meter > HOLD_MAX_ROWS or claims is None:
+            return False
+        meter = claims.claim()
+        if meter is None:
+            return False
+        held[meter] = list(makers[meter]())
+        return True
 
     base = start.next_header_id   # the record id the next meter's first record gets
     healthy = False
     try:
         # large by its own estimate: the helper starts before the first meter is made
-        ask_helper(producer.rows_estimate() * (count - 1) / count)
-        here = iter(producer.relative_meters(ids, names, lambda k: worker is None or k % SHARE == 0))
-        first = next(here, None)
-        if first is not None:
-            ask_helper(first[1].total() * (count - 1))
-        there = _Helper(reader, producer, start, names, allocation_digest(ids)) if worker is not None else None
-        mine = _Peeked(itertools.chain([first] if first is not None else [], here))
-        theirs = _Peeked(iter(there)) if there is not None else mine
-        for meter in range(count):  # ordinal order; a source is asked only for its own meters
-            source = mine if meter % SHARE == 0 else theirs
+        ask_helper(per_meter * (len(makers) - 1), 0)
+        for meter in range(len(makers)):   # ordinal order
+            theirs = False
+            if meter in held:
+                made: Iterable[RowSet] = held.pop(meter)
+            elif feed is None or not feed.alive or (claims is not None and claims.claim(meter) == meter):
+                made = makers[meter]()     # nobody claimed it (or the helper is gone): made here
+            else:
+                made, theirs = feed.rows_of(meter, make_one_ahead), True
             offset = base - 1   # the meter's records go on after the last one's
-            while source.peek() is not None and source.peek()[0] == meter:  # type: ignore[index]
-                _, rows = source.take()
+            total = 0
+            for rows in made:
                 rows.id_offset = offset
                 base += len(rows["MeterData"])
+                total += rows.total()
                 yield rows
-        if mine.peek() is not None or theirs.peek() is not None:  # a meter beyond meter_count()
-            raise RuntimeError(f"{type(producer).__name__} made more meters than the {count} it counted")
-        healthy = there is None or there.healthy
+            if theirs and not (feed.meter == meter and feed.complete):  # type: ignore[union-attr]
+                # the helper failed before the meter's last RowSet: the rest is made here
+                sent = feed.sent if feed.meter == meter else Counter()  # type: ignore[union-attr]
+                for rows in _continued(makers[meter](), sent):
+                    rows.id_offset = offset
+                    base += len(rows["MeterData"])
+                    yield rows
+            if meter == 0:
+                ask_helper(total * (len(makers) - 1), 1)
+        healthy = feed is None or feed.finish()
     finally:
         if worker is not None:
-            if reader is not None and not healthy:
+            if feed is not None and feed.reader is not None and not healthy:
                 worker.stop()  # ends the reader's read too
-            if reader is not None:
-                reader.join()
+            if feed is not None and feed.reader is not None:
+                feed.reader.join()
             worker.release(healthy)
+        if claims is not None:
+            claims.close(remove=True)
     ids.next_header_id = base
+
+
+def _continued(made: Iterable[RowSet], sent: Counter) -> Iterator[RowSet]:
+    """A meter made again here after the helper sent its first RowSets (``sent``: rows per
+    table): the rest, wherever either side cut the meter into RowSets."""
+    taken = Counter(sent)
+    sent.clear()
+    for rows in made:
+        rows = _without_first(rows, taken)
+        if rows.total():
+            yield rows
 
 
 def _in_step(reader: Optional["_AheadReader"], expected: str) -> Iterator[Any]:
@@ -724,64 +839,62 @@ def _in_step(reader: Optional["_AheadReader"], expected: str) -> Iterator[Any]:
             return
 
 
-class _Peeked:
-    """An iterator of (ordinal, RowSet) whose next item can be looked at (``peek``: None at its
-    end) -- made, or waited for, only when it is looked at."""
+class _HelperFeed:
+    """The helper's meters of a shared load, taken in ordinal order (``rows_of``); once it
+    fails -- dies, answers an error, sends what it may not or numbered the meters otherwise than
+    this process -- ``alive`` is False, and what it sent of the meter it was making is in
+    ``meter``/``sent`` (rows per table) with ``complete`` False."""
 
-    _UNSEEN = object()
+    def __init__(self, reader: Optional["_AheadReader"], expected: str) -> None:
+        self.reader, self.expected = reader, expected
+        self.alive = reader is not None
+        self.told = False          # its numbering matched
+        self.meter = -1            # the meter it last sent rows of
+        self.sent: Counter = Counter()
+        self.complete = True       # that meter's last RowSet came
 
-    def __init__(self, items: Iterator[Tuple[int, RowSet]]) -> None:
-        self._items = items
-        self._head: object = self._UNSEEN
+    def _answer(self, idle) -> Optional[tuple]:
+        import queue
 
-    def peek(self) -> Optional[Tuple[int, RowSet]]:
-        if self._head is self._UNSEEN:
-            self._head = next(self._items, None)
-        return self._head  # type: ignore[return-value]
+        assert self.reader is not None
+        while True:
+            try:
+                return self.reader.next(block=False)
+            except queue.Empty:
+                if not idle():
+                    return self.reader.next()
 
-    def take(self) -> Tuple[int, RowSet]:
-        item = self.peek()
-        assert item is not None
-        self._head = self._UNSEEN
-        return item
+    def rows_of(self, meter: int, idle) -> Iterator[RowSet]:
+        """The helper's RowSets of ``meter`` (the next it owes), ``idle()`` called while there is
+        none yet (True: it did something, look again; False: wait)."""
+        while self.alive:
+            answer = self._answer(idle)
+            kind = answer[0] if answer is not None else None
+            if kind == "made" and not self.told and answer[1] == self.expected:  # type: ignore[index]
+                self.told = True
+                continue
+            if kind != "rows" or not self.told or answer[1][0] != meter:  # type: ignore[index]
+                self.alive = False  # gone, an error, or out of step: the rest is made here
+                return
+            _, rows, last = answer[1]  # type: ignore[index]
+            if meter != self.meter:
+                self.meter, self.sent = meter, Counter()
+            self.sent.update(rows.counts())
+            self.complete = last
+            yield rows
+            if last:
+                return
 
-
-class _Helper:
-    """The helper's share of a shared load, (ordinal, RowSet) as they come; when the helper
-    fails, dies or numbered its meters otherwise than this process, the rest of its share is
-    made here (the RowSets it sent of the meter it was making are not given twice)."""
-
-    def __init__(self, reader: Optional["_AheadReader"], producer: MeterByMeter, start: IdAllocator,
-                 names: NameIndex, expected: str) -> None:
-        self.reader, self.producer, self.start, self.names = reader, producer, start, names
-        self.expected = expected
-        self.healthy = False   # it answered the job: in step for the next one
-
-    def __iter__(self) -> Iterator[Tuple[int, RowSet]]:
-        import copy
-
-        meter = 0                  # the last meter it sent rows of
-        sent: Counter = Counter()  # and how many of each table
-        for payload in _in_step(self.reader, self.expected):
-            if isinstance(payload, tuple) and isinstance(payload[1], RowSet):
-                ordinal, rows = payload
-                if ordinal != meter:
-                    meter, sent = ordinal, Counter()
-                sent.update(rows.counts())
-                yield ordinal, rows
-            else:   # it answered the job: in step for the next one
-                self.healthy = True
-                if payload[0] == "done":
-                    return
-        share = SHARE
-        rest = self.producer.relative_meters(
-            copy.deepcopy(self.start), self.names, lambda k: k % share != 0 and k >= max(meter, 1))
-        for ordinal, rows in rest:
-            if ordinal == meter and sent:   # its first rows were sent: made again here, not given twice
-                rows = _without_first(rows, sent)
-                if not rows.total():
-                    continue
-            yield ordinal, rows
+    def finish(self) -> bool:
+        """After the last meter: whether the helper ended in step (it answered "done")."""
+        if not self.alive:
+            return False
+        answer = self._answer(lambda: False)
+        while answer is not None and answer[0] == "made" and not self.told and answer[1] == self.expected:
+            self.told = True
+            answer = self._answer(lambda: False)
+        self.alive = answer is not None and answer[0] == "done" and self.told
+        return self.alive
 
 
 def _without_first(rows: RowSet, taken: Counter) -> RowSet:
