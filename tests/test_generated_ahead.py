@@ -383,3 +383,39 @@ def test_the_rows_estimate_is_of_the_rows_made(plans, days, measures):
     made = Scenario(meters=meters, days=days, end=END, seed=4, measures=measures)
     rows = made.build().total()
     assert 0.9 * rows <= made.rows_estimate() <= 2 * rows, (made.rows_estimate(), rows)
+
+
+def test_the_switch_interval_is_the_callers_again_after_a_load_and_after_a_failed_one(spied, tmp_path, monkeypatch):
+    import sys
+
+    before = sys.getswitchinterval()
+    path = str(tmp_path / "meter.db")
+    LocalTarget(path).init()
+    main_claims(monkeypatch, set())   # the helper makes every meter: the interval was changed
+    seen = []
+    real = staging._HelperFeed.rows_of
+
+    def rows_of(self, meter, idle):
+        seen.append(sys.getswitchinterval())
+        return real(self, meter, idle)
+
+    monkeypatch.setattr(staging._HelperFeed, "rows_of", rows_of)
+    scenario().create(LocalTarget(path))
+    assert seen and set(seen) == {staging.SWITCH_INTERVAL} and sys.getswitchinterval() == before
+    with pytest.raises(InputError):
+        Scenario(meters=5, days=20, end=END, seed=26, depth={"ElJrnlPwr": 2}).create(LocalTarget(path))
+    assert sys.getswitchinterval() == before
+
+
+def test_the_helpers_answers_pipe_is_widened():
+    """A year's meter crosses in a few reads (Linux: F_GETPIPE_SZ reads the size back)."""
+    import fcntl
+
+    worker = staging.StageWorker.acquire()
+    assert worker is not None
+    try:
+        size = fcntl.fcntl(worker.process.stdout.fileno(), 1032)   # F_GETPIPE_SZ
+        with open("/proc/sys/fs/pipe-max-size") as limit:
+            assert size >= min(staging.PIPE_SIZE, int(limit.read()))
+    finally:
+        worker.release(True)
