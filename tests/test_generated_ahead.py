@@ -150,7 +150,7 @@ def test_a_meter_is_claimed_once_in_order_and_only_the_next():
     finally:
         other.close()
         claims.close(remove=True)
-    assert not os.path.exists(claims.path)
+    assert not os.path.exists(os.path.dirname(claims.path))
 
 
 CLAIMER = """

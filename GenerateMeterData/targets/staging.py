@@ -698,10 +698,13 @@ class Claims:
 
     @classmethod
     def create(cls, count: int, claimed: int = 0) -> "Claims":
-        """A new counter (a private temporary file), ``claimed`` meters taken already."""
+        """A new counter, ``claimed`` meters taken already: a file in a private ``gmd-`` folder
+        of the temp dir (what a killed run leaves goes with ``remove_stale_workdirs``)."""
         import tempfile
 
-        fd, path = tempfile.mkstemp(prefix="gmd-claims-")
+        remove_stale_workdirs()
+        path = os.path.join(tempfile.mkdtemp(prefix="gmd-"), "claims")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.write(fd, claimed.to_bytes(8, "little"))
         finally:
@@ -733,6 +736,7 @@ class Claims:
         if remove:
             with contextlib.suppress(OSError):
                 os.remove(self.path)
+                os.rmdir(os.path.dirname(self.path))
 
 
 def _can_claim() -> bool:
