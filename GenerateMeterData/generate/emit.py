@@ -2,6 +2,7 @@
 Valid gating, child rows."""
 from __future__ import annotations
 
+import collections.abc
 import datetime as dt
 from itertools import repeat
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
@@ -113,7 +114,7 @@ class Emitter:
             for timestamp, valid, values in items:
                 header_append((record_id, device_idx, rtid, timestamp, valid))
                 if valid and values is not None:
-                    if not isinstance(values, Mapping):
+                    if type(values) is not dict and not isinstance(values, collections.abc.Mapping):
                         raise TypeError(f"{measure}: a record of {table} takes its rows by "
                                         f"{FAMILIES[table].key_column}, got {type(values).__name__}")
                     for key, row in values.items():
