@@ -2,6 +2,8 @@
 readers' receive timeout, hundreds of times, against the real loopback sshd."""
 from __future__ import annotations
 
+import os
+
 from GenerateMeterData.targets import executor as executor_module
 from GenerateMeterData.targets.executor import Executor
 
@@ -83,3 +85,67 @@ def test_a_missing_db_path_is_always_reported_as_missing(device, tmp_path):
                 except Exception as exc:  # ConnectError "connection lost while sending data"
                     wrong.append((round_, name, str(exc)))
     assert wrong == []
+
+
+
+def _upload_recording_in_flight(device, data: bytes, in_flight_bound=None):
+    """Send ``data`` to ``sha256sum`` on the loopback sshd once it runs (the login shell's start,
+    root's bash here, is not what is measured); (its digest, the process, the bytes in flight --
+    sent and not yet given back by the device's window -- before each send)."""
+    import time
+
+    ex = Executor(device.settings()).connect()
+    in_flight = []
+    try:
+        process = ex.start("echo reading; exec sha256sum")
+        limit = time.monotonic() + 30
+        while process.text() != "reading\n":
+            assert time.monotonic() < limit, "the command never started"
+            time.sleep(0.005)
+        if in_flight_bound is not None:
+            process._in_flight = in_flight_bound
+        channel, offered = process.channel, process.channel.out_window_size
+        plain_send = channel.send
+
+        def send(chunk):
+            in_flight.append(offered - channel.out_window_size)
+            return plain_send(chunk)
+
+        channel.send = send
+        process.write(data)
+        process.close_stdin()
+        result = process.finish()
+    finally:
+        ex.close()
+    assert result.status == 0, result.error_text()
+    return result.text().split()[1], process, offered, in_flight
+
+
+def test_an_upload_keeps_at_most_half_the_window_in_flight_and_arrives_whole(device):
+    """OpenSSH's sshd gives the window back every few packets, so the pacing holds all along: no
+    send starts with more than half the offered window (plus one send) unacknowledged -- without
+    it paramiko fills the whole 2 MiB window sshd offers --, the bound drawn in to twice the step
+    sshd gives back in, and the bytes arrive whole (digest by hashlib)."""
+    import hashlib
+
+    data = os.urandom(6 * 1024 * 1024)
+    digest, process, offered, in_flight = _upload_recording_in_flight(device, data)
+    assert digest == hashlib.sha256(data).hexdigest()
+    assert process._window is not None  # never gave up pacing
+    assert process._in_flight < offered // 2  # the step was learned
+    assert offered == 2 * 1024 * 1024  # OpenSSH's session window (CHAN_SES_WINDOW_DEFAULT)
+    assert max(in_flight) <= offered // 2 + executor_module.SEND_CHUNK
+    assert max(in_flight) > executor_module.PACED_MIN // 2  # sending was not held back to a trickle
+
+
+def test_a_window_given_back_only_in_large_steps_ends_the_pacing_not_the_upload(device):
+    """A bound below the step in which the device gives its window back (sshd: once 3 packets of
+    32 KiB were consumed) would wait for ever: after PACE_STALL with the window shut, the command
+    is sent the rest unpaced, and it still arrives whole."""
+    import hashlib
+
+    data = os.urandom(1024 * 1024)
+    digest, process, offered, in_flight = _upload_recording_in_flight(device, data, in_flight_bound=16 * 1024)
+    assert digest == hashlib.sha256(data).hexdigest()
+    assert process._window is None  # pacing stopped
+    assert max(in_flight) > 16 * 1024 + executor_module.SEND_CHUNK  # and more than the bound went out after
