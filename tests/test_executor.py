@@ -87,7 +87,6 @@ def test_a_missing_db_path_is_always_reported_as_missing(device, tmp_path):
     assert wrong == []
 
 
-
 def _upload_recording_in_flight(device, data: bytes, in_flight_bound=None):
     """Send ``data`` to ``sha256sum`` on the loopback sshd once it runs (the login shell's start,
     root's bash here, is not what is measured); (its digest, the process, the bytes in flight --

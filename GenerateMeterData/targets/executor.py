@@ -165,8 +165,7 @@ class RemoteProcess:
             if time.monotonic() > self.deadline:
                 raise RemoteError(f"{self.host}: command timed out after {self.timeout:g} s while sending data",
                                   host=self.host)
-            if self._window is not None:
-                self._pace()
+            self._pace()
             before = self._seen
             try:
                 sent = self.channel.send(view[:SEND_CHUNK])
